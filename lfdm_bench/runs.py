@@ -1,0 +1,159 @@
+"""Run directories: one folder per run holding everything that run produced.
+
+Layout::
+
+    RUN/
+      config.yaml        resolved config (every default filled in)
+      env.json           package versions, device, git commit, command line, start time
+      logs/run.log       human log (appended; survives restarts)
+      logs/train.csv     scalar logs (written by the trainer)
+      checkpoints/       last.pt, step_XXXXXX.pt (atomic writes)
+      samples/           generated videos + manifest.csv
+      metrics/           metrics.json, tables
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import platform
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from lfdm_bench.utils.io import atomic_write_json, atomic_write_text
+
+SUBDIRS = ("logs", "checkpoints", "samples", "metrics")
+PACKAGES = ("torch", "numpy", "scipy", "transformers", "diffusers", "accelerate", "decord", "av", "einops", "pandas")
+
+
+def git_commit(path: str | os.PathLike | None = None) -> str | None:
+    """The git commit of the source tree holding this package (None if not in a git checkout)."""
+    try:
+        where = Path(path) if path else Path(__file__).resolve().parent
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=where, capture_output=True, text=True, timeout=5)
+        if out.returncode != 0:
+            return None
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=where,
+                               capture_output=True, text=True, timeout=5).stdout.strip()
+        return out.stdout.strip() + ("-dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def environment() -> dict[str, Any]:
+    """What produced a number: versions, hardware, commit, command line."""
+    from importlib import metadata
+
+    import lfdm_bench
+
+    versions = {}
+    for name in PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    env: dict[str, Any] = {
+        "lfdm_bench": lfdm_bench.__version__,
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "packages": versions,
+        "git_commit": git_commit(),
+        "argv": sys.argv,
+        "time": _dt.datetime.now().isoformat(timespec="seconds"),
+    }
+    try:
+        import torch
+
+        env["torch_threads"] = torch.get_num_threads()
+        env["cuda"] = torch.cuda.is_available()
+        if torch.cuda.is_available():
+            env["gpus"] = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+    except ImportError:  # pragma: no cover
+        pass
+    return env
+
+
+def hardware_summary() -> str:
+    """One line naming the machine (for tables and benchmark output)."""
+    env = environment()
+    gpus = env.get("gpus")
+    return f"{platform.processor() or env['machine']}, {env['cpu_count']} CPU cores" + (f", {', '.join(gpus)}" if gpus else ", no GPU")
+
+
+@dataclass
+class Run:
+    """A run directory (see the module docstring)."""
+
+    root: Path
+
+    @classmethod
+    def create(cls, root: str | os.PathLike, config_yaml: str | None = None, exist_ok: bool = True) -> "Run":
+        """Create (or reopen, when ``exist_ok``) a run folder; write the resolved config and the environment."""
+        root = Path(root)
+        if root.exists() and not exist_ok and any(root.iterdir()):
+            raise FileExistsError(f"run directory {root} exists and is not empty; pass another --out or --resume")
+        for d in SUBDIRS:
+            (root / d).mkdir(parents=True, exist_ok=True)
+        run = cls(root)
+        if config_yaml is not None:
+            atomic_write_text(root / "config.yaml", config_yaml)
+        envs = run.read_json("env.json") or {"runs": []}
+        envs.setdefault("runs", []).append(environment())
+        atomic_write_json(root / "env.json", envs)
+        return run
+
+    @classmethod
+    def open(cls, root: str | os.PathLike) -> "Run":
+        """Open an existing run; an error names the folder if it is not a run directory."""
+        root = Path(root)
+        if not (root / "config.yaml").is_file():
+            raise FileNotFoundError(f"{root} is not a run directory (no config.yaml); create one with `lfdm-bench train`")
+        return cls(root)
+
+    # --- paths -------------------------------------------------------------------------------------------------
+    @property
+    def config_path(self) -> Path:
+        return self.root / "config.yaml"
+
+    def path(self, *parts: str) -> Path:
+        p = self.root.joinpath(*parts)
+        p.parent.mkdir(parents=True, exist_ok=True)
+        return p
+
+    @property
+    def checkpoints(self) -> Path:
+        return self.root / "checkpoints"
+
+    @property
+    def samples(self) -> Path:
+        return self.root / "samples"
+
+    @property
+    def metrics(self) -> Path:
+        return self.root / "metrics"
+
+    # --- logging -----------------------------------------------------------------------------------------------
+    def log(self, message: str, echo: bool = False) -> None:
+        """Append a timestamped line to ``logs/run.log`` (flushed immediately)."""
+        line = f"[{_dt.datetime.now().isoformat(timespec='seconds')}] {message}"
+        with open(self.path("logs", "run.log"), "a") as f:
+            f.write(line + "\n")
+        if echo:
+            print(message, flush=True)
+
+    def read_json(self, *parts: str) -> Any:
+        p = self.root.joinpath(*parts)
+        if not p.is_file():
+            return None
+        return json.loads(p.read_text())
+
+    def write_json(self, obj: Any, *parts: str) -> Path:
+        p = self.path(*parts)
+        atomic_write_json(p, obj)
+        return p

@@ -1,0 +1,57 @@
+"""Video reading/writing round trips and bad-file errors."""
+
+import numpy as np
+import pytest
+
+from lfdm_bench.data.video_io import (BadVideoError, count_frames, make_grid, read_video, to_uint8, write_gif,
+                                      write_mp4)
+
+
+def _video(t=10, h=24, w=32):
+    rng = np.random.default_rng(0)
+    v = np.zeros((t, h, w, 3), np.uint8)
+    v[:, : h // 2] = (200, 30, 90)  # flat colour blocks survive compression
+    v[:, h // 2:] = rng.integers(0, 255, (1, h - h // 2, w, 3), dtype=np.uint8)
+    return v
+
+
+def test_mp4_roundtrip(tmp_path):
+    v = _video()
+    write_mp4(tmp_path / "a.mp4", v)
+    assert count_frames(tmp_path / "a.mp4") == 10
+    r = read_video(tmp_path / "a.mp4")
+    assert r.shape == v.shape and r.dtype == np.uint8
+    assert np.abs(r[:, :12].astype(int) - v[:, :12]).max() <= 3
+    assert np.array_equal(read_video(tmp_path / "a.mp4", [4, 0, 4]), r[[4, 0, 4]])
+
+
+def test_gif_roundtrip_and_float_input(tmp_path):
+    v = _video().astype(np.float32) / 255
+    write_gif(tmp_path / "a.gif", v.transpose(0, 3, 1, 2))  # [T, 3, H, W] float accepted
+    r = read_video(tmp_path / "a.gif")
+    assert r.shape == (10, 24, 32, 3)
+    assert count_frames(tmp_path / "a.gif") == 10
+    assert np.array_equal(to_uint8(v), to_uint8(to_uint8(v)))
+
+
+@pytest.mark.parametrize("content, match", [(b"", "empty file"), (b"not a video" * 20, "unreadable or corrupt")])
+def test_bad_files_name_path(tmp_path, content, match):
+    p = tmp_path / "bad.mp4"
+    p.write_bytes(content)
+    with pytest.raises(BadVideoError, match=match) as e:
+        read_video(p)
+    assert str(p) in str(e.value)
+
+
+def test_missing_and_out_of_range(tmp_path):
+    with pytest.raises(BadVideoError, match="does not exist"):
+        read_video(tmp_path / "nope.mp4")
+    write_mp4(tmp_path / "a.mp4", _video(t=4))
+    with pytest.raises(BadVideoError, match="out of range: the video has 4 frames"):
+        read_video(tmp_path / "a.mp4", [5])
+
+
+def test_grid():
+    v = np.zeros((5, 3, 4, 6, 3), np.uint8)
+    g = make_grid(v, nrow=2, pad=1)
+    assert g.shape == (3, 3 * 5 + 1, 2 * 7 + 1, 3)
