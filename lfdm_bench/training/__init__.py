@@ -1,0 +1,1 @@
+"""Training: the engine shared by every stage, and the LFDM / LDM stage trainers."""

@@ -1,0 +1,281 @@
+"""One training engine for every stage (LFAE, flow DM, LDM autoencoder, LDM DM): a loop you can read in one screen.
+
+What it guarantees:
+- data are a pure function of (seed, step): :class:`StepBatchSampler` draws the batch of step ``s`` from a
+  generator seeded by ``(seed, s)``, so a resumed run sees exactly the batches an uninterrupted run would;
+- checkpoints (model, EMA, optimiser, LR scheduler, step, RNG states, model constructor config) are written
+  atomically every ``ckpt_every`` steps and at the end, and ``fit()`` resumes from the last one by itself;
+- accelerate handles devices and processes (one process on CPU with no launcher, ``accelerate launch`` for several
+  GPUs), bf16 autocast on GPU, gradient clipping, a tqdm bar with loss and it/s, CSV logs.
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterator, Literal
+
+import torch
+from torch import nn
+
+from lfdm_bench.runs import Run
+from lfdm_bench.utils.io import atomic_torch_save
+from lfdm_bench.utils.seed import rng_state, set_rng_state
+
+
+@dataclass
+class TrainConfig:
+    """Optimisation settings of one stage."""
+
+    steps: int = 1000
+    batch_size: int = 8
+    lr: float = 2e-4
+    betas: tuple[float, float] = (0.9, 0.99)
+    weight_decay: float = 0.0
+    grad_clip: float | None = 1.0
+    lr_decay_at: tuple[float, ...] = ()  # fractions of `steps` at which lr is multiplied by 0.1 (LFAE: 0.6, 0.9)
+    warmup_steps: int = 0
+    ema_decay: float | None = None  # None = no EMA (the paper's default)
+    seed: int = 0
+    log_every: int = 10
+    ckpt_every: int = 200
+    sample_every: int = 0  # 0 = only at the end
+    mixed_precision: Literal["auto", "no", "bf16"] = "auto"  # auto: bf16 on CUDA, fp32 on CPU
+    num_workers: int = 0
+
+    def __post_init__(self) -> None:
+        if self.steps < 1:
+            raise ValueError(f"train.steps must be >= 1, got {self.steps}")
+        if self.batch_size < 1:
+            raise ValueError(f"train.batch_size must be >= 1, got {self.batch_size}")
+        if self.lr <= 0:
+            raise ValueError(f"train.lr must be > 0, got {self.lr}")
+
+
+class StepBatchSampler(torch.utils.data.Sampler):
+    """Yields, for steps ``start..steps-1``, a batch of ``(index, item_seed)`` pairs that depend only on (seed, step).
+
+    Every item gets its own seed so random clip sampling / augmentation is reproducible on resume too.
+    """
+
+    def __init__(self, n_items: int, batch_size: int, steps: int, seed: int = 0, start: int = 0):
+        if n_items < 1:
+            raise ValueError("the training set is empty: check the dataset, its split and --skip-bad reports")
+        self.n, self.bs, self.steps, self.seed, self.start = n_items, batch_size, steps, seed, start
+
+    def batch_for_step(self, step: int) -> list[tuple[int, int]]:
+        g = torch.Generator().manual_seed(self.seed * 1_000_003 + step)
+        # an epoch-free scheme: sample without replacement within the batch when possible
+        idx = torch.randperm(self.n, generator=g)[: self.bs] if self.bs <= self.n else torch.randint(self.n, (self.bs,), generator=g)
+        seeds = torch.randint(2**31 - 1, (len(idx),), generator=g)
+        return [(int(i), int(s)) for i, s in zip(idx, seeds)]
+
+    def __iter__(self) -> Iterator[list[tuple[int, int]]]:
+        for step in range(self.start, self.steps):
+            yield self.batch_for_step(step)
+
+    def __len__(self) -> int:
+        return max(0, self.steps - self.start)
+
+
+class EMA:
+    """Exponential moving average of a model's parameters and buffers (kept in fp32 on the model's device)."""
+
+    def __init__(self, model: nn.Module, decay: float):
+        self.decay = decay
+        self.shadow = copy.deepcopy(model).eval().requires_grad_(False)
+
+    @torch.no_grad()
+    def update(self, model: nn.Module) -> None:
+        for s, p in zip(self.shadow.parameters(), model.parameters()):
+            s.lerp_(p.detach().to(s.dtype), 1.0 - self.decay)
+        for s, b in zip(self.shadow.buffers(), model.buffers()):
+            s.copy_(b)
+
+
+LossFn = Callable[[nn.Module, Any], "tuple[torch.Tensor, dict[str, float]]"]
+
+
+def _lr_lambda(cfg: TrainConfig) -> Callable[[int], float]:
+    milestones = sorted(int(round(f * cfg.steps)) for f in cfg.lr_decay_at)
+
+    def f(step: int) -> float:
+        warm = min(1.0, (step + 1) / cfg.warmup_steps) if cfg.warmup_steps > 0 else 1.0
+        return warm * 0.1 ** sum(step >= m for m in milestones)
+
+    return f
+
+
+class Trainer:
+    """Trains ``model`` with ``loss_fn(model, batch) -> (loss, logs)`` on batches from ``dataset``.
+
+    ``name`` names the stage: checkpoints go to ``RUN/checkpoints/<name>/last.pt``, logs to
+    ``RUN/logs/<name>.csv``. ``model_config`` (a plain dict) is stored in every checkpoint so the model can be
+    rebuilt without the YAML. ``on_sample(model, step)`` is called every ``sample_every`` steps and at the end.
+    """
+
+    def __init__(self, run: Run, name: str, model: nn.Module, loss_fn: LossFn, dataset: torch.utils.data.Dataset,
+                 collate_fn: Callable, cfg: TrainConfig, model_config: dict | None = None,
+                 on_sample: Callable[[nn.Module, int], None] | None = None, params: list | None = None,
+                 progress: bool = True):
+        from accelerate import Accelerator
+
+        self.run, self.name, self.cfg, self.loss_fn = run, name, cfg, loss_fn
+        self.dataset, self.collate_fn, self.model_config, self.on_sample = dataset, collate_fn, model_config or {}, on_sample
+        self.progress = progress
+        mp = cfg.mixed_precision
+        if mp == "auto":
+            mp = "bf16" if torch.cuda.is_available() else "no"
+        self.accelerator = Accelerator(mixed_precision=mp, cpu=not torch.cuda.is_available())
+        self.model = model
+        trainable = params if params is not None else [p for p in model.parameters() if p.requires_grad]
+        self.optimizer = torch.optim.Adam(trainable, lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, _lr_lambda(cfg))
+        self.ema = EMA(model, cfg.ema_decay) if cfg.ema_decay else None
+        self.step = 0
+        self.ckpt_path = run.checkpoints / name / "last.pt"
+        self.log_path = run.root / "logs" / f"{name}.csv"
+
+    # --- checkpoints -------------------------------------------------------------------------------------------
+    def state_dict(self, finished: bool = False) -> dict:
+        model = self.accelerator.unwrap_model(self.model)
+        return {
+            "stage": self.name,
+            "model": model.state_dict(),
+            "model_config": self.model_config,
+            "ema": self.ema.shadow.state_dict() if self.ema else None,
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "step": self.step,
+            "rng": rng_state(),
+            "train_config": vars(self.cfg) | {"betas": list(self.cfg.betas), "lr_decay_at": list(self.cfg.lr_decay_at)},
+            "finished": finished,
+        }
+
+    def save(self, finished: bool = False) -> None:
+        if self.accelerator.is_main_process:
+            atomic_torch_save(self.state_dict(finished), self.ckpt_path)
+
+    def try_resume(self) -> bool:
+        """Restore everything from ``last.pt`` if it exists. Returns whether a checkpoint was loaded."""
+        if not self.ckpt_path.is_file():
+            return False
+        ck = torch.load(self.ckpt_path, map_location="cpu", weights_only=False)
+        self.accelerator.unwrap_model(self.model).load_state_dict(ck["model"])
+        if self.ema and ck.get("ema") is not None:
+            self.ema.shadow.load_state_dict(ck["ema"])
+        self.optimizer.load_state_dict(ck["optimizer"])
+        self.scheduler.load_state_dict(ck["scheduler"])
+        self.step = int(ck["step"])
+        set_rng_state(ck["rng"])
+        self.run.log(f"[{self.name}] resumed from {self.ckpt_path} at step {self.step}")
+        return True
+
+    def _truncate_log(self) -> None:
+        """Drop log rows written after the checkpoint we resumed from (they will be written again)."""
+        if not self.log_path.is_file():
+            return
+        with open(self.log_path, newline="") as f:
+            rows = list(csv.reader(f))
+        if not rows:
+            return
+        kept = [rows[0]] + [r for r in rows[1:] if r and int(r[0]) <= self.step]
+        with open(self.log_path, "w", newline="") as f:
+            csv.writer(f).writerows(kept)
+
+    def _log_row(self, row: dict[str, float]) -> None:
+        new = not self.log_path.is_file()
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.log_path, "a", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=list(row))
+            if new:
+                w.writeheader()
+            w.writerow(row)
+
+    # --- the loop ----------------------------------------------------------------------------------------------
+    def fit(self, stop_at: int | None = None) -> dict[str, Any]:
+        """Train until ``cfg.steps`` (or ``stop_at``, to simulate an interruption in tests). Resumes by itself."""
+        from tqdm.auto import tqdm
+
+        cfg = self.cfg
+        if self.try_resume():
+            self._truncate_log()
+        if self.step >= cfg.steps:
+            self.run.log(f"[{self.name}] already trained ({self.step} steps); nothing to do")
+            return {"steps": self.step, "resumed": True, "seconds": 0.0}
+        end = min(cfg.steps, stop_at) if stop_at is not None else cfg.steps
+        sampler = StepBatchSampler(len(self.dataset), cfg.batch_size, end, seed=cfg.seed, start=self.step)
+        loader = torch.utils.data.DataLoader(self.dataset, batch_sampler=sampler, collate_fn=self.collate_fn,
+                                             num_workers=cfg.num_workers, persistent_workers=False,
+                                             generator=torch.Generator())  # keeps the global RNG untouched
+        model, optimizer, loader = self.accelerator.prepare(self.model, self.optimizer, loader)
+        self.model = model
+        model.train()
+        bar = tqdm(total=end, initial=self.step, desc=self.name, disable=not self.progress or not self.accelerator.is_main_process,
+                   dynamic_ncols=True)
+        t0, last_t, last_step, run_loss, history = time.time(), time.time(), self.step, None, []
+        for batch in loader:
+            with self.accelerator.autocast():
+                loss, logs = self.loss_fn(model, batch)
+            if not torch.isfinite(loss):
+                self.save()
+                raise FloatingPointError(f"[{self.name}] loss is {loss.item()} at step {self.step}; "
+                                         f"last good checkpoint: {self.ckpt_path}")
+            optimizer.zero_grad(set_to_none=True)
+            self.accelerator.backward(loss)
+            grad_norm = None
+            if cfg.grad_clip:
+                grad_norm = float(self.accelerator.clip_grad_norm_(model.parameters(), cfg.grad_clip))
+            optimizer.step()
+            self.scheduler.step()
+            if self.ema:
+                self.ema.update(self.accelerator.unwrap_model(model))
+            self.step += 1
+            lv = float(loss.detach())
+            history.append(lv)
+            run_loss = lv if run_loss is None else 0.9 * run_loss + 0.1 * lv
+            bar.update(1)
+            if self.step % cfg.log_every == 0 or self.step == end:
+                now = time.time()
+                its = (self.step - last_step) / max(now - last_t, 1e-9)
+                last_t, last_step = now, self.step
+                row = {"step": self.step, "loss": lv, "lr": self.scheduler.get_last_lr()[0], "it_s": its,
+                       "grad_norm": grad_norm if grad_norm is not None else math.nan, **logs}
+                if self.accelerator.is_main_process:
+                    self._log_row(row)
+                bar.set_postfix(loss=f"{run_loss:.4f}", its=f"{its:.2f}")
+            if self.step % cfg.ckpt_every == 0 and self.step < end:
+                self.save()
+            if self.on_sample and cfg.sample_every and self.step % cfg.sample_every == 0 and self.step < end:
+                self._sample()
+        bar.close()
+        finished = self.step >= cfg.steps
+        self.save(finished=finished)
+        if finished and self.on_sample:
+            self._sample()
+        seconds = time.time() - t0
+        self.run.log(f"[{self.name}] trained to step {self.step} in {seconds:.1f}s")
+        return {"steps": self.step, "seconds": seconds, "losses": history}
+
+    def _sample(self) -> None:
+        model = self.ema.shadow if self.ema else self.accelerator.unwrap_model(self.model)
+        was = model.training
+        model.eval()
+        with torch.no_grad():
+            self.on_sample(model, self.step)
+        model.train(was)
+
+
+def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict:
+    """Load a stage checkpoint; a clear error names the file when it is missing or not one of ours."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint not found: {path}; train the stage first (`lfdm-bench train`)")
+    ck = torch.load(path, map_location=map_location, weights_only=False)
+    if not isinstance(ck, dict) or "model" not in ck or "model_config" not in ck:
+        raise ValueError(f"{path} is not an lfdm-bench checkpoint (expected keys 'model' and 'model_config')")
+    return ck
