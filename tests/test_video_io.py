@@ -55,3 +55,18 @@ def test_grid():
     v = np.zeros((5, 3, 4, 6, 3), np.uint8)
     g = make_grid(v, nrow=2, pad=1)
     assert g.shape == (3, 3 * 5 + 1, 2 * 7 + 1, 3)
+
+
+@pytest.mark.parametrize("w", [16, 24, 48])
+def test_widths_decord_cannot_decode_fall_back_to_pyav(tmp_path, w):
+    v = np.zeros((5, w, w, 3), np.uint8)
+    v[2] = 255
+    write_mp4(tmp_path / "a.mp4", v)
+    r = read_video(tmp_path / "a.mp4", [2, 0])
+    assert r.shape == (2, w, w, 3) and r[0].min() > 240 and r[1].max() < 15
+
+
+def test_atomic_files_are_world_readable(tmp_path):
+    import os
+    write_mp4(tmp_path / "a.mp4", _video(t=2))
+    assert os.stat(tmp_path / "a.mp4").st_mode & 0o044 == 0o044

@@ -109,17 +109,40 @@ def read_video(path: str | os.PathLike, indices: Sequence[int] | None = None) ->
     vr = _decord_reader(path)
     n = len(vr)
     idx = list(range(n)) if indices is None else [_check_index(i, n, path) for i in indices]
+    uniq = sorted(set(idx))  # decord decodes only the frames it is asked for
     try:
-        # decord decodes only the frames it is asked for; unique + sort keeps seeks minimal.
-        uniq = sorted(set(idx))
         batch = vr.get_batch(uniq).asnumpy()
+        if batch.ndim != 4 or batch.shape[0] != len(uniq):
+            raise RuntimeError(f"decord returned shape {batch.shape}")
     except Exception as e:
-        raise BadVideoError(path, f"decoding failed, the file may be truncated ({type(e).__name__}: {str(e).splitlines()[0][:200]})") from e
+        # decord 0.6 mis-decodes some frame widths (8, 12, 16, 24, 48 px): decode those files with PyAV instead.
+        batch = _read_av(path, uniq, first_error=e)
     pos = {j: k for k, j in enumerate(uniq)}
     frames = batch[[pos[i] for i in idx]]
     if frames.ndim != 4 or frames.shape[-1] != 3:
         frames = np.stack([_to_rgb(f, path) for f in frames])
     return frames
+
+
+def _read_av(path: Path, indices: Sequence[int], first_error: Exception | None = None) -> np.ndarray:
+    """Decode frames ``indices`` (sorted, unique) with PyAV -> uint8 ``[len(indices), H, W, 3]``."""
+    import av
+
+    wanted, out = set(indices), {}
+    try:
+        with av.open(str(path)) as container:
+            for k, frame in enumerate(container.decode(video=0)):
+                if k in wanted:
+                    out[k] = frame.to_ndarray(format="rgb24")
+                if len(out) == len(wanted):
+                    break
+    except Exception as e:
+        reason = f"decoding failed, the file may be truncated ({type(e).__name__}: {str(e).splitlines()[0][:200]})"
+        raise BadVideoError(path, reason) from (first_error or e)
+    missing = [i for i in indices if i not in out]
+    if missing:
+        raise BadVideoError(path, f"decoding failed at frame {missing[0]}: the file may be truncated")
+    return np.stack([out[i] for i in indices])
 
 
 def _check_index(i: int, n: int, path: Path) -> int:
