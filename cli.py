@@ -15,8 +15,8 @@ import lfdm_bench
 # (module, attribute) of each command, in the order `--help` lists them.
 COMMANDS = [
     ("lfdm_bench.data.commands", "data"),
-    ("lfdm_bench.training.commands", "train"),
-    ("lfdm_bench.sampling.commands", "sample"),
+    ("cli", "train"),
+    ("cli", "sample"),
     ("metrics.commands", "eval_cmd"),
     ("lfdm_bench.ablation.commands", "ablate"),
     ("lfdm_bench.bench.commands", "bench"),
@@ -61,6 +61,92 @@ def main() -> None:
     LFDM (latent flow diffusion, CVPR 2023) and its LDM baseline on embedded synthetic datasets (no download) or
     MUG / UTD-MHAD / NATOPS, evaluated with FVD, cFVD, sFVD, KVD, PSNR/SSIM and class accuracy.
     """
+
+
+# ------------------------------------------------------------------------------------------------ train / sample
+_SET = click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+                    help="Override a config value, e.g. --set dm.train.steps=500 (repeatable).")
+
+
+def _load_lfdm_config(config: str, overrides: tuple[str, ...]):
+    from lfdm_bench.config import load_config
+    from lfdm_bench.experiment import LFDMConfig, resolve_config_path
+
+    return load_config(LFDMConfig, resolve_config_path(config), overrides)
+
+
+@click.command()
+@click.option("--model", type=click.Choice(["lfdm", "ldm"]), default="lfdm", help="Which generator to train.")
+@click.option("--stage", type=click.Choice(["lfae", "dm", "all"]), default="all",
+              help="LFDM: stage 1 (lfae), stage 2 (dm) or both. LDM: lfae = its image autoencoder.")
+@click.option("--config", "config", default="synth-faces-cpu", metavar="NAME|PATH",
+              help="A YAML config or the name of one in configs/.")
+@click.option("--out", "out", type=click.Path(file_okay=False), default=None,
+              help="Run directory (default runs/<config name>-<model>). An existing run is resumed.")
+@_SET
+@click.option("--progress/--no-progress", default=True)
+def train(model: str, stage: str, config: str, out: str | None, overrides: tuple[str, ...], progress: bool) -> None:
+    """Train LFDM (stage 1 LFAE, stage 2 flow DM) or the LDM baseline; resumes an interrupted run by itself."""
+    from pathlib import Path
+
+    from lfdm_bench.config import dump_yaml
+    from lfdm_bench.runs import Run
+
+    if model == "ldm":
+        from baselines.ldm.train import train_ldm
+
+        train_ldm(config, overrides, out, stage, progress)
+        return
+    from lfdm_bench.training.lfdm import train_dm, train_lfae
+
+    cfg = _load_lfdm_config(config, overrides)
+    run_dir = Path(out or f"runs/{cfg.name}-lfdm")
+    if (run_dir / "config.yaml").is_file() and (run_dir / "config.yaml").read_text() != dump_yaml(cfg):
+        raise click.UsageError(f"{run_dir} holds a run with a different config; resume it with the same config "
+                               f"and --set values, or pass another --out")
+    run = Run.create(run_dir, config_yaml=dump_yaml(cfg))
+    run.log(f"train lfdm stage={stage} config={config} overrides={list(overrides)}", echo=True)
+    if stage in ("lfae", "all"):
+        out1 = train_lfae(cfg, run, progress=progress)
+        run.log(f"LFAE: {out1['steps']} steps, {out1['params']:,} parameters, {out1['seconds']:.0f} s", echo=True)
+        from metrics.reconstruction import evaluate_lfae_run
+
+        table = evaluate_lfae_run(run, cfg)
+        click.echo(table)
+    if stage in ("dm", "all"):
+        out2 = train_dm(cfg, run, progress=progress)
+        run.log(f"DM: {out2['steps']} steps, {out2['params']:,} U-Net parameters, {out2['seconds']:.0f} s", echo=True)
+    click.echo(f"run directory: {run.root}")
+
+
+@click.command()
+@click.option("--run", "run_dir", type=click.Path(exists=True, file_okay=False), required=True, help="A trained run.")
+@click.option("--split", type=click.Choice(["test", "train", "both"]), default="test",
+              help="Source images from test-subject or train-subject videos.")
+@click.option("--per-class", "per_pair", type=int, default=None,
+              help="Videos per (subject, class) pair (default: the config's sample.per_pair).")
+@click.option("--sampler", default=None, help="ddim | ddpm | dpmsolver++ | euler | unipc | diffusers-ddim.")
+@click.option("--steps", type=int, default=None)
+@click.option("--eta", type=float, default=None)
+@click.option("--guidance", type=float, default=None, help="Classifier-free guidance scale (1 = none).")
+@click.option("--unconditional", is_flag=True, help="Generate with the null condition.")
+@click.option("--out", type=click.Path(file_okay=False), default=None, help="Sample folder (default RUN/samples/<name>).")
+@click.option("--progress/--no-progress", default=True)
+def sample(run_dir, split, per_pair, sampler, steps, eta, guidance, unconditional, out, progress) -> None:
+    """Generate the evaluation set of a trained run (every subject x class of a split) as mp4 + manifest."""
+    from lfdm_bench.runs import Run
+
+    run = Run.open(run_dir)
+    kind = (run.read_json("run.json") or {}).get("model", "lfdm")
+    if kind == "ldm":
+        from baselines.ldm.sample import sample_ldm_run as sample_fn
+    else:
+        from lfdm_bench.sampling.run import sample_lfdm_run as sample_fn
+    splits = ["test", "train"] if split == "both" else [split]
+    for sp in splits:
+        path = sample_fn(run, split=sp, per_pair=per_pair, sampler=sampler, steps=steps, eta=eta, guidance=guidance,
+                         unconditional=unconditional, out=out if len(splits) == 1 else None, progress=progress)
+        click.echo(f"{sp}: {path}")
 
 
 if __name__ == "__main__":

@@ -17,7 +17,6 @@ from __future__ import annotations
 import numpy as np
 
 from lfdm_bench.data.synth import render as R
-from lfdm_bench.data.synth.faces import _colour, _u
 
 # (MHAD action id, text); the class name is the text, as LFDM conditions on it verbatim.
 MHAD_ACTIONS: tuple[tuple[int, str], ...] = (
@@ -34,6 +33,7 @@ SEGMENTS = ("ua_r", "fa_r", "ua_l", "fa_l", "th_r", "sh_r", "th_l", "sh_l")
 REST = {"ua": (8.0, 0.0), "fa": (5.0, 4.0), "th": (3.0, 0.0), "sh": (2.0, 0.0)}
 PERIODIC = {"right hand wave": (2, 4), "two hand front clap": (2, 3), "two arms curl": (2, 3),
             "front boxing": (2, 4), "jogging": (2, 4), "draw circle clockwise": (1, 2), "squat": (1, 2)}
+_PHASED = ("right hand wave", "front boxing", "jogging")  # may start on either side / half-cycle
 _SIDE = {"r": -1.0, "l": 1.0}  # image-x direction of "outward" for the subject's right / left limbs
 
 
@@ -56,10 +56,12 @@ def action_keyframes(name: str, cycles: int = 2, phase: int = 0) -> list[tuple[f
 
     if name == "right arm swipe to the left":
         k += [(0.3, {"ua_r": (105, 15), "fa_r": (100, 20), "lean": -4}),
-              (0.62, {"ua_r": (-80, 60), "fa_r": (-88, 28), "lean": 6}), (0.75, {"ua_r": (-82, 62), "fa_r": (-90, 30)})]
+              (0.62, {"ua_r": (-80, 60), "fa_r": (-88, 28), "lean": 6}),
+              (0.75, {"ua_r": (-82, 62), "fa_r": (-90, 30)})]
     elif name == "right arm swipe to the right":
         k += [(0.3, {"ua_r": (-70, 55), "fa_r": (-85, 25), "lean": 5}),
-              (0.62, {"ua_r": (105, 15), "fa_r": (100, 20), "lean": -6}), (0.75, {"ua_r": (108, 15), "fa_r": (102, 20)})]
+              (0.62, {"ua_r": (105, 15), "fa_r": (100, 20), "lean": -6}),
+              (0.75, {"ua_r": (108, 15), "fa_r": (102, 20)})]
     elif name == "right hand wave":
         up = {"ua_r": (105, 10)}
         k.append((0.2, {**up, "fa_r": (160, 10)}))
@@ -74,7 +76,7 @@ def action_keyframes(name: str, cycles: int = 2, phase: int = 0) -> list[tuple[f
     elif name == "cross arms in the chest":
         crossed = {"ua_r": (0, 40), "fa_r": (-100, 22), "ua_l": (0, 38), "fa_l": (-100, 10)}
         k += [(0.45, crossed), (0.85, crossed)]
-    elif name == "draw circle clockwise":
+    elif name == "draw circle clockwise":  # clockwise as the subject sees it (counter-clockwise on screen)
         k.append((0.15, {"ua_r": (125, 40), "fa_r": (125, 45)}))
         n = 8 * cycles
         for i in range(n + 1):
@@ -90,17 +92,17 @@ def action_keyframes(name: str, cycles: int = 2, phase: int = 0) -> list[tuple[f
         k.append((0.88, guard))
     elif name == "two arms curl":
         down = {**_both("ua", (4, 0)), **_both("fa", (4, 8))}
-        cyc(0.15, 0.85, [{**_both("ua", (4, 5)), **_both("fa", (172, 35))}, down])
+        cyc(0.15, 0.85, [{**_both("ua", (4, 5)), **_both("fa", (178, 40))}, down])
     elif name == "two hand push":
         k += [(0.3, {**_both("ua", (15, -35)), **_both("fa", (-20, 75))}),
               (0.58, {**_both("ua", (10, 82)), **_both("fa", (5, 86)), "pitch": 8}),
               (0.75, {**_both("ua", (10, 82)), **_both("fa", (5, 86)), "pitch": 8})]
     elif name == "jogging":
         arms = {**_both("fa", (5, 75))}
-        a = {**arms, "th_r": (0, 55), "sh_r": (0, -25), "th_l": (0, -12), "sh_l": (0, -45),
-             "ua_r": (10, -30), "ua_l": (10, 35)}
-        b = {**arms, "th_l": (0, 55), "sh_l": (0, -25), "th_r": (0, -12), "sh_r": (0, -45),
-             "ua_l": (10, -30), "ua_r": (10, 35)}
+        a = {**arms, "th_r": (0, 78), "sh_r": (0, -8), "th_l": (0, -10), "sh_l": (0, -18),
+             "ua_r": (10, -35), "ua_l": (10, 45)}
+        b = {**arms, "th_l": (0, 78), "sh_l": (0, -8), "th_r": (0, -10), "sh_r": (0, -18),
+             "ua_l": (10, -35), "ua_r": (10, 45)}
         cyc(0.12, 0.9, [a, b])
     elif name == "squat":
         low = {**_both("th", (22, 75)), **_both("sh", (-4, -28)), **_both("ua", (5, 80)), **_both("fa", (5, 85)),
@@ -115,20 +117,21 @@ def action_keyframes(name: str, cycles: int = 2, phase: int = 0) -> list[tuple[f
 
 def sample_figure(rng: np.random.Generator) -> dict:
     """Draw one subject's appearance: proportions (body units), build, colours, hair, clothes, background."""
-    skin = _colour(rng, [(0.96, 0.82, 0.7), (0.87, 0.67, 0.52), (0.7, 0.5, 0.36), (0.5, 0.34, 0.24),
-                         (0.36, 0.24, 0.17)][rng.integers(5)], 0.03)
+    skins = [(0.96, 0.82, 0.7), (0.87, 0.67, 0.52), (0.7, 0.5, 0.36), (0.5, 0.34, 0.24), (0.36, 0.24, 0.17)]
+    hairs = [(0.08, 0.06, 0.05), (0.3, 0.18, 0.1), (0.8, 0.65, 0.38), (0.6, 0.3, 0.14), (0.6, 0.6, 0.62)]
+    u = lambda lo, hi: R.uniform(rng, lo, hi)  # noqa: E731
     return dict(
-        height=_u(rng, 1.55, 1.75), cx=_u(rng, -0.1, 0.1), floor=_u(rng, 0.88, 0.94), build=_u(rng, 0.85, 1.2),
-        head_r=_u(rng, 0.062, 0.074), shoulder=_u(rng, 0.1, 0.13), hip=_u(rng, 0.055, 0.075),
-        torso=_u(rng, 0.28, 0.32), upper_arm=_u(rng, 0.17, 0.2), forearm=_u(rng, 0.15, 0.18),
-        thigh=_u(rng, 0.23, 0.26), shin=_u(rng, 0.21, 0.24), rest_arm=_u(rng, 4, 14),
-        skin=skin, hair=_colour(rng, [(0.08, 0.06, 0.05), (0.3, 0.18, 0.1), (0.8, 0.65, 0.38),
-                                      (0.6, 0.3, 0.14), (0.6, 0.6, 0.62)][rng.integers(5)], 0.03),
+        height=u(1.55, 1.75), cx=u(-0.1, 0.1), floor=u(0.88, 0.94), build=u(0.85, 1.2),
+        head_r=u(0.062, 0.074), shoulder=u(0.1, 0.13), hip=u(0.055, 0.075), torso=u(0.28, 0.32),
+        upper_arm=u(0.17, 0.2), forearm=u(0.15, 0.18), thigh=u(0.23, 0.26), shin=u(0.21, 0.24), rest_arm=u(4, 14),
+        skin=R.random_colour(rng, skins[rng.integers(len(skins))], 0.03),
+        hair=R.random_colour(rng, hairs[rng.integers(len(hairs))], 0.03),
         hair_style=str(rng.choice(["short", "long", "bald", "cap"], p=[0.45, 0.3, 0.1, 0.15])),
-        cap=_colour(rng), shirt=_colour(rng), long_sleeves=bool(rng.random() < 0.5), trousers=_colour(rng),
-        shorts=bool(rng.random() < 0.3), shoes=_colour(rng, (0.15, 0.13, 0.12), 0.1),
-        wall=_colour(rng), floor_color=_colour(rng), wall_pattern=str(rng.choice(R.PATTERNS)),
-        wall_period=_u(rng, 0.15, 0.4), wall_angle=_u(rng, -0.6, 0.6), wall_contrast=_u(rng, 0.08, 0.2),
+        cap=R.random_colour(rng), shirt=R.random_colour(rng), long_sleeves=bool(rng.random() < 0.5),
+        trousers=R.random_colour(rng), shorts=bool(rng.random() < 0.3),
+        shoes=R.random_colour(rng, (0.15, 0.13, 0.12), 0.1),
+        wall=R.random_colour(rng), floor_color=R.random_colour(rng), wall_pattern=str(rng.choice(R.PATTERNS)),
+        wall_period=u(0.15, 0.4), wall_angle=u(-0.6, 0.6), wall_contrast=u(0.08, 0.24), horizon=u(0.12, 0.35),
     )
 
 
@@ -139,12 +142,12 @@ def sample_action(rng: np.random.Generator, class_index: int, frames: int) -> di
         raise ValueError(f"class_index must be in [0, {len(CLASS_NAMES)}), got {class_index}")
     name = CLASS_NAMES[class_index]
     lo, hi = PERIODIC.get(name, (1, 1))
-    m = dict(cls=name, onset=_u(rng, 0.0, 0.15), amplitude=_u(rng, 0.8, 1.12), cycles=int(rng.integers(lo, hi + 1)),
-             phase=int(rng.integers(2)) if name in ("right hand wave", "front boxing", "jogging") else 0)
+    m = dict(cls=name, onset=R.uniform(rng, 0.0, 0.15), amplitude=R.uniform(rng, 0.8, 1.12),
+             cycles=int(rng.integers(lo, hi + 1)), phase=int(rng.integers(2)) if name in _PHASED else 0)
     m["duration"] = round(float(min(1.0 - m["onset"], rng.uniform(0.75, 1.2) * (1.0 - m["onset"]))), 4)
     n_keys = len(action_keyframes(name, m["cycles"], m["phase"]))
-    m["time_jitter"] = [_u(rng, -0.02, 0.02) for _ in range(n_keys)]
-    m["angle_jitter"] = [_u(rng, -6, 6) for _ in range(2 * len(SEGMENTS))]
+    m["time_jitter"] = [R.uniform(rng, -0.02, 0.02) for _ in range(n_keys)]
+    m["angle_jitter"] = [R.uniform(rng, -6, 6) for _ in range(2 * len(SEGMENTS))]
     return m
 
 
@@ -158,7 +161,8 @@ def pose_sequence(app: dict, motion: dict, frames: int) -> dict[str, np.ndarray]
     """Per-frame pose: segment directions ``[T, 3]`` (unit vectors) and ``lean``, ``pitch`` ``[T]`` (radians).
     Frame 0 is the rest pose."""
     keys = action_keyframes(motion["cls"], motion["cycles"], motion["phase"])
-    times = np.array([t for t, _ in keys]) + np.array(motion["time_jitter"]) * (np.arange(len(keys)) % (len(keys) - 1) > 0)
+    inner = np.arange(len(keys)) % (len(keys) - 1) > 0  # the first and last keyframes keep their times
+    times = np.array([t for t, _ in keys]) + np.array(motion["time_jitter"]) * inner
     times = np.maximum.accumulate(np.clip(times, 0, 1))
     rest = {s: (app["rest_arm"] if s[:2] == "ua" else REST[s[:2]][0], REST[s[:2]][1]) for s in SEGMENTS}
     amp = motion["amplitude"]
@@ -167,11 +171,13 @@ def pose_sequence(app: dict, motion: dict, frames: int) -> dict[str, np.ndarray]
     scal = {"lean": [], "pitch": []}
     for _, pose in keys:
         for i, s in enumerate(SEGMENTS):
-            a0, f0 = rest[s]
-            a, f = pose.get(s, rest[s])
-            moved = s in pose
-            a, f = a0 + amp * (a - a0) + moved * jit[i, 0], f0 + amp * (f - f0) + moved * jit[i, 1]
-            vecs[s].append(_direction(a, f, _SIDE[s[-1]]))
+            side = _SIDE[s[-1]]
+            d0 = _direction(*rest[s], side)
+            if s in pose:  # amplitude scales the move from rest in direction space, then renormalises
+                d = _direction(pose[s][0] + jit[i, 0], pose[s][1] + jit[i, 1], side)
+                d = d0 + amp * (d - d0)
+                d0 = d / np.linalg.norm(d)
+            vecs[s].append(d0)
         for n in scal:
             scal[n].append(np.radians(amp * pose.get(n, 0.0)))
     t = np.arange(frames) / max(frames - 1, 1)
@@ -232,7 +238,7 @@ def render_action(app: dict, motion: dict, size: int = 64, frames: int = 16, sty
     u, v, px = R.pixel_grid(size)
     pat = R.pattern(u, v, app["wall_pattern"], app["wall_period"], px, app["wall_angle"])
     wall = np.clip(np.asarray(app["wall"], np.float32) * (1 - app["wall_contrast"] * pat[..., None]), 0, 1)
-    fl = R.coverage(app["floor"] - 0.04 - v, px)[..., None]  # 1 above the floor line
+    fl = R.coverage(v - (app["floor"] - app["horizon"]), px)[..., None]  # 1 above the wall / floor line
     bg = wall * fl + np.asarray(app["floor_color"], np.float32) * (1 - fl)
     bg = R.style_background(bg, u, v, style)
     # only the pixels the figure can reach in this clip are composited
@@ -259,7 +265,7 @@ def _figure_layers(app: dict, J: dict[str, np.ndarray], u, v, px: float, style: 
     Z = {n: p[:, 2] for n, p in J.items()}
     skin, shirt = app["skin"], app["shirt"]
     # sleeves a shade apart from the shirt, so arms stay visible in front of the chest
-    sleeve = np.asarray(shirt, np.float32) * (0.78 if np.mean(shirt) > 0.35 else 1.25)
+    sleeve = np.clip(np.asarray(shirt, np.float32) * (0.78 if np.mean(shirt) > 0.35 else 1.3), 0, 1)
     layers = []
 
     def add(d, color, z, bias=0.0, relief=0.05):
@@ -300,10 +306,10 @@ def _figure_layers(app: dict, J: dict[str, np.ndarray], u, v, px: float, style: 
     for sd in (-1, 1):
         add(R.sdf_circle(u, v, hx + sd * 0.36 * hr, hy + 0.05 * hr, 0.11 * hr), (0.08, 0.07, 0.08), zh, 0.012)
     if app["hair_style"] in ("short", "long"):
-        add(R.intersect(R.sdf_ellipse(u, v, hx, hy - 0.1 * hr, hr * 0.95, hr * 1.02), R.fp(hy - 0.3 * hr) - v),
+        add(R.intersect(R.sdf_ellipse(u, v, hx, hy - 0.1 * hr, hr * 0.95, hr * 1.02), v - R.fp(hy - 0.3 * hr)),
             app["hair"], zh, 0.013)
     elif app["hair_style"] == "cap":
-        add(R.intersect(R.sdf_ellipse(u, v, hx, hy - 0.15 * hr, hr * 0.98, hr), R.fp(hy - 0.35 * hr) - v),
+        add(R.intersect(R.sdf_ellipse(u, v, hx, hy - 0.15 * hr, hr * 0.98, hr), v - R.fp(hy - 0.35 * hr)),
             app["cap"], zh, 0.013)
         add(R.sdf_ellipse(u, v, hx + 0.3 * hr, hy - 0.35 * hr, 0.8 * hr, 0.15 * hr), app["cap"], zh, 0.014)
     return layers

@@ -28,20 +28,21 @@ _HEAD = ("head_roll", "head_dx", "head_dy", "head_scale", "feat_dx", "feat_dy")
 # Apex value of every control per class (face-local units; brows / corners: + is down; eye_open: relative).
 APEX: dict[str, dict[str, float]] = {
     "anger": dict(brow_in=0.075, brow_out=-0.005, brow_squeeze=0.035, eye_open=-0.25, lower_lid=0.25, mouth_w=-0.15,
-                  corners=0.025, jaw=0.05, lower_teeth=1.0, upper_lip=0.012, head_dy=0.04, feat_dy=0.03,
-                  head_scale=0.06),
+                  corners=0.025, jaw=0.05, lower_teeth=1.0, upper_lip=0.012, head_dy=0.03, feat_dy=0.03,
+                  head_scale=0.09),
     "disgust": dict(brow_in=0.045, brow_out=0.01, brow_squeeze=0.02, eye_open=-0.35, lower_lid=0.45, upper_lip=0.05,
                     upper_asym=0.05, jaw=0.03, corners=0.03, corner_asym=-0.03, nose_wrinkle=1.0, head_roll=0.13,
                     head_dx=-0.06, feat_dx=-0.04),
     "fear": dict(brow_in=-0.1, brow_out=-0.05, brow_squeeze=0.025, eye_open=0.6, mouth_w=0.22, corners=0.03, jaw=0.08,
-                 lower_teeth=1.0, upper_lip=0.01, head_dy=-0.035, head_scale=-0.08, head_roll=-0.05, feat_dy=-0.015),
-    "happiness": dict(corners=-0.085, mouth_w=0.25, jaw=0.075, cheek=1.0, eye_open=-0.3, lower_lid=0.55,
-                      head_roll=0.1, head_dy=-0.02, brow_out=-0.012),
+                 lower_teeth=1.0, upper_lip=0.01, head_dx=0.04, head_dy=-0.03, head_scale=-0.1, head_roll=-0.04,
+                 feat_dy=-0.015),
+    "happiness": dict(corners=-0.085, mouth_w=0.3, jaw=0.08, cheek=1.0, eye_open=-0.3, lower_lid=0.55,
+                      head_roll=0.06, head_dy=-0.02, brow_out=-0.012),
     "neutral": {},
-    "sadness": dict(brow_in=-0.065, brow_out=0.035, brow_squeeze=0.02, eye_open=-0.32, corners=0.07, mouth_w=-0.08,
-                    head_dy=0.065, feat_dy=0.04, head_roll=-0.1),
+    "sadness": dict(brow_in=-0.075, brow_out=0.045, brow_squeeze=0.02, eye_open=-0.35, corners=0.08, mouth_w=-0.08,
+                    head_dy=0.08, feat_dy=0.05, head_roll=-0.04),
     "surprise": dict(brow_in=-0.13, brow_out=-0.11, eye_open=0.95, jaw=0.27, mouth_w=-0.3, upper_lip=0.02,
-                     head_dy=-0.05, feat_dy=-0.02, head_scale=0.03),
+                     head_dy=-0.06, feat_dy=-0.03),
 }
 _SPEED = {"surprise": 0.6, "fear": 0.8, "sadness": 1.3}  # relative rise time
 
@@ -54,47 +55,36 @@ IRIS = ((0.36, 0.22, 0.11), (0.17, 0.10, 0.06), (0.47, 0.39, 0.17), (0.25, 0.52,
 HAIR_STYLES = ("short", "bob", "long", "bun", "curly", "bald")
 
 
-def _u(rng: np.random.Generator, lo: float, hi: float) -> float:
-    return round(float(rng.uniform(lo, hi)), 4)
-
-
-def _colour(rng: np.random.Generator, base=None, jitter: float = 0.04) -> list[float]:
-    """A palette colour with a little jitter, or (``base=None``) a random moderately saturated colour."""
-    if base is None:
-        h, s, v = rng.random(), rng.uniform(0.25, 0.75), rng.uniform(0.35, 0.9)
-        i, f = int(h * 6) % 6, h * 6 - int(h * 6)
-        p, q, t = v * (1 - s), v * (1 - s * f), v * (1 - s * (1 - f))
-        base = [(v, t, p), (q, v, p), (p, v, t), (p, q, v), (t, p, v), (v, p, q)][i]
-    return [round(float(np.clip(c + rng.uniform(-jitter, jitter), 0, 1)), 4) for c in base]
-
-
 def sample_face(rng: np.random.Generator) -> dict:
     """Draw one subject's appearance (a JSON-serialisable dict of floats, colours and choices)."""
-    skin = _colour(rng, SKIN[rng.integers(len(SKIN))], 0.03)
+    u = lambda lo, hi: R.uniform(rng, lo, hi)  # noqa: E731
+    skin = R.random_colour(rng, SKIN[rng.integers(len(SKIN))], 0.03)
     hair_i = int(rng.choice(len(HAIR), p=[0.2, 0.2, 0.15, 0.1, 0.13, 0.08, 0.07, 0.07]))
     a = dict(
-        skin=skin, hair=_colour(rng, HAIR[hair_i], 0.03), iris=_colour(rng, IRIS[rng.integers(len(IRIS))], 0.03),
+        skin=skin, hair=R.random_colour(rng, HAIR[hair_i], 0.03),
+        iris=R.random_colour(rng, IRIS[rng.integers(len(IRIS))], 0.03),
         hair_style=str(rng.choice(HAIR_STYLES, p=[0.22, 0.2, 0.2, 0.12, 0.14, 0.12])),
         lips=[round(s * f, 4) for s, f in zip(skin, (0.86, 0.55, 0.55))],
-        cx=_u(rng, -0.06, 0.06), cy=_u(rng, -0.04, 0.04), scale=_u(rng, 1.08, 1.2),
-        rx=_u(rng, 0.40, 0.49), ry=_u(rng, 0.52, 0.61), jaw=_u(rng, 0.1, 0.4), hairline=_u(rng, 0.0, 0.06),
-        eye_dx=_u(rng, 0.16, 0.2), eye_y=_u(rng, -0.09, -0.04), eye_r=_u(rng, 0.075, 0.092),
-        eye_h=_u(rng, 0.5, 0.6), eye_tilt=_u(rng, -0.12, 0.12), gaze=_u(rng, -0.012, 0.012),
-        brow_gap=_u(rng, 0.1, 0.13), brow_t=_u(rng, 0.017, 0.03), brow_len=_u(rng, 0.1, 0.13),
-        brow_arch=_u(rng, 0.0, 0.035), nose_y=_u(rng, 0.1, 0.15), nose_w=_u(rng, 0.035, 0.055),
-        mouth_y=_u(rng, 0.28, 0.33), mouth_w=_u(rng, 0.12, 0.16), mouth_curve=_u(rng, -0.008, 0.015),
-        lip_t=_u(rng, 0.014, 0.024), blush=_u(rng, 0.0, 0.25),
-        bg=_colour(rng), bg_pattern=str(rng.choice(R.PATTERNS)), bg_period=_u(rng, 0.18, 0.45),
-        bg_angle=_u(rng, -0.8, 0.8), bg_contrast=_u(rng, -0.18, 0.18), shirt=_colour(rng),
+        cx=u(-0.06, 0.06), cy=u(-0.04, 0.04), scale=u(1.08, 1.2),
+        rx=u(0.40, 0.49), ry=u(0.52, 0.61), jaw=u(0.1, 0.4), hairline=u(0.0, 0.06),
+        eye_dx=u(0.16, 0.2), eye_y=u(-0.09, -0.04), eye_r=u(0.075, 0.092),
+        eye_h=u(0.5, 0.6), eye_tilt=u(-0.12, 0.12), gaze=u(-0.012, 0.012),
+        brow_gap=u(0.1, 0.13), brow_t=u(0.017, 0.03), brow_len=u(0.1, 0.13),
+        brow_arch=u(0.0, 0.035), nose_y=u(0.1, 0.15), nose_w=u(0.035, 0.055),
+        mouth_y=u(0.28, 0.33), mouth_w=u(0.12, 0.16), mouth_curve=u(-0.008, 0.015),
+        lip_t=u(0.014, 0.024), blush=u(0.0, 0.25),
+        bg=R.random_colour(rng), bg_pattern=str(rng.choice(R.PATTERNS)), bg_period=u(0.18, 0.45),
+        bg_angle=u(-0.8, 0.8), bg_contrast=u(-0.18, 0.18), shirt=R.random_colour(rng),
         glasses=None, hat=None, earrings=None,
     )
     if rng.random() < 0.35:
-        a["glasses"] = dict(shape=str(rng.choice(["round", "rect"])), color=_colour(rng, (0.1, 0.1, 0.12), 0.1))
+        a["glasses"] = dict(shape=str(rng.choice(["round", "rect"])),
+                            color=R.random_colour(rng, (0.1, 0.1, 0.12), 0.1))
     if rng.random() < 0.25:
-        a["hat"] = dict(kind=str(rng.choice(["beanie", "cap"])), color=_colour(rng))
+        a["hat"] = dict(kind=str(rng.choice(["beanie", "cap"])), color=R.random_colour(rng))
     if rng.random() < 0.3:
         a["earrings"] = dict(kind=str(rng.choice(["stud", "hoop"])),
-                             color=_colour(rng, [(0.93, 0.78, 0.3), (0.8, 0.82, 0.86)][rng.integers(2)], 0.03))
+                             color=R.random_colour(rng, [(0.93, 0.78, 0.3), (0.8, 0.82, 0.86)][rng.integers(2)], 0.03))
     return a
 
 
@@ -106,17 +96,18 @@ def sample_expression(rng: np.random.Generator, class_index: int, frames: int) -
     if not 0 <= class_index < len(CLASS_NAMES):
         raise ValueError(f"class_index must be in [0, {len(CLASS_NAMES)}), got {class_index}")
     name = CLASS_NAMES[class_index]
-    onset = _u(rng, 0.05, 0.3)
-    m = dict(cls=name, onset=onset, rise=round(_u(rng, 0.25, 0.5) * _SPEED.get(name, 1.0), 4),
-             amplitude=_u(rng, 0.75, 1.1), release=bool(rng.random() < 0.3), head_lag=_u(rng, 0.0, 0.08),
-             jitter={k: _u(rng, -0.15, 0.15) for k in CONTROLS})
-    m["release_at"] = round(min(onset + m["rise"] + _u(rng, 0.1, 0.3), 0.9), 4)
-    m["fall"], m["keep"] = _u(rng, 0.15, 0.35), _u(rng, 0.2, 0.6)
+    u = lambda lo, hi: R.uniform(rng, lo, hi)  # noqa: E731
+    onset = u(0.05, 0.3)
+    m = dict(cls=name, onset=onset, rise=round(u(0.25, 0.5) * _SPEED.get(name, 1.0), 4),
+             amplitude=u(0.75, 1.1), release=bool(rng.random() < 0.3), head_lag=u(0.0, 0.08),
+             jitter={k: u(-0.15, 0.15) for k in CONTROLS})
+    m["release_at"] = round(min(onset + m["rise"] + u(0.1, 0.3), 0.9), 4)
+    m["fall"], m["keep"] = u(0.15, 0.35), u(0.2, 0.6)
     width = max(1.5, 0.05 * frames)
     n_blinks = int(rng.integers(1, 3)) if name == "neutral" else int(rng.random() < 0.3)
     lo = width + 1.0
-    m["blinks"] = sorted(_u(rng, lo, max(lo, frames - 1.5)) for _ in range(n_blinks))
-    m["drift"] = [_u(rng, -0.012, 0.012), _u(rng, -0.008, 0.008)] if name == "neutral" else [0.0, 0.0]
+    m["blinks"] = sorted(u(lo, max(lo, frames - 1.5)) for _ in range(n_blinks))
+    m["drift"] = [u(-0.012, 0.012), u(-0.008, 0.008)] if name == "neutral" else [0.0, 0.0]
     return m
 
 
@@ -313,16 +304,17 @@ def render_face(app: dict, motion: dict, size: int = 64, frames: int = 16, style
     lo_mid = _pts(fdx, my + curve + c["jaw"])
     upper = R.bezier_points(pl, R.bezier_through(pl, up_mid, pr), pr, 9)  # [T, 9, 2]
     lower = R.bezier_points(pl, R.bezier_through(pl, lo_mid, pr), pr, 9)
-    if np.any(c["jaw"] > 0) or np.any(c["upper_lip"] > 0):
+    opened = np.clip((c["jaw"] + c["upper_lip"]) / 0.01, 0.0, 1.0)  # 0 when closed: frame 0 shows no cavity
+    if np.any(opened > 0):
         cavity = R.sdf_polygon(x, y, np.concatenate([upper, lower[:, ::-1][:, 1:-1]], 1))
-        fill(cavity, (0.3, 0.06, 0.09), relief=0.03, outline=False)
+        fill(cavity, (0.3, 0.06, 0.09), alpha=opened, relief=0.03, outline=False)
         fill(R.intersect(R.sdf_ellipse(x, y, lo_mid[:, 0], lo_mid[:, 1] - 0.005, mw * 0.55, 0.045), cavity),
-             (0.82, 0.36, 0.42), relief=0.03, outline=False)
+             (0.82, 0.36, 0.42), alpha=opened, relief=0.03, outline=False)
         teeth_u = R.sdf_polygon(x, y, np.concatenate([upper, (upper + [0.0, 0.045])[:, ::-1]], 1))
-        fill(R.intersect(teeth_u, cavity), (0.97, 0.96, 0.9), relief=0.02, outline=False)
+        fill(R.intersect(teeth_u, cavity), (0.97, 0.96, 0.9), alpha=opened, relief=0.02, outline=False)
         if np.any(c["lower_teeth"] > 0):
             teeth_l = R.sdf_polygon(x, y, np.concatenate([lower, (lower - [0.0, 0.038])[:, ::-1]], 1))
-            fill(R.intersect(teeth_l, cavity), (0.95, 0.94, 0.88), alpha=c["lower_teeth"], outline=False)
+            fill(R.intersect(teeth_l, cavity), (0.95, 0.94, 0.88), alpha=c["lower_teeth"] * opened, outline=False)
     fill(R.sdf_polyline(x, y, upper, app["lip_t"] * 0.8), app["lips"], relief=0.02, outline=False)
     fill(R.sdf_polyline(x, y, lower, app["lip_t"] * 1.15), app["lips"], relief=0.02, outline=False)
 

@@ -203,6 +203,25 @@ def coverage(d, px: float) -> np.ndarray:
 
 
 # ----------------------------------------------------------------------------------------------------------------
+# Random appearance helpers
+# ----------------------------------------------------------------------------------------------------------------
+
+def uniform(rng: np.random.Generator, lo: float, hi: float) -> float:
+    """A uniform draw in ``[lo, hi)`` rounded to 4 decimals (appearance / motion parameters stay JSON-friendly)."""
+    return round(float(rng.uniform(lo, hi)), 4)
+
+
+def random_colour(rng: np.random.Generator, base=None, jitter: float = 0.04) -> list[float]:
+    """A palette colour with a little jitter, or (``base=None``) a random moderately saturated colour."""
+    if base is None:
+        h, s, v = rng.random(), rng.uniform(0.25, 0.75), rng.uniform(0.35, 0.9)
+        i, f = int(h * 6) % 6, h * 6 - int(h * 6)
+        p, q, t = v * (1 - s), v * (1 - s * f), v * (1 - s * (1 - f))
+        base = [(v, t, p), (q, v, p), (p, v, t), (p, q, v), (t, p, v), (v, p, q)][i]
+    return [round(float(np.clip(c + rng.uniform(-jitter, jitter), 0, 1)), 4) for c in base]
+
+
+# ----------------------------------------------------------------------------------------------------------------
 # Backgrounds
 # ----------------------------------------------------------------------------------------------------------------
 
@@ -215,16 +234,16 @@ def pattern(u, v, kind: str, period: float, px: float, angle: float = 0.0) -> np
         raise ValueError(f"background pattern must be one of {PATTERNS}, got {kind!r}")
     c, s = np.cos(angle), np.sin(angle)
     a, b = c * u + s * v, -s * u + c * v
-    tri = lambda z: np.abs((z / period) % 1.0 - 0.5) * period  # distance to the nearest half-period line
+    tri = lambda z: np.abs((z / period) % 1.0 - 0.5) * period  # noqa: E731  distance to the nearest mid-period line
     if kind == "plain":
         return np.zeros_like(u)
     if kind == "stripes":
         return coverage(tri(a) - 0.25 * period, px)
     if kind == "diagonal":
         return coverage(tri((a + b) * 0.7071) - 0.2 * period, px)
-    if kind == "checker":
-        q = (np.floor(a / period) + np.floor(b / period)) % 2
-        return (0.15 + 0.7 * q).astype(np.float32)
+    if kind == "checker":  # antialiased xor of two square waves
+        sa, sb = coverage(tri(a) - 0.25 * period, px), coverage(tri(b) - 0.25 * period, px)
+        return 0.15 + 0.7 * (sa + sb - 2 * sa * sb)
     if kind == "dots":
         return coverage(np.hypot(tri(a), tri(b)) - 0.22 * period, px)
     if kind == "grid":
@@ -317,7 +336,8 @@ class Painter:
         """Fill every frame with a static background ``[H, W, 3]`` (styled here)."""
         self.img[:] = style_background(np.asarray(rgb, np.float32), self.u, self.v, self.style)
 
-    def fill(self, d, color, alpha=1.0, relief: float = 0.1, outline: bool = True, region: Region | None = None) -> None:
+    def fill(self, d, color, alpha=1.0, relief: float = 0.1, outline: bool = True,
+             region: Region | None = None) -> None:
         """Paint the inside of the shape with distance ``d`` (``[T, h, w]``, over ``region`` or the whole canvas)
         in ``color``; layers whose ``alpha`` is 0 in every frame are skipped."""
         if np.max(alpha) <= 0:
@@ -338,19 +358,28 @@ class Painter:
 
 def composite_depth(base: np.ndarray, layers: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> np.ndarray:
     """Composite premultiplied layers ``(rgb [T, H, W, 3], a [T, H, W], z [T, H, W])`` over ``base``
-    ``[T, H, W, 3]`` in per-pixel depth order (larger ``z`` is nearer the viewer and drawn later)."""
+    ``[T, H, W, 3]`` in per-pixel depth order (larger ``z`` is nearer the viewer and drawn later; ties keep the
+    order of ``layers``)."""
     if not layers:
         return base
-    rgb = np.stack([np.broadcast_to(l[0], base.shape) for l in layers])  # [S, T, H, W, 3]
-    a = np.stack([np.broadcast_to(l[1], base.shape[:3]) for l in layers])  # [S, T, H, W]
-    z = np.stack([np.broadcast_to(l[2], base.shape[:3]) for l in layers])
+    shape = base.shape[:3]
+    s = len(layers)
+    a = np.stack([np.broadcast_to(l[1], shape) for l in layers]).reshape(s, -1)  # [S, N]
+    hit = np.flatnonzero(a.max(0) > 0)  # only pixels some layer covers
+    if hit.size == 0:
+        return base
+    a = a[:, hit]
+    rgb = np.stack([np.broadcast_to(l[0], shape + (3,)).reshape(-1, 3)[hit] for l in layers])  # [S, n, 3]
+    z = np.stack([np.broadcast_to(l[2], shape).reshape(-1)[hit] for l in layers])  # [S, n]
     z = np.where(a > 0, z, -np.inf)  # empty pixels of a layer go to the back, where they change nothing
-    order = np.argsort(z, axis=0, kind="stable")  # [S, T, H, W], far to near
-    out = base.copy()
-    for k in range(len(layers)):
-        idx = order[k:k + 1]
-        ak = np.take_along_axis(a, idx, 0)[0]
-        ck = np.take_along_axis(rgb, idx[..., None], 0)[0]
-        out *= 1.0 - ak[..., None]
-        out += ck
-    return out
+    order = np.argsort(z, axis=0, kind="stable")  # [S, n], far to near
+    n = hit.size
+    flat = order * n + np.arange(n)  # index into the [S * n] flattening
+    a, rgb = a.reshape(-1), rgb.reshape(-1, 3)
+    out = base.reshape(-1, 3)[hit]
+    for k in range(s):
+        out *= 1.0 - a[flat[k]][:, None]
+        out += rgb[flat[k]]
+    res = base.copy().reshape(-1, 3)
+    res[hit] = out
+    return res.reshape(base.shape)

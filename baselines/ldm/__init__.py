@@ -1,0 +1,14 @@
+"""LDM baseline: a KL-regularised image autoencoder (stage 1) whose per-frame latents a video diffusion models.
+
+The paper's LDM encodes every frame of a clip with an image autoencoder at 1/4 resolution (the same latent grid as
+LFDM's 32x32 for 128x128 frames) and runs the same kind of 3D U-Net diffusion over those latents.
+"""
+
+from baselines.ldm.autoencoder import (
+    AutoencoderLoss,
+    DiagonalGaussian,
+    KLAutoencoder,
+    KLAutoencoderConfig,
+)
+
+__all__ = ["AutoencoderLoss", "DiagonalGaussian", "KLAutoencoder", "KLAutoencoderConfig"]

@@ -1,0 +1,78 @@
+"""A class-conditioned video diffusion model: the 3D U-Net + the Gaussian diffusion + the class-text table.
+
+Shared by LFDM (diffusing latent flow + occlusion ``[B, 3, T, h, w]`` with z0 as image condition) and the LDM
+baseline (diffusing image-autoencoder latents ``[B, c, T, h, w]`` with the first frame's latent as condition):
+the two differ only in what ``x0`` and ``cond_image`` are.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+
+from lfdm_bench.diffusion.gaussian import GaussianDiffusion
+from lfdm_bench.diffusion.schedule import DiffusionConfig
+from lfdm_bench.models.unet3d import UNet3D, UNet3DConfig
+from lfdm_bench.text import ClassEmbeddingTable
+
+
+@dataclass
+class VideoDiffusionConfig:
+    """Everything needed to rebuild the model from a checkpoint (the table's rows are in the state dict)."""
+
+    unet: UNet3DConfig = field(default_factory=UNet3DConfig)
+    diffusion: DiffusionConfig = field(default_factory=DiffusionConfig)
+    class_texts: tuple[str, ...] = ()
+    text_identity: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["class_texts"] = list(self.class_texts)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "VideoDiffusionConfig":
+        from lfdm_bench.config import from_dict
+
+        return from_dict(cls, d, "video_diffusion")
+
+
+class VideoDiffusion(nn.Module):
+    """``loss(x0, cond_image, class_index)`` for training; ``sample(...)`` for generation.
+
+    x0: ``[B, C, T, h, w]`` in about [-1, 1]; cond_image: ``[B, C_cond, h, w]``; class_index: int64 ``[B]``
+    (rows of the class-text embedding table; ``None`` = unconditional / null condition).
+    """
+
+    def __init__(self, cfg: VideoDiffusionConfig, table: ClassEmbeddingTable | None = None):
+        super().__init__()
+        self.cfg = cfg
+        self.unet = UNet3D(cfg.unet)
+        self.diffusion = GaussianDiffusion(cfg.diffusion)
+        if table is None and cfg.unet.text_dim > 0:
+            # rebuilt from a checkpoint: the rows come with load_state_dict
+            table = ClassEmbeddingTable(torch.zeros(len(cfg.class_texts), cfg.unet.text_dim), list(cfg.class_texts),
+                                        identity=cfg.text_identity)
+        self.table = table
+
+    def text(self, class_index: torch.Tensor | None) -> torch.Tensor | None:
+        if class_index is None or self.table is None:
+            return None
+        return self.table(class_index)
+
+    def loss(self, x0: torch.Tensor, cond_image: torch.Tensor | None, class_index: torch.Tensor | None) -> torch.Tensor:
+        return self.diffusion.training_loss(self.unet, x0, cond_image=cond_image, text_emb=self.text(class_index))
+
+    @torch.no_grad()
+    def sample(self, cond_image: torch.Tensor, class_index: torch.Tensor | None, n_frames: int, *,
+               sampler: str = "ddim", steps: int = 10, eta: float = 1.0, guidance: float = 1.0,
+               generator: torch.Generator | None = None, noise: torch.Tensor | None = None):
+        """-> ``SampleOutput(sample [B, C_out, T, h, w], nfe)``."""
+        b, _, h, w = cond_image.shape
+        shape = (b, self.cfg.unet.out_channels, n_frames, h, w)
+        return self.diffusion.sample(self.unet, shape, cond_image=cond_image, text_emb=self.text(class_index),
+                                     guidance_scale=guidance, sampler=sampler, steps=steps, eta=eta,
+                                     generator=generator, noise=noise, device=cond_image.device)

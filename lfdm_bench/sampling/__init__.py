@@ -1,0 +1,1 @@
+"""Sampling: evaluation sets, generation loops and sample folders shared by LFDM, LDM and the baselines."""

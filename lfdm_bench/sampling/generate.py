@@ -1,0 +1,86 @@
+"""Generate an evaluation set with any generator and write the sample folder that ``lfdm-bench eval`` reads.
+
+A sample folder::
+
+    OUT/manifest.csv      one VideoRecord per generated video (subject/split of the source, requested class,
+                          params: source video, seed, method, sampler settings, seconds per video)
+    OUT/videos/*.mp4      the generated videos
+    OUT/settings.json     the settings shared by every video (method, sampler, steps, guidance, checkpoint, ...)
+
+Generation is resumable: the manifest is rewritten atomically after every batch and samples already listed there
+are not generated again, so nothing already written is lost when a run dies.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+
+from lfdm_bench.data.dataset import ClipDataset
+from lfdm_bench.data.records import VideoRecord, read_manifest, write_manifest
+from lfdm_bench.data.video_io import write_mp4
+from lfdm_bench.sampling.eval_set import EvalSource
+from lfdm_bench.utils.io import atomic_write_json
+
+# generate_fn(source_images [B, 3, H, W] float [0,1], sources) -> videos [B, T, 3, H, W] float [0,1]
+GenerateFn = Callable[[torch.Tensor, Sequence[EvalSource]], torch.Tensor]
+
+
+def source_images(sources: Sequence[EvalSource], size: int, crop=None) -> torch.Tensor:
+    """Frame 0 of each source video, resized and padded like training clips -> ``[B, 3, size, size]`` in [0, 1]."""
+    ds = ClipDataset([s.record for s in sources], n_frames=1, size=size, sampling="first", crop=crop)
+    return torch.stack([ds.first_frame(i) for i in range(len(sources))])
+
+
+def generate_eval_samples(generate_fn: GenerateFn, sources: Sequence[EvalSource], out_dir: str | Path, *,
+                          method: str, size: int, settings: dict | None = None, batch_size: int = 8,
+                          fps: int = 10, crop=None, progress: bool = True) -> Path:
+    """Run ``generate_fn`` over ``sources`` in batches and write the sample folder; returns the manifest path."""
+    from tqdm.auto import tqdm
+
+    out_dir = Path(out_dir)
+    (out_dir / "videos").mkdir(parents=True, exist_ok=True)
+    manifest = out_dir / "manifest.csv"
+    settings = dict(settings or {})
+    settings["method"] = method
+    atomic_write_json(out_dir / "settings.json", settings)
+    done: list[VideoRecord] = read_manifest(manifest) if manifest.is_file() else []
+    done_ids = {r.take for r in done}
+    todo = [s for s in sources if s.sample_id not in done_ids]
+    bar = tqdm(total=len(sources), initial=len(sources) - len(todo), desc=f"sample {method}", disable=not progress,
+               dynamic_ncols=True)
+    for start in range(0, len(todo), batch_size):
+        batch = todo[start:start + batch_size]
+        images = source_images(batch, size, crop=crop)
+        t0 = time.perf_counter()
+        with torch.no_grad():
+            videos = generate_fn(images, batch)
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()
+        seconds = (time.perf_counter() - t0) / len(batch)
+        if videos.ndim != 5 or videos.shape[0] != len(batch) or videos.shape[2] != 3:
+            raise ValueError(f"{method}: generate_fn must return [B, T, 3, H, W], got {tuple(videos.shape)}")
+        videos = videos.detach().float().clamp(0, 1).cpu()
+        for src, vid in zip(batch, videos):
+            path = out_dir / "videos" / f"{src.sample_id}.mp4"
+            write_mp4(path, vid, fps=fps)
+            done.append(VideoRecord(
+                path=str(path), subject=src.subject, class_index=src.class_index, class_name=src.class_name,
+                text=src.text, split=src.split, take=src.sample_id, n_frames=int(vid.shape[0]),
+                params={"source": src.record.path, "seed": src.seed, "seconds": round(seconds, 5), **settings},
+            ))
+        write_manifest(done, manifest, relative_to=out_dir)
+        bar.update(len(batch))
+    bar.close()
+    return manifest
+
+
+def seconds_per_video(manifest: str | Path) -> float:
+    """Mean generation time per video recorded in a sample folder's manifest."""
+    recs = read_manifest(manifest)
+    vals = [float(r.params["seconds"]) for r in recs if "seconds" in r.params]
+    return float(np.mean(vals)) if vals else float("nan")

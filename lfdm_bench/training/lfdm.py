@@ -1,0 +1,215 @@
+"""LFDM's two training stages on the shared engine: the LFAE (stage 1) and the flow diffusion model (stage 2).
+
+Checkpoints: ``RUN/checkpoints/lfae/last.pt`` and ``RUN/checkpoints/dm/last.pt`` (each holds its model config,
+so :func:`load_lfae` / :func:`load_dm` rebuild the models without the YAML).
+Stage 2's targets (flow + occlusion from frame 0 to every frame, and z0) come from the frozen LFAE; with
+``dm.precompute_targets`` they are computed once per training clip and cached in ``RUN/cache/`` (valid because
+the clips are then sampled deterministically, without augmentation), else on the fly from random clips.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from lfdm_bench.config import dump_yaml
+from lfdm_bench.data.clip import collate
+from lfdm_bench.data.dataset import ClipDataset
+from lfdm_bench.data.registry import DatasetInfo, get_dataset
+from lfdm_bench.experiment import DataConfig, LFDMConfig
+from lfdm_bench.models.lfae.lfae import LFAE, LFAEConfig
+from lfdm_bench.models.lfae.losses import LFAELoss
+from lfdm_bench.models.video_diffusion import VideoDiffusion, VideoDiffusionConfig
+from lfdm_bench.runs import Run
+from lfdm_bench.text import ClassEmbeddingTable, OneHotClassEncoder, build_class_embedding_table
+from lfdm_bench.training.engine import Trainer, load_checkpoint
+from lfdm_bench.utils.io import atomic_torch_save, stable_hash
+from lfdm_bench.utils.paths import cache_dir
+
+
+def pick_device(name: str = "auto") -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise RuntimeError(f"device {name!r} requested but CUDA is not available; use device=cpu or auto")
+    return torch.device(name)
+
+
+def load_data(cfg: DataConfig) -> DatasetInfo:
+    """The dataset of a config (synthetic sets are generated and cached on first use)."""
+    options = dict(cfg.options)
+    return get_dataset(cfg.dataset, root=cfg.root, **options)
+
+
+def clip_dataset(info: DatasetInfo, cfg: DataConfig, split: str, train: bool = True, seed: int = 0) -> ClipDataset:
+    recs = info.split(split)
+    if not recs:
+        raise ValueError(f"dataset {info.name} has no {split} videos")
+    return ClipDataset(recs, n_frames=cfg.n_frames, size=cfg.size, sampling=cfg.sampling if train else "uniform",
+                       skip_bad=cfg.skip_bad, seed=seed, hflip=cfg.hflip if train else 0.0)
+
+
+class _SeededItems(torch.utils.data.Dataset):
+    """Adapts a ClipDataset to the engine's ``(index, seed)`` items: the clip drawn depends only on the seed."""
+
+    def __init__(self, ds: ClipDataset):
+        self.ds = ds
+
+    def __len__(self) -> int:
+        return len(self.ds)
+
+    def __getitem__(self, item: tuple[int, int]):
+        i, seed = item
+        return self.ds.get(i, np.random.default_rng(seed)), seed
+
+
+# ------------------------------------------------------------------------------------------------ stage 1: LFAE
+def _pair_collate(items):
+    """Source and driving frames: two random frames of each clip -> ``([B, 3, H, W], [B, 3, H, W])``."""
+    src, drv = [], []
+    for clip, seed in items:
+        g = np.random.default_rng(seed + 1)
+        a, b = g.integers(0, clip.n_frames, size=2)
+        src.append(clip.video[a])
+        drv.append(clip.video[b])
+    return torch.stack(src), torch.stack(drv)
+
+
+def train_lfae(cfg: LFDMConfig, run: Run, progress: bool = True, stop_at: int | None = None) -> dict[str, Any]:
+    """Stage 1: the latent flow autoencoder, trained to reconstruct a driving frame from a source frame."""
+    info = load_data(cfg.data)
+    ds = _SeededItems(clip_dataset(info, cfg.data, "train", seed=cfg.seed))
+    torch.manual_seed(cfg.seed)
+    model = LFAE(cfg.lfae.model)
+    loss_mod = LFAELoss(cfg.lfae.loss, num_channels=cfg.lfae.model.num_channels)
+
+    def loss_fn(m: nn.Module, batch) -> tuple[torch.Tensor, dict[str, float]]:
+        source, driving = (t.to(next(m.parameters()).device) for t in batch)
+        loss_mod.to(source.device)
+        total, terms, _ = loss_mod(m, source, driving)
+        return total, {k: float(v) for k, v in terms.items()}
+
+    trainer = Trainer(run, "lfae", model, loss_fn, ds, _pair_collate, cfg.lfae.train,
+                      model_config=asdict(cfg.lfae.model), progress=progress)
+    out = trainer.fit(stop_at=stop_at)
+    out["params"] = sum(p.numel() for p in model.parameters())
+    return out
+
+
+def load_lfae(run: Run, device: torch.device | str = "cpu") -> LFAE:
+    """The trained LFAE of a run, frozen, in eval mode."""
+    ck = load_checkpoint(run.checkpoints / "lfae" / "last.pt")
+    model = LFAE(LFAEConfig.from_dict(ck["model_config"]))
+    model.load_state_dict(ck["model"])
+    return model.to(device).eval().requires_grad_(False)
+
+
+# ------------------------------------------------------------------------------------------- stage 2: flow DM
+def class_table(cfg: LFDMConfig, info: DatasetInfo) -> ClassEmbeddingTable:
+    """Class-text embeddings computed once (and cached on disk), or one-hot rows."""
+    texts = list(info.class_texts)
+    if cfg.dm.text.kind == "onehot":
+        enc = OneHotClassEncoder(texts)
+        return ClassEmbeddingTable(enc.encode(texts), texts, identity="onehot")
+    return build_class_embedding_table(cfg.dm.text, texts, cache_dir=cache_dir("text"))
+
+
+@torch.no_grad()
+def compute_dm_targets(lfae: LFAE, ds: ClipDataset, batch_size: int = 16, progress: bool = True) -> dict[str, torch.Tensor]:
+    """Flow targets ``[N, 3, T, h, w]``, z0 ``[N, C_z, h, w]`` and class indices ``[N]`` of every clip of ``ds``."""
+    from tqdm.auto import tqdm
+
+    device = next(lfae.parameters()).device
+    targets, z0s, classes = [], [], []
+    for start in tqdm(range(0, len(ds), batch_size), desc="LFAE targets", disable=not progress, dynamic_ncols=True):
+        clips = [ds.get(i) for i in range(start, min(len(ds), start + batch_size))]
+        video = torch.stack([c.video for c in clips]).to(device).transpose(1, 2)  # [B, 3, T, H, W]
+        targets.append(lfae.dm_target_from_video(video).cpu())
+        z0s.append(lfae.encode(video[:, :, 0]).z.cpu())
+        classes.append(torch.tensor([c.class_index for c in clips]))
+    return {"target": torch.cat(targets), "z0": torch.cat(z0s), "class_index": torch.cat(classes)}
+
+
+class _TensorItems(torch.utils.data.Dataset):
+    def __init__(self, tensors: dict[str, torch.Tensor]):
+        self.t = tensors
+
+    def __len__(self) -> int:
+        return len(self.t["target"])
+
+    def __getitem__(self, item):
+        i, _ = item
+        return {k: v[i] for k, v in self.t.items()}
+
+
+def _stack_collate(items):
+    return {k: torch.stack([it[k] for it in items]) for k in items[0]}
+
+
+def build_dm(cfg: LFDMConfig, info: DatasetInfo, lfae_cfg: LFAEConfig) -> VideoDiffusion:
+    table = class_table(cfg, info)
+    unet = cfg.dm.unet
+    unet = type(unet)(**{**asdict(unet), "in_channels": 3, "out_channels": 3, "cond_channels": lfae_cfg.latent_channels,
+                         "text_dim": table.dim})
+    vcfg = VideoDiffusionConfig(unet=unet, diffusion=cfg.dm.diffusion, class_texts=tuple(info.class_texts),
+                                text_identity=getattr(table, "identity", ""))
+    return VideoDiffusion(vcfg, table)
+
+
+def train_dm(cfg: LFDMConfig, run: Run, progress: bool = True, stop_at: int | None = None) -> dict[str, Any]:
+    """Stage 2: the flow diffusion model over the frozen LFAE's latent flows, conditioned on z0 and class text."""
+    device = pick_device(cfg.device)
+    info = load_data(cfg.data)
+    lfae = load_lfae(run, device)
+    clips = clip_dataset(info, cfg.data, "train", train=not cfg.dm.precompute_targets, seed=cfg.seed)
+    if cfg.dm.precompute_targets:
+        key = stable_hash({"lfae": str((run.checkpoints / "lfae" / "last.pt").stat().st_mtime_ns),
+                           "records": [r.path for r in clips.records], "n": cfg.data.n_frames, "size": cfg.data.size})
+        path = run.root / "cache" / f"dm_targets_{key}.pt"
+        if path.is_file():
+            tensors = torch.load(path, weights_only=True)
+            run.log(f"[dm] reusing precomputed LFAE targets {path}")
+        else:
+            tensors = compute_dm_targets(lfae, clips, progress=progress)
+            atomic_torch_save(tensors, path)
+            run.log(f"[dm] precomputed LFAE targets of {len(clips)} clips -> {path}")
+        ds, collate_fn = _TensorItems(tensors), _stack_collate
+
+        def get_batch(batch):
+            return batch["target"], batch["z0"], batch["class_index"]
+    else:
+        ds, collate_fn = _SeededItems(clips), lambda items: collate([c for c, _ in items])
+
+        def get_batch(batch):
+            video = batch.video.to(device).transpose(1, 2)  # [B, 3, T, H, W]
+            with torch.no_grad():
+                return lfae.dm_target_from_video(video), lfae.encode(video[:, :, 0]).z, batch.class_index
+
+    torch.manual_seed(cfg.seed)
+    model = build_dm(cfg, info, lfae.config)
+
+    def loss_fn(m: nn.Module, batch) -> tuple[torch.Tensor, dict[str, float]]:
+        target, z0, cls = (t.to(device) for t in get_batch(batch))
+        return m.loss(target, z0, cls), {}
+
+    trainer = Trainer(run, "dm", model, loss_fn, ds, collate_fn, cfg.dm.train,
+                      model_config=model.cfg.to_dict(), progress=progress)
+    out = trainer.fit(stop_at=stop_at)
+    out["params"] = sum(p.numel() for p in model.unet.parameters())
+    return out
+
+
+def load_dm(run: Run, device: torch.device | str = "cpu") -> VideoDiffusion:
+    ck = load_checkpoint(run.checkpoints / "dm" / "last.pt")
+    model = VideoDiffusion(VideoDiffusionConfig.from_dict(ck["model_config"]))
+    model.load_state_dict(ck["ema"] if ck.get("ema") else ck["model"])
+    return model.to(device).eval().requires_grad_(False)
+
+
+def save_resolved_config(cfg: LFDMConfig, run_dir: str | Path) -> Run:
+    return Run.create(run_dir, config_yaml=dump_yaml(cfg))

@@ -1,0 +1,340 @@
+"""Tests of the LFDM stage-1 latent flow autoencoder (lfdm_bench.models.lfae): tiny CPU configs, deterministic."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from lfdm_bench.config import ConfigError
+from lfdm_bench.models.lfae import (LFAE, EquivarianceLoss, LFAEConfig, LFAELoss, LFAELossConfig,
+                                    MultiScaleReconstructionLoss, RandomTPS, VGG19Perceptual, identity_flow,
+                                    identity_grid, warp)
+from lfdm_bench.models.lfae.region_predictor import heatmap_to_regions, sym_eig_2x2
+from lfdm_bench.models.lfae.warp import affine_to_grid, inverse_2x2, matmul_2x2, resize_grid, warp_multi
+
+
+def make_model(seed: int = 0, **overrides) -> LFAE:
+    torch.manual_seed(seed)
+    return LFAE(LFAEConfig.tiny(**overrides))
+
+
+def disc_video(frames: int = 8, size: int = 32, radius: float = 6.0) -> torch.Tensor:
+    """A yellow disc moving left to right on a colour gradient: ``[3, T, size, size]`` in [0, 1]."""
+    ys, xs = torch.meshgrid(torch.arange(size, dtype=torch.float32), torch.arange(size, dtype=torch.float32),
+                            indexing="ij")
+    bg = torch.stack([xs / size * 0.6 + 0.2, ys / size * 0.6 + 0.2, torch.full_like(xs, 0.3)])
+    color = torch.tensor([0.95, 0.9, 0.1])[:, None, None]
+    out = []
+    for i in range(frames):
+        cx = size * (0.25 + 0.5 * i / (frames - 1))
+        cy = size * (0.5 + 0.125 * math.sin(math.pi * i / (frames - 1)))
+        inside = (((xs - cx) ** 2 + (ys - cy) ** 2) <= radius ** 2).float()
+        out.append(bg * (1 - inside) + color * inside)
+    return torch.stack(out, dim=1)
+
+
+# ------------------------------------------------------------------------------------------------ config
+
+
+def test_presets_sizes():
+    tiny, paper = LFAEConfig.tiny(), LFAEConfig.paper()
+    assert (tiny.image_size, tiny.latent_size, tiny.latent_channels) == (32, 8, 32)
+    assert (paper.image_size, paper.latent_size, paper.latent_channels) == (128, 32, 256)
+    assert LFAEConfig.tiny(image_size=64).latent_size == 16
+
+
+def test_config_errors_and_roundtrip():
+    with pytest.raises(ValueError, match="gen_num_down_blocks"):
+        LFAEConfig.tiny(gen_num_down_blocks=3)
+    with pytest.raises(ValueError, match="region_num_blocks"):
+        LFAEConfig.tiny(region_num_blocks=4)
+    with pytest.raises(ValueError, match="norm"):
+        LFAEConfig.tiny(norm="layer")
+    with pytest.raises(ConfigError, match="unknown config key.*num_region"):
+        LFAEConfig.from_dict({"num_region": 5})
+    cfg = LFAEConfig.tiny(num_regions=4)
+    assert LFAEConfig.from_dict(cfg.to_dict()) == cfg
+    model = LFAE(cfg)
+    rebuilt = LFAE(LFAEConfig.from_dict(model.config.to_dict()))
+    rebuilt.load_state_dict(model.state_dict(), strict=True)
+
+
+def test_input_contract_errors():
+    model = make_model()
+    with pytest.raises(ValueError, match=r"expected a float tensor \[B, 3, 32, 32\]"):
+        model.encode(torch.rand(2, 3, 64, 64))
+    with pytest.raises(ValueError, match="flow: expected"):
+        model.decode(model.encode(torch.rand(1, 3, 32, 32)), torch.zeros(1, 4, 4, 2), torch.ones(1, 1, 4, 4))
+    with pytest.raises(ValueError, match="generate_from_dm: expected"):
+        model.generate_from_dm(torch.rand(1, 3, 32, 32), torch.zeros(1, 3, 8, 8))
+
+
+# ------------------------------------------------------------------------------------------------ shapes
+
+
+@pytest.mark.parametrize("size", [32, 64])
+def test_shapes(size):
+    model = make_model(image_size=size).eval()
+    h = size // 4
+    src, drv = torch.rand(2, 3, size, size), torch.rand(2, 3, size, size)
+    with torch.no_grad():
+        feats = model.encode(src)
+        flow, occ = model.estimate_flow(src, drv)
+        out = model(src, drv)
+    assert feats.z.shape == (2, 32, h, h)
+    assert [tuple(s.shape) for s in feats.skips] == [(2, 8, size, size), (2, 16, size // 2, size // 2)]
+    assert flow.shape == (2, h, h, 2) and occ.shape == (2, 1, h, h)
+    assert float(occ.min()) >= 0 and float(occ.max()) <= 1
+    assert out["prediction"].shape == out["deformed"].shape == (2, 3, size, size)
+    assert float(out["prediction"].min()) >= 0 and float(out["prediction"].max()) <= 1
+    assert out["regions_driving"].heatmap.shape == (2, 10, h, h)
+    assert out["regions_driving"].affine.shape == (2, 10, 2, 2)
+    assert out["bg_theta"].shape == (2, 2, 3) and out["motion_mask"].shape == (2, 11, h, h)
+    assert model.dm_target_from_video(torch.rand(2, 3, 3, size, size)).shape == (2, 3, 3, h, h)
+
+
+# ------------------------------------------------------------------------------------------------ warp
+
+
+def test_identity_warp_is_exact():
+    torch.manual_seed(0)
+    x = torch.rand(2, 5, 9, 13)
+    assert torch.allclose(warp(x, identity_flow(2, 9, 13)), x, atol=1e-6)
+    # resizing keeps an identity (affine) grid identity, borders included
+    assert torch.allclose(resize_grid(identity_flow(2, 4, 4), (16, 16)), identity_flow(2, 16, 16), atol=1e-6)
+    theta = torch.eye(2, 3).expand(2, 2, 3)
+    assert torch.allclose(affine_to_grid(theta, 9, 13), identity_flow(2, 9, 13), atol=1e-7)
+
+
+def test_warp_multi_and_shift():
+    torch.manual_seed(0)
+    x = torch.rand(2, 3, 8, 8)
+    grids = torch.rand(2, 4, 5, 6, 2) * 2 - 1
+    multi = warp_multi(x, grids)  # [B, C, K, h, w]
+    for k in range(4):
+        assert torch.allclose(multi[:, :, k], warp(x, grids[:, k]), atol=1e-6)
+    # sampling one pixel to the right (x + 2/(W-1)) shifts the image left
+    shifted = identity_flow(2, 8, 8).clone()
+    shifted[..., 0] += 2 / 7
+    assert torch.allclose(warp(x, shifted)[..., :-1], x[..., 1:], atol=1e-6)
+
+
+def test_closed_form_eig_and_region_affine():
+    torch.manual_seed(0)
+    m = torch.randn(64, 2, 2)
+    cov = m @ m.transpose(-1, -2) + 0.01 * torch.eye(2)  # random SPD
+    l1, l2, cos, sin = sym_eig_2x2(cov[:, 0, 0], cov[:, 0, 1], cov[:, 1, 1])
+    ref = torch.linalg.eigvalsh(cov)  # ascending
+    assert torch.allclose(torch.stack([l2, l1], -1), ref, atol=1e-4)
+    assert bool((cos >= 0).all()) and torch.allclose(cos ** 2 + sin ** 2, torch.ones(64), atol=1e-6)
+    heat = torch.softmax(torch.randn(3, 4, 8, 8) * 3, dim=-1)
+    heat = heat / heat.sum(dim=(2, 3), keepdim=True)
+    regions = heatmap_to_regions(heat)
+    a = regions.affine
+    assert torch.allclose(a @ a.transpose(-1, -2), regions.covar, atol=1e-5)
+    assert torch.allclose(matmul_2x2(a, inverse_2x2(a)), torch.eye(2).expand_as(a), atol=1e-4)
+
+
+# ------------------------------------------------------------------------------------------------ flow
+
+
+@pytest.mark.parametrize("train", [False, True])
+def test_same_frames_give_identity_flow(train):
+    model = make_model().train(train)
+    x = torch.rand(3, 3, 32, 32)
+    with torch.no_grad():
+        flow, _ = model.estimate_flow(x, x)
+    assert (flow - identity_flow(3, 8, 8)).abs().max() < 1e-5
+
+
+def test_estimate_flow_batched_equals_looped():
+    model = make_model().eval()
+    torch.manual_seed(1)
+    video = torch.rand(2, 3, 4, 32, 32)  # [B, C, T, H, W]
+    b, _, t = video.shape[:3]
+    with torch.no_grad():
+        frames = video.permute(0, 2, 1, 3, 4).reshape(b * t, 3, 32, 32)  # b-major [B*T, C, H, W]
+        sources = video[:, :, 0].repeat_interleave(t, dim=0)
+        flow, occ = model.estimate_flow(sources, frames)
+        target = model.dm_target_from_video(video)  # [B, 3, T, h, w]
+        for i in range(b):
+            for j in range(t):
+                f1, o1 = model.estimate_flow(video[i:i + 1, :, 0], video[i:i + 1, :, j])
+                assert torch.allclose(flow[i * t + j], f1[0], atol=1e-5)
+                assert torch.allclose(occ[i * t + j], o1[0], atol=1e-5)
+                assert torch.allclose(target[i, :, j], model.flow_to_dm_target(f1, o1)[0], atol=1e-5)
+
+
+# ------------------------------------------------------------------------------------------------ decoder
+
+
+def test_occlusion_semantics():
+    model = make_model().eval()
+    torch.manual_seed(2)
+    src = torch.rand(2, 3, 32, 32)
+    with torch.no_grad():
+        feats = model.encode(src)
+        flow = (identity_flow(2, 8, 8) + 0.1 * torch.randn(2, 8, 8, 2)).clamp(-1, 1)
+        # occlusion 0: nothing of the source survives, the output does not depend on z, skips or image
+        zero = torch.zeros(2, 1, 8, 8)
+        other = model.encode(torch.rand(2, 3, 32, 32))
+        out_a, out_b = model.decode(feats, flow, zero), model.decode(other, flow, zero)
+        assert torch.equal(out_a, out_b)
+        # occlusion 1: the warped source is kept (the last blend is the warped source image)
+        one = torch.ones(2, 1, 8, 8)
+        kept = model.decode(feats, flow, one)
+        assert torch.allclose(kept, warp(src, resize_grid(flow, (32, 32))), atol=1e-5)
+        assert torch.allclose(model.decode(feats, identity_flow(2, 8, 8), one), src, atol=1e-5)
+        # with partial occlusion the output depends on z
+        half = torch.full((2, 1, 8, 8), 0.5)
+        assert not torch.allclose(model.decode(feats, flow, half), model.decode(other, flow, half))
+
+
+def test_dm_target_roundtrip():
+    torch.manual_seed(3)
+    flow = torch.rand(4, 8, 8, 2) * 2 - 1
+    occ = torch.rand(4, 1, 8, 8)
+    x = LFAE.flow_to_dm_target(flow, occ)
+    assert x.shape == (4, 3, 8, 8) and float(x.abs().max()) <= 1
+    assert torch.equal(x[:, :2], flow.permute(0, 3, 1, 2))
+    flow2, occ2 = LFAE.dm_target_to_flow(x)
+    assert torch.equal(flow2, flow) and torch.allclose(occ2, occ, atol=1e-7)
+    assert torch.allclose(LFAE.flow_to_dm_target(flow2, occ2), x, atol=1e-7)
+
+
+def test_generate_from_dm_identity_gives_constant_reconstruction():
+    model = make_model().eval()
+    torch.manual_seed(4)
+    src, t = torch.rand(2, 3, 32, 32), 5
+    ident = LFAE.flow_to_dm_target(identity_flow(2 * t, 8, 8), torch.ones(2 * t, 1, 8, 8))  # [B*T, 3, h, w]
+    x = ident.view(2, t, 3, 8, 8).permute(0, 2, 1, 3, 4)  # [B, 3, T, h, w]
+    with torch.no_grad():
+        video = model.generate_from_dm(src, x)
+        recon = model.decode(model.encode(src), identity_flow(2, 8, 8), torch.ones(2, 1, 8, 8))
+    assert video.shape == (2, 3, t, 32, 32)
+    for j in range(t):
+        assert torch.allclose(video[:, :, j], recon, atol=1e-6)
+    assert torch.allclose(recon, src, atol=1e-5)
+
+
+def test_generate_from_dm_equals_per_frame_decode():
+    model = make_model().eval()
+    torch.manual_seed(5)
+    src, t = torch.rand(2, 3, 32, 32), 3
+    x = torch.rand(2, 3, t, 8, 8) * 2 - 1
+    with torch.no_grad():
+        video = model.generate_from_dm(src, x)
+        feats = model.encode(src)
+        for j in range(t):
+            flow, occ = model.dm_target_to_flow(x[:, :, j])
+            assert torch.allclose(video[:, :, j], model.decode(feats, flow, occ), atol=1e-5)
+        assert torch.allclose(model.generate_from_dm(feats, x), video)
+
+
+# ------------------------------------------------------------------------------------------------ losses
+
+
+def test_reconstruction_loss():
+    loss = MultiScaleReconstructionLoss()
+    a, b = torch.rand(2, 3, 32, 32), torch.rand(2, 3, 32, 32)
+    assert loss(a, a).item() == 0.0
+    assert loss(a, b).item() > 0.1
+    # a constant offset is seen at every scale (up to the zero-padded borders of the blur)
+    assert loss(a, a + 0.1).item() == pytest.approx(0.1, rel=0.35)
+
+
+def test_tps_jacobian_matches_autograd():
+    torch.manual_seed(6)
+    tf = RandomTPS(2, sigma_affine=0.1, sigma_tps=0.05, points=5, dtype=torch.float64)
+    p = (torch.rand(2, 7, 2, dtype=torch.float64) * 2 - 1).requires_grad_(True)
+    q = tf.warp_coordinates(p)
+    rows = [torch.autograd.grad(q[..., i].sum(), p, retain_graph=True)[0] for i in range(2)]
+    auto = torch.stack(rows, dim=-2)  # [B, N, 2, 2]
+    assert torch.allclose(tf.jacobian(p.detach()), auto, atol=1e-8)
+
+
+def test_equivariance_zero_for_identity_transform():
+    model = make_model().eval()
+    x = torch.rand(2, 3, 32, 32)
+    with torch.no_grad():
+        regions = model.region_predictor(x)
+        eq = EquivarianceLoss(sigma_affine=0.0, sigma_tps=0.0)(model.region_predictor, x, regions)
+        eq_rand = EquivarianceLoss()(model.region_predictor, x, regions)
+    assert eq["shift"].item() < 1e-5 and eq["affine"].item() < 1e-4
+    assert eq_rand["shift"].item() > 1e-4
+
+
+def test_vgg19_perceptual_local_weights(tmp_path):
+    missing = tmp_path / "nope.pth"
+    with pytest.raises(FileNotFoundError, match="nope.pth"):
+        VGG19Perceptual(missing)
+    with pytest.raises(ValueError, match="vgg_weights_path"):
+        LFAELossConfig(perceptual_weight=1.0)
+    # a torchvision-layout state dict (features.N.* up to relu5_1, plus classifier keys that are ignored)
+    torch.manual_seed(7)
+    shapes = [(64, 3), (64, 64), (128, 64), (128, 128), (256, 128), (256, 256), (256, 256), (256, 256),
+              (512, 256), (512, 512), (512, 512), (512, 512), (512, 512)]
+    idx = [0, 2, 5, 7, 10, 12, 14, 16, 19, 21, 23, 25, 28]
+    state = {}
+    for i, (o, c) in zip(idx, shapes):
+        state[f"features.{i}.weight"] = torch.randn(o, c, 3, 3) * (2 / (9 * c)) ** 0.5
+        state[f"features.{i}.bias"] = torch.zeros(o)
+    state["classifier.0.weight"] = torch.zeros(2, 2)
+    path = tmp_path / "vgg19.pth"
+    torch.save(state, path)
+    loss = VGG19Perceptual(path, scales=(1.0, 0.5))
+    assert not any(p.requires_grad for p in loss.parameters())
+    loss.train()
+    assert not loss.vgg.training
+    a, b = torch.rand(1, 3, 32, 32), torch.rand(1, 3, 32, 32)
+    assert loss(a, a).item() == 0.0 and loss(a, b).item() > 0
+    torch.save({"features.0.weight": torch.zeros(1)}, path)
+    with pytest.raises(ValueError, match="not a torchvision vgg19 state dict"):
+        VGG19Perceptual(path)
+
+
+def test_lfae_loss_backward_reaches_all_parts():
+    model = make_model().train()
+    src, drv = torch.rand(2, 3, 32, 32), torch.rand(2, 3, 32, 32)
+    total, terms, out = LFAELoss()(model, src, drv, generator=torch.Generator().manual_seed(0))
+    assert set(terms) == {"reconstruction", "equivariance_shift", "equivariance_affine"}
+    total.backward()
+    for name in ("region_predictor", "bg_predictor", "flow_predictor", "generator"):
+        grads = [p.grad for p in getattr(model, name).parameters()]
+        assert all(g is not None and torch.isfinite(g).all() for g in grads), name
+        assert sum(float(g.abs().sum()) for g in grads) > 0, name
+
+
+# ------------------------------------------------------------------------------------------------ overfit
+
+
+def _overfit(steps: int, frames: int, lr: float = 2e-3) -> tuple[float, float]:
+    """Overfit the tiny LFAE on (frame 0 -> frame t) pairs of one moving-disc clip; returns (first, last) loss."""
+    torch.manual_seed(0)
+    video = disc_video(frames)  # [3, T, 32, 32]
+    driving = video.permute(1, 0, 2, 3).contiguous()  # [T, 3, H, W]
+    source = video[:, 0][None].expand_as(driving).contiguous()
+    model = LFAE(LFAEConfig.tiny())
+    loss_fn = LFAELoss(LFAELossConfig(equivariance_shift_weight=0.1, equivariance_affine_weight=0.1))
+    opt = torch.optim.Adam(model.parameters(), lr=lr, betas=(0.5, 0.999))
+    losses = []
+    for _ in range(steps):
+        total, terms, _ = loss_fn(model, source, driving)
+        opt.zero_grad(set_to_none=True)
+        total.backward()
+        opt.step()
+        losses.append(terms["reconstruction"].item())
+    return losses[0], min(losses[-3:])
+
+
+def test_overfit_fast_halves_loss():
+    first, last = _overfit(steps=12, frames=4)
+    assert last < 0.5 * first, (first, last)
+
+
+@pytest.mark.slow
+def test_overfit_order_of_magnitude():
+    first, last = _overfit(steps=150, frames=8)
+    assert last < 0.1 * first, (first, last)
