@@ -269,7 +269,9 @@ def ensure_synthetic(name: str, root: str | os.PathLike | None = None, progress:
         else:
             import multiprocessing as mp
 
-            with mp.get_context("spawn").Pool(min(workers, len(todo))) as pool:
+            # fork (where available) needs no `if __name__ == "__main__"` guard in the calling script
+            method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
+            with mp.get_context(method).Pool(min(workers, len(todo))) as pool:
                 for _ in pool.imap_unordered(_render_and_write, todo, chunksize=8):
                     bar.update()
     write_manifest(records, manifest, relative_to=folder)

@@ -67,6 +67,7 @@ def to_local(x, y, cx, cy, angle=0.0, scale=1.0) -> tuple[np.ndarray, np.ndarray
 # ----------------------------------------------------------------------------------------------------------------
 
 def sdf_circle(x, y, cx, cy, r) -> np.ndarray:
+    """Exact signed distance to a circle."""
     return np.hypot(x - fp(cx), y - fp(cy)) - fp(r)
 
 
@@ -174,6 +175,7 @@ def ring(d, half_width) -> np.ndarray:
 
 
 def union(*ds) -> np.ndarray:
+    """Shapes combined (minimum of their distances)."""
     out = ds[0]
     for d in ds[1:]:
         out = np.minimum(out, d)
@@ -181,6 +183,7 @@ def union(*ds) -> np.ndarray:
 
 
 def intersect(*ds) -> np.ndarray:
+    """The common part of shapes (maximum of their distances)."""
     out = ds[0]
     for d in ds[1:]:
         out = np.maximum(out, d)
@@ -188,6 +191,7 @@ def intersect(*ds) -> np.ndarray:
 
 
 def subtract(d, cut) -> np.ndarray:
+    """Shape ``d`` with shape ``cut`` removed."""
     return np.maximum(d, -cut)
 
 
