@@ -97,13 +97,13 @@ def _fake_synth(monkeypatch, calls: list) -> None:
 def test_make_forwards_overrides_and_reports(monkeypatch, tmp_path):
     calls: list = []
     _fake_synth(monkeypatch, calls)
-    res = CliRunner().invoke(data, ["make", "synth-faces", "--size", "16", "--frames", "8", "--subjects", "4",
+    res = CliRunner().invoke(data, ["make", "synth-faces", "--size", "32", "--frames", "8", "--subjects", "4",
                                     "--takes", "2", "--seed", "3", "--style", "flat", "--out", str(tmp_path),
                                     "--no-progress"])
     assert res.exit_code == 0, res.output
     name, root, progress, overrides = calls[0]
     assert (name, Path(root), progress) == ("synth-faces", tmp_path, False)
-    assert overrides == {"size": 16, "frames": 8, "n_subjects": 4, "n_takes": 2, "seed": 3, "style": "flat"}
+    assert overrides == {"size": 32, "frames": 8, "n_subjects": 4, "n_takes": 2, "seed": 3, "style": "flat"}
     assert str(tmp_path / "synth-faces") in res.output and "4 videos" in res.output and "took" in res.output
     res = CliRunner().invoke(data, ["make", "mug"])
     assert res.exit_code != 0 and "synth-faces" in res.output

@@ -55,7 +55,7 @@ def data() -> None:
 
 @data.command("make")
 @click.argument("name", type=click.Choice(SYNTHETIC_DATASETS))
-@click.option("--size", type=click.IntRange(min=4), default=None, help="Frame side in pixels  [default: the dataset's]")
+@click.option("--size", type=click.IntRange(32, 128), default=None, help="Frame side in pixels  [default: the dataset's]")
 @click.option("--frames", type=click.IntRange(min=2), default=None, help="Frames per video  [default: the dataset's]")
 @click.option("--subjects", "n_subjects", type=click.IntRange(min=2), default=None, help="Number of subjects")
 @click.option("--takes", "n_takes", type=click.IntRange(min=1), default=None, help="Takes per (subject, class)")
