@@ -12,10 +12,12 @@ import torch.nn as nn
 from torch import Tensor
 
 from .blocks import DownBlock2d, features_at
+from .warp import geometry_dtype
 
 
 class BackgroundMotionPredictor(nn.Module):
-    """``(source [B, C, H, W], driving [B, C, H, W]) -> theta [B, 2, 3]``, mapping driving to source coordinates.
+    """``(source [B, C, H, W], driving [B, C, H, W]) -> theta [B, 2, 3]`` (>= fp32), mapping driving to source
+    coordinates.
 
     H and W must be divisible by ``2**num_blocks``.
     """
@@ -38,4 +40,4 @@ class BackgroundMotionPredictor(nn.Module):
     def forward(self, source: Tensor, driving: Tensor) -> Tensor:
         feat = self.encoder(torch.cat([source, driving], dim=1))  # [B, F, H/2^n, W/2^n]
         theta = self.fc(feat.mean(dim=(2, 3)))  # [B, 6]
-        return theta.view(-1, 2, 3)
+        return geometry_dtype(theta).view(-1, 2, 3)

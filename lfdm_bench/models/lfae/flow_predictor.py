@@ -18,8 +18,8 @@ from torch import Tensor
 
 from .blocks import AntiAliasDownsample, Hourglass
 from .region_predictor import RegionParams
-from .warp import affine_to_grid, apply_2x2, identity_flow, identity_grid, inverse_2x2, matmul_2x2, positive_axis
-from .warp import warp_multi
+from .warp import affine_to_grid, apply_2x2, geometry_dtype, identity_flow, identity_grid, inverse_2x2, matmul_2x2
+from .warp import positive_axis, warp_multi
 
 
 @dataclass
@@ -69,7 +69,7 @@ def sparse_motions(height: int, width: int, source: RegionParams, driving: Regio
 
 class DenseMotionPredictor(nn.Module):
     """``(source [B, C, H, W], source regions, driving regions, bg_theta [B, 2, 3] | None) ->`` :class:`DenseMotion`
-    at ``[H*scale, W*scale]``."""
+    at ``[H*scale, W*scale]``; flow, occlusion and mask are at least fp32 whatever the feature precision."""
 
     def __init__(self, num_channels: int, num_regions: int, block_expansion: int, max_features: int,
                  num_blocks: int, scale_factor: float = 0.25, heatmap_variance: float = 0.01,
@@ -97,12 +97,12 @@ class DenseMotionPredictor(nn.Module):
         parts = [heat[:, None].to(src.dtype)]  # [B, 1, K, h, w]
         deformed = None
         if self.use_deformed_source:
-            deformed = warp_multi(src, motions.to(src.dtype))  # [B, C, K, h, w]
-            parts.append(deformed.to(src.dtype))
+            deformed = warp_multi(src, motions)  # [B, C, K, h, w]
+            parts.append(deformed)
         x = torch.cat(parts, dim=1).view(b, -1, h, w)  # [B, (1 + C) * K, h, w]
         feat = self.hourglass(x)
-        mask = F.softmax(self.mask(feat), dim=1)  # [B, K, h, w]
+        mask = F.softmax(geometry_dtype(self.mask(feat)), dim=1)  # [B, K, h, w], >= fp32
         flow = (mask[..., None] * motions).sum(dim=1)  # [B, h, w, 2]
-        occlusion = torch.sigmoid(self.occlusion(feat))  # [B, 1, h, w]
+        occlusion = torch.sigmoid(geometry_dtype(self.occlusion(feat)))  # [B, 1, h, w]
         return DenseMotion(flow=flow, occlusion=occlusion, mask=mask, sparse_motions=motions,
                            sparse_deformed=deformed)

@@ -83,12 +83,16 @@ class Generator(nn.Module):
         return SourceFeatures(z=feats[-1], skips=skips, image=x)
 
     @staticmethod
-    def _blend(skip: Tensor, previous: Tensor | None, flow: Tensor, occlusion: Tensor) -> Tensor:
+    def _blend(skip: Tensor, previous: Tensor | None, motion: dict, flow: Tensor, occlusion: Tensor) -> Tensor:
         """Warp ``skip [B, C, S, S]`` by the flow resized to S, weight by the occlusion resized to S and fill the
-        rest with ``previous`` (or zeros): ``warp(skip) * m + previous * (1 - m)``."""
+        rest with ``previous`` (or zeros): ``warp(skip) * m + previous * (1 - m)``. ``motion`` caches the resized
+        (grid, occlusion) per size."""
         size = tuple(skip.shape[-2:])
-        warped = warp(skip, resize_grid(flow, size).to(skip.dtype))  # [B, C, S, S]
-        m = resize_map(occlusion, size).to(skip.dtype)  # [B, 1, S, S]
+        if size not in motion:
+            motion[size] = (resize_grid(flow, size), resize_map(occlusion, size))
+        grid, m = motion[size]
+        warped = warp(skip, grid)  # [B, C, S, S]
+        m = m.to(skip.dtype)  # [B, 1, S, S]
         if previous is None:
             return warped * m
         return warped * m + previous * (1 - m)
@@ -96,16 +100,17 @@ class Generator(nn.Module):
     def decode(self, features: SourceFeatures, flow: Tensor, occlusion: Tensor) -> Tensor:
         """Render frames ``[B, C, H, W]`` in [0, 1] from source features warped by ``flow [B, h, w, 2]`` and
         masked by ``occlusion [B, 1, h, w]`` (0 = inpaint, 1 = keep)."""
-        out = self._blend(features.z, None, flow, occlusion)  # [B, C_z, h, w]: warp(z) * m
+        motion: dict = {}
+        out = self._blend(features.z, None, motion, flow, occlusion)  # [B, C_z, h, w]: warp(z) * m
         out = self.bottleneck(out)
         levels = (*features.skips, features.z)  # full res ... latent res
         for i, block in enumerate(self.up_blocks):
             if self.skips:
-                out = self._blend(levels[self.num_down_blocks - i], out, flow, occlusion)
+                out = self._blend(levels[self.num_down_blocks - i], out, motion, flow, occlusion)
             out = block(out)  # doubles the size
         if self.skips:
-            out = self._blend(levels[0], out, flow, occlusion)
+            out = self._blend(levels[0], out, motion, flow, occlusion)
         out = torch.sigmoid(self.final(out))  # [B, C, H, W]
         if self.skips:
-            out = self._blend(features.image, out, flow, occlusion)
+            out = self._blend(features.image, out, motion, flow, occlusion)
         return out

@@ -223,7 +223,7 @@ class LFAE(nn.Module):
         features = self.generator.encode(source)
         dense, reg_s, reg_d, bg_theta = self.motion(source, driving)
         prediction = self.generator.decode(features, dense.flow, dense.occlusion)
-        deformed = warp(source, resize_grid(dense.flow, tuple(source.shape[-2:])).to(source.dtype))
+        deformed = warp(source, resize_grid(dense.flow, tuple(source.shape[-2:])))
         return dict(prediction=prediction, flow=dense.flow, occlusion=dense.occlusion, deformed=deformed,
                     regions_source=reg_s, regions_driving=reg_d, bg_theta=bg_theta, motion_mask=dense.mask)
 
@@ -246,7 +246,8 @@ class LFAE(nn.Module):
 
     def dm_target_from_video(self, video: Tensor, source: Optional[Tensor] = None) -> Tensor:
         """Stage-2 target of a clip: ``video [B, 3, T, H, W]`` -> ``[B, 3, T, h, w]``, the flow + occlusion from
-        ``source`` (default: frame 0) to every frame, in one batched call (source regions computed once)."""
+        ``source`` (default: frame 0) to every frame, in one batched call (source regions computed once).
+        Meant for a frozen LFAE: call it in eval mode under ``torch.no_grad()``."""
         if video.dim() != 5:
             raise ValueError(f"dm_target_from_video: expected video [B, 3, T, H, W], got {tuple(video.shape)}")
         b, _, t = video.shape[:3]

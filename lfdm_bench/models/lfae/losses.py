@@ -155,12 +155,12 @@ class RandomTPS:
     """
 
     def __init__(self, batch: int, sigma_affine: float = 0.05, sigma_tps: float = 0.005, points: int = 5,
-                 device=None, dtype=None, generator: Optional[torch.Generator] = None):
+                 device=None, dtype=None, rng: Optional[torch.Generator] = None):
         kw = dict(device=device, dtype=dtype or torch.get_default_dtype())
         eye = torch.eye(2, 3, **kw)
-        self.theta = eye + sigma_affine * torch.randn(batch, 2, 3, generator=generator, **kw)  # [B, 2, 3]
+        self.theta = eye + sigma_affine * torch.randn(batch, 2, 3, generator=rng, **kw)  # [B, 2, 3]
         self.control_points = identity_grid(points, points, **kw).reshape(points * points, 2)  # [P, 2]
-        self.control_params = sigma_tps * torch.randn(batch, points * points, 2, generator=generator, **kw)
+        self.control_params = sigma_tps * torch.randn(batch, points * points, 2, generator=rng, **kw)
         self.eps = 1e-9
 
     def _offsets(self, coords: Tensor) -> tuple[Tensor, Tensor]:
@@ -205,9 +205,9 @@ class EquivarianceLoss(nn.Module):
         self.revert_axis_swap = revert_axis_swap
 
     def forward(self, region_predictor: RegionPredictor, driving: Tensor, driving_regions: RegionParams,
-                generator: Optional[torch.Generator] = None) -> dict[str, Tensor]:
+                rng: Optional[torch.Generator] = None) -> dict[str, Tensor]:
         tf = RandomTPS(driving.shape[0], self.sigma_affine, self.sigma_tps, self.points_tps,
-                       device=driving.device, dtype=driving.dtype, generator=generator)
+                       device=driving.device, dtype=driving.dtype, rng=rng)
         transformed = region_predictor(tf.transform_frame(driving))
         shift_t = transformed.shift.to(driving_regions.shift.dtype)  # [B, R, 2]
         out = {"shift": (driving_regions.shift - tf.warp_coordinates(shift_t)).abs().mean()}
@@ -274,7 +274,7 @@ class LFAELoss(nn.Module):
         self.equivariance = EquivarianceLoss(c.sigma_affine, c.sigma_tps, c.points_tps)
 
     def forward(self, model: nn.Module, source: Tensor, driving: Tensor,
-                generator: Optional[torch.Generator] = None) -> tuple[Tensor, dict[str, Tensor], dict[str, Any]]:
+                rng: Optional[torch.Generator] = None) -> tuple[Tensor, dict[str, Tensor], dict[str, Any]]:
         c = self.config
         out = model(source, driving)
         lfae = getattr(model, "module", model)  # unwrap DDP
@@ -282,7 +282,7 @@ class LFAELoss(nn.Module):
         if self.perceptual is not None:
             weighted["perceptual"] = (c.perceptual_weight, self.perceptual(out["prediction"], driving))
         if c.equivariance_shift_weight > 0 or c.equivariance_affine_weight > 0:
-            eq = self.equivariance(lfae.region_predictor, driving, out["regions_driving"], generator)
+            eq = self.equivariance(lfae.region_predictor, driving, out["regions_driving"], rng)
             weighted["equivariance_shift"] = (c.equivariance_shift_weight, eq["shift"])
             if "affine" in eq:
                 weighted["equivariance_affine"] = (c.equivariance_affine_weight, eq["affine"])

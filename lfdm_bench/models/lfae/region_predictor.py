@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from .blocks import AntiAliasDownsample, Hourglass
-from .warp import identity_grid
+from .warp import geometry_dtype, identity_grid
 
 EIG_EPS = 1e-8  # added under the square root of the eigenvalue gap: keeps gradients finite for isotropic regions
 MIN_VARIANCE = 1e-5  # floor on the eigenvalues before sqrt: keeps region affines invertible
@@ -90,7 +90,7 @@ def heatmap_to_regions(heatmap: Tensor, estimate_affine: bool = True) -> RegionP
 
 
 class RegionPredictor(nn.Module):
-    """``[B, C, H, W]`` frames in [0, 1] -> :class:`RegionParams` with heatmaps at ``[H*scale, W*scale]``.
+    """``[B, C, H, W]`` frames in [0, 1] -> :class:`RegionParams` with heatmaps at ``[H*scale, W*scale]`` (>= fp32).
 
     Hourglass on the anti-aliased x``scale`` image, a 7x7 conv to ``num_regions`` logits ("same" padding, so heatmap
     pixels line up with image pixels), spatial softmax at ``temperature``.
@@ -107,7 +107,7 @@ class RegionPredictor(nn.Module):
         self.estimate_affine = estimate_affine
 
     def forward(self, x: Tensor) -> RegionParams:
-        logits = self.regions(self.hourglass(self.down(x)))  # [B, R, h, w]
+        logits = geometry_dtype(self.regions(self.hourglass(self.down(x))))  # [B, R, h, w], >= fp32
         b, r, h, w = logits.shape
         heatmap = F.softmax(logits.flatten(2) / self.temperature, dim=2).view(b, r, h, w)
         return heatmap_to_regions(heatmap, self.estimate_affine)

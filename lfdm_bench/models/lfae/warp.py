@@ -18,6 +18,13 @@ import torch.nn.functional as F
 from torch import Tensor
 
 ALIGN_CORNERS = True
+_LOW_PRECISION = (torch.float16, torch.bfloat16)
+
+
+def geometry_dtype(t: Tensor) -> Tensor:
+    """Upcast half/bfloat16 to float32 (other dtypes unchanged): region geometry, flows and occlusion are always
+    computed in at least fp32, also under autocast or in a half-precision model."""
+    return t.float() if t.dtype in _LOW_PRECISION else t
 
 
 def identity_grid(height: int, width: int, *, device=None, dtype=None) -> Tensor:
@@ -51,25 +58,27 @@ def resize_map(m: Tensor, size: tuple[int, int]) -> Tensor:
 
 
 def warp(x: Tensor, grid: Tensor, padding_mode: str = "zeros") -> Tensor:
-    """Backward-warp ``x [B, C, H, W]`` with ``grid [B, h, w, 2]`` -> ``[B, C, h, w]`` (bilinear).
+    """Backward-warp ``x [B, C, H, W]`` with ``grid [B, h, w, 2]`` -> ``[B, C, h, w]`` (bilinear, x's dtype).
 
     The output has the grid's size; resize the grid first (:func:`resize_grid`) to warp at the input's size.
+    When the dtypes differ (fp32 grid, half features) the sampling runs in the grid's precision.
     """
     if grid.shape[0] != x.shape[0] or grid.dim() != 4 or grid.shape[-1] != 2:
         raise ValueError(f"warp expects x [B, C, H, W] and grid [B, h, w, 2], got {tuple(x.shape)} and "
                          f"{tuple(grid.shape)}")
-    return F.grid_sample(x, grid, mode="bilinear", padding_mode=padding_mode, align_corners=ALIGN_CORNERS)
+    out = F.grid_sample(x.to(grid.dtype), grid, mode="bilinear", padding_mode=padding_mode,
+                        align_corners=ALIGN_CORNERS)
+    return out.to(x.dtype)
 
 
 def warp_multi(x: Tensor, grids: Tensor, padding_mode: str = "zeros") -> Tensor:
-    """Warp one image per batch element by K grids: ``x [B, C, H, W]``, ``grids [B, K, h, w, 2]`` -> ``[B, C, K, h, w]``.
+    """Warp each image by K grids: ``x [B, C, H, W]``, ``grids [B, K, h, w, 2]`` -> ``[B, C, K, h, w]``.
 
     The K grids are stacked along the height so one ``grid_sample`` call does all of them without copying ``x``
     K times.
     """
     b, k, h, w, _ = grids.shape
-    out = F.grid_sample(x, grids.reshape(b, k * h, w, 2), mode="bilinear", padding_mode=padding_mode,
-                        align_corners=ALIGN_CORNERS)  # [B, C, K*h, w]
+    out = warp(x, grids.reshape(b, k * h, w, 2), padding_mode)  # [B, C, K*h, w]
     return out.view(b, x.shape[1], k, h, w)
 
 
