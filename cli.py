@@ -105,6 +105,7 @@ def train(model: str, stage: str, config: str, out: str | None, overrides: tuple
         raise click.UsageError(f"{run_dir} holds a run with a different config; resume it with the same config "
                                f"and --set values, or pass another --out")
     run = Run.create(run_dir, config_yaml=dump_yaml(cfg))
+    run.write_json({"model": "lfdm", "config": config, "overrides": list(overrides)}, "run.json")
     run.log(f"train lfdm stage={stage} config={config} overrides={list(overrides)}", echo=True)
     if stage in ("lfae", "all"):
         out1 = train_lfae(cfg, run, progress=progress)

@@ -69,13 +69,12 @@ def format_table(scores: dict[str, dict[str, float]], caption: str = "") -> str:
 
 def evaluate_lfae_run(run, cfg, split: str = "test", max_videos: int | None = 128) -> str:
     """Score a run's trained LFAE on ``split`` clips; writes ``RUN/metrics/lfae_reconstruction.json`` + ``.md``."""
+    from lfdm_bench.training.items import spread
     from lfdm_bench.training.lfdm import clip_dataset, load_data, load_lfae, pick_device
 
     info = load_data(cfg.data)
     clips = clip_dataset(info, cfg.data, split, train=False)
-    if max_videos is not None and len(clips) > max_videos:
-        step = len(clips) / max_videos  # an even spread over subjects and classes
-        clips.records = [clips.records[int(i * step)] for i in range(max_videos)]
+    clips.records = spread(clips.records, max_videos)  # an even cover of subjects and classes
     lfae = load_lfae(run, pick_device(cfg.device))
     scores = reconstruction_scores(lfae_reconstructor(lfae), clips)
     settings = {"dataset": cfg.data.dataset, "split": split, "videos": len(clips), "size": cfg.data.size,

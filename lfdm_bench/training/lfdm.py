@@ -28,6 +28,7 @@ from lfdm_bench.models.video_diffusion import VideoDiffusion, VideoDiffusionConf
 from lfdm_bench.runs import Run
 from lfdm_bench.text import ClassEmbeddingTable, OneHotClassEncoder, build_class_embedding_table
 from lfdm_bench.training.engine import Trainer, load_checkpoint
+from lfdm_bench.training.items import SeededClipItems, TensorItems, stack_collate
 from lfdm_bench.utils.io import atomic_torch_save, stable_hash
 from lfdm_bench.utils.paths import cache_dir
 
@@ -54,20 +55,6 @@ def clip_dataset(info: DatasetInfo, cfg: DataConfig, split: str, train: bool = T
                        skip_bad=cfg.skip_bad, seed=seed, hflip=cfg.hflip if train else 0.0)
 
 
-class _SeededItems(torch.utils.data.Dataset):
-    """Adapts a ClipDataset to the engine's ``(index, seed)`` items: the clip drawn depends only on the seed."""
-
-    def __init__(self, ds: ClipDataset):
-        self.ds = ds
-
-    def __len__(self) -> int:
-        return len(self.ds)
-
-    def __getitem__(self, item: tuple[int, int]):
-        i, seed = item
-        return self.ds.get(i, np.random.default_rng(seed)), seed
-
-
 # ------------------------------------------------------------------------------------------------ stage 1: LFAE
 def _pair_collate(items):
     """Source and driving frames: two random frames of each clip -> ``([B, 3, H, W], [B, 3, H, W])``."""
@@ -83,7 +70,7 @@ def _pair_collate(items):
 def train_lfae(cfg: LFDMConfig, run: Run, progress: bool = True, stop_at: int | None = None) -> dict[str, Any]:
     """Stage 1: the latent flow autoencoder, trained to reconstruct a driving frame from a source frame."""
     info = load_data(cfg.data)
-    ds = _SeededItems(clip_dataset(info, cfg.data, "train", seed=cfg.seed))
+    ds = SeededClipItems(clip_dataset(info, cfg.data, "train", seed=cfg.seed))
     torch.manual_seed(cfg.seed)
     model = LFAE(cfg.lfae.model)
     loss_mod = LFAELoss(cfg.lfae.loss, num_channels=cfg.lfae.model.num_channels)
@@ -135,22 +122,6 @@ def compute_dm_targets(lfae: LFAE, ds: ClipDataset, batch_size: int = 16, progre
     return {"target": torch.cat(targets), "z0": torch.cat(z0s), "class_index": torch.cat(classes)}
 
 
-class _TensorItems(torch.utils.data.Dataset):
-    def __init__(self, tensors: dict[str, torch.Tensor]):
-        self.t = tensors
-
-    def __len__(self) -> int:
-        return len(self.t["target"])
-
-    def __getitem__(self, item):
-        i, _ = item
-        return {k: v[i] for k, v in self.t.items()}
-
-
-def _stack_collate(items):
-    return {k: torch.stack([it[k] for it in items]) for k in items[0]}
-
-
 def build_dm(cfg: LFDMConfig, info: DatasetInfo, lfae_cfg: LFAEConfig) -> VideoDiffusion:
     table = class_table(cfg, info)
     unet = cfg.dm.unet
@@ -178,12 +149,12 @@ def train_dm(cfg: LFDMConfig, run: Run, progress: bool = True, stop_at: int | No
             tensors = compute_dm_targets(lfae, clips, progress=progress)
             atomic_torch_save(tensors, path)
             run.log(f"[dm] precomputed LFAE targets of {len(clips)} clips -> {path}")
-        ds, collate_fn = _TensorItems(tensors), _stack_collate
+        ds, collate_fn = TensorItems(tensors), stack_collate
 
         def get_batch(batch):
             return batch["target"], batch["z0"], batch["class_index"]
     else:
-        ds, collate_fn = _SeededItems(clips), lambda items: collate([c for c, _ in items])
+        ds, collate_fn = SeededClipItems(clips), lambda items: collate([c for c, _ in items])
 
         def get_batch(batch):
             video = batch.video.to(device).transpose(1, 2)  # [B, 3, T, H, W]

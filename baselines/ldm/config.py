@@ -1,0 +1,66 @@
+"""The experiment config of an LDM baseline run: data, stage 1 (image autoencoder), stage 2 (latent video DM), sampling.
+
+Loaded like LFDM's (``configs/ldm-<name>.yaml`` + ``--set section.key=value``); the data, diffusion-stage and
+sampling sections are LFDM's own dataclasses (:mod:`lfdm_bench.experiment`), so the two methods are configured
+and compared with the same U-Net, diffusion, text encoder, optimiser and sampler settings. The U-Net's
+``in_channels`` / ``out_channels`` / ``cond_channels`` are filled from the autoencoder's latent channels when the
+model is built (the YAML values are ignored, as for LFDM).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from baselines.ldm.autoencoder import KLAutoencoderConfig
+from lfdm_bench.diffusion.schedule import DiffusionConfig
+from lfdm_bench.experiment import DataConfig, DMStageConfig, SampleConfig
+from lfdm_bench.models.unet3d import UNet3DConfig
+from lfdm_bench.training.engine import TrainConfig
+
+
+@dataclass
+class AEStageConfig:
+    """Stage 1: the KL image autoencoder, trained on single random frames of training-subject clips."""
+
+    model: KLAutoencoderConfig = field(default_factory=KLAutoencoderConfig.tiny)
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(steps=2000, batch_size=16, lr=2e-4,
+                                                                   betas=(0.5, 0.9)))
+    scale_clips: int = 64  # training clips (all their frames) whose latent std sets the scale factor
+
+
+def _ldm_dm_stage() -> DMStageConfig:
+    # no output heads (the latent is one signal) and no dynamic thresholding (latents are unit-variance, not [-1, 1])
+    return DMStageConfig(unet=UNet3DConfig(dim=32, dim_mults=(1, 2, 4), out_heads=()),
+                         diffusion=DiffusionConfig(dynamic_threshold=None))
+
+
+@dataclass
+class LDMConfig:
+    name: str = "ldm"
+    seed: int = 0
+    device: str = "auto"  # auto | cpu | cuda
+    data: DataConfig = field(default_factory=DataConfig)
+    ae: AEStageConfig = field(default_factory=AEStageConfig)
+    dm: DMStageConfig = field(default_factory=_ldm_dm_stage)
+    sample: SampleConfig = field(default_factory=SampleConfig)
+
+    def __post_init__(self) -> None:
+        if self.ae.model.image_size != self.data.size:
+            raise ValueError(f"ae.model.image_size ({self.ae.model.image_size}) must equal data.size "
+                             f"({self.data.size})")
+        if tuple(self.dm.unet.out_heads):
+            raise ValueError(f"dm.unet.out_heads must be empty for LDM (one latent signal of "
+                             f"{self.ae.model.latent_channels} channels), got {list(self.dm.unet.out_heads)}")
+        if self.dm.diffusion.dynamic_threshold is not None:
+            raise ValueError("dm.diffusion.dynamic_threshold must be null for LDM: its latents are scaled to unit "
+                             "variance, not to [-1, 1], so Imagen's thresholding would shrink them")
+        if self.ae.scale_clips < 1:
+            raise ValueError(f"ae.scale_clips must be >= 1, got {self.ae.scale_clips}")
+
+
+def load_ldm_config(name_or_path: str, overrides=()) -> LDMConfig:
+    """An LDM config by shipped name (``ldm-tiny``) or YAML path, with ``section.key=value`` overrides."""
+    from lfdm_bench.config import load_config
+    from lfdm_bench.experiment import resolve_config_path
+
+    return load_config(LDMConfig, resolve_config_path(name_or_path), overrides)

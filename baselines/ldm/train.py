@@ -1,0 +1,268 @@
+"""The LDM baseline's two training stages on the shared engine: the image autoencoder and the latent video DM.
+
+Mirrors :mod:`lfdm_bench.training.lfdm` (and reuses its data helpers, class table and device choice):
+
+- stage 1 (``--stage lfae``): :class:`KLAutoencoder` on one random frame of each training clip
+  (``RUN/checkpoints/ae/last.pt``); then the latent scale factor (``1 / std`` of the latents of
+  ``ae.scale_clips`` training clips, LDM's recipe) is stored in that checkpoint as ``scale_factor``, and the
+  autoencoder is scored on the test-subject frames that ``evaluate_lfae_run`` scores
+  (``RUN/metrics/ae_reconstruction.json`` + ``.md``);
+- stage 2 (``--stage dm``): :class:`VideoDiffusion` over scaled latents ``[B, c, T, h, w]`` of uniform training
+  clips, conditioned on the first frame's latent ``[B, c, h, w]`` and the class text, with classifier-free
+  guidance dropout as LFDM (``RUN/checkpoints/dm/last.pt``). With ``dm.precompute_targets`` the latents are
+  computed once and cached in ``RUN/cache/``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from baselines.ldm.autoencoder import AutoencoderLoss, KLAutoencoder, KLAutoencoderConfig
+from baselines.ldm.config import LDMConfig, load_ldm_config
+from lfdm_bench.data.clip import collate
+from lfdm_bench.data.dataset import ClipDataset
+from lfdm_bench.data.registry import DatasetInfo
+from lfdm_bench.models.video_diffusion import VideoDiffusion, VideoDiffusionConfig
+from lfdm_bench.runs import Run
+from lfdm_bench.training.engine import Trainer, load_checkpoint
+from lfdm_bench.training.items import SeededClipItems, TensorItems, spread, stack_collate
+from lfdm_bench.training.lfdm import (
+    class_table,
+    clip_dataset,
+    load_data,
+    pick_device,
+)
+from lfdm_bench.utils.io import atomic_torch_save, stable_hash
+
+AE_STAGE = "ae"
+
+
+def _count(m: nn.Module) -> int:
+    return sum(p.numel() for p in m.parameters())
+
+
+# ------------------------------------------------------------------------------------------- stage 1: autoencoder
+def _frame_collate(items) -> torch.Tensor:
+    """One random frame of each clip (depends only on the item seed) -> ``[B, 3, H, W]`` in [0, 1]."""
+    frames = []
+    for clip, seed in items:
+        g = np.random.default_rng(seed + 1)
+        frames.append(clip.video[int(g.integers(0, clip.n_frames))])
+    return torch.stack(frames)
+
+
+def train_ae(cfg: LDMConfig, run: Run, progress: bool = True, stop_at: int | None = None) -> dict[str, Any]:
+    """Stage 1: the KL autoencoder, reconstructing single frames (multi-scale L1 + ``kl_weight`` * KL)."""
+    info = load_data(cfg.data)
+    ds = SeededClipItems(clip_dataset(info, cfg.data, "train", seed=cfg.seed))
+    torch.manual_seed(cfg.seed)
+    model = KLAutoencoder(cfg.ae.model)
+    loss_mod = AutoencoderLoss.from_config(cfg.ae.model)
+
+    def loss_fn(m: nn.Module, batch: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+        x = batch.to(next(m.parameters()).device)  # [B, 3, H, W]
+        loss_mod.to(x.device)
+        out = m(x)  # decodes a posterior sample (global RNG, checkpointed by the engine)
+        total, parts = loss_mod(x, out["reconstruction"], out["posterior"])
+        return total, {k: float(v) for k, v in parts.items() if k != "total"}
+
+    trainer = Trainer(run, AE_STAGE, model, loss_fn, ds, _frame_collate, cfg.ae.train,
+                      model_config=cfg.ae.model.to_dict(), progress=progress)
+    out = trainer.fit(stop_at=stop_at)
+    out["params"] = _count(model)
+    return out
+
+
+def _ae_checkpoint(run: Run) -> Path:
+    return run.checkpoints / AE_STAGE / "last.pt"
+
+
+def load_ae(run: Run, device: torch.device | str = "cpu", require_scale: bool = True) -> KLAutoencoder:
+    """The trained autoencoder of a run (EMA weights when kept), frozen, with its fitted latent scale factor."""
+    ck = load_checkpoint(_ae_checkpoint(run))
+    model = KLAutoencoder(KLAutoencoderConfig.from_dict(ck["model_config"]))
+    model.load_state_dict(ck["ema"] if ck.get("ema") else ck["model"])
+    if "scale_factor" in ck:
+        model.scale_factor.fill_(float(ck["scale_factor"]))
+    elif require_scale:
+        raise ValueError(f"{_ae_checkpoint(run)} has no fitted scale factor; finish stage 1 with "
+                         f"`lfdm-bench train --model ldm --stage lfae`")
+    return model.to(device).eval().requires_grad_(False)
+
+
+def fit_scale(cfg: LDMConfig, run: Run, progress: bool = True) -> float:
+    """Fit ``scale_factor`` on uniform training clips once and store it in the stage-1 checkpoint."""
+    path = _ae_checkpoint(run)
+    ck = load_checkpoint(path)
+    if "scale_factor" in ck:
+        return float(ck["scale_factor"])
+    if not ck.get("finished"):
+        raise RuntimeError(f"{path} is not finished training; run stage 1 to the end before fitting the scale")
+    device = pick_device(cfg.device)
+    ae = load_ae(run, device, require_scale=False)
+    clips = clip_dataset(load_data(cfg.data), cfg.data, "train", train=False, seed=cfg.seed)
+    clips.records = spread(clips.records, cfg.ae.scale_clips)
+    video = torch.stack([clips.get(i).video for i in range(len(clips))]).transpose(1, 2).to(device)  # [N, 3, T, H, W]
+    scale = ae.fit_scale_factor(video, chunk_size=256)
+    ck["scale_factor"] = scale
+    atomic_torch_save(ck, path)
+    run.log(f"[ae] latent scale factor {scale:.4f} (1 / std over {len(clips)} training clips)")
+    return scale
+
+
+def ae_reconstructor(ae: KLAutoencoder):
+    """Every frame encoded (posterior mean) and decoded by itself, plus the copy-frame-0 baseline."""
+    device = next(ae.parameters()).device
+
+    def reconstruct(video: torch.Tensor) -> dict[str, torch.Tensor]:
+        v = video.to(device)  # [B, T, 3, H, W]
+        recon = ae.decode_video(ae.encode_video(v.transpose(1, 2), chunk_size=256), chunk_size=256)  # [B, 3, T, H, W]
+        return {"LDM-AE": recon.transpose(1, 2), "copy-frame-0": v[:, :1].expand_as(v)}
+
+    return reconstruct
+
+
+def evaluate_ae_run(run: Run, cfg: LDMConfig, split: str = "test", max_videos: int | None = 128) -> str:
+    """Score the run's autoencoder on the clips and frames ``evaluate_lfae_run`` scores (frames 1..T-1 of uniform
+    ``split`` clips, the same even spread of at most ``max_videos``); writes ``RUN/metrics/ae_reconstruction.*``."""
+    from metrics.reconstruction import format_table, reconstruction_scores
+
+    info = load_data(cfg.data)
+    clips = clip_dataset(info, cfg.data, split, train=False)
+    if max_videos is not None:
+        clips.records = spread(clips.records, max_videos)  # the selection of evaluate_lfae_run
+    ae = load_ae(run, pick_device(cfg.device))
+    scores = reconstruction_scores(ae_reconstructor(ae), clips)
+    settings = {"dataset": cfg.data.dataset, "split": split, "videos": len(clips), "size": cfg.data.size,
+                "n_frames": cfg.data.n_frames, "sampling": "uniform",
+                "frames_scored": "1..T-1, each frame encoded and decoded by itself"}
+    run.write_json({"scores": scores, "settings": settings}, "metrics", "ae_reconstruction.json")
+    table = format_table(scores, f"LDM autoencoder reconstruction on {split} subjects ({len(clips)} videos, "
+                                 f"{cfg.data.size}px, {cfg.data.n_frames} frames; frames 1..T-1)")
+    (run.metrics / "ae_reconstruction.md").write_text(table + "\n")
+    return table
+
+
+# ---------------------------------------------------------------------------------------- stage 2: latent video DM
+@torch.no_grad()
+def compute_dm_latents(ae: KLAutoencoder, ds: ClipDataset, batch_size: int = 16,
+                       progress: bool = True) -> dict[str, torch.Tensor]:
+    """Scaled latents ``x0 [N, c, T, h, w]`` and class indices ``[N]`` of every clip of ``ds`` (the condition is
+    ``x0[:, :, 0]``, the first frame's latent)."""
+    from tqdm.auto import tqdm
+
+    device = next(ae.parameters()).device
+    xs, classes = [], []
+    for start in tqdm(range(0, len(ds), batch_size), desc="AE latents", disable=not progress, dynamic_ncols=True):
+        clips = [ds.get(i) for i in range(start, min(len(ds), start + batch_size))]
+        video = torch.stack([c.video for c in clips]).to(device).transpose(1, 2)  # [B, 3, T, H, W]
+        xs.append(ae.to_diffusion(ae.encode_video(video, chunk_size=256)).cpu())  # [B, c, T, h, w]
+        classes.append(torch.tensor([c.class_index for c in clips]))
+    return {"target": torch.cat(xs), "class_index": torch.cat(classes)}
+
+
+def build_ldm_dm(cfg: LDMConfig, info: DatasetInfo, ae_cfg: KLAutoencoderConfig) -> VideoDiffusion:
+    """The 3D U-Net diffusion over ``c``-channel latents, conditioned on a ``c``-channel first-frame latent."""
+    table = class_table(cfg, info)  # uses cfg.dm.text only
+    c = ae_cfg.latent_channels
+    unet = cfg.dm.unet
+    unet = type(unet)(**{**asdict(unet), "in_channels": c, "out_channels": c, "cond_channels": c, "out_heads": (),
+                         "text_dim": table.dim})
+    vcfg = VideoDiffusionConfig(unet=unet, diffusion=cfg.dm.diffusion, class_texts=tuple(info.class_texts),
+                                text_identity=getattr(table, "identity", ""))
+    return VideoDiffusion(vcfg, table)
+
+
+def train_ldm_dm(cfg: LDMConfig, run: Run, progress: bool = True, stop_at: int | None = None) -> dict[str, Any]:
+    """Stage 2: the latent video DM over the frozen autoencoder's scaled per-frame latents."""
+    device = pick_device(cfg.device)
+    info = load_data(cfg.data)
+    ae = load_ae(run, device)
+    clips = clip_dataset(info, cfg.data, "train", train=not cfg.dm.precompute_targets, seed=cfg.seed)
+    if cfg.dm.precompute_targets:
+        key = stable_hash({"ae": str(_ae_checkpoint(run).stat().st_mtime_ns), "scale": float(ae.scale_factor),
+                           "records": [r.path for r in clips.records], "n": cfg.data.n_frames, "size": cfg.data.size})
+        path = run.root / "cache" / f"ldm_latents_{key}.pt"
+        if path.is_file():
+            tensors = torch.load(path, weights_only=True)
+            run.log(f"[dm] reusing precomputed AE latents {path}")
+        else:
+            tensors = compute_dm_latents(ae, clips, progress=progress)
+            atomic_torch_save(tensors, path)
+            run.log(f"[dm] precomputed AE latents of {len(clips)} clips -> {path}")
+        ds, collate_fn = TensorItems(tensors), stack_collate
+
+        def get_batch(batch):
+            return batch["target"], batch["class_index"]
+    else:
+        ds, collate_fn = SeededClipItems(clips), lambda items: collate([c for c, _ in items])
+
+        def get_batch(batch):
+            video = batch.video.to(device).transpose(1, 2)  # [B, 3, T, H, W]
+            with torch.no_grad():
+                return ae.to_diffusion(ae.encode_video(video, chunk_size=256)), batch.class_index
+
+    torch.manual_seed(cfg.seed)
+    model = build_ldm_dm(cfg, info, ae.cfg)
+
+    def loss_fn(m: nn.Module, batch) -> tuple[torch.Tensor, dict[str, float]]:
+        x0, cls = (t.to(device) for t in get_batch(batch))  # [B, c, T, h, w], [B]
+        return m.loss(x0, x0[:, :, 0], cls), {}
+
+    trainer = Trainer(run, "dm", model, loss_fn, ds, collate_fn, cfg.dm.train,
+                      model_config=model.cfg.to_dict(), progress=progress)
+    out = trainer.fit(stop_at=stop_at)
+    out["params"] = _count(model.unet)
+    h = cfg.data.size // 4
+    try:  # FLOPs of one training step (forward + backward) of the U-Net, on the meta device
+        out["train_flops_per_step"] = model.unet.flops_per_forward(
+            (cfg.dm.train.batch_size, ae.cfg.latent_channels, cfg.data.n_frames, h, h), backward=True)
+    except Exception as e:  # noqa: BLE001 -- an optional figure must never fail a finished training
+        run.log(f"[dm] could not count FLOPs: {e!r}")
+    return out
+
+
+# ---------------------------------------------------------------------------------------------------- entry point
+def train_ldm(config: str | Path, overrides: Sequence[str] = (), out: str | Path | None = None, stage: str = "all",
+              progress: bool = True) -> Run:
+    """``lfdm-bench train --model ldm``: stage ``lfae`` (the autoencoder, its scale and scores), ``dm`` or ``all``.
+
+    ``out`` defaults to ``runs/<name>-ldm``; an existing run is resumed, and one made with a different config (or
+    by another model) is refused.
+    """
+    import click
+
+    from lfdm_bench.config import dump_yaml
+
+    if stage not in ("lfae", "dm", "all"):
+        raise ValueError(f"stage must be 'lfae', 'dm' or 'all', got {stage!r}")
+    cfg = load_ldm_config(str(config), overrides)
+    run_dir = Path(out or f"runs/{cfg.name}-ldm")
+    prev = run_dir / "run.json"
+    if prev.is_file() and Run(run_dir).read_json("run.json").get("model") not in (None, "ldm"):
+        raise click.UsageError(f"{run_dir} holds a run of another model; pass another --out")
+    if (run_dir / "config.yaml").is_file() and (run_dir / "config.yaml").read_text() != dump_yaml(cfg):
+        raise click.UsageError(f"{run_dir} holds a run with a different config; resume it with the same config "
+                               f"and --set values, or pass another --out")
+    run = Run.create(run_dir, config_yaml=dump_yaml(cfg))
+    run.write_json({"model": "ldm", "config": str(config), "overrides": list(overrides)}, "run.json")
+    run.log(f"train ldm stage={stage} config={config} overrides={list(overrides)}", echo=True)
+    if stage in ("lfae", "all"):
+        out1 = train_ae(cfg, run, progress=progress)
+        run.log(f"AE: {out1['steps']} steps, {out1['params']:,} parameters, {out1['seconds']:.0f} s", echo=True)
+        scale = fit_scale(cfg, run, progress=progress)
+        run.log(f"AE latent scale factor: {scale:.4f}", echo=True)
+        click.echo(evaluate_ae_run(run, cfg))
+    if stage in ("dm", "all"):
+        out2 = train_ldm_dm(cfg, run, progress=progress)
+        flops = out2.get("train_flops_per_step")
+        run.log(f"DM: {out2['steps']} steps, {out2['params']:,} U-Net parameters, {out2['seconds']:.0f} s"
+                + (f", {flops / 1e9:.2f} GFLOP per training step" if flops else ""), echo=True)
+    click.echo(f"run directory: {run.root}")
+    return run

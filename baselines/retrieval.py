@@ -1,0 +1,122 @@
+"""The ``retrieval`` calibration baseline, and one entry point that writes a sample folder for any calibration baseline.
+
+``retrieval`` answers "how far does real motion, transferred by the trained LFAE, get without any diffusion?": for
+each source it takes a real *training* video of the requested class from *another* subject (chosen
+deterministically by the source's seed), computes with the LFAE the flow + occlusion from that video's frame 0 to
+each of its frames (:meth:`LFAE.dm_target_from_video`) and renders them on the source image
+(:meth:`LFAE.generate_from_dm`). It is LFDM with the DM replaced by a nearest-class lookup of real latent flows.
+
+``static`` and ``real`` come from :mod:`baselines.calibration`. :func:`sample_baseline` writes their sample folders
+(``RUN/samples/<split>_<kind>/``, method ``static`` / ``real`` / ``retrieval``) over the evaluation set of a run,
+exactly the sources and seeds the generators get; ``retrieval`` also writes ``retrieved.json`` (sample id ->
+the training video whose motion was used).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from pathlib import Path
+from typing import Sequence
+
+import torch
+
+from lfdm_bench.data.dataset import ClipDataset
+from lfdm_bench.data.records import VideoRecord
+from lfdm_bench.sampling.eval_set import EvalSource
+
+BASELINES = ("static", "real", "retrieval")
+
+
+def _by_class(train_records: Sequence[VideoRecord]) -> dict[int, list[VideoRecord]]:
+    by_class: dict[int, list[VideoRecord]] = defaultdict(list)
+    for r in sorted(train_records, key=lambda r: (r.subject, r.take, r.path)):
+        by_class[r.class_index].append(r)
+    return by_class
+
+
+def retrieve(by_class: dict[int, list[VideoRecord]], source: EvalSource) -> VideoRecord:
+    """The training video of ``source.class_index`` from another subject picked by ``source.seed``."""
+    candidates = [r for r in by_class.get(source.class_index, []) if r.subject != source.subject]
+    if not candidates:
+        raise ValueError(f"retrieval: no training video of class {source.class_name!r} from a subject other than "
+                         f"{source.subject!r}; the baseline needs at least two training subjects per class")
+    return candidates[source.seed % len(candidates)]
+
+
+def retrieval_generator(lfae, train_records: Sequence[VideoRecord], n_frames: int, size: int, *,
+                        sampling: str = "uniform", crop=None, chosen: dict[str, str] | None = None):
+    """``generate_fn(images [B, 3, H, W] in [0, 1], sources) -> videos [B, T, 3, H, W] in [0, 1]``.
+
+    ``lfae``: a trained :class:`~lfdm_bench.models.lfae.lfae.LFAE` (frozen); ``train_records``: the videos motion
+    may be taken from (training split); the retrieved clip is read like training clips (``n_frames`` frames by
+    ``sampling``, resized to ``size``). ``chosen`` (optional dict) receives ``sample_id -> retrieved video path``.
+    """
+    by_class = _by_class(train_records)
+    device = next(lfae.parameters()).device
+
+    def generate(images: torch.Tensor, sources: Sequence[EvalSource]) -> torch.Tensor:
+        recs = [retrieve(by_class, s) for s in sources]
+        if chosen is not None:
+            chosen.update({s.sample_id: r.path for s, r in zip(sources, recs)})
+        ds = ClipDataset(recs, n_frames=n_frames, size=size, sampling=sampling, crop=crop)
+        video = torch.stack([ds.get(i).video for i in range(len(recs))]).to(device)  # [B, T, 3, H, W]
+        target = lfae.dm_target_from_video(video.transpose(1, 2))  # [B, 3, T, h, w], frame 0 -> frame t
+        out = lfae.generate_from_dm(images.to(device), target)  # [B, 3, T, H, W]
+        return out.transpose(1, 2)  # [B, T, 3, H, W]
+
+    return generate
+
+
+def sample_baseline(run_dir: str | Path, kind: str, split: str = "test", out: str | Path | None = None, *,
+                    per_pair: int | None = None, batch_size: int | None = None, progress: bool = True) -> Path:
+    """Write the sample folder of calibration baseline ``kind`` over the evaluation set of a run; returns the manifest.
+
+    ``run_dir``: an LFDM run (``retrieval`` needs its trained LFAE; ``static`` and ``real`` need only its config, so
+    an LDM run works too). The evaluation set (sources, seeds, ``per_pair``) is the run's, as for its generator.
+    """
+    from lfdm_bench.config import load_config
+    from lfdm_bench.experiment import LFDMConfig
+    from lfdm_bench.runs import Run
+    from lfdm_bench.sampling.eval_set import build_eval_set
+    from lfdm_bench.sampling.generate import generate_eval_samples
+    from lfdm_bench.training.lfdm import load_data, load_lfae, pick_device
+    from lfdm_bench.utils.io import atomic_write_json
+
+    from baselines.calibration import real_generator, static_generator
+
+    if kind not in BASELINES:
+        raise ValueError(f"unknown baseline {kind!r}; expected one of {', '.join(BASELINES)}")
+    run = Run.open(run_dir)
+    model = (run.read_json("run.json") or {}).get("model", "lfdm")
+    if model == "ldm":
+        if kind == "retrieval":
+            raise ValueError(f"{run.root} is an LDM run; the retrieval baseline needs an LFDM run's trained LFAE")
+        from baselines.ldm.config import LDMConfig
+
+        cfg = load_config(LDMConfig, run.config_path)
+    else:
+        cfg = load_config(LFDMConfig, run.config_path)
+    per_pair = per_pair or cfg.sample.per_pair
+    info = load_data(cfg.data)
+    sources = build_eval_set(info.records, split, per_pair=per_pair, seed=cfg.sample.seed)
+    n, size = cfg.data.n_frames, cfg.data.size
+    chosen: dict[str, str] = {}
+    if kind == "static":
+        gen = static_generator(n)
+    elif kind == "real":
+        gen = real_generator(info.records, n, size)
+    else:
+        lfae = load_lfae(run, pick_device(cfg.device))
+        gen = retrieval_generator(lfae, info.split("train"), n, size, chosen=chosen)
+    folder = Path(out) if out else run.samples / f"{split}_{kind}"
+    settings = {"baseline": kind, "per_pair": per_pair, "dataset": cfg.data.dataset, "size": size, "n_frames": n,
+                "run": str(run.root), "sample_seed": cfg.sample.seed}
+    manifest = generate_eval_samples(gen, sources, folder, method=kind, size=size, settings=settings,
+                                     batch_size=batch_size or cfg.sample.batch_size, progress=progress)
+    if chosen:  # merged with an earlier, interrupted call's choices
+        path = folder / "retrieved.json"
+        previous = json.loads(path.read_text()) if path.is_file() else {}
+        atomic_write_json(path, {**previous, **chosen})
+    run.log(f"baseline {kind}: {len(sources)} {split} videos -> {manifest}")
+    return manifest

@@ -1,0 +1,144 @@
+"""End to end on ldm-tiny through the CLI: train the autoencoder and the latent DM, score the autoencoder on the
+LFAE's frames, resume without retraining, sample the evaluation set."""
+
+import json
+
+import pytest
+import torch
+from click.testing import CliRunner
+
+from cli import main
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    root = tmp_path_factory.mktemp("ldm_e2e")
+    run = root / "run"
+    env = {"LFDM_BENCH_CACHE": str(root / "cache")}
+    torch.set_num_threads(1)
+    args = ["train", "--model", "ldm", "--config", "ldm-tiny", "--out", str(run), "--no-progress"]
+    r = CliRunner().invoke(main, args, env=env, catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    return run, env, r.output
+
+
+def test_train_writes_run_directory(trained):
+    run, _, output = trained
+    for p in ("config.yaml", "env.json", "run.json", "checkpoints/ae/last.pt", "checkpoints/dm/last.pt",
+              "logs/ae.csv", "logs/dm.csv", "metrics/ae_reconstruction.json", "metrics/ae_reconstruction.md"):
+        assert (run / p).is_file(), p
+    assert json.loads((run / "run.json").read_text())["model"] == "ldm"
+    rec = json.loads((run / "metrics/ae_reconstruction.json").read_text())
+    assert set(rec["scores"]) == {"LDM-AE", "copy-frame-0"}
+    # tiny: 2 test subjects x 7 classes, frames 1..7 of 8 -- the frames evaluate_lfae_run scores
+    assert rec["scores"]["LDM-AE"]["frames"] == 14 * 7 and rec["settings"]["split"] == "test"
+    assert "U-Net parameters" in output and "GFLOP per training step" in output
+
+
+def test_checkpoints_hold_scale_and_latent_unet(trained):
+    from baselines.ldm.train import load_ae
+    from lfdm_bench.runs import Run
+    from lfdm_bench.training.lfdm import load_dm
+
+    run = Run.open(trained[0])
+    ae, dm = load_ae(run), load_dm(run)
+    assert float(ae.scale_factor) != 1.0 and float(ae.scale_factor) > 0
+    c = ae.cfg.latent_channels
+    u = dm.cfg.unet
+    assert (u.in_channels, u.out_channels, u.cond_channels, tuple(u.out_heads)) == (c, c, c, ())
+
+
+def test_second_train_resumes_without_retraining(trained):
+    run, env, _ = trained
+    before = {s: (run / f"checkpoints/{s}/last.pt").stat().st_mtime_ns for s in ("ae", "dm")}
+    args = ["train", "--model", "ldm", "--config", "ldm-tiny", "--out", str(run), "--no-progress"]
+    r = CliRunner().invoke(main, args, env=env, catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    log = (run / "logs/run.log").read_text()
+    assert "[ae] already trained" in log and "[dm] already trained" in log
+    assert "reusing precomputed AE latents" in log or log.count("precomputed AE latents") == 1
+    assert {s: (run / f"checkpoints/{s}/last.pt").stat().st_mtime_ns for s in ("ae", "dm")} == before
+
+
+def test_changed_config_refuses_to_mix_runs(trained):
+    run, env, _ = trained
+    r = CliRunner().invoke(main, ["train", "--model", "ldm", "--config", "ldm-tiny", "--out", str(run),
+                                  "--set", "dm.train.lr=1e-3"], env=env)
+    assert r.exit_code != 0 and "different config" in r.output
+
+
+def test_ldm_config_validation():
+    from baselines.ldm.config import load_ldm_config
+    from lfdm_bench.config import ConfigError
+
+    with pytest.raises((ValueError, ConfigError), match="out_heads must be empty"):
+        load_ldm_config("ldm-tiny", ["dm.unet.out_heads=[2,1]"])
+    with pytest.raises((ValueError, ConfigError), match="must equal data.size"):
+        load_ldm_config("ldm-tiny", ["data.size=64"])
+    with pytest.raises((ValueError, ConfigError), match="dynamic_threshold must be null"):
+        load_ldm_config("ldm-tiny", ["dm.diffusion.dynamic_threshold=0.9"])
+
+
+def test_sample_evaluation_set(trained):
+    from lfdm_bench.data.records import read_manifest
+    from lfdm_bench.data.video_io import read_video
+
+    run, env, _ = trained
+    out = run / "samples" / "t"
+    r = CliRunner().invoke(main, ["sample", "--run", str(run), "--split", "test", "--out", str(out), "--no-progress"],
+                           env=env, catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    recs = read_manifest(out / "manifest.csv")
+    assert len(recs) == 14 and {r.split for r in recs} == {"test"}
+    assert len({(r.subject, r.class_index) for r in recs}) == 14
+    assert read_video(recs[0].path).shape == (8, 32, 32, 3)
+    assert recs[0].params["method"] == "ldm" and recs[0].params["sampler"] == "ddim"
+    assert "seed" in recs[0].params and "source" in recs[0].params
+    assert json.loads((out / "settings.json").read_text())["method"] == "ldm"
+    r = CliRunner().invoke(main, ["sample", "--run", str(run), "--split", "test", "--out", str(out), "--no-progress"],
+                           env=env, catch_exceptions=False)
+    assert len(read_manifest(out / "manifest.csv")) == 14
+
+
+def test_same_sources_and_seeds_as_lfdm(trained):
+    """The LDM generator gets LFDM's evaluation set: same source videos and the same per-source seeds."""
+    from baselines.ldm.config import load_ldm_config
+    from lfdm_bench.config import load_config
+    from lfdm_bench.experiment import LFDMConfig, resolve_config_path
+    from lfdm_bench.sampling.eval_set import build_eval_set
+    from lfdm_bench.training.lfdm import load_data
+
+    ldm = load_ldm_config("ldm-tiny")
+    lfdm = load_config(LFDMConfig, resolve_config_path("tiny"))
+    assert ldm.data == lfdm.data and ldm.sample.seed == lfdm.sample.seed
+    recs = load_data(ldm.data).records
+    a = build_eval_set(recs, "test", seed=ldm.sample.seed)
+    b = build_eval_set(recs, "test", seed=lfdm.sample.seed)
+    assert [(s.sample_id, s.seed) for s in a] == [(s.sample_id, s.seed) for s in b]
+
+
+def test_cpu_config_mirrors_lfdm():
+    """ldm-synth-faces-cpu: LFDM's data, U-Net width, diffusion, text, DM optimiser, steps and sampler."""
+    from dataclasses import asdict
+
+    from baselines.ldm.config import load_ldm_config
+    from lfdm_bench.config import load_config
+    from lfdm_bench.experiment import LFDMConfig, resolve_config_path
+
+    ldm = load_ldm_config("ldm-synth-faces-cpu")
+    lfdm = load_config(LFDMConfig, resolve_config_path("synth-faces-cpu"))
+    assert ldm.data == lfdm.data and ldm.sample == lfdm.sample and ldm.dm.text == lfdm.dm.text
+    assert ldm.dm.train == lfdm.dm.train and ldm.ae.train.steps == lfdm.lfae.train.steps
+    skip = {"out_heads", "in_channels", "out_channels", "cond_channels", "text_dim"}
+    assert {k: v for k, v in asdict(ldm.dm.unet).items() if k not in skip} == \
+           {k: v for k, v in asdict(lfdm.dm.unet).items() if k not in skip}
+    d1, d2 = asdict(ldm.dm.diffusion), asdict(lfdm.dm.diffusion)
+    assert d1.pop("dynamic_threshold") is None and {k: v for k, v in d2.items() if k != "dynamic_threshold"} == d1
