@@ -18,9 +18,9 @@ COMMANDS = [
     ("cli", "train"),
     ("cli", "sample"),
     ("metrics.commands", "eval_cmd"),
-    ("lfdm_bench.ablation.commands", "ablate"),
-    ("lfdm_bench.bench.commands", "bench"),
-    ("lfdm_bench.bench.commands", "report"),
+    ("bench.commands", "bench"),
+    ("bench.ablate", "ablate"),
+    ("bench.report", "report"),
 ]
 
 
@@ -87,36 +87,26 @@ def _load_lfdm_config(config: str, overrides: tuple[str, ...]):
 @click.option("--progress/--no-progress", default=True)
 def train(model: str, stage: str, config: str, out: str | None, overrides: tuple[str, ...], progress: bool) -> None:
     """Train LFDM (stage 1 LFAE, stage 2 flow DM) or the LDM baseline; resumes an interrupted run by itself."""
-    from pathlib import Path
-
-    from lfdm_bench.config import dump_yaml
-    from lfdm_bench.runs import Run
-
     if model == "ldm":
         from baselines.ldm.train import train_ldm
 
         train_ldm(config, overrides, out, stage, progress)
         return
-    from lfdm_bench.training.lfdm import train_dm, train_lfae
+    from lfdm_bench.training.lfdm import RunConfigMismatch, open_lfdm_run, train_lfdm_run
 
     cfg = _load_lfdm_config(config, overrides)
-    run_dir = Path(out or f"runs/{cfg.name}-lfdm")
-    if (run_dir / "config.yaml").is_file() and (run_dir / "config.yaml").read_text() != dump_yaml(cfg):
-        raise click.UsageError(f"{run_dir} holds a run with a different config; resume it with the same config "
-                               f"and --set values, or pass another --out")
-    run = Run.create(run_dir, config_yaml=dump_yaml(cfg))
-    run.write_json({"model": "lfdm", "config": config, "overrides": list(overrides)}, "run.json")
+    try:
+        run = open_lfdm_run(cfg, out, config, overrides)
+    except RunConfigMismatch as e:
+        raise click.UsageError(str(e)) from None
     run.log(f"train lfdm stage={stage} config={config} overrides={list(overrides)}", echo=True)
     if stage in ("lfae", "all"):
-        out1 = train_lfae(cfg, run, progress=progress)
-        run.log(f"LFAE: {out1['steps']} steps, {out1['params']:,} parameters, {out1['seconds']:.0f} s", echo=True)
+        train_lfdm_run(cfg, run, "lfae", progress)
         from metrics.reconstruction import evaluate_lfae_run
 
-        table = evaluate_lfae_run(run, cfg)
-        click.echo(table)
+        click.echo(evaluate_lfae_run(run, cfg))
     if stage in ("dm", "all"):
-        out2 = train_dm(cfg, run, progress=progress)
-        run.log(f"DM: {out2['steps']} steps, {out2['params']:,} U-Net parameters, {out2['seconds']:.0f} s", echo=True)
+        train_lfdm_run(cfg, run, "dm", progress)
     click.echo(f"run directory: {run.root}")
 
 

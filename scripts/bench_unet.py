@@ -124,7 +124,9 @@ def bench_size(args, size: int, device: torch.device) -> dict:
 
 
 def main(argv=None) -> None:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
     p.add_argument("--device", default="cpu", help="cpu | cuda | auto")
     p.add_argument("--dim", type=int, default=32)
     p.add_argument("--mults", type=int, nargs="+", default=[1, 2, 4])

@@ -113,7 +113,8 @@ def test_learned_null_condition_gets_gradient_only_when_used():
     model(x, torch.tensor([1, 2]), cond_image=cond, text_emb=text).sum().backward()
     assert model.null_text.grad is None or model.null_text.grad.abs().sum() == 0
     model.zero_grad()
-    model(x, torch.tensor([1, 2]), cond_image=cond, text_emb=text, null_text_mask=torch.tensor([True, False])).sum().backward()
+    mask = torch.tensor([True, False])
+    model(x, torch.tensor([1, 2]), cond_image=cond, text_emb=text, null_text_mask=mask).sum().backward()
     assert model.null_text.grad.abs().sum() > 0
 
 

@@ -54,16 +54,20 @@ def timestep_pairs(
     elif spacing == "lfdm":
         # official: torch.linspace(0., T, steps=S + 2)[:-1], .int() truncates, reversed, zipped with its shift by one
         times = torch.linspace(0.0, T, steps=S + 2)[:-1].int().tolist()[::-1]  # [S+1], ends at 0
-        return list(zip(times[:-1], times[1:]))
+        return _check_pairs(spacing, list(zip(times[:-1], times[1:])))
     elif spacing == "lucidrains":
         times = torch.linspace(-1.0, T - 1, steps=S + 1).int().tolist()[::-1]  # [S+1], ends at -1
-        return list(zip(times[:-1], times[1:]))
+        return _check_pairs(spacing, list(zip(times[:-1], times[1:])))
     else:
         raise ValueError(f"unknown timestep spacing {spacing!r}; expected one of {', '.join(SPACINGS)}")
     ts = [int(t) for t in ts]
-    if len(set(ts)) != len(ts):
-        raise ValueError(f"{spacing!r} spacing with {S} of {T} steps repeats a timestep: {ts}")
-    return list(zip(ts, ts[1:] + [-1]))
+    return _check_pairs(spacing, list(zip(ts, ts[1:] + [-1])))
+
+
+def _check_pairs(spacing: str, pairs: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    if any(t_next >= t for t, t_next in pairs):
+        raise ValueError(f"{spacing!r} spacing repeats a timestep at this step count ({len(pairs)}); use fewer steps")
+    return pairs
 
 
 def diffusers_ddim_pairs(

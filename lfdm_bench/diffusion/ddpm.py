@@ -27,7 +27,8 @@ class Posterior:
 
 
 def posterior_coefficients(betas: torch.Tensor) -> Posterior:
-    """DDPM eq. 7: ``mu~ = sqrt(abar_{t-1}) beta_t / (1 - abar_t) x0 + sqrt(alpha_t) (1 - abar_{t-1}) / (1 - abar_t) x_t``
+    """DDPM eq. 7:
+    ``mu~ = sqrt(abar_{t-1}) beta_t / (1 - abar_t) x0 + sqrt(alpha_t) (1 - abar_{t-1}) / (1 - abar_t) x_t``
     and ``beta~_t = (1 - abar_{t-1}) / (1 - abar_t) beta_t`` with ``abar_{-1} = 1`` (so beta~_0 = 0; its log is
     clipped at 1e-20 as in the reference implementations)."""
     betas = betas.double()

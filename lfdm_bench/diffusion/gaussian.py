@@ -199,7 +199,9 @@ class GaussianDiffusion(nn.Module):
             noise = _draw("randn", tuple(x0.shape), generator, device, dtype=x0.dtype)
         if text_emb is not None:
             drop = _draw("rand", (B,), generator, device) < self.cfg.cfg_drop_prob  # [B] bool
-            null_text_mask = drop if null_text_mask is None else (drop | null_text_mask.to(device=device, dtype=torch.bool))
+            if null_text_mask is not None:
+                drop = drop | null_text_mask.to(device=device, dtype=torch.bool)
+            null_text_mask = drop
         x_t = self.q_sample(x0, t, noise)
         out = model_fn(x_t, t, cond_image=cond_image, text_emb=text_emb, null_text_mask=null_text_mask)
         target = noise if self.cfg.prediction == "eps" else self.get_v(x0, noise, t)
@@ -242,7 +244,9 @@ class GaussianDiffusion(nn.Module):
         """Generate x_0 ``shape`` = ``[B, C, T, H, W]`` with ``model_fn`` conditioned on ``cond_image``
         ``[B, C_cond, H, W]`` and ``text_emb`` ``[B, D]``. Defaults = LFDM's test setting: DDIM, 10 steps, eta 1,
         the ``lfdm`` timestep pairs, guidance scale 1, dynamic thresholding per config. Returns (sample, NFE)."""
-        denoise = self.guided_denoiser(model_fn, cond_image=cond_image, text_emb=text_emb, guidance_scale=guidance_scale)
+        denoise = self.guided_denoiser(
+            model_fn, cond_image=cond_image, text_emb=text_emb, guidance_scale=guidance_scale
+        )
         if device is None:
             device = noise.device if noise is not None else self.betas.device
         return _sample(

@@ -26,7 +26,8 @@ Prediction = Literal["eps", "v"]
 
 
 def cosine_betas(num_timesteps: int, s: float = 0.008, max_beta: float = 0.999) -> torch.Tensor:
-    """Cosine schedule (Nichol & Dhariwal 2021, eq. 17): ``abar(t) = f(t)/f(0)``, ``f(t) = cos((t/T + s)/(1 + s) pi/2)^2``.
+    """Cosine schedule (Nichol & Dhariwal 2021, eq. 17):
+    ``abar(t) = f(t)/f(0)``, ``f(t) = cos((t/T + s)/(1 + s) pi/2)^2``.
 
     ``beta_t = 1 - abar(t+1)/abar(t)`` clipped to ``max_beta`` (0.999 in the improved-DDPM paper; the official LFDM
     code clips at 0.9999). Returns float64 ``[T]``.
@@ -137,7 +138,9 @@ def eps_from_v(x_t: torch.Tensor, v: torch.Tensor, abar) -> torch.Tensor:
     return (1 - abar) ** 0.5 * x_t + abar**0.5 * v
 
 
-def split_prediction(model_out: torch.Tensor, x_t: torch.Tensor, abar, prediction: str) -> tuple[torch.Tensor, torch.Tensor]:
+def split_prediction(
+    model_out: torch.Tensor, x_t: torch.Tensor, abar, prediction: str
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Model output -> (x0, eps) for ``prediction`` in {'eps', 'v'}."""
     if prediction == "eps":
         return x0_from_eps(x_t, model_out, abar), model_out

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 import torch
@@ -182,5 +182,28 @@ def load_dm(run: Run, device: torch.device | str = "cpu") -> VideoDiffusion:
     return model.to(device).eval().requires_grad_(False)
 
 
-def save_resolved_config(cfg: LFDMConfig, run_dir: str | Path) -> Run:
-    return Run.create(run_dir, config_yaml=dump_yaml(cfg))
+def open_lfdm_run(cfg: LFDMConfig, out: str | Path | None, config: str = "", overrides: Sequence[str] = ()) -> Run:
+    """Create (or reopen, to resume) the run directory of ``cfg``; a run made with another config is refused."""
+    run_dir = Path(out or f"runs/{cfg.name}-lfdm")
+    if (run_dir / "config.yaml").is_file() and (run_dir / "config.yaml").read_text() != dump_yaml(cfg):
+        raise RunConfigMismatch(f"{run_dir} holds a run with a different config; resume it with the same config "
+                                f"and --set values, or pass another --out")
+    run = Run.create(run_dir, config_yaml=dump_yaml(cfg))
+    run.write_json({"model": "lfdm", "config": str(config), "overrides": list(overrides)}, "run.json")
+    return run
+
+
+class RunConfigMismatch(ValueError):
+    """An existing run directory was made with another config."""
+
+
+def train_lfdm_run(cfg: LFDMConfig, run: Run, stage: str = "all", progress: bool = True) -> dict[str, Any]:
+    """Train stage ``lfae``, ``dm`` or ``all`` of an LFDM run (each resumes, and is skipped once finished)."""
+    out: dict[str, Any] = {}
+    if stage in ("lfae", "all"):
+        out["lfae"] = r = train_lfae(cfg, run, progress=progress)
+        run.log(f"LFAE: {r['steps']} steps, {r['params']:,} parameters, {r['seconds']:.0f} s", echo=True)
+    if stage in ("dm", "all"):
+        out["dm"] = r = train_dm(cfg, run, progress=progress)
+        run.log(f"DM: {r['steps']} steps, {r['params']:,} U-Net parameters, {r['seconds']:.0f} s", echo=True)
+    return out

@@ -1,0 +1,1 @@
+"""The benchmark: pipeline, tables, ablations, reports."""

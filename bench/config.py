@@ -1,0 +1,55 @@
+"""The benchmark config: which runs to train or reuse, which methods to sample, how to evaluate."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+METHODS = ("lfdm", "ldm", "static", "retrieval", "real")
+GENERATORS = ("lfdm", "ldm")
+
+
+@dataclass
+class BenchEvalConfig:
+    """The evaluation protocol of every number of the benchmark (see :class:`metrics.protocol.EvalProtocol`)."""
+
+    metrics: tuple[str, ...] = ("fvd", "cfvd", "sfvd", "kvd", "acc", "psnr", "ssim")
+    detector: str = "i3d-random"  # or a path to i3d_pretrained_400.pt (comparable with published numbers)
+    n_frames: int = 16
+    real_sampling: str = "uniform"
+    max_real: int | None = None  # real videos per split (class-stratified subset); None = all
+    max_generated: int | None = None
+    ddof: int = 1
+    bn_eps: float = 1e-3
+    batch_size: int = 8
+    bootstrap: int = 200  # resamples of the generated videos for a 95% FVD interval (0 = off)
+    seed: int = 0
+
+
+@dataclass
+class BenchConfig:
+    """``lfdm-bench bench --config configs/bench-*.yaml``; every stage is resumable."""
+
+    name: str = "bench"
+    lfdm_config: str = "synth-faces-cpu"
+    lfdm_overrides: tuple[str, ...] = ()
+    ldm_config: str = "ldm-synth-faces-cpu"
+    ldm_overrides: tuple[str, ...] = ()
+    lfdm_run: str | None = None  # reuse a trained LFDM run directory instead of training one
+    ldm_run: str | None = None
+    methods: tuple[str, ...] = METHODS
+    train_split_methods: tuple[str, ...] = GENERATORS  # also sampled from train-subject images (generalisation gap)
+    per_pair: int = 1  # videos per (subject, class) pair
+    eval: BenchEvalConfig = field(default_factory=BenchEvalConfig)
+    grids: bool = True
+    notes: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        bad = [m for m in self.methods if m not in METHODS]
+        if bad:
+            raise ValueError(f"methods: unknown {bad}; valid: {list(METHODS)}")
+        bad = [m for m in self.train_split_methods if m not in self.methods]
+        if bad:
+            raise ValueError(f"train_split_methods {bad} are not in methods {list(self.methods)}")
+        if self.per_pair < 1:
+            raise ValueError(f"per_pair must be >= 1, got {self.per_pair}")

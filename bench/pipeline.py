@@ -1,0 +1,233 @@
+"""The benchmark pipeline: data -> train LFDM and LDM -> sample every method on train and test subjects -> evaluate
+-> grids -> tables. One command, resumable: ``OUT/state.json`` records finished stages, which are not redone, and
+every stage itself resumes (training from its last checkpoint, sampling from its manifest, evaluation from the
+cached real features).
+
+Layout of ``OUT``::
+
+    state.json                 finished stages, their wall times and outputs
+    bench_config.yaml          the resolved benchmark config
+    runs/lfdm, runs/ldm        the training runs (unless given with lfdm_run / ldm_run)
+    samples/<method>_<split>/  sample folders (manifest.csv + videos)
+    metrics/<method>_<split>.json   every number of one evaluation + its protocol
+    grids/                     sample grids (PNG, GIF)
+    results.json, tables.md, tables.tex, *.csv
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from bench.config import BenchConfig
+from lfdm_bench.config import dump_yaml, load_config
+from lfdm_bench.runs import Run, environment, hardware_summary
+from lfdm_bench.utils.io import atomic_write_json, atomic_write_text
+
+
+class State:
+    """``OUT/state.json``: which stages are done (written atomically after each stage)."""
+
+    def __init__(self, out: Path):
+        self.path = out / "state.json"
+        self.data: dict[str, Any] = json.loads(self.path.read_text()) if self.path.is_file() else {"stages": {}}
+
+    def done(self, name: str) -> bool:
+        return name in self.data["stages"]
+
+    def get(self, name: str) -> Any:
+        return self.data["stages"][name].get("output")
+
+    def mark(self, name: str, seconds: float, output: Any = None) -> None:
+        self.data["stages"][name] = {"seconds": round(seconds, 2), "output": output,
+                                     "finished": time.strftime("%Y-%m-%dT%H:%M:%S")}
+        atomic_write_json(self.path, self.data)
+
+
+def _lfdm_cfg(bc: BenchConfig):
+    from lfdm_bench.experiment import LFDMConfig, resolve_config_path
+
+    if bc.lfdm_run:
+        return load_config(LFDMConfig, Path(bc.lfdm_run) / "config.yaml")
+    return load_config(LFDMConfig, resolve_config_path(bc.lfdm_config), bc.lfdm_overrides)
+
+
+def bootstrap_fvd(gen: np.ndarray, real: np.ndarray, n: int, seed: int = 0, ddof: int = 1) -> list[float] | None:
+    """95% interval of FVD over ``n`` resamples (with replacement) of the generated videos; real set fixed."""
+    from metrics.fvd import frechet_distance
+
+    if n <= 0 or len(gen) < 3:
+        return None
+    rng = np.random.default_rng(seed)
+    mu_r, s_r = real.mean(0), np.cov(real, rowvar=False, ddof=ddof)
+    vals = []
+    for _ in range(n):
+        g = gen[rng.integers(0, len(gen), len(gen))]
+        vals.append(frechet_distance(g.mean(0), np.cov(g, rowvar=False, ddof=ddof), mu_r, s_r))
+    lo, hi = np.percentile(vals, [2.5, 97.5])
+    return [float(lo), float(hi)]
+
+
+class Benchmark:
+    """Runs the stages of a :class:`BenchConfig` into ``out``."""
+
+    def __init__(self, bc: BenchConfig, out: str | Path, progress: bool = True, log: Callable[[str], None] = print):
+        self.bc, self.out, self.progress, self.say = bc, Path(out), progress, log
+        self.out.mkdir(parents=True, exist_ok=True)
+        resolved = dump_yaml(bc)
+        cfg_path = self.out / "bench_config.yaml"
+        if cfg_path.is_file() and cfg_path.read_text() != resolved:
+            raise ValueError(f"{self.out} holds a benchmark with a different config; pass another --out or the same "
+                             f"config to resume it")
+        atomic_write_text(cfg_path, resolved)
+        self.state = State(self.out)
+        self.lfdm_cfg = _lfdm_cfg(bc)
+
+    # --- stage runner ------------------------------------------------------------------------------------------
+    def stage(self, name: str, fn: Callable[[], Any]) -> Any:
+        if self.state.done(name):
+            self.say(f"[bench] {name}: done earlier, skipped")
+            return self.state.get(name)
+        self.say(f"[bench] {name} ...")
+        t0 = time.time()
+        output = fn()
+        self.state.mark(name, time.time() - t0, output)
+        self.say(f"[bench] {name}: {time.time() - t0:.1f} s")
+        return output
+
+    @property
+    def lfdm_dir(self) -> Path:
+        return Path(self.bc.lfdm_run) if self.bc.lfdm_run else self.out / "runs" / "lfdm"
+
+    @property
+    def ldm_dir(self) -> Path:
+        return Path(self.bc.ldm_run) if self.bc.ldm_run else self.out / "runs" / "ldm"
+
+    # --- stages -------------------------------------------------------------------------------------------------
+    def _data(self) -> dict:
+        from lfdm_bench.training.lfdm import load_data
+
+        info = load_data(self.lfdm_cfg.data)
+        return {"name": info.name, **info.summary()} if hasattr(info, "summary") else {"name": info.name}
+
+    def _train_lfdm(self) -> dict:
+        from lfdm_bench.training.lfdm import open_lfdm_run, train_lfdm_run
+        from metrics.reconstruction import evaluate_lfae_run
+
+        run = open_lfdm_run(self.lfdm_cfg, self.lfdm_dir, self.bc.lfdm_config, self.bc.lfdm_overrides)
+        out = train_lfdm_run(self.lfdm_cfg, run, "all", self.progress)
+        self.say(evaluate_lfae_run(run, self.lfdm_cfg))
+        return {k: {"steps": v["steps"], "seconds": v["seconds"], "params": v["params"]} for k, v in out.items()}
+
+    def _train_ldm(self) -> dict:
+        from baselines.ldm.train import train_ldm
+
+        t0 = time.time()
+        train_ldm(self.bc.ldm_config, self.bc.ldm_overrides, self.ldm_dir, "all", self.progress)
+        return {"seconds": time.time() - t0}
+
+    def _sample(self, method: str, split: str) -> str:
+        folder = self.out / "samples" / f"{method}_{split}"
+        if method == "lfdm":
+            from lfdm_bench.sampling.run import sample_lfdm_run
+
+            path = sample_lfdm_run(Run.open(self.lfdm_dir), split=split, per_pair=self.bc.per_pair, out=folder,
+                                   progress=self.progress)
+        elif method == "ldm":
+            from baselines.ldm.sample import sample_ldm_run
+
+            path = sample_ldm_run(Run.open(self.ldm_dir), split=split, per_pair=self.bc.per_pair, out=folder,
+                                  progress=self.progress)
+        else:
+            from baselines.retrieval import sample_baseline
+
+            path = sample_baseline(self.lfdm_dir, method, split, folder, per_pair=self.bc.per_pair,
+                                   progress=self.progress)
+        return str(path)
+
+    def protocol(self, split: str):
+        from metrics.protocol import EvalProtocol
+
+        e, d = self.bc.eval, self.lfdm_cfg.data
+        return EvalProtocol(dataset=d.dataset, root=d.root, dataset_options=dict(d.options), split=split,
+                            n_frames=e.n_frames, resolution=d.size, real_sampling=e.real_sampling,
+                            max_real=e.max_real, max_generated=e.max_generated, detector=e.detector, bn_eps=e.bn_eps,
+                            ddof=e.ddof, seed=e.seed, batch_size=e.batch_size)
+
+    def _eval(self, method: str, split: str) -> str:
+        from lfdm_bench.sampling.generate import seconds_per_video
+        from lfdm_bench.training.lfdm import load_data
+        from metrics.protocol import evaluate
+
+        samples = self.out / "samples" / f"{method}_{split}"
+        metrics = [m for m in self.bc.eval.metrics if not (method == "real" and m in ("psnr", "ssim"))]
+        result = evaluate(self.protocol(split), samples, metrics, dataset=load_data(self.lfdm_cfg.data),
+                          progress=self.progress, log_fn=self.say)
+        record = result.to_dict()
+        feats = result.features
+        if "fvd" in metrics and "i3d" in feats.get("generated", {}) and f"real_{split}" in feats:
+            rows = [i for i, r in enumerate(result.records["generated"]) if r.split == split]
+            record["fvd_ci"] = bootstrap_fvd(feats["generated"]["i3d"][rows], feats[f"real_{split}"]["i3d"],
+                                             self.bc.eval.bootstrap, self.bc.eval.seed, self.bc.eval.ddof)
+        record["seconds_per_video"] = seconds_per_video(samples / "manifest.csv")
+        record["method"], record["split"] = method, split
+        path = self.out / "metrics" / f"{method}_{split}.json"
+        from metrics.tables import jsonable
+
+        atomic_write_json(path, jsonable(record))
+        return str(path)
+
+    def _grids(self) -> list[str]:
+        from bench.grids import write_method_grids
+
+        return write_method_grids({m: self.out / "samples" / f"{m}_test" for m in self.bc.methods}, self.out / "grids")
+
+    def _tables(self) -> dict:
+        from bench.tables import build_results, write_tables
+
+        results = build_results(self)
+        return {k: str(v) for k, v in write_tables(results, self.out).items()}
+
+    # --- the whole thing ----------------------------------------------------------------------------------------
+    def plan(self) -> list[tuple[str, Callable[[], Any]]]:
+        bc = self.bc
+        steps: list[tuple[str, Callable[[], Any]]] = [("data", self._data)]
+        if not bc.lfdm_run:
+            steps.append(("train:lfdm", self._train_lfdm))
+        if "ldm" in bc.methods and not bc.ldm_run:
+            steps.append(("train:ldm", self._train_ldm))
+        pairs = [(m, "test") for m in bc.methods] + [(m, "train") for m in bc.train_split_methods]
+        steps += [(f"sample:{m}:{s}", (lambda m=m, s=s: self._sample(m, s))) for m, s in pairs]
+        steps += [(f"eval:{m}:{s}", (lambda m=m, s=s: self._eval(m, s))) for m, s in pairs]
+        if bc.grids:
+            steps.append(("grids", self._grids))
+        steps.append(("tables", self._tables))
+        return steps
+
+    def run(self) -> dict:
+        t0 = time.time()
+        for name, fn in self.plan():
+            self.stage(name, fn)
+        total = sum(v["seconds"] for v in self.state.data["stages"].values())
+        self.say(f"[bench] finished in {time.time() - t0:.0f} s this call ({total:.0f} s of stage time in all); "
+                 f"results in {self.out}")
+        return self.state.data
+
+
+def run_facts(bench: Benchmark) -> dict:
+    """Dataset, sizes, detector, seeds, hardware and wall times of the benchmark (table 4)."""
+    cfg = bench.lfdm_cfg
+    stages = bench.state.data["stages"]
+    return {
+        "dataset": cfg.data.dataset, "dataset_options": cfg.data.options, "resolution": cfg.data.size,
+        "frames": cfg.data.n_frames, "eval_frames": bench.bc.eval.n_frames, "detector": bench.bc.eval.detector,
+        "seeds": {"train": cfg.seed, "sample": cfg.sample.seed, "eval": bench.bc.eval.seed},
+        "sampler": {"name": cfg.sample.sampler, "steps": cfg.sample.steps, "eta": cfg.sample.eta,
+                    "guidance": cfg.sample.guidance},
+        "hardware": hardware_summary(), "environment": environment(),
+        "wall_seconds": {k: v["seconds"] for k, v in stages.items()},
+    }

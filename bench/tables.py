@@ -1,0 +1,186 @@
+"""The benchmark's tables: main (per split), generalisation gap, autoencoders, run facts.
+
+``results.json`` holds every number with the protocol and environment that produced it; the tables are rendered
+from it as Markdown, LaTeX (booktabs) and CSV.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from lfdm_bench.utils.io import atomic_write_json, atomic_write_text
+
+METHOD_NAMES = {"lfdm": "LFDM", "ldm": "LDM", "static": "static (source image)", "retrieval": "retrieval (LFAE)",
+                "real": "real (other take)"}
+
+
+def _get(d: Any, *keys: Any) -> Any:
+    for k in keys:
+        if not isinstance(d, dict) or k not in d:
+            return None
+        d = d[k]
+    return d
+
+
+def method_summary(rec: dict, split: str) -> dict[str, Any]:
+    """The main-table numbers of one evaluation record (``metrics/<method>_<split>.json``)."""
+    v = rec["values"]
+    acc = _get(v, "acc", "probe-motion", "generated", split, "accuracy")
+    return {
+        "fvd": _get(v, "fvd", split), "fvd_ci": rec.get("fvd_ci"),
+        "cfvd": {"mean": _get(v, "cfvd", split, "mean"), "std": _get(v, "cfvd", split, "std")},
+        "sfvd": {"mean": _get(v, "sfvd", split, "mean"), "std": _get(v, "sfvd", split, "std")},
+        "kvd": _get(v, "kvd", split),
+        "acc": acc,
+        "acc_i3d": _get(v, "acc", "probe-i3d", "generated", split, "accuracy"),
+        "acc_real": _get(v, "acc", "probe-motion", "real_test", "accuracy"),
+        "chance": _get(v, "acc", "probe-motion", "chance"),
+        "psnr": _get(v, "psnr", split, "mean"), "ssim": _get(v, "ssim", split, "mean"),
+        "n_generated": _get(rec, "counts", "generated", split), "n_real": _get(rec, "counts", "real", split),
+        "seconds_per_video": rec.get("seconds_per_video"),
+    }
+
+
+def build_results(bench) -> dict[str, Any]:
+    """Collect every evaluation of a finished benchmark into the ``results.json`` structure."""
+    from bench.pipeline import run_facts
+
+    out, bc = bench.out, bench.bc
+    methods: dict[str, Any] = {}
+    protocol = detector = None
+    for path in sorted((out / "metrics").glob("*.json")):
+        rec = json.loads(path.read_text())
+        m, s = rec["method"], rec["split"]
+        methods.setdefault(m, {})[s] = method_summary(rec, s)
+        protocol, detector = protocol or rec["protocol"], detector or rec["detector"]
+    for m, d in methods.items():
+        if d.get("test", {}).get("fvd") is not None and d.get("train", {}).get("fvd") is not None:
+            d["gap"] = {"fvd": d["test"]["fvd"] - d["train"]["fvd"]}
+    autoencoders: dict[str, Any] = {}
+    for run_dir, name in ((bench.lfdm_dir, "lfae_reconstruction.json"), (bench.ldm_dir, "ae_reconstruction.json")):
+        p = Path(run_dir) / "metrics" / name
+        if p.is_file():
+            autoencoders.update(json.loads(p.read_text())["scores"])
+    params = {}
+    for key, st in bench.state.data["stages"].items():
+        if key == "train:lfdm" and st.get("output"):
+            params["LFAE"] = _get(st["output"], "lfae", "params")
+            params["LFDM U-Net"] = _get(st["output"], "dm", "params")
+    from lfdm_bench.config import to_dict
+
+    return {"benchmark": {"name": bc.name, "config": to_dict(bc), "hardware": run_facts(bench)["hardware"],
+                          "environment": run_facts(bench)["environment"]},
+            "protocol": protocol, "detector": detector, "methods": methods, "autoencoders": autoencoders,
+            "parameters": params, "facts": run_facts(bench)}
+
+
+# --- rendering -----------------------------------------------------------------------------------------------
+def _f(x: Any, digits: int = 1) -> str:
+    return "-" if x is None else f"{x:.{digits}f}"
+
+
+def _pm(d: dict | None, digits: int = 1, tex: bool = False) -> str:
+    if not d or d.get("mean") is None:
+        return "-"
+    sep = " $\\pm$ " if tex else " ± "
+    return f"{d['mean']:.{digits}f}{sep}{d['std']:.{digits}f}"
+
+
+def main_rows(results: dict, split: str, tex: bool = False) -> list[list[str]]:
+    rows = []
+    for m, d in results["methods"].items():
+        s = d.get(split)
+        if not s:
+            continue
+        ci = s.get("fvd_ci")
+        fvd = _f(s["fvd"]) + (f" [{ci[0]:.0f}, {ci[1]:.0f}]" if ci else "")
+        rows.append([METHOD_NAMES.get(m, m), fvd, _pm(s["cfvd"], tex=tex), _pm(s["sfvd"], tex=tex), _f(s["kvd"], 3),
+                     _f(None if s["acc"] is None else 100 * s["acc"]), _f(s["psnr"], 2), _f(s["ssim"], 3),
+                     _f(s["seconds_per_video"], 3)])
+    return rows
+
+
+MAIN_HEADERS = ["method", "FVD [95% CI]", "cFVD", "sFVD", "KVD", "class acc %", "PSNR", "SSIM", "s/video"]
+
+
+def _caption(results: dict, split: str) -> str:
+    p, d = results.get("protocol") or {}, results.get("detector") or {}
+    ns = {m: v[split]["n_generated"] for m, v in results["methods"].items() if split in v}
+    n_real = next((v[split]["n_real"] for v in results["methods"].values() if split in v), None)
+    comparable = "" if d.get("comparable_with_published") else " NOT comparable with published numbers (i3d-random)."
+    return (f"{split.capitalize()}-subject source images: {max(ns.values()) if ns else 0} generated videos per method "
+            f"vs {n_real} real videos; {p.get('n_frames')} frames at {p.get('resolution')}px -> 224 "
+            f"({p.get('resize_method')}); detector {d.get('name')}; covariance ddof={p.get('ddof')}; class accuracy by "
+            f"a linear probe on motion features of real training videos (chance "
+            f"{100 * (next((v[split]['chance'] for v in results['methods'].values() if split in v and v[split]['chance']), 0) or 0):.1f}%)."
+            f"{comparable}")
+
+
+def render_markdown(results: dict) -> str:
+    from tabulate import tabulate
+
+    parts = [f"# Benchmark {results['benchmark']['name']}\n"]
+    for split in ("test", "train"):
+        rows = main_rows(results, split)
+        if rows:
+            parts.append(f"## Main table, {split} subjects\n\n{_caption(results, split)}\n\n"
+                         + tabulate(rows, headers=MAIN_HEADERS, tablefmt="github"))
+    gap = [[METHOD_NAMES.get(m, m), _f(d["test"]["fvd"]), _f(d["train"]["fvd"]), _f(d["gap"]["fvd"])]
+           for m, d in results["methods"].items() if "gap" in d]
+    if gap:
+        parts.append("## Generalisation: FVD from test-subject vs train-subject images\n\n"
+                     + tabulate(gap, headers=["method", "FVD test", "FVD train", "gap (test - train)"], tablefmt="github"))
+    ae = [[k, _f(v["l1"], 4), _f(v["psnr"], 2), _f(v["ssim"], 3), v["frames"]] for k, v in results["autoencoders"].items()]
+    if ae:
+        parts.append("## Autoencoders: reconstruction of test-subject frames 1..T-1\n\n"
+                     + tabulate(ae, headers=["autoencoder", "L1", "PSNR", "SSIM", "frames"], tablefmt="github"))
+    f = results["facts"]
+    facts = [["dataset", f"{f['dataset']} {f['dataset_options']}"], ["resolution / frames", f"{f['resolution']} px / {f['frames']}"],
+             ["eval frames", f["eval_frames"]], ["detector", f["detector"]], ["seeds", json.dumps(f["seeds"])],
+             ["sampler", json.dumps(f["sampler"])], ["hardware", f["hardware"]],
+             ["parameters", json.dumps(results.get("parameters", {}))]]
+    facts += [[f"wall time {k}", f"{v:.0f} s"] for k, v in f["wall_seconds"].items()]
+    parts.append("## Run facts\n\n" + tabulate(facts, headers=["", ""], tablefmt="github"))
+    return "\n\n".join(parts) + "\n"
+
+
+def render_latex(results: dict) -> str:
+    out = []
+    for split in ("test", "train"):
+        rows = main_rows(results, split, tex=True)
+        if not rows:
+            continue
+        body = "\n".join(" & ".join(r).replace("%", "\\%") + r" \\" for r in rows)
+        head = " & ".join(h.replace("%", "\\%") for h in MAIN_HEADERS) + r" \\"
+        out.append("\\begin{table}[t]\n\\centering\n\\small\n\\begin{tabular}{l" + "r" * (len(MAIN_HEADERS) - 1) + "}\n"
+                   "\\toprule\n" + head + "\n\\midrule\n" + body + "\n\\bottomrule\n\\end{tabular}\n"
+                   f"\\caption{{{_caption(results, split).replace('%', chr(92) + '%')}}}\n\\end{{table}}")
+    return "\n\n".join(out) + "\n"
+
+
+def write_tables(results: dict, out: str | Path) -> dict[str, Path]:
+    """results.json, tables.md, tables.tex and one CSV per main table; returns the paths."""
+    import pandas as pd
+
+    out = Path(out)
+    paths = {"json": out / "results.json", "md": out / "tables.md", "tex": out / "tables.tex"}
+    atomic_write_json(paths["json"], results)
+    atomic_write_text(paths["md"], render_markdown(results))
+    atomic_write_text(paths["tex"], render_latex(results))
+    for split in ("test", "train"):
+        rows = []
+        for m, d in results["methods"].items():
+            if split in d:
+                s = d[split]
+                rows.append({"method": m, "fvd": s["fvd"], "fvd_ci_lo": (s["fvd_ci"] or [None, None])[0],
+                             "fvd_ci_hi": (s["fvd_ci"] or [None, None])[1], "cfvd_mean": s["cfvd"]["mean"],
+                             "cfvd_std": s["cfvd"]["std"], "sfvd_mean": s["sfvd"]["mean"], "sfvd_std": s["sfvd"]["std"],
+                             "kvd": s["kvd"], "acc": s["acc"], "acc_i3d": s["acc_i3d"], "psnr": s["psnr"],
+                             "ssim": s["ssim"], "n_generated": s["n_generated"], "n_real": s["n_real"],
+                             "seconds_per_video": s["seconds_per_video"]})
+        if rows:
+            paths[f"csv_{split}"] = out / f"main_{split}.csv"
+            atomic_write_text(paths[f"csv_{split}"], pd.DataFrame(rows).to_csv(index=False))
+    return paths

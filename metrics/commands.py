@@ -1,0 +1,143 @@
+"""``lfdm-bench eval``: FVD / cFVD / sFVD / KVD / PSNR / SSIM / class accuracy of a sample folder, or the sanity table.
+
+Examples::
+
+    lfdm-bench eval --samples runs/x/samples --dataset synth-faces --metric all --i3d i3d-random
+    lfdm-bench eval --run runs/x --dataset mug --root /data/MUG --metric fvd --metric cfvd --split both --i3d i3d.pt
+    lfdm-bench eval --sanity --dataset synth-faces --i3d i3d-random          # real halves vs distorted real
+    lfdm-bench eval --make-samples /tmp/noisy --distort noise:0.1 --dataset synth-faces --i3d i3d-random
+
+The command is a thin layer over :func:`metrics.protocol.evaluate`, :func:`metrics.sanity.run_sanity` and
+:mod:`metrics.tables`; heavy imports happen inside it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from metrics.protocol import EVAL_SPLITS, METRICS, REAL_SAMPLINGS
+from metrics.preprocess import DEFAULT_RESIZE_METHOD, RESIZE_METHODS
+
+__all__ = ["eval_cmd"]
+
+
+class MetricNames(click.ParamType):
+    """Metric names, repeatable or comma-separated; unknown names list the valid ones."""
+
+    name = "metric"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> list[str]:
+        from metrics.protocol import UnknownMetricError, parse_metrics
+
+        names = [v for v in str(value).split(",") if v.strip()] if not isinstance(value, list) else value
+        try:
+            parse_metrics(names)
+        except UnknownMetricError as e:
+            self.fail(str(e), param, ctx)
+        return [n.strip().lower() for n in names]
+
+
+def _echo_err(message: str) -> None:
+    click.echo(message, err=True)
+
+
+@click.command("eval", context_settings={"show_default": True, "help_option_names": ["-h", "--help"]})
+@click.option("--metric", "metric_names", type=MetricNames(), multiple=True, default=["all"],
+              metavar="|".join(METRICS + ("all",)), help="Metric(s) to compute; repeat or comma-separate.")
+@click.option("--split", type=click.Choice(EVAL_SPLITS), default=None,
+              help="Split of the source images (and of the real reference); default test, sanity mode: both.")
+@click.option("--samples", type=click.Path(file_okay=False, path_type=Path), default=None, metavar="DIR",
+              help="A generated-sample folder holding manifest.csv.")
+@click.option("--run", "run_dir", type=click.Path(file_okay=False, path_type=Path), default=None, metavar="DIR",
+              help="A run directory: evaluates RUN/samples, writes RUN/metrics.")
+@click.option("--dataset", required=True, metavar="NAME",
+              help="Real reference set: synth-faces, synth-actions, mug, mhad, natops, or a manifest .csv.")
+@click.option("--root", type=click.Path(path_type=Path), default=None, metavar="PATH",
+              help="Folder of a real dataset copy (required for mug / mhad / natops).")
+@click.option("--frames", type=click.IntRange(min=9), default=16, help="Frames per clip (I3D needs >= 9).")
+@click.option("--size", type=click.IntRange(min=16), default=None, metavar="N",
+              help="Resolution frames are read at before the resize to 224 [default: the generated videos' size].")
+@click.option("--sampling", type=click.Choice(REAL_SAMPLINGS), default="uniform",
+              help="Frames of real videos: evenly spaced over the video, or the first N.")
+@click.option("--i3d", "detector", default=None, metavar="PATH|i3d-random",
+              help="I3D weights (i3d_pretrained_400.pt or i3d_torchscript.pt) [default: $LFDM_BENCH_I3D or the "
+                   "cache]; i3d-random = random weights, smoke tests only.")
+@click.option("--bn-eps", type=float, default=1e-3, help="I3D BatchNorm epsilon (1e-3 TF-Hub, 1e-5 TATS port).")
+@click.option("--resize", "resize_method", type=click.Choice(RESIZE_METHODS), default=DEFAULT_RESIZE_METHOD,
+              help="How frames are brought to 224x224.")
+@click.option("--real-max", type=click.IntRange(min=2), default=None, metavar="N",
+              help="At most N real videos per split, class-stratified [default: all; sanity mode: 64].")
+@click.option("--gen-max", type=click.IntRange(min=2), default=None, metavar="N",
+              help="At most N generated videos per split [default: all].")
+@click.option("--ddof", type=click.Choice(["0", "1"]), default="1",
+              help="Covariance divides by N - ddof (1: TF-GAN/TATS; 0: StyleGAN-V).")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None, metavar="DIR",
+              help="Output folder [default: RUN/metrics, SAMPLES/metrics, or ./eval-<dataset>-sanity].")
+@click.option("--seed", type=int, default=0, help="Seed of subset selection, halves and distortions.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=8, help="Videos per detector call.")
+@click.option("--device", default=None, help="Torch device of the detector [default: cuda if available, else cpu].")
+@click.option("--sanity", is_flag=True, help="No samples: FVD of real halves vs distorted real videos.")
+@click.option("--make-samples", type=click.Path(file_okay=False, path_type=Path), default=None, metavar="DIR",
+              help="Write the real clips of --split (distorted with --distort) as a sample folder, then evaluate it.")
+@click.option("--distort", default=None, metavar="NAME:STRENGTH",
+              help="With --make-samples: noise:0.1, blur:2, shuffle:0.5 or freeze:0.5.")
+@click.option("--no-cache", is_flag=True, help="Neither read nor write cached real features.")
+@click.option("--progress/--no-progress", default=False, help="Progress bars.")
+def eval_cmd(metric_names: tuple[list[str], ...], split: str | None, samples: Path | None, run_dir: Path | None,
+             dataset: str, root: Path | None, frames: int, size: int | None, sampling: str, detector: str | None,
+             bn_eps: float, resize_method: str, real_max: int | None, gen_max: int | None, ddof: str,
+             out: Path | None, seed: int, batch_size: int, device: str | None, sanity: bool,
+             make_samples: Path | None, distort: str | None, no_cache: bool, progress: bool) -> None:
+    """Evaluate generated videos (FVD, cFVD, sFVD, KVD, PSNR, SSIM, class accuracy) against a dataset's real
+    videos under an explicit protocol, or run the sanity table (--sanity). Writes metrics.json + tables."""
+    from lfdm_bench.data.registry import get_dataset
+    from metrics.detector import DetectorNotFoundError
+    from metrics.protocol import EvalProtocol, evaluate
+    from metrics.sanity import SANITY_MAX_REAL, run_sanity, write_real_samples
+    from metrics.tables import render_eval, render_sanity, write_eval, write_sanity
+
+    names = [n for group in metric_names for n in group]
+    given = [n for n, v in (("--samples", samples), ("--run", run_dir), ("--make-samples", make_samples)) if v]
+    if sanity and given:
+        raise click.UsageError(f"--sanity evaluates the dataset's real videos only; drop {', '.join(given)}")
+    if not sanity and len(given) != 1:
+        raise click.UsageError("give exactly one of --samples DIR, --run DIR or --make-samples DIR (or --sanity)")
+    if distort and not make_samples:
+        raise click.UsageError("--distort only applies with --make-samples DIR")
+    split = split or ("both" if sanity else "test")
+    try:
+        protocol = EvalProtocol(
+            dataset=dataset, root=str(root) if root else None, split=split, n_frames=frames, resolution=size,
+            real_sampling=sampling, max_real=real_max if real_max or not sanity else SANITY_MAX_REAL,
+            max_generated=gen_max, detector=detector, bn_eps=bn_eps, resize_method=resize_method, ddof=int(ddof),
+            seed=seed, batch_size=batch_size, device=device)
+        info = get_dataset(dataset, root=root)
+        cache = not no_cache
+        if sanity:
+            result = run_sanity(protocol, dataset=info, cache=cache, progress=progress, log_fn=_echo_err)
+            target = out or Path(f"eval-{Path(info.name).stem if info.name.endswith('.csv') else info.name}-sanity")
+            paths = write_sanity(result, target)
+            click.echo(render_sanity(result))
+            click.echo(f"\nsanity.json: {paths['json']}  (table: {paths['md']})")
+            return
+        if make_samples:
+            from metrics.distortions import parse_distortion
+
+            d = parse_distortion(distort, seed) if distort else None
+            _echo_err(f"writing real{' + ' + d.label if d else ''} clips of split {split} to {make_samples}")
+            write_real_samples(info, make_samples, split=split, n_frames=frames, resolution=size, sampling=sampling,
+                               distortion=d, max_videos=gen_max, seed=seed, batch_size=batch_size)
+            samples = make_samples
+        if run_dir is not None:
+            samples = run_dir / "samples"
+        assert samples is not None
+        result = evaluate(protocol, samples, names, dataset=info, cache=cache, progress=progress, log_fn=_echo_err)
+        target = out or (run_dir / "metrics" if run_dir is not None else samples / "metrics")
+        paths = write_eval(result, target)
+    except (DetectorNotFoundError, FileNotFoundError, ValueError) as e:
+        raise click.ClickException(str(e)) from e
+    click.echo(render_eval(result))
+    click.echo(f"\nmetrics.json: {paths['json']}  (table: {paths['md']})")

@@ -1,0 +1,218 @@
+"""Controlled video distortions for FVD sanity checks: noise, blur, temporal shuffling, frozen frames.
+
+Every distortion maps a batch of videos ``[B, T, 3, H, W]`` (float in ``[0, 1]``, or uint8 which is converted)
+to float32 ``[B, T, 3, H, W]`` in ``[0, 1]`` with batched tensor operations (no loop over frames or pixels).
+``strength`` is the single knob; 0 returns the input unchanged (as float), larger values destroy more.
+
+========  =====================================================  =====================
+name      what ``strength`` means                                range
+========  =====================================================  =====================
+noise     standard deviation of additive Gaussian noise           >= 0 (0.1 is strong)
+          (values clamped back to ``[0, 1]``)
+blur      sigma in pixels of a separable Gaussian blur (kernel      >= 0
+          ``2 * ceil(3 sigma) + 1``, reflect padding), per frame
+shuffle   fraction of frame positions permuted among themselves     [0, 1]
+          (a cyclic shift in random order: every chosen frame
+          moves; frame sets are nested as strength grows)
+freeze    fraction of frames 1..T-1 replaced by frame 0             [0, 1]
+          (nested: a stronger freeze replaces a superset)
+========  =====================================================  =====================
+
+Randomness is per video: video ``i`` of a call draws from a generator seeded with ``(seed, video_ids[i])``, so the
+result of a video does not depend on the batch it was processed in (the feature cache relies on this).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+__all__ = [
+    "DISTORTIONS",
+    "Distortion",
+    "apply_distortion",
+    "gaussian_noise",
+    "gaussian_blur",
+    "shuffle_frames",
+    "freeze_frames",
+    "parse_distortion",
+]
+
+
+def _as_float_videos(videos: Tensor) -> Tensor:
+    """Check ``[B, T, 3, H, W]`` and return float32 in ``[0, 1]``."""
+    if not isinstance(videos, Tensor) or videos.ndim != 5 or videos.shape[2] != 3:
+        shape = tuple(videos.shape) if isinstance(videos, Tensor) else type(videos).__name__
+        raise ValueError(f"distortions expect a tensor of videos [B, T, 3, H, W], got {shape}")
+    if videos.dtype == torch.uint8:
+        return videos.float() / 255.0
+    if not videos.is_floating_point():
+        raise TypeError(f"videos must be uint8 or float in [0, 1], got dtype {videos.dtype}")
+    return videos.float()
+
+
+def _generators(seed: int, video_ids: Sequence[int] | None, batch: int) -> list[torch.Generator]:
+    """One torch generator per video, seeded from ``(seed, video id)`` (ids default to ``0..B-1``)."""
+    ids = list(range(batch)) if video_ids is None else [int(i) for i in video_ids]
+    if len(ids) != batch:
+        raise ValueError(f"video_ids has {len(ids)} entries for a batch of {batch} videos")
+    out = []
+    for i in ids:
+        s = int(np.random.SeedSequence([int(seed) & 0xFFFFFFFF, i & 0xFFFFFFFF]).generate_state(1)[0])
+        out.append(torch.Generator().manual_seed(s))
+    return out
+
+
+def _check_fraction(strength: float, name: str) -> float:
+    if not 0.0 <= float(strength) <= 1.0:
+        raise ValueError(f"{name} strength is a fraction of frames in [0, 1], got {strength}")
+    return float(strength)
+
+
+def gaussian_noise(videos: Tensor, strength: float, seed: int = 0, video_ids: Sequence[int] | None = None) -> Tensor:
+    """Add N(0, strength^2) noise to every value, then clamp to ``[0, 1]``: ``[B, T, 3, H, W]`` -> same shape."""
+    x = _as_float_videos(videos)
+    if strength < 0:
+        raise ValueError(f"noise strength is a standard deviation >= 0, got {strength}")
+    if strength == 0:
+        return x
+    gens = _generators(seed, video_ids, x.shape[0])
+    noise = torch.stack([torch.randn(x.shape[1:], generator=g) for g in gens])  # [B, T, 3, H, W]
+    return (x + float(strength) * noise).clamp_(0.0, 1.0)
+
+
+def _gaussian_kernel(sigma: float) -> Tensor:
+    radius = max(1, math.ceil(3.0 * sigma))
+    k = torch.arange(-radius, radius + 1, dtype=torch.float32)
+    g = torch.exp(-(k**2) / (2.0 * sigma**2))
+    return g / g.sum()  # [2r + 1]
+
+
+def gaussian_blur(videos: Tensor, strength: float, seed: int = 0, video_ids: Sequence[int] | None = None) -> Tensor:
+    """Blur every frame with a separable Gaussian of sigma ``strength`` pixels (reflect padding).
+
+    The kernel radius is ``ceil(3 sigma)``, capped at ``min(H, W) - 1`` (reflect padding needs it). Deterministic:
+    ``seed`` and ``video_ids`` are accepted for a uniform signature and ignored.
+    """
+    x = _as_float_videos(videos)
+    if strength < 0:
+        raise ValueError(f"blur strength is a sigma in pixels >= 0, got {strength}")
+    if strength == 0:
+        return x
+    b, t, c, h, w = x.shape
+    g = _gaussian_kernel(float(strength))
+    r = min((g.numel() - 1) // 2, h - 1, w - 1)
+    if r < 1:
+        return x
+    centre = (g.numel() - 1) // 2
+    g = g[centre - r:centre + r + 1]
+    g = g / g.sum()
+    frames = x.reshape(b * t * c, 1, h, w)  # every channel of every frame is one image
+    frames = F.conv2d(F.pad(frames, (r, r, 0, 0), mode="reflect"), g.view(1, 1, 1, -1))  # horizontal pass
+    frames = F.conv2d(F.pad(frames, (0, 0, r, r), mode="reflect"), g.view(1, 1, -1, 1))  # vertical pass
+    return frames.reshape(b, t, c, h, w).clamp_(0.0, 1.0)
+
+
+def _nested_positions(gens: list[torch.Generator], candidates: int, count: int) -> Tensor:
+    """For each video a random order of ``candidates`` positions, truncated to ``count``: long [B, count]."""
+    return torch.stack([torch.randperm(candidates, generator=g)[:count] for g in gens])
+
+
+def _gather_frames(x: Tensor, index: Tensor) -> Tensor:
+    """``x`` [B, T, 3, H, W], ``index`` long [B, T] -> frames ``x[b, index[b, t]]`` [B, T, 3, H, W]."""
+    b, t = index.shape
+    flat = index + torch.arange(b).unsqueeze(1) * x.shape[1]  # [B, T] indices into the [B*T] frames
+    return x.reshape(b * x.shape[1], *x.shape[2:])[flat.reshape(-1)].reshape(b, t, *x.shape[2:])
+
+
+def shuffle_frames(videos: Tensor, strength: float, seed: int = 0, video_ids: Sequence[int] | None = None) -> Tensor:
+    """Permute a fraction ``strength`` of the T frame positions among themselves.
+
+    ``k = round(strength * T)`` positions are chosen (the first ``k`` of a per-video random order, so the chosen sets
+    are nested across strengths); the frames at those positions are cycled by one place along that order, so every
+    chosen frame leaves its position (k = 1 changes nothing).
+    """
+    x = _as_float_videos(videos)
+    frac = _check_fraction(strength, "shuffle")
+    b, t = x.shape[:2]
+    k = int(round(frac * t))
+    if k < 2:
+        return x
+    pos = _nested_positions(_generators(seed, video_ids, b), t, k)  # [B, k]
+    index = torch.arange(t).repeat(b, 1)  # [B, T], identity
+    index.scatter_(1, pos, pos.roll(shifts=1, dims=1))  # position pos[j] now shows frame pos[j-1]
+    return _gather_frames(x, index)
+
+
+def freeze_frames(videos: Tensor, strength: float, seed: int = 0, video_ids: Sequence[int] | None = None) -> Tensor:
+    """Replace a fraction ``strength`` of frames 1..T-1 by frame 0 (chosen sets nested across strengths)."""
+    x = _as_float_videos(videos)
+    frac = _check_fraction(strength, "freeze")
+    b, t = x.shape[:2]
+    k = int(round(frac * (t - 1)))
+    if k < 1:
+        return x
+    pos = _nested_positions(_generators(seed, video_ids, b), t - 1, k) + 1  # [B, k] in 1..T-1
+    index = torch.arange(t).repeat(b, 1)
+    index.scatter_(1, pos, torch.zeros_like(pos))
+    return _gather_frames(x, index)
+
+
+DistortionFn = Callable[..., Tensor]
+DISTORTIONS: dict[str, DistortionFn] = {
+    "noise": gaussian_noise,
+    "blur": gaussian_blur,
+    "shuffle": shuffle_frames,
+    "freeze": freeze_frames,
+}
+"""Name -> function ``(videos [B, T, 3, H, W], strength, seed=0, video_ids=None) -> float [B, T, 3, H, W]``."""
+
+
+@dataclass(frozen=True)
+class Distortion:
+    """A named distortion at one strength, usable as a batch transform.
+
+    Calling it with ``(videos [B, T, 3, H, W], video_ids)`` returns the distorted float videos in ``[0, 1]``.
+    """
+
+    name: str
+    strength: float
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.name not in DISTORTIONS:
+            raise ValueError(f"unknown distortion {self.name!r}; valid names: {', '.join(DISTORTIONS)}")
+
+    def __call__(self, videos: Tensor, video_ids: Sequence[int] | None = None) -> Tensor:
+        return DISTORTIONS[self.name](videos, self.strength, seed=self.seed, video_ids=video_ids)
+
+    def to_dict(self) -> dict[str, object]:
+        return {"name": self.name, "strength": float(self.strength), "seed": int(self.seed)}
+
+    @property
+    def label(self) -> str:
+        return f"{self.name}@{self.strength:g}"
+
+
+def apply_distortion(videos: Tensor, name: str, strength: float, seed: int = 0,
+                     video_ids: Sequence[int] | None = None) -> Tensor:
+    """Apply distortion ``name`` (one of :data:`DISTORTIONS`) at ``strength`` to ``videos`` [B, T, 3, H, W]."""
+    return Distortion(name, float(strength), int(seed))(videos, video_ids)
+
+
+def parse_distortion(text: str, seed: int = 0) -> Distortion:
+    """``"noise:0.1"`` -> ``Distortion("noise", 0.1)``; the error lists valid names and the expected form."""
+    name, sep, value = text.partition(":")
+    if not sep:
+        raise ValueError(f"expected NAME:STRENGTH (e.g. noise:0.1), got {text!r}; names: {', '.join(DISTORTIONS)}")
+    try:
+        strength = float(value)
+    except ValueError as e:
+        raise ValueError(f"strength in {text!r} is not a number; expected NAME:STRENGTH, e.g. blur:2") from e
+    return Distortion(name.strip(), strength, seed)

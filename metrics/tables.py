@@ -1,0 +1,207 @@
+"""Writing evaluation results: ``metrics.json`` (every number with its protocol and environment) and tables.
+
+Files written by :func:`write_eval` into the output folder:
+
+* ``metrics.json``: ``{"protocol", "detector", "environment", "values", "counts", "notes", "timings",
+  "summary": [rows], "comparable_with_published"}`` (written atomically; replaced on every run);
+* ``metrics.jsonl``: the same object appended as one line per run (a history, as StyleGAN-V's ``report_metric``);
+* ``metrics.md`` / ``metrics.csv``: the summary table (mean ± std where a value is averaged over groups);
+* ``cfvd_per_class.csv`` / ``sfvd_per_subject.csv`` when those metrics were computed.
+
+:func:`write_sanity` writes ``sanity.json``, ``sanity.md`` and ``sanity.csv`` likewise. NaN / inf become ``null`` in
+JSON. Std over groups is the population std (ddof 0); std of PSNR / SSIM is over videos.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+from tabulate import tabulate
+
+from lfdm_bench.utils.io import atomic_write_json, atomic_write_text
+
+__all__ = ["format_value", "format_mean_std", "jsonable", "summary_rows", "group_rows", "sanity_rows",
+           "to_markdown", "render_eval", "render_sanity", "write_eval", "write_sanity"]
+
+NOT_COMPARABLE = "i3d-random / non-pretrained detector: values are NOT comparable with published numbers"
+_DIGITS = {"fvd": 2, "cfvd": 2, "sfvd": 2, "kvd": 4, "psnr": 2, "ssim": 4, "acc": 3}
+
+
+def format_value(x: float | None, digits: int = 2) -> str:
+    """``12.3456 -> "12.35"``; values too small for ``digits`` decimals keep ``digits`` significant digits
+    (``0.003403 -> "0.0034"``); ``None`` / NaN -> ``"n/a"``."""
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "n/a"
+    if 0 < abs(x) < 10 ** (1 - digits):
+        return f"{x:.{digits}g}"
+    return f"{x:.{digits}f}"
+
+
+def format_mean_std(mean: float | None, std: float | None, digits: int = 2) -> str:
+    """``"12.35 ± 1.20"`` (``"n/a"`` when the mean is missing; the mean alone when the std is)."""
+    if mean is None:
+        return "n/a"
+    return format_value(mean, digits) + ("" if std is None else f" ± {format_value(std, digits)}")
+
+
+def jsonable(obj: Any) -> Any:
+    """Recursively convert numpy scalars / arrays to Python and non-finite floats to ``None``."""
+    if isinstance(obj, dict):
+        return {str(k): jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return jsonable(obj.tolist())
+    if isinstance(obj, (np.floating, float)):
+        return float(obj) if math.isfinite(float(obj)) else None
+    if isinstance(obj, np.integer):
+        return int(obj)
+    if isinstance(obj, Path):
+        return str(obj)
+    return obj
+
+
+def _row(metric: str, split: str, value: float | None, std: float | None, n_gen: Any, n_real: Any,
+         detail: str = "") -> dict[str, Any]:
+    digits = _DIGITS.get(metric.split(":")[0], 4)
+    return {"metric": metric, "split": split, "value": value, "std": std,
+            "display": format_mean_std(value, std, digits), "n_generated": n_gen, "n_real": n_real, "detail": detail}
+
+
+def summary_rows(result: Any) -> list[dict[str, Any]]:
+    """One row per (metric, split) of an :class:`~metrics.protocol.EvalResult` (``display`` is mean ± std)."""
+    v, c = result.values, result.counts
+    ng, nr = c.get("generated", {}), c.get("real", {})
+    rows: list[dict[str, Any]] = []
+    for split, x in v.get("fvd", {}).items():
+        if split == "gap":
+            rows.append(_row("fvd", "gap (test - train)", x, None, "", "", "FVD(test sources) - FVD(train sources)"))
+        else:
+            rows.append(_row("fvd", split, x, None, ng.get(split), nr.get(split)))
+    for split, x in v.get("kvd", {}).items():
+        rows.append(_row("kvd", split, x, None, ng.get(split), nr.get(split), "unbiased MMD^2, cubic kernel"))
+    for metric, what in (("cfvd", "classes"), ("sfvd", "subjects")):
+        for split, s in v.get(metric, {}).items():
+            rows.append(_row(metric, split, s["mean"], s["std"], ng.get(split), nr.get(split),
+                             f"mean ± std over {s['n_groups']} {what}"
+                             + (f", {s['n_skipped']} skipped" if s["n_skipped"] else "")))
+    for metric, unit in (("psnr", "dB"), ("ssim", "")):
+        for split, s in v.get(metric, {}).items():
+            rows.append(_row(metric, split, s["mean"], s["std"], s["n_videos"], s["n_videos"],
+                             f"{unit + ', ' if unit else ''}std over videos, vs the source video's clip"))
+    for probe, s in v.get("acc", {}).items():
+        if "skipped" in s:
+            rows.append(_row(f"acc:{probe}", "-", None, None, "", "", s["skipped"]))
+            continue
+        for split, g in s["generated"].items():
+            rows.append(_row(f"acc:{probe}", split, g["accuracy"], None, g["n"], s["n_train"],
+                             f"on generated videos (chance {s['chance']:.3f}; n_real = probe training set)"))
+        rows.append(_row(f"acc:{probe}", "real test", s["real_test"]["accuracy"], None, "", s["real_test"]["n"],
+                         f"on real test videos (reference); train fit {s['train_fit']:.3f}"))
+    return rows
+
+
+def group_rows(result: Any, metric: str) -> list[dict[str, Any]]:
+    """Per-class (``cfvd``) or per-subject (``sfvd``) rows: split, group, fvd, n_generated, n_real, skipped."""
+    label = "per_class" if metric == "cfvd" else "per_subject"
+    rows = []
+    for split, s in result.values.get(metric, {}).items():
+        for group, g in s[label].items():
+            rows.append({"split": split, "class" if metric == "cfvd" else "subject": group, "fvd": g["fvd"],
+                         "n_generated": g["n_generated"], "n_real": g["n_real"], "skipped": g["skipped"] or ""})
+    return rows
+
+
+def sanity_rows(result: Any) -> list[dict[str, Any]]:
+    """Rows of a :class:`~metrics.sanity.SanityResult` table: distortion, strength, FVD, KVD, rises."""
+    return [{"distortion": r["distortion"], "strength": r["strength"], "fvd": format_value(r["fvd"], 2),
+             "kvd": format_value(r["kvd"], 4), "rises": r["rises"]} for r in result.table_rows()]
+
+
+def to_markdown(rows: Sequence[dict[str, Any]], columns: Sequence[str] | None = None) -> str:
+    """A pipe (GitHub Markdown) table of ``rows`` (dicts), columns in the given or first-row order."""
+    if not rows:
+        return "(no rows)"
+    cols = list(columns or rows[0].keys())
+    return tabulate([[r.get(k, "") for k in cols] for r in rows], headers=cols, tablefmt="github",
+                    disable_numparse=True)
+
+
+def _protocol_line(protocol: dict[str, Any], detector: dict[str, Any] | None) -> str:
+    det = "none" if detector is None else f"{detector['name']} (sha256 {str(detector['sha256'])[:12]}, " \
+        f"bn_eps {detector['bn_eps']}, resize {detector['resize_method']}, {detector['precision']})"
+    return (f"dataset {protocol['dataset']}, split {protocol['split']}, {protocol['n_frames']} frames at "
+            f"{protocol['resolution']}px, real clips '{protocol['real_sampling']}', ddof {protocol['ddof']}, "
+            f"seed {protocol['seed']}, detector {det}")
+
+
+def render_eval(result: Any) -> str:
+    """The printed report: protocol line, comparability warning, summary table, notes."""
+    lines = ["Protocol: " + _protocol_line(result.protocol, result.detector)]
+    if result.detector is not None and not result.comparable_with_published:
+        lines.append("WARNING: " + NOT_COMPARABLE)
+    cols = ["metric", "split", "display", "n_generated", "n_real", "detail"]
+    lines += ["", to_markdown(summary_rows(result), cols)]
+    lines += [f"note: {n}" for n in result.notes]
+    return "\n".join(lines)
+
+
+def render_sanity(result: Any) -> str:
+    """The printed sanity report: protocol line, warning, table, verdict and notes."""
+    lines = ["Sanity mode (real half A vs real / distorted half B). Protocol: "
+             + _protocol_line(result.protocol, result.detector)]
+    if not result.detector.get("comparable_with_published"):
+        lines.append("WARNING: " + NOT_COMPARABLE)
+    lines += ["", to_markdown(sanity_rows(result)), ""]
+    lines.append("FVD rises with every distortion strength: OK" if result.monotone else
+                 f"FLAG: FVD does not rise at {', '.join(result.non_monotone)}")
+    lines += [f"note: {n}" for n in result.notes]
+    return "\n".join(lines)
+
+
+def _record(result: Any, environment: dict[str, Any] | None) -> dict[str, Any]:
+    if environment is None:
+        from lfdm_bench.runs import environment as current_environment
+
+        environment = current_environment()
+    return jsonable(result.to_dict() | {"environment": environment})
+
+
+def write_eval(result: Any, out_dir: str | Path, environment: dict[str, Any] | None = None) -> dict[str, Path]:
+    """Write ``metrics.json`` (+ ``.jsonl`` history, ``.md``, ``.csv``, per-group CSVs) into ``out_dir``."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    rows = summary_rows(result)
+    record = _record(result, environment) | {"summary": jsonable(rows)}
+    paths = {"json": out / "metrics.json", "jsonl": out / "metrics.jsonl", "md": out / "metrics.md",
+             "csv": out / "metrics.csv"}
+    atomic_write_json(paths["json"], record)
+    with open(paths["jsonl"], "a") as f:
+        f.write(json.dumps(record, sort_keys=True) + "\n")
+    md = [render_eval(result)]
+    for metric, name in (("cfvd", "cfvd_per_class"), ("sfvd", "sfvd_per_subject")):
+        groups = group_rows(result, metric)
+        if groups:
+            paths[name] = out / f"{name}.csv"
+            atomic_write_text(paths[name], pd.DataFrame(groups).to_csv(index=False))
+            md += ["", f"## {metric} per {'class' if metric == 'cfvd' else 'subject'}", "",
+                   to_markdown([g | {"fvd": format_value(g["fvd"], 2)} for g in groups])]
+    atomic_write_text(paths["md"], "\n".join(md) + "\n")
+    atomic_write_text(paths["csv"], pd.DataFrame(rows).to_csv(index=False))
+    return paths
+
+
+def write_sanity(result: Any, out_dir: str | Path, environment: dict[str, Any] | None = None) -> dict[str, Path]:
+    """Write ``sanity.json``, ``sanity.md`` and ``sanity.csv`` into ``out_dir``."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {"json": out / "sanity.json", "md": out / "sanity.md", "csv": out / "sanity.csv"}
+    atomic_write_json(paths["json"], _record(result, environment))
+    atomic_write_text(paths["md"], render_sanity(result) + "\n")
+    atomic_write_text(paths["csv"], pd.DataFrame(result.table_rows()).to_csv(index=False))
+    return paths

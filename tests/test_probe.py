@@ -1,0 +1,86 @@
+"""Linear probes: fit separable classes, stay at chance on random labels, motion features, accuracy in evaluate."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from lfdm_bench.data.registry import get_dataset
+from metrics.probe import LinearProbe, motion_features, motion_source, probe_accuracy
+from metrics.protocol import EvalProtocol, evaluate
+from test_protocol import make_tiny_dataset, tiny_detector
+
+
+def blobs(n_per_class: int, k: int, d: int, sep: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.RandomState(seed)
+    centres = rng.randn(k, d) * sep
+    y = np.repeat(np.arange(k), n_per_class)
+    return centres[y] + rng.randn(len(y), d), y
+
+
+def test_probe_separates_separable_classes() -> None:
+    x, y = blobs(30, 4, 20, sep=2.0, seed=0)
+    xt, yt = blobs(30, 4, 20, sep=2.0, seed=0)  # same centres (same seed), fresh...
+    xt = xt + np.random.RandomState(1).randn(*xt.shape) * 0.5  # ...with extra noise
+    probe = LinearProbe(n_classes=4).fit(x, y)
+    assert probe.accuracy(x, y) == 1.0
+    assert probe.accuracy(xt, yt) > 0.9
+    p = probe.predict_proba(xt)
+    assert p.shape == (120, 4) and np.allclose(p.sum(1), 1.0)
+    # scaling the features does not matter (standardised inside)
+    assert LinearProbe(n_classes=4).fit(x * 1000 + 5, y).accuracy(xt * 1000 + 5, yt) == probe.accuracy(xt, yt)
+
+
+def test_probe_at_chance_on_random_labels() -> None:
+    rng = np.random.RandomState(0)
+    accs = []
+    for seed in range(5):
+        x, y = rng.randn(200, 10), np.random.RandomState(seed).randint(0, 4, 200)
+        xt, yt = rng.randn(2000, 10), np.random.RandomState(100 + seed).randint(0, 4, 2000)
+        accs.append(LinearProbe(n_classes=4).fit(x, y).accuracy(xt, yt))
+    assert abs(np.mean(accs) - 0.25) < 0.03
+
+
+def test_probe_errors() -> None:
+    with pytest.raises(ValueError, match="at least 2 classes"):
+        LinearProbe(n_classes=1)
+    with pytest.raises(ValueError, match=r"labels must lie in \[0, 2\]"):
+        LinearProbe(n_classes=3).fit(np.zeros((4, 2)), np.array([0, 1, 2, 3]))
+    with pytest.raises(RuntimeError, match="not fitted"):
+        LinearProbe(n_classes=3).predict(np.zeros((2, 2)))
+    out = probe_accuracy(blobs(10, 3, 5, 3.0, 0), {"held": blobs(10, 3, 5, 3.0, 0)}, n_classes=3)
+    assert out["chance"] == pytest.approx(1 / 3) and out["held"]["n"] == 30 and out["train_fit"] == 1.0
+
+
+def test_motion_features_shape_and_static_video() -> None:
+    v = torch.randint(0, 256, (2, 9, 3, 16, 16), dtype=torch.uint8)
+    f = motion_features(v, grid=4)
+    assert f.shape == (2, 8 * 3 * 16) and f.dtype == torch.float64
+    static = v[:, :1].expand(2, 9, 3, 16, 16)
+    assert motion_features(static).abs().max() == 0
+    assert motion_source().info.name == "motion-grid4"
+    with pytest.raises(ValueError, match=r"\[B, T, 3, H, W\]"):
+        motion_features(v[0])
+
+
+def test_accuracy_in_evaluate(tmp_path: Path) -> None:
+    from metrics.distortions import Distortion
+    from metrics.sanity import write_real_samples
+
+    tiny = get_dataset(str(make_tiny_dataset(tmp_path / "data", takes=3)))
+    write_real_samples(tiny, tmp_path / "real", split="test", n_frames=10)
+    write_real_samples(tiny, tmp_path / "frozen", split="test", n_frames=10, distortion=Distortion("freeze", 1.0))
+    protocol = EvalProtocol(dataset=tiny.name, split="test", n_frames=10)
+    res = evaluate(protocol, tmp_path / "real", ["acc"], dataset=tiny, detector=tiny_detector(), cache=None)
+    motion = res.values["acc"]["probe-motion"]
+    assert motion["chance"] == pytest.approx(1 / 3)
+    assert motion["real_test"]["accuracy"] >= 0.8  # 2 training subjects only: not always perfect
+    assert motion["generated"]["test"]["accuracy"] == motion["real_test"]["accuracy"]  # samples = real clips
+    assert motion["generated"]["test"]["n"] == 18 and motion["n_train"] == 18
+    assert res.values["acc"]["probe-i3d"]["real_test"]["accuracy"] > 1 / 3
+    frozen = evaluate(protocol, tmp_path / "frozen", ["acc"], dataset=tiny, detector=tiny_detector(), cache=None)
+    # a frozen video shows no motion: the motion probe can no longer tell the requested class
+    assert frozen.values["acc"]["probe-motion"]["generated"]["test"]["accuracy"] < 0.5

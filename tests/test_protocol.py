@@ -1,0 +1,226 @@
+"""Evaluation protocol: grouping, per-group FVD against an independent numpy computation, identity, PSNR/SSIM.
+
+Uses a tiny dataset of mp4s written here (3 classes that differ by motion, 4 subjects, 12 frames, 32x32) and a
+tiny deterministic feature function instead of I3D. ``make_tiny_dataset`` and ``tiny_detector`` are imported by
+the other metric tests.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import scipy.linalg
+import torch
+
+from lfdm_bench.data.records import VideoRecord, write_manifest
+from lfdm_bench.data.registry import get_dataset
+from lfdm_bench.data.video_io import write_mp4
+from metrics.kvd import kvd_from_features
+from metrics.protocol import (
+    EvalProtocol,
+    UnknownMetricError,
+    evaluate,
+    group_fvd,
+    parse_metrics,
+    select_subset,
+    summarise_groups,
+)
+from metrics.real_cache import FeatureCache, FunctionDetector
+
+CLASSES = ["right", "down", "still"]
+SUBJECTS = {"s1": "train", "s2": "train", "s3": "test", "s4": "test"}
+
+
+def render(subject: int, class_index: int, take: int, frames: int = 12, size: int = 32) -> np.ndarray:
+    """uint8 [T, H, W, 3]: a square on a subject-coloured background moving right / down / not at all."""
+    rng = np.random.default_rng([subject, class_index, take])
+    video = np.zeros((frames, size, size, 3), dtype=np.uint8)
+    video[:] = np.array([40 + 40 * subject, 90, 160 - 30 * subject], dtype=np.uint8)
+    y0, x0 = rng.integers(4, 10, size=2)
+    speed = 1.0 + 0.3 * take
+    for t in range(frames):
+        dx = int(round(speed * t)) if class_index == 0 else 0
+        dy = int(round(speed * t)) if class_index == 1 else 0
+        y, x = min(y0 + dy, size - 8), min(x0 + dx, size - 8)
+        video[t, y:y + 8, x:x + 8] = [250, 250, 40 + 60 * class_index]
+    return video
+
+
+def make_tiny_dataset(folder: Path, takes: int = 2, frames: int = 12) -> Path:
+    """Write the tiny dataset (manifest.csv + dataset.json + mp4s); returns the manifest path."""
+    folder.mkdir(parents=True, exist_ok=True)
+    records = []
+    for si, (subject, split) in enumerate(SUBJECTS.items()):
+        for c, name in enumerate(CLASSES):
+            for k in range(takes):
+                path = folder / f"{subject}_{name}_{k}.mp4"
+                write_mp4(path, render(si, c, k, frames))
+                records.append(VideoRecord(path=str(path), subject=subject, class_index=c, class_name=name,
+                                           text=f"moves {name}", split=split, take=f"t{k}", n_frames=frames))
+    manifest = folder / "manifest.csv"
+    write_manifest(records, manifest, relative_to=folder)
+    (folder / "dataset.json").write_text(json.dumps({"class_names": CLASSES,
+                                                     "class_texts": [f"moves {c}" for c in CLASSES]}))
+    return manifest
+
+
+def tiny_features(videos: torch.Tensor) -> torch.Tensor:
+    """[B, T, 3, H, W] -> [B, 12]: mean colour (3), pooled frame-difference energy on a 2x2 grid per time half (8),
+    and the mean absolute temporal change (1)."""
+    x = videos.double() / 255.0 if videos.dtype == torch.uint8 else videos.double()
+    colour = x.mean(dim=(1, 3, 4))  # [B, 3]
+    diff = (x[:, 1:] - x[:, :1]).abs().mean(dim=2)  # [B, T-1, H, W]
+    t_half = diff.shape[1] // 2
+    halves = torch.stack([diff[:, :t_half].mean(1), diff[:, t_half:].mean(1)], 1)  # [B, 2, H, W]
+    grid = torch.nn.functional.adaptive_avg_pool2d(halves, 2).reshape(x.shape[0], -1)  # [B, 8]
+    change = (x[:, 1:] - x[:, :-1]).abs().mean(dim=(1, 2, 3, 4)).unsqueeze(1)  # [B, 1]
+    return torch.cat([colour, grid * 10, change * 10], dim=1)
+
+
+def tiny_detector(name: str = "tiny") -> FunctionDetector:
+    return FunctionDetector(tiny_features, name=name, version="1")
+
+
+def numpy_fd(a: np.ndarray, b: np.ndarray, ddof: int = 1) -> float:
+    """Independent Fréchet distance: np.cov + scipy.linalg.sqrtm."""
+    mu1, mu2 = a.mean(0), b.mean(0)
+    s1, s2 = np.cov(a, rowvar=False, ddof=ddof), np.cov(b, rowvar=False, ddof=ddof)
+    covmean = scipy.linalg.sqrtm(s1 @ s2).real
+    return float(((mu1 - mu2) ** 2).sum() + np.trace(s1) + np.trace(s2) - 2 * np.trace(covmean))
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory: pytest.TempPathFactory):
+    manifest = make_tiny_dataset(tmp_path_factory.mktemp("tiny") / "data")
+    return get_dataset(str(manifest))
+
+
+def test_parse_metrics_and_unknown_name() -> None:
+    assert parse_metrics(["all"]) == ("fvd", "cfvd", "sfvd", "kvd", "psnr", "ssim", "acc")
+    assert parse_metrics(["SSIM", "fvd"]) == ("fvd", "ssim")
+    with pytest.raises(UnknownMetricError, match="valid names: fvd, cfvd, sfvd, kvd, psnr, ssim, acc"):
+        parse_metrics(["fid"])
+
+
+def test_protocol_validation_and_dict() -> None:
+    with pytest.raises(ValueError, match="n_frames must be >= 9"):
+        EvalProtocol(dataset="x", n_frames=8)
+    with pytest.raises(ValueError, match="split must be one of"):
+        EvalProtocol(dataset="x", split="val")
+    with pytest.raises(ValueError, match="ddof must be 0"):
+        EvalProtocol(dataset="x", ddof=2)
+    p = EvalProtocol(dataset="x", split="both", ddof=0)
+    assert p.splits == ("test", "train")
+    d = p.to_dict()
+    for key in ("dataset", "split", "n_frames", "resolution", "real_sampling", "max_real", "max_generated",
+                "detector", "ddof", "seed", "batch_size", "resize_method", "bn_eps"):
+        assert key in d
+
+
+def test_select_subset_is_stratified_and_seeded(tiny) -> None:
+    recs = tiny.split("both")
+    sub = select_subset(recs, 6, seed=3)
+    assert len(sub) == 6 and sorted(r.class_index for r in sub) == [0, 0, 1, 1, 2, 2]
+    assert sub == select_subset(recs, 6, seed=3)
+    assert [recs.index(r) for r in sub] == sorted(recs.index(r) for r in sub)  # original order kept
+    assert select_subset(recs, None, 0) == recs
+
+
+def test_group_fvd_matches_numpy() -> None:
+    rng = np.random.RandomState(0)
+    gen, real = rng.randn(40, 5), rng.randn(50, 5) * 1.3 + 0.2
+    g_groups = ["a"] * 20 + ["b"] * 19 + ["c"]
+    r_groups = ["a"] * 25 + ["b"] * 25
+    per, n_small = group_fvd(gen, g_groups, real, r_groups, ddof=1)
+    assert n_small == 0
+    assert per["a"]["fvd"] == pytest.approx(numpy_fd(gen[:20], real[:25]), rel=1e-8)
+    assert per["b"]["fvd"] == pytest.approx(numpy_fd(gen[20:39], real[25:]), rel=1e-8)
+    assert per["c"]["fvd"] is None and "needs >= 2" in per["c"]["skipped"]
+    s = summarise_groups(per)
+    assert s["n_groups"] == 2 and s["n_skipped"] == 1
+    assert s["mean"] == pytest.approx((per["a"]["fvd"] + per["b"]["fvd"]) / 2)
+    per0, _ = group_fvd(gen, g_groups, real, r_groups, ddof=0)
+    assert per0["a"]["fvd"] == pytest.approx(numpy_fd(gen[:20], real[:25], ddof=0), rel=1e-8)
+
+
+@pytest.mark.filterwarnings("ignore::scipy.linalg.LinAlgWarning")  # sqrtm of rank-deficient covariances
+def test_evaluate_groups_equal_independent_numpy(tiny, tmp_path: Path) -> None:
+    # Generated = real videos of the other take (a real-vs-real comparison with known groups).
+    gen = [VideoRecord(path=r.path, subject=r.subject, class_index=r.class_index, class_name=r.class_name,
+                       text=r.text, split=r.split, take=r.take, params={"source": r.path})
+           for r in tiny.records if r.take == "t0"]
+    protocol = EvalProtocol(dataset=tiny.name, split="both", n_frames=10, real_sampling="first")
+    res = evaluate(protocol, gen, ["fvd", "cfvd", "sfvd", "kvd"], dataset=tiny, detector=tiny_detector(),
+                   cache=FeatureCache(tmp_path))
+    assert res.protocol["resolution"] == 32 and res.detector["name"] == "tiny"
+    for s in ("test", "train"):
+        g_recs, r_recs = [r for r in res.records["generated"] if r.split == s], res.records[f"real_{s}"]
+        gf = res.features["generated"]["i3d"][[res.records["generated"].index(r) for r in g_recs]]
+        rf = res.features[f"real_{s}"]["i3d"]
+        assert res.values["fvd"][s] == pytest.approx(numpy_fd(gf, rf), rel=1e-6)
+        for c in CLASSES:
+            gi = [i for i, r in enumerate(g_recs) if r.class_name == c]
+            ri = [i for i, r in enumerate(r_recs) if r.class_name == c]
+            got = res.values["cfvd"][s]["per_class"][c]
+            assert (got["n_generated"], got["n_real"]) == (len(gi), len(ri)) == (2, 4)
+            assert got["fvd"] == pytest.approx(numpy_fd(gf[gi], rf[ri]), rel=1e-6, abs=1e-9)
+        per_s = res.values["sfvd"][s]["per_subject"]
+        assert set(per_s) == {k for k, v in SUBJECTS.items() if v == s}
+        vals = [v["fvd"] for v in per_s.values()]
+        assert res.values["sfvd"][s]["mean"] == pytest.approx(np.mean(vals))
+        assert res.values["sfvd"][s]["std"] == pytest.approx(np.std(vals))
+    assert res.values["fvd"]["gap"] == pytest.approx(res.values["fvd"]["test"] - res.values["fvd"]["train"])
+    assert any("fewer videos than the feature dimension" in n for n in res.notes)  # said once, not per group
+    assert sum("feature dimension" in n for n in res.notes) == 1
+
+
+def test_identical_generated_and_real_give_zero(tiny, tmp_path: Path) -> None:
+    gen = [VideoRecord(path=r.path, subject=r.subject, class_index=r.class_index, class_name=r.class_name,
+                       text=r.text, split=r.split, take=r.take, params={"source": r.path})
+           for r in tiny.split("test")]
+    protocol = EvalProtocol(dataset=tiny.name, split="test", n_frames=10, real_sampling="first")
+    res = evaluate(protocol, gen, ["fvd", "cfvd", "kvd", "psnr", "ssim"], dataset=tiny, detector=tiny_detector(),
+                   cache=None)
+    assert res.values["fvd"]["test"] == pytest.approx(0.0, abs=1e-8)
+    assert res.values["cfvd"]["test"]["mean"] == pytest.approx(0.0, abs=1e-8)
+    feats = res.features["generated"]["i3d"]
+    # the unbiased MMD^2 of a set with itself is slightly negative, not 0
+    assert res.values["kvd"]["test"] == pytest.approx(kvd_from_features(feats, feats))
+    assert res.values["kvd"]["test"] <= 0
+    assert res.values["psnr"]["test"]["mean"] == pytest.approx(100.0)  # capped: identical frames
+    assert res.values["ssim"]["test"]["mean"] == pytest.approx(1.0)
+    assert res.values["psnr"]["test"]["n_videos"] == len(gen)
+    assert len(res.values["psnr"]["test"]["per_frame"]) == 10
+
+
+def test_sample_folder_split_filter_and_errors(tiny, tmp_path: Path) -> None:
+    from metrics.sanity import write_real_samples
+
+    write_real_samples(tiny, tmp_path / "s", split="train", n_frames=10, max_videos=6)
+    protocol = EvalProtocol(dataset=tiny.name, split="test", n_frames=10)
+    with pytest.raises(ValueError, match="pass --split accordingly"):
+        evaluate(protocol, tmp_path / "s", ["fvd"], dataset=tiny, detector=tiny_detector(), cache=None)
+    with pytest.raises(FileNotFoundError, match="manifest.csv"):
+        evaluate(protocol, tmp_path / "missing", ["fvd"], dataset=tiny, detector=tiny_detector(), cache=None)
+    long = EvalProtocol(dataset=tiny.name, split="train", n_frames=12)
+    with pytest.raises(ValueError, match="fewer than min_frames=12"):
+        evaluate(long, tmp_path / "s", ["fvd"], dataset=tiny, detector=tiny_detector(), cache=None)
+
+
+def test_distorted_samples_score_worse_than_real(tiny, tmp_path: Path) -> None:
+    from metrics.distortions import Distortion
+    from metrics.sanity import write_real_samples
+
+    write_real_samples(tiny, tmp_path / "real", split="test", n_frames=10)
+    write_real_samples(tiny, tmp_path / "frozen", split="test", n_frames=10, distortion=Distortion("freeze", 1.0))
+    protocol = EvalProtocol(dataset=tiny.name, split="test", n_frames=10)
+    det = tiny_detector()
+    real = evaluate(protocol, tmp_path / "real", ["fvd", "psnr", "ssim"], dataset=tiny, detector=det, cache=None)
+    frozen = evaluate(protocol, tmp_path / "frozen", ["fvd", "psnr", "ssim"], dataset=tiny, detector=det, cache=None)
+    assert real.values["fvd"]["test"] < 0.05 * frozen.values["fvd"]["test"]
+    assert real.values["psnr"]["test"]["mean"] > 35.0  # re-encoded real clips vs their own sources
+    assert frozen.values["psnr"]["test"]["mean"] < real.values["psnr"]["test"]["mean"]
+    assert frozen.values["ssim"]["test"]["mean"] < real.values["ssim"]["test"]["mean"]

@@ -1,0 +1,151 @@
+"""Distortions (batched, seeded, nested) and the sanity table (FVD rises with strength; non-monotone rows flagged)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from lfdm_bench.data.records import read_manifest
+from lfdm_bench.data.registry import get_dataset
+from metrics.distortions import (
+    DISTORTIONS,
+    Distortion,
+    apply_distortion,
+    freeze_frames,
+    gaussian_blur,
+    parse_distortion,
+    shuffle_frames,
+)
+from metrics.protocol import EvalProtocol
+from metrics.real_cache import FeatureCache, FunctionDetector
+from metrics.sanity import run_sanity, split_halves, write_real_samples
+from metrics.tables import render_sanity, write_sanity
+from test_protocol import make_tiny_dataset, tiny_features
+
+
+def sanity_features(videos: torch.Tensor) -> torch.Tensor:
+    """The tiny features plus spatial gradient energy (sees noise and blur): [B, 13]."""
+    x = videos.double() / 255.0 if videos.dtype == torch.uint8 else videos.double()
+    grad = (x[..., 1:, :] - x[..., :-1, :]).abs().mean(dim=(1, 2, 3, 4)) + \
+        (x[..., 1:] - x[..., :-1]).abs().mean(dim=(1, 2, 3, 4))
+    return torch.cat([tiny_features(videos), 10 * grad.unsqueeze(1)], dim=1)
+
+
+@pytest.fixture(scope="module")
+def tiny4(tmp_path_factory: pytest.TempPathFactory):
+    return get_dataset(str(make_tiny_dataset(tmp_path_factory.mktemp("tiny4") / "data", takes=4)))
+
+
+def videos(b: int = 3, t: int = 8, size: int = 16) -> torch.Tensor:
+    g = torch.Generator().manual_seed(0)
+    return torch.randint(0, 256, (b, t, 3, size, size), generator=g, dtype=torch.uint8)
+
+
+@pytest.mark.parametrize("name", list(DISTORTIONS))
+def test_distortions_shape_range_identity_and_batch_independence(name: str) -> None:
+    x = videos()
+    out = apply_distortion(x, name, 0.5 if name != "blur" else 1.5, seed=1, video_ids=[5, 6, 7])
+    assert out.shape == x.shape and out.dtype == torch.float32
+    assert 0.0 <= float(out.min()) and float(out.max()) <= 1.0
+    assert not torch.equal(out, x.float() / 255)
+    torch.testing.assert_close(apply_distortion(x, name, 0.0), x.float() / 255)
+    # a video's result does not depend on the batch it is in
+    alone = apply_distortion(x[1:2], name, 0.5 if name != "blur" else 1.5, seed=1, video_ids=[6])
+    torch.testing.assert_close(alone[0], out[1])
+
+
+def test_shuffle_and_freeze_semantics() -> None:
+    x = torch.arange(10, dtype=torch.float32).view(1, 10, 1, 1, 1).expand(2, 10, 3, 2, 2) / 10
+    order = (shuffle_frames(x, 0.5, seed=3)[:, :, 0, 0, 0] * 10).round().long()
+    for row in order:
+        assert sorted(row.tolist()) == list(range(10))  # a permutation
+        assert int((row != torch.arange(10)).sum()) == 5  # exactly round(0.5 * 10) frames moved
+    frozen = (freeze_frames(x, 1.0)[:, :, 0, 0, 0] * 10).round().long()
+    assert frozen.eq(0).all()
+    weak, strong = freeze_frames(x, 0.3, seed=2), freeze_frames(x, 0.6, seed=2)
+    weak_pos = set(torch.nonzero(weak[0, :, 0, 0, 0] == 0).flatten().tolist())
+    strong_pos = set(torch.nonzero(strong[0, :, 0, 0, 0] == 0).flatten().tolist())
+    assert weak_pos < strong_pos and 0 in weak_pos  # nested sets, frame 0 kept
+    with pytest.raises(ValueError, match=r"fraction of frames in \[0, 1\]"):
+        freeze_frames(x, 1.5)
+
+
+def test_blur_keeps_constant_frames_and_smooths() -> None:
+    flat = torch.full((1, 2, 3, 12, 12), 0.4)
+    torch.testing.assert_close(gaussian_blur(flat, 2.0), flat)
+    x = videos(1, 2, 12)
+    assert gaussian_blur(x, 2.0).std() < (x.float() / 255).std()
+
+
+def test_parse_distortion_errors() -> None:
+    assert parse_distortion("blur:2") == Distortion("blur", 2.0)
+    with pytest.raises(ValueError, match="expected NAME:STRENGTH"):
+        parse_distortion("blur")
+    with pytest.raises(ValueError, match="valid names: noise, blur, shuffle, freeze"):
+        parse_distortion("jpeg:3")
+    with pytest.raises(ValueError, match=r"\[B, T, 3, H, W\]"):
+        apply_distortion(torch.zeros(4, 3, 8, 8), "noise", 0.1)
+
+
+def test_split_halves_stratified(tiny4) -> None:
+    recs = tiny4.split("both")
+    a, b = split_halves(recs, seed=0)
+    assert not set(a) & set(b) and len(a) + len(b) == len(recs) and abs(len(a) - len(b)) <= 1
+    for c in range(3):
+        na = sum(recs[i].class_index == c for i in a)
+        nb = sum(recs[i].class_index == c for i in b)
+        assert abs(na - nb) <= 1
+    assert split_halves(recs, seed=0) == (a, b) != split_halves(recs, seed=1)
+
+
+def test_sanity_fvd_rises_with_strength_and_is_cached(tiny4, tmp_path: Path) -> None:
+    protocol = EvalProtocol(dataset=tiny4.name, split="both", n_frames=10)
+    det = FunctionDetector(sanity_features, "sanity-features")
+    cache = FeatureCache(tmp_path / "cache")
+    res = run_sanity(protocol, dataset=tiny4, detector=det, cache=cache)
+    assert res.monotone, render_sanity(res)
+    assert len(res.rows) == 12 and res.baseline["n_a"] == res.baseline["n_b"] == 24
+    for name in DISTORTIONS:
+        fvds = [res.baseline["fvd"]] + [r["fvd"] for r in res.rows if r["distortion"] == name]
+        assert all(b > a for a, b in zip(fvds, fvds[1:])), (name, fvds)
+    text = render_sanity(res)
+    assert "none (halves A vs B)" in text and "FVD rises with every distortion strength: OK" in text
+    assert "NOT comparable with published numbers" in text
+    paths = write_sanity(res, tmp_path / "out", environment={"test": True})
+    saved = json.loads(paths["json"].read_text())
+    assert saved["monotone"] is True and saved["protocol"]["resolution"] == 32
+    assert saved["environment"] == {"test": True}
+    # second run: everything (real and distorted halves) comes from the cache
+    det2 = FunctionDetector(sanity_features, "sanity-features")
+    again = run_sanity(protocol, dataset=tiny4, detector=det2, cache=cache)
+    assert det2.calls == 0 and again.rows == res.rows
+
+
+def test_sanity_flags_non_monotone_rows(tiny4) -> None:
+    def colour(v: torch.Tensor) -> torch.Tensor:  # blind to frame order
+        return (v.double() / 255 if v.dtype == torch.uint8 else v.double()).mean(dim=(1, 3, 4))
+
+    colour_only = FunctionDetector(colour, "colour-only")
+    protocol = EvalProtocol(dataset=tiny4.name, split="both", n_frames=10)
+    res = run_sanity(protocol, {"shuffle": (0.5, 1.0)}, dataset=tiny4, detector=colour_only, cache=None)
+    assert not res.monotone and res.non_monotone == ["shuffle@0.5", "shuffle@1"]
+    assert "FLAG: FVD does not rise at shuffle@0.5, shuffle@1" in render_sanity(res)
+    with pytest.raises(ValueError, match="strictly increasing"):
+        run_sanity(protocol, {"noise": (0.2, 0.1)}, dataset=tiny4, detector=colour_only, cache=None)
+
+
+def test_write_real_samples_manifest(tiny4, tmp_path: Path) -> None:
+    manifest = write_real_samples(tiny4, tmp_path / "s", split="test", n_frames=10, max_videos=6,
+                                  distortion=Distortion("noise", 0.1))
+    recs = read_manifest(manifest)
+    assert len(recs) == 6 and all(r.split == "test" and r.n_frames == 10 for r in recs)
+    real_paths = {str(Path(r.path).resolve()) for r in tiny4.records}
+    for r in recs:
+        assert set(r.params) == {"source", "seed", "sampler", "steps", "guidance", "seconds", "method"}
+        assert r.params["source"] in real_paths and r.params["method"] == "real+noise@0.1"
+        assert Path(r.path).is_file()
+    assert np.unique([r.class_index for r in recs]).size == 3
