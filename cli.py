@@ -21,6 +21,7 @@ COMMANDS = [
     ("bench.commands", "bench"),
     ("bench.ablate", "ablate"),
     ("bench.report", "report"),
+    ("bench.experiments", "experiment"),
 ]
 
 

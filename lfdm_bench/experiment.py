@@ -33,6 +33,7 @@ class DataConfig:
     sampling: Literal["uniform", "random", "very_random", "first"] = "uniform"
     hflip: float = 0.0  # probability of a horizontal flip in training (the paper: 0.5 for the LFAE)
     skip_bad: bool = False  # skip unreadable videos (reported) instead of failing
+    preload: bool = True  # decode deterministic (uniform) training clips once into memory instead of every step
 
     def __post_init__(self) -> None:
         if not 8 <= self.size <= 512:

@@ -31,7 +31,7 @@ from lfdm_bench.data.registry import DatasetInfo
 from lfdm_bench.models.video_diffusion import VideoDiffusion, VideoDiffusionConfig
 from lfdm_bench.runs import Run
 from lfdm_bench.training.engine import Trainer, load_checkpoint
-from lfdm_bench.training.items import SeededClipItems, TensorItems, spread, stack_collate
+from lfdm_bench.training.items import TensorItems, spread, stack_collate, training_items
 from lfdm_bench.training.lfdm import (
     class_table,
     clip_dataset,
@@ -60,7 +60,7 @@ def _frame_collate(items) -> torch.Tensor:
 def train_ae(cfg: LDMConfig, run: Run, progress: bool = True, stop_at: int | None = None) -> dict[str, Any]:
     """Stage 1: the KL autoencoder, reconstructing single frames (multi-scale L1 + ``kl_weight`` * KL)."""
     info = load_data(cfg.data)
-    ds = SeededClipItems(clip_dataset(info, cfg.data, "train", seed=cfg.seed))
+    ds = training_items(clip_dataset(info, cfg.data, "train", seed=cfg.seed), cfg.data.preload, progress)
     torch.manual_seed(cfg.seed)
     model = KLAutoencoder(cfg.ae.model)
     loss_mod = AutoencoderLoss.from_config(cfg.ae.model)
@@ -201,7 +201,7 @@ def train_ldm_dm(cfg: LDMConfig, run: Run, progress: bool = True, stop_at: int |
         def get_batch(batch):
             return batch["target"], batch["class_index"]
     else:
-        ds, collate_fn = SeededClipItems(clips), lambda items: collate([c for c, _ in items])
+        ds, collate_fn = training_items(clips, cfg.data.preload, progress), lambda items: collate([c for c, _ in items])
 
         def get_batch(batch):
             video = batch.video.to(device).transpose(1, 2)  # [B, 3, T, H, W]

@@ -28,7 +28,7 @@ from lfdm_bench.models.video_diffusion import VideoDiffusion, VideoDiffusionConf
 from lfdm_bench.runs import Run
 from lfdm_bench.text import ClassEmbeddingTable, OneHotClassEncoder, build_class_embedding_table
 from lfdm_bench.training.engine import Trainer, load_checkpoint
-from lfdm_bench.training.items import SeededClipItems, TensorItems, stack_collate
+from lfdm_bench.training.items import TensorItems, stack_collate, training_items
 from lfdm_bench.utils.io import atomic_torch_save, stable_hash
 from lfdm_bench.utils.paths import cache_dir
 
@@ -70,7 +70,7 @@ def _pair_collate(items):
 def train_lfae(cfg: LFDMConfig, run: Run, progress: bool = True, stop_at: int | None = None) -> dict[str, Any]:
     """Stage 1: the latent flow autoencoder, trained to reconstruct a driving frame from a source frame."""
     info = load_data(cfg.data)
-    ds = SeededClipItems(clip_dataset(info, cfg.data, "train", seed=cfg.seed))
+    ds = training_items(clip_dataset(info, cfg.data, "train", seed=cfg.seed), cfg.data.preload, progress)
     torch.manual_seed(cfg.seed)
     model = LFAE(cfg.lfae.model)
     loss_mod = LFAELoss(cfg.lfae.loss, num_channels=cfg.lfae.model.num_channels)
@@ -154,7 +154,7 @@ def train_dm(cfg: LFDMConfig, run: Run, progress: bool = True, stop_at: int | No
         def get_batch(batch):
             return batch["target"], batch["z0"], batch["class_index"]
     else:
-        ds, collate_fn = SeededClipItems(clips), lambda items: collate([c for c, _ in items])
+        ds, collate_fn = training_items(clips, cfg.data.preload, progress), lambda items: collate([c for c, _ in items])
 
         def get_batch(batch):
             video = batch.video.to(device).transpose(1, 2)  # [B, 3, T, H, W]
