@@ -99,24 +99,24 @@ def _run_config(run_dir: Path) -> dict[str, Any]:
     return yaml.safe_load((run_dir / "config.yaml").read_text()) or {}
 
 
-def _num(x: Any) -> float | None:
+def num_or_none(x: Any) -> float | None:
     if x is None:
         return None
     x = float(x)
     return x if math.isfinite(x) else None
 
 
-def _row_from_result(split: str, result: Any) -> dict[str, Any]:
+def row_from_result(split: str, result: Any) -> dict[str, Any]:
     """The metric columns of one evaluated point."""
     v = result.values
-    row: dict[str, Any] = {"fvd": _num(v.get("fvd", {}).get(split)), "kvd": _num(v.get("kvd", {}).get(split))}
+    row: dict[str, Any] = {"fvd": num_or_none(v.get("fvd", {}).get(split)), "kvd": num_or_none(v.get("kvd", {}).get(split))}
     for m in ("cfvd", "sfvd"):
         s = v.get(m, {}).get(split) or {}
-        row[m], row[f"{m}_std"] = _num(s.get("mean")), _num(s.get("std"))
+        row[m], row[f"{m}_std"] = num_or_none(s.get("mean")), num_or_none(s.get("std"))
     for key, probe in (("acc_motion", "probe-motion"), ("acc_i3d", "probe-i3d")):
         p = v.get("acc", {}).get(probe) or {}
-        row[key] = _num(((p.get("generated") or {}).get(split) or {}).get("accuracy"))
-        row[f"{key}_real"] = _num((p.get("real_test") or {}).get("accuracy"))
+        row[key] = num_or_none(((p.get("generated") or {}).get(split) or {}).get("accuracy"))
+        row[f"{key}_real"] = num_or_none((p.get("real_test") or {}).get("accuracy"))
     row["n_videos"] = result.counts.get("generated", {}).get(split)
     row["n_real"] = result.counts.get("real", {}).get(split)
     return row
@@ -243,8 +243,8 @@ def run_ablation(run_dir: str | Path, samplers: Sequence[str] = ("ddim",), steps
         nfe, nfe_from = _nfe(run.root, point)
         row = {"point": point.label, "method": method, "sampler": point.sampler, "steps": point.steps,
                "guidance": point.guidance, "eta": point.eta, "split": split,
-               **_row_from_result(split, result),
-               "seconds_per_video": _num(seconds_per_video(manifest)), "nfe_per_video": nfe,
+               **row_from_result(split, result),
+               "seconds_per_video": num_or_none(seconds_per_video(manifest)), "nfe_per_video": nfe,
                "nfe_source": nfe_from, "samples": str(folder)}
         rows.append(row)
         evaluated_protocol, detector_info = result.protocol, result.detector
@@ -347,7 +347,7 @@ class _SamplerList(click.ParamType):
             self.fail(str(e), param, ctx)
 
 
-def _metric_type() -> click.ParamType:
+def metric_type() -> click.ParamType:
     from metrics.commands import MetricNames
 
     return MetricNames()
@@ -369,7 +369,7 @@ def _metric_type() -> click.ParamType:
               help="Videos per (subject, class) pair of the split.")
 @click.option("--max-videos", type=click.IntRange(min=2), default=None, metavar="N",
               help="Evaluate at most N generated videos per point (class-stratified) [default: all].")
-@click.option("--metric", "metric_names", type=_metric_type(), multiple=True, default=["fvd", "acc"],
+@click.option("--metric", "metric_names", type=metric_type(), multiple=True, default=["fvd", "acc"],
               metavar="NAME", help="Metric(s): fvd, cfvd, sfvd, kvd, psnr, ssim, acc, all; repeat or comma-separate.")
 @click.option("--i3d", "i3d", default=None, metavar="PATH|i3d-random",
               help="I3D weights [default: $LFDM_BENCH_I3D or the cache]; i3d-random = smoke tests only.")

@@ -56,7 +56,7 @@ def clip_dataset(info: DatasetInfo, cfg: DataConfig, split: str, train: bool = T
 
 
 # ------------------------------------------------------------------------------------------------ stage 1: LFAE
-def _pair_collate(items):
+def pair_collate(items):
     """Source and driving frames: two random frames of each clip -> ``([B, 3, H, W], [B, 3, H, W])``."""
     src, drv = [], []
     for clip, seed in items:
@@ -81,7 +81,7 @@ def train_lfae(cfg: LFDMConfig, run: Run, progress: bool = True, stop_at: int | 
         total, terms, _ = loss_mod(m, source, driving)
         return total, {k: float(v) for k, v in terms.items()}
 
-    trainer = Trainer(run, "lfae", model, loss_fn, ds, _pair_collate, cfg.lfae.train,
+    trainer = Trainer(run, "lfae", model, loss_fn, ds, pair_collate, cfg.lfae.train,
                       model_config=asdict(cfg.lfae.model), progress=progress)
     out = trainer.fit(stop_at=stop_at)
     out["params"] = sum(p.numel() for p in model.parameters())

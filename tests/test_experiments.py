@@ -1,0 +1,210 @@
+"""The paper's other experiments (bench/experiments.py) end to end on the tiny config, with a cheap stand-in detector
+(the I3D is tested elsewhere): unconditional vs conditional, new domain (decoder-only vs whole LFAE fine-tuning),
+BERT vs one-hot text encoder; tables and JSON hold the expected rows, reruns resume."""
+
+import json
+
+import pytest
+import torch
+from click.testing import CliRunner
+
+from bench.experiments import decoder_parameters, experiment
+
+OVERRIDES = ["lfae.train.steps=2", "dm.train.steps=2", "data.n_frames=10"]
+DECODER_PREFIXES = ("generator.bottleneck.", "generator.up_blocks.", "generator.final.")
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def _standin(mp):
+    from metrics import protocol
+    from metrics.real_cache import FunctionDetector
+
+    def feats(videos):
+        v = videos.float() / (255.0 if videos.dtype == torch.uint8 else 1.0)  # [B, T, 3, H, W]
+        pooled = torch.nn.functional.adaptive_avg_pool3d(v.transpose(1, 2), (2, 2, 2)).flatten(1)  # [B, 24]
+        motion = (v - v[:, :1]).abs().mean(dim=(2, 3, 4))  # [B, T]
+        return torch.cat([pooled, motion], 1)
+
+    mp.setattr(protocol, "build_detector", lambda p: FunctionDetector(feats, "standin-test"))
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A tiny LFDM run (2 + 2 steps, 10-frame clips), the stand-in detector and a private cache, for the module."""
+    from lfdm_bench.config import load_config
+    from lfdm_bench.experiment import LFDMConfig, resolve_config_path
+    from lfdm_bench.training.lfdm import open_lfdm_run, train_lfdm_run
+
+    mp = pytest.MonkeyPatch()
+    root = tmp_path_factory.mktemp("experiments")
+    mp.setenv("LFDM_BENCH_CACHE", str(root / "cache"))
+    _standin(mp)
+    torch.set_num_threads(1)
+    cfg = load_config(LFDMConfig, resolve_config_path("tiny"), OVERRIDES)
+    run = open_lfdm_run(cfg, root / "run", "tiny", OVERRIDES)
+    train_lfdm_run(cfg, run, "all", progress=False)
+    yield root, run.root
+    mp.undo()
+
+
+def _invoke(args):
+    r = CliRunner().invoke(experiment, args, catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    return r
+
+
+def test_unconditional_rows_use_the_null_condition(trained):
+    from lfdm_bench.data.records import read_manifest
+
+    root, run = trained
+    out = root / "uncond"
+    r = _invoke(["unconditional", "--run", str(run), "--out", str(out)])
+    state = json.loads((out / "unconditional.json").read_text())
+    rows = {row["row"]: row for row in state["rows"]}
+    assert set(rows) == {"conditional", "unconditional"}
+    assert rows["unconditional"]["unconditional"] is True and rows["unconditional"]["guidance"] is None
+    assert rows["conditional"]["unconditional"] is False and rows["conditional"]["guidance"] == 1.0
+    for row in rows.values():
+        assert row["fvd"] is not None and row["fvd"] >= 0 and row["acc_motion"] is not None
+    assert rows["conditional"]["n_videos"] == rows["unconditional"]["n_videos"]
+    assert state["protocol"]["n_frames"] == 10 and state["detector"]["name"] == "standin-test"
+    uncond = read_manifest(out / "samples/unconditional/manifest.csv")
+    cond = read_manifest(out / "samples/conditional/manifest.csv")
+    assert all(rec.params["unconditional"] in (True, "True", "true") for rec in uncond)
+    assert not any(rec.params["unconditional"] in (True, "True", "true") for rec in cond)
+    # same sources and seeds in both rows
+    assert sorted((x.params["source"], str(x.params["seed"])) for x in uncond) == \
+        sorted((x.params["source"], str(x.params["seed"])) for x in cond)
+    md = (out / "unconditional.md").read_text()
+    assert "conditional" in md and "unconditional" in md and "Protocol" in md
+    assert (out / "unconditional.csv").is_file() and "unconditional" in r.output
+
+    # a rerun resumes: nothing is resampled
+    from bench.experiments import run_unconditional
+
+    before = (out / "samples/unconditional/manifest.csv").stat().st_mtime_ns
+    said = []
+    run_unconditional(run, out=out, log_fn=said.append)
+    assert sum("done, skipped" in m for m in said) == 2
+    assert (out / "samples/unconditional/manifest.csv").stat().st_mtime_ns == before
+    with pytest.raises(ValueError, match="different settings"):
+        run_unconditional(run, out=out, per_pair=2, log_fn=said.append)
+
+
+def _state(path):
+    return torch.load(path, map_location="cpu", weights_only=False)["model"]
+
+
+def _changed(a, b):
+    return {k for k in a if a[k].is_floating_point() and not torch.equal(a[k], b[k])}
+
+
+def test_new_domain_finetunes_decoder_only_and_whole(trained):
+    root, run = trained
+    out = root / "domain"
+    r = _invoke(["new-domain", "--run", str(run), "--style", "sketch", "--steps", "2", "--out", str(out)])
+    state = json.loads((out / "new_domain.json").read_text())
+    names = [row["row"] for row in state["rows"]]
+    assert set(names) == {"recon:source", "recon:copy-frame-0", "recon:decoder", "recon:whole",
+                          "gen:source", "gen:decoder", "gen:whole"}
+    rows = {row["row"]: row for row in state["rows"]}
+    for v in ("source", "decoder", "whole"):
+        assert rows[f"recon:{v}"]["psnr"] > 0 and rows[f"gen:{v}"]["fvd"] >= 0
+    assert "changed" in rows["gen:whole"]["z0"] and "unchanged" in rows["gen:decoder"]["z0"]
+    assert state["protocol"]["dataset_options"]["style"] == "sketch"
+    assert state["request"]["data"]["options"]["style"] == "sketch"
+    assert "changed encoder" in (out / "new_domain.md").read_text()
+    assert "gen:whole" in r.output
+
+    src = _state(run / "checkpoints/lfae/last.pt")
+    dec = _changed(src, _state(out / "runs/decoder/checkpoints/lfae/last.pt"))
+    whole = _changed(src, _state(out / "runs/whole/checkpoints/lfae/last.pt"))
+    assert dec and all(k.startswith(DECODER_PREFIXES) for k in dec), sorted(dec)
+    assert any(k.startswith("generator.first.") for k in whole) and any(k.startswith("region_predictor.") for k in whole)
+    assert not _changed(src, _state(out / "runs/source/checkpoints/lfae/last.pt"))
+    # every variant samples with the source DM, unchanged
+    dm = _state(run / "checkpoints/dm/last.pt")
+    assert not _changed(dm, _state(out / "runs/whole/checkpoints/dm/last.pt"))
+    assert json.loads((out / "runs/decoder/finetune.json").read_text())["variant"] == "decoder"
+
+    r2 = CliRunner().invoke(experiment, ["new-domain", "--run", str(run), "--style", "sketch", "--steps", "2",
+                                         "--out", str(out)], catch_exceptions=False)
+    assert r2.exit_code == 0 and (r2.output + (r2.stderr if hasattr(r2, "stderr") else "")).count("skipped") >= 3
+
+
+def test_decoder_only_keeps_frozen_modules_in_eval():
+    from bench.experiments import _freeze_except
+    from lfdm_bench.models.lfae.lfae import LFAE, LFAEConfig
+
+    model = LFAE(LFAEConfig.tiny(image_size=32))
+    _freeze_except(model, model.generator.decoder_modules())
+    model.train()
+    assert model.generator.final.training and model.generator.up_blocks[0].training
+    assert not model.generator.first.training and not model.region_predictor.training
+    trainable = {id(p) for p in model.parameters() if p.requires_grad}
+    assert trainable == {id(p) for p in decoder_parameters(model)}
+
+
+def test_new_domain_refuses_the_runs_own_style_and_bad_steps(trained):
+    from bench.experiments import run_new_domain
+
+    root, run = trained
+    with pytest.raises(ValueError, match="trained on style 'flat' already"):
+        run_new_domain(run, "flat", out=root / "flat")
+    r = CliRunner().invoke(experiment, ["new-domain", "--run", str(run), "--style", "shaded", "--steps", "0"])
+    assert r.exit_code != 0 and "--steps" in r.output
+
+
+def test_text_encoder_bert_vs_onehot_from_one_lfae(trained):
+    root, run = trained
+    out = root / "text"
+    args = ["text-encoder", "--config", "tiny", *[a for o in OVERRIDES for a in ("--set", o)],
+            "--lfae-run", str(run), "--out", str(out)]
+    r = _invoke(args)
+    state = json.loads((out / "text_encoder.json").read_text())
+    rows = {row["row"]: row for row in state["rows"]}
+    assert set(rows) == {"bert", "onehot"}
+    assert rows["bert"]["text_dim"] == 384 and rows["onehot"]["text_dim"] < 384
+    for row in rows.values():
+        assert row["fvd"] >= 0 and row["cfvd"] is not None and row["acc_motion"] is not None
+        assert row["dm_steps"] == 2
+    # one shared LFAE, copied into both variants
+    src = _state(run / "checkpoints/lfae/last.pt")
+    for kind in ("bert", "onehot"):
+        assert not _changed(src, _state(out / f"runs/{kind}/checkpoints/lfae/last.pt"))
+    assert "bert" in (out / "text_encoder.md").read_text() and "onehot" in r.output
+
+
+def test_text_encoder_trains_one_shared_lfae_when_none_given(trained):
+    from bench.experiments import run_text_encoder
+
+    root, _ = trained
+    out = root / "text-own"
+    state = run_text_encoder("tiny", OVERRIDES, out=out, metrics=("fvd",), log_fn=lambda m: None)
+    assert [r["row"] for r in state["rows"]] == ["bert", "onehot"]
+    assert state["parts"]["train:lfae"]["steps"] == 2
+    shared = _state(out / "runs/lfae/checkpoints/lfae/last.pt")
+    for kind in ("bert", "onehot"):
+        assert not _changed(shared, _state(out / f"runs/{kind}/checkpoints/lfae/last.pt"))
+    with pytest.raises(ValueError, match="different settings"):
+        run_text_encoder("tiny", [*OVERRIDES, "dm.train.steps=3"], out=out, metrics=("fvd",), log_fn=lambda m: None)
+
+
+def test_unconditional_on_an_ldm_run(trained):
+    from baselines.ldm.train import train_ldm
+    from bench.experiments import run_unconditional
+
+    root, _ = trained
+    run = train_ldm("ldm-tiny", ["ae.train.steps=2", "dm.train.steps=2", "data.n_frames=10"], root / "ldm",
+                    progress=False)
+    state = run_unconditional(run.root, out=root / "ldm-uncond", log_fn=lambda m: None)
+    rows = {r["row"]: r for r in state["rows"]}
+    assert set(rows) == {"conditional", "unconditional"} and rows["unconditional"]["method"] == "ldm"
+    assert rows["unconditional"]["guidance"] is None and rows["unconditional"]["fvd"] >= 0
