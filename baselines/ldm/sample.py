@@ -8,7 +8,7 @@ seed (:func:`lfdm_bench.sampling.lfdm.initial_noise`), as for LFDM.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 import torch
 
@@ -49,39 +49,17 @@ def load_ldm_dm(run: Run, device: torch.device | str = "cpu") -> VideoDiffusion:
     return load_dm(run, device)
 
 
-def sample_ldm_run(run: Run, split: str = "test", per_pair: int | None = None, sampler: str | None = None,
-                   steps: int | None = None, eta: float | None = None, guidance: float | None = None,
-                   unconditional: bool = False, out: str | Path | None = None, progress: bool = True) -> Path:
-    """Generate every (subject x class) pair of ``split`` with the run's autoencoder + DM; returns the manifest."""
+def sample_ldm_run(run: Run, split: str = "test", **kwargs: Any) -> Path:
+    """LDM: sample latent videos with the run's DM, decode every frame with its autoencoder (see
+    :func:`lfdm_bench.sampling.run.sample_run` for the arguments)."""
     from baselines.ldm.config import LDMConfig
     from baselines.ldm.train import load_ae
     from lfdm_bench.config import load_config
-    from lfdm_bench.sampling.eval_set import build_eval_set
-    from lfdm_bench.sampling.generate import generate_eval_samples
-    from lfdm_bench.sampling.run import sample_folder_name
-    from lfdm_bench.training.lfdm import load_data, pick_device
+    from lfdm_bench.sampling.run import sample_run
 
     cfg = load_config(LDMConfig, run.config_path)
-    s = cfg.sample
-    sampler, steps = sampler or s.sampler, steps if steps is not None else s.steps
-    eta = s.eta if eta is None else eta
-    guidance = s.guidance if guidance is None else guidance
-    per_pair = per_pair or s.per_pair
-    unconditional = unconditional or s.unconditional
-    device = pick_device(cfg.device)
-    info = load_data(cfg.data)
-    ae, dm = load_ae(run, device), load_ldm_dm(run, device)
-    sources = build_eval_set(info.records, split, per_pair=per_pair, seed=s.seed)
-    stats: dict = {}
-    gen = ldm_generator(ae, dm, cfg.data.n_frames, sampler=sampler, steps=steps, eta=eta, guidance=guidance,
-                        unconditional=unconditional, stats=stats)
-    folder = Path(out) if out else run.samples / sample_folder_name(split, sampler, steps, eta, guidance, unconditional)
-    settings = {"sampler": sampler, "steps": steps, "eta": eta, "guidance": guidance, "unconditional": unconditional,
-                "per_pair": per_pair, "dataset": cfg.data.dataset, "size": cfg.data.size,
-                "n_frames": cfg.data.n_frames, "run": str(run.root), "sample_seed": s.seed}
-    manifest = generate_eval_samples(gen, sources, folder, method="ldm", size=cfg.data.size, settings=settings,
-                                     batch_size=s.batch_size, progress=progress)
-    if stats:
-        run.write_json({**settings, "nfe_per_video": stats.get("nfe")}, "samples", folder.name + ".json")
-    run.log(f"sampled {len(sources)} {split} videos -> {manifest}")
-    return manifest
+
+    def make(device: torch.device, **kw: Any):
+        return ldm_generator(load_ae(run, device), load_ldm_dm(run, device), cfg.data.n_frames, **kw)
+
+    return sample_run(run, cfg, "ldm", make, split, **kwargs)
