@@ -22,7 +22,8 @@ def trained(tmp_path_factory):
 def test_train_writes_run_directory(trained):
     run, _, output = trained
     for p in ("config.yaml", "env.json", "checkpoints/lfae/last.pt", "checkpoints/dm/last.pt", "logs/lfae.csv",
-              "logs/dm.csv", "metrics/lfae_reconstruction.json"):
+              "logs/dm.csv", "metrics/lfae_reconstruction.json", "samples/progress/lfae_step000006.gif",
+              "samples/progress/dm_step000006.gif"):
         assert (run / p).is_file(), p
     scores = json.loads((run / "metrics/lfae_reconstruction.json").read_text())["scores"]
     assert set(scores) == {"LFAE", "warp-only", "copy-frame-0"}

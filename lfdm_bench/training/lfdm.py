@@ -28,6 +28,7 @@ from lfdm_bench.models.video_diffusion import VideoDiffusion, VideoDiffusionConf
 from lfdm_bench.runs import Run
 from lfdm_bench.text import ClassEmbeddingTable, OneHotClassEncoder, build_class_embedding_table
 from lfdm_bench.training.engine import Trainer, load_checkpoint
+from lfdm_bench.training.previews import dm_preview, lfae_preview
 from lfdm_bench.training.items import TensorItems, stack_collate, training_items
 from lfdm_bench.utils.io import atomic_torch_save, stable_hash
 from lfdm_bench.utils.paths import cache_dir
@@ -81,8 +82,9 @@ def train_lfae(cfg: LFDMConfig, run: Run, progress: bool = True, stop_at: int | 
         total, terms, _ = loss_mod(m, source, driving)
         return total, {k: float(v) for k, v in terms.items()}
 
+    preview = lfae_preview(run, clip_dataset(info, cfg.data, "test", train=False))
     trainer = Trainer(run, "lfae", model, loss_fn, ds, pair_collate, cfg.lfae.train,
-                      model_config=asdict(cfg.lfae.model), progress=progress)
+                      model_config=asdict(cfg.lfae.model), on_sample=preview, progress=progress)
     out = trainer.fit(stop_at=stop_at)
     out["params"] = sum(p.numel() for p in model.parameters())
     return out
@@ -168,8 +170,10 @@ def train_dm(cfg: LFDMConfig, run: Run, progress: bool = True, stop_at: int | No
         target, z0, cls = (t.to(device) for t in get_batch(batch))
         return m.loss(target, z0, cls), {}
 
+    test = clip_dataset(info, cfg.data, "test", train=False)
+    preview = dm_preview(run, lfae, test.first_frame(0), len(info.class_texts), cfg.data.n_frames)
     trainer = Trainer(run, "dm", model, loss_fn, ds, collate_fn, cfg.dm.train,
-                      model_config=model.cfg.to_dict(), progress=progress)
+                      model_config=model.cfg.to_dict(), on_sample=preview, progress=progress)
     out = trainer.fit(stop_at=stop_at)
     out["params"] = sum(p.numel() for p in model.unet.parameters())
     return out

@@ -1,0 +1,57 @@
+"""Preview GIFs written while training (every ``train.sample_every`` steps and at the end), so a researcher can see
+how far a run has come: ``RUN/samples/progress/{lfae,dm}_stepXXXXXX.gif``.
+
+- LFAE: fixed test-subject clips, real (left) next to their reconstruction from frame 0 (right).
+- DM: one test subject's first frame animated with every class (DDIM 10 steps, fixed seeds), one tile per class.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+from torch import nn
+
+from lfdm_bench.data.dataset import ClipDataset
+from lfdm_bench.data.video_io import make_grid, to_uint8, write_gif
+from lfdm_bench.runs import Run
+
+
+def _write(run: Run, name: str, step: int, videos: torch.Tensor, nrow: int) -> None:
+    """videos [N, T, 3, H, W] in [0, 1] -> one GIF grid."""
+    tiles = torch.stack([torch.as_tensor(to_uint8(v)) for v in videos.detach().float().clamp(0, 1).cpu()]).numpy()
+    write_gif(run.path("samples", "progress", f"{name}_step{step:06d}.gif"), make_grid(tiles, nrow=nrow))
+
+
+def lfae_preview(run: Run, clips: ClipDataset, n: int = 4) -> Callable[[nn.Module, int], None]:
+    """``on_sample`` for the LFAE stage: real | reconstruction-from-frame-0 of ``n`` fixed clips."""
+    picks = [int(i * len(clips) / n) for i in range(min(n, len(clips)))]
+    video = torch.stack([clips.get(i).video for i in picks])  # [n, T, 3, H, W]
+
+    def on_sample(model: nn.Module, step: int) -> None:
+        v = video.to(next(model.parameters()).device)
+        x = v.transpose(1, 2)  # [n, 3, T, H, W]
+        recon = model.generate_from_dm(x[:, :, 0], model.dm_target_from_video(x)).transpose(1, 2)
+        pairs = torch.stack([v, recon], 1).flatten(0, 1)  # [2n, T, 3, H, W]: real, recon, real, recon ...
+        _write(run, "lfae", step, pairs, nrow=2)
+
+    return on_sample
+
+
+def dm_preview(run: Run, lfae: nn.Module, source: torch.Tensor, n_classes: int, n_frames: int,
+               steps: int = 10) -> Callable[[nn.Module, int], None]:
+    """``on_sample`` for the DM stage: ``source`` [3, H, W] animated with every class (fixed noise)."""
+    h = lfae.config.latent_size
+    noise = torch.randn((n_classes, 3, n_frames, h, h), generator=torch.Generator().manual_seed(0))
+
+    def on_sample(model: nn.Module, step: int) -> None:
+        device = next(model.parameters()).device
+        images = source[None].expand(n_classes, -1, -1, -1).to(device)
+        features = lfae.encode(images)
+        cls = torch.arange(n_classes, device=device)
+        out = model.sample(features.z, cls, n_frames, steps=steps, noise=noise.to(device),
+                           generator=torch.Generator(device=device).manual_seed(0))
+        video = lfae.generate_from_dm(features, out.sample.clamp(-1, 1)).transpose(1, 2)
+        _write(run, "dm", step, video, nrow=min(n_classes, 7))
+
+    return on_sample
