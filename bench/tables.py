@@ -63,17 +63,54 @@ def build_results(bench) -> dict[str, Any]:
         p = Path(run_dir) / "metrics" / name
         if p.is_file():
             autoencoders.update(json.loads(p.read_text())["scores"])
-    params = {}
-    for key, st in bench.state.data["stages"].items():
-        if key == "train:lfdm" and st.get("output"):
-            params["LFAE"] = _get(st["output"], "lfae", "params")
-            params["LFDM U-Net"] = _get(st["output"], "dm", "params")
     from lfdm_bench.config import to_dict
 
     return {"benchmark": {"name": bc.name, "config": to_dict(bc), "hardware": run_facts(bench)["hardware"],
                           "environment": run_facts(bench)["environment"]},
             "protocol": protocol, "detector": detector, "methods": methods, "autoencoders": autoencoders,
-            "parameters": params, "facts": run_facts(bench)}
+            "models": model_facts(bench), "facts": run_facts(bench)}
+
+
+def model_facts(bench) -> dict[str, Any]:
+    """Parameters of both stages and U-Net training GFLOP per step (forward + backward at the training batch) of
+    LFDM and LDM, side by side (the paper's efficiency argument, measured on our configs)."""
+    import torch
+
+    from lfdm_bench.training.engine import load_checkpoint
+
+    out: dict[str, Any] = {}
+    for name, run_dir, stage1 in (("LFDM", bench.lfdm_dir, "lfae"), ("LDM", bench.ldm_dir, "ae")):
+        ck1, ck2 = Path(run_dir) / "checkpoints" / stage1 / "last.pt", Path(run_dir) / "checkpoints" / "dm" / "last.pt"
+        if not (ck1.is_file() and ck2.is_file()):
+            continue
+        from lfdm_bench.models.video_diffusion import VideoDiffusion, VideoDiffusionConfig
+
+        s1 = load_checkpoint(ck1)
+        dm = load_checkpoint(ck2)
+        vcfg = VideoDiffusionConfig.from_dict(dm["model_config"])
+        with torch.device("meta"):
+            unet = VideoDiffusion(vcfg).unet
+        tc = dm.get("train_config") or {}
+        cfg_yaml = (Path(run_dir) / "config.yaml").read_text()
+        import yaml
+
+        data = yaml.safe_load(cfg_yaml)["data"]
+        h = data["size"] // 4
+        shape = (int(tc.get("batch_size", 1)), vcfg.unet.in_channels, int(data["n_frames"]), h, h)
+        with torch.device("meta"):
+            if stage1 == "lfae":
+                from lfdm_bench.models.lfae.lfae import LFAE, LFAEConfig
+
+                m1 = LFAE(LFAEConfig.from_dict(s1["model_config"]))
+            else:
+                from baselines.ldm.autoencoder import KLAutoencoder, KLAutoencoderConfig
+
+                m1 = KLAutoencoder(KLAutoencoderConfig.from_dict(s1["model_config"]))
+        out[name] = {"stage1_params": sum(p.numel() for p in m1.parameters()),
+                     "unet_params": sum(p.numel() for p in unet.parameters()),
+                     "unet_train_gflop_per_step": unet.flops_per_forward(shape, backward=True) / 1e9,
+                     "train_batch_shape": list(shape)}
+    return out
 
 
 # --- rendering -----------------------------------------------------------------------------------------------
@@ -140,7 +177,10 @@ def render_markdown(results: dict) -> str:
     facts = [["dataset", f"{f['dataset']} {f['dataset_options']}"], ["resolution / frames", f"{f['resolution']} px / {f['frames']}"],
              ["eval frames", f["eval_frames"]], ["detector", f["detector"]], ["seeds", json.dumps(f["seeds"])],
              ["sampler", json.dumps(f["sampler"])], ["hardware", f["hardware"]],
-             ["parameters", json.dumps(results.get("parameters", {}))]]
+             ]
+    for name, m in results.get("models", {}).items():
+        facts.append([f"{name} parameters (stage 1 / U-Net)", f"{m['stage1_params']:,} / {m['unet_params']:,}"])
+        facts.append([f"{name} U-Net GFLOP per training step", f"{m['unet_train_gflop_per_step']:.1f} at {m['train_batch_shape']}"])
     facts += [[f"wall time {k}", f"{v:.0f} s"] for k, v in f["wall_seconds"].items()]
     parts.append("## Run facts\n\n" + tabulate(facts, headers=["", ""], tablefmt="github"))
     return "\n\n".join(parts) + "\n"

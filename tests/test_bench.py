@@ -45,6 +45,8 @@ def test_bench_writes_tables_for_every_method(bench_out):
     t = res["methods"]["lfdm"]["test"]
     assert t["fvd"] >= 0 and t["n_generated"] == 14 and t["fvd_ci"][0] <= t["fvd_ci"][1]
     assert set(res["autoencoders"]) >= {"LFAE", "LDM-AE", "copy-frame-0", "warp-only"}
+    for name in ("LFDM", "LDM"):  # parameters and training FLOPs side by side
+        assert res["models"][name]["unet_params"] > 0 and res["models"][name]["unet_train_gflop_per_step"] > 0
     md = (root / "out/tables.md").read_text()
     assert "Main table, test subjects" in md and "LFDM" in md and "Generalisation" in md and "Run facts" in md
     assert "\\toprule" in (root / "out/tables.tex").read_text()
