@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from lfdm_bench.diffusion.schedule import DiffusionConfig
+from lfdm_bench.models.flow_target import FlowTargetConfig
 from lfdm_bench.models.lfae.lfae import LFAEConfig
 from lfdm_bench.models.lfae.losses import LFAELossConfig
 from lfdm_bench.models.unet3d import UNet3DConfig
@@ -57,6 +58,7 @@ class DMStageConfig:
     text: TextEncoderConfig = field(default_factory=TextEncoderConfig)
     train: TrainConfig = field(default_factory=lambda: TrainConfig(steps=2000, batch_size=8, lr=2e-4))
     precompute_targets: bool = True  # LFAE targets computed once (no augmentation) instead of in every step
+    flow_target: FlowTargetConfig = field(default_factory=FlowTargetConfig)  # grid (paper) | displacement
 
 
 @dataclass

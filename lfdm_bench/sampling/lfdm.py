@@ -6,6 +6,7 @@ from typing import Sequence
 
 import torch
 
+from lfdm_bench.models.flow_target import FlowTargetCodec
 from lfdm_bench.models.lfae.lfae import LFAE
 from lfdm_bench.models.video_diffusion import VideoDiffusion
 from lfdm_bench.sampling.eval_set import EvalSource
@@ -17,9 +18,11 @@ def initial_noise(sources: Sequence[EvalSource], shape: tuple[int, ...], device:
 
 
 def lfdm_generator(lfae: LFAE, dm: VideoDiffusion, n_frames: int, *, sampler: str = "ddim", steps: int = 10,
-                   eta: float = 1.0, guidance: float = 1.0, unconditional: bool = False, stats: dict | None = None):
+                   eta: float = 1.0, guidance: float = 1.0, unconditional: bool = False, stats: dict | None = None,
+                   codec: FlowTargetCodec | None = None):
     """``generate_fn(images [B, 3, H, W], sources) -> videos [B, T, 3, H, W]`` for :func:`generate_eval_samples`.
 
+    ``codec`` maps the DM's output back to the LFAE's representation (``dm.flow_target`` of the run's config).
     ``stats`` (optional dict) accumulates the number of network evaluations (``nfe``) per video.
     """
     device = next(dm.parameters()).device
@@ -35,7 +38,8 @@ def lfdm_generator(lfae: LFAE, dm: VideoDiffusion, n_frames: int, *, sampler: st
                         generator=gen, noise=noise)
         if stats is not None:
             stats["nfe"] = out.nfe
-        video = lfae.generate_from_dm(features, out.sample.clamp(-1, 1))  # [B, 3, T, H, W]
+        x = codec.decode(out.sample) if codec is not None else out.sample
+        video = lfae.generate_from_dm(features, x)  # [B, 3, T, H, W] (dm_target_to_flow clamps the occlusion)
         return video.transpose(1, 2)  # [B, T, 3, H, W]
 
     return generate

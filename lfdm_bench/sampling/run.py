@@ -60,12 +60,14 @@ def sample_run(run: Run, cfg: Any, method: str, make_generator: MakeGenerator, s
 def sample_lfdm_run(run: Run, split: str = "test", **kwargs: Any) -> Path:
     """LFDM: sample latent flows with the run's DM, render them with its LFAE (see :func:`sample_run`)."""
     from lfdm_bench.experiment import LFDMConfig
+    from lfdm_bench.models.flow_target import FlowTargetCodec
     from lfdm_bench.sampling.lfdm import lfdm_generator
     from lfdm_bench.training.lfdm import load_dm, load_lfae
 
     cfg = load_config(LFDMConfig, run.config_path)
 
     def make(device: torch.device, **kw: Any) -> GenerateFn:
-        return lfdm_generator(load_lfae(run, device), load_dm(run, device), cfg.data.n_frames, **kw)
+        return lfdm_generator(load_lfae(run, device), load_dm(run, device), cfg.data.n_frames,
+                              codec=FlowTargetCodec(cfg.dm.flow_target), **kw)
 
     return sample_run(run, cfg, "lfdm", make, split, **kwargs)

@@ -22,6 +22,7 @@ from lfdm_bench.data.clip import collate
 from lfdm_bench.data.dataset import ClipDataset
 from lfdm_bench.data.registry import DatasetInfo, get_dataset
 from lfdm_bench.experiment import DataConfig, LFDMConfig
+from lfdm_bench.models.flow_target import FlowTargetCodec
 from lfdm_bench.models.lfae.lfae import LFAE, LFAEConfig
 from lfdm_bench.models.lfae.losses import LFAELoss
 from lfdm_bench.models.video_diffusion import VideoDiffusion, VideoDiffusionConfig
@@ -140,6 +141,7 @@ def train_dm(cfg: LFDMConfig, run: Run, progress: bool = True, stop_at: int | No
     info = load_data(cfg.data)
     lfae = load_lfae(run, device)
     clips = clip_dataset(info, cfg.data, "train", train=not cfg.dm.precompute_targets, seed=cfg.seed)
+    codec = FlowTargetCodec(cfg.dm.flow_target)
     if cfg.dm.precompute_targets:
         key = stable_hash({"lfae": str((run.checkpoints / "lfae" / "last.pt").stat().st_mtime_ns),
                            "records": [r.path for r in clips.records], "n": cfg.data.n_frames, "size": cfg.data.size})
@@ -154,14 +156,14 @@ def train_dm(cfg: LFDMConfig, run: Run, progress: bool = True, stop_at: int | No
         ds, collate_fn = TensorItems(tensors), stack_collate
 
         def get_batch(batch):
-            return batch["target"], batch["z0"], batch["class_index"]
+            return codec.encode(batch["target"]), batch["z0"], batch["class_index"]
     else:
         ds, collate_fn = training_items(clips, cfg.data.preload, progress), lambda items: collate([c for c, _ in items])
 
         def get_batch(batch):
             video = batch.video.to(device).transpose(1, 2)  # [B, 3, T, H, W]
             with torch.no_grad():
-                return lfae.dm_target_from_video(video), lfae.encode(video[:, :, 0]).z, batch.class_index
+                return codec.encode(lfae.dm_target_from_video(video)), lfae.encode(video[:, :, 0]).z, batch.class_index
 
     torch.manual_seed(cfg.seed)
     model = build_dm(cfg, info, lfae.config)
@@ -171,7 +173,7 @@ def train_dm(cfg: LFDMConfig, run: Run, progress: bool = True, stop_at: int | No
         return m.loss(target, z0, cls), {}
 
     test = clip_dataset(info, cfg.data, "test", train=False)
-    preview = dm_preview(run, lfae, test.first_frame(0), len(info.class_texts), cfg.data.n_frames)
+    preview = dm_preview(run, lfae, test.first_frame(0), len(info.class_texts), cfg.data.n_frames, codec=codec)
     trainer = Trainer(run, "dm", model, loss_fn, ds, collate_fn, cfg.dm.train,
                       model_config=model.cfg.to_dict(), on_sample=preview, progress=progress)
     out = trainer.fit(stop_at=stop_at)

@@ -39,7 +39,7 @@ def lfae_preview(run: Run, clips: ClipDataset, n: int = 4) -> Callable[[nn.Modul
 
 
 def dm_preview(run: Run, lfae: nn.Module, source: torch.Tensor, n_classes: int, n_frames: int,
-               steps: int = 10) -> Callable[[nn.Module, int], None]:
+               steps: int = 10, codec=None) -> Callable[[nn.Module, int], None]:
     """``on_sample`` for the DM stage: ``source`` [3, H, W] animated with every class (fixed noise)."""
     h = lfae.config.latent_size
     noise = torch.randn((n_classes, 3, n_frames, h, h), generator=torch.Generator().manual_seed(0))
@@ -51,7 +51,8 @@ def dm_preview(run: Run, lfae: nn.Module, source: torch.Tensor, n_classes: int, 
         cls = torch.arange(n_classes, device=device)
         out = model.sample(features.z, cls, n_frames, steps=steps, noise=noise.to(device),
                            generator=torch.Generator(device=device).manual_seed(0))
-        video = lfae.generate_from_dm(features, out.sample.clamp(-1, 1)).transpose(1, 2)
+        x = codec.decode(out.sample) if codec is not None else out.sample
+        video = lfae.generate_from_dm(features, x).transpose(1, 2)
         _write(run, "dm", step, video, nrow=min(n_classes, 7))
 
     return on_sample

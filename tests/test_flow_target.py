@@ -1,0 +1,29 @@
+"""The diffused flow representation: exact round trips; displacement is zero for the identity flow."""
+
+import pytest
+import torch
+
+from lfdm_bench.models.flow_target import FlowTargetCodec, FlowTargetConfig
+from lfdm_bench.models.lfae.lfae import LFAE
+from lfdm_bench.models.lfae.warp import identity_flow
+
+
+@pytest.mark.parametrize("kind", ["grid", "displacement"])
+def test_round_trip(kind):
+    codec = FlowTargetCodec(FlowTargetConfig(kind=kind))
+    x = torch.rand(2, 3, 5, 8, 8) * 2 - 1
+    torch.testing.assert_close(codec.decode(codec.encode(x)), x)
+
+
+def test_identity_motion_is_zero_displacement():
+    flow = identity_flow(2 * 5, 8, 8)  # [B*T, h, w, 2]
+    occ = torch.ones(2 * 5, 1, 8, 8)
+    x = LFAE.flow_to_dm_target(flow, occ).reshape(2, 5, 3, 8, 8).transpose(1, 2)  # [B, 3, T, h, w]
+    enc = FlowTargetCodec(FlowTargetConfig(kind="displacement")).encode(x)
+    assert enc.abs().max() < 1e-6
+    assert FlowTargetCodec(FlowTargetConfig(kind="grid")).encode(x).abs().max() > 0.9
+
+
+def test_bad_scale():
+    with pytest.raises(ValueError, match="scale"):
+        FlowTargetConfig(kind="displacement", scale=0)
