@@ -269,7 +269,8 @@ def test_preprocess_is_per_frame_bilinear_and_scaled():
             frame = u8[b, :, t].float()[None] / 255.0
             ref = F.interpolate(frame, size=(224, 224), mode="bilinear", align_corners=False)[0] * 2 - 1
             assert torch.allclose(out[b, :, t], ref, atol=1e-6)
-    assert torch.equal(to_i3d_input(torch.full((1, 3, 1, 8, 8), 255, dtype=torch.uint8)), torch.ones(1, 3, 1, 224, 224))
+    white = to_i3d_input(torch.full((1, 3, 1, 8, 8), 255, dtype=torch.uint8))
+    torch.testing.assert_close(white, torch.ones(1, 3, 1, 224, 224), atol=1e-6, rtol=0)
     with pytest.raises(ValueError, match=r"\[0, 1\]"):
         to_i3d_input(torch.full((1, 3, 1, 8, 8), -1.0))
 

@@ -23,15 +23,14 @@ def lfdm_run(tmp_path_factory):
     """A tiny LFDM run with a (barely) trained LFAE: retrieval needs only stage 1."""
     from lfdm_bench.config import load_config
     from lfdm_bench.experiment import LFDMConfig, resolve_config_path
-    from lfdm_bench.training.lfdm import save_resolved_config, train_lfae
+    from lfdm_bench.training.lfdm import open_lfdm_run, train_lfae
 
     root = tmp_path_factory.mktemp("retrieval")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("LFDM_BENCH_CACHE", str(root / "cache"))
         torch.set_num_threads(1)
         cfg = load_config(LFDMConfig, resolve_config_path("tiny"), ["lfae.train.steps=2"])
-        run = save_resolved_config(cfg, root / "run")
-        run.write_json({"model": "lfdm"}, "run.json")
+        run = open_lfdm_run(cfg, root / "run")
         train_lfae(cfg, run, progress=False)
         yield run, cfg, root
 
