@@ -14,8 +14,9 @@ blur      sigma in pixels of a separable Gaussian blur (kernel      >= 0
 shuffle   fraction of frame positions permuted among themselves     [0, 1]
           (a cyclic shift in random order: every chosen frame
           moves; frame sets are nested as strength grows)
-freeze    fraction of frames 1..T-1 replaced by frame 0             [0, 1]
-          (nested: a stronger freeze replaces a superset)
+freeze    the first frame is held for a fraction of the clip:       [0, 1]
+          frames 1..k become frame 0, ``k = round(s (T - 1))``,
+          the rest play on (deterministic; 1 = a still image)
 ========  =====================================================  =====================
 
 Randomness is per video: video ``i`` of a call draws from a generator seeded with ``(seed, video_ids[i])``, so the
@@ -35,6 +36,7 @@ from torch import Tensor
 
 __all__ = [
     "DISTORTIONS",
+    "DEFINITIONS",
     "Distortion",
     "apply_distortion",
     "gaussian_noise",
@@ -151,16 +153,21 @@ def shuffle_frames(videos: Tensor, strength: float, seed: int = 0, video_ids: Se
 
 
 def freeze_frames(videos: Tensor, strength: float, seed: int = 0, video_ids: Sequence[int] | None = None) -> Tensor:
-    """Replace a fraction ``strength`` of frames 1..T-1 by frame 0 (chosen sets nested across strengths)."""
+    """Hold the first frame: frames ``1..k`` become frame 0 with ``k = round(strength * (T - 1))``; frames after k are
+    unchanged (the video starts late and jumps to frame k + 1). ``strength = 1`` gives a still image. Deterministic:
+    ``seed`` and ``video_ids`` are accepted for a uniform signature and ignored.
+
+    Holding at the start rather than at random positions keeps the distortion "less motion" instead of adding
+    flicker (frames jumping back to frame 0 and forth), which is what shuffling measures.
+    """
     x = _as_float_videos(videos)
     frac = _check_fraction(strength, "freeze")
     b, t = x.shape[:2]
     k = int(round(frac * (t - 1)))
     if k < 1:
         return x
-    pos = _nested_positions(_generators(seed, video_ids, b), t - 1, k) + 1  # [B, k] in 1..T-1
-    index = torch.arange(t).repeat(b, 1)
-    index.scatter_(1, pos, torch.zeros_like(pos))
+    index = torch.arange(t).repeat(b, 1)  # [B, T]
+    index[:, 1:k + 1] = 0
     return _gather_frames(x, index)
 
 
@@ -172,6 +179,13 @@ DISTORTIONS: dict[str, DistortionFn] = {
     "freeze": freeze_frames,
 }
 """Name -> function ``(videos [B, T, 3, H, W], strength, seed=0, video_ids=None) -> float [B, T, 3, H, W]``."""
+DEFINITIONS: dict[str, str] = {
+    "noise": "x + strength * N(0, 1) per value, clamped to [0, 1]; per-video generators",
+    "blur": "separable Gaussian, sigma = strength px, radius ceil(3 sigma) capped at min(H, W) - 1, reflect padding",
+    "shuffle": "k = round(strength T) positions (nested random order per video) cycled by one place",
+    "freeze": "frames 1..k = frame 0, k = round(strength (T - 1))",
+}
+"""One-line definition of each distortion (stored in cache keys and results)."""
 
 
 @dataclass(frozen=True)
@@ -193,7 +207,9 @@ class Distortion:
         return DISTORTIONS[self.name](videos, self.strength, seed=self.seed, video_ids=video_ids)
 
     def to_dict(self) -> dict[str, object]:
-        return {"name": self.name, "strength": float(self.strength), "seed": int(self.seed)}
+        """Name, strength, seed and the definition (part of cache keys: a changed definition changes the key)."""
+        return {"name": self.name, "strength": float(self.strength), "seed": int(self.seed),
+                "definition": DEFINITIONS[self.name]}
 
     @property
     def label(self) -> str:

@@ -29,7 +29,7 @@ from lfdm_bench.data.records import VideoRecord
 from metrics.distortions import DISTORTIONS, Distortion
 from metrics.fvd import FeatureStats, SmallSampleWarning, fvd_from_stats
 from metrics.kvd import kvd_from_features
-from metrics.protocol import EvalProtocol, build_detector, infer_resolution, select_subset
+from metrics.protocol import EvalProtocol, build_detector, infer_resolution, select_subset, single_thread_blas
 from metrics.real_cache import ClipSpec, FeatureCache, FeatureSource, cached_features, iter_clip_batches, video_ids
 
 __all__ = ["DEFAULT_STRENGTHS", "SANITY_MAX_REAL", "SanityResult", "split_halves", "run_sanity",
@@ -42,7 +42,7 @@ DEFAULT_STRENGTHS: dict[str, tuple[float, ...]] = {
     "noise": (0.05, 0.1, 0.2),     # std of additive noise, frames in [0, 1]
     "blur": (1.0, 2.0, 4.0),       # Gaussian sigma in pixels at the evaluation resolution
     "shuffle": (0.25, 0.5, 1.0),   # fraction of frames permuted
-    "freeze": (0.25, 0.5, 1.0),    # fraction of frames 1..T-1 replaced by frame 0
+    "freeze": (0.25, 0.5, 1.0),    # fraction of the clip holding frame 0 (1: a still image)
 }
 RISE_RTOL = 1e-6
 """A row "rises" when its FVD exceeds the previous one by more than this relative amount (not float noise)."""
@@ -112,7 +112,7 @@ class SanityResult:
 def _fvd(a: np.ndarray, b: np.ndarray, ddof: int) -> float:
     import warnings
 
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), single_thread_blas():
         warnings.simplefilter("ignore", SmallSampleWarning)
         return fvd_from_stats(FeatureStats().update(a), FeatureStats().update(b), ddof=ddof)
 

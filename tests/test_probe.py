@@ -61,7 +61,8 @@ def test_motion_features_shape_and_static_video() -> None:
     assert f.shape == (2, 8 * 3 * 16) and f.dtype == torch.float64
     static = v[:, :1].expand(2, 9, 3, 16, 16)
     assert motion_features(static).abs().max() == 0
-    assert motion_source().info.name == "motion-grid4"
+    assert motion_features(v).shape == (2, 8 * 3 * 64) and (motion_features(v) >= 0).all()
+    assert motion_source().info.name == "motion-absdiff-grid8"
     with pytest.raises(ValueError, match=r"\[B, T, 3, H, W\]"):
         motion_features(v[0])
 

@@ -66,10 +66,8 @@ def test_shuffle_and_freeze_semantics() -> None:
         assert int((row != torch.arange(10)).sum()) == 5  # exactly round(0.5 * 10) frames moved
     frozen = (freeze_frames(x, 1.0)[:, :, 0, 0, 0] * 10).round().long()
     assert frozen.eq(0).all()
-    weak, strong = freeze_frames(x, 0.3, seed=2), freeze_frames(x, 0.6, seed=2)
-    weak_pos = set(torch.nonzero(weak[0, :, 0, 0, 0] == 0).flatten().tolist())
-    strong_pos = set(torch.nonzero(strong[0, :, 0, 0, 0] == 0).flatten().tolist())
-    assert weak_pos < strong_pos and 0 in weak_pos  # nested sets, frame 0 kept
+    held = (freeze_frames(x, 1 / 3)[:, :, 0, 0, 0] * 10).round().long()  # k = round(9 / 3) = 3
+    assert held[0].tolist() == [0, 0, 0, 0, 4, 5, 6, 7, 8, 9] and torch.equal(held[0], held[1])
     with pytest.raises(ValueError, match=r"fraction of frames in \[0, 1\]"):
         freeze_frames(x, 1.5)
 
