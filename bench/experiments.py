@@ -330,10 +330,9 @@ def finetune_lfae(cfg, run, init_checkpoint: str | Path, variant: str, progress:
     sampling work on the run); a rerun resumes it, and a finished one is not retrained.
     """
     from lfdm_bench.models.lfae.lfae import LFAE, LFAEConfig
-    from lfdm_bench.models.lfae.losses import LFAELoss
     from lfdm_bench.training.engine import Trainer, load_checkpoint
     from lfdm_bench.training.items import SeededClipItems
-    from lfdm_bench.training.lfdm import pair_collate, clip_dataset, load_data
+    from lfdm_bench.training.lfdm import clip_dataset, lfae_loss_fn, load_data, pair_collate
 
     if variant not in FINETUNE_VARIANTS:
         raise ValueError(f"variant must be one of {FINETUNE_VARIANTS}, got {variant!r}")
@@ -348,13 +347,7 @@ def finetune_lfae(cfg, run, init_checkpoint: str | Path, variant: str, progress:
     if variant == "decoder":
         _freeze_except(model, model.generator.decoder_modules())
     params = [p for p in model.parameters() if p.requires_grad]
-    loss_mod = LFAELoss(cfg.lfae.loss, num_channels=cfg.lfae.model.num_channels)
-
-    def loss_fn(m: nn.Module, batch) -> tuple[torch.Tensor, dict[str, float]]:
-        source, driving = (t.to(next(m.parameters()).device) for t in batch)
-        loss_mod.to(source.device)
-        total, terms, _ = loss_mod(m, source, driving)
-        return total, {k: float(v) for k, v in terms.items()}
+    loss_fn = lfae_loss_fn(cfg)
 
     trainer = Trainer(run, "lfae", model, loss_fn, ds, pair_collate, cfg.lfae.train,
                       model_config=asdict(cfg.lfae.model), params=params, progress=progress)

@@ -15,7 +15,6 @@ Mirrors :mod:`lfdm_bench.training.lfdm` (and reuses its data helpers, class tabl
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -28,17 +27,17 @@ from baselines.ldm.config import LDMConfig, load_ldm_config
 from lfdm_bench.data.clip import collate
 from lfdm_bench.data.dataset import ClipDataset
 from lfdm_bench.data.registry import DatasetInfo
-from lfdm_bench.models.video_diffusion import VideoDiffusion, VideoDiffusionConfig
+from lfdm_bench.models.video_diffusion import VideoDiffusion
 from lfdm_bench.runs import Run
 from lfdm_bench.training.engine import Trainer, load_checkpoint
-from lfdm_bench.training.items import TensorItems, spread, stack_collate, training_items
+from lfdm_bench.training.items import TensorItems, cached_tensors, spread, stack_collate, training_items
 from lfdm_bench.training.lfdm import (
-    class_table,
+    build_video_diffusion,
     clip_dataset,
     load_data,
     pick_device,
 )
-from lfdm_bench.utils.io import atomic_torch_save, stable_hash
+from lfdm_bench.utils.io import atomic_torch_save
 
 AE_STAGE = "ae"
 
@@ -169,14 +168,8 @@ def compute_dm_latents(ae: KLAutoencoder, ds: ClipDataset, batch_size: int = 16,
 
 def build_ldm_dm(cfg: LDMConfig, info: DatasetInfo, ae_cfg: KLAutoencoderConfig) -> VideoDiffusion:
     """The 3D U-Net diffusion over ``c``-channel latents, conditioned on a ``c``-channel first-frame latent."""
-    table = class_table(cfg, info)  # uses cfg.dm.text only
     c = ae_cfg.latent_channels
-    unet = cfg.dm.unet
-    unet = type(unet)(**{**asdict(unet), "in_channels": c, "out_channels": c, "cond_channels": c, "out_heads": (),
-                         "text_dim": table.dim})
-    vcfg = VideoDiffusionConfig(unet=unet, diffusion=cfg.dm.diffusion, class_texts=tuple(info.class_texts),
-                                text_identity=getattr(table, "identity", ""))
-    return VideoDiffusion(vcfg, table)
+    return build_video_diffusion(cfg, info, in_channels=c, out_channels=c, cond_channels=c, out_heads=())
 
 
 def train_ldm_dm(cfg: LDMConfig, run: Run, progress: bool = True, stop_at: int | None = None) -> dict[str, Any]:
@@ -186,16 +179,10 @@ def train_ldm_dm(cfg: LDMConfig, run: Run, progress: bool = True, stop_at: int |
     ae = load_ae(run, device)
     clips = clip_dataset(info, cfg.data, "train", train=not cfg.dm.precompute_targets, seed=cfg.seed)
     if cfg.dm.precompute_targets:
-        key = stable_hash({"ae": str(_ae_checkpoint(run).stat().st_mtime_ns), "scale": float(ae.scale_factor),
-                           "records": [r.path for r in clips.records], "n": cfg.data.n_frames, "size": cfg.data.size})
-        path = run.root / "cache" / f"ldm_latents_{key}.pt"
-        if path.is_file():
-            tensors = torch.load(path, weights_only=True)
-            run.log(f"[dm] reusing precomputed AE latents {path}")
-        else:
-            tensors = compute_dm_latents(ae, clips, progress=progress)
-            atomic_torch_save(tensors, path)
-            run.log(f"[dm] precomputed AE latents of {len(clips)} clips -> {path}")
+        key = {"ae": str(_ae_checkpoint(run).stat().st_mtime_ns), "scale": float(ae.scale_factor),
+               "records": [r.path for r in clips.records], "n": cfg.data.n_frames, "size": cfg.data.size}
+        tensors = cached_tensors(run, "ldm_latents", key, lambda: compute_dm_latents(ae, clips, progress=progress),
+                                 "AE latents")
         ds, collate_fn = TensorItems(tensors), stack_collate
 
         def get_batch(batch):

@@ -47,6 +47,21 @@ def stack_collate(items: Sequence[dict[str, torch.Tensor]]) -> dict[str, torch.T
     return {k: torch.stack([it[k] for it in items]) for k in items[0]}
 
 
+def cached_tensors(run, name: str, key: dict, compute, what: str) -> dict[str, torch.Tensor]:
+    """Frozen-stage outputs computed once per ``key`` and kept in ``RUN/cache/<name>_<hash>.pt`` (atomic write);
+    a later call (a resumed run) loads them instead of recomputing."""
+    from lfdm_bench.utils.io import atomic_torch_save, stable_hash
+
+    path = run.root / "cache" / f"{name}_{stable_hash(key)}.pt"
+    if path.is_file():
+        run.log(f"[dm] reusing precomputed {what} {path}")
+        return torch.load(path, weights_only=True)
+    tensors = compute()
+    atomic_torch_save(tensors, path)
+    run.log(f"[dm] precomputed {what} of {len(next(iter(tensors.values())))} clips -> {path}")
+    return tensors
+
+
 def spread(records: Sequence, n: int | None) -> list:
     """At most ``n`` records evenly spread over the (sorted) list: an even cover of subjects and classes."""
     records = list(records)

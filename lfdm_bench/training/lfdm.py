@@ -30,8 +30,7 @@ from lfdm_bench.runs import Run
 from lfdm_bench.text import ClassEmbeddingTable, OneHotClassEncoder, build_class_embedding_table
 from lfdm_bench.training.engine import Trainer, load_checkpoint
 from lfdm_bench.training.previews import dm_preview, lfae_preview
-from lfdm_bench.training.items import TensorItems, stack_collate, training_items
-from lfdm_bench.utils.io import atomic_torch_save, stable_hash
+from lfdm_bench.training.items import TensorItems, cached_tensors, stack_collate, training_items
 from lfdm_bench.utils.paths import cache_dir
 
 
@@ -69,12 +68,8 @@ def pair_collate(items):
     return torch.stack(src), torch.stack(drv)
 
 
-def train_lfae(cfg: LFDMConfig, run: Run, progress: bool = True, stop_at: int | None = None) -> dict[str, Any]:
-    """Stage 1: the latent flow autoencoder, trained to reconstruct a driving frame from a source frame."""
-    info = load_data(cfg.data)
-    ds = training_items(clip_dataset(info, cfg.data, "train", seed=cfg.seed), cfg.data.preload, progress)
-    torch.manual_seed(cfg.seed)
-    model = LFAE(cfg.lfae.model)
+def lfae_loss_fn(cfg: LFDMConfig):
+    """The engine's ``loss_fn(model, (source, driving)) -> (loss, logs)`` for LFAE training (and fine-tuning)."""
     loss_mod = LFAELoss(cfg.lfae.loss, num_channels=cfg.lfae.model.num_channels)
 
     def loss_fn(m: nn.Module, batch) -> tuple[torch.Tensor, dict[str, float]]:
@@ -83,6 +78,16 @@ def train_lfae(cfg: LFDMConfig, run: Run, progress: bool = True, stop_at: int | 
         total, terms, _ = loss_mod(m, source, driving)
         return total, {k: float(v) for k, v in terms.items()}
 
+    return loss_fn
+
+
+def train_lfae(cfg: LFDMConfig, run: Run, progress: bool = True, stop_at: int | None = None) -> dict[str, Any]:
+    """Stage 1: the latent flow autoencoder, trained to reconstruct a driving frame from a source frame."""
+    info = load_data(cfg.data)
+    ds = training_items(clip_dataset(info, cfg.data, "train", seed=cfg.seed), cfg.data.preload, progress)
+    torch.manual_seed(cfg.seed)
+    model = LFAE(cfg.lfae.model)
+    loss_fn = lfae_loss_fn(cfg)
     preview = lfae_preview(run, clip_dataset(info, cfg.data, "test", train=False))
     trainer = Trainer(run, "lfae", model, loss_fn, ds, pair_collate, cfg.lfae.train,
                       model_config=asdict(cfg.lfae.model), on_sample=preview, progress=progress)
@@ -125,14 +130,19 @@ def compute_dm_targets(lfae: LFAE, ds: ClipDataset, batch_size: int = 16, progre
     return {"target": torch.cat(targets), "z0": torch.cat(z0s), "class_index": torch.cat(classes)}
 
 
-def build_dm(cfg: LFDMConfig, info: DatasetInfo, lfae_cfg: LFAEConfig) -> VideoDiffusion:
+def build_video_diffusion(cfg: Any, info: DatasetInfo, **unet_overrides: Any) -> VideoDiffusion:
+    """``cfg.dm``'s U-Net (with channel counts from ``unet_overrides``), diffusion and class-text table; shared by
+    LFDM (flow + occlusion, z0 condition) and the LDM baseline (latents, first-frame latent condition)."""
     table = class_table(cfg, info)
     unet = cfg.dm.unet
-    unet = type(unet)(**{**asdict(unet), "in_channels": 3, "out_channels": 3, "cond_channels": lfae_cfg.latent_channels,
-                         "text_dim": table.dim})
+    unet = type(unet)(**{**asdict(unet), **unet_overrides, "text_dim": table.dim})
     vcfg = VideoDiffusionConfig(unet=unet, diffusion=cfg.dm.diffusion, class_texts=tuple(info.class_texts),
                                 text_identity=getattr(table, "identity", ""))
     return VideoDiffusion(vcfg, table)
+
+
+def build_dm(cfg: LFDMConfig, info: DatasetInfo, lfae_cfg: LFAEConfig) -> VideoDiffusion:
+    return build_video_diffusion(cfg, info, in_channels=3, out_channels=3, cond_channels=lfae_cfg.latent_channels)
 
 
 def train_dm(cfg: LFDMConfig, run: Run, progress: bool = True, stop_at: int | None = None) -> dict[str, Any]:
@@ -143,16 +153,10 @@ def train_dm(cfg: LFDMConfig, run: Run, progress: bool = True, stop_at: int | No
     clips = clip_dataset(info, cfg.data, "train", train=not cfg.dm.precompute_targets, seed=cfg.seed)
     codec = FlowTargetCodec(cfg.dm.flow_target)
     if cfg.dm.precompute_targets:
-        key = stable_hash({"lfae": str((run.checkpoints / "lfae" / "last.pt").stat().st_mtime_ns),
-                           "records": [r.path for r in clips.records], "n": cfg.data.n_frames, "size": cfg.data.size})
-        path = run.root / "cache" / f"dm_targets_{key}.pt"
-        if path.is_file():
-            tensors = torch.load(path, weights_only=True)
-            run.log(f"[dm] reusing precomputed LFAE targets {path}")
-        else:
-            tensors = compute_dm_targets(lfae, clips, progress=progress)
-            atomic_torch_save(tensors, path)
-            run.log(f"[dm] precomputed LFAE targets of {len(clips)} clips -> {path}")
+        key = {"lfae": str((run.checkpoints / "lfae" / "last.pt").stat().st_mtime_ns),
+               "records": [r.path for r in clips.records], "n": cfg.data.n_frames, "size": cfg.data.size}
+        tensors = cached_tensors(run, "dm_targets", key, lambda: compute_dm_targets(lfae, clips, progress=progress),
+                                 "LFAE targets")
         ds, collate_fn = TensorItems(tensors), stack_collate
 
         def get_batch(batch):
