@@ -60,6 +60,14 @@ class DMStageConfig:
     precompute_targets: bool = True  # LFAE targets computed once (no augmentation) instead of in every step
     flow_target: FlowTargetConfig = field(default_factory=FlowTargetConfig)  # grid (paper) | displacement
 
+    def __post_init__(self) -> None:
+        # Dynamic thresholding clamps the predicted x0 to [-1, 1] (or to its percentile, divided back to [-1, 1]):
+        # right for the paper's grid in [-1, 1], wrong for standardised displacements, whose moving regions lie
+        # well outside [-1, 1] -- it silently shrinks every generated motion (measured: to about half).
+        if self.flow_target.kind == "displacement" and self.diffusion.dynamic_threshold is not None:
+            raise ValueError("dm.diffusion.dynamic_threshold must be null with dm.flow_target.kind=displacement "
+                             "(thresholding clamps x0 to [-1, 1]; standardised displacements are not bounded by 1)")
+
 
 @dataclass
 class SampleConfig:

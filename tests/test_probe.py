@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from lfdm_bench.data.registry import get_dataset
-from metrics.probe import LinearProbe, motion_features, motion_source, probe_accuracy
+from metrics.probe import LinearProbe, feature_scale, motion_features, motion_source, probe_accuracy
 from metrics.protocol import EvalProtocol, evaluate
 from test_protocol import make_tiny_dataset, tiny_detector
 
@@ -85,3 +85,32 @@ def test_accuracy_in_evaluate(tmp_path: Path) -> None:
     frozen = evaluate(protocol, tmp_path / "frozen", ["acc"], dataset=tiny, detector=tiny_detector(), cache=None)
     # a frozen video shows no motion: the motion probe can no longer tell the requested class
     assert frozen.values["acc"]["probe-motion"]["generated"]["test"]["accuracy"] < 0.5
+
+
+def test_probe_is_not_swayed_by_noise_on_features_that_never_vary():
+    """Features almost constant on real videos (never-moving borders) must not be amplified into deciding the
+    prediction: tiny noise there (1e-4, far below the informative features' spread) leaves predictions unchanged."""
+    rng = np.random.default_rng(0)
+    n, k = 140, 7
+    y = np.arange(n) % k
+    centres = rng.normal(size=(k, 20))
+    informative = centres[y] + 0.3 * rng.normal(size=(n, 20))
+    dead = 1e-7 * rng.normal(size=(n, 30))  # e.g. image borders
+    x = np.concatenate([informative, dead], axis=1)
+    probe = LinearProbe(n_classes=k).fit(x, y)
+    test_y = np.arange(70) % k
+    test = np.concatenate([centres[test_y] + 0.3 * rng.normal(size=(70, 20)), np.zeros((70, 30))], axis=1)
+    clean = probe.predict(test)
+    assert (clean == test_y).mean() > 0.9
+    noisy = test.copy()
+    noisy[:, 20:] += 1e-4 * rng.normal(size=(70, 30))
+    assert (probe.predict(noisy) == clean).mean() > 0.95
+
+
+def test_feature_scale_floors_at_the_rms_std():
+    """No feature is divided by less than the root-mean-square std of all features; constant input gives 1."""
+    x = np.stack([np.arange(10.0), 2 * np.arange(10.0), 3 * np.arange(10.0), np.full(10, 5.0)], 1)
+    s = np.arange(10.0).std()
+    rms = s * np.sqrt((1 + 4 + 9 + 0) / 4)
+    np.testing.assert_allclose(feature_scale(x), [rms, 2 * s, 3 * s, rms])
+    np.testing.assert_allclose(feature_scale(np.ones((5, 3))), [1.0, 1.0, 1.0])
