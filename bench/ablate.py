@@ -140,7 +140,7 @@ def run_ablation(run_dir: str | Path, samplers: Sequence[str] = ("ddim",), steps
                  per_pair: int = 1, max_videos: int | None = None, metrics: Iterable[str] = ("fvd", "acc"),
                  out: str | Path | None = None, progress: bool = False, *, detector: Any = None,
                  cache: Any = True, log_fn: LogFn | None = None, plots: bool = True,
-                 **protocol_kwargs: Any) -> list[dict[str, Any]]:
+                 max_subjects: int | None = None, **protocol_kwargs: Any) -> list[dict[str, Any]]:
     """Sample and evaluate every grid point of a trained run; returns the rows (finished points are not redone).
 
     Args:
@@ -151,6 +151,8 @@ def run_ablation(run_dir: str | Path, samplers: Sequence[str] = ("ddim",), steps
         max_videos: evaluate at most this many generated videos (class-stratified, seeded, so the same subset at
             every point); the whole evaluation set of the split is still sampled.
         metrics: names from :data:`metrics.protocol.METRICS` (``fvd``, ``cfvd``, ``sfvd``, ``kvd``, ``acc``, ...).
+        max_subjects: sample only the first N subjects of the split (every class of each): a cheaper,
+            class-balanced grid; ``max_videos`` then subsamples what was sampled.
         out: output folder (default ``RUN/ablation``).
         detector: I3D weight path or ``"i3d-random"`` (protocol setting), or a
             :class:`~metrics.real_cache.FeatureSource` replacing the protocol's I3D (tests; its ``info`` is recorded).
@@ -203,7 +205,7 @@ def run_ablation(run_dir: str | Path, samplers: Sequence[str] = ("ddim",), steps
     protocol = EvalProtocol(dataset=data["dataset"], root=data.get("root"), dataset_options=dict(data.get("options") or {}),
                             split=split, max_generated=max_videos, **protocol_kwargs)
     request = jsonable({"run": str(run.root.resolve()), "method": method, "split": split, "per_pair": int(per_pair),
-                        "max_videos": max_videos, "metrics": list(wanted), "protocol": protocol.to_dict(),
+                        "max_videos": max_videos, "max_subjects": max_subjects, "metrics": list(wanted), "protocol": protocol.to_dict(),
                         "detector_override": detector.info.to_dict() if detector is not None else None})
 
     out = Path(out) if out is not None else run.root / "ablation"
@@ -237,7 +239,8 @@ def run_ablation(run_dir: str | Path, samplers: Sequence[str] = ("ddim",), steps
         say(f"[{i}/{len(grid)}] {point.label}: sampling {split} set")
         folder = out / "samples" / point.label
         manifest = sample_run(run, split=split, per_pair=per_pair, sampler=point.sampler, steps=point.steps,
-                              eta=point.eta, guidance=point.guidance, out=folder, progress=progress)
+                              eta=point.eta, guidance=point.guidance, out=folder, progress=progress,
+                              max_subjects=max_subjects)
         result = evaluate(protocol, folder, wanted, dataset=dataset, detector=detector, cache=cache,
                           progress=progress, log_fn=say)
         nfe, nfe_from = _nfe(run.root, point)
@@ -367,6 +370,8 @@ def metric_type() -> click.ParamType:
 @click.option("--split", type=click.Choice(["test", "train"]), default="test", help="Split of the source images.")
 @click.option("--per-class", "per_pair", type=click.IntRange(min=1), default=1,
               help="Videos per (subject, class) pair of the split.")
+@click.option("--max-subjects", type=click.IntRange(min=1), default=None, metavar="N",
+              help="Sample only the first N subjects of the split (every class) [default: all].")
 @click.option("--max-videos", type=click.IntRange(min=2), default=None, metavar="N",
               help="Evaluate at most N generated videos per point (class-stratified) [default: all].")
 @click.option("--metric", "metric_names", type=metric_type(), multiple=True, default=["fvd", "acc"],
@@ -381,7 +386,7 @@ def metric_type() -> click.ParamType:
               help="Output folder [default: RUN/ablation]; an existing one is resumed.")
 @click.option("--progress/--no-progress", default=False, help="Progress bars.")
 def ablate(run_dir: Path, samplers: list[str], steps: list[int], guidance: list[float], etas: list[float],
-           split: str, per_pair: int, max_videos: int | None, metric_names: tuple[list[str], ...], i3d: str | None,
+           split: str, per_pair: int, max_subjects: int | None, max_videos: int | None, metric_names: tuple[list[str], ...], i3d: str | None,
            frames: int | None, ddof: str, batch_size: int, device: str | None, out: Path | None,
            progress: bool) -> None:
     """Sampler ablation of a trained run: FVD, class accuracy, seconds and NFE per video over
@@ -395,7 +400,8 @@ def ablate(run_dir: Path, samplers: list[str], steps: list[int], guidance: list[
         kwargs["n_frames"] = frames
     try:
         rows = run_ablation(run_dir, samplers, steps, guidance, etas, split=split, per_pair=per_pair,
-                            max_videos=max_videos, metrics=names, out=out, progress=progress, **kwargs)
+                            max_videos=max_videos, metrics=names, out=out, progress=progress,
+                            max_subjects=max_subjects, **kwargs)
     except (DetectorNotFoundError, FileNotFoundError, ValueError) as e:
         raise click.ClickException(str(e)) from e
     target = out or run_dir / "ablation"

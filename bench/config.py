@@ -27,6 +27,20 @@ class BenchEvalConfig:
 
 
 @dataclass
+class BenchAblationConfig:
+    """Table 3: a sampler x steps x guidance grid of the trained LFDM (``lfdm-bench ablate`` inside the benchmark),
+    on the first ``max_subjects`` test subjects (every class), against the benchmark's real reference set.
+    ``samplers: []`` skips it."""
+
+    samplers: tuple[str, ...] = ("ddim", "dpmsolver++")
+    steps: tuple[int, ...] = (5, 10, 20)
+    guidance: tuple[float, ...] = (1.0, 3.0)
+    etas: tuple[float, ...] = (1.0,)
+    max_subjects: int | None = 4
+    metrics: tuple[str, ...] = ("fvd", "acc")
+
+
+@dataclass
 class BenchConfig:
     """``lfdm-bench bench --config configs/bench-*.yaml``; every stage is resumable."""
 
@@ -41,6 +55,7 @@ class BenchConfig:
     train_split_methods: tuple[str, ...] = GENERATORS  # also sampled from train-subject images (generalisation gap)
     per_pair: int = 1  # videos per (subject, class) pair
     eval: BenchEvalConfig = field(default_factory=BenchEvalConfig)
+    ablation: BenchAblationConfig = field(default_factory=BenchAblationConfig)
     grids: bool = True
     notes: dict[str, Any] = field(default_factory=dict)
 

@@ -10,6 +10,7 @@ Layout of ``OUT``::
     runs/lfdm, runs/ldm        the training runs (unless given with lfdm_run / ldm_run)
     samples/<method>_<split>/  sample folders (manifest.csv + videos)
     metrics/<method>_<split>.json   every number of one evaluation + its protocol
+    ablation/                  LFDM sampler x steps x guidance grid: ablation.json/.md/.csv, plots/*.png
     grids/                     sample grids (PNG, GIF)
     results.json, tables.md, tables.tex, *.csv
 """
@@ -111,7 +112,7 @@ class Benchmark:
     def _data(self) -> dict:
         from lfdm_bench.training.lfdm import load_data
 
-        info = load_data(self.lfdm_cfg.data)
+        info = load_data(self.lfdm_cfg.data, progress=self.progress)
         return {"name": info.name, **info.summary()} if hasattr(info, "summary") else {"name": info.name}
 
     def _train_lfdm(self) -> dict:
@@ -181,6 +182,17 @@ class Benchmark:
         atomic_write_json(path, jsonable(record))
         return str(path)
 
+    def _ablate(self) -> str:
+        from bench.ablate import run_ablation
+
+        a, e, d = self.bc.ablation, self.bc.eval, self.lfdm_cfg.data
+        out = self.out / "ablation"
+        run_ablation(self.lfdm_dir, a.samplers, a.steps, a.guidance, a.etas, split="test", per_pair=self.bc.per_pair,
+                     metrics=a.metrics, out=out, progress=self.progress, log_fn=self.say, max_subjects=a.max_subjects,
+                     i3d=e.detector, n_frames=e.n_frames, resolution=d.size, real_sampling=e.real_sampling,
+                     max_real=e.max_real, ddof=e.ddof, bn_eps=e.bn_eps, seed=e.seed, batch_size=e.batch_size)
+        return str(out / "ablation.json")
+
     def _grids(self) -> list[str]:
         from bench.grids import write_method_grids
 
@@ -203,6 +215,8 @@ class Benchmark:
         pairs = [(m, "test") for m in bc.methods] + [(m, "train") for m in bc.train_split_methods]
         steps += [(f"sample:{m}:{s}", (lambda m=m, s=s: self._sample(m, s))) for m, s in pairs]
         steps += [(f"eval:{m}:{s}", (lambda m=m, s=s: self._eval(m, s))) for m, s in pairs]
+        if bc.ablation.samplers and "lfdm" in bc.methods:
+            steps.append(("ablate:lfdm", self._ablate))
         if bc.grids:
             steps.append(("grids", self._grids))
         steps.append(("tables", self._tables))

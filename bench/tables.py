@@ -1,4 +1,4 @@
-"""The benchmark's tables: main (per split), generalisation gap, autoencoders, run facts.
+"""The benchmark's tables: main (per split), generalisation gap, autoencoders, sampler ablation, run facts.
 
 ``results.json`` holds every number with the protocol and environment that produced it; the tables are rendered
 from it as Markdown, LaTeX (booktabs) and CSV.
@@ -65,10 +65,16 @@ def build_results(bench) -> dict[str, Any]:
             autoencoders.update(json.loads(p.read_text())["scores"])
     from lfdm_bench.config import to_dict
 
+    ablation = None
+    ab_path = out / "ablation" / "ablation.json"
+    if ab_path.is_file():
+        ab = json.loads(ab_path.read_text())
+        ablation = {"rows": ab["rows"], "max_subjects": ab["request"].get("max_subjects"),
+                    "plots": sorted(str(p.relative_to(out)) for p in (out / "ablation" / "plots").glob("*.png"))}
     return {"benchmark": {"name": bc.name, "config": to_dict(bc), "hardware": run_facts(bench)["hardware"],
                           "environment": run_facts(bench)["environment"]},
             "protocol": protocol, "detector": detector, "methods": methods, "autoencoders": autoencoders,
-            "models": model_facts(bench), "facts": run_facts(bench)}
+            "ablation": ablation, "models": model_facts(bench), "facts": run_facts(bench)}
 
 
 def model_facts(bench) -> dict[str, Any]:
@@ -169,12 +175,23 @@ def render_markdown(results: dict) -> str:
     if gap:
         parts.append("## Generalisation: FVD from test-subject vs train-subject images\n\n"
                      + tabulate(gap, headers=["method", "FVD test", "FVD train", "gap (test - train)"], tablefmt="github"))
-    ae = [[k, _f(v["l1"], 4), _f(v["psnr"], 2), _f(v["ssim"], 3), v["frames"]] for k, v in results["autoencoders"].items()]
+    ae = [[k, _f(v["l1"], 4), _f(v["psnr"], 2), _f(v.get("psnr_pooled"), 2), _f(v["ssim"], 3), v["frames"]]
+          for k, v in results["autoencoders"].items()]
     if ae:
         parts.append("## Autoencoders: reconstruction of test-subject frames 1..T-1\n\n"
-                     + tabulate(ae, headers=["autoencoder", "L1", "PSNR", "SSIM", "frames"], tablefmt="github"))
+                     "PSNR as the mean over frames (identical frames capped at 100 dB) and of the pooled MSE.\n\n"
+                     + tabulate(ae, headers=["autoencoder", "L1", "PSNR (mean)", "PSNR (pooled)", "SSIM", "frames"],
+                                tablefmt="github"))
+    ab = results.get("ablation")
+    if ab and ab["rows"]:
+        from bench.ablate import ablation_table
+
+        rows = ablation_table(ab["rows"])
+        parts.append(f"## Sampler ablation (LFDM, test subjects)\n\n{ablation_caption(ab)}\n\n"
+                     + tabulate([list(r.values()) for r in rows], headers=list(rows[0].keys()), tablefmt="github")
+                     + "\n\nPlots: " + ", ".join(f"`{p}`" for p in ab["plots"]))
     f = results["facts"]
-    facts = [["dataset", f"{f['dataset']} {f['dataset_options']}"], ["resolution / frames", f"{f['resolution']} px / {f['frames']}"],
+    facts = ["dataset", f"{f['dataset']} {f['dataset_options']}"], ["resolution / frames", f"{f['resolution']} px / {f['frames']}"],
              ["eval frames", f["eval_frames"]], ["detector", f["detector"]], ["seeds", json.dumps(f["seeds"])],
              ["sampler", json.dumps(f["sampler"])], ["hardware", f["hardware"]],
              ]
@@ -184,6 +201,21 @@ def render_markdown(results: dict) -> str:
     facts += [[f"wall time {k}", f"{v:.0f} s"] for k, v in f["wall_seconds"].items()]
     parts.append("## Run facts\n\n" + tabulate(facts, headers=["", ""], tablefmt="github"))
     return "\n\n".join(parts) + "\n"
+
+
+def ablation_caption(ab: dict) -> str:
+    n, n_real = ab["rows"][0].get("n_videos"), ab["rows"][0].get("n_real")
+    return (f"{n} generated videos per setting (the first {ab.get('max_subjects') or 'all'} test subjects, every "
+            f"class, same sources and seeds at every setting) vs {n_real} real videos; NFE = network evaluations "
+            f"per video (a guided step counts 2).")
+
+
+def _latex_table(headers: list[str], rows: list[list[str]], caption: str) -> str:
+    esc = lambda x: str(x).replace("%", "\\%").replace("_", "\\_").replace("±", "$\\pm$")  # noqa: E731
+    body = "\n".join(" & ".join(esc(c) for c in r) + r" \\" for r in rows)
+    return ("\\begin{table}[t]\n\\centering\n\\small\n\\begin{tabular}{l" + "r" * (len(headers) - 1) + "}\n"
+            "\\toprule\n" + " & ".join(esc(h) for h in headers) + r" \\" + "\n\\midrule\n" + body
+            + "\n\\bottomrule\n\\end{tabular}\n" + f"\\caption{{{esc(caption)}}}\n\\end{{table}}")
 
 
 def render_latex(results: dict) -> str:
@@ -197,6 +229,12 @@ def render_latex(results: dict) -> str:
         out.append("\\begin{table}[t]\n\\centering\n\\small\n\\begin{tabular}{l" + "r" * (len(MAIN_HEADERS) - 1) + "}\n"
                    "\\toprule\n" + head + "\n\\midrule\n" + body + "\n\\bottomrule\n\\end{tabular}\n"
                    f"\\caption{{{_caption(results, split).replace('%', chr(92) + '%')}}}\n\\end{{table}}")
+    ab = results.get("ablation")
+    if ab and ab["rows"]:
+        from bench.ablate import ablation_table
+
+        rows = ablation_table(ab["rows"])
+        out.append(_latex_table(list(rows[0].keys()), [list(r.values()) for r in rows], ablation_caption(ab)))
     return "\n\n".join(out) + "\n"
 
 

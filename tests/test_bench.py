@@ -53,6 +53,14 @@ def test_bench_writes_tables_for_every_method(bench_out):
     assert (root / "out/main_test.csv").is_file() and (root / "out/grids/lfdm_test.png").is_file()
     # the static baseline reproduces the source exactly: its PSNR on frame 0 dominates; real has no PSNR
     assert res["methods"]["real"]["test"]["psnr"] is None
+    # table 3: the sampler ablation of the trained LFDM, on the first subject's 7 classes, with plots
+    ab = res["ablation"]
+    assert [(r["sampler"], r["guidance"]) for r in ab["rows"]] == [
+        ("ddim", 1.0), ("ddim", 2.0), ("diffusers-dpmsolver++", 1.0), ("diffusers-dpmsolver++", 2.0)]
+    assert all(r["n_videos"] == 7 and r["fvd"] >= 0 for r in ab["rows"])
+    assert [r["nfe_per_video"] for r in ab["rows"]] == [2, 4, 2, 4]
+    assert ab["plots"] and all((root / "out" / p).is_file() for p in ab["plots"])
+    assert "Sampler ablation" in md and "diffusers-dpmsolver++" in (root / "out/tables.tex").read_text()
 
 
 def test_bench_resumes(bench_out):

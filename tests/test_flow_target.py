@@ -27,3 +27,16 @@ def test_identity_motion_is_zero_displacement():
 def test_bad_scale():
     with pytest.raises(ValueError, match="scale"):
         FlowTargetConfig(kind="displacement", scale=0)
+
+
+def test_displacement_target_refuses_dynamic_thresholding(tmp_path):
+    """Thresholding clamps x0 to [-1, 1]: it would shrink standardised displacements, so the config says so."""
+    from lfdm_bench.config import ConfigError, load_config
+    from lfdm_bench.experiment import LFDMConfig, resolve_config_path
+
+    cfg = load_config(LFDMConfig, resolve_config_path("synth-faces-cpu"))
+    assert cfg.dm.flow_target.kind == "displacement" and cfg.dm.diffusion.dynamic_threshold is None
+    with pytest.raises(ConfigError, match="dynamic_threshold must be null"):
+        load_config(LFDMConfig, resolve_config_path("synth-faces-cpu"), ["dm.diffusion.dynamic_threshold=0.9"])
+    grid = load_config(LFDMConfig, resolve_config_path("paper-mug"))  # the paper's grid keeps its thresholding
+    assert grid.dm.flow_target.kind == "grid" and grid.dm.diffusion.dynamic_threshold == 0.9

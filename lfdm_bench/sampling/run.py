@@ -29,8 +29,9 @@ def sample_folder_name(split: str, sampler: str, steps: int, eta: float, guidanc
 def sample_run(run: Run, cfg: Any, method: str, make_generator: MakeGenerator, split: str = "test",
                per_pair: int | None = None, sampler: str | None = None, steps: int | None = None,
                eta: float | None = None, guidance: float | None = None, unconditional: bool = False,
-               out: str | Path | None = None, progress: bool = True) -> Path:
-    """Generate every (subject x class) pair of ``split``; unset sampler settings come from ``cfg.sample``."""
+               out: str | Path | None = None, progress: bool = True, max_subjects: int | None = None) -> Path:
+    """Generate every (subject x class) pair of ``split`` (of its first ``max_subjects`` subjects in sorted order,
+    when given: a smaller, still class-balanced set); unset sampler settings come from ``cfg.sample``."""
     from lfdm_bench.training.lfdm import load_data, pick_device
 
     s = cfg.sample
@@ -41,14 +42,20 @@ def sample_run(run: Run, cfg: Any, method: str, make_generator: MakeGenerator, s
     unconditional = unconditional or s.unconditional
     device = pick_device(cfg.device)
     info = load_data(cfg.data)
-    sources = build_eval_set(info.records, split, per_pair=per_pair, seed=s.seed)
+    subjects = None
+    if max_subjects is not None:
+        if int(max_subjects) < 1:
+            raise ValueError(f"max_subjects must be >= 1, got {max_subjects}")
+        subjects = sorted({r.subject for r in info.split(split)})[: int(max_subjects)]
+    sources = build_eval_set(info.records, split, per_pair=per_pair, seed=s.seed, subjects=subjects)
     stats: dict = {}
     gen = make_generator(device, sampler=sampler, steps=steps, eta=eta, guidance=guidance,
                          unconditional=unconditional, stats=stats)
     folder = Path(out) if out else run.samples / sample_folder_name(split, sampler, steps, eta, guidance, unconditional)
     settings = {"sampler": sampler, "steps": steps, "eta": eta, "guidance": guidance, "unconditional": unconditional,
                 "per_pair": per_pair, "dataset": cfg.data.dataset, "size": cfg.data.size,
-                "n_frames": cfg.data.n_frames, "run": str(run.root), "sample_seed": s.seed}
+                "n_frames": cfg.data.n_frames, "run": str(run.root), "sample_seed": s.seed,
+                "max_subjects": max_subjects}
     manifest = generate_eval_samples(gen, sources, folder, method=method, size=cfg.data.size, settings=settings,
                                      batch_size=s.batch_size, progress=progress)
     if stats:

@@ -42,9 +42,14 @@ def pick_device(name: str = "auto") -> torch.device:
     return torch.device(name)
 
 
-def load_data(cfg: DataConfig) -> DatasetInfo:
-    """The dataset of a config (synthetic sets are generated and cached on first use)."""
+def load_data(cfg: DataConfig, progress: bool = True) -> DatasetInfo:
+    """The dataset of a config (synthetic sets are generated and cached on first use, with a progress bar when
+    ``progress``)."""
+    from lfdm_bench.data.registry import SYNTHETIC_DATASETS
+
     options = dict(cfg.options)
+    if cfg.dataset in SYNTHETIC_DATASETS:
+        options["progress"] = progress
     return get_dataset(cfg.dataset, root=cfg.root, **options)
 
 
