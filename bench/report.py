@@ -37,7 +37,7 @@ MARKERS = ("a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k", "l", "m", "n",
 FORMATS = ("md", "tex", "csv")
 MAIN_METRICS = (("fvd", "FVD", 2), ("cfvd", "cFVD", 2), ("sfvd", "sFVD", 2), ("kvd", "KVD", 4), ("acc", "Acc", 3),
                 ("psnr", "PSNR", 2), ("ssim", "SSIM", 4), ("seconds_per_video", "s/video", 3))
-AE_METRICS = (("l1", "L1", 4), ("psnr", "PSNR", 2), ("ssim", "SSIM", 4))
+AE_METRICS = (("l1", "L1", 4), ("psnr", "PSNR", 2), ("psnr_pooled", "PSNR pooled", 2), ("ssim", "SSIM", 4))
 ABLATION_METRICS = (("fvd", "FVD", 2), ("acc_motion", "Acc (motion)", 3), ("seconds_per_video", "s/video", 3),
                     ("nfe_per_video", "NFE", 0))
 
@@ -101,10 +101,13 @@ def _signature(protocol: dict[str, Any] | None, detector: dict[str, Any] | None)
 
 
 def load_source(path: str | Path, label: str | None = None) -> Source:
-    """Read ``results.json`` and/or ``ablation.json`` of a folder (or the file itself)."""
+    """Read ``results.json`` and/or ``ablation.json`` of a folder (or the file itself); a benchmark folder's
+    ablation lives in ``ablation/ablation.json``."""
     path = Path(path)
     folder = path.parent if path.is_file() else path
     res_p, abl_p = folder / "results.json", folder / "ablation.json"
+    if not abl_p.is_file() and (folder / "ablation" / "ablation.json").is_file():
+        abl_p = folder / "ablation" / "ablation.json"
     if path.is_file():
         res_p, abl_p = (path, Path("/nonexistent")) if path.name != "ablation.json" else (Path("/nonexistent"), path)
     results = json.loads(res_p.read_text()) if res_p.is_file() else None
@@ -114,7 +117,10 @@ def load_source(path: str | Path, label: str | None = None) -> Source:
                                 "(lfdm-bench ablate)")
     if results is not None:
         sig = _signature(results.get("protocol"), results.get("detector"))
-        if ablation is not None and _signature(ablation.get("protocol"), ablation.get("detector")) != sig:
+        # the ablation may evaluate fewer generated videos (its rows carry their own counts)
+        same = {k: v for k, v in sig.items() if k != "max_generated"}
+        abl_sig = _signature((ablation or {}).get("protocol"), (ablation or {}).get("detector"))
+        if ablation is not None and {k: v for k, v in abl_sig.items() if k != "max_generated"} != same:
             raise MixedProtocolError({"results.json vs ablation.json": {str(folder): "differ"}})
     else:
         sig = _signature(ablation.get("protocol"), ablation.get("detector"))

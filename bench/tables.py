@@ -191,7 +191,7 @@ def render_markdown(results: dict) -> str:
                      + tabulate([list(r.values()) for r in rows], headers=list(rows[0].keys()), tablefmt="github")
                      + "\n\nPlots: " + ", ".join(f"`{p}`" for p in ab["plots"]))
     f = results["facts"]
-    facts = ["dataset", f"{f['dataset']} {f['dataset_options']}"], ["resolution / frames", f"{f['resolution']} px / {f['frames']}"],
+    facts = [["dataset", f"{f['dataset']} {f['dataset_options']}"], ["resolution / frames", f"{f['resolution']} px / {f['frames']}"],
              ["eval frames", f["eval_frames"]], ["detector", f["detector"]], ["seeds", json.dumps(f["seeds"])],
              ["sampler", json.dumps(f["sampler"])], ["hardware", f["hardware"]],
              ]

@@ -74,3 +74,10 @@ def test_bench_resumes(bench_out):
         mp.undo()
     assert r.exit_code == 0
     assert r.output.count("done earlier, skipped") >= 10
+
+
+def test_report_on_a_benchmark_folder_includes_its_ablation(bench_out):
+    root, _, _ = bench_out
+    r = CliRunner().invoke(main, ["report", str(root / "out")], catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    assert "Main results" in r.output and "Sampler ablation" in r.output and "PSNR pooled" in r.output
