@@ -42,7 +42,7 @@ DEFAULT_STRENGTHS: dict[str, tuple[float, ...]] = {
     "noise": (0.05, 0.1, 0.2),     # std of additive noise, frames in [0, 1]
     "blur": (1.0, 2.0, 4.0),       # Gaussian sigma in pixels at the evaluation resolution
     "shuffle": (0.25, 0.5, 1.0),   # fraction of frames permuted
-    "freeze": (0.25, 0.5, 1.0),    # fraction of the clip holding frame 0 (1: a still image)
+    "freeze": (0.5, 0.75, 1.0),    # slow-down towards frame 0 (0.5: half speed; 1: a still image)
 }
 RISE_RTOL = 1e-6
 """A row "rises" when its FVD exceeds the previous one by more than this relative amount (not float noise)."""

@@ -1,8 +1,8 @@
 """Throughput of the I3D detector (``i3d-random`` weights) on 16x224x224 clips, in clips per second.
 
 Times the detector forward pass on inputs already in I3D format (float [B, 3, T, 224, 224] in [-1, 1]):
-fp32 on CPU; on CUDA (if present) bf16 autocast with channels_last_3d, the FeatureExtractor's default there,
-and fp32 for comparison. Prints the machine (platform, CPU count, GPU name) with each figure.
+fp32 on CPU in the default layout and in channels_last_3d (the FeatureExtractor's choice on every device); on CUDA
+(if present) bf16 autocast with channels_last_3d, the FeatureExtractor's default there, and fp32 for comparison. Prints the machine (platform, CPU count, GPU name) with each figure.
 
     python scripts/bench_i3d.py --clips 8 --batch-size 4 --device cpu
 """
@@ -31,13 +31,14 @@ def machine_description(device: torch.device) -> str:
     return cpu
 
 
-def bench(device: torch.device, clips: int, batch_size: int, frames: int, bf16: bool, warmup: int) -> float:
+def bench(device: torch.device, clips: int, batch_size: int, frames: int, bf16: bool, warmup: int,
+          channels_last: bool = True) -> float:
     """Clips per second of the detector forward on ``device``; ``clips`` clips in batches of ``batch_size``."""
     model = build_random_i3d().to(device)
     cuda = device.type == "cuda"
     gen = torch.Generator(device="cpu").manual_seed(0)
     x = (torch.rand(batch_size, 3, frames, 224, 224, generator=gen) * 2 - 1).to(device)
-    if cuda:
+    if channels_last:
         model = model.to(memory_format=torch.channels_last_3d)
         x = x.contiguous(memory_format=torch.channels_last_3d)
     n_batches = max(1, -(-clips // batch_size))
@@ -71,17 +72,17 @@ def main(argv: list[str] | None = None) -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
 
-    settings: list[tuple[torch.device, bool]] = []
+    settings: list[tuple[torch.device, bool, bool]] = []  # (device, bf16, channels_last_3d)
     if args.device in ("all", "cpu"):
-        settings.append((torch.device("cpu"), False))
+        settings += [(torch.device("cpu"), False, False), (torch.device("cpu"), False, True)]
     if args.device in ("all", "cuda"):
         if torch.cuda.is_available():
-            settings += [(torch.device("cuda"), True), (torch.device("cuda"), False)]
+            settings += [(torch.device("cuda"), True, True), (torch.device("cuda"), False, True)]
         elif args.device == "cuda":
             parser.error("--device cuda: no CUDA device is available")
-    for device, bf16 in settings:
-        rate = bench(device, args.clips, args.batch_size, args.frames, bf16, args.warmup)
-        mode = "bf16 autocast + channels_last_3d" if bf16 else "fp32"
+    for device, bf16, channels_last in settings:
+        rate = bench(device, args.clips, args.batch_size, args.frames, bf16, args.warmup, channels_last)
+        mode = ("bf16 autocast" if bf16 else "fp32") + (" + channels_last_3d" if channels_last else "")
         print(f"i3d-random {args.frames}x224x224, batch {args.batch_size}, {device.type} {mode}: "
               f"{rate:.2f} clips/s  [{machine_description(device)}]", flush=True)
 

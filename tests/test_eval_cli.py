@@ -135,7 +135,7 @@ def test_i3d_random_end_to_end_on_embedded_dataset(tmp_path: Path, monkeypatch: 
     protocol = EvalProtocol(dataset="synth-faces", split="test", n_frames=16, max_real=7, detector="i3d-random",
                             batch_size=4, device="cpu")
     res = evaluate(protocol, tmp_path / "samples", ["all"], dataset=faces)
-    assert res.detector["name"] == "i3d-random" and res.detector["sha256"] == "i3d-random"
+    assert res.detector["name"] == "i3d-random" and res.detector["sha256"] == "i3d-random-v2"
     assert res.features["generated"]["i3d"].shape == (7, 400)
     assert 0.0 <= res.values["fvd"]["test"] < 1.0  # the same clips, re-encoded
     assert res.values["psnr"]["test"]["mean"] > 35.0

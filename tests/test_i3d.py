@@ -200,7 +200,23 @@ def test_random_detector_is_deterministic():
         assert torch.equal(v, b.state_dict()[k]), k
         h.update(v.numpy().tobytes())
     # pinned: the random weights must be bit-identical on every machine (same weights, same outputs)
-    assert h.hexdigest() == "716f3a87c6aaeab7b07e151c7c7bad04adb8f9b622628ad09e1b90787f0604e7"
+    assert h.hexdigest() == "329393dbbe0cdc482fbfe4378365eacad77135b84ccafd356096be45db842ae9"
+    assert a.sha256 == "i3d-random-v2"  # the construction's version is part of feature-cache keys
+
+
+def test_random_detector_sees_motion_not_stillness():
+    """i3d-random's first layer is a temporal difference: a still video gives (numerically) zero features at any
+    appearance, a moving one does not, and faster motion moves the features further."""
+    model = build_random_i3d()
+    g = torch.Generator().manual_seed(0)
+    frame = torch.rand(2, 3, 1, 224, 224, generator=g) * 2 - 1
+    still = model(frame.expand(2, 3, 16, 224, 224).contiguous())
+    assert float(still.abs().max()) < 1e-4
+    shift = torch.arange(16).view(1, 1, 16, 1, 1)
+    base = torch.sin(torch.linspace(0, 12, 224).view(1, 1, 1, 1, 224) + 0 * shift)
+    slow = model(torch.sin(torch.linspace(0, 12, 224).view(1, 1, 1, 1, 224) - 0.05 * shift).expand(1, 3, 16, 224, 224).contiguous())
+    fast = model(torch.sin(torch.linspace(0, 12, 224).view(1, 1, 1, 1, 224) - 0.2 * shift).expand(1, 3, 16, 224, 224).contiguous())
+    assert float(base.abs().max()) > 0 and 1e-3 < float(slow.norm()) < float(fast.norm())
 
 
 class _ScriptedDummy(nn.Module):
@@ -314,7 +330,7 @@ def test_feature_extractor_layouts_batches_and_info():
 
 def test_feature_extractor_with_random_i3d():
     fx = FeatureExtractor("i3d-random", device="cpu")
-    assert fx.info.to_dict() == {"name": "i3d-random", "sha256": "i3d-random", "bn_eps": 1e-3,
+    assert fx.info.to_dict() == {"name": "i3d-random", "sha256": "i3d-random-v2", "bn_eps": 1e-3,
                                  "resize_method": "bilinear-tats", "precision": "fp32",
                                  "comparable_with_published": False}
     seen = []

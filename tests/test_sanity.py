@@ -66,8 +66,15 @@ def test_shuffle_and_freeze_semantics() -> None:
         assert int((row != torch.arange(10)).sum()) == 5  # exactly round(0.5 * 10) frames moved
     frozen = (freeze_frames(x, 1.0)[:, :, 0, 0, 0] * 10).round().long()
     assert frozen.eq(0).all()
-    held = (freeze_frames(x, 1 / 3)[:, :, 0, 0, 0] * 10).round().long()  # k = round(9 / 3) = 3
-    assert held[0].tolist() == [0, 0, 0, 0, 4, 5, 6, 7, 8, 9] and torch.equal(held[0], held[1])
+    half = freeze_frames(x, 0.5)[:, :, 0, 0, 0] * 10  # half speed: frame t shows time t / 2, interpolated
+    torch.testing.assert_close(half[0], torch.arange(10, dtype=torch.float32) / 2)
+    assert torch.equal(half[0], half[1])
+    quarter = freeze_frames(x, 0.25)[0, :, 0, 0, 0] * 10
+    torch.testing.assert_close(quarter, torch.arange(10, dtype=torch.float32) * 0.75)
+    torch.testing.assert_close(freeze_frames(x, 0.0), x)
+    # less motion as the strength grows: the mean distance from frame 0 shrinks monotonically, no frame jumps
+    motion = [float((freeze_frames(x, s) - x[:, :1]).abs().mean()) for s in (0.0, 0.25, 0.5, 0.75, 1.0)]
+    assert motion == sorted(motion, reverse=True) and motion[-1] == 0.0
     with pytest.raises(ValueError, match=r"fraction of frames in \[0, 1\]"):
         freeze_frames(x, 1.5)
 
