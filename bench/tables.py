@@ -131,6 +131,9 @@ def _pm(d: dict | None, digits: int = 1, tex: bool = False) -> str:
     return f"{d['mean']:.{digits}f}{sep}{d['std']:.{digits}f}"
 
 
+FVD_DIGITS = 2  # i3d-random FVDs on the embedded set lie between ~0.01 and a few units
+
+
 def main_rows(results: dict, split: str, tex: bool = False) -> list[list[str]]:
     rows = []
     for m, d in results["methods"].items():
@@ -138,8 +141,9 @@ def main_rows(results: dict, split: str, tex: bool = False) -> list[list[str]]:
         if not s:
             continue
         ci = s.get("fvd_ci")
-        fvd = _f(s["fvd"]) + (f" [{ci[0]:.0f}, {ci[1]:.0f}]" if ci else "")
-        rows.append([METHOD_NAMES.get(m, m), fvd, _pm(s["cfvd"], tex=tex), _pm(s["sfvd"], tex=tex), _f(s["kvd"], 3),
+        d = FVD_DIGITS
+        fvd = _f(s["fvd"], d) + (f" [{ci[0]:.{d}f}, {ci[1]:.{d}f}]" if ci else "")
+        rows.append([METHOD_NAMES.get(m, m), fvd, _pm(s["cfvd"], d, tex=tex), _pm(s["sfvd"], d, tex=tex), _f(s["kvd"], 4),
                      _f(None if s["acc"] is None else 100 * s["acc"]), _f(s["psnr"], 2), _f(s["ssim"], 3),
                      _f(s["seconds_per_video"], 3)])
     return rows
@@ -169,8 +173,9 @@ def render_markdown(results: dict) -> str:
         rows = main_rows(results, split)
         if rows:
             parts.append(f"## Main table, {split} subjects\n\n{_caption(results, split)}\n\n"
-                         + tabulate(rows, headers=MAIN_HEADERS, tablefmt="github"))
-    gap = [[METHOD_NAMES.get(m, m), _f(d["test"]["fvd"]), _f(d["train"]["fvd"]), _f(d["gap"]["fvd"])]
+                         + tabulate(rows, headers=MAIN_HEADERS, tablefmt="github", disable_numparse=True))
+    gap = [[METHOD_NAMES.get(m, m), _f(d["test"]["fvd"], FVD_DIGITS), _f(d["train"]["fvd"], FVD_DIGITS),
+            _f(d["gap"]["fvd"], FVD_DIGITS)]
            for m, d in results["methods"].items() if "gap" in d]
     if gap:
         parts.append("## Generalisation: FVD from test-subject vs train-subject images\n\n"

@@ -132,8 +132,14 @@ def to_markdown(rows: Sequence[dict[str, Any]], columns: Sequence[str] | None = 
                     disable_numparse=True)
 
 
+def _short_hash(sha: Any) -> str:
+    """A file checksum shortened to 12 hex digits; a name like ``i3d-random-v2`` in full."""
+    sha = str(sha)
+    return sha[:12] if len(sha) == 64 and all(c in "0123456789abcdef" for c in sha) else sha
+
+
 def _protocol_line(protocol: dict[str, Any], detector: dict[str, Any] | None) -> str:
-    det = "none" if detector is None else f"{detector['name']} (sha256 {str(detector['sha256'])[:12]}, " \
+    det = "none" if detector is None else f"{detector['name']} (sha256 {_short_hash(detector['sha256'])}, " \
         f"bn_eps {detector['bn_eps']}, resize {detector['resize_method']}, {detector['precision']})"
     return (f"dataset {protocol['dataset']}, split {protocol['split']}, {protocol['n_frames']} frames at "
             f"{protocol['resolution']}px, real clips '{protocol['real_sampling']}', ddof {protocol['ddof']}, "
