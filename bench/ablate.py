@@ -266,33 +266,37 @@ def run_ablation(run_dir: str | Path, samplers: Sequence[str] = ("ddim",), steps
     return rows
 
 
-def _fmt(x: Any, digits: int) -> str:
-    from metrics.tables import format_value
+def display_rows(rows: Sequence[dict[str, Any]], columns: Sequence[str], digits: dict[str, int],
+                 g_columns: Sequence[str] = ("guidance", "eta")) -> list[dict[str, str]]:
+    """Display strings of result ``rows`` (ablation and experiment tables): the ``columns`` that hold a value in
+    some row; cFVD / sFVD as mean ± std; ``g_columns`` in ``%g``; floats to ``digits[column]`` (default 2) decimals
+    by :func:`metrics.tables.format_value`; other values as ``str``; missing values ``-``."""
+    from metrics.tables import format_mean_std, format_value
 
-    return format_value(x, digits) if isinstance(x, (int, float)) and not isinstance(x, bool) else \
-        ("-" if x is None else str(x))
-
-
-def ablation_table(rows: Sequence[dict[str, Any]]) -> list[dict[str, str]]:
-    """Display rows: columns of :data:`TABLE_COLUMNS` that hold a value somewhere; cFVD / sFVD as mean ± std."""
-    from metrics.tables import format_mean_std
-
-    cols = [c for c in TABLE_COLUMNS if any(r.get(c) is not None for r in rows)]
-    digits = {"fvd": 2, "cfvd": 2, "sfvd": 2, "kvd": 4, "acc_motion": 3, "acc_i3d": 3, "seconds_per_video": 3}
+    cols = [c for c in columns if any(r.get(c) is not None for r in rows)]
     table = []
     for r in rows:
         d = {}
         for c in cols:
+            x = r.get(c)
             if c in ("cfvd", "sfvd"):
-                d[c] = format_mean_std(r.get(c), r.get(f"{c}_std"), 2)
-            elif c in ("steps", "nfe_per_video", "n_videos"):
-                d[c] = "-" if r.get(c) is None else str(r[c])
-            elif c in ("guidance", "eta"):
-                d[c] = "-" if r.get(c) is None else f"{r[c]:g}"
+                d[c] = format_mean_std(x, r.get(f"{c}_std"), 2)
+            elif x is None:
+                d[c] = "-"
+            elif c in g_columns:
+                d[c] = f"{float(x):g}"
+            elif isinstance(x, float):
+                d[c] = format_value(x, digits.get(c, 2))
             else:
-                d[c] = _fmt(r.get(c), digits.get(c, 2))
+                d[c] = str(x)
         table.append(d)
     return table
+
+
+def ablation_table(rows: Sequence[dict[str, Any]]) -> list[dict[str, str]]:
+    """Display rows: columns of :data:`TABLE_COLUMNS` that hold a value somewhere; cFVD / sFVD as mean ± std."""
+    return display_rows(rows, TABLE_COLUMNS, {"fvd": 2, "cfvd": 2, "sfvd": 2, "kvd": 4, "acc_motion": 3,
+                                              "acc_i3d": 3, "seconds_per_video": 3})
 
 
 def write_tables(rows: Sequence[dict[str, Any]], out: str | Path, protocol: dict | None = None,

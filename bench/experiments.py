@@ -164,37 +164,17 @@ def _run_yaml(run_dir: Path) -> dict[str, Any]:
     return yaml.safe_load((Path(run_dir) / "config.yaml").read_text()) or {}
 
 
-def _fmt(x: Any, digits: int = 2) -> str:
-    from metrics.tables import format_value
-
-    if x is None:
-        return "-"
-    if isinstance(x, (bool, int)) or not isinstance(x, float):
-        return str(x)
-    return format_value(x, digits)
-
-
 def _write_tables(state: ExperimentState, title: str, columns: Sequence[str], extra: Sequence[str] = ()) -> dict:
     """``OUT/<name>.md`` (protocol line, table, notes) and ``OUT/<name>.csv`` (raw rows)."""
     import pandas as pd
 
+    from bench.ablate import display_rows
     from lfdm_bench.utils.io import atomic_write_text
-    from metrics.tables import NOT_COMPARABLE, format_mean_std, to_markdown
+    from metrics.tables import NOT_COMPARABLE, to_markdown
 
     rows = state.data["rows"]
-    digits = {"kvd": 4, "acc_motion": 3, "acc_i3d": 3, "l1": 4, "ssim": 4, "seconds_per_video": 3}
-    cols = [c for c in columns if any(r.get(c) is not None for r in rows)]
-    table = []
-    for r in rows:
-        d = {}
-        for c in cols:
-            if c in ("cfvd", "sfvd"):
-                d[c] = format_mean_std(r.get(c), r.get(f"{c}_std"), 2)
-            elif c == "guidance" and r.get(c) is not None:
-                d[c] = f"{float(r[c]):g}"
-            else:
-                d[c] = _fmt(r.get(c), digits.get(c, 2))
-        table.append(d)
+    table = display_rows(rows, columns, {"kvd": 4, "acc_motion": 3, "acc_i3d": 3, "l1": 4, "ssim": 4,
+                                         "seconds_per_video": 3}, g_columns=("guidance",))
     lines = [f"# {title}", ""]
     p, det = state.data.get("protocol"), state.data.get("detector") or {}
     if p:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Callable
 
@@ -185,12 +186,15 @@ class Benchmark:
     def _ablate(self) -> str:
         from bench.ablate import run_ablation
 
-        a, e, d = self.bc.ablation, self.bc.eval, self.lfdm_cfg.data
+        a = self.bc.ablation
+        # the main tables' protocol; the dataset comes from the run and the number of generated videos from the grid
+        protocol = asdict(self.protocol("test"))
+        for key in ("dataset", "root", "dataset_options", "split", "max_generated"):
+            del protocol[key]
         out = self.out / "ablation"
         run_ablation(self.lfdm_dir, a.samplers, a.steps, a.guidance, a.etas, split="test", per_pair=self.bc.per_pair,
                      metrics=a.metrics, out=out, progress=self.progress, log_fn=self.say, max_subjects=a.max_subjects,
-                     i3d=e.detector, n_frames=e.n_frames, resolution=d.size, real_sampling=e.real_sampling,
-                     max_real=e.max_real, ddof=e.ddof, bn_eps=e.bn_eps, seed=e.seed, batch_size=e.batch_size)
+                     **protocol)
         return str(out / "ablation.json")
 
     def _grids(self) -> list[str]:

@@ -4,29 +4,16 @@ elsewhere): every stage runs, the tables hold every method, and a rerun resumes 
 import json
 
 import pytest
-import torch
 from click.testing import CliRunner
 
 from cli import main
-
-
-def _standin(monkeypatch):
-    from metrics import protocol
-    from metrics.real_cache import FunctionDetector
-
-    def feats(videos):
-        v = videos.float() / (255.0 if videos.dtype == torch.uint8 else 1.0)  # [B, T, 3, H, W]
-        pooled = torch.nn.functional.adaptive_avg_pool3d(v.transpose(1, 2), (2, 2, 2)).flatten(1)  # [B, 24]
-        motion = (v - v[:, :1]).abs().mean(dim=(2, 3, 4))  # [B, T]
-        return torch.cat([pooled, motion], 1)
-
-    monkeypatch.setattr(protocol, "build_detector", lambda p: FunctionDetector(feats, "standin-test"))
+from standin_detector import use_standin_detector
 
 
 @pytest.fixture(scope="module")
 def bench_out(tmp_path_factory):
     mp = pytest.MonkeyPatch()
-    _standin(mp)
+    use_standin_detector(mp)
     root = tmp_path_factory.mktemp("bench")
     env = {"LFDM_BENCH_CACHE": str(root / "cache")}
     r = CliRunner().invoke(main, ["bench", "--config", "bench-tiny", "--out", str(root / "out"), "--no-progress"],
@@ -66,7 +53,7 @@ def test_bench_writes_tables_for_every_method(bench_out):
 def test_bench_resumes(bench_out):
     root, env, _ = bench_out
     mp = pytest.MonkeyPatch()
-    _standin(mp)
+    use_standin_detector(mp)
     try:
         r = CliRunner().invoke(main, ["bench", "--config", "bench-tiny", "--out", str(root / "out"), "--no-progress"],
                                env=env, catch_exceptions=False)

@@ -12,13 +12,7 @@ from lfdm_bench.diffusion.schedule import DiffusionConfig, cosine_betas, dynamic
 from lfdm_bench.models.unet3d import UNet3D, UNet3DConfig
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny tensors: intra-op threads only add synchronisation, which stalls badly on a shared 2-core CPU."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread_per_module")
 
 
 def tiny_unet(seed: int = 0, **kw) -> UNet3D:

@@ -9,30 +9,13 @@ import torch
 from click.testing import CliRunner
 
 from bench.experiments import decoder_parameters, experiment
+from standin_detector import use_standin_detector
 
 OVERRIDES = ["lfae.train.steps=2", "dm.train.steps=2", "data.n_frames=10"]
 DECODER_PREFIXES = ("generator.bottleneck.", "generator.up_blocks.", "generator.final.")
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
-def _standin(mp):
-    from metrics import protocol
-    from metrics.real_cache import FunctionDetector
-
-    def feats(videos):
-        v = videos.float() / (255.0 if videos.dtype == torch.uint8 else 1.0)  # [B, T, 3, H, W]
-        pooled = torch.nn.functional.adaptive_avg_pool3d(v.transpose(1, 2), (2, 2, 2)).flatten(1)  # [B, 24]
-        motion = (v - v[:, :1]).abs().mean(dim=(2, 3, 4))  # [B, T]
-        return torch.cat([pooled, motion], 1)
-
-    mp.setattr(protocol, "build_detector", lambda p: FunctionDetector(feats, "standin-test"))
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +28,7 @@ def trained(tmp_path_factory):
     mp = pytest.MonkeyPatch()
     root = tmp_path_factory.mktemp("experiments")
     mp.setenv("LFDM_BENCH_CACHE", str(root / "cache"))
-    _standin(mp)
+    use_standin_detector(mp)
     torch.set_num_threads(1)
     cfg = load_config(LFDMConfig, resolve_config_path("tiny"), OVERRIDES)
     run = open_lfdm_run(cfg, root / "run", "tiny", OVERRIDES)

@@ -14,13 +14,7 @@ from lfdm_bench.models.lfae.region_predictor import heatmap_to_regions, sym_eig_
 from lfdm_bench.models.lfae.warp import affine_to_grid, inverse_2x2, matmul_2x2, resize_grid, warp_multi
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """These models are tiny: one intra-op thread is faster, and much faster on a shared, busy CPU."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def make_model(seed: int = 0, **overrides) -> LFAE:

@@ -10,12 +10,7 @@ from lfdm_bench.data.records import read_manifest
 from lfdm_bench.data.video_io import read_video
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

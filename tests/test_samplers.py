@@ -12,16 +12,10 @@ from lfdm_bench.diffusion.schedule import cosine_betas, dynamic_threshold
 
 
 # diffusers' schedulers build numpy arrays from tensors in a way numpy 2 deprecates; not ours to fix
-pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation doesn't accept a copy keyword")
+pytestmark = [pytest.mark.filterwarnings("ignore:__array__ implementation doesn't accept a copy keyword"),
+              pytest.mark.usefixtures("one_thread_per_module")]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny tensors: intra-op threads only add synchronisation, which stalls badly on a shared 2-core CPU."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 BETAS = cosine_betas(1000)

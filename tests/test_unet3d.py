@@ -8,13 +8,7 @@ import torch
 from lfdm_bench.models.unet3d import RelativePositionBias, UNet3D, UNet3DConfig, apply_rotary, rotary_angles
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny tensors: intra-op threads only add synchronisation, which stalls badly on a shared 2-core CPU."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread_per_module")
 
 
 def tiny_cfg(**kw) -> UNet3DConfig:
