@@ -216,6 +216,7 @@ def ablation_caption(ab: dict) -> str:
 
 
 def _latex_table(headers: list[str], rows: list[list[str]], caption: str) -> str:
+    """A booktabs table (first column left, the rest right-aligned); %, _ and ± escaped in every cell."""
     esc = lambda x: str(x).replace("%", "\\%").replace("_", "\\_").replace("±", "$\\pm$")  # noqa: E731
     body = "\n".join(" & ".join(esc(c) for c in r) + r" \\" for r in rows)
     return ("\\begin{table}[t]\n\\centering\n\\small\n\\begin{tabular}{l" + "r" * (len(headers) - 1) + "}\n"
@@ -229,11 +230,7 @@ def render_latex(results: dict) -> str:
         rows = main_rows(results, split, tex=True)
         if not rows:
             continue
-        body = "\n".join(" & ".join(r).replace("%", "\\%") + r" \\" for r in rows)
-        head = " & ".join(h.replace("%", "\\%") for h in MAIN_HEADERS) + r" \\"
-        out.append("\\begin{table}[t]\n\\centering\n\\small\n\\begin{tabular}{l" + "r" * (len(MAIN_HEADERS) - 1) + "}\n"
-                   "\\toprule\n" + head + "\n\\midrule\n" + body + "\n\\bottomrule\n\\end{tabular}\n"
-                   f"\\caption{{{_caption(results, split).replace('%', chr(92) + '%')}}}\n\\end{{table}}")
+        out.append(_latex_table(MAIN_HEADERS, rows, _caption(results, split)))
     ab = results.get("ablation")
     if ab and ab["rows"]:
         from bench.ablate import ablation_table
