@@ -132,12 +132,43 @@ def eval_cmd(metric_names: tuple[list[str], ...], split: str | None, samples: Pa
                                distortion=d, max_videos=gen_max, seed=seed, batch_size=batch_size)
             samples = make_samples
         if run_dir is not None:
-            samples = run_dir / "samples"
-        assert samples is not None
-        result = evaluate(protocol, samples, names, dataset=info, cache=cache, progress=progress, log_fn=_echo_err)
-        target = out or (run_dir / "metrics" if run_dir is not None else samples / "metrics")
-        paths = write_eval(result, target)
+            jobs = [(records, (out or run_dir / "metrics") / name)
+                    for name, records in run_sample_sets(run_dir, protocol.splits).items()]
+        else:
+            assert samples is not None
+            jobs = [(samples, out or samples / "metrics")]
+        for i, (what, target) in enumerate(jobs):
+            if len(jobs) > 1:
+                _echo_err(f"[{i + 1}/{len(jobs)}] {target.name}")
+            result = evaluate(protocol, what, names, dataset=info, cache=cache, progress=progress, log_fn=_echo_err)
+            paths = write_eval(result, target)
+            click.echo(render_eval(result))
+            click.echo(f"\nmetrics.json: {paths['json']}  (table: {paths['md']})")
     except (DetectorNotFoundError, FileNotFoundError, ValueError) as e:
         raise click.ClickException(str(e)) from e
-    click.echo(render_eval(result))
-    click.echo(f"\nmetrics.json: {paths['json']}  (table: {paths['md']})")
+
+
+def run_sample_sets(run_dir: Path, splits: tuple[str, ...]) -> dict[str, list]:
+    """The generated videos of a run, one set per sampler setting: ``{setting: records}``.
+
+    ``lfdm-bench sample`` writes one folder per split and setting, ``RUN/samples/<split>_<setting>/``; the folders of
+    one setting (e.g. ``test_ddim10_eta1_g1`` and ``train_ddim10_eta1_g1``) form one set, so ``--split both``
+    compares test- and train-subject generation of the same sampler.
+    """
+    from lfdm_bench.data.records import read_manifest
+
+    folders = sorted(p.parent for p in (run_dir / "samples").glob("*/manifest.csv"))
+    if not folders:
+        raise FileNotFoundError(f"no sample folders under {run_dir / 'samples'} (each holds a manifest.csv); "
+                                f"generate them with `lfdm-bench sample --run {run_dir}`")
+    sets: dict[str, list] = {}
+    for folder in folders:
+        split, _, setting = folder.name.partition("_")
+        name = setting if split in ("test", "train") and setting else folder.name
+        sets.setdefault(name, []).extend(r for r in read_manifest(folder / "manifest.csv") if r.split in splits)
+    sets = {k: v for k, v in sets.items() if v}
+    if not sets:
+        raise FileNotFoundError(f"the sample folders under {run_dir / 'samples'} ({', '.join(f.name for f in folders)}) "
+                                f"hold no videos from {'/'.join(splits)}-split sources; sample them with "
+                                f"`lfdm-bench sample --run {run_dir} --split {'both' if len(splits) > 1 else splits[0]}`")
+    return sets

@@ -1,5 +1,8 @@
 """The benchmark pipeline end to end on the tiny configs, with a cheap stand-in detector (the I3D is tested
-elsewhere): every stage runs, the tables hold every method, and a rerun resumes without redoing stages."""
+elsewhere): every stage runs, the tables hold every method, and a rerun resumes without redoing stages.
+
+Run as a user runs the README's main command: from a working directory of its own, with the default, relative
+output folder (``bench_out/<name>``), so every manifest is written and read relative to the working directory."""
 
 import json
 
@@ -15,9 +18,11 @@ def bench_out(tmp_path_factory):
     mp = pytest.MonkeyPatch()
     use_standin_detector(mp)
     root = tmp_path_factory.mktemp("bench")
-    env = {"LFDM_BENCH_CACHE": str(root / "cache")}
-    r = CliRunner().invoke(main, ["bench", "--config", "bench-tiny", "--out", str(root / "out"), "--no-progress"],
-                           env=env, catch_exceptions=False)
+    mp.chdir(root)
+    env = {"LFDM_BENCH_CACHE": "cache"}  # relative too
+    r = CliRunner().invoke(main, ["bench", "--config", "bench-tiny", "--no-progress"], env=env, catch_exceptions=False)
+    assert (root / "bench_out" / "bench-tiny" / "results.json").is_file(), r.output
+    (root / "out").symlink_to(root / "bench_out" / "bench-tiny")
     yield root, env, r
     mp.undo()
 
@@ -54,9 +59,10 @@ def test_bench_resumes(bench_out):
     root, env, _ = bench_out
     mp = pytest.MonkeyPatch()
     use_standin_detector(mp)
+    mp.chdir(root)
     try:
-        r = CliRunner().invoke(main, ["bench", "--config", "bench-tiny", "--out", str(root / "out"), "--no-progress"],
-                               env=env, catch_exceptions=False)
+        r = CliRunner().invoke(main, ["bench", "--config", "bench-tiny", "--out", "bench_out/bench-tiny",
+                                      "--no-progress"], env=env, catch_exceptions=False)
     finally:
         mp.undo()
     assert r.exit_code == 0

@@ -243,3 +243,25 @@ def test_clip_dataset_argument_errors(tiny_videos):
         ClipDataset(tiny_videos, n_frames=4, size=16, dtype="float16")
     with pytest.raises(ValueError, match="probability"):
         ClipDataset(tiny_videos, n_frames=4, size=16, hflip=2)
+
+
+def test_manifest_with_relative_paths_from_another_working_directory(tmp_path, monkeypatch):
+    """Records made with paths relative to the working directory (a relative output folder) are read back to the
+    same files: the manifest stores them relative to its own folder (or absolute), never relative to the cwd."""
+    monkeypatch.chdir(tmp_path)
+    out = Path("bench_out") / "samples"  # relative, as the README's default output folder
+    (out / "videos").mkdir(parents=True)
+    write_mp4(out / "videos" / "a.mp4", _frames(4, 16, 16))
+    elsewhere = Path("data")  # outside the manifest's folder: stored absolute
+    elsewhere.mkdir()
+    write_mp4(elsewhere / "b.mp4", _frames(4, 16, 16))
+    recs = [_record(out / "videos" / "a.mp4", "s1", 0), _record(elsewhere / "b.mp4", "s2", 1)]
+    write_manifest(recs, out / "manifest.csv", relative_to=out)
+    rows = (out / "manifest.csv").read_text().splitlines()
+    assert rows[1].startswith("videos/a.mp4,") and rows[2].startswith(str((tmp_path / "data" / "b.mp4").resolve()))
+    for cwd in (tmp_path, tmp_path / "data"):  # read from anywhere
+        monkeypatch.chdir(cwd)
+        back = read_manifest(tmp_path / "bench_out" / "samples" / "manifest.csv")
+        assert [Path(r.path) for r in back] == [(tmp_path / p).resolve() for p in (out / "videos/a.mp4",
+                                                                                     elsewhere / "b.mp4")]
+        assert all(Path(r.path).is_file() for r in back)

@@ -87,11 +87,18 @@ def test_run_dir_and_make_samples(env) -> None:
     from lfdm_bench.data.registry import get_dataset
 
     run = env["tmp"] / "run"
-    write_real_samples(get_dataset(env["manifest"]), run / "samples", split="train", n_frames=10)
-    res = invoke("--run", str(run), "--dataset", env["manifest"], "--split", "train", "--metric", "fvd",
+    res = invoke("--run", str(run), "--dataset", env["manifest"], "--metric", "fvd", "--frames", "10")
+    assert res.exit_code == 1 and "no sample folders under" in res.output and "lfdm-bench sample --run" in res.output
+    # `lfdm-bench sample --split both` writes RUN/samples/<split>_<setting>/: one setting, two folders
+    for split in ("test", "train"):
+        write_real_samples(get_dataset(env["manifest"]), run / "samples" / f"{split}_ddim4_eta1_g1", split=split,
+                           n_frames=10)
+    res = invoke("--run", str(run), "--dataset", env["manifest"], "--split", "both", "--metric", "fvd",
                  "--frames", "10")
     assert res.exit_code == 0, res.output
-    assert (run / "metrics" / "metrics.json").is_file()
+    saved = json.loads((run / "metrics" / "ddim4_eta1_g1" / "metrics.json").read_text())
+    assert set(saved["values"]["fvd"]) == {"test", "train", "gap"}
+    assert saved["counts"]["generated"] == {"test": 12, "train": 12}
     made = env["tmp"] / "noisy"
     res = invoke("--make-samples", str(made), "--distort", "noise:0.2", "--dataset", env["manifest"], "--metric",
                  "fvd", "--frames", "10")

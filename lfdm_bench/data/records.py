@@ -61,7 +61,13 @@ MANIFEST_COLUMNS = [f.name for f in fields(VideoRecord)]
 
 
 def write_manifest(records: Sequence[VideoRecord], path: str | os.PathLike, relative_to: str | os.PathLike | None = None) -> None:
-    """Write records as CSV (atomically). Paths under ``relative_to`` are stored relative to it."""
+    """Write records as CSV (atomically).
+
+    :func:`read_manifest` resolves relative paths against the manifest's folder, so every path is written in that
+    frame: a record's relative path means relative to the current working directory (where it was made), and is
+    made absolute first; paths under ``relative_to`` (normally the manifest's folder) are then stored relative to it
+    (the folder can be moved or copied whole), all others absolute.
+    """
     import io
 
     buf = io.StringIO()
@@ -70,13 +76,13 @@ def write_manifest(records: Sequence[VideoRecord], path: str | os.PathLike, rela
     base = Path(relative_to).resolve() if relative_to is not None else None
     for r in records:
         row = asdict(r)
+        p = Path(r.path).resolve()  # a relative path is relative to the working directory
+        row["path"] = str(p)
         if base is not None:
-            p = Path(r.path)
-            if p.is_absolute():
-                try:
-                    row["path"] = str(p.resolve().relative_to(base))
-                except ValueError:
-                    pass
+            try:
+                row["path"] = str(p.relative_to(base))
+            except ValueError:
+                pass
         row["n_frames"] = "" if r.n_frames is None else int(r.n_frames)
         row["params"] = json.dumps(r.params, sort_keys=True)
         writer.writerow(row)
