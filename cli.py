@@ -17,11 +17,11 @@ COMMANDS = [
     ("lfdm_bench.data.commands", "data"),
     ("cli", "train"),
     ("cli", "sample"),
-    ("metrics.commands", "eval_cmd"),
-    ("bench.commands", "bench"),
-    ("bench.ablate", "ablate"),
-    ("bench.report", "report"),
-    ("bench.experiments", "experiment"),
+    ("lfdm_bench.metrics.commands", "eval_cmd"),
+    ("lfdm_bench.bench.commands", "bench"),
+    ("lfdm_bench.bench.ablate", "ablate"),
+    ("lfdm_bench.bench.report", "report"),
+    ("lfdm_bench.bench.experiments", "experiment"),
 ]
 
 
@@ -89,7 +89,7 @@ def _load_lfdm_config(config: str, overrides: tuple[str, ...]):
 def train(model: str, stage: str, config: str, out: str | None, overrides: tuple[str, ...], progress: bool) -> None:
     """Train LFDM (stage 1 LFAE, stage 2 flow DM) or the LDM baseline; resumes an interrupted run by itself."""
     if model == "ldm":
-        from baselines.ldm.train import train_ldm
+        from lfdm_bench.baselines.ldm.train import train_ldm
 
         train_ldm(config, overrides, out, stage, progress)
         return
@@ -103,7 +103,7 @@ def train(model: str, stage: str, config: str, out: str | None, overrides: tuple
     run.log(f"train lfdm stage={stage} config={config} overrides={list(overrides)}", echo=True)
     if stage in ("lfae", "all"):
         train_lfdm_run(cfg, run, "lfae", progress)
-        from metrics.reconstruction import evaluate_lfae_run
+        from lfdm_bench.metrics.reconstruction import evaluate_lfae_run
 
         click.echo(evaluate_lfae_run(run, cfg))
     if stage in ("dm", "all"):
@@ -131,7 +131,7 @@ def sample(run_dir, split, per_pair, sampler, steps, eta, guidance, unconditiona
     run = Run.open(run_dir)
     kind = (run.read_json("run.json") or {}).get("model", "lfdm")
     if kind == "ldm":
-        from baselines.ldm.sample import sample_ldm_run as sample_fn
+        from lfdm_bench.baselines.ldm.sample import sample_ldm_run as sample_fn
     else:
         from lfdm_bench.sampling.run import sample_lfdm_run as sample_fn
     splits = ["test", "train"] if split == "both" else [split]

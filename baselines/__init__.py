@@ -1,5 +1,5 @@
 """Baselines the paper compares LFDM against.
 
-``baselines.ldm``: LDM, a 3D U-Net diffusion over the latents of a per-frame image autoencoder (stage 1 lives in
-``baselines.ldm.autoencoder``).
+``lfdm_bench.baselines.ldm``: LDM, a 3D U-Net diffusion over the latents of a per-frame image autoencoder (stage 1 lives in
+``lfdm_bench.baselines.ldm.autoencoder``).
 """

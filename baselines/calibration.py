@@ -5,7 +5,7 @@
   one, else the source video itself -- read exactly like the reference clips: the floor any generator is measured
   against. (The reference set is every real video of the split, so these videos belong to it; the halves-vs-halves
   FVD of ``lfdm-bench eval --sanity`` gives the disjoint-set floor.)
-- ``retrieval`` (needs a trained LFAE) lives in :mod:`baselines.retrieval`.
+- ``retrieval`` (needs a trained LFAE) lives in :mod:`lfdm_bench.baselines.retrieval`.
 
 All produce the same sample folder + manifest as the generators (:func:`lfdm_bench.sampling.generate`), so ``eval``
 treats them alike.

@@ -6,7 +6,7 @@ deterministically by the source's seed), computes with the LFAE the flow + occlu
 each of its frames (:meth:`LFAE.dm_target_from_video`) and renders them on the source image
 (:meth:`LFAE.generate_from_dm`). It is LFDM with the DM replaced by a nearest-class lookup of real latent flows.
 
-``static`` and ``real`` come from :mod:`baselines.calibration`. :func:`sample_baseline` writes their sample folders
+``static`` and ``real`` come from :mod:`lfdm_bench.baselines.calibration`. :func:`sample_baseline` writes their sample folders
 (``RUN/samples/<split>_<kind>/``, method ``static`` / ``real`` / ``retrieval``) over the evaluation set of a run,
 exactly the sources and seeds the generators get; ``retrieval`` also writes ``retrieved.json`` (sample id ->
 the training video whose motion was used).
@@ -83,7 +83,7 @@ def sample_baseline(run_dir: str | Path, kind: str, split: str = "test", out: st
     from lfdm_bench.training.lfdm import load_data, load_lfae, pick_device
     from lfdm_bench.utils.io import atomic_write_json
 
-    from baselines.calibration import real_generator, static_generator
+    from lfdm_bench.baselines.calibration import real_generator, static_generator
 
     if kind not in BASELINES:
         raise ValueError(f"unknown baseline {kind!r}; expected one of {', '.join(BASELINES)}")
@@ -92,7 +92,7 @@ def sample_baseline(run_dir: str | Path, kind: str, split: str = "test", out: st
     if model == "ldm":
         if kind == "retrieval":
             raise ValueError(f"{run.root} is an LDM run; the retrieval baseline needs an LFDM run's trained LFAE")
-        from baselines.ldm.config import LDMConfig
+        from lfdm_bench.baselines.ldm.config import LDMConfig
 
         cfg = load_config(LDMConfig, run.config_path)
     else:

@@ -5,8 +5,8 @@ oddly, that more DDIM steps did not help). :func:`run_ablation` reproduces that 
 
 * every grid point samples the SAME evaluation set (same source images, same per-source seeds: the run's
   ``sample.seed``) with :func:`~lfdm_bench.sampling.run.sample_lfdm_run` or
-  :func:`~baselines.ldm.sample.sample_ldm_run` (chosen by ``RUN/run.json``) into ``OUT/samples/<point>/``;
-* each sample folder is scored with :func:`metrics.protocol.evaluate` under ONE :class:`EvalProtocol` (real
+  :func:`~lfdm_bench.baselines.ldm.sample.sample_ldm_run` (chosen by ``RUN/run.json``) into ``OUT/samples/<point>/``;
+* each sample folder is scored with :func:`lfdm_bench.metrics.protocol.evaluate` under ONE :class:`EvalProtocol` (real
   features are cached, so only the generated videos go through the detector at each point);
 * eta only matters for ``ddim`` / ``diffusers-ddim``: other samplers are not multiplied by the eta values (their
   rows have ``eta = None``); ``ddpm`` ignores steps: it runs once per guidance value with all ``T`` steps and its
@@ -16,7 +16,7 @@ oddly, that more DDIM steps did not help). :func:`run_ablation` reproduces that 
   (one batched forward over ``[cond; null]``, counted as 2).
 
 Outputs in ``OUT``: ``ablation.json`` (rows + the protocol + the environment; rewritten atomically after every point,
-so a rerun skips finished points), ``ablation.md`` / ``ablation.csv`` and the plots of :mod:`bench.plots`.
+so a rerun skips finished points), ``ablation.md`` / ``ablation.csv`` and the plots of :mod:`lfdm_bench.bench.plots`.
 
 Example::
 
@@ -150,15 +150,15 @@ def run_ablation(run_dir: str | Path, samplers: Sequence[str] = ("ddim",), steps
         per_pair: videos per (subject, class) pair of the split.
         max_videos: evaluate at most this many generated videos (class-stratified, seeded, so the same subset at
             every point); the whole evaluation set of the split is still sampled.
-        metrics: names from :data:`metrics.protocol.METRICS` (``fvd``, ``cfvd``, ``sfvd``, ``kvd``, ``acc``, ...).
+        metrics: names from :data:`lfdm_bench.metrics.protocol.METRICS` (``fvd``, ``cfvd``, ``sfvd``, ``kvd``, ``acc``, ...).
         max_subjects: sample only the first N subjects of the split (every class of each): a cheaper,
             class-balanced grid; ``max_videos`` then subsamples what was sampled.
         out: output folder (default ``RUN/ablation``).
         detector: I3D weight path or ``"i3d-random"`` (protocol setting), or a
-            :class:`~metrics.real_cache.FeatureSource` replacing the protocol's I3D (tests; its ``info`` is recorded).
-        cache: real-feature cache (``True``: default folder; see :func:`metrics.protocol.evaluate`).
-        plots: write the PNG plots of :mod:`bench.plots`.
-        **protocol_kwargs: :class:`~metrics.protocol.EvalProtocol` fields (``detector`` name via
+            :class:`~lfdm_bench.metrics.real_cache.FeatureSource` replacing the protocol's I3D (tests; its ``info`` is recorded).
+        cache: real-feature cache (``True``: default folder; see :func:`lfdm_bench.metrics.protocol.evaluate`).
+        plots: write the PNG plots of :mod:`lfdm_bench.bench.plots`.
+        **protocol_kwargs: :class:`~lfdm_bench.metrics.protocol.EvalProtocol` fields (``detector`` name via
             ``i3d="i3d-random"`` or a path, ``n_frames``, ``resolution``, ``ddof``, ``bn_eps``, ``resize_method``,
             ``real_sampling``, ``max_real``, ``seed``, ``batch_size``, ``device``). ``n_frames`` defaults to the
             run's clip length.
@@ -171,8 +171,8 @@ def run_ablation(run_dir: str | Path, samplers: Sequence[str] = ("ddim",), steps
     from lfdm_bench.runs import Run, environment, hardware_summary
     from lfdm_bench.sampling.generate import seconds_per_video
     from lfdm_bench.utils.io import atomic_write_json
-    from metrics.protocol import EvalProtocol, evaluate, parse_metrics
-    from metrics.tables import jsonable
+    from lfdm_bench.metrics.protocol import EvalProtocol, evaluate, parse_metrics
+    from lfdm_bench.metrics.tables import jsonable
 
     say = log_fn or (lambda m: print(m, file=sys.stderr, flush=True))
     run = Run.open(run_dir)
@@ -186,7 +186,7 @@ def run_ablation(run_dir: str | Path, samplers: Sequence[str] = ("ddim",), steps
     if method == "lfdm":
         from lfdm_bench.sampling.run import sample_lfdm_run as sample_run
     elif method == "ldm":
-        from baselines.ldm.sample import sample_ldm_run as sample_run
+        from lfdm_bench.baselines.ldm.sample import sample_ldm_run as sample_run
     else:
         raise ValueError(f"{run.root}/run.json names model {method!r}; expected 'lfdm' or 'ldm'")
 
@@ -260,7 +260,7 @@ def run_ablation(run_dir: str | Path, samplers: Sequence[str] = ("ddim",), steps
     rows.sort(key=lambda r: order.get(r["point"], len(order)))
     write_tables(rows, out, evaluated_protocol, detector_info)
     if plots:
-        from bench.plots import plot_all
+        from lfdm_bench.bench.plots import plot_all
 
         plot_all(rows, out / "plots")
     return rows
@@ -270,8 +270,8 @@ def display_rows(rows: Sequence[dict[str, Any]], columns: Sequence[str], digits:
                  g_columns: Sequence[str] = ("guidance", "eta")) -> list[dict[str, str]]:
     """Display strings of result ``rows`` (ablation and experiment tables): the ``columns`` that hold a value in
     some row; cFVD / sFVD as mean ± std; ``g_columns`` in ``%g``; floats to ``digits[column]`` (default 2) decimals
-    by :func:`metrics.tables.format_value`; other values as ``str``; missing values ``-``."""
-    from metrics.tables import format_mean_std, format_value
+    by :func:`lfdm_bench.metrics.tables.format_value`; other values as ``str``; missing values ``-``."""
+    from lfdm_bench.metrics.tables import format_mean_std, format_value
 
     cols = [c for c in columns if any(r.get(c) is not None for r in rows)]
     table = []
@@ -305,7 +305,7 @@ def write_tables(rows: Sequence[dict[str, Any]], out: str | Path, protocol: dict
     import pandas as pd
 
     from lfdm_bench.utils.io import atomic_write_text
-    from metrics.tables import NOT_COMPARABLE, to_markdown
+    from lfdm_bench.metrics.tables import NOT_COMPARABLE, to_markdown
 
     out = Path(out)
     lines = ["# Sampler ablation", ""]
@@ -355,7 +355,7 @@ class _SamplerList(click.ParamType):
 
 
 def metric_type() -> click.ParamType:
-    from metrics.commands import MetricNames
+    from lfdm_bench.metrics.commands import MetricNames
 
     return MetricNames()
 
@@ -395,8 +395,8 @@ def ablate(run_dir: Path, samplers: list[str], steps: list[int], guidance: list[
            progress: bool) -> None:
     """Sampler ablation of a trained run: FVD, class accuracy, seconds and NFE per video over
     samplers x steps x guidance (x eta for DDIM), all on the same evaluation set. Resumable."""
-    from metrics.detector import DetectorNotFoundError
-    from metrics.tables import to_markdown
+    from lfdm_bench.metrics.detector import DetectorNotFoundError
+    from lfdm_bench.metrics.tables import to_markdown
 
     names = [n for group in metric_names for n in group]
     kwargs: dict[str, Any] = {"i3d": i3d, "ddof": int(ddof), "batch_size": batch_size, "device": device}

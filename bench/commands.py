@@ -1,4 +1,4 @@
-"""`lfdm-bench bench`: the whole benchmark from one config (see :mod:`bench.pipeline`)."""
+"""`lfdm-bench bench`: the whole benchmark from one config (see :mod:`lfdm_bench.bench.pipeline`)."""
 
 from __future__ import annotations
 
@@ -18,8 +18,8 @@ import click
 def bench(config: str, out: str | None, overrides: tuple[str, ...], progress: bool) -> None:
     """Run the benchmark: data, train LFDM + LDM, sample every method on train and test subjects, evaluate FVD /
     cFVD / sFVD / KVD / class accuracy / PSNR / SSIM, write grids and paper-style tables. Resumable."""
-    from bench.config import BenchConfig
-    from bench.pipeline import Benchmark
+    from lfdm_bench.bench.config import BenchConfig
+    from lfdm_bench.bench.pipeline import Benchmark
     from lfdm_bench.config import load_config
     from lfdm_bench.experiment import resolve_config_path
 

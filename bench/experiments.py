@@ -55,7 +55,7 @@ class ExperimentState:
     """``OUT/<name>.json``: the request, the protocol, finished rows; refuses a resume with other settings."""
 
     def __init__(self, out: Path, name: str, request: dict[str, Any]):
-        from metrics.tables import jsonable
+        from lfdm_bench.metrics.tables import jsonable
 
         self.out, self.name, self.request = Path(out), name, jsonable(request)
         self.out.mkdir(parents=True, exist_ok=True)
@@ -92,7 +92,7 @@ class ExperimentState:
     def save(self) -> None:
         from lfdm_bench.runs import environment, hardware_summary
         from lfdm_bench.utils.io import atomic_write_json
-        from metrics.tables import jsonable
+        from lfdm_bench.metrics.tables import jsonable
 
         self.data["environment"], self.data["hardware"] = environment(), hardware_summary()
         atomic_write_json(self.path, jsonable(self.data))
@@ -115,7 +115,7 @@ def _split_detector(detector: Any, protocol_kwargs: dict[str, Any]) -> tuple[Any
 
 
 def _protocol(data: dict[str, Any], split: str, max_videos: int | None, protocol_kwargs: dict[str, Any]):
-    from metrics.protocol import EvalProtocol
+    from lfdm_bench.metrics.protocol import EvalProtocol
 
     kw = dict(protocol_kwargs)
     kw.setdefault("n_frames", int(data.get("n_frames", 16)))
@@ -126,10 +126,10 @@ def _protocol(data: dict[str, Any], split: str, max_videos: int | None, protocol
 def _score(protocol, folder: Path, metrics: Sequence[str], detector: Any, cache: Any, progress: bool,
            say: LogFn, state: ExperimentState) -> dict[str, Any]:
     """Evaluate one sample folder; the protocol / detector actually used are stored in the state."""
-    from bench.ablate import num_or_none, row_from_result
+    from lfdm_bench.bench.ablate import num_or_none, row_from_result
     from lfdm_bench.data.registry import get_dataset
     from lfdm_bench.sampling.generate import seconds_per_video
-    from metrics.protocol import evaluate
+    from lfdm_bench.metrics.protocol import evaluate
 
     dataset = get_dataset(protocol.dataset, root=protocol.root, **protocol.dataset_options)
     result = evaluate(protocol, folder, metrics, dataset=dataset, detector=detector, cache=cache, progress=progress,
@@ -152,7 +152,7 @@ def _sampler_of(run_dir: Path):
     if method == "lfdm":
         from lfdm_bench.sampling.run import sample_lfdm_run as sample_run
     elif method == "ldm":
-        from baselines.ldm.sample import sample_ldm_run as sample_run
+        from lfdm_bench.baselines.ldm.sample import sample_ldm_run as sample_run
     else:
         raise ValueError(f"{run_dir}/run.json names model {method!r}; expected 'lfdm' or 'ldm'")
     return method, sample_run
@@ -168,9 +168,9 @@ def _write_tables(state: ExperimentState, title: str, columns: Sequence[str], ex
     """``OUT/<name>.md`` (protocol line, table, notes) and ``OUT/<name>.csv`` (raw rows)."""
     import pandas as pd
 
-    from bench.ablate import display_rows
+    from lfdm_bench.bench.ablate import display_rows
     from lfdm_bench.utils.io import atomic_write_text
-    from metrics.tables import NOT_COMPARABLE, to_markdown
+    from lfdm_bench.metrics.tables import NOT_COMPARABLE, to_markdown
 
     rows = state.data["rows"]
     table = display_rows(rows, columns, {"kvd": 4, "acc_motion": 3, "acc_i3d": 3, "l1": 4, "ssim": 4,
@@ -209,15 +209,15 @@ def run_unconditional(run_dir: str | Path, split: str = "test", per_pair: int = 
         split: split of the source images (``test`` or ``train``).
         per_pair: videos per (subject, class) pair of the split.
         max_videos: evaluate at most this many generated videos (class-stratified, seeded; the same subset for both).
-        metrics: metric names of :mod:`metrics.protocol` (default FVD + class accuracy).
+        metrics: metric names of :mod:`lfdm_bench.metrics.protocol` (default FVD + class accuracy).
         out: output folder (default ``RUN/experiments/unconditional``).
-        detector, cache, **protocol_kwargs: as for :func:`bench.ablate.run_ablation`.
+        detector, cache, **protocol_kwargs: as for :func:`lfdm_bench.bench.ablate.run_ablation`.
 
     Returns:
         the state dict written to ``OUT/unconditional.json`` (rows ``conditional`` and ``unconditional``).
     """
     from lfdm_bench.runs import Run
-    from metrics.protocol import parse_metrics
+    from lfdm_bench.metrics.protocol import parse_metrics
 
     say = _say(log_fn)
     run = Run.open(run_dir)
@@ -378,8 +378,8 @@ def run_new_domain(run_dir: str | Path, style: str, steps: int | None = None, sp
     from lfdm_bench.sampling.run import sample_lfdm_run
     from lfdm_bench.training.items import spread
     from lfdm_bench.training.lfdm import clip_dataset, load_data, load_lfae, open_lfdm_run, pick_device
-    from metrics.protocol import parse_metrics
-    from metrics.reconstruction import lfae_reconstructor, reconstruction_scores
+    from lfdm_bench.metrics.protocol import parse_metrics
+    from lfdm_bench.metrics.reconstruction import lfae_reconstructor, reconstruction_scores
 
     say = _say(log_fn)
     src = Run.open(run_dir)
@@ -514,7 +514,7 @@ def run_text_encoder(config: str | Path | None = None, overrides: Sequence[str] 
     from lfdm_bench.sampling.run import sample_lfdm_run
     from lfdm_bench.training.engine import load_checkpoint
     from lfdm_bench.training.lfdm import open_lfdm_run, train_lfae, train_dm
-    from metrics.protocol import parse_metrics
+    from lfdm_bench.metrics.protocol import parse_metrics
 
     say = _say(log_fn)
     if config is None and lfae_run is None:
@@ -592,7 +592,7 @@ _OUT = click.Path(file_okay=False, path_type=Path)
 
 def _eval_options(default_metrics: str):
     """The evaluation options shared by the three commands."""
-    from bench.ablate import metric_type
+    from lfdm_bench.bench.ablate import metric_type
 
     def deco(f):
         for opt in reversed([
@@ -640,7 +640,7 @@ def _finish(state: dict[str, Any]) -> None:
 
 
 def _guard(fn: Callable[[], dict[str, Any]]) -> None:
-    from metrics.detector import DetectorNotFoundError
+    from lfdm_bench.metrics.detector import DetectorNotFoundError
 
     try:
         _finish(fn())

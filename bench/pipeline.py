@@ -25,7 +25,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from bench.config import BenchConfig
+from lfdm_bench.bench.config import BenchConfig
 from lfdm_bench.config import dump_yaml, load_config
 from lfdm_bench.runs import Run, environment, hardware_summary
 from lfdm_bench.utils.io import atomic_write_json, atomic_write_text
@@ -60,7 +60,7 @@ def _lfdm_cfg(bc: BenchConfig):
 
 def bootstrap_fvd(gen: np.ndarray, real: np.ndarray, n: int, seed: int = 0, ddof: int = 1) -> list[float] | None:
     """95% interval of FVD over ``n`` resamples (with replacement) of the generated videos; real set fixed."""
-    from metrics.fvd import frechet_distance
+    from lfdm_bench.metrics.fvd import frechet_distance
 
     if n <= 0 or len(gen) < 3:
         return None
@@ -118,7 +118,7 @@ class Benchmark:
 
     def _train_lfdm(self) -> dict:
         from lfdm_bench.training.lfdm import open_lfdm_run, train_lfdm_run
-        from metrics.reconstruction import evaluate_lfae_run
+        from lfdm_bench.metrics.reconstruction import evaluate_lfae_run
 
         run = open_lfdm_run(self.lfdm_cfg, self.lfdm_dir, self.bc.lfdm_config, self.bc.lfdm_overrides)
         out = train_lfdm_run(self.lfdm_cfg, run, "all", self.progress)
@@ -126,7 +126,7 @@ class Benchmark:
         return {k: {"steps": v["steps"], "seconds": v["seconds"], "params": v["params"]} for k, v in out.items()}
 
     def _train_ldm(self) -> dict:
-        from baselines.ldm.train import train_ldm
+        from lfdm_bench.baselines.ldm.train import train_ldm
 
         t0 = time.time()
         train_ldm(self.bc.ldm_config, self.bc.ldm_overrides, self.ldm_dir, "all", self.progress)
@@ -140,19 +140,19 @@ class Benchmark:
             path = sample_lfdm_run(Run.open(self.lfdm_dir), split=split, per_pair=self.bc.per_pair, out=folder,
                                    progress=self.progress)
         elif method == "ldm":
-            from baselines.ldm.sample import sample_ldm_run
+            from lfdm_bench.baselines.ldm.sample import sample_ldm_run
 
             path = sample_ldm_run(Run.open(self.ldm_dir), split=split, per_pair=self.bc.per_pair, out=folder,
                                   progress=self.progress)
         else:
-            from baselines.retrieval import sample_baseline
+            from lfdm_bench.baselines.retrieval import sample_baseline
 
             path = sample_baseline(self.lfdm_dir, method, split, folder, per_pair=self.bc.per_pair,
                                    progress=self.progress)
         return str(path)
 
     def protocol(self, split: str):
-        from metrics.protocol import EvalProtocol
+        from lfdm_bench.metrics.protocol import EvalProtocol
 
         e, d = self.bc.eval, self.lfdm_cfg.data
         return EvalProtocol(dataset=d.dataset, root=d.root, dataset_options=dict(d.options), split=split,
@@ -163,7 +163,7 @@ class Benchmark:
     def _eval(self, method: str, split: str) -> str:
         from lfdm_bench.sampling.generate import seconds_per_video
         from lfdm_bench.training.lfdm import load_data
-        from metrics.protocol import evaluate
+        from lfdm_bench.metrics.protocol import evaluate
 
         samples = self.out / "samples" / f"{method}_{split}"
         metrics = [m for m in self.bc.eval.metrics if not (method == "real" and m in ("psnr", "ssim"))]
@@ -178,13 +178,13 @@ class Benchmark:
         record["seconds_per_video"] = seconds_per_video(samples / "manifest.csv")
         record["method"], record["split"] = method, split
         path = self.out / "metrics" / f"{method}_{split}.json"
-        from metrics.tables import jsonable
+        from lfdm_bench.metrics.tables import jsonable
 
         atomic_write_json(path, jsonable(record))
         return str(path)
 
     def _ablate(self) -> str:
-        from bench.ablate import run_ablation
+        from lfdm_bench.bench.ablate import run_ablation
 
         a = self.bc.ablation
         # the main tables' protocol; the dataset comes from the run and the number of generated videos from the grid
@@ -198,12 +198,12 @@ class Benchmark:
         return str(out / "ablation.json")
 
     def _grids(self) -> list[str]:
-        from bench.grids import write_method_grids
+        from lfdm_bench.bench.grids import write_method_grids
 
         return write_method_grids({m: self.out / "samples" / f"{m}_test" for m in self.bc.methods}, self.out / "grids")
 
     def _tables(self) -> dict:
-        from bench.tables import build_results, write_tables
+        from lfdm_bench.bench.tables import build_results, write_tables
 
         results = build_results(self)
         return {k: str(v) for k, v in write_tables(results, self.out).items()}

@@ -261,7 +261,7 @@ def gather(dirs: Sequence[str | Path], labels: Sequence[str] | None = None, allo
 
 # ------------------------------------------------------------------------------------------------ rendering
 def _fmt(x: float | None, digits: int) -> str:
-    from metrics.tables import format_value
+    from lfdm_bench.metrics.tables import format_value
 
     if x is None:
         return "n/a"
@@ -284,7 +284,7 @@ def _group_name(report: Report, label: str) -> tuple[str, str]:
 
 def render_markdown(report: Report) -> str:
     """Pipe tables, one column per (source, metric): ``source: metric``; markers as ``^a``."""
-    from metrics.tables import to_markdown
+    from lfdm_bench.metrics.tables import to_markdown
 
     out = ["# lfdm-bench report", "", "Sources: " + "; ".join(f"{s.label} = {s.path}" for s in report.sources), ""]
     for t in report.tables:

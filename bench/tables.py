@@ -45,7 +45,7 @@ def method_summary(rec: dict, split: str) -> dict[str, Any]:
 
 def build_results(bench) -> dict[str, Any]:
     """Collect every evaluation of a finished benchmark into the ``results.json`` structure."""
-    from bench.pipeline import run_facts
+    from lfdm_bench.bench.pipeline import run_facts
 
     out, bc = bench.out, bench.bc
     methods: dict[str, Any] = {}
@@ -109,7 +109,7 @@ def model_facts(bench) -> dict[str, Any]:
 
                 m1 = LFAE(LFAEConfig.from_dict(s1["model_config"]))
             else:
-                from baselines.ldm.autoencoder import KLAutoencoder, KLAutoencoderConfig
+                from lfdm_bench.baselines.ldm.autoencoder import KLAutoencoder, KLAutoencoderConfig
 
                 m1 = KLAutoencoder(KLAutoencoderConfig.from_dict(s1["model_config"]))
         out[name] = {"stage1_params": sum(p.numel() for p in m1.parameters()),
@@ -189,7 +189,7 @@ def render_markdown(results: dict) -> str:
                                 tablefmt="github"))
     ab = results.get("ablation")
     if ab and ab["rows"]:
-        from bench.ablate import ablation_table
+        from lfdm_bench.bench.ablate import ablation_table
 
         rows = ablation_table(ab["rows"])
         parts.append(f"## Sampler ablation (LFDM, test subjects)\n\n{ablation_caption(ab)}\n\n"
@@ -233,7 +233,7 @@ def render_latex(results: dict) -> str:
         out.append(_latex_table(MAIN_HEADERS, rows, _caption(results, split)))
     ab = results.get("ablation")
     if ab and ab["rows"]:
-        from bench.ablate import ablation_table
+        from lfdm_bench.bench.ablate import ablation_table
 
         rows = ablation_table(ab["rows"])
         out.append(_latex_table(list(rows[0].keys()), [list(r.values()) for r in rows], ablation_caption(ab)))

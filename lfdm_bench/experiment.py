@@ -1,7 +1,7 @@
 """The experiment config of an LFDM run: data, stage 1 (LFAE), stage 2 (flow DM), sampling.
 
 Loaded from ``configs/<name>.yaml`` with ``--set section.key=value`` overrides (see :mod:`lfdm_bench.config`);
-the resolved config is written to ``RUN/config.yaml``. The LDM baseline's config (``baselines.ldm.config``) reuses
+the resolved config is written to ``RUN/config.yaml``. The LDM baseline's config (``lfdm_bench.baselines.ldm.config``) reuses
 the data, training and sampling sections.
 """
 

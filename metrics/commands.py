@@ -7,8 +7,8 @@ Examples::
     lfdm-bench eval --sanity --dataset synth-faces --i3d i3d-random          # real halves vs distorted real
     lfdm-bench eval --make-samples /tmp/noisy --distort noise:0.1 --dataset synth-faces --i3d i3d-random
 
-The command is a thin layer over :func:`metrics.protocol.evaluate`, :func:`metrics.sanity.run_sanity` and
-:mod:`metrics.tables`; heavy imports happen inside it.
+The command is a thin layer over :func:`lfdm_bench.metrics.protocol.evaluate`, :func:`lfdm_bench.metrics.sanity.run_sanity` and
+:mod:`lfdm_bench.metrics.tables`; heavy imports happen inside it.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from typing import Any
 
 import click
 
-from metrics.protocol import EVAL_SPLITS, METRICS, REAL_SAMPLINGS
-from metrics.preprocess import DEFAULT_RESIZE_METHOD, RESIZE_METHODS
+from lfdm_bench.metrics.protocol import EVAL_SPLITS, METRICS, REAL_SAMPLINGS
+from lfdm_bench.metrics.preprocess import DEFAULT_RESIZE_METHOD, RESIZE_METHODS
 
 __all__ = ["eval_cmd"]
 
@@ -30,7 +30,7 @@ class MetricNames(click.ParamType):
     name = "metric"
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> list[str]:
-        from metrics.protocol import UnknownMetricError, parse_metrics
+        from lfdm_bench.metrics.protocol import UnknownMetricError, parse_metrics
 
         names = [v for v in str(value).split(",") if v.strip()] if not isinstance(value, list) else value
         try:
@@ -94,10 +94,10 @@ def eval_cmd(metric_names: tuple[list[str], ...], split: str | None, samples: Pa
     """Evaluate generated videos (FVD, cFVD, sFVD, KVD, PSNR, SSIM, class accuracy) against a dataset's real
     videos under an explicit protocol, or run the sanity table (--sanity). Writes metrics.json + tables."""
     from lfdm_bench.data.registry import get_dataset
-    from metrics.detector import DetectorNotFoundError
-    from metrics.protocol import EvalProtocol, evaluate
-    from metrics.sanity import SANITY_MAX_REAL, run_sanity, write_real_samples
-    from metrics.tables import render_eval, render_sanity, write_eval, write_sanity
+    from lfdm_bench.metrics.detector import DetectorNotFoundError
+    from lfdm_bench.metrics.protocol import EvalProtocol, evaluate
+    from lfdm_bench.metrics.sanity import SANITY_MAX_REAL, run_sanity, write_real_samples
+    from lfdm_bench.metrics.tables import render_eval, render_sanity, write_eval, write_sanity
 
     names = [n for group in metric_names for n in group]
     given = [n for n, v in (("--samples", samples), ("--run", run_dir), ("--make-samples", make_samples)) if v]
@@ -124,7 +124,7 @@ def eval_cmd(metric_names: tuple[list[str], ...], split: str | None, samples: Pa
             click.echo(f"\nsanity.json: {paths['json']}  (table: {paths['md']})")
             return
         if make_samples:
-            from metrics.distortions import parse_distortion
+            from lfdm_bench.metrics.distortions import parse_distortion
 
             d = parse_distortion(distort, seed) if distort else None
             _echo_err(f"writing real{' + ' + d.label if d else ''} clips of split {split} to {make_samples}")

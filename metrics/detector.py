@@ -100,7 +100,7 @@ class DetectorInfo:
         name: weight file name (``i3d_pretrained_400.pt``, ``i3d_torchscript.pt``, ...) or ``"i3d-random"``.
         sha256: checksum of the weight file, or ``"i3d-random-v2"`` (the built-in fallback).
         bn_eps: BatchNorm epsilon (NaN for TorchScript graphs, which carry their own).
-        resize_method: how frames were brought to 224x224 (see :mod:`metrics.preprocess`), or
+        resize_method: how frames were brought to 224x224 (see :mod:`lfdm_bench.metrics.preprocess`), or
             ``"torchscript-internal"`` when the TorchScript detector resized.
         precision: ``"fp32"`` or ``"bf16"`` (CUDA autocast).
         comparable_with_published: False for random weights; True for loaded weight files (check
@@ -132,7 +132,7 @@ class FeatureExtractor:
         detector: a weight path, ``"i3d-random"``, ``None`` (resolve via :func:`resolve_i3d_path`), or an
             already built ``nn.Module`` with the I3D contract (e.g. a dummy in tests).
         bn_eps: BatchNorm epsilon when loading a state dict (1e-3 TF-Hub, 1e-5 VideoGPT/TATS).
-        resize_method: one of :data:`metrics.preprocess.RESIZE_METHODS`; ignored by the TorchScript
+        resize_method: one of :data:`lfdm_bench.metrics.preprocess.RESIZE_METHODS`; ignored by the TorchScript
             detector, which resizes uint8 input itself.
         device: torch device; default CUDA when available, else CPU.
         batch_size: clips per detector call.

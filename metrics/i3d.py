@@ -187,11 +187,11 @@ def check_i3d_input(x: Tensor) -> None:
         shape = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
         raise ValueError(
             f"I3D expects a float tensor [B, 3, T, 224, 224] with values in [-1, 1], got {shape}. "
-            "Use metrics.preprocess.to_i3d_input (or metrics.FeatureExtractor) to convert videos."
+            "Use lfdm_bench.metrics.preprocess.to_i3d_input (or lfdm_bench.metrics.FeatureExtractor) to convert videos."
         )
     if not x.is_floating_point():
         raise ValueError(f"I3D expects a floating-point tensor in [-1, 1], got dtype {x.dtype}; "
-                         "use metrics.preprocess.to_i3d_input to convert uint8 videos.")
+                         "use lfdm_bench.metrics.preprocess.to_i3d_input to convert uint8 videos.")
     if x.shape[2] < MIN_FRAMES:
         raise ValueError(
             f"I3D needs at least {MIN_FRAMES} frames per clip (its last pooling needs 2 time positions), "
@@ -201,7 +201,7 @@ def check_i3d_input(x: Tensor) -> None:
     if x.shape[3] != I3D_INPUT_SIZE or x.shape[4] != I3D_INPUT_SIZE:
         raise ValueError(
             f"I3D expects 224x224 frames, got {x.shape[3]}x{x.shape[4]}; resize with "
-            "metrics.preprocess.to_i3d_input first."
+            "lfdm_bench.metrics.preprocess.to_i3d_input first."
         )
 
 
@@ -327,7 +327,7 @@ class TorchScriptI3D(nn.Module):
     (``round((x + 1) * 127.5)``) because the TorchScript module takes uint8 video.
     ``forward_uint8(v)``: uint8 [B, 3, T, H, W] in [0, 255] at any resolution -> [B, 400]; the module
     rescales and resizes internally (``rescale=True, resize=True, return_features=True``), which is how
-    StyleGAN-V (and the LFDM authors) computed FVD. :class:`metrics.FeatureExtractor` uses this path.
+    StyleGAN-V (and the LFDM authors) computed FVD. :class:`lfdm_bench.metrics.FeatureExtractor` uses this path.
     """
 
     accepts_uint8 = True

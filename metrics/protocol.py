@@ -1,7 +1,7 @@
 """The evaluation protocol: FVD, cFVD, sFVD, KVD, PSNR / SSIM and class accuracy of a generated sample folder.
 
 Every number is computed under an explicit :class:`EvalProtocol` and stored beside it (``protocol.to_dict()``) with
-the detector's identity (:class:`~metrics.detector.DetectorInfo`: name, weight checksum, BatchNorm epsilon, resize
+the detector's identity (:class:`~lfdm_bench.metrics.detector.DetectorInfo`: name, weight checksum, BatchNorm epsilon, resize
 method, precision). What is compared with what:
 
 * **FVD** (per split ``s`` of the *source* images): generated videos whose source image came from split ``s`` vs the
@@ -15,13 +15,13 @@ method, precision). What is compared with what:
 * **PSNR / SSIM**: generated frame t vs frame t of the ground-truth clip, i.e. the clip of the real video named by
   ``params["source"]`` (whose frame 0 was the source image), read at the same resolution with the protocol's real clip
   sampling (the clips the generator was trained to produce).
-* **Class accuracy** (:mod:`metrics.probe`): linear probes trained on real training-split videos.
+* **Class accuracy** (:mod:`lfdm_bench.metrics.probe`): linear probes trained on real training-split videos.
 
 Clips: generated videos -> their first ``n_frames`` frames; real videos -> ``n_frames`` frames under
 ``real_sampling`` (``uniform`` default, or ``first``); both resized keeping aspect and zero-padded to ``resolution``
 (default: the generated videos' resolution) and then brought to 224x224 by the detector's resize method. Each video is
 decoded and passed through the detector ONCE; all groups index the per-video features. Real features are cached
-(:mod:`metrics.real_cache`). Std over groups is the population std (ddof 0).
+(:mod:`lfdm_bench.metrics.real_cache`). Std over groups is the population std (ddof 0).
 """
 
 from __future__ import annotations
@@ -38,10 +38,10 @@ from typing import Any, Callable, Hashable, Iterable, Sequence
 import numpy as np
 
 from lfdm_bench.data.records import VideoRecord, read_manifest
-from metrics.fvd import FeatureStats, SmallSampleWarning, fvd_from_stats
-from metrics.kvd import kvd_from_features
-from metrics.preprocess import DEFAULT_RESIZE_METHOD, RESIZE_METHODS
-from metrics.real_cache import ClipSpec, FeatureCache, FeatureSource, cached_features, compute_features
+from lfdm_bench.metrics.fvd import FeatureStats, SmallSampleWarning, fvd_from_stats
+from lfdm_bench.metrics.kvd import kvd_from_features
+from lfdm_bench.metrics.preprocess import DEFAULT_RESIZE_METHOD, RESIZE_METHODS
+from lfdm_bench.metrics.real_cache import ClipSpec, FeatureCache, FeatureSource, cached_features, compute_features
 
 __all__ = [
     "METRICS",
@@ -105,9 +105,9 @@ class EvalProtocol:
         real_sampling: frames of real videos: ``uniform`` (evenly spaced over the video) or ``first``.
         max_real, max_generated: at most this many videos per split (class-stratified, seeded); ``None``: all.
         detector: I3D weight path, ``"i3d-random"`` (smoke tests; not comparable with published numbers), or
-            ``None`` (``$LFDM_BENCH_I3D`` / the cache; see :func:`metrics.detector.resolve_i3d_path`).
+            ``None`` (``$LFDM_BENCH_I3D`` / the cache; see :func:`lfdm_bench.metrics.detector.resolve_i3d_path`).
         bn_eps: I3D BatchNorm epsilon (1e-3 TF-Hub, 1e-5 VideoGPT/TATS port).
-        resize_method: frames -> 224x224, one of :data:`metrics.preprocess.RESIZE_METHODS`.
+        resize_method: frames -> 224x224, one of :data:`lfdm_bench.metrics.preprocess.RESIZE_METHODS`.
         ddof: covariance normalisation, 1 (N - 1; TF-GAN, TATS) or 0 (N; StyleGAN-V).
         seed: seed of subset selection and random clip sampling.
         batch_size: videos per detector call.
@@ -239,7 +239,7 @@ def load_samples(samples: str | Path | Sequence[VideoRecord]) -> list[VideoRecor
     if not manifest.is_file():
         raise FileNotFoundError(
             f"no generated samples at {p}: expected a folder holding manifest.csv (written by `lfdm-bench sample`, or "
-            "by metrics.sanity.write_real_samples for real / distorted-real stand-ins)")
+            "by lfdm_bench.metrics.sanity.write_real_samples for real / distorted-real stand-ins)")
     records = read_manifest(manifest)
     if not records:
         raise ValueError(f"{manifest} lists no videos")
@@ -275,8 +275,8 @@ def single_thread_blas() -> contextlib.AbstractContextManager[Any]:
 
 
 def build_detector(protocol: EvalProtocol) -> FeatureSource:
-    """The I3D :class:`~metrics.detector.FeatureExtractor` described by ``protocol`` (weights resolved on call)."""
-    from metrics.detector import FeatureExtractor
+    """The I3D :class:`~lfdm_bench.metrics.detector.FeatureExtractor` described by ``protocol`` (weights resolved on call)."""
+    from lfdm_bench.metrics.detector import FeatureExtractor
 
     return FeatureExtractor(protocol.detector, bn_eps=protocol.bn_eps, resize_method=protocol.resize_method,
                             device=protocol.device, batch_size=protocol.batch_size)
@@ -348,7 +348,7 @@ class _FrameScores:
         import torch
 
         from lfdm_bench.data.video_io import BadVideoError
-        from metrics.frame_metrics import frame_metrics
+        from lfdm_bench.metrics.frame_metrics import frame_metrics
 
         rows, gts = [], []
         for j, i in enumerate(idx):
@@ -430,7 +430,7 @@ def evaluate(protocol: EvalProtocol, samples: str | Path | Sequence[VideoRecord]
     if set(wanted) & set(FEATURE_METRICS):
         sources["i3d"] = detector if detector is not None else build_detector(protocol)
     if "acc" in wanted:
-        from metrics.probe import motion_source
+        from lfdm_bench.metrics.probe import motion_source
 
         sources["motion"] = motion_source()
     det_info = sources["i3d"].info.to_dict() if "i3d" in sources else None
@@ -512,7 +512,7 @@ def _class_accuracy(gen: list[VideoRecord], gen_feats: dict[str, np.ndarray], re
                     real_feats: dict[str, dict[str, np.ndarray]], n_classes: int,
                     protocol: EvalProtocol) -> dict[str, Any]:
     """Both probes: trained on real train-split features, scored on generated (per split) and real test videos."""
-    from metrics.probe import probe_accuracy
+    from lfdm_bench.metrics.probe import probe_accuracy
 
     out: dict[str, Any] = {}
     for probe, src in (("probe-i3d", "i3d"), ("probe-motion", "motion")):

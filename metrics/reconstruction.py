@@ -14,7 +14,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from metrics.frame_metrics import frame_metrics
+from lfdm_bench.metrics.frame_metrics import frame_metrics
 
 # reconstruct(video [B, T, 3, H, W] in [0, 1]) -> {method name: [B, T, 3, H, W]}
 ReconstructFn = Callable[[torch.Tensor], dict[str, torch.Tensor]]

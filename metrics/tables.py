@@ -74,7 +74,7 @@ def _row(metric: str, split: str, value: float | None, std: float | None, n_gen:
 
 
 def summary_rows(result: Any) -> list[dict[str, Any]]:
-    """One row per (metric, split) of an :class:`~metrics.protocol.EvalResult` (``display`` is mean ± std)."""
+    """One row per (metric, split) of an :class:`~lfdm_bench.metrics.protocol.EvalResult` (``display`` is mean ± std)."""
     v, c = result.values, result.counts
     ng, nr = c.get("generated", {}), c.get("real", {})
     rows: list[dict[str, Any]] = []
@@ -118,7 +118,7 @@ def group_rows(result: Any, metric: str) -> list[dict[str, Any]]:
 
 
 def sanity_rows(result: Any) -> list[dict[str, Any]]:
-    """Rows of a :class:`~metrics.sanity.SanityResult` table: distortion, strength, FVD, KVD, rises."""
+    """Rows of a :class:`~lfdm_bench.metrics.sanity.SanityResult` table: distortion, strength, FVD, KVD, rises."""
     return [{"distortion": r["distortion"], "strength": r["strength"], "fvd": format_value(r["fvd"], 2),
              "kvd": format_value(r["kvd"], 4), "rises": r["rises"]} for r in result.table_rows()]
 

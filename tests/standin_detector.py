@@ -5,9 +5,9 @@ import torch
 
 
 def use_standin_detector(mp) -> None:
-    """Make :func:`metrics.protocol.build_detector` return the stand-in (``mp``: a pytest MonkeyPatch)."""
-    from metrics import protocol
-    from metrics.real_cache import FunctionDetector
+    """Make :func:`lfdm_bench.metrics.protocol.build_detector` return the stand-in (``mp``: a pytest MonkeyPatch)."""
+    from lfdm_bench.metrics import protocol
+    from lfdm_bench.metrics.real_cache import FunctionDetector
 
     def feats(videos):
         v = videos.float() / (255.0 if videos.dtype == torch.uint8 else 1.0)  # [B, T, 3, H, W]

@@ -9,7 +9,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from cli import main
+from lfdm_bench.cli import main
 from standin_detector import use_standin_detector
 
 

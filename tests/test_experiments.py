@@ -8,7 +8,7 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from bench.experiments import decoder_parameters, experiment
+from lfdm_bench.bench.experiments import decoder_parameters, experiment
 from standin_detector import use_standin_detector
 
 OVERRIDES = ["lfae.train.steps=2", "dm.train.steps=2", "data.n_frames=10"]
@@ -70,7 +70,7 @@ def test_unconditional_rows_use_the_null_condition(trained):
     assert (out / "unconditional.csv").is_file() and "unconditional" in r.output
 
     # a rerun resumes: nothing is resampled
-    from bench.experiments import run_unconditional
+    from lfdm_bench.bench.experiments import run_unconditional
 
     before = (out / "samples/unconditional/manifest.csv").stat().st_mtime_ns
     said = []
@@ -123,7 +123,7 @@ def test_new_domain_finetunes_decoder_only_and_whole(trained):
 
 
 def test_decoder_only_keeps_frozen_modules_in_eval():
-    from bench.experiments import _freeze_except
+    from lfdm_bench.bench.experiments import _freeze_except
     from lfdm_bench.models.lfae.lfae import LFAE, LFAEConfig
 
     model = LFAE(LFAEConfig.tiny(image_size=32))
@@ -136,7 +136,7 @@ def test_decoder_only_keeps_frozen_modules_in_eval():
 
 
 def test_new_domain_refuses_the_runs_own_style_and_bad_steps(trained):
-    from bench.experiments import run_new_domain
+    from lfdm_bench.bench.experiments import run_new_domain
 
     root, run = trained
     with pytest.raises(ValueError, match="trained on style 'flat' already"):
@@ -166,7 +166,7 @@ def test_text_encoder_bert_vs_onehot_from_one_lfae(trained):
 
 
 def test_text_encoder_trains_one_shared_lfae_when_none_given(trained):
-    from bench.experiments import run_text_encoder
+    from lfdm_bench.bench.experiments import run_text_encoder
 
     root, _ = trained
     out = root / "text-own"
@@ -181,8 +181,8 @@ def test_text_encoder_trains_one_shared_lfae_when_none_given(trained):
 
 
 def test_unconditional_on_an_ldm_run(trained):
-    from baselines.ldm.train import train_ldm
-    from bench.experiments import run_unconditional
+    from lfdm_bench.baselines.ldm.train import train_ldm
+    from lfdm_bench.bench.experiments import run_unconditional
 
     root, _ = trained
     run = train_ldm("ldm-tiny", ["ae.train.steps=2", "dm.train.steps=2", "data.n_frames=10"], root / "ldm",

@@ -18,8 +18,8 @@ import torch
 from lfdm_bench.data.records import VideoRecord, write_manifest
 from lfdm_bench.data.registry import get_dataset
 from lfdm_bench.data.video_io import write_mp4
-from metrics.kvd import kvd_from_features
-from metrics.protocol import (
+from lfdm_bench.metrics.kvd import kvd_from_features
+from lfdm_bench.metrics.protocol import (
     EvalProtocol,
     UnknownMetricError,
     evaluate,
@@ -28,7 +28,7 @@ from metrics.protocol import (
     select_subset,
     summarise_groups,
 )
-from metrics.real_cache import FeatureCache, FunctionDetector
+from lfdm_bench.metrics.real_cache import FeatureCache, FunctionDetector
 
 CLASSES = ["right", "down", "still"]
 SUBJECTS = {"s1": "train", "s2": "train", "s3": "test", "s4": "test"}
@@ -197,7 +197,7 @@ def test_identical_generated_and_real_give_zero(tiny, tmp_path: Path) -> None:
 
 
 def test_sample_folder_split_filter_and_errors(tiny, tmp_path: Path) -> None:
-    from metrics.sanity import write_real_samples
+    from lfdm_bench.metrics.sanity import write_real_samples
 
     write_real_samples(tiny, tmp_path / "s", split="train", n_frames=10, max_videos=6)
     protocol = EvalProtocol(dataset=tiny.name, split="test", n_frames=10)
@@ -211,8 +211,8 @@ def test_sample_folder_split_filter_and_errors(tiny, tmp_path: Path) -> None:
 
 
 def test_distorted_samples_score_worse_than_real(tiny, tmp_path: Path) -> None:
-    from metrics.distortions import Distortion
-    from metrics.sanity import write_real_samples
+    from lfdm_bench.metrics.distortions import Distortion
+    from lfdm_bench.metrics.sanity import write_real_samples
 
     write_real_samples(tiny, tmp_path / "real", split="test", n_frames=10)
     write_real_samples(tiny, tmp_path / "frozen", split="test", n_frames=10, distortion=Distortion("freeze", 1.0))

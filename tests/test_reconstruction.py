@@ -3,7 +3,7 @@
 import numpy as np
 import torch
 
-from metrics.reconstruction import format_table, reconstruction_scores
+from lfdm_bench.metrics.reconstruction import format_table, reconstruction_scores
 
 
 class _Clips:

@@ -41,7 +41,7 @@ def _frames(path):
 
 
 def test_retrieval_folder(cache_env):
-    from baselines.retrieval import sample_baseline
+    from lfdm_bench.baselines.retrieval import sample_baseline
     from lfdm_bench.training.lfdm import load_data
 
     run, cfg, _ = cache_env
@@ -64,7 +64,7 @@ def test_retrieval_folder(cache_env):
 
 
 def test_retrieve_is_deterministic_and_avoids_the_source_subject(cache_env):
-    from baselines.retrieval import _by_class, retrieve
+    from lfdm_bench.baselines.retrieval import _by_class, retrieve
     from lfdm_bench.sampling.eval_set import build_eval_set
     from lfdm_bench.training.lfdm import load_data
 
@@ -81,7 +81,7 @@ def test_retrieve_is_deterministic_and_avoids_the_source_subject(cache_env):
 
 
 def test_retrieval_generator_shape(cache_env):
-    from baselines.retrieval import retrieval_generator
+    from lfdm_bench.baselines.retrieval import retrieval_generator
     from lfdm_bench.sampling.eval_set import build_eval_set
     from lfdm_bench.sampling.generate import source_images
     from lfdm_bench.training.lfdm import load_data, load_lfae
@@ -97,7 +97,7 @@ def test_retrieval_generator_shape(cache_env):
 
 
 def test_static_frames_equal_the_source(cache_env):
-    from baselines.retrieval import sample_baseline
+    from lfdm_bench.baselines.retrieval import sample_baseline
     from lfdm_bench.sampling.eval_set import build_eval_set
     from lfdm_bench.sampling.generate import source_images
     from lfdm_bench.training.lfdm import load_data
@@ -116,7 +116,7 @@ def test_static_frames_equal_the_source(cache_env):
 
 
 def test_real_folder(cache_env):
-    from baselines.retrieval import sample_baseline
+    from lfdm_bench.baselines.retrieval import sample_baseline
 
     run, cfg, _ = cache_env
     manifest = sample_baseline(run.root, "real", "test", progress=False)
@@ -127,7 +127,7 @@ def test_real_folder(cache_env):
 
 
 def test_unknown_baseline_names_the_valid_ones(cache_env):
-    from baselines.retrieval import sample_baseline
+    from lfdm_bench.baselines.retrieval import sample_baseline
 
     with pytest.raises(ValueError, match="static, real, retrieval"):
         sample_baseline(cache_env[0].root, "copy", "test")

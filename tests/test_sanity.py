@@ -11,7 +11,7 @@ import torch
 
 from lfdm_bench.data.records import read_manifest
 from lfdm_bench.data.registry import get_dataset
-from metrics.distortions import (
+from lfdm_bench.metrics.distortions import (
     DISTORTIONS,
     Distortion,
     apply_distortion,
@@ -20,10 +20,10 @@ from metrics.distortions import (
     parse_distortion,
     shuffle_frames,
 )
-from metrics.protocol import EvalProtocol
-from metrics.real_cache import FeatureCache, FunctionDetector
-from metrics.sanity import run_sanity, split_halves, write_real_samples
-from metrics.tables import render_sanity, write_sanity
+from lfdm_bench.metrics.protocol import EvalProtocol
+from lfdm_bench.metrics.real_cache import FeatureCache, FunctionDetector
+from lfdm_bench.metrics.sanity import run_sanity, split_halves, write_real_samples
+from lfdm_bench.metrics.tables import render_sanity, write_sanity
 from test_protocol import make_tiny_dataset, tiny_features
 
 

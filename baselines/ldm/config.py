@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from baselines.ldm.autoencoder import KLAutoencoderConfig
+from lfdm_bench.baselines.ldm.autoencoder import KLAutoencoderConfig
 from lfdm_bench.diffusion.schedule import DiffusionConfig
 from lfdm_bench.experiment import DataConfig, DMStageConfig, SampleConfig
 from lfdm_bench.models.unet3d import UNet3DConfig

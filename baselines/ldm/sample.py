@@ -12,7 +12,7 @@ from typing import Any, Sequence
 
 import torch
 
-from baselines.ldm.autoencoder import KLAutoencoder
+from lfdm_bench.baselines.ldm.autoencoder import KLAutoencoder
 from lfdm_bench.models.video_diffusion import VideoDiffusion
 from lfdm_bench.runs import Run
 from lfdm_bench.sampling.eval_set import EvalSource
@@ -52,8 +52,8 @@ def load_ldm_dm(run: Run, device: torch.device | str = "cpu") -> VideoDiffusion:
 def sample_ldm_run(run: Run, split: str = "test", **kwargs: Any) -> Path:
     """LDM: sample latent videos with the run's DM, decode every frame with its autoencoder (see
     :func:`lfdm_bench.sampling.run.sample_run` for the arguments)."""
-    from baselines.ldm.config import LDMConfig
-    from baselines.ldm.train import load_ae
+    from lfdm_bench.baselines.ldm.config import LDMConfig
+    from lfdm_bench.baselines.ldm.train import load_ae
     from lfdm_bench.config import load_config
     from lfdm_bench.sampling.run import sample_run
 

@@ -22,8 +22,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from baselines.ldm.autoencoder import AutoencoderLoss, KLAutoencoder, KLAutoencoderConfig
-from baselines.ldm.config import LDMConfig, load_ldm_config
+from lfdm_bench.baselines.ldm.autoencoder import AutoencoderLoss, KLAutoencoder, KLAutoencoderConfig
+from lfdm_bench.baselines.ldm.config import LDMConfig, load_ldm_config
 from lfdm_bench.data.clip import collate
 from lfdm_bench.data.dataset import ClipDataset
 from lfdm_bench.data.registry import DatasetInfo
@@ -130,7 +130,7 @@ def ae_reconstructor(ae: KLAutoencoder):
 def evaluate_ae_run(run: Run, cfg: LDMConfig, split: str = "test", max_videos: int | None = 128) -> str:
     """Score the run's autoencoder on the clips and frames ``evaluate_lfae_run`` scores (frames 1..T-1 of uniform
     ``split`` clips, the same even spread of at most ``max_videos``); writes ``RUN/metrics/ae_reconstruction.*``."""
-    from metrics.reconstruction import format_table, reconstruction_scores
+    from lfdm_bench.metrics.reconstruction import format_table, reconstruction_scores
 
     info = load_data(cfg.data)
     clips = clip_dataset(info, cfg.data, split, train=False)
