@@ -1,7 +1,9 @@
-"""The `lfdm-bench` command line: a thin click layer over the library.
+"""The `lfdm-bench` command line (import name ``lfdm_bench.cli``): a thin click layer over the library.
 
 Each command group lives beside the code it drives (``lfdm_bench/data/commands.py``, ``metrics/commands.py``, ...)
-and is registered here; heavy imports happen inside the commands so ``--help`` stays fast.
+and is listed in :data:`COMMANDS` with its one-line help, so ``lfdm-bench --help`` imports none of them (nor torch);
+a command's module is imported only when that command runs or its own ``--help`` is asked for. ``train`` and
+``sample`` are defined here, with their heavy imports inside.
 """
 
 from __future__ import annotations
@@ -12,46 +14,46 @@ import click
 
 import lfdm_bench
 
-# (module, attribute) of each command, in the order `--help` lists them.
-COMMANDS = [
-    ("lfdm_bench.data.commands", "data"),
-    ("cli", "train"),
-    ("cli", "sample"),
-    ("lfdm_bench.metrics.commands", "eval_cmd"),
-    ("lfdm_bench.bench.commands", "bench"),
-    ("lfdm_bench.bench.ablate", "ablate"),
-    ("lfdm_bench.bench.report", "report"),
-    ("lfdm_bench.bench.experiments", "experiment"),
-]
+# name -> (module, attribute, short help = the first sentence of the command's docstring, checked by a test), in the
+# order `--help` lists them
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "data": ("lfdm_bench.data.commands", "data", "Datasets: generate the synthetic ones, inspect any of them."),
+    "train": ("lfdm_bench.cli", "train",
+              "Train LFDM (stage 1 LFAE, stage 2 flow DM) or the LDM baseline; resumes an interrupted run by itself."),
+    "sample": ("lfdm_bench.cli", "sample", "Generate the evaluation set of a trained run (every subject x class of a "
+               "split) as mp4 + manifest."),
+    "eval": ("lfdm_bench.metrics.commands", "eval_cmd", "Evaluate generated videos (FVD, cFVD, sFVD, KVD, PSNR, SSIM, "
+             "class accuracy) against a dataset's real videos under an explicit protocol, or run the sanity table "
+             "(--sanity)."),
+    "bench": ("lfdm_bench.bench.commands", "bench", "Run the benchmark: data, train LFDM + LDM, sample every method on "
+              "train and test subjects, evaluate FVD / cFVD / sFVD / KVD / class accuracy / PSNR / SSIM, write grids "
+              "and paper-style tables."),
+    "ablate": ("lfdm_bench.bench.ablate", "ablate", "Sampler ablation of a trained run: FVD, class accuracy, seconds "
+               "and NFE per video over samplers x steps x guidance (x eta for DDIM), all on the same evaluation set."),
+    "report": ("lfdm_bench.bench.report", "report", "Side-by-side tables of results.json / ablation.json from one or "
+               "more folders, such as a GPU cluster's and a laptop's; refuses to mix protocols unless --allow-mixed."),
+    "experiment": ("lfdm_bench.bench.experiments", "experiment", "The paper's other experiments: unconditional "
+                   "generation, a new domain, BERT vs one-hot text."),
+}
 
 
 class LazyGroup(click.Group):
-    """Imports a command's module only when that command (or the full help) is needed."""
+    """Lists the commands from :data:`COMMANDS` without importing them; imports a command's module when it is run
+    (or its own ``--help`` is asked for)."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return [c.name for c in self._load_all()]
+        return list(COMMANDS)
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
-        for cmd in self._load_all():
-            if cmd.name == name:
-                return cmd
-        return None
+        if name not in COMMANDS:
+            return None
+        module, attr, _ = COMMANDS[name]
+        return getattr(importlib.import_module(module), attr)
 
-    def _load_all(self) -> list[click.Command]:
-        if not hasattr(self, "_loaded"):
-            loaded = []
-            for module, attr in COMMANDS:
-                try:
-                    mod = importlib.import_module(module)
-                except ModuleNotFoundError as e:
-                    # A command group that is not part of this build yet (or a missing optional dependency
-                    # of it) must not break the others; a missing *third-party* module is a real error.
-                    if e.name and (e.name == module or module.startswith(e.name + ".")):
-                        continue
-                    raise
-                loaded.append(getattr(mod, attr))
-            self._loaded = loaded
-        return self._loaded
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The command list of ``--help`` from the static table (no command module is imported)."""
+        with formatter.section("Commands"):
+            formatter.write_dl([(name, short) for name, (_, _, short) in COMMANDS.items()])
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
@@ -65,49 +67,64 @@ def main() -> None:
 
 
 # ------------------------------------------------------------------------------------------------ train / sample
-_SET = click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
-                    help="Override a config value, e.g. --set dm.train.steps=500 (repeatable).")
-
-
-def _load_lfdm_config(config: str, overrides: tuple[str, ...]):
-    from lfdm_bench.config import load_config
-    from lfdm_bench.experiment import LFDMConfig, resolve_config_path
-
-    return load_config(LFDMConfig, resolve_config_path(config), overrides)
+STAGES = {"lfdm": ("lfae", "dm", "all"), "ldm": ("ae", "dm", "all")}
 
 
 @click.command()
 @click.option("--model", type=click.Choice(["lfdm", "ldm"]), default="lfdm", help="Which generator to train.")
-@click.option("--stage", type=click.Choice(["lfae", "dm", "all"]), default="all",
-              help="LFDM: stage 1 (lfae), stage 2 (dm) or both. LDM: lfae = its image autoencoder.")
-@click.option("--config", "config", default="synth-faces-cpu", metavar="NAME|PATH",
-              help="A YAML config or the name of one in configs/.")
+@click.option("--stage", type=click.Choice(["lfae", "ae", "dm", "all"]), default="all",
+              help="LFDM: stage 1 (lfae), stage 2 (dm) or both. LDM: its image autoencoder (ae), dm or both.")
+@click.option("--config", "config", default=None, metavar="NAME|PATH",
+              help="A YAML config or the name of one in configs/ [default: synth-faces-cpu, LDM: ldm-synth-faces-cpu].")
 @click.option("--out", "out", type=click.Path(file_okay=False), default=None,
               help="Run directory (default runs/<config name>-<model>). An existing run is resumed.")
-@_SET
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+              help="Override a config value, e.g. --set dm.train.steps=500 (repeatable).")
 @click.option("--progress/--no-progress", default=True)
-def train(model: str, stage: str, config: str, out: str | None, overrides: tuple[str, ...], progress: bool) -> None:
+def train(model: str, stage: str, config: str | None, out: str | None, overrides: tuple[str, ...],
+          progress: bool) -> None:
     """Train LFDM (stage 1 LFAE, stage 2 flow DM) or the LDM baseline; resumes an interrupted run by itself."""
-    if model == "ldm":
-        from lfdm_bench.baselines.ldm.train import train_ldm
+    from lfdm_bench.config import ConfigError
+    from lfdm_bench.runs import RunConfigMismatch
 
-        train_ldm(config, overrides, out, stage, progress)
-        return
-    from lfdm_bench.training.lfdm import RunConfigMismatch, open_lfdm_run, train_lfdm_run
-
-    cfg = _load_lfdm_config(config, overrides)
+    if stage not in STAGES[model]:
+        raise click.UsageError(f"--stage {stage} is not a stage of {model.upper()}; its stages are "
+                               f"{', '.join(STAGES[model])} (stage 1 of LFDM is its LFAE, of LDM its autoencoder 'ae')")
     try:
-        run = open_lfdm_run(cfg, out, config, overrides)
-    except RunConfigMismatch as e:
+        if model == "ldm":
+            _train_ldm(config or "ldm-synth-faces-cpu", overrides, out, stage, progress)
+        else:
+            _train_lfdm(config or "synth-faces-cpu", overrides, out, stage, progress)
+    except (RunConfigMismatch, ConfigError) as e:
         raise click.UsageError(str(e)) from None
+
+
+def _train_lfdm(config: str, overrides: tuple[str, ...], out: str | None, stage: str, progress: bool) -> None:
+    from lfdm_bench.lfdm.config import load_lfdm_config
+    from lfdm_bench.lfdm.train import open_lfdm_run, train_lfdm_run
+    from lfdm_bench.metrics.reconstruction import evaluate_lfae_run
+
+    cfg = load_lfdm_config(config, overrides)
+    run = open_lfdm_run(cfg, out, config, overrides)
     run.log(f"train lfdm stage={stage} config={config} overrides={list(overrides)}", echo=True)
     if stage in ("lfae", "all"):
         train_lfdm_run(cfg, run, "lfae", progress)
-        from lfdm_bench.metrics.reconstruction import evaluate_lfae_run
-
         click.echo(evaluate_lfae_run(run, cfg))
     if stage in ("dm", "all"):
         train_lfdm_run(cfg, run, "dm", progress)
+    click.echo(f"run directory: {run.root}")
+
+
+def _train_ldm(config: str, overrides: tuple[str, ...], out: str | None, stage: str, progress: bool) -> None:
+    from lfdm_bench.baselines.ldm.config import load_ldm_config
+    from lfdm_bench.baselines.ldm.train import open_ldm_run, train_ldm_run
+
+    cfg = load_ldm_config(config, overrides)
+    run = open_ldm_run(cfg, out, config, overrides)
+    run.log(f"train ldm stage={stage} config={config} overrides={list(overrides)}", echo=True)
+    done = train_ldm_run(cfg, run, stage, progress)
+    if "ae" in done:
+        click.echo(done["ae"]["table"])
     click.echo(f"run directory: {run.root}")
 
 
@@ -115,29 +132,25 @@ def train(model: str, stage: str, config: str, out: str | None, overrides: tuple
 @click.option("--run", "run_dir", type=click.Path(exists=True, file_okay=False), required=True, help="A trained run.")
 @click.option("--split", type=click.Choice(["test", "train", "both"]), default="test",
               help="Source images from test-subject or train-subject videos.")
-@click.option("--per-class", "per_pair", type=int, default=None,
+@click.option("--per-pair", "per_pair", type=click.IntRange(min=1), default=None,
               help="Videos per (subject, class) pair (default: the config's sample.per_pair).")
 @click.option("--sampler", default=None, help="ddim | ddpm | dpmsolver++ | euler | unipc | diffusers-ddim.")
 @click.option("--steps", type=int, default=None)
 @click.option("--eta", type=float, default=None)
 @click.option("--guidance", type=float, default=None, help="Classifier-free guidance scale (1 = none).")
 @click.option("--unconditional", is_flag=True, help="Generate with the null condition.")
-@click.option("--out", type=click.Path(file_okay=False), default=None, help="Sample folder (default RUN/samples/<name>).")
+@click.option("--out", type=click.Path(file_okay=False), default=None,
+              help="Sample folder (default RUN/samples/<split>_<sampler settings>).")
 @click.option("--progress/--no-progress", default=True)
 def sample(run_dir, split, per_pair, sampler, steps, eta, guidance, unconditional, out, progress) -> None:
     """Generate the evaluation set of a trained run (every subject x class of a split) as mp4 + manifest."""
-    from lfdm_bench.runs import Run
+    from lfdm_bench.generators import open_trained_run
 
-    run = Run.open(run_dir)
-    kind = (run.read_json("run.json") or {}).get("model", "lfdm")
-    if kind == "ldm":
-        from lfdm_bench.baselines.ldm.sample import sample_ldm_run as sample_fn
-    else:
-        from lfdm_bench.sampling.run import sample_lfdm_run as sample_fn
+    trained = open_trained_run(run_dir)
     splits = ["test", "train"] if split == "both" else [split]
     for sp in splits:
-        path = sample_fn(run, split=sp, per_pair=per_pair, sampler=sampler, steps=steps, eta=eta, guidance=guidance,
-                         unconditional=unconditional, out=out if len(splits) == 1 else None, progress=progress)
+        path = trained.sample(sp, per_pair=per_pair, sampler=sampler, steps=steps, eta=eta, guidance=guidance,
+                              unconditional=unconditional, out=out if len(splits) == 1 else None, progress=progress)
         click.echo(f"{sp}: {path}")
 
 

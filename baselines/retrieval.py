@@ -6,7 +6,8 @@ deterministically by the source's seed), computes with the LFAE the flow + occlu
 each of its frames (:meth:`LFAE.dm_target_from_video`) and renders them on the source image
 (:meth:`LFAE.generate_from_dm`). It is LFDM with the DM replaced by a nearest-class lookup of real latent flows.
 
-``static`` and ``real`` come from :mod:`lfdm_bench.baselines.calibration`. :func:`sample_baseline` writes their sample folders
+``static`` and ``real`` come from :mod:`lfdm_bench.baselines.calibration`. :func:`sample_baseline` writes their sample
+folders
 (``RUN/samples/<split>_<kind>/``, method ``static`` / ``real`` / ``retrieval``) over the evaluation set of a run,
 exactly the sources and seeds the generators get; ``retrieval`` also writes ``retrieved.json`` (sample id ->
 the training video whose motion was used).
@@ -21,9 +22,20 @@ from typing import Sequence
 
 import torch
 
+from lfdm_bench.baselines.calibration import real_generator, static_generator
+from lfdm_bench.checkpoints import run_record
+from lfdm_bench.config import from_dict
+from lfdm_bench.data.config import DataConfig
 from lfdm_bench.data.dataset import ClipDataset
+from lfdm_bench.data.loading import load_data
 from lfdm_bench.data.records import VideoRecord
-from lfdm_bench.sampling.eval_set import EvalSource
+from lfdm_bench.lfdm.load import load_lfae
+from lfdm_bench.runs import Run
+from lfdm_bench.sampling.config import SampleConfig
+from lfdm_bench.sampling.eval_set import EvalSource, build_eval_set
+from lfdm_bench.sampling.generate import generate_eval_samples
+from lfdm_bench.utils.device import pick_device
+from lfdm_bench.utils.io import atomic_write_json
 
 BASELINES = ("static", "real", "retrieval")
 
@@ -72,48 +84,36 @@ def sample_baseline(run_dir: str | Path, kind: str, split: str = "test", out: st
                     per_pair: int | None = None, batch_size: int | None = None, progress: bool = True) -> Path:
     """Write the sample folder of calibration baseline ``kind`` over the evaluation set of a run; returns the manifest.
 
-    ``run_dir``: an LFDM run (``retrieval`` needs its trained LFAE; ``static`` and ``real`` need only its config, so
-    an LDM run works too). The evaluation set (sources, seeds, ``per_pair``) is the run's, as for its generator.
+    ``run_dir``: a trained run (``retrieval`` needs an LFDM run's trained LFAE; ``static`` and ``real`` need only its
+    data and sample settings, so an LDM run works too), read from its checkpoints. The evaluation set (sources,
+    seeds, ``per_pair``) is the run's, as for its generator.
     """
-    from lfdm_bench.config import load_config
-    from lfdm_bench.experiment import LFDMConfig
-    from lfdm_bench.runs import Run
-    from lfdm_bench.sampling.eval_set import build_eval_set
-    from lfdm_bench.sampling.generate import generate_eval_samples
-    from lfdm_bench.training.lfdm import load_data, load_lfae, pick_device
-    from lfdm_bench.utils.io import atomic_write_json
-
-    from lfdm_bench.baselines.calibration import real_generator, static_generator
-
     if kind not in BASELINES:
         raise ValueError(f"unknown baseline {kind!r}; expected one of {', '.join(BASELINES)}")
     run = Run.open(run_dir)
-    model = (run.read_json("run.json") or {}).get("model", "lfdm")
-    if model == "ldm":
-        if kind == "retrieval":
-            raise ValueError(f"{run.root} is an LDM run; the retrieval baseline needs an LFDM run's trained LFAE")
-        from lfdm_bench.baselines.ldm.config import LDMConfig
-
-        cfg = load_config(LDMConfig, run.config_path)
-    else:
-        cfg = load_config(LFDMConfig, run.config_path)
-    per_pair = per_pair or cfg.sample.per_pair
-    info = load_data(cfg.data)
-    sources = build_eval_set(info.records, split, per_pair=per_pair, seed=cfg.sample.seed)
-    n, size = cfg.data.n_frames, cfg.data.size
+    record = run_record(run)
+    if record.model != "lfdm" and kind == "retrieval":
+        raise ValueError(f"{run.root} is an {record.model.upper()} run; the retrieval baseline needs an LFDM run's "
+                         "trained LFAE")
+    data = from_dict(DataConfig, record.config["data"], "data")
+    sample = from_dict(SampleConfig, record.config["sample"], "sample")
+    per_pair = per_pair or sample.per_pair
+    info = load_data(data)
+    sources = build_eval_set(info.records, split, per_pair=per_pair, seed=sample.seed)
+    n, size = data.n_frames, data.size
     chosen: dict[str, str] = {}
     if kind == "static":
         gen = static_generator(n)
     elif kind == "real":
         gen = real_generator(info.records, n, size)
     else:
-        lfae = load_lfae(run, pick_device(cfg.device))
+        lfae = load_lfae(run, pick_device(record.config.get("device", "auto")))
         gen = retrieval_generator(lfae, info.split("train"), n, size, chosen=chosen)
     folder = Path(out) if out else run.samples / f"{split}_{kind}"
-    settings = {"baseline": kind, "per_pair": per_pair, "dataset": cfg.data.dataset, "size": size, "n_frames": n,
-                "run": str(run.root.resolve()), "sample_seed": cfg.sample.seed}
+    settings = {"baseline": kind, "per_pair": per_pair, "dataset": data.dataset, "size": size, "n_frames": n,
+                "run": str(run.root.resolve()), "sample_seed": sample.seed}
     manifest = generate_eval_samples(gen, sources, folder, method=kind, size=size, settings=settings,
-                                     batch_size=batch_size or cfg.sample.batch_size, progress=progress)
+                                     batch_size=batch_size or sample.batch_size, progress=progress)
     if chosen:  # merged with an earlier, interrupted call's choices
         path = folder / "retrieved.json"
         previous = json.loads(path.read_text()) if path.is_file() else {}

@@ -20,8 +20,8 @@ def bench(config: str, out: str | None, overrides: tuple[str, ...], progress: bo
     cFVD / sFVD / KVD / class accuracy / PSNR / SSIM, write grids and paper-style tables. Resumable."""
     from lfdm_bench.bench.config import BenchConfig
     from lfdm_bench.bench.pipeline import Benchmark
-    from lfdm_bench.config import load_config
-    from lfdm_bench.experiment import resolve_config_path
+    from lfdm_bench.config import load_config, resolve_config_path
+    from lfdm_bench.runs import RunConfigMismatch
 
     bc = load_config(BenchConfig, resolve_config_path(config), overrides)
     folder = Path(out or f"bench_out/{bc.name}")
@@ -29,7 +29,10 @@ def bench(config: str, out: str | None, overrides: tuple[str, ...], progress: bo
         b = Benchmark(bc, folder, progress=progress, log=lambda m: click.echo(m, err=True))
     except ValueError as e:
         raise click.UsageError(str(e)) from None
-    b.run()
+    try:
+        b.run()
+    except RunConfigMismatch as e:  # a training run folder of another config (runs/ of an earlier benchmark)
+        raise click.UsageError(str(e)) from None
     tables = folder / "tables.md"
     if tables.is_file():
         click.echo(tables.read_text())

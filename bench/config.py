@@ -11,7 +11,8 @@ GENERATORS = ("lfdm", "ldm")
 
 @dataclass
 class BenchEvalConfig:
-    """The evaluation protocol of every number of the benchmark (see :class:`lfdm_bench.metrics.protocol.EvalProtocol`)."""
+    """The evaluation protocol of every number of the benchmark (see
+    :class:`lfdm_bench.metrics.protocol.EvalProtocol`)."""
 
     metrics: tuple[str, ...] = ("fvd", "cfvd", "sfvd", "kvd", "acc", "psnr", "ssim")
     detector: str = "i3d-random"  # or a path to i3d_pretrained_400.pt (comparable with published numbers)

@@ -6,6 +6,7 @@ cached real features).
 Layout of ``OUT``::
 
     state.json                 finished stages, their wall times and outputs
+    (:class:`~lfdm_bench.bench.state.ResumeState`)
     bench_config.yaml          the resolved benchmark config
     runs/lfdm, runs/ldm        the training runs (unless given with lfdm_run / ldm_run)
     samples/<method>_<split>/  sample folders (manifest.csv + videos)
@@ -17,7 +18,6 @@ Layout of ``OUT``::
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -25,43 +25,39 @@ from typing import Any, Callable
 
 import numpy as np
 
+from lfdm_bench.baselines.ldm.config import load_ldm_config
+from lfdm_bench.baselines.ldm.train import open_ldm_run, train_ldm_run
+from lfdm_bench.baselines.retrieval import sample_baseline
+from lfdm_bench.bench.ablate import run_ablation
 from lfdm_bench.bench.config import BenchConfig
-from lfdm_bench.config import dump_yaml, load_config
-from lfdm_bench.runs import Run, environment, hardware_summary
-from lfdm_bench.utils.io import atomic_write_json, atomic_write_text
+from lfdm_bench.bench.grids import write_method_grids
+from lfdm_bench.bench.results import build_results
+from lfdm_bench.bench.state import ResumeState
+from lfdm_bench.bench.tables import write_tables
+from lfdm_bench.config import dump_yaml
+from lfdm_bench.data.loading import load_data
+from lfdm_bench.generators import open_trained_run
+from lfdm_bench.lfdm.config import LFDMConfig, load_lfdm_config
+from lfdm_bench.lfdm.load import lfdm_config
+from lfdm_bench.lfdm.train import open_lfdm_run, train_lfdm_run
+from lfdm_bench.metrics.evaluate import evaluate
+from lfdm_bench.metrics.fvd import frechet_distance
+from lfdm_bench.metrics.protocol import EvalProtocol
+from lfdm_bench.metrics.reconstruction import evaluate_lfae_run
+from lfdm_bench.runs import Run
+from lfdm_bench.sampling.generate import seconds_per_video
+from lfdm_bench.utils.io import atomic_write_json, atomic_write_text, jsonable
 
 
-class State:
-    """``OUT/state.json``: which stages are done (written atomically after each stage)."""
-
-    def __init__(self, out: Path):
-        self.path = out / "state.json"
-        self.data: dict[str, Any] = json.loads(self.path.read_text()) if self.path.is_file() else {"stages": {}}
-
-    def done(self, name: str) -> bool:
-        return name in self.data["stages"]
-
-    def get(self, name: str) -> Any:
-        return self.data["stages"][name].get("output")
-
-    def mark(self, name: str, seconds: float, output: Any = None) -> None:
-        self.data["stages"][name] = {"seconds": round(seconds, 2), "output": output,
-                                     "finished": time.strftime("%Y-%m-%dT%H:%M:%S")}
-        atomic_write_json(self.path, self.data)
-
-
-def _lfdm_cfg(bc: BenchConfig):
-    from lfdm_bench.experiment import LFDMConfig, resolve_config_path
-
+def _lfdm_cfg(bc: BenchConfig) -> LFDMConfig:
+    """The LFDM config of the benchmark: a reused run's (from its checkpoints), else the named config."""
     if bc.lfdm_run:
-        return load_config(LFDMConfig, Path(bc.lfdm_run) / "config.yaml")
-    return load_config(LFDMConfig, resolve_config_path(bc.lfdm_config), bc.lfdm_overrides)
+        return lfdm_config(Run.open(bc.lfdm_run))
+    return load_lfdm_config(bc.lfdm_config, bc.lfdm_overrides)
 
 
 def bootstrap_fvd(gen: np.ndarray, real: np.ndarray, n: int, seed: int = 0, ddof: int = 1) -> list[float] | None:
     """95% interval of FVD over ``n`` resamples (with replacement) of the generated videos; real set fixed."""
-    from lfdm_bench.metrics.fvd import frechet_distance
-
     if n <= 0 or len(gen) < 3:
         return None
     rng = np.random.default_rng(seed)
@@ -86,18 +82,18 @@ class Benchmark:
             raise ValueError(f"{self.out} holds a benchmark with a different config; pass another --out or the same "
                              f"config to resume it")
         atomic_write_text(cfg_path, resolved)
-        self.state = State(self.out)
+        self.state = ResumeState(self.out / "state.json", what="a benchmark")
         self.lfdm_cfg = _lfdm_cfg(bc)
 
     # --- stage runner ------------------------------------------------------------------------------------------
     def stage(self, name: str, fn: Callable[[], Any]) -> Any:
         if self.state.done(name):
             self.say(f"[bench] {name}: done earlier, skipped")
-            return self.state.get(name)
+            return self.state.get(name)["output"]
         self.say(f"[bench] {name} ...")
         t0 = time.time()
         output = fn()
-        self.state.mark(name, time.time() - t0, output)
+        self.state.mark_timed(name, time.time() - t0, output)
         self.say(f"[bench] {name}: {time.time() - t0:.1f} s")
         return output
 
@@ -111,49 +107,33 @@ class Benchmark:
 
     # --- stages -------------------------------------------------------------------------------------------------
     def _data(self) -> dict:
-        from lfdm_bench.training.lfdm import load_data
-
         info = load_data(self.lfdm_cfg.data, progress=self.progress)
         return {"name": info.name, **info.summary()} if hasattr(info, "summary") else {"name": info.name}
 
     def _train_lfdm(self) -> dict:
-        from lfdm_bench.training.lfdm import open_lfdm_run, train_lfdm_run
-        from lfdm_bench.metrics.reconstruction import evaluate_lfae_run
-
         run = open_lfdm_run(self.lfdm_cfg, self.lfdm_dir, self.bc.lfdm_config, self.bc.lfdm_overrides)
         out = train_lfdm_run(self.lfdm_cfg, run, "all", self.progress)
         self.say(evaluate_lfae_run(run, self.lfdm_cfg))
         return {k: {"steps": v["steps"], "seconds": v["seconds"], "params": v["params"]} for k, v in out.items()}
 
     def _train_ldm(self) -> dict:
-        from lfdm_bench.baselines.ldm.train import train_ldm
-
-        t0 = time.time()
-        train_ldm(self.bc.ldm_config, self.bc.ldm_overrides, self.ldm_dir, "all", self.progress)
-        return {"seconds": time.time() - t0}
+        cfg = load_ldm_config(self.bc.ldm_config, self.bc.ldm_overrides)
+        run = open_ldm_run(cfg, self.ldm_dir, self.bc.ldm_config, self.bc.ldm_overrides)
+        out = train_ldm_run(cfg, run, "all", self.progress)
+        self.say(out["ae"]["table"])
+        return {k: {"steps": v["steps"], "seconds": v["seconds"], "params": v["params"]} for k, v in out.items()}
 
     def _sample(self, method: str, split: str) -> str:
         folder = self.out / "samples" / f"{method}_{split}"
-        if method == "lfdm":
-            from lfdm_bench.sampling.run import sample_lfdm_run
-
-            path = sample_lfdm_run(Run.open(self.lfdm_dir), split=split, per_pair=self.bc.per_pair, out=folder,
-                                   progress=self.progress)
-        elif method == "ldm":
-            from lfdm_bench.baselines.ldm.sample import sample_ldm_run
-
-            path = sample_ldm_run(Run.open(self.ldm_dir), split=split, per_pair=self.bc.per_pair, out=folder,
-                                  progress=self.progress)
+        if method in ("lfdm", "ldm"):
+            trained = open_trained_run(self.lfdm_dir if method == "lfdm" else self.ldm_dir)
+            path = trained.sample(split=split, per_pair=self.bc.per_pair, out=folder, progress=self.progress)
         else:
-            from lfdm_bench.baselines.retrieval import sample_baseline
-
             path = sample_baseline(self.lfdm_dir, method, split, folder, per_pair=self.bc.per_pair,
                                    progress=self.progress)
         return str(path)
 
-    def protocol(self, split: str):
-        from lfdm_bench.metrics.protocol import EvalProtocol
-
+    def protocol(self, split: str) -> EvalProtocol:
         e, d = self.bc.eval, self.lfdm_cfg.data
         return EvalProtocol(dataset=d.dataset, root=d.root, dataset_options=dict(d.options), split=split,
                             n_frames=e.n_frames, resolution=d.size, real_sampling=e.real_sampling,
@@ -161,10 +141,6 @@ class Benchmark:
                             ddof=e.ddof, seed=e.seed, batch_size=e.batch_size)
 
     def _eval(self, method: str, split: str) -> str:
-        from lfdm_bench.sampling.generate import seconds_per_video
-        from lfdm_bench.training.lfdm import load_data
-        from lfdm_bench.metrics.protocol import evaluate
-
         samples = self.out / "samples" / f"{method}_{split}"
         metrics = [m for m in self.bc.eval.metrics if not (method == "real" and m in ("psnr", "ssim"))]
         result = evaluate(self.protocol(split), samples, metrics, dataset=load_data(self.lfdm_cfg.data),
@@ -178,14 +154,10 @@ class Benchmark:
         record["seconds_per_video"] = seconds_per_video(samples / "manifest.csv")
         record["method"], record["split"] = method, split
         path = self.out / "metrics" / f"{method}_{split}.json"
-        from lfdm_bench.metrics.tables import jsonable
-
         atomic_write_json(path, jsonable(record))
         return str(path)
 
     def _ablate(self) -> str:
-        from lfdm_bench.bench.ablate import run_ablation
-
         a = self.bc.ablation
         # the main tables' protocol; the dataset comes from the run and the number of generated videos from the grid
         protocol = asdict(self.protocol("test"))
@@ -198,14 +170,11 @@ class Benchmark:
         return str(out / "ablation.json")
 
     def _grids(self) -> list[str]:
-        from lfdm_bench.bench.grids import write_method_grids
-
         return write_method_grids({m: self.out / "samples" / f"{m}_test" for m in self.bc.methods}, self.out / "grids")
 
     def _tables(self) -> dict:
-        from lfdm_bench.bench.tables import build_results, write_tables
-
-        results = build_results(self)
+        wall = {k: v["seconds"] for k, v in self.state.data["parts"].items()}
+        results = build_results(self.out, self.bc, self.lfdm_cfg, {"LFDM": self.lfdm_dir, "LDM": self.ldm_dir}, wall)
         return {k: str(v) for k, v in write_tables(results, self.out).items()}
 
     # --- the whole thing ----------------------------------------------------------------------------------------
@@ -230,22 +199,7 @@ class Benchmark:
         t0 = time.time()
         for name, fn in self.plan():
             self.stage(name, fn)
-        total = sum(v["seconds"] for v in self.state.data["stages"].values())
+        total = sum(v["seconds"] for v in self.state.data["parts"].values())
         self.say(f"[bench] finished in {time.time() - t0:.0f} s this call ({total:.0f} s of stage time in all); "
                  f"results in {self.out}")
         return self.state.data
-
-
-def run_facts(bench: Benchmark) -> dict:
-    """Dataset, sizes, detector, seeds, hardware and wall times of the benchmark (table 4)."""
-    cfg = bench.lfdm_cfg
-    stages = bench.state.data["stages"]
-    return {
-        "dataset": cfg.data.dataset, "dataset_options": cfg.data.options, "resolution": cfg.data.size,
-        "frames": cfg.data.n_frames, "eval_frames": bench.bc.eval.n_frames, "detector": bench.bc.eval.detector,
-        "seeds": {"train": cfg.seed, "sample": cfg.sample.seed, "eval": bench.bc.eval.seed},
-        "sampler": {"name": cfg.sample.sampler, "steps": cfg.sample.steps, "eta": cfg.sample.eta,
-                    "guidance": cfg.sample.guidance},
-        "hardware": hardware_summary(), "environment": environment(),
-        "wall_seconds": {k: v["seconds"] for k, v in stages.items()},
-    }

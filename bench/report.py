@@ -26,6 +26,9 @@ from typing import Any, Sequence
 
 import click
 
+from lfdm_bench.metrics.format import digits_of, format_value, to_markdown
+from lfdm_bench.utils.io import atomic_write_text
+
 __all__ = ["PROTOCOL_KEYS", "MixedProtocolError", "Source", "Table", "Report", "load_source", "gather",
            "render_markdown", "render_latex", "render_csv", "write_report", "report"]
 
@@ -35,11 +38,12 @@ PROTOCOL_KEYS = ("detector", "detector_sha256", "n_frames", "resolution", "ddof"
 COUNT_KEYS = ("n_generated", "n_real")
 MARKERS = ("a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k", "l", "m", "n", "o", "p")
 FORMATS = ("md", "tex", "csv")
-MAIN_METRICS = (("fvd", "FVD", 2), ("cfvd", "cFVD", 2), ("sfvd", "sFVD", 2), ("kvd", "KVD", 4), ("acc", "Acc", 3),
-                ("psnr", "PSNR", 2), ("ssim", "SSIM", 4), ("seconds_per_video", "s/video", 3))
-AE_METRICS = (("l1", "L1", 4), ("psnr", "PSNR", 2), ("psnr_pooled", "PSNR pooled", 2), ("ssim", "SSIM", 4))
-ABLATION_METRICS = (("fvd", "FVD", 2), ("acc_motion", "Acc (motion)", 3), ("seconds_per_video", "s/video", 3),
-                    ("nfe_per_video", "NFE", 0))
+# (result key, column label); digits from lfdm_bench.metrics.format.DIGITS
+MAIN_METRICS = (("fvd", "FVD"), ("cfvd", "cFVD"), ("sfvd", "sFVD"), ("kvd", "KVD"), ("acc", "Acc"), ("psnr", "PSNR"),
+                ("ssim", "SSIM"), ("seconds_per_video", "s/video"))
+AE_METRICS = (("l1", "L1"), ("psnr", "PSNR"), ("psnr_pooled", "PSNR pooled"), ("ssim", "SSIM"))
+ABLATION_METRICS = (("fvd", "FVD"), ("acc_motion", "Acc (motion)"), ("seconds_per_video", "s/video"),
+                    ("nfe_per_video", "NFE"))
 
 
 class MixedProtocolError(ValueError):
@@ -154,15 +158,15 @@ def _main_table(sources: Sequence[Source]) -> tuple[Table | None, dict[tuple, di
                     keys.append(key)
                 row = cells.setdefault(key, {})
                 vals = splits[split]
-                for m, label, digits in MAIN_METRICS:
+                for m, label in MAIN_METRICS:
                     if m in vals and vals[m] is not None:
                         mean, std = _value(vals[m])
-                        row[(s.label, label)] = Cell(mean, std, digits)
+                        row[(s.label, label)] = Cell(mean, std, digits_of(m))
                         used.add(label)
                 if split != "gap":
                     for c in COUNT_KEYS:
                         counts.setdefault(key, {}).setdefault(c, {})[s.label] = vals.get(c)
-    metrics = [label for _, label, _ in MAIN_METRICS if label in used]
+    metrics = [label for _, label in MAIN_METRICS if label in used]
     return Table("Main results", ["method", "split"], metrics, [(k, cells[k]) for k in keys]), counts
 
 
@@ -174,13 +178,13 @@ def _ae_table(sources: Sequence[Source]) -> Table | None:
         for name, vals in ((s.results or {}).get("autoencoders") or {}).items():
             if (name,) not in keys:
                 keys.append((name,))
-            for m, label, digits in AE_METRICS:
+            for m, label in AE_METRICS:
                 if vals.get(m) is not None:
-                    cells.setdefault((name,), {})[(s.label, label)] = Cell(vals[m], None, digits)
+                    cells.setdefault((name,), {})[(s.label, label)] = Cell(vals[m], None, digits_of(m))
                     used.add(label)
     if not keys:
         return None
-    return Table("Autoencoder reconstruction", ["autoencoder"], [lab for _, lab, _ in AE_METRICS if lab in used],
+    return Table("Autoencoder reconstruction", ["autoencoder"], [lab for _, lab in AE_METRICS if lab in used],
                  [(k, cells.get(k, {})) for k in keys])
 
 
@@ -195,16 +199,16 @@ def _ablation_table(sources: Sequence[Source]) -> tuple[Table | None, dict[tuple
                    "-" if r.get("eta") is None else f"{r['eta']:g}")
             if key not in keys:
                 keys.append(key)
-            for m, label, digits in ABLATION_METRICS:
+            for m, label in ABLATION_METRICS:
                 if r.get(m) is not None:
-                    cells.setdefault(key, {})[(s.label, label)] = Cell(r[m], None, digits)
+                    cells.setdefault(key, {})[(s.label, label)] = Cell(r[m], None, digits_of(m))
                     used.add(label)
             counts.setdefault(key, {}).setdefault("n_generated", {})[s.label] = r.get("n_videos")
             counts.setdefault(key, {}).setdefault("n_real", {})[s.label] = r.get("n_real")
     if not keys:
         return None, {}
     return (Table("Sampler ablation", ["method", "sampler", "steps", "guidance", "eta"],
-                  [lab for _, lab, _ in ABLATION_METRICS if lab in used], [(k, cells.get(k, {})) for k in keys]),
+                  [lab for _, lab in ABLATION_METRICS if lab in used], [(k, cells.get(k, {})) for k in keys]),
             counts)
 
 
@@ -261,11 +265,7 @@ def gather(dirs: Sequence[str | Path], labels: Sequence[str] | None = None, allo
 
 # ------------------------------------------------------------------------------------------------ rendering
 def _fmt(x: float | None, digits: int) -> str:
-    from lfdm_bench.metrics.tables import format_value
-
-    if x is None:
-        return "n/a"
-    return str(int(round(x))) if digits == 0 else format_value(float(x), digits)
+    return format_value(None if x is None else float(x), digits)
 
 
 def _cell_text(cell: Cell | None, pm: str) -> tuple[str, str]:
@@ -284,8 +284,6 @@ def _group_name(report: Report, label: str) -> tuple[str, str]:
 
 def render_markdown(report: Report) -> str:
     """Pipe tables, one column per (source, metric): ``source: metric``; markers as ``^a``."""
-    from lfdm_bench.metrics.tables import to_markdown
-
     out = ["# lfdm-bench report", "", "Sources: " + "; ".join(f"{s.label} = {s.path}" for s in report.sources), ""]
     for t in report.tables:
         cols = list(t.key_columns)
@@ -378,8 +376,6 @@ RENDERERS = {"md": ("report.md", render_markdown), "tex": ("report.tex", render_
 
 def write_report(report: Report, out: str | Path, formats: Sequence[str] = FORMATS) -> dict[str, Path]:
     """Write ``report.md`` / ``report.tex`` / ``report.csv`` (atomically) into ``out``; returns the paths."""
-    from lfdm_bench.utils.io import atomic_write_text
-
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     paths = {}
@@ -401,8 +397,8 @@ def write_report(report: Report, out: str | Path, formats: Sequence[str] = FORMA
 @click.option("--label", "labels", multiple=True, metavar="NAME",
               help="Column-group name per folder, in order [default: benchmark hardware / name, or folder name].")
 def report(dirs: tuple[Path, ...], out: Path | None, allow_mixed: bool, fmt: str, labels: tuple[str, ...]) -> None:
-    """Side-by-side tables of results.json / ablation.json from one or more folders (e.g. GPU cluster vs laptop);
-    refuses to mix protocols unless --allow-mixed."""
+    """Side-by-side tables of results.json / ablation.json from one or more folders, such as a GPU cluster's and a
+    laptop's; refuses to mix protocols unless --allow-mixed."""
     try:
         rep = gather(list(dirs), list(labels) or None, allow_mixed=allow_mixed)
     except (MixedProtocolError, FileNotFoundError, ValueError) as e:

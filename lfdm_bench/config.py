@@ -3,7 +3,8 @@
 Every section of an experiment is a dataclass; :func:`from_dict` builds one from plain data and rejects unknown
 keys and values of the wrong type with an error naming the key path (``train.lr: expected float, got 'fast'``).
 Overrides are ``dotted.key=value`` strings whose value is parsed as YAML (``train.lr=1e-4``,
-``model.dim_mults=[1,2,4]``, ``eval.split=test``).
+``model.dim_mults=[1,2,4]``, ``eval.split=test``). :func:`resolve_config_path` finds the shipped ``configs/*.yaml``
+by name.
 """
 
 from __future__ import annotations
@@ -17,6 +18,10 @@ from typing import Any, Literal, Mapping, Sequence, TypeVar, Union, get_args, ge
 import yaml
 
 T = TypeVar("T")
+
+_HERE = Path(__file__).resolve().parent
+# the repository's configs/ in a source checkout (see lfdm_bench/__init__.py), else the copy a wheel installs
+CONFIG_DIR = _HERE.parent / "configs" if (_HERE.parent / "pyproject.toml").is_file() else _HERE / "configs"
 
 
 class ConfigError(ValueError):
@@ -194,3 +199,15 @@ def load_config(cls: type[T], path: str | Path | None = None, overrides: Sequenc
 
 def dump_yaml(obj: Any) -> str:
     return yaml.safe_dump(to_dict(obj), sort_keys=False, default_flow_style=None)
+
+
+def resolve_config_path(name_or_path: str | Path) -> Path:
+    """A YAML path, or the name of a shipped config (``synth-faces-cpu`` -> ``configs/synth-faces-cpu.yaml``)."""
+    p = Path(name_or_path)
+    if p.is_file():
+        return p
+    shipped = CONFIG_DIR / (p.name if p.suffix else f"{p.name}.yaml")
+    if shipped.is_file():
+        return shipped
+    names = sorted(q.stem for q in CONFIG_DIR.glob("*.yaml")) if CONFIG_DIR.is_dir() else []
+    raise FileNotFoundError(f"config {name_or_path!r} not found; give a YAML path or one of: {', '.join(names)}")

@@ -1,15 +1,19 @@
 """Run directories: one folder per run holding everything that run produced.
 
-Layout::
+Layout (what the training engine, ``lfdm-bench train`` and ``lfdm-bench sample`` / ``eval --run`` write)::
 
     RUN/
-      config.yaml        resolved config (every default filled in)
-      env.json           package versions, device, git commit, command line, start time
-      logs/run.log       human log (appended; survives restarts)
-      logs/train.csv     scalar logs (written by the trainer)
-      checkpoints/       last.pt, step_XXXXXX.pt (atomic writes)
-      samples/           generated videos + manifest.csv
-      metrics/           metrics.json, tables
+      config.yaml                    resolved config (every default filled in), for people: the checkpoints hold it too
+      run.json                       model (lfdm | ldm), config name and --set overrides of the train command
+      env.json                       package versions, device, git commit, command line, start time (one per start)
+      logs/run.log                   human log (appended; survives restarts)
+      logs/<stage>.csv               scalar logs of each training stage (lfae, dm; LDM: ae, dm)
+      checkpoints/<stage>/last.pt    model, EMA, optimiser, step, RNG, model config, run kind + config (atomic writes)
+      cache/                         frozen-stage tensors of stage 2 (DM targets / AE latents), keyed by their inputs
+      samples/progress/*.gif         training previews
+      samples/<split>_<setting>/     generated videos + manifest.csv + settings.json (``lfdm-bench sample``)
+      samples/<split>_<setting>.json sampler settings and NFE of that folder
+      metrics/                       lfae_reconstruction.* / ae_reconstruction.*, ``eval --run`` results per setting
 """
 
 from __future__ import annotations
@@ -22,11 +26,12 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 from lfdm_bench.utils.io import atomic_write_json, atomic_write_text
 
 SUBDIRS = ("logs", "checkpoints", "samples", "metrics")
+MODELS = ("lfdm", "ldm")
 PACKAGES = ("torch", "numpy", "scipy", "transformers", "diffusers", "accelerate", "decord", "av", "einops", "pandas")
 
 
@@ -110,10 +115,12 @@ class Run:
 
     @classmethod
     def open(cls, root: str | os.PathLike) -> "Run":
-        """Open an existing run; an error names the folder if it is not a run directory."""
+        """Open an existing run (a folder holding ``checkpoints/`` or ``config.yaml``); an error names the folder if
+        it is not a run directory."""
         root = Path(root)
-        if not (root / "config.yaml").is_file():
-            raise FileNotFoundError(f"{root} is not a run directory (no config.yaml); create one with `lfdm-bench train`")
+        if not ((root / "checkpoints").is_dir() or (root / "config.yaml").is_file()):
+            raise FileNotFoundError(f"{root} is not a run directory (no checkpoints/ nor config.yaml); create one "
+                                    "with `lfdm-bench train`")
         return cls(root)
 
     # --- paths -------------------------------------------------------------------------------------------------
@@ -157,3 +164,27 @@ class Run:
         p = self.path(*parts)
         atomic_write_json(p, obj)
         return p
+
+
+class RunConfigMismatch(ValueError):
+    """An existing run directory was made with another config or by another model."""
+
+
+def open_training_run(run_dir: str | os.PathLike, model: str, config_yaml: str, config: str = "",
+                      overrides: Sequence[str] = ()) -> Run:
+    """Create (or reopen, to resume) the folder of a training run of ``model`` (``lfdm`` / ``ldm``) whose resolved
+    config is ``config_yaml``; a folder holding a run of another model or config is refused
+    (:class:`RunConfigMismatch`). ``config`` and ``overrides`` (the command's ``--config`` / ``--set``) go to
+    ``run.json``."""
+    if model not in MODELS:
+        raise ValueError(f"model must be one of {MODELS}, got {model!r}")
+    root = Path(run_dir)
+    previous = (Run(root).read_json("run.json") or {}).get("model")
+    if previous not in (None, model):
+        raise RunConfigMismatch(f"{root} holds a run of another model ({previous}); pass another --out")
+    if (root / "config.yaml").is_file() and (root / "config.yaml").read_text() != config_yaml:
+        raise RunConfigMismatch(f"{root} holds a run with a different config; resume it with the same config "
+                                f"and --set values, or pass another --out")
+    run = Run.create(root, config_yaml=config_yaml)
+    run.write_json({"model": model, "config": str(config), "overrides": list(overrides)}, "run.json")
+    return run

@@ -15,13 +15,11 @@ Importing this package has no side effects (no files read, no weights loaded).
 """
 
 from .detector import (
-    ENV_CACHE,
     ENV_I3D,
     I3D_FILENAME,
     DetectorInfo,
     DetectorNotFoundError,
     FeatureExtractor,
-    cache_root,
     default_i3d_path,
     resolve_i3d_path,
 )
@@ -41,7 +39,6 @@ from .preprocess import DEFAULT_RESIZE_METHOD, RESIZE_METHODS, resize_frames, to
 
 __all__ = [
     "DEFAULT_RESIZE_METHOD",
-    "ENV_CACHE",
     "ENV_I3D",
     "I3D_FILENAME",
     "MIN_FRAMES",
@@ -57,7 +54,6 @@ __all__ = [
     "SmallSampleWarning",
     "TorchScriptI3D",
     "build_random_i3d",
-    "cache_root",
     "default_i3d_path",
     "frame_metrics",
     "frechet_distance",
@@ -69,6 +65,7 @@ __all__ = [
     "mmd2_unbiased",
     "polynomial_kernel",
     "psnr_frames",
+    "resolve_i3d_path",
     "resize_frames",
     "ssim_frames",
     "to_bcthw",

@@ -7,7 +7,8 @@ Examples::
     lfdm-bench eval --sanity --dataset synth-faces --i3d i3d-random          # real halves vs distorted real
     lfdm-bench eval --make-samples /tmp/noisy --distort noise:0.1 --dataset synth-faces --i3d i3d-random
 
-The command is a thin layer over :func:`lfdm_bench.metrics.protocol.evaluate`, :func:`lfdm_bench.metrics.sanity.run_sanity` and
+The command is a thin layer over :func:`lfdm_bench.metrics.evaluate.evaluate`,
+:func:`lfdm_bench.metrics.sanity.run_sanity` and
 :mod:`lfdm_bench.metrics.tables`; heavy imports happen inside it.
 """
 
@@ -95,7 +96,8 @@ def eval_cmd(metric_names: tuple[list[str], ...], split: str | None, samples: Pa
     videos under an explicit protocol, or run the sanity table (--sanity). Writes metrics.json + tables."""
     from lfdm_bench.data.registry import get_dataset
     from lfdm_bench.metrics.detector import DetectorNotFoundError
-    from lfdm_bench.metrics.protocol import EvalProtocol, evaluate
+    from lfdm_bench.metrics.evaluate import evaluate
+    from lfdm_bench.metrics.protocol import EvalProtocol
     from lfdm_bench.metrics.sanity import SANITY_MAX_REAL, run_sanity, write_real_samples
     from lfdm_bench.metrics.tables import render_eval, render_sanity, write_eval, write_sanity
 

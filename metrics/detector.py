@@ -4,8 +4,9 @@ Weights are resolved in this order (no download is ever attempted):
 
 1. an explicit path (the CLI's ``--i3d PATH``), or the literal ``"i3d-random"``;
 2. the environment variable ``LFDM_BENCH_I3D``;
-3. the cache file ``<cache root>/i3d/i3d_pretrained_400.pt``, where the cache root is ``$LFDM_BENCH_CACHE``
-   or ``~/.cache/lfdm_bench``.
+3. the cache file ``<cache root>/i3d/i3d_pretrained_400.pt``, the cache root of
+   :func:`lfdm_bench.utils.paths.cache_root` (``$LFDM_BENCH_CACHE``, else ``$XDG_CACHE_HOME/lfdm_bench`` or
+   ``~/.cache/lfdm_bench``).
 
 Every result must store the :class:`DetectorInfo` of the detector that produced it.
 """
@@ -24,35 +25,29 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from lfdm_bench.utils.device import pick_device
+from lfdm_bench.utils.paths import ENV_CACHE, cache_root
+
 from .i3d import MIN_FRAMES, RANDOM_I3D_NAME, load_i3d
 from .preprocess import DEFAULT_RESIZE_METHOD, RESIZE_METHODS, VideoLayout, to_bcthw, to_i3d_input
 
 __all__ = [
     "I3D_FILENAME",
     "ENV_I3D",
-    "ENV_CACHE",
     "DetectorNotFoundError",
     "DetectorInfo",
     "FeatureExtractor",
-    "cache_root",
     "default_i3d_path",
     "resolve_i3d_path",
 ]
 
 I3D_FILENAME = "i3d_pretrained_400.pt"
 ENV_I3D = "LFDM_BENCH_I3D"
-ENV_CACHE = "LFDM_BENCH_CACHE"
 Precision = Literal["auto", "fp32", "bf16"]
 
 
 class DetectorNotFoundError(FileNotFoundError):
     """No I3D weights were found; the message says which file is needed and how to provide it."""
-
-
-def cache_root() -> Path:
-    """``$LFDM_BENCH_CACHE`` if set, else ``~/.cache/lfdm_bench``."""
-    env = os.environ.get(ENV_CACHE)
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "lfdm_bench"
 
 
 def default_i3d_path() -> Path:
@@ -65,8 +60,8 @@ def _how_to_provide() -> str:
         f"FVD needs the Kinetics-400 I3D weights '{I3D_FILENAME}' (VideoGPT/TATS state dict) or StyleGAN-V's "
         f"'i3d_torchscript.pt'; nothing is downloaded. Provide the file with --i3d PATH, or set "
         f"{ENV_I3D}=PATH, or place it at {default_i3d_path()} (cache root from {ENV_CACHE}, default "
-        f"~/.cache/lfdm_bench). For a smoke test only, '--i3d {RANDOM_I3D_NAME}' is the explicit fallback "
-        "(random weights; values not comparable with published numbers)."
+        f"$XDG_CACHE_HOME/lfdm_bench or ~/.cache/lfdm_bench). For a smoke test only, '--i3d {RANDOM_I3D_NAME}' is "
+        "the explicit fallback (random weights; values not comparable with published numbers)."
     )
 
 
@@ -121,10 +116,6 @@ class DetectorInfo:
         return d
 
 
-def _default_device() -> torch.device:
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-
-
 class FeatureExtractor:
     """Videos -> float64 I3D features [B, 400] (time-averaged Kinetics-400 logits).
 
@@ -161,7 +152,7 @@ class FeatureExtractor:
             raise ValueError(f"Unknown resize method {resize_method!r}; choose one of {RESIZE_METHODS}")
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-        self.device = torch.device(device) if device is not None else _default_device()
+        self.device = pick_device(device)
         if precision not in ("auto", "fp32", "bf16"):
             raise ValueError(f"precision must be 'auto', 'fp32' or 'bf16', got {precision!r}")
         if precision == "bf16" and self.device.type != "cuda":

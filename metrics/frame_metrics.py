@@ -45,16 +45,8 @@ class FrameMetrics:
         return float(self.psnr.mean())
 
     @property
-    def ssim_mean(self) -> float:
-        return float(self.ssim.mean())
-
-    @property
-    def psnr_per_frame(self) -> np.ndarray:
-        """Mean over videos for each frame index: [T]."""
-        return self.psnr.mean(axis=0)
-
-    @property
     def ssim_per_frame(self) -> np.ndarray:
+        """Mean over videos for each frame index: [T]."""
         return self.ssim.mean(axis=0)
 
 

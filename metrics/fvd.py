@@ -12,11 +12,11 @@ their :class:`FeatureStats` are merged (never average per-process FVDs).
 from __future__ import annotations
 
 import os
-import tempfile
 import warnings
-from pathlib import Path
 
 import numpy as np
+
+from lfdm_bench.utils.io import atomic_save
 
 __all__ = [
     "SmallSampleWarning",
@@ -127,16 +127,11 @@ class FeatureStats:
         """Write to ``path`` (.npz) atomically (temporary file in the same folder, then rename)."""
         if self.dim is None:
             raise ValueError("cannot save empty statistics (no dimension yet)")
-        target = Path(path)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=target.name, suffix=".tmp.npz")
-        try:
-            with os.fdopen(fd, "wb") as f:
+        def write(tmp: str) -> None:
+            with open(tmp, "wb") as f:
                 np.savez(f, n=np.int64(self._n), sum=self._sum, sum_outer=self._sum_outer)
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+
+        atomic_save(path, write)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> FeatureStats:

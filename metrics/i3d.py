@@ -26,7 +26,6 @@ Three sources of weights (see :func:`load_i3d`):
 
 from __future__ import annotations
 
-import hashlib
 import math
 import os
 import warnings
@@ -38,6 +37,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+from lfdm_bench.utils.io import sha256_file
 
 __all__ = [
     "MIN_FRAMES",
@@ -364,14 +365,6 @@ class TorchScriptI3D(nn.Module):
         return self.forward_uint8(u8)
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def _is_torchscript(path: Path) -> bool:
     if not zipfile.is_zipfile(path):
         return False
@@ -434,7 +427,7 @@ def load_i3d(path: str | os.PathLike[str], bn_eps: float = 1e-3,
     file = Path(path).expanduser()
     if not file.is_file():
         raise FileNotFoundError(f"I3D weight file not found: {file}")
-    digest = _sha256(file)
+    digest = sha256_file(file)
     model: nn.Module
     if _is_torchscript(file):
         with warnings.catch_warnings():  # torch >= 2.9 deprecates TorchScript; the file format is still read

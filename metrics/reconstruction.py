@@ -14,7 +14,12 @@ from typing import Callable
 import numpy as np
 import torch
 
+from lfdm_bench.data.loading import clip_dataset, load_data
+from lfdm_bench.data.records import spread
+from lfdm_bench.lfdm.load import load_lfae
+from lfdm_bench.metrics.format import digits_of, format_value, to_markdown
 from lfdm_bench.metrics.frame_metrics import frame_metrics
+from lfdm_bench.utils.device import pick_device
 
 # reconstruct(video [B, T, 3, H, W] in [0, 1]) -> {method name: [B, T, 3, H, W]}
 ReconstructFn = Callable[[torch.Tensor], dict[str, torch.Tensor]]
@@ -72,25 +77,20 @@ def lfae_reconstructor(lfae) -> ReconstructFn:
     return reconstruct
 
 
-def _pooled(v: dict) -> str:
-    return "-" if v.get("psnr_pooled") is None else f"{v['psnr_pooled']:.2f}"
+RECON_COLUMNS = (("l1", "L1 (lower)"), ("psnr", "PSNR dB (mean of frames)"), ("psnr_pooled", "PSNR dB (pooled MSE)"),
+                 ("ssim", "SSIM"))
 
 
 def format_table(scores: dict[str, dict[str, float]], caption: str = "") -> str:
-    from tabulate import tabulate
-
-    rows = [[k, f"{v['l1']:.4f}", f"{v['psnr']:.2f}", _pooled(v), f"{v['ssim']:.4f}", v["frames"]]
+    """A Markdown table of :func:`reconstruction_scores` (one row per method), under ``caption``."""
+    rows = [[k, *(format_value(v.get(key), digits_of(key), missing="-") for key, _ in RECON_COLUMNS), v["frames"]]
             for k, v in scores.items()]
-    table = tabulate(rows, headers=["method", "L1 (lower)", "PSNR dB (mean of frames)", "PSNR dB (pooled MSE)",
-                                    "SSIM", "frames"], tablefmt="github")
+    table = to_markdown(rows, ["method", *(label for _, label in RECON_COLUMNS), "frames"])
     return (caption + "\n\n" if caption else "") + table
 
 
 def evaluate_lfae_run(run, cfg, split: str = "test", max_videos: int | None = 128) -> str:
     """Score a run's trained LFAE on ``split`` clips; writes ``RUN/metrics/lfae_reconstruction.json`` + ``.md``."""
-    from lfdm_bench.training.items import spread
-    from lfdm_bench.training.lfdm import clip_dataset, load_data, load_lfae, pick_device
-
     info = load_data(cfg.data)
     clips = clip_dataset(info, cfg.data, split, train=False)
     clips.records = spread(clips.records, max_videos)  # an even cover of subjects and classes

@@ -3,11 +3,12 @@
 The real set (one split, or both) is cut into two disjoint halves A and B, by video and stratified by class. The
 baseline is FVD(A, B): the distance between two samples of the same distribution (not 0 for finite sets, and large
 when the halves hold fewer videos than the 400 feature dimensions). Then half B is distorted
-(:mod:`lfdm_bench.metrics.distortions`: Gaussian noise, Gaussian blur, temporal shuffling, frozen first frame) at increasing
+(:mod:`lfdm_bench.metrics.distortions`: Gaussian noise, Gaussian blur, temporal shuffling, frozen first frame) at
+increasing
 strengths and FVD(A, distorted B) is computed. A working pipeline shows FVD rising with every strength; every
 row that does not rise above the previous one is flagged.
 
-Real features of the whole set are shared with :func:`lfdm_bench.metrics.protocol.evaluate` through the cache, and the
+Real features of the whole set are shared with :func:`lfdm_bench.metrics.evaluate.evaluate` through the cache, and the
 features of each distorted half are cached too (the distortion is part of the key), so a repeated sanity run
 computes nothing.
 
@@ -29,8 +30,11 @@ from lfdm_bench.data.records import VideoRecord
 from lfdm_bench.metrics.distortions import DISTORTIONS, Distortion
 from lfdm_bench.metrics.fvd import FeatureStats, SmallSampleWarning, fvd_from_stats
 from lfdm_bench.metrics.kvd import kvd_from_features
-from lfdm_bench.metrics.protocol import EvalProtocol, build_detector, infer_resolution, select_subset, single_thread_blas
-from lfdm_bench.metrics.real_cache import ClipSpec, FeatureCache, FeatureSource, cached_features, iter_clip_batches, video_ids
+from lfdm_bench.metrics.evaluate import build_detector, infer_resolution
+from lfdm_bench.metrics.groups import select_subset, single_thread_blas
+from lfdm_bench.metrics.protocol import EvalProtocol
+from lfdm_bench.metrics.real_cache import (ClipSpec, FeatureCache, FeatureSource, cached_features, iter_clip_batches,
+                                           video_ids)
 
 __all__ = ["DEFAULT_STRENGTHS", "SANITY_MAX_REAL", "SanityResult", "split_halves", "run_sanity",
            "write_real_samples"]
@@ -127,7 +131,7 @@ def run_sanity(protocol: EvalProtocol, strengths: Mapping[str, Sequence[float]] 
             ``protocol.max_real`` videos; clips follow ``protocol.real_sampling`` at ``protocol.resolution``
             (``None``: the first real video's size).
         strengths: distortion name -> increasing strengths (default :data:`DEFAULT_STRENGTHS`).
-        dataset, detector, cache, progress, log_fn: as in :func:`lfdm_bench.metrics.protocol.evaluate`.
+        dataset, detector, cache, progress, log_fn: as in :func:`lfdm_bench.metrics.evaluate.evaluate`.
     """
     say = log_fn or log.info
     strengths = dict(DEFAULT_STRENGTHS if strengths is None else strengths)

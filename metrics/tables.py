@@ -15,66 +15,27 @@ JSON. Std over groups is the population std (ddof 0); std of PSNR / SSIM is over
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
-import numpy as np
 import pandas as pd
-from tabulate import tabulate
 
-from lfdm_bench.utils.io import atomic_write_json, atomic_write_text
+from lfdm_bench.metrics.format import digits_of, format_mean_std, format_value, protocol_header, to_markdown
+from lfdm_bench.utils.io import atomic_write_json, atomic_write_text, jsonable
 
-__all__ = ["format_value", "format_mean_std", "jsonable", "summary_rows", "group_rows", "sanity_rows",
-           "to_markdown", "render_eval", "render_sanity", "write_eval", "write_sanity"]
-
-NOT_COMPARABLE = "i3d-random / non-pretrained detector: values are NOT comparable with published numbers"
-_DIGITS = {"fvd": 2, "cfvd": 2, "sfvd": 2, "kvd": 4, "psnr": 2, "ssim": 4, "acc": 3}
-
-
-def format_value(x: float | None, digits: int = 2) -> str:
-    """``12.3456 -> "12.35"``; values too small for ``digits`` decimals keep ``digits`` significant digits
-    (``0.003403 -> "0.0034"``); ``None`` / NaN -> ``"n/a"``."""
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "n/a"
-    if 0 < abs(x) < 10 ** (1 - digits):
-        return f"{x:.{digits}g}"
-    return f"{x:.{digits}f}"
-
-
-def format_mean_std(mean: float | None, std: float | None, digits: int = 2) -> str:
-    """``"12.35 ± 1.20"`` (``"n/a"`` when the mean is missing; the mean alone when the std is)."""
-    if mean is None:
-        return "n/a"
-    return format_value(mean, digits) + ("" if std is None else f" ± {format_value(std, digits)}")
-
-
-def jsonable(obj: Any) -> Any:
-    """Recursively convert numpy scalars / arrays to Python and non-finite floats to ``None``."""
-    if isinstance(obj, dict):
-        return {str(k): jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [jsonable(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return jsonable(obj.tolist())
-    if isinstance(obj, (np.floating, float)):
-        return float(obj) if math.isfinite(float(obj)) else None
-    if isinstance(obj, np.integer):
-        return int(obj)
-    if isinstance(obj, Path):
-        return str(obj)
-    return obj
+__all__ = ["summary_rows", "group_rows", "sanity_rows", "render_eval", "render_sanity", "write_eval", "write_sanity"]
 
 
 def _row(metric: str, split: str, value: float | None, std: float | None, n_gen: Any, n_real: Any,
          detail: str = "") -> dict[str, Any]:
-    digits = _DIGITS.get(metric.split(":")[0], 4)
+    digits = digits_of(metric, 4)
     return {"metric": metric, "split": split, "value": value, "std": std,
             "display": format_mean_std(value, std, digits), "n_generated": n_gen, "n_real": n_real, "detail": detail}
 
 
 def summary_rows(result: Any) -> list[dict[str, Any]]:
-    """One row per (metric, split) of an :class:`~lfdm_bench.metrics.protocol.EvalResult` (``display`` is mean ± std)."""
+    """One row per (metric, split) of an :class:`~lfdm_bench.metrics.protocol.EvalResult` (``display`` is mean ±
+    std)."""
     v, c = result.values, result.counts
     ng, nr = c.get("generated", {}), c.get("real", {})
     rows: list[dict[str, Any]] = []
@@ -119,38 +80,13 @@ def group_rows(result: Any, metric: str) -> list[dict[str, Any]]:
 
 def sanity_rows(result: Any) -> list[dict[str, Any]]:
     """Rows of a :class:`~lfdm_bench.metrics.sanity.SanityResult` table: distortion, strength, FVD, KVD, rises."""
-    return [{"distortion": r["distortion"], "strength": r["strength"], "fvd": format_value(r["fvd"], 2),
-             "kvd": format_value(r["kvd"], 4), "rises": r["rises"]} for r in result.table_rows()]
-
-
-def to_markdown(rows: Sequence[dict[str, Any]], columns: Sequence[str] | None = None) -> str:
-    """A pipe (GitHub Markdown) table of ``rows`` (dicts), columns in the given or first-row order."""
-    if not rows:
-        return "(no rows)"
-    cols = list(columns or rows[0].keys())
-    return tabulate([[r.get(k, "") for k in cols] for r in rows], headers=cols, tablefmt="github",
-                    disable_numparse=True)
-
-
-def _short_hash(sha: Any) -> str:
-    """A file checksum shortened to 12 hex digits; a name like ``i3d-random-v2`` in full."""
-    sha = str(sha)
-    return sha[:12] if len(sha) == 64 and all(c in "0123456789abcdef" for c in sha) else sha
-
-
-def _protocol_line(protocol: dict[str, Any], detector: dict[str, Any] | None) -> str:
-    det = "none" if detector is None else f"{detector['name']} (sha256 {_short_hash(detector['sha256'])}, " \
-        f"bn_eps {detector['bn_eps']}, resize {detector['resize_method']}, {detector['precision']})"
-    return (f"dataset {protocol['dataset']}, split {protocol['split']}, {protocol['n_frames']} frames at "
-            f"{protocol['resolution']}px, real clips '{protocol['real_sampling']}', ddof {protocol['ddof']}, "
-            f"seed {protocol['seed']}, detector {det}")
+    return [{"distortion": r["distortion"], "strength": r["strength"], "fvd": format_value(r["fvd"], digits_of("fvd")),
+             "kvd": format_value(r["kvd"], digits_of("kvd")), "rises": r["rises"]} for r in result.table_rows()]
 
 
 def render_eval(result: Any) -> str:
     """The printed report: protocol line, comparability warning, summary table, notes."""
-    lines = ["Protocol: " + _protocol_line(result.protocol, result.detector)]
-    if result.detector is not None and not result.comparable_with_published:
-        lines.append("WARNING: " + NOT_COMPARABLE)
+    lines = protocol_header(result.protocol, result.detector)
     cols = ["metric", "split", "display", "n_generated", "n_real", "detail"]
     lines += ["", to_markdown(summary_rows(result), cols)]
     lines += [f"note: {n}" for n in result.notes]
@@ -159,10 +95,8 @@ def render_eval(result: Any) -> str:
 
 def render_sanity(result: Any) -> str:
     """The printed sanity report: protocol line, warning, table, verdict and notes."""
-    lines = ["Sanity mode (real half A vs real / distorted half B). Protocol: "
-             + _protocol_line(result.protocol, result.detector)]
-    if not result.detector.get("comparable_with_published"):
-        lines.append("WARNING: " + NOT_COMPARABLE)
+    lines = protocol_header(result.protocol, result.detector,
+                            prefix="Sanity mode (real half A vs real / distorted half B). Protocol: ")
     lines += ["", to_markdown(sanity_rows(result)), ""]
     lines.append("FVD rises with every distortion strength: OK" if result.monotone else
                  f"FLAG: FVD does not rise at {', '.join(result.non_monotone)}")
@@ -196,7 +130,7 @@ def write_eval(result: Any, out_dir: str | Path, environment: dict[str, Any] | N
             paths[name] = out / f"{name}.csv"
             atomic_write_text(paths[name], pd.DataFrame(groups).to_csv(index=False))
             md += ["", f"## {metric} per {'class' if metric == 'cfvd' else 'subject'}", "",
-                   to_markdown([g | {"fvd": format_value(g["fvd"], 2)} for g in groups])]
+                   to_markdown([g | {"fvd": format_value(g["fvd"], digits_of("fvd"))} for g in groups])]
     atomic_write_text(paths["md"], "\n".join(md) + "\n")
     atomic_write_text(paths["csv"], pd.DataFrame(rows).to_csv(index=False))
     return paths

@@ -5,8 +5,8 @@ import torch
 
 
 def use_standin_detector(mp) -> None:
-    """Make :func:`lfdm_bench.metrics.protocol.build_detector` return the stand-in (``mp``: a pytest MonkeyPatch)."""
-    from lfdm_bench.metrics import protocol
+    """Make :func:`lfdm_bench.metrics.evaluate.build_detector` return the stand-in (``mp``: a pytest MonkeyPatch)."""
+    from lfdm_bench.metrics import evaluate
     from lfdm_bench.metrics.real_cache import FunctionDetector
 
     def feats(videos):
@@ -15,4 +15,4 @@ def use_standin_detector(mp) -> None:
         motion = (v - v[:, :1]).abs().mean(dim=(2, 3, 4))  # [B, T]
         return torch.cat([pooled, motion], 1)
 
-    mp.setattr(protocol, "build_detector", lambda p: FunctionDetector(feats, "standin-test"))
+    mp.setattr(evaluate, "build_detector", lambda p: FunctionDetector(feats, "standin-test"))

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
-import types
 from pathlib import Path
 
 import numpy as np
@@ -89,9 +87,11 @@ def _fake_synth(monkeypatch, calls: list) -> None:
                                                        "class_texts": ["a nod", "a shake"]}))
         return base / "manifest.csv"
 
-    module = types.ModuleType("lfdm_bench.data.synth.make")
-    module.ensure_synthetic = ensure_synthetic
-    monkeypatch.setitem(sys.modules, "lfdm_bench.data.synth.make", module)
+    from lfdm_bench.data import registry
+    from lfdm_bench.data.synth import make
+
+    monkeypatch.setattr(make, "ensure_synthetic", ensure_synthetic)  # what `data make` calls
+    monkeypatch.setattr(registry, "ensure_synthetic", ensure_synthetic)  # what get_dataset calls
 
 
 def test_make_forwards_overrides_and_reports(monkeypatch, tmp_path):

@@ -4,7 +4,8 @@ import torch
 from torch import nn
 
 from lfdm_bench.runs import Run
-from lfdm_bench.training.engine import StepBatchSampler, TrainConfig, Trainer, load_checkpoint
+from lfdm_bench.checkpoints import load_checkpoint
+from lfdm_bench.training.engine import StepBatchSampler, TrainConfig, Trainer
 
 
 class Noisy(torch.utils.data.Dataset):

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-import lfdm_bench.metrics.protocol
+import lfdm_bench.metrics.evaluate
 import lfdm_bench.metrics.sanity
 from lfdm_bench.metrics.commands import eval_cmd
 from lfdm_bench.metrics.sanity import write_real_samples
@@ -30,7 +30,7 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict:
         detectors.append(tiny_detector())
         return detectors[-1]
 
-    monkeypatch.setattr(lfdm_bench.metrics.protocol, "build_detector", fake_build)
+    monkeypatch.setattr(lfdm_bench.metrics.evaluate, "build_detector", fake_build)
     monkeypatch.setattr(lfdm_bench.metrics.sanity, "build_detector", fake_build)
     return {"manifest": str(manifest), "tmp": tmp_path, "detectors": detectors}
 
@@ -132,7 +132,8 @@ def test_missing_i3d_weights_explains_how_to_provide(tmp_path: Path, monkeypatch
 def test_i3d_random_end_to_end_on_embedded_dataset(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The real i3d-random network on a few synth-faces videos: all metrics, cached second run."""
     from lfdm_bench.data.registry import get_dataset
-    from lfdm_bench.metrics.protocol import EvalProtocol, evaluate
+    from lfdm_bench.metrics.evaluate import evaluate
+    from lfdm_bench.metrics.protocol import EvalProtocol
     from lfdm_bench.metrics.tables import write_eval
 
     monkeypatch.setenv("LFDM_BENCH_CACHE", str(tmp_path / "cache"))

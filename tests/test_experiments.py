@@ -8,7 +8,7 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from lfdm_bench.bench.experiments import decoder_parameters, experiment
+from lfdm_bench.bench.experiments import experiment
 from standin_detector import use_standin_detector
 
 OVERRIDES = ["lfae.train.steps=2", "dm.train.steps=2", "data.n_frames=10"]
@@ -21,9 +21,9 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     """A tiny LFDM run (2 + 2 steps, 10-frame clips), the stand-in detector and a private cache, for the module."""
-    from lfdm_bench.config import load_config
-    from lfdm_bench.experiment import LFDMConfig, resolve_config_path
-    from lfdm_bench.training.lfdm import open_lfdm_run, train_lfdm_run
+    from lfdm_bench.config import load_config, resolve_config_path
+    from lfdm_bench.lfdm.config import LFDMConfig
+    from lfdm_bench.lfdm.train import open_lfdm_run, train_lfdm_run
 
     mp = pytest.MonkeyPatch()
     root = tmp_path_factory.mktemp("experiments")
@@ -122,17 +122,35 @@ def test_new_domain_finetunes_decoder_only_and_whole(trained):
     assert r2.exit_code == 0 and (r2.output + (r2.stderr if hasattr(r2, "stderr") else "")).count("skipped") >= 3
 
 
-def test_decoder_only_keeps_frozen_modules_in_eval():
-    from lfdm_bench.bench.experiments import _freeze_except
-    from lfdm_bench.models.lfae.lfae import LFAE, LFAEConfig
+def test_decoder_only_fine_tuning_keeps_frozen_modules_in_eval(trained, monkeypatch):
+    """The decoder-only variant trains only the decoder's parameters, and the engine keeps every other module in eval
+    mode (frozen BatchNorm statistics) while it trains -- without patching the model's ``train``."""
+    from lfdm_bench.bench.experiments import new_domain
+    from lfdm_bench.bench.experiments.new_domain import decoder_modules, finetune_lfae, new_domain_config
+    from lfdm_bench.lfdm.load import lfdm_config
+    from lfdm_bench.runs import Run
+    from lfdm_bench.training.engine import Trainer
 
-    model = LFAE(LFAEConfig.tiny(image_size=32))
-    _freeze_except(model, model.generator.decoder_modules())
-    model.train()
-    assert model.generator.final.training and model.generator.up_blocks[0].training
-    assert not model.generator.first.training and not model.region_predictor.training
-    trainable = {id(p) for p in model.parameters() if p.requires_grad}
-    assert trainable == {id(p) for p in decoder_parameters(model)}
+    root, run = trained
+    seen = {}
+    fit = Trainer.fit
+
+    def spy(self, stop_at=None):
+        self._train_mode(self.model, True)  # the mode fit() trains in
+        g = self.model.generator
+        seen.update(final=g.final.training, up=g.up_blocks[0].training, first=g.first.training,
+                    regions=self.model.region_predictor.training, patched="train" in vars(self.model),
+                    trainable={id(p) for p in self.model.parameters() if p.requires_grad},
+                    decoder={id(p) for m in decoder_modules(self.model) for p in m.parameters()})
+        return fit(self, stop_at)
+
+    monkeypatch.setattr(new_domain.Trainer, "fit", spy)
+    cfg = new_domain_config(lfdm_config(Run(run)), "shaded", steps=1)
+    out = Run.create(root / "finetune-decoder")
+    finetune_lfae(cfg, out, run / "checkpoints/lfae/last.pt", "decoder", progress=False)
+    assert seen["final"] and seen["up"] and not seen["first"] and not seen["regions"]
+    assert seen["trainable"] == seen["decoder"]
+    assert not seen["patched"]
 
 
 def test_new_domain_refuses_the_runs_own_style_and_bad_steps(trained):
@@ -181,12 +199,15 @@ def test_text_encoder_trains_one_shared_lfae_when_none_given(trained):
 
 
 def test_unconditional_on_an_ldm_run(trained):
-    from lfdm_bench.baselines.ldm.train import train_ldm
+    from lfdm_bench.baselines.ldm.config import load_ldm_config
+    from lfdm_bench.baselines.ldm.train import open_ldm_run, train_ldm_run
     from lfdm_bench.bench.experiments import run_unconditional
 
     root, _ = trained
-    run = train_ldm("ldm-tiny", ["ae.train.steps=2", "dm.train.steps=2", "data.n_frames=10"], root / "ldm",
-                    progress=False)
+    overrides = ["ae.train.steps=2", "dm.train.steps=2", "data.n_frames=10"]
+    cfg = load_ldm_config("ldm-tiny", overrides)
+    run = open_ldm_run(cfg, root / "ldm", "ldm-tiny", overrides)
+    train_ldm_run(cfg, run, "all", progress=False)
     state = run_unconditional(run.root, out=root / "ldm-uncond", log_fn=lambda m: None)
     rows = {r["row"]: r for r in state["rows"]}
     assert set(rows) == {"conditional", "unconditional"} and rows["unconditional"]["method"] == "ldm"

@@ -32,7 +32,8 @@ def test_bad_scale():
 def test_displacement_target_refuses_dynamic_thresholding(tmp_path):
     """Thresholding clamps x0 to [-1, 1]: it would shrink standardised displacements, so the config says so."""
     from lfdm_bench.config import ConfigError, load_config
-    from lfdm_bench.experiment import LFDMConfig, resolve_config_path
+    from lfdm_bench.config import resolve_config_path
+    from lfdm_bench.lfdm.config import LFDMConfig
 
     cfg = load_config(LFDMConfig, resolve_config_path("synth-faces-cpu"))
     assert cfg.dm.flow_target.kind == "displacement" and cfg.dm.diffusion.dynamic_threshold is None

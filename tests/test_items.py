@@ -6,7 +6,8 @@ import torch
 from lfdm_bench.data.dataset import ClipDataset
 from lfdm_bench.data.records import VideoRecord
 from lfdm_bench.data.video_io import write_mp4
-from lfdm_bench.training.items import PreloadedClips, SeededClipItems, TensorItems, spread, training_items
+from lfdm_bench.data.records import spread
+from lfdm_bench.training.items import PreloadedClips, SeededClipItems, TensorItems, training_items
 
 
 def _dataset(tmp_path, hflip=0.0, sampling="uniform"):

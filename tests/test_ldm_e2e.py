@@ -41,7 +41,7 @@ def test_train_writes_run_directory(trained):
 def test_checkpoints_hold_scale_and_latent_unet(trained):
     from lfdm_bench.baselines.ldm.train import load_ae
     from lfdm_bench.runs import Run
-    from lfdm_bench.training.lfdm import load_dm
+    from lfdm_bench.lfdm.load import load_dm
 
     run = Run.open(trained[0])
     ae, dm = load_ae(run), load_dm(run)
@@ -106,10 +106,10 @@ def test_sample_evaluation_set(trained):
 def test_same_sources_and_seeds_as_lfdm(trained):
     """The LDM generator gets LFDM's evaluation set: same source videos and the same per-source seeds."""
     from lfdm_bench.baselines.ldm.config import load_ldm_config
-    from lfdm_bench.config import load_config
-    from lfdm_bench.experiment import LFDMConfig, resolve_config_path
+    from lfdm_bench.config import load_config, resolve_config_path
+    from lfdm_bench.lfdm.config import LFDMConfig
     from lfdm_bench.sampling.eval_set import build_eval_set
-    from lfdm_bench.training.lfdm import load_data
+    from lfdm_bench.data.loading import load_data
 
     ldm = load_ldm_config("ldm-tiny")
     lfdm = load_config(LFDMConfig, resolve_config_path("tiny"))
@@ -125,8 +125,8 @@ def test_cpu_config_mirrors_lfdm():
     from dataclasses import asdict
 
     from lfdm_bench.baselines.ldm.config import load_ldm_config
-    from lfdm_bench.config import load_config
-    from lfdm_bench.experiment import LFDMConfig, resolve_config_path
+    from lfdm_bench.config import load_config, resolve_config_path
+    from lfdm_bench.lfdm.config import LFDMConfig
 
     ldm = load_ldm_config("ldm-synth-faces-cpu")
     lfdm = load_config(LFDMConfig, resolve_config_path("synth-faces-cpu"))

@@ -10,7 +10,8 @@ import torch
 
 from lfdm_bench.data.registry import get_dataset
 from lfdm_bench.metrics.probe import LinearProbe, feature_scale, motion_features, motion_source, probe_accuracy
-from lfdm_bench.metrics.protocol import EvalProtocol, evaluate
+from lfdm_bench.metrics.evaluate import evaluate
+from lfdm_bench.metrics.protocol import EvalProtocol
 from test_protocol import make_tiny_dataset, tiny_detector
 
 

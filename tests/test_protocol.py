@@ -19,15 +19,9 @@ from lfdm_bench.data.records import VideoRecord, write_manifest
 from lfdm_bench.data.registry import get_dataset
 from lfdm_bench.data.video_io import write_mp4
 from lfdm_bench.metrics.kvd import kvd_from_features
-from lfdm_bench.metrics.protocol import (
-    EvalProtocol,
-    UnknownMetricError,
-    evaluate,
-    group_fvd,
-    parse_metrics,
-    select_subset,
-    summarise_groups,
-)
+from lfdm_bench.metrics.evaluate import evaluate
+from lfdm_bench.metrics.groups import group_fvd, select_subset, summarise_groups
+from lfdm_bench.metrics.protocol import EvalProtocol, UnknownMetricError, parse_metrics
 from lfdm_bench.metrics.real_cache import FeatureCache, FunctionDetector
 
 CLASSES = ["right", "down", "still"]

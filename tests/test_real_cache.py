@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from lfdm_bench.data.registry import get_dataset
-from lfdm_bench.metrics.protocol import EvalProtocol, evaluate
+from lfdm_bench.metrics.evaluate import evaluate
+from lfdm_bench.metrics.protocol import EvalProtocol
 from lfdm_bench.metrics.real_cache import ClipSpec, FeatureCache, cached_features, compute_features
 from test_protocol import make_tiny_dataset, tiny_detector
 

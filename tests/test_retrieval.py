@@ -16,9 +16,9 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 @pytest.fixture(scope="module")
 def lfdm_run(tmp_path_factory):
     """A tiny LFDM run with a (barely) trained LFAE: retrieval needs only stage 1."""
-    from lfdm_bench.config import load_config
-    from lfdm_bench.experiment import LFDMConfig, resolve_config_path
-    from lfdm_bench.training.lfdm import open_lfdm_run, train_lfae
+    from lfdm_bench.config import load_config, resolve_config_path
+    from lfdm_bench.lfdm.config import LFDMConfig
+    from lfdm_bench.lfdm.train import open_lfdm_run, train_lfae
 
     root = tmp_path_factory.mktemp("retrieval")
     with pytest.MonkeyPatch.context() as mp:
@@ -42,7 +42,7 @@ def _frames(path):
 
 def test_retrieval_folder(cache_env):
     from lfdm_bench.baselines.retrieval import sample_baseline
-    from lfdm_bench.training.lfdm import load_data
+    from lfdm_bench.data.loading import load_data
 
     run, cfg, _ = cache_env
     manifest = sample_baseline(run.root, "retrieval", "test", progress=False)
@@ -66,7 +66,7 @@ def test_retrieval_folder(cache_env):
 def test_retrieve_is_deterministic_and_avoids_the_source_subject(cache_env):
     from lfdm_bench.baselines.retrieval import _by_class, retrieve
     from lfdm_bench.sampling.eval_set import build_eval_set
-    from lfdm_bench.training.lfdm import load_data
+    from lfdm_bench.data.loading import load_data
 
     _, cfg, _ = cache_env
     info = load_data(cfg.data)
@@ -84,7 +84,8 @@ def test_retrieval_generator_shape(cache_env):
     from lfdm_bench.baselines.retrieval import retrieval_generator
     from lfdm_bench.sampling.eval_set import build_eval_set
     from lfdm_bench.sampling.generate import source_images
-    from lfdm_bench.training.lfdm import load_data, load_lfae
+    from lfdm_bench.data.loading import load_data
+    from lfdm_bench.lfdm.load import load_lfae
 
     run, cfg, _ = cache_env
     info = load_data(cfg.data)
@@ -100,7 +101,7 @@ def test_static_frames_equal_the_source(cache_env):
     from lfdm_bench.baselines.retrieval import sample_baseline
     from lfdm_bench.sampling.eval_set import build_eval_set
     from lfdm_bench.sampling.generate import source_images
-    from lfdm_bench.training.lfdm import load_data
+    from lfdm_bench.data.loading import load_data
 
     run, cfg, _ = cache_env
     manifest = sample_baseline(run.root, "static", "test", progress=False)

@@ -1,7 +1,7 @@
 """The experiment config of an LDM baseline run: data, stage 1 (image autoencoder), stage 2 (latent video DM), sampling.
 
 Loaded like LFDM's (``configs/ldm-<name>.yaml`` + ``--set section.key=value``); the data, diffusion-stage and
-sampling sections are LFDM's own dataclasses (:mod:`lfdm_bench.experiment`), so the two methods are configured
+sampling sections are LFDM's own dataclasses (:mod:`lfdm_bench.lfdm.config`), so the two methods are configured
 and compared with the same U-Net, diffusion, text encoder, optimiser and sampler settings. The U-Net's
 ``in_channels`` / ``out_channels`` / ``cond_channels`` are filled from the autoencoder's latent channels when the
 model is built (the YAML values are ignored, as for LFDM).
@@ -11,10 +11,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from pathlib import Path
+from typing import Sequence
+
 from lfdm_bench.baselines.ldm.autoencoder import KLAutoencoderConfig
+from lfdm_bench.config import load_config, resolve_config_path
+from lfdm_bench.data.config import DataConfig
 from lfdm_bench.diffusion.schedule import DiffusionConfig
-from lfdm_bench.experiment import DataConfig, DMStageConfig, SampleConfig
+from lfdm_bench.lfdm.config import DMStageConfig
 from lfdm_bench.models.unet3d import UNet3DConfig
+from lfdm_bench.sampling.config import SampleConfig
 from lfdm_bench.training.engine import TrainConfig
 
 
@@ -58,9 +64,6 @@ class LDMConfig:
             raise ValueError(f"ae.scale_clips must be >= 1, got {self.ae.scale_clips}")
 
 
-def load_ldm_config(name_or_path: str, overrides=()) -> LDMConfig:
+def load_ldm_config(name_or_path: str | Path, overrides: Sequence[str] = ()) -> LDMConfig:
     """An LDM config by shipped name (``ldm-tiny``) or YAML path, with ``section.key=value`` overrides."""
-    from lfdm_bench.config import load_config
-    from lfdm_bench.experiment import resolve_config_path
-
     return load_config(LDMConfig, resolve_config_path(name_or_path), overrides)

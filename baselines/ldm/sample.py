@@ -2,7 +2,8 @@
 
 The DM samples scaled latents ``[B, c, T, h, w]`` conditioned on the source image's latent; every frame is decoded
 by the autoencoder (one batch of ``B*T`` images). The initial noise of each video depends only on its source's
-seed (:func:`lfdm_bench.sampling.lfdm.initial_noise`), as for LFDM.
+seed (:func:`lfdm_bench.sampling.generate.initial_noise`), as for LFDM. Everything is read from the run's
+checkpoints (:mod:`lfdm_bench.checkpoints`).
 """
 
 from __future__ import annotations
@@ -13,15 +14,21 @@ from typing import Any, Sequence
 import torch
 
 from lfdm_bench.baselines.ldm.autoencoder import KLAutoencoder
+from lfdm_bench.baselines.ldm.config import LDMConfig
+from lfdm_bench.baselines.ldm.train import load_ae
+from lfdm_bench.checkpoints import run_record
+from lfdm_bench.config import from_dict
+from lfdm_bench.lfdm.load import load_dm
 from lfdm_bench.models.video_diffusion import VideoDiffusion
 from lfdm_bench.runs import Run
 from lfdm_bench.sampling.eval_set import EvalSource
-from lfdm_bench.sampling.lfdm import initial_noise
+from lfdm_bench.sampling.generate import GenerateFn, initial_noise
+from lfdm_bench.sampling.run import sample_run
 
 
 def ldm_generator(ae: KLAutoencoder, dm: VideoDiffusion, n_frames: int, *, sampler: str = "ddim", steps: int = 10,
                   eta: float = 1.0, guidance: float = 1.0, unconditional: bool = False, stats: dict | None = None,
-                  decode_chunk: int | None = 256):
+                  decode_chunk: int | None = 256) -> GenerateFn:
     """``generate_fn(images [B, 3, H, W] in [0, 1], sources) -> videos [B, T, 3, H, W] in [0, 1]``."""
     device = next(dm.parameters()).device
 
@@ -42,24 +49,20 @@ def ldm_generator(ae: KLAutoencoder, dm: VideoDiffusion, n_frames: int, *, sampl
     return generate
 
 
-def load_ldm_dm(run: Run, device: torch.device | str = "cpu") -> VideoDiffusion:
-    """The run's latent DM (EMA weights when kept); the same checkpoint format as LFDM's stage 2."""
-    from lfdm_bench.training.lfdm import load_dm
-
-    return load_dm(run, device)
+def ldm_config(run: Run) -> LDMConfig:
+    """The run's resolved config, as stored in its newest stage checkpoint; an LFDM run is refused."""
+    record = run_record(run)
+    if record.model != "ldm":
+        raise ValueError(f"{run.root} is an {record.model.upper()} run ({record.source}), not an LDM run")
+    return from_dict(LDMConfig, record.config)
 
 
 def sample_ldm_run(run: Run, split: str = "test", **kwargs: Any) -> Path:
-    """LDM: sample latent videos with the run's DM, decode every frame with its autoencoder (see
-    :func:`lfdm_bench.sampling.run.sample_run` for the arguments)."""
-    from lfdm_bench.baselines.ldm.config import LDMConfig
-    from lfdm_bench.baselines.ldm.train import load_ae
-    from lfdm_bench.config import load_config
-    from lfdm_bench.sampling.run import sample_run
+    """LDM: sample latent videos with the run's DM (the checkpoint format of LFDM's stage 2), decode every frame with
+    its autoencoder (arguments of :func:`lfdm_bench.sampling.run.sample_run`)."""
+    cfg = ldm_config(run)
 
-    cfg = load_config(LDMConfig, run.config_path)
-
-    def make(device: torch.device, **kw: Any):
-        return ldm_generator(load_ae(run, device), load_ldm_dm(run, device), cfg.data.n_frames, **kw)
+    def make(device: torch.device, **kw: Any) -> GenerateFn:
+        return ldm_generator(load_ae(run, device), load_dm(run, device), cfg.data.n_frames, **kw)
 
     return sample_run(run, cfg, "ldm", make, split, **kwargs)

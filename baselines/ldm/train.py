@@ -1,8 +1,8 @@
 """The LDM baseline's two training stages on the shared engine: the image autoencoder and the latent video DM.
 
-Mirrors :mod:`lfdm_bench.training.lfdm` (and reuses its data helpers, class table and device choice):
+Mirrors :mod:`lfdm_bench.lfdm.train` (same data helpers, class table, device choice and run folders):
 
-- stage 1 (``--stage lfae``): :class:`KLAutoencoder` on one random frame of each training clip
+- stage 1 (``--stage ae``): :class:`KLAutoencoder` on one random frame of each training clip
   (``RUN/checkpoints/ae/last.pt``); then the latent scale factor (``1 / std`` of the latents of
   ``ae.scale_clips`` training clips, LDM's recipe) is stored in that checkpoint as ``scale_factor``, and the
   autoencoder is scored on the test-subject frames that ``evaluate_lfae_run`` scores
@@ -23,23 +23,24 @@ import torch
 from torch import nn
 
 from lfdm_bench.baselines.ldm.autoencoder import AutoencoderLoss, KLAutoencoder, KLAutoencoderConfig
-from lfdm_bench.baselines.ldm.config import LDMConfig, load_ldm_config
+from lfdm_bench.baselines.ldm.config import LDMConfig
+from lfdm_bench.checkpoints import load_checkpoint, run_info
+from lfdm_bench.config import dump_yaml
 from lfdm_bench.data.clip import collate
 from lfdm_bench.data.dataset import ClipDataset
-from lfdm_bench.data.registry import DatasetInfo
-from lfdm_bench.models.video_diffusion import VideoDiffusion
-from lfdm_bench.runs import Run
-from lfdm_bench.training.engine import Trainer, load_checkpoint
-from lfdm_bench.training.items import TensorItems, cached_tensors, spread, stack_collate, training_items
-from lfdm_bench.training.lfdm import (
-    build_video_diffusion,
-    clip_dataset,
-    load_data,
-    pick_device,
-)
+from lfdm_bench.data.loading import clip_dataset, load_data
+from lfdm_bench.data.records import spread
+from lfdm_bench.metrics.reconstruction import format_table, reconstruction_scores
+from lfdm_bench.models.video_diffusion import VideoDiffusion, build_video_diffusion
+from lfdm_bench.runs import Run, open_training_run
+from lfdm_bench.text import class_table
+from lfdm_bench.training.engine import Trainer
+from lfdm_bench.training.items import TensorItems, cached_tensors, stack_collate, training_items
+from lfdm_bench.utils.device import pick_device
 from lfdm_bench.utils.io import atomic_torch_save
 
 AE_STAGE = "ae"
+STAGES = (AE_STAGE, "dm", "all")
 
 
 def _count(m: nn.Module) -> int:
@@ -72,7 +73,7 @@ def train_ae(cfg: LDMConfig, run: Run, progress: bool = True, stop_at: int | Non
         return total, {k: float(v) for k, v in parts.items() if k != "total"}
 
     trainer = Trainer(run, AE_STAGE, model, loss_fn, ds, _frame_collate, cfg.ae.train,
-                      model_config=cfg.ae.model.to_dict(), progress=progress)
+                      model_config=cfg.ae.model.to_dict(), progress=progress, run_info=run_info("ldm", cfg))
     out = trainer.fit(stop_at=stop_at)
     out["params"] = _count(model)
     return out
@@ -91,7 +92,7 @@ def load_ae(run: Run, device: torch.device | str = "cpu", require_scale: bool = 
         model.scale_factor.fill_(float(ck["scale_factor"]))
     elif require_scale:
         raise ValueError(f"{_ae_checkpoint(run)} has no fitted scale factor; finish stage 1 with "
-                         f"`lfdm-bench train --model ldm --stage lfae`")
+                         f"`lfdm-bench train --model ldm --stage ae`")
     return model.to(device).eval().requires_grad_(False)
 
 
@@ -130,8 +131,6 @@ def ae_reconstructor(ae: KLAutoencoder):
 def evaluate_ae_run(run: Run, cfg: LDMConfig, split: str = "test", max_videos: int | None = 128) -> str:
     """Score the run's autoencoder on the clips and frames ``evaluate_lfae_run`` scores (frames 1..T-1 of uniform
     ``split`` clips, the same even spread of at most ``max_videos``); writes ``RUN/metrics/ae_reconstruction.*``."""
-    from lfdm_bench.metrics.reconstruction import format_table, reconstruction_scores
-
     info = load_data(cfg.data)
     clips = clip_dataset(info, cfg.data, split, train=False)
     if max_videos is not None:
@@ -166,10 +165,12 @@ def compute_dm_latents(ae: KLAutoencoder, ds: ClipDataset, batch_size: int = 16,
     return {"target": torch.cat(xs), "class_index": torch.cat(classes)}
 
 
-def build_ldm_dm(cfg: LDMConfig, info: DatasetInfo, ae_cfg: KLAutoencoderConfig) -> VideoDiffusion:
+def build_ldm_dm(cfg: LDMConfig, class_texts: Sequence[str], ae_cfg: KLAutoencoderConfig) -> VideoDiffusion:
     """The 3D U-Net diffusion over ``c``-channel latents, conditioned on a ``c``-channel first-frame latent."""
     c = ae_cfg.latent_channels
-    return build_video_diffusion(cfg, info, in_channels=c, out_channels=c, cond_channels=c, out_heads=())
+    table = class_table(cfg.dm.text, class_texts)
+    return build_video_diffusion(cfg.dm.unet, cfg.dm.diffusion, table, class_texts, in_channels=c, out_channels=c,
+                                 cond_channels=c, out_heads=())
 
 
 def train_ldm_dm(cfg: LDMConfig, run: Run, progress: bool = True, stop_at: int | None = None) -> dict[str, Any]:
@@ -196,14 +197,14 @@ def train_ldm_dm(cfg: LDMConfig, run: Run, progress: bool = True, stop_at: int |
                 return ae.to_diffusion(ae.encode_video(video, chunk_size=256)), batch.class_index
 
     torch.manual_seed(cfg.seed)
-    model = build_ldm_dm(cfg, info, ae.cfg)
+    model = build_ldm_dm(cfg, info.class_texts, ae.cfg)
 
     def loss_fn(m: nn.Module, batch) -> tuple[torch.Tensor, dict[str, float]]:
         x0, cls = (t.to(device) for t in get_batch(batch))  # [B, c, T, h, w], [B]
         return m.loss(x0, x0[:, :, 0], cls), {}
 
     trainer = Trainer(run, "dm", model, loss_fn, ds, collate_fn, cfg.dm.train,
-                      model_config=model.cfg.to_dict(), progress=progress)
+                      model_config=model.cfg.to_dict(), progress=progress, run_info=run_info("ldm", cfg))
     out = trainer.fit(stop_at=stop_at)
     out["params"] = _count(model.unet)
     h = cfg.data.size // 4
@@ -216,40 +217,27 @@ def train_ldm_dm(cfg: LDMConfig, run: Run, progress: bool = True, stop_at: int |
 
 
 # ---------------------------------------------------------------------------------------------------- entry point
-def train_ldm(config: str | Path, overrides: Sequence[str] = (), out: str | Path | None = None, stage: str = "all",
-              progress: bool = True) -> Run:
-    """``lfdm-bench train --model ldm``: stage ``lfae`` (the autoencoder, its scale and scores), ``dm`` or ``all``.
+def open_ldm_run(cfg: LDMConfig, out: str | Path | None, config: str = "", overrides: Sequence[str] = ()) -> Run:
+    """Create (or reopen, to resume) the run directory of ``cfg`` (default ``runs/<name>-ldm``); a run made with
+    another config or by another model is refused (:class:`~lfdm_bench.runs.RunConfigMismatch`)."""
+    return open_training_run(out or f"runs/{cfg.name}-ldm", "ldm", dump_yaml(cfg), config, overrides)
 
-    ``out`` defaults to ``runs/<name>-ldm``; an existing run is resumed, and one made with a different config (or
-    by another model) is refused.
-    """
-    import click
 
-    from lfdm_bench.config import dump_yaml
-
-    if stage not in ("lfae", "dm", "all"):
-        raise ValueError(f"stage must be 'lfae', 'dm' or 'all', got {stage!r}")
-    cfg = load_ldm_config(str(config), overrides)
-    run_dir = Path(out or f"runs/{cfg.name}-ldm")
-    prev = run_dir / "run.json"
-    if prev.is_file() and Run(run_dir).read_json("run.json").get("model") not in (None, "ldm"):
-        raise click.UsageError(f"{run_dir} holds a run of another model; pass another --out")
-    if (run_dir / "config.yaml").is_file() and (run_dir / "config.yaml").read_text() != dump_yaml(cfg):
-        raise click.UsageError(f"{run_dir} holds a run with a different config; resume it with the same config "
-                               f"and --set values, or pass another --out")
-    run = Run.create(run_dir, config_yaml=dump_yaml(cfg))
-    run.write_json({"model": "ldm", "config": str(config), "overrides": list(overrides)}, "run.json")
-    run.log(f"train ldm stage={stage} config={config} overrides={list(overrides)}", echo=True)
-    if stage in ("lfae", "all"):
-        out1 = train_ae(cfg, run, progress=progress)
-        run.log(f"AE: {out1['steps']} steps, {out1['params']:,} parameters, {out1['seconds']:.0f} s", echo=True)
-        scale = fit_scale(cfg, run, progress=progress)
+def train_ldm_run(cfg: LDMConfig, run: Run, stage: str = "all", progress: bool = True) -> dict[str, Any]:
+    """Train stage ``ae`` (the autoencoder, then its latent scale and its reconstruction scores), ``dm`` or ``all``
+    of an LDM run (each resumes, and is skipped once finished). ``out["ae"]["table"]``: the scores as a table."""
+    if stage not in STAGES:
+        raise ValueError(f"LDM stage must be one of {', '.join(STAGES)}, got {stage!r}")
+    out: dict[str, Any] = {}
+    if stage in (AE_STAGE, "all"):
+        out[AE_STAGE] = r = train_ae(cfg, run, progress=progress)
+        run.log(f"AE: {r['steps']} steps, {r['params']:,} parameters, {r['seconds']:.0f} s", echo=True)
+        r["scale_factor"] = scale = fit_scale(cfg, run, progress=progress)
         run.log(f"AE latent scale factor: {scale:.4f}", echo=True)
-        click.echo(evaluate_ae_run(run, cfg))
+        r["table"] = evaluate_ae_run(run, cfg)
     if stage in ("dm", "all"):
-        out2 = train_ldm_dm(cfg, run, progress=progress)
-        flops = out2.get("train_flops_per_step")
-        run.log(f"DM: {out2['steps']} steps, {out2['params']:,} U-Net parameters, {out2['seconds']:.0f} s"
+        out["dm"] = r = train_ldm_dm(cfg, run, progress=progress)
+        flops = r.get("train_flops_per_step")
+        run.log(f"DM: {r['steps']} steps, {r['params']:,} U-Net parameters, {r['seconds']:.0f} s"
                 + (f", {flops / 1e9:.2f} GFLOP per training step" if flops else ""), echo=True)
-    click.echo(f"run directory: {run.root}")
-    return run
+    return out

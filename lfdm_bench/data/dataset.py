@@ -23,9 +23,9 @@ import torch
 from torch.utils.data import Dataset
 
 from lfdm_bench.data.clip import Clip
-from lfdm_bench.data.records import VideoRecord
+from lfdm_bench.data.records import CropBox, VideoRecord
 from lfdm_bench.data.sampling import check_mode, sample_indices
-from lfdm_bench.data.transforms import CropBox, crop as crop_frames, frames_to_tensor, hflip as hflip_frames
+from lfdm_bench.data.transforms import crop as crop_frames, frames_to_tensor, hflip as hflip_frames
 from lfdm_bench.data.transforms import resize_pad, time_flip as time_flip_frames, to_float, to_uint8
 from lfdm_bench.data.video_io import IMAGE_EXTS, BadVideoError, count_frames, read_video
 

@@ -1,4 +1,5 @@
-"""Video records and manifests: the one description of "a video of a dataset" shared by every loader.
+"""Video records, their crop boxes and manifests: the one description of "a video of a dataset" shared by every
+loader.
 
 A dataset (embedded synthetic or real) is a list of :class:`VideoRecord`. Loaders find the records, the clip
 dataset turns a record into frames. Manifests are CSV files with one row per record; ``params`` (the generating
@@ -12,11 +13,53 @@ import json
 import os
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Iterable, NamedTuple, Sequence
 
 from lfdm_bench.utils.io import atomic_write_text
 
 SPLITS = ("train", "test")
+
+
+class CropBox(NamedTuple):
+    """A crop in pixel coordinates of the source frame: rows ``top:bottom``, columns ``left:right`` (ends exclusive)."""
+
+    top: int
+    bottom: int
+    left: int
+    right: int
+
+    @classmethod
+    def parse(cls, value: "CropBox | Sequence[int] | dict | None") -> "CropBox | None":
+        """Build from a ``CropBox``, a 4-sequence ``(top, bottom, left, right)``, a dict with those keys, or
+        ``None``."""
+        if value is None:
+            return None
+        if isinstance(value, CropBox):
+            box = value
+        elif isinstance(value, dict):
+            try:
+                box = cls(*(int(value[k]) for k in cls._fields))
+            except KeyError as e:
+                raise ValueError(f"crop box dict needs keys {cls._fields}, got {sorted(value)}") from e
+        else:
+            vals = list(value)
+            if len(vals) != 4:
+                raise ValueError(f"crop box needs 4 values (top, bottom, left, right), got {vals}")
+            box = cls(*(int(v) for v in vals))
+        if not (0 <= box.top < box.bottom and 0 <= box.left < box.right):
+            raise ValueError(f"invalid crop box {tuple(box)}: need 0 <= top < bottom and 0 <= left < right")
+        return box
+
+    def to_dict(self) -> dict:
+        return dict(self._asdict())
+
+    @property
+    def height(self) -> int:
+        return self.bottom - self.top
+
+    @property
+    def width(self) -> int:
+        return self.right - self.left
 
 
 @dataclass(frozen=True)
@@ -145,3 +188,12 @@ def summarize(records: Sequence[VideoRecord]) -> dict:
         "per_class": dict(sorted(Counter(r.class_name for r in records).items())),
         "subjects": {s: sorted({r.subject for r in records if r.split == s}) for s in SPLITS},
     }
+
+
+def spread(records: Sequence, n: int | None) -> list:
+    """At most ``n`` records evenly spread over the (sorted) list: an even cover of subjects and classes."""
+    records = list(records)
+    if n is None or len(records) <= n:
+        return records
+    step = len(records) / n
+    return [records[int(i * step)] for i in range(n)]

@@ -15,70 +15,24 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from lfdm_bench.data.records import VideoRecord, filter_records, read_manifest, summarize
-
-if TYPE_CHECKING:  # torch-free import keeps `lfdm-bench data --help` fast
-    from lfdm_bench.data.transforms import CropBox
+from lfdm_bench.data.info import DatasetInfo, MissingRootError
+from lfdm_bench.data.real import mhad, mug, natops
+from lfdm_bench.data.records import VideoRecord, read_manifest
+from lfdm_bench.data.synth.make import ensure_synthetic
 
 SYNTHETIC_DATASETS: tuple[str, ...] = ("synth-faces", "synth-actions")
 REAL_DATASETS: tuple[str, ...] = ("mug", "mhad", "natops")
 DATASETS: tuple[str, ...] = SYNTHETIC_DATASETS + REAL_DATASETS
 
-_REAL_LAYOUTS = {
-    "mug": "ROOT/<subject>/<expression>/<take>/<frame>.jpg (subjects 002, 003, 049: ROOT/<subject>/session0|session1/...)",
-    "mhad": "ROOT/a<action>_s<subject>_t<trial>_color.avi (or ROOT/RGB/...)",
-    "natops": "ROOT/gGGsSSpPP/gGGsSSpPP-<index>-<source>.png (preprocessed), or ROOT/gestureGG/gGGsSS.avi + segmentation.txt",
+# name -> (loader, the layout it reads, as its module states it)
+_REAL_LOADERS = {
+    "mug": (mug.load_mug, mug.LAYOUT),
+    "mhad": (mhad.load_mhad, mhad.LAYOUT),
+    "natops": (natops.load_natops, f"{natops.FRAMES_LAYOUT} (preprocessed), or {natops.RAW_LAYOUT}"),
 }
-
-
-class MissingRootError(ValueError):
-    """A real dataset was asked for without the folder holding the user's copy."""
-
-
-@dataclass
-class DatasetInfo:
-    """A dataset as the rest of the toolkit sees it.
-
-    Attributes:
-        name: registry name (or the manifest path).
-        class_names: class names, indexed by ``VideoRecord.class_index``.
-        class_texts: condition text of each class (what the text encoder embeds).
-        records: every video, with its split.
-        root: the dataset folder (real data) or the folder of the manifest (synthetic data).
-        crop: the default crop box applied to the frames (``None``: no crop); also in each record's
-            ``params["crop"]``, which :class:`~lfdm_bench.data.dataset.ClipDataset` uses by default.
-        notes: what the loader excluded or worked around (shown by ``data info``).
-    """
-
-    name: str
-    class_names: list[str]
-    class_texts: list[str]
-    records: list[VideoRecord]
-    root: Path
-    crop: CropBox | None = None
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def n_classes(self) -> int:
-        return len(self.class_names)
-
-    def split(self, split: str | None) -> list[VideoRecord]:
-        """Records of ``train`` / ``test`` (``None`` or ``both``: all)."""
-        if split not in (None, "both", "train", "test"):
-            raise ValueError(f"split must be 'train', 'test', 'both' or None, got {split!r}")
-        return filter_records(self.records, split=split)
-
-    def subjects(self, split: str | None = None) -> list[str]:
-        """Sorted subjects of a split."""
-        return sorted({r.subject for r in self.split(split)})
-
-    def summary(self) -> dict:
-        """Counts per split, class and subject (see :func:`lfdm_bench.data.records.summarize`)."""
-        return summarize(self.records)
 
 
 def _load_manifest_dataset(path: Path) -> DatasetInfo:
@@ -102,8 +56,6 @@ def _load_manifest_dataset(path: Path) -> DatasetInfo:
 
 
 def _load_synthetic(name: str, root: str | os.PathLike | None, options: dict[str, Any]) -> DatasetInfo:
-    from lfdm_bench.data.synth.make import ensure_synthetic  # lazy: generation code is heavy and optional
-
     manifest = Path(ensure_synthetic(name, root=Path(root) if root is not None else None, **options))
     info = _load_manifest_dataset(manifest)
     info.name = name
@@ -129,22 +81,13 @@ def get_dataset(name: str, root: str | os.PathLike | None = None, **options: Any
     if name in SYNTHETIC_DATASETS:
         return _load_synthetic(name, root, options)
     if name in REAL_DATASETS:
+        load, layout = _REAL_LOADERS[name]
         if root is None:
             raise MissingRootError(
                 f"dataset {name!r} is read from your own copy, which cannot be downloaded here: pass root=PATH "
-                f"(CLI: --root PATH) pointing at a folder laid out as {_REAL_LAYOUTS[name]}"
+                f"(CLI: --root PATH) pointing at a folder laid out as {layout}"
             )
-        if name == "mug":
-            from lfdm_bench.data.real.mug import load_mug
-
-            return load_mug(root, **options)
-        if name == "mhad":
-            from lfdm_bench.data.real.mhad import load_mhad
-
-            return load_mhad(root, **options)
-        from lfdm_bench.data.real.natops import load_natops
-
-        return load_natops(root, **options)
+        return load(root, **options)
     path = Path(str(name)).expanduser()
     if path.suffix.lower() == ".csv":
         if options:

@@ -1,4 +1,5 @@
-"""Frame transforms on whole clips: crop boxes, aspect-preserving resize with zero padding, flips, dtype changes.
+"""Frame transforms on whole clips: crops (by a :class:`~lfdm_bench.data.records.CropBox`), aspect-preserving resize
+with zero padding, flips, dtype changes.
 
 Every function works on a batch of frames at once (``[T, 3, H, W]``, or any leading dimensions before ``H, W``):
 no Python loop runs over frames or pixels. Resizing uses ``torch.nn.functional.interpolate`` (bilinear with
@@ -12,52 +13,13 @@ rest after it.
 from __future__ import annotations
 
 import os
-from typing import NamedTuple, Sequence
+from typing import Sequence
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-
-class CropBox(NamedTuple):
-    """A crop in pixel coordinates of the source frame: rows ``top:bottom``, columns ``left:right`` (ends exclusive)."""
-
-    top: int
-    bottom: int
-    left: int
-    right: int
-
-    @classmethod
-    def parse(cls, value: "CropBox | Sequence[int] | dict | None") -> "CropBox | None":
-        """Build from a ``CropBox``, a 4-sequence ``(top, bottom, left, right)``, a dict with those keys, or ``None``."""
-        if value is None:
-            return None
-        if isinstance(value, CropBox):
-            box = value
-        elif isinstance(value, dict):
-            try:
-                box = cls(*(int(value[k]) for k in cls._fields))
-            except KeyError as e:
-                raise ValueError(f"crop box dict needs keys {cls._fields}, got {sorted(value)}") from e
-        else:
-            vals = list(value)
-            if len(vals) != 4:
-                raise ValueError(f"crop box needs 4 values (top, bottom, left, right), got {vals}")
-            box = cls(*(int(v) for v in vals))
-        if not (0 <= box.top < box.bottom and 0 <= box.left < box.right):
-            raise ValueError(f"invalid crop box {tuple(box)}: need 0 <= top < bottom and 0 <= left < right")
-        return box
-
-    def to_dict(self) -> dict:
-        return dict(self._asdict())
-
-    @property
-    def height(self) -> int:
-        return self.bottom - self.top
-
-    @property
-    def width(self) -> int:
-        return self.right - self.left
+from lfdm_bench.data.records import CropBox
 
 
 def frames_to_tensor(frames: np.ndarray) -> torch.Tensor:

@@ -254,17 +254,6 @@ def write_gif(path: str | os.PathLike, video, fps: int = 10) -> None:
     atomic_save(path, w)
 
 
-def write_video(path: str | os.PathLike, video, fps: int = 10) -> None:
-    """Write by extension: ``.mp4`` or ``.gif``."""
-    suffix = Path(path).suffix.lower()
-    if suffix == ".mp4":
-        write_mp4(path, video, fps=fps)
-    elif suffix == ".gif":
-        write_gif(path, video, fps=fps)
-    else:
-        raise ValueError(f"{path}: unsupported video extension {suffix!r}; use .mp4 or .gif")
-
-
 def make_grid(videos: np.ndarray, nrow: int, pad: int = 2, pad_value: int = 255) -> np.ndarray:
     """Tile ``N`` videos uint8 ``[N, T, H, W, 3]`` into one video ``[T, H', W', 3]`` with ``nrow`` per row."""
     videos = np.asarray(videos)

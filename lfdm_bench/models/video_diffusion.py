@@ -2,13 +2,13 @@
 
 Shared by LFDM (diffusing latent flow + occlusion ``[B, 3, T, h, w]`` with z0 as image condition) and the LDM
 baseline (diffusing image-autoencoder latents ``[B, c, T, h, w]`` with the first frame's latent as condition):
-the two differ only in what ``x0`` and ``cond_image`` are.
+the two differ only in what ``x0`` and ``cond_image`` are. :func:`build_video_diffusion` builds it for either.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Sequence
 
 import torch
 from torch import nn
@@ -76,3 +76,13 @@ class VideoDiffusion(nn.Module):
         return self.diffusion.sample(self.unet, shape, cond_image=cond_image, text_emb=self.text(class_index),
                                      guidance_scale=guidance, sampler=sampler, steps=steps, eta=eta,
                                      generator=generator, noise=noise, device=cond_image.device)
+
+
+def build_video_diffusion(unet: UNet3DConfig, diffusion: DiffusionConfig, table: ClassEmbeddingTable,
+                          class_texts: Sequence[str], **unet_overrides: Any) -> VideoDiffusion:
+    """The U-Net of ``unet`` (channel counts from ``unet_overrides``, text width from ``table``), the diffusion and
+    the class-text table; shared by LFDM (flow + occlusion, z0 condition) and LDM (latents, first-frame latent)."""
+    unet = type(unet)(**{**asdict(unet), **unet_overrides, "text_dim": table.dim})
+    vcfg = VideoDiffusionConfig(unet=unet, diffusion=diffusion, class_texts=tuple(class_texts),
+                                text_identity=getattr(table, "identity", ""))
+    return VideoDiffusion(vcfg, table)

@@ -30,6 +30,13 @@ from lfdm_bench.utils.io import atomic_write_json
 GenerateFn = Callable[[torch.Tensor, Sequence[EvalSource]], torch.Tensor]
 
 
+def initial_noise(sources: Sequence[EvalSource], shape: tuple[int, ...], device: torch.device) -> torch.Tensor:
+    """x_T for a batch ``[B, *shape]``: each video's noise depends only on its own seed (so batching does not change
+    samples); shared by every diffusion generator."""
+    noise = [torch.randn(shape, generator=torch.Generator().manual_seed(s.seed)) for s in sources]
+    return torch.stack(noise).to(device)
+
+
 def source_images(sources: Sequence[EvalSource], size: int, crop=None) -> torch.Tensor:
     """Frame 0 of each source video, resized and padded like training clips -> ``[B, 3, size, size]`` in [0, 1]."""
     ds = ClipDataset([s.record for s in sources], n_frames=1, size=size, sampling="first", crop=crop)

@@ -1,8 +1,8 @@
 """Sampling a trained run: the evaluation set of a split, written as a sample folder under ``RUN/samples/``.
 
 :func:`sample_run` holds what every generator shares (sampler settings from the config or the call, the evaluation
-set, the folder, the recorded settings and NFE); :func:`sample_lfdm_run` plugs in LFDM's generator and
-``lfdm_bench.baselines.ldm.sample.sample_ldm_run`` the LDM's.
+set, the folder, the recorded settings and NFE); :func:`lfdm_bench.lfdm.sample.sample_lfdm_run` plugs in LFDM's
+generator and :func:`lfdm_bench.baselines.ldm.sample.sample_ldm_run` the LDM's.
 """
 
 from __future__ import annotations
@@ -10,12 +10,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Callable
 
-import torch
-
-from lfdm_bench.config import load_config
+from lfdm_bench.data.loading import load_data
 from lfdm_bench.runs import Run
 from lfdm_bench.sampling.eval_set import build_eval_set
 from lfdm_bench.sampling.generate import GenerateFn, generate_eval_samples
+from lfdm_bench.utils.device import pick_device
 
 # make_generator(device, sampler=, steps=, eta=, guidance=, unconditional=, stats=) -> generate_fn
 MakeGenerator = Callable[..., GenerateFn]
@@ -31,9 +30,9 @@ def sample_run(run: Run, cfg: Any, method: str, make_generator: MakeGenerator, s
                eta: float | None = None, guidance: float | None = None, unconditional: bool = False,
                out: str | Path | None = None, progress: bool = True, max_subjects: int | None = None) -> Path:
     """Generate every (subject x class) pair of ``split`` (of its first ``max_subjects`` subjects in sorted order,
-    when given: a smaller, still class-balanced set); unset sampler settings come from ``cfg.sample``."""
-    from lfdm_bench.training.lfdm import load_data, pick_device
+    when given: a smaller, still class-balanced set); unset sampler settings come from ``cfg.sample``.
 
+    ``cfg``: the run's config (LFDM's or LDM's: its ``data``, ``sample`` and ``device`` sections are read)."""
     s = cfg.sample
     sampler, steps = sampler or s.sampler, steps if steps is not None else s.steps
     eta = s.eta if eta is None else eta
@@ -62,19 +61,3 @@ def sample_run(run: Run, cfg: Any, method: str, make_generator: MakeGenerator, s
         run.write_json({**settings, "nfe_per_video": stats.get("nfe")}, "samples", folder.name + ".json")
     run.log(f"sampled {len(sources)} {split} videos -> {manifest}")
     return manifest
-
-
-def sample_lfdm_run(run: Run, split: str = "test", **kwargs: Any) -> Path:
-    """LFDM: sample latent flows with the run's DM, render them with its LFAE (see :func:`sample_run`)."""
-    from lfdm_bench.experiment import LFDMConfig
-    from lfdm_bench.models.flow_target import FlowTargetCodec
-    from lfdm_bench.sampling.lfdm import lfdm_generator
-    from lfdm_bench.training.lfdm import load_dm, load_lfae
-
-    cfg = load_config(LFDMConfig, run.config_path)
-
-    def make(device: torch.device, **kw: Any) -> GenerateFn:
-        return lfdm_generator(load_lfae(run, device), load_dm(run, device), cfg.data.n_frames,
-                              codec=FlowTargetCodec(cfg.dm.flow_target), **kw)
-
-    return sample_run(run, cfg, "lfdm", make, split, **kwargs)

@@ -9,6 +9,7 @@ from lfdm_bench.text.base import TextEncoder, TextEncoderConfig, TextEncoderErro
 from lfdm_bench.text.bert import BertTextEncoder
 from lfdm_bench.text.cache import ClassEmbeddingTable
 from lfdm_bench.text.onehot import OneHotClassEncoder
+from lfdm_bench.utils.paths import cache_dir
 
 
 def build_text_encoder(cfg: TextEncoderConfig, class_names: Sequence[str] | None = None) -> TextEncoder:
@@ -46,3 +47,12 @@ def build_class_embedding_table(
     """
     encoder = build_text_encoder(cfg, class_names=class_texts)
     return ClassEmbeddingTable.build(encoder, class_texts, cache_dir=cache_dir)
+
+
+def class_table(cfg: TextEncoderConfig, class_texts: Sequence[str]) -> ClassEmbeddingTable:
+    """The class-text table of a diffusion model: BERT embeddings computed once (cached on disk under the cache
+    root's ``text/``), or one-hot rows (identity ``onehot``)."""
+    texts = list(class_texts)
+    if cfg.kind == "onehot":
+        return ClassEmbeddingTable(OneHotClassEncoder(texts).encode(texts), texts, identity="onehot")
+    return build_class_embedding_table(cfg, texts, cache_dir=cache_dir("text"))

@@ -3,8 +3,9 @@
 What it guarantees:
 - data are a pure function of (seed, step): :class:`StepBatchSampler` draws the batch of step ``s`` from a
   generator seeded by ``(seed, s)``, so a resumed run sees exactly the batches an uninterrupted run would;
-- checkpoints (model, EMA, optimiser, LR scheduler, step, RNG states, model constructor config) are written
-  atomically every ``ckpt_every`` steps and at the end, and ``fit()`` resumes from the last one by itself;
+- checkpoints (model, EMA, optimiser, LR scheduler, step, RNG states, the model's constructor config and the run's
+  kind and resolved config, see :mod:`lfdm_bench.checkpoints`) are written atomically every ``ckpt_every`` steps
+  and at the end, and ``fit()`` resumes from the last one by itself;
 - accelerate handles devices and processes (one process on CPU with no launcher, ``accelerate launch`` for several
   GPUs), bf16 autocast on GPU, gradient clipping, a tqdm bar with loss and it/s, CSV logs.
 """
@@ -16,8 +17,7 @@ import csv
 import math
 import time
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Callable, Iterator, Literal
+from typing import Any, Callable, Iterator, Literal, Sequence
 
 import torch
 from torch import nn
@@ -114,19 +114,23 @@ class Trainer:
     """Trains ``model`` with ``loss_fn(model, batch) -> (loss, logs)`` on batches from ``dataset``.
 
     ``name`` names the stage: checkpoints go to ``RUN/checkpoints/<name>/last.pt``, logs to
-    ``RUN/logs/<name>.csv``. ``model_config`` (a plain dict) is stored in every checkpoint so the model can be
-    rebuilt without the YAML. ``on_sample(model, step)`` is called every ``sample_every`` steps and at the end.
+    ``RUN/logs/<name>.csv``. ``model_config`` (a plain dict) and ``run_info``
+    (:func:`lfdm_bench.checkpoints.run_info`) are stored in every checkpoint so the model can be rebuilt and sampled
+    without the YAML. ``on_sample(model, step)`` is called every ``sample_every`` steps and at the end.
+    ``params``: the parameters to optimise (default: those with ``requires_grad``); ``train_only``: when given, only
+    these sub-modules are put in train mode while training, the rest of the model stays in eval mode (frozen
+    BatchNorm statistics of frozen parts).
     """
 
     def __init__(self, run: Run, name: str, model: nn.Module, loss_fn: LossFn, dataset: torch.utils.data.Dataset,
                  collate_fn: Callable, cfg: TrainConfig, model_config: dict | None = None,
                  on_sample: Callable[[nn.Module, int], None] | None = None, params: list | None = None,
-                 progress: bool = True):
+                 progress: bool = True, run_info: dict | None = None, train_only: Sequence[nn.Module] | None = None):
         from accelerate import Accelerator
 
         self.run, self.name, self.cfg, self.loss_fn = run, name, cfg, loss_fn
         self.dataset, self.collate_fn, self.model_config, self.on_sample = dataset, collate_fn, model_config or {}, on_sample
-        self.progress = progress
+        self.progress, self.run_info, self.train_only = progress, run_info, train_only
         mp = cfg.mixed_precision
         if mp == "auto":
             mp = "bf16" if torch.cuda.is_available() else "no"
@@ -147,6 +151,7 @@ class Trainer:
             "stage": self.name,
             "model": model.state_dict(),
             "model_config": self.model_config,
+            "run": self.run_info,
             "ema": self.ema.shadow.state_dict() if self.ema else None,
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict(),
@@ -214,7 +219,7 @@ class Trainer:
                                              generator=torch.Generator())  # keeps the global RNG untouched
         model, optimizer, loader = self.accelerator.prepare(self.model, self.optimizer, loader)
         self.model = model
-        model.train()
+        self._train_mode(model, True)
         bar = tqdm(total=end, initial=self.step, desc=self.name, disable=not self.progress or not self.accelerator.is_main_process,
                    dynamic_ncols=True)
         t0, last_t, last_step, run_loss, history = time.time(), time.time(), self.step, None, []
@@ -267,15 +272,13 @@ class Trainer:
         model.eval()
         with torch.no_grad():
             self.on_sample(model, self.step)
-        model.train(was)
+        self._train_mode(model, was)
 
-
-def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict:
-    """Load a stage checkpoint; a clear error names the file when it is missing or not one of ours."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"checkpoint not found: {path}; train the stage first (`lfdm-bench train`)")
-    ck = torch.load(path, map_location=map_location, weights_only=False)
-    if not isinstance(ck, dict) or "model" not in ck or "model_config" not in ck:
-        raise ValueError(f"{path} is not an lfdm-bench checkpoint (expected keys 'model' and 'model_config')")
-    return ck
+    def _train_mode(self, model: nn.Module, mode: bool) -> None:
+        """``model.train(mode)``, except that with ``train_only`` only those sub-modules train."""
+        if mode and self.train_only is not None:
+            model.eval()
+            for m in self.train_only:
+                m.train()
+        else:
+            model.train(mode)

@@ -62,15 +62,6 @@ def cached_tensors(run, name: str, key: dict, compute, what: str) -> dict[str, t
     return tensors
 
 
-def spread(records: Sequence, n: int | None) -> list:
-    """At most ``n`` records evenly spread over the (sorted) list: an even cover of subjects and classes."""
-    records = list(records)
-    if n is None or len(records) <= n:
-        return records
-    step = len(records) / n
-    return [records[int(i * step)] for i in range(n)]
-
-
 class PreloadedClips(torch.utils.data.Dataset):
     """Every clip of a deterministic ClipDataset (``uniform``/``first`` sampling) decoded ONCE into memory as uint8
     ``[N, T, 3, H, W]``; items are ``(Clip, seed)`` like :class:`SeededClipItems`, with the dataset's horizontal-flip

@@ -1,1 +1,1 @@
-"""Small utilities: atomic file writes, hashing, seeding."""
+"""Small utilities: atomic file writes and hashes (io), the cache root (paths), devices, RNG state (seed)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import tempfile
 from pathlib import Path
@@ -62,3 +63,22 @@ def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
 def stable_hash(obj: Any, n: int = 16) -> str:
     """A short hash of a JSON-serialisable object (keys sorted): used for cache keys."""
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:n]
+
+
+def jsonable(obj: Any) -> Any:
+    """Recursively convert numpy scalars / arrays to Python and non-finite floats to ``None`` (JSON-safe data)."""
+    import numpy as np
+
+    if isinstance(obj, dict):
+        return {str(k): jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return jsonable(obj.tolist())
+    if isinstance(obj, (np.floating, float)):
+        return float(obj) if math.isfinite(float(obj)) else None
+    if isinstance(obj, np.integer):
+        return int(obj)
+    if isinstance(obj, Path):
+        return str(obj)
+    return obj

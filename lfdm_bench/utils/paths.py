@@ -1,14 +1,16 @@
-"""Where lfdm-bench keeps caches (datasets, real-feature statistics, detector weights, text embeddings)."""
+"""Where lfdm-bench keeps caches (datasets, real-feature statistics, detector weights, text embeddings): ONE root."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
+ENV_CACHE = "LFDM_BENCH_CACHE"
+
 
 def cache_root() -> Path:
     """``$LFDM_BENCH_CACHE`` if set, else ``$XDG_CACHE_HOME/lfdm_bench`` or ``~/.cache/lfdm_bench``."""
-    env = os.environ.get("LFDM_BENCH_CACHE")
+    env = os.environ.get(ENV_CACHE)
     if env:
         return Path(env).expanduser()
     xdg = os.environ.get("XDG_CACHE_HOME")

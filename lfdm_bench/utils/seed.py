@@ -1,4 +1,4 @@
-"""Seeding and RNG state capture (for reproducibility and exact resume)."""
+"""RNG state capture and restore (exact resume of training)."""
 
 from __future__ import annotations
 
@@ -6,12 +6,6 @@ import random
 
 import numpy as np
 import torch
-
-
-def seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed % (2**32))
-    torch.manual_seed(seed)
 
 
 def rng_state() -> dict:

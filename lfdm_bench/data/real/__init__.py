@@ -3,7 +3,7 @@
 None of these datasets can be downloaded by this package: a user points ``root`` at their copy. Each loader walks
 the layout described in its module, assigns every video to the LFDM subject split read from the JSON files in
 ``lfdm_bench/data/splits/`` (splits are data, never literals in code), and returns a
-:class:`~lfdm_bench.data.registry.DatasetInfo`. Anything left out (unknown folders, subjects outside the split) is
+:class:`~lfdm_bench.data.info.DatasetInfo`. Anything left out (unknown folders, subjects outside the split) is
 reported in ``DatasetInfo.notes``; a root that does not look like the layout at all raises
 :class:`DatasetLayoutError`, saying what was expected where.
 """
@@ -19,7 +19,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
-from lfdm_bench.data.transforms import CropBox
+from lfdm_bench.data.records import CropBox
 from lfdm_bench.data.video_io import IMAGE_EXTS
 
 

@@ -20,9 +20,8 @@ from typing import Sequence
 
 from lfdm_bench.data.real import (DatasetLayoutError, check_options, check_root, count_images, describe_entries,
                                   format_list, load_split_spec, resolve_crop)
-from lfdm_bench.data.records import VideoRecord
-from lfdm_bench.data.registry import DatasetInfo
-from lfdm_bench.data.transforms import CropBox
+from lfdm_bench.data.records import CropBox, VideoRecord
+from lfdm_bench.data.info import DatasetInfo
 from lfdm_bench.data.video_io import VIDEO_EXTS
 
 LAYOUT = "ROOT/a<action>_s<subject>_t<trial>_color.avi, e.g. ROOT/a21_s8_t1_color.avi (or in ROOT/RGB/)"

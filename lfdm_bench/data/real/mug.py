@@ -20,7 +20,7 @@ from collections import Counter
 from lfdm_bench.data.real import (DatasetLayoutError, check_options, check_root, count_images, describe_entries,
                                   format_list, load_split_spec, subdirs)
 from lfdm_bench.data.records import VideoRecord
-from lfdm_bench.data.registry import DatasetInfo
+from lfdm_bench.data.info import DatasetInfo
 from lfdm_bench.data.video_io import IMAGE_EXTS
 
 LAYOUT = ("ROOT/<subject, e.g. 001>/<expression, e.g. anger>/<take>/<frame>.jpg "

@@ -27,9 +27,8 @@ from typing import Sequence
 
 from lfdm_bench.data.real import (DatasetLayoutError, SplitSpec, check_options, check_root, count_images,
                                   describe_entries, format_list, load_split_spec, resolve_crop, subdirs)
-from lfdm_bench.data.records import VideoRecord
-from lfdm_bench.data.registry import DatasetInfo
-from lfdm_bench.data.transforms import CropBox
+from lfdm_bench.data.records import CropBox, VideoRecord
+from lfdm_bench.data.info import DatasetInfo
 
 LAYOUTS = ("auto", "frames", "raw")
 FRAMES_LAYOUT = "ROOT/gGGsSSpPP/gGGsSSpPP-<index:04d>-<source:04d>.png, e.g. ROOT/g01s10p01/g01s10p01-0000-0055.png"

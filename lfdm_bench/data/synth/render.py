@@ -154,21 +154,6 @@ def bezier_through(p0, mid, p2) -> np.ndarray:
     return 2.0 * np.asarray(mid, np.float32) - 0.5 * (np.asarray(p0, np.float32) + np.asarray(p2, np.float32))
 
 
-def sdf_arc(x, y, cx, cy, radius, a0, a1, r) -> np.ndarray:
-    """A stroke of half-width ``r`` along the circular arc from angle ``a0`` to ``a1`` (radians, ``a0 < a1``;
-    angle 0 points to +u, angles grow clockwise on screen)."""
-    dx, dy = x - fp(cx), y - fp(cy)
-    a0, a1, rad = fp(a0), fp(a1), fp(radius)
-    mid, half = 0.5 * (a0 + a1), 0.5 * (a1 - a0)
-    ang = np.arctan2(dy, dx) - mid
-    ang = (ang + np.pi) % (2 * np.pi) - np.pi  # angle relative to the arc's middle, in [-pi, pi)
-    on_arc = np.abs(ang) <= half
-    d_ring = np.abs(np.hypot(dx, dy) - rad)
-    ends = [(fp(cx) + rad * np.cos(a), fp(cy) + rad * np.sin(a)) for a in (a0, a1)]
-    d_end = np.minimum(*[np.hypot(x - ex, y - ey) for ex, ey in ends])
-    return np.where(on_arc, d_ring, d_end) - fp(r)
-
-
 def ring(d, half_width) -> np.ndarray:
     """The outline band of width ``2 * half_width`` around the boundary of a shape with distance ``d``."""
     return np.abs(d) - fp(half_width)

@@ -68,9 +68,6 @@ class Generator(nn.Module):
         self.latent_channels = ch[-1]
         self.num_down_blocks = num_down_blocks
 
-    def encoder_modules(self) -> list[nn.Module]:
-        return [self.first, *self.down_blocks]
-
     def decoder_modules(self) -> list[nn.Module]:
         return [self.bottleneck, *self.up_blocks, self.final]
 

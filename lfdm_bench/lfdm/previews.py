@@ -14,6 +14,7 @@ from torch import nn
 
 from lfdm_bench.data.dataset import ClipDataset
 from lfdm_bench.data.video_io import make_grid, to_uint8, write_gif
+from lfdm_bench.models.flow_target import FlowTargetCodec
 from lfdm_bench.runs import Run
 
 
@@ -38,9 +39,10 @@ def lfae_preview(run: Run, clips: ClipDataset, n: int = 4) -> Callable[[nn.Modul
     return on_sample
 
 
-def dm_preview(run: Run, lfae: nn.Module, source: torch.Tensor, n_classes: int, n_frames: int,
-               steps: int = 10, codec=None) -> Callable[[nn.Module, int], None]:
-    """``on_sample`` for the DM stage: ``source`` [3, H, W] animated with every class (fixed noise)."""
+def dm_preview(run: Run, lfae: nn.Module, source: torch.Tensor, n_classes: int, n_frames: int, *,
+               codec: FlowTargetCodec, steps: int = 10) -> Callable[[nn.Module, int], None]:
+    """``on_sample`` for the DM stage: ``source`` [3, H, W] animated with every class (fixed noise); ``codec``: the
+    stage's flow target (DM output -> LFAE flow + occlusion)."""
     h = lfae.config.latent_size
     noise = torch.randn((n_classes, 3, n_frames, h, h), generator=torch.Generator().manual_seed(0))
 
@@ -51,8 +53,7 @@ def dm_preview(run: Run, lfae: nn.Module, source: torch.Tensor, n_classes: int, 
         cls = torch.arange(n_classes, device=device)
         out = model.sample(features.z, cls, n_frames, steps=steps, noise=noise.to(device),
                            generator=torch.Generator(device=device).manual_seed(0))
-        x = codec.decode(out.sample) if codec is not None else out.sample
-        video = lfae.generate_from_dm(features, x).transpose(1, 2)
+        video = lfae.generate_from_dm(features, codec.decode(out.sample)).transpose(1, 2)
         _write(run, "dm", step, video, nrow=min(n_classes, 7))
 
     return on_sample

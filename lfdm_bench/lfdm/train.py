@@ -1,7 +1,7 @@
 """LFDM's two training stages on the shared engine: the LFAE (stage 1) and the flow diffusion model (stage 2).
 
-Checkpoints: ``RUN/checkpoints/lfae/last.pt`` and ``RUN/checkpoints/dm/last.pt`` (each holds its model config,
-so :func:`load_lfae` / :func:`load_dm` rebuild the models without the YAML).
+Checkpoints: ``RUN/checkpoints/lfae/last.pt`` and ``RUN/checkpoints/dm/last.pt`` (each holds its model config and
+the run's kind and config, so :mod:`lfdm_bench.lfdm.load` rebuilds and samples the models without the YAML).
 Stage 2's targets (flow + occlusion from frame 0 to every frame, and z0) come from the frozen LFAE; with
 ``dm.precompute_targets`` they are computed once per training clip and cached in ``RUN/cache/`` (valid because
 the clips are then sampled deterministically, without augmentation), else on the fly from random clips.
@@ -17,48 +17,23 @@ import numpy as np
 import torch
 from torch import nn
 
+from lfdm_bench.checkpoints import run_info
 from lfdm_bench.config import dump_yaml
 from lfdm_bench.data.clip import collate
 from lfdm_bench.data.dataset import ClipDataset
-from lfdm_bench.data.registry import DatasetInfo, get_dataset
-from lfdm_bench.experiment import DataConfig, LFDMConfig
+from lfdm_bench.data.loading import clip_dataset, load_data
+from lfdm_bench.lfdm.config import LFDMConfig
+from lfdm_bench.lfdm.load import load_lfae
+from lfdm_bench.lfdm.previews import dm_preview, lfae_preview
 from lfdm_bench.models.flow_target import FlowTargetCodec
 from lfdm_bench.models.lfae.lfae import LFAE, LFAEConfig
 from lfdm_bench.models.lfae.losses import LFAELoss
-from lfdm_bench.models.video_diffusion import VideoDiffusion, VideoDiffusionConfig
-from lfdm_bench.runs import Run
-from lfdm_bench.text import ClassEmbeddingTable, OneHotClassEncoder, build_class_embedding_table
-from lfdm_bench.training.engine import Trainer, load_checkpoint
-from lfdm_bench.training.previews import dm_preview, lfae_preview
+from lfdm_bench.models.video_diffusion import VideoDiffusion, build_video_diffusion
+from lfdm_bench.runs import Run, open_training_run
+from lfdm_bench.text import class_table
+from lfdm_bench.training.engine import Trainer
 from lfdm_bench.training.items import TensorItems, cached_tensors, stack_collate, training_items
-from lfdm_bench.utils.paths import cache_dir
-
-
-def pick_device(name: str = "auto") -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise RuntimeError(f"device {name!r} requested but CUDA is not available; use device=cpu or auto")
-    return torch.device(name)
-
-
-def load_data(cfg: DataConfig, progress: bool = True) -> DatasetInfo:
-    """The dataset of a config (synthetic sets are generated and cached on first use, with a progress bar when
-    ``progress``)."""
-    from lfdm_bench.data.registry import SYNTHETIC_DATASETS
-
-    options = dict(cfg.options)
-    if cfg.dataset in SYNTHETIC_DATASETS:
-        options["progress"] = progress
-    return get_dataset(cfg.dataset, root=cfg.root, **options)
-
-
-def clip_dataset(info: DatasetInfo, cfg: DataConfig, split: str, train: bool = True, seed: int = 0) -> ClipDataset:
-    recs = info.split(split)
-    if not recs:
-        raise ValueError(f"dataset {info.name} has no {split} videos")
-    return ClipDataset(recs, n_frames=cfg.n_frames, size=cfg.size, sampling=cfg.sampling if train else "uniform",
-                       skip_bad=cfg.skip_bad, seed=seed, hflip=cfg.hflip if train else 0.0)
+from lfdm_bench.utils.device import pick_device
 
 
 # ------------------------------------------------------------------------------------------------ stage 1: LFAE
@@ -95,30 +70,14 @@ def train_lfae(cfg: LFDMConfig, run: Run, progress: bool = True, stop_at: int | 
     loss_fn = lfae_loss_fn(cfg)
     preview = lfae_preview(run, clip_dataset(info, cfg.data, "test", train=False))
     trainer = Trainer(run, "lfae", model, loss_fn, ds, pair_collate, cfg.lfae.train,
-                      model_config=asdict(cfg.lfae.model), on_sample=preview, progress=progress)
+                      model_config=asdict(cfg.lfae.model), on_sample=preview, progress=progress,
+                      run_info=run_info("lfdm", cfg))
     out = trainer.fit(stop_at=stop_at)
     out["params"] = sum(p.numel() for p in model.parameters())
     return out
 
 
-def load_lfae(run: Run, device: torch.device | str = "cpu") -> LFAE:
-    """The trained LFAE of a run, frozen, in eval mode."""
-    ck = load_checkpoint(run.checkpoints / "lfae" / "last.pt")
-    model = LFAE(LFAEConfig.from_dict(ck["model_config"]))
-    model.load_state_dict(ck["model"])
-    return model.to(device).eval().requires_grad_(False)
-
-
 # ------------------------------------------------------------------------------------------- stage 2: flow DM
-def class_table(cfg: LFDMConfig, info: DatasetInfo) -> ClassEmbeddingTable:
-    """Class-text embeddings computed once (and cached on disk), or one-hot rows."""
-    texts = list(info.class_texts)
-    if cfg.dm.text.kind == "onehot":
-        enc = OneHotClassEncoder(texts)
-        return ClassEmbeddingTable(enc.encode(texts), texts, identity="onehot")
-    return build_class_embedding_table(cfg.dm.text, texts, cache_dir=cache_dir("text"))
-
-
 @torch.no_grad()
 def compute_dm_targets(lfae: LFAE, ds: ClipDataset, batch_size: int = 16, progress: bool = True) -> dict[str, torch.Tensor]:
     """Flow targets ``[N, 3, T, h, w]``, z0 ``[N, C_z, h, w]`` and class indices ``[N]`` of every clip of ``ds``."""
@@ -135,19 +94,11 @@ def compute_dm_targets(lfae: LFAE, ds: ClipDataset, batch_size: int = 16, progre
     return {"target": torch.cat(targets), "z0": torch.cat(z0s), "class_index": torch.cat(classes)}
 
 
-def build_video_diffusion(cfg: Any, info: DatasetInfo, **unet_overrides: Any) -> VideoDiffusion:
-    """``cfg.dm``'s U-Net (with channel counts from ``unet_overrides``), diffusion and class-text table; shared by
-    LFDM (flow + occlusion, z0 condition) and the LDM baseline (latents, first-frame latent condition)."""
-    table = class_table(cfg, info)
-    unet = cfg.dm.unet
-    unet = type(unet)(**{**asdict(unet), **unet_overrides, "text_dim": table.dim})
-    vcfg = VideoDiffusionConfig(unet=unet, diffusion=cfg.dm.diffusion, class_texts=tuple(info.class_texts),
-                                text_identity=getattr(table, "identity", ""))
-    return VideoDiffusion(vcfg, table)
-
-
-def build_dm(cfg: LFDMConfig, info: DatasetInfo, lfae_cfg: LFAEConfig) -> VideoDiffusion:
-    return build_video_diffusion(cfg, info, in_channels=3, out_channels=3, cond_channels=lfae_cfg.latent_channels)
+def build_dm(cfg: LFDMConfig, class_texts: Sequence[str], lfae_cfg: LFAEConfig) -> VideoDiffusion:
+    """Stage 2's model: ``cfg.dm``'s U-Net over flow + occlusion (3 channels), conditioned on z0 and the class text."""
+    table = class_table(cfg.dm.text, class_texts)
+    return build_video_diffusion(cfg.dm.unet, cfg.dm.diffusion, table, class_texts, in_channels=3, out_channels=3,
+                                 cond_channels=lfae_cfg.latent_channels)
 
 
 def train_dm(cfg: LFDMConfig, run: Run, progress: bool = True, stop_at: int | None = None) -> dict[str, Any]:
@@ -175,7 +126,7 @@ def train_dm(cfg: LFDMConfig, run: Run, progress: bool = True, stop_at: int | No
                 return codec.encode(lfae.dm_target_from_video(video)), lfae.encode(video[:, :, 0]).z, batch.class_index
 
     torch.manual_seed(cfg.seed)
-    model = build_dm(cfg, info, lfae.config)
+    model = build_dm(cfg, info.class_texts, lfae.config)
 
     def loss_fn(m: nn.Module, batch) -> tuple[torch.Tensor, dict[str, float]]:
         target, z0, cls = (t.to(device) for t in get_batch(batch))
@@ -184,32 +135,17 @@ def train_dm(cfg: LFDMConfig, run: Run, progress: bool = True, stop_at: int | No
     test = clip_dataset(info, cfg.data, "test", train=False)
     preview = dm_preview(run, lfae, test.first_frame(0), len(info.class_texts), cfg.data.n_frames, codec=codec)
     trainer = Trainer(run, "dm", model, loss_fn, ds, collate_fn, cfg.dm.train,
-                      model_config=model.cfg.to_dict(), on_sample=preview, progress=progress)
+                      model_config=model.cfg.to_dict(), on_sample=preview, progress=progress,
+                      run_info=run_info("lfdm", cfg))
     out = trainer.fit(stop_at=stop_at)
     out["params"] = sum(p.numel() for p in model.unet.parameters())
     return out
 
 
-def load_dm(run: Run, device: torch.device | str = "cpu") -> VideoDiffusion:
-    ck = load_checkpoint(run.checkpoints / "dm" / "last.pt")
-    model = VideoDiffusion(VideoDiffusionConfig.from_dict(ck["model_config"]))
-    model.load_state_dict(ck["ema"] if ck.get("ema") else ck["model"])
-    return model.to(device).eval().requires_grad_(False)
-
-
 def open_lfdm_run(cfg: LFDMConfig, out: str | Path | None, config: str = "", overrides: Sequence[str] = ()) -> Run:
-    """Create (or reopen, to resume) the run directory of ``cfg``; a run made with another config is refused."""
-    run_dir = Path(out or f"runs/{cfg.name}-lfdm")
-    if (run_dir / "config.yaml").is_file() and (run_dir / "config.yaml").read_text() != dump_yaml(cfg):
-        raise RunConfigMismatch(f"{run_dir} holds a run with a different config; resume it with the same config "
-                                f"and --set values, or pass another --out")
-    run = Run.create(run_dir, config_yaml=dump_yaml(cfg))
-    run.write_json({"model": "lfdm", "config": str(config), "overrides": list(overrides)}, "run.json")
-    return run
-
-
-class RunConfigMismatch(ValueError):
-    """An existing run directory was made with another config."""
+    """Create (or reopen, to resume) the run directory of ``cfg`` (default ``runs/<name>-lfdm``); a run made with
+    another config is refused (:class:`~lfdm_bench.runs.RunConfigMismatch`)."""
+    return open_training_run(out or f"runs/{cfg.name}-lfdm", "lfdm", dump_yaml(cfg), config, overrides)
 
 
 def train_lfdm_run(cfg: LFDMConfig, run: Run, stage: str = "all", progress: bool = True) -> dict[str, Any]:

@@ -1,0 +1,121 @@
+"""What the benchmark's ``results.json`` holds, collected from its output folder: every evaluation's main numbers,
+the autoencoders' reconstruction scores, the sampler ablation, the models' sizes and the run facts.
+
+Everything that needs a checkpoint or the pipeline's state is computed here, so that :mod:`lfdm_bench.bench.tables`
+renders plain data.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from lfdm_bench.baselines.ldm.autoencoder import KLAutoencoder, KLAutoencoderConfig
+from lfdm_bench.bench.config import BenchConfig
+from lfdm_bench.checkpoints import load_checkpoint, run_record
+from lfdm_bench.config import to_dict
+from lfdm_bench.lfdm.config import LFDMConfig
+from lfdm_bench.models.lfae.lfae import LFAE, LFAEConfig
+from lfdm_bench.models.video_diffusion import VideoDiffusion, VideoDiffusionConfig
+from lfdm_bench.runs import environment, hardware_summary
+
+
+def _get(d: Any, *keys: Any) -> Any:
+    for k in keys:
+        if not isinstance(d, dict) or k not in d:
+            return None
+        d = d[k]
+    return d
+
+
+def method_summary(rec: dict, split: str) -> dict[str, Any]:
+    """The main-table numbers of one evaluation record (``metrics/<method>_<split>.json``)."""
+    v = rec["values"]
+    return {
+        "fvd": _get(v, "fvd", split), "fvd_ci": rec.get("fvd_ci"),
+        "cfvd": {"mean": _get(v, "cfvd", split, "mean"), "std": _get(v, "cfvd", split, "std")},
+        "sfvd": {"mean": _get(v, "sfvd", split, "mean"), "std": _get(v, "sfvd", split, "std")},
+        "kvd": _get(v, "kvd", split),
+        "acc": _get(v, "acc", "probe-motion", "generated", split, "accuracy"),
+        "acc_i3d": _get(v, "acc", "probe-i3d", "generated", split, "accuracy"),
+        "acc_real": _get(v, "acc", "probe-motion", "real_test", "accuracy"),
+        "chance": _get(v, "acc", "probe-motion", "chance"),
+        "psnr": _get(v, "psnr", split, "mean"), "ssim": _get(v, "ssim", split, "mean"),
+        "n_generated": _get(rec, "counts", "generated", split), "n_real": _get(rec, "counts", "real", split),
+        "seconds_per_video": rec.get("seconds_per_video"),
+    }
+
+
+def run_facts(bc: BenchConfig, cfg: LFDMConfig, wall_seconds: dict[str, float]) -> dict[str, Any]:
+    """Dataset, sizes, detector, seeds, hardware and wall times of the benchmark (its run-facts table)."""
+    return {
+        "dataset": cfg.data.dataset, "dataset_options": cfg.data.options, "resolution": cfg.data.size,
+        "frames": cfg.data.n_frames, "eval_frames": bc.eval.n_frames, "detector": bc.eval.detector,
+        "seeds": {"train": cfg.seed, "sample": cfg.sample.seed, "eval": bc.eval.seed},
+        "sampler": {"name": cfg.sample.sampler, "steps": cfg.sample.steps, "eta": cfg.sample.eta,
+                    "guidance": cfg.sample.guidance},
+        "hardware": hardware_summary(), "environment": environment(),
+        "wall_seconds": dict(wall_seconds),
+    }
+
+
+def model_facts(runs: dict[str, Path]) -> dict[str, Any]:
+    """Parameters of both stages and U-Net training GFLOP per step (forward + backward at the training batch) of
+    LFDM and LDM (``{"LFDM": run folder, "LDM": run folder}``), side by side: the paper's efficiency argument,
+    measured on our configs. Models are built on the meta device (no weights are loaded)."""
+    out: dict[str, Any] = {}
+    for name, run_dir in runs.items():
+        stage1 = "lfae" if name == "LFDM" else "ae"
+        ck1, ck2 = Path(run_dir) / "checkpoints" / stage1 / "last.pt", Path(run_dir) / "checkpoints" / "dm" / "last.pt"
+        if not (ck1.is_file() and ck2.is_file()):
+            continue
+        s1, dm = load_checkpoint(ck1), load_checkpoint(ck2)
+        vcfg = VideoDiffusionConfig.from_dict(dm["model_config"])
+        data = run_record(run_dir).config["data"]
+        h = data["size"] // 4
+        shape = (int((dm.get("train_config") or {}).get("batch_size", 1)), vcfg.unet.in_channels,
+                 int(data["n_frames"]), h, h)
+        with torch.device("meta"):
+            unet = VideoDiffusion(vcfg).unet
+            m1 = (LFAE(LFAEConfig.from_dict(s1["model_config"])) if stage1 == "lfae"
+                  else KLAutoencoder(KLAutoencoderConfig.from_dict(s1["model_config"])))
+        out[name] = {"stage1_params": sum(p.numel() for p in m1.parameters()),
+                     "unet_params": sum(p.numel() for p in unet.parameters()),
+                     "unet_train_gflop_per_step": unet.flops_per_forward(shape, backward=True) / 1e9,
+                     "train_batch_shape": list(shape)}
+    return out
+
+
+def build_results(out: Path, bc: BenchConfig, cfg: LFDMConfig, runs: dict[str, Path],
+                  wall_seconds: dict[str, float]) -> dict[str, Any]:
+    """Collect every evaluation of a finished benchmark in ``out`` into the ``results.json`` structure; ``runs``:
+    the LFDM and LDM run folders, ``wall_seconds``: each stage's wall time."""
+    methods: dict[str, Any] = {}
+    protocol = detector = None
+    for path in sorted((out / "metrics").glob("*.json")):
+        rec = json.loads(path.read_text())
+        m, s = rec["method"], rec["split"]
+        methods.setdefault(m, {})[s] = method_summary(rec, s)
+        protocol, detector = protocol or rec["protocol"], detector or rec["detector"]
+    for m, d in methods.items():
+        if d.get("test", {}).get("fvd") is not None and d.get("train", {}).get("fvd") is not None:
+            d["gap"] = {"fvd": d["test"]["fvd"] - d["train"]["fvd"]}
+    autoencoders: dict[str, Any] = {}
+    for name, file in (("LFDM", "lfae_reconstruction.json"), ("LDM", "ae_reconstruction.json")):
+        p = Path(runs[name]) / "metrics" / file
+        if p.is_file():
+            autoencoders.update(json.loads(p.read_text())["scores"])
+    ablation = None
+    ab_path = out / "ablation" / "ablation.json"
+    if ab_path.is_file():
+        ab = json.loads(ab_path.read_text())
+        ablation = {"rows": ab["rows"], "max_subjects": ab["request"].get("max_subjects"),
+                    "plots": sorted(str(p.relative_to(out)) for p in (out / "ablation" / "plots").glob("*.png"))}
+    facts = run_facts(bc, cfg, wall_seconds)
+    return {"benchmark": {"name": bc.name, "config": to_dict(bc), "hardware": facts["hardware"],
+                          "environment": facts["environment"]},
+            "protocol": protocol, "detector": detector, "methods": methods, "autoencoders": autoencoders,
+            "ablation": ablation, "models": model_facts(runs), "facts": facts}

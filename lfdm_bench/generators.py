@@ -1,0 +1,51 @@
+"""The trained generators behind one interface: LFDM (:mod:`lfdm_bench.lfdm`) and the LDM baseline
+(:mod:`lfdm_bench.baselines.ldm`).
+
+:func:`open_trained_run` reads what a run folder holds from its checkpoints (:func:`lfdm_bench.checkpoints.run_record`)
+and returns a :class:`TrainedRun` whose ``sample`` runs that model's sampler: the one place that maps a run's model
+kind to its code (the ``sample`` and ``ablate`` commands, the benchmark and the experiments all go through it).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from lfdm_bench.baselines.ldm.config import LDMConfig
+from lfdm_bench.baselines.ldm.sample import sample_ldm_run
+from lfdm_bench.checkpoints import run_record
+from lfdm_bench.config import from_dict
+from lfdm_bench.lfdm.config import LFDMConfig
+from lfdm_bench.lfdm.sample import sample_lfdm_run
+from lfdm_bench.runs import Run
+
+# model kind -> (its config class, its sampler: sampler(run, split, **sample_run arguments) -> manifest path)
+GENERATORS: dict[str, tuple[type, Callable[..., Path]]] = {
+    "lfdm": (LFDMConfig, sample_lfdm_run),
+    "ldm": (LDMConfig, sample_ldm_run),
+}
+
+
+@dataclass(frozen=True)
+class TrainedRun:
+    """A trained run: its folder, model kind (``lfdm`` / ``ldm``) and resolved config (from its checkpoints)."""
+
+    run: Run
+    model: str
+    config: LFDMConfig | LDMConfig
+
+    def sample(self, split: str = "test", **kwargs: Any) -> Path:
+        """Sample the evaluation set of ``split`` into a sample folder (arguments of
+        :func:`lfdm_bench.sampling.run.sample_run`); returns its manifest."""
+        return GENERATORS[self.model][1](self.run, split, **kwargs)
+
+
+def open_trained_run(run_dir: str | os.PathLike | Run) -> TrainedRun:
+    """Open a trained LFDM or LDM run folder; errors name the folder and what is missing."""
+    run = run_dir if isinstance(run_dir, Run) else Run.open(run_dir)
+    record = run_record(run)
+    if record.model not in GENERATORS:
+        raise ValueError(f"{record.source} names model {record.model!r}; expected one of {', '.join(GENERATORS)}")
+    return TrainedRun(run, record.model, from_dict(GENERATORS[record.model][0], record.config))

@@ -1,0 +1,215 @@
+"""``evaluate``: FVD, cFVD, sFVD, KVD, PSNR / SSIM and class accuracy of generated videos under an
+:class:`~lfdm_bench.metrics.protocol.EvalProtocol` (what is compared with what: see that module).
+
+Each video is decoded and passed through the detector ONCE; all groups index the per-video features. Real features
+are cached (:mod:`lfdm_bench.metrics.real_cache`).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Any, Callable, Iterable, Sequence
+
+import numpy as np
+
+from lfdm_bench.data.dataset import record_crop
+from lfdm_bench.data.records import VideoRecord, read_manifest
+from lfdm_bench.data.registry import get_dataset
+from lfdm_bench.data.video_io import read_video
+from lfdm_bench.metrics.detector import FeatureExtractor
+from lfdm_bench.metrics.frame_scores import FrameScores
+from lfdm_bench.metrics.groups import group_fvd, select_subset, summarise_groups
+from lfdm_bench.metrics.kvd import kvd_from_features
+from lfdm_bench.metrics.probe import motion_source, probe_accuracy
+from lfdm_bench.metrics.protocol import FEATURE_METRICS, EvalProtocol, EvalResult, parse_metrics
+from lfdm_bench.metrics.real_cache import FeatureCache, FeatureSource, cached_features, compute_features
+
+__all__ = ["evaluate", "load_samples", "infer_resolution", "build_detector"]
+
+log = logging.getLogger(__name__)
+LogFn = Callable[[str], None]
+
+
+def load_samples(samples: str | Path | Sequence[VideoRecord]) -> list[VideoRecord]:
+    """Generated-video records from a sample folder (``DIR/manifest.csv``), a manifest path, or a record list."""
+    if not isinstance(samples, (str, Path)):
+        return list(samples)
+    p = Path(samples)
+    manifest = p / "manifest.csv" if p.is_dir() else p
+    if not manifest.is_file():
+        raise FileNotFoundError(
+            f"no generated samples at {p}: expected a folder holding manifest.csv (written by `lfdm-bench sample`, or "
+            "by lfdm_bench.metrics.sanity.write_real_samples for real / distorted-real stand-ins)")
+    records = read_manifest(manifest)
+    if not records:
+        raise ValueError(f"{manifest} lists no videos")
+    return records
+
+
+def infer_resolution(records: Sequence[VideoRecord]) -> int:
+    """The larger side of frame 0 of the first record (after its crop box, if any): the evaluation resolution."""
+    if not records:
+        raise ValueError("cannot infer the resolution from an empty video set; pass resolution explicitly")
+    frame = read_video(records[0].path, [0])[0]  # [H, W, 3]
+    h, w = frame.shape[:2]
+    box = record_crop(records[0])
+    if box is not None:
+        h, w = min(box.height, h), min(box.width, w)
+    return int(max(h, w))
+
+
+def build_detector(protocol: EvalProtocol) -> FeatureSource:
+    """The I3D :class:`~lfdm_bench.metrics.detector.FeatureExtractor` described by ``protocol`` (weights resolved on
+    call)."""
+    return FeatureExtractor(protocol.detector, bn_eps=protocol.bn_eps, resize_method=protocol.resize_method,
+                            device=protocol.device, batch_size=protocol.batch_size)
+
+
+def evaluate(protocol: EvalProtocol, samples: str | Path | Sequence[VideoRecord],
+             metrics: Iterable[str] = ("all",), *, dataset: Any = None, detector: FeatureSource | None = None,
+             cache: FeatureCache | bool | None = True, progress: bool = False,
+             log_fn: LogFn | None = None) -> EvalResult:
+    """Evaluate generated videos against the real videos of ``protocol.dataset``.
+
+    Args:
+        protocol: the settings (see :class:`EvalProtocol`).
+        samples: a sample folder (holding ``manifest.csv``), a manifest path, or generated :class:`VideoRecord`s.
+        metrics: names from :data:`METRICS` or ``all``.
+        dataset: a loaded :class:`~lfdm_bench.data.registry.DatasetInfo` (default: loaded from the protocol).
+        detector: a feature source replacing the protocol's I3D (tests; its ``info`` is recorded).
+        cache: ``True`` (default cache folder), a :class:`FeatureCache`, or ``False`` / ``None`` (no caching).
+        log_fn: where progress lines go (default: this module's logger).
+
+    Returns:
+        :class:`EvalResult`; ``values`` holds ``fvd[split]`` (+ ``gap`` for ``both``), ``kvd[split]``,
+        ``cfvd[split] = {mean, std, n_groups, n_skipped, per_class}``, ``sfvd[split] = {..., per_subject}``,
+        ``psnr[split]`` / ``ssim[split] = {mean, std, n_videos, per_frame}`` and
+        ``acc[probe] = {generated: {split: {accuracy, n}}, real_test: {...}, chance, train_fit, ...}``.
+    """
+    say = log_fn or log.info
+    wanted = parse_metrics(metrics)
+    t_start = time.perf_counter()
+    timings: dict[str, float] = {}
+    if dataset is None:
+        dataset = get_dataset(protocol.dataset, root=protocol.root, **protocol.dataset_options)
+    store = FeatureCache() if cache is True else (cache or None)
+
+    gen_all = load_samples(samples)
+    gen = [r for r in gen_all if r.split in protocol.splits]
+    if not gen:
+        raise ValueError(f"none of the {len(gen_all)} generated videos comes from a {protocol.split!r}-split source; "
+                         f"their splits are {sorted({r.split for r in gen_all})}: pass --split accordingly")
+    gen = select_subset(gen, protocol.max_generated, protocol.seed)
+    resolution = int(protocol.resolution or infer_resolution(gen))
+    proto = protocol.to_dict() | {"resolution": resolution}
+    notes: list[str] = []
+
+    real: dict[str, list[VideoRecord]] = {}
+    need_real = set(protocol.splits) if set(wanted) & {"fvd", "cfvd", "sfvd", "kvd"} else set()
+    if "acc" in wanted:
+        need_real |= {"train", "test"}
+    for s in sorted(need_real):
+        real[s] = select_subset(dataset.split(s), protocol.max_real, protocol.seed)
+        if not real[s]:
+            raise ValueError(f"dataset {dataset.name!r} has no real {s!r}-split videos to compare with")
+
+    sources: dict[str, FeatureSource] = {}
+    if set(wanted) & set(FEATURE_METRICS):
+        sources["i3d"] = detector if detector is not None else build_detector(protocol)
+    if "acc" in wanted:
+        sources["motion"] = motion_source()
+    det_info = sources["i3d"].info.to_dict() if "i3d" in sources else None
+    if det_info is not None:
+        det_info["device"] = str(getattr(sources["i3d"], "device", "cpu"))
+        proto["detector_info"] = det_info
+    if det_info is not None and not det_info.get("comparable_with_published"):
+        notes.append(f"detector {det_info['name']}: values are not comparable with published numbers")
+
+    frame_scores = None
+    if {"psnr", "ssim"} & set(wanted):
+        index = {str(Path(r.path).resolve()): r for r in dataset.records}
+        frame_scores = FrameScores(gen, index, protocol.clip_spec(resolution, real=True), protocol.psnr_cap_db)
+
+    t0 = time.perf_counter()
+    say(f"reading {len(gen)} generated videos ({protocol.n_frames} frames at {resolution}px)")
+    gen_feats = compute_features(gen, protocol.clip_spec(resolution, real=False), sources,
+                                 batch_size=protocol.batch_size, on_batch=frame_scores, progress=progress,
+                                 desc="generated")
+    timings["generated_s"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    real_feats = {s: cached_features(dataset.name, recs, protocol.clip_spec(resolution, real=True), sources,
+                                     max_videos=protocol.max_real, cache=store, batch_size=protocol.batch_size,
+                                     progress=progress, log_fn=say, desc="real",
+                                     detail=f"{s} split, ")
+                  for s, recs in real.items()} if sources else {}
+    timings["real_s"] = time.perf_counter() - t0
+
+    values: dict[str, Any] = {m: {} for m in wanted}
+    counts: dict[str, Any] = {"generated": {}, "real": {s: len(r) for s, r in real.items()}}
+    n_small = 0
+    for s in protocol.splits:
+        rows = [i for i, r in enumerate(gen) if r.split == s]
+        counts["generated"][s] = len(rows)
+        if not rows:
+            notes.append(f"no generated videos from {s!r}-split sources")
+            continue
+        g_recs = [gen[i] for i in rows]
+        if s in real_feats:
+            gf, rf, r_recs = gen_feats["i3d"][rows], real_feats[s]["i3d"], real[s]
+            if "fvd" in wanted:
+                one, small = group_fvd(gf, [s] * len(rows), rf, [s] * len(r_recs), protocol.ddof)
+                values["fvd"][s], n_small = one[s]["fvd"], n_small + small
+            if "kvd" in wanted:
+                values["kvd"][s] = kvd_from_features(gf, rf) if min(len(gf), len(rf)) >= 2 else None
+            for metric, attr, label in (("cfvd", "class_name", "per_class"), ("sfvd", "subject", "per_subject")):
+                if metric in wanted:
+                    groups, small = group_fvd(gf, [getattr(r, attr) for r in g_recs], rf,
+                                              [getattr(r, attr) for r in r_recs], protocol.ddof)
+                    n_small += small
+                    values[metric][s] = summarise_groups(groups) | {label: {str(k): v for k, v in groups.items()}}
+                    if values[metric][s]["n_skipped"]:
+                        notes.append(f"{metric} {s}: {values[metric][s]['n_skipped']} group(s) skipped "
+                                     f"(fewer than {protocol.ddof + 1} generated or real videos)")
+        for m in ("psnr", "ssim"):
+            if m in wanted and frame_scores is not None:
+                values[m][s] = frame_scores.summary(rows, m)
+    both = (values.get("fvd", {}).get("test"), values.get("fvd", {}).get("train"))
+    if protocol.split == "both" and None not in both:
+        values["fvd"]["gap"] = values["fvd"]["test"] - values["fvd"]["train"]
+    if frame_scores is not None and frame_scores.missing:
+        notes.append(f"psnr/ssim: {len(frame_scores.missing)} generated video(s) without a readable ground truth "
+                     f"(params['source']), e.g. {frame_scores.missing[0]}")
+    if "acc" in wanted:
+        values["acc"] = _class_accuracy(gen, gen_feats, real, real_feats, dataset.n_classes, protocol)
+    counts["comparisons_below_feature_dim"] = n_small
+    if n_small:
+        dim = gen_feats["i3d"].shape[1]
+        notes.append(f"{n_small} FVD comparison(s) had fewer videos than the feature dimension ({dim}): covariances "
+                     "are rank-deficient and FVD is biased upwards (expected for small sets; use hundreds of videos "
+                     "per group for meaningful values)")
+    timings["total_s"] = time.perf_counter() - t_start
+    return EvalResult(protocol=proto, detector=det_info, values=values, counts=counts, notes=notes, timings=timings,
+                      records={"generated": gen, **{f"real_{s}": r for s, r in real.items()}},
+                      features={"generated": gen_feats, **{f"real_{s}": f for s, f in real_feats.items()}})
+
+
+def _class_accuracy(gen: list[VideoRecord], gen_feats: dict[str, np.ndarray], real: dict[str, list[VideoRecord]],
+                    real_feats: dict[str, dict[str, np.ndarray]], n_classes: int,
+                    protocol: EvalProtocol) -> dict[str, Any]:
+    """Both probes: trained on real train-split features, scored on generated (per split) and real test videos."""
+    out: dict[str, Any] = {}
+    for probe, src in (("probe-i3d", "i3d"), ("probe-motion", "motion")):
+        train = (real_feats["train"][src], np.array([r.class_index for r in real["train"]]))
+        evals = {"real_test": (real_feats["test"][src], np.array([r.class_index for r in real["test"]]))}
+        for s in protocol.splits:
+            rows = [i for i, r in enumerate(gen) if r.split == s]
+            evals[f"generated_{s}"] = (gen_feats[src][rows], np.array([gen[i].class_index for i in rows]))
+        if len(set(train[1].tolist())) < 2:
+            out[probe] = {"skipped": "the real training split holds fewer than 2 classes"}
+            continue
+        res = probe_accuracy(train, evals, n_classes, l2=protocol.probe_l2)
+        generated = {s: res.pop(f"generated_{s}") for s in protocol.splits}
+        out[probe] = {**res, "generated": generated}
+    return out

@@ -1,0 +1,127 @@
+"""How numbers appear in every table of the toolkit: the one formatter, the digits of each metric, the one protocol
+header, Markdown and LaTeX (booktabs) tables.
+
+Used by the ``eval`` tables (:mod:`lfdm_bench.metrics.tables`), the reconstruction tables, the benchmark's tables,
+the sampler ablation, the experiments and ``report``: a metric shows the same digits everywhere.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Sequence
+
+from tabulate import tabulate
+
+__all__ = ["DIGITS", "NOT_COMPARABLE", "digits_of", "format_value", "format_mean_std", "display_rows", "to_markdown",
+           "latex_table", "protocol_line", "protocol_header"]
+
+# decimals of each metric (row key or column name); a value too small for them keeps that many significant digits
+DIGITS = {"fvd": 2, "cfvd": 2, "sfvd": 2, "kvd": 4, "psnr": 2, "psnr_pooled": 2, "ssim": 4, "l1": 4, "acc": 3,
+          "acc_motion": 3, "acc_i3d": 3, "acc_percent": 1, "seconds_per_video": 3, "nfe_per_video": 0}
+NOT_COMPARABLE = "i3d-random / non-pretrained detector: values are NOT comparable with published numbers"
+
+
+def digits_of(metric: str, default: int = 2) -> int:
+    """Decimals of ``metric`` (``acc:probe-motion`` counts as ``acc``)."""
+    return DIGITS.get(metric.split(":")[0], default)
+
+
+def format_value(x: float | None, digits: int = 2, missing: str = "n/a") -> str:
+    """``12.3456 -> "12.35"``; values too small for ``digits`` decimals keep ``digits`` significant digits
+    (``0.003403 -> "0.0034"``); ``digits=0``: a whole number; ``None`` / NaN -> ``missing``."""
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return missing
+    if digits == 0:
+        return str(int(round(float(x))))
+    if 0 < abs(x) < 10 ** (1 - digits):
+        return f"{x:.{digits}g}"
+    return f"{x:.{digits}f}"
+
+
+def format_mean_std(mean: float | None, std: float | None, digits: int = 2, missing: str = "n/a",
+                    pm: str = " ± ") -> str:
+    """``"12.35 ± 1.20"`` (``missing`` when the mean is missing; the mean alone when the std is)."""
+    if mean is None:
+        return missing
+    return format_value(mean, digits) + ("" if std is None else f"{pm}{format_value(std, digits)}")
+
+
+def display_rows(rows: Sequence[dict[str, Any]], columns: Sequence[str],
+                 g_columns: Sequence[str] = ("guidance", "eta")) -> list[dict[str, str]]:
+    """Display strings of result ``rows`` (dicts of plain values): the ``columns`` that hold a value in some row;
+    cFVD / sFVD as mean ± std (``<col>_std``); ``g_columns`` in ``%g``; floats with :data:`DIGITS`; other values as
+    ``str``; missing values ``-``."""
+    cols = [c for c in columns if any(r.get(c) is not None for r in rows)]
+    table = []
+    for r in rows:
+        d = {}
+        for c in cols:
+            x = r.get(c)
+            if c in ("cfvd", "sfvd"):
+                d[c] = format_mean_std(x, r.get(f"{c}_std"), digits_of(c), missing="-")
+            elif x is None:
+                d[c] = "-"
+            elif c in g_columns:
+                d[c] = f"{float(x):g}"
+            elif isinstance(x, float):
+                d[c] = format_value(x, digits_of(c))
+            else:
+                d[c] = str(x)
+        table.append(d)
+    return table
+
+
+def to_markdown(rows: Sequence[dict[str, Any]] | Sequence[Sequence[Any]], columns: Sequence[str] | None = None) -> str:
+    """A pipe (GitHub Markdown) table of ``rows``: dicts (columns in the given or first-row order) or lists (then
+    ``columns`` are the headers). Cells are shown as given (no number re-parsing)."""
+    if not rows:
+        return "(no rows)"
+    if isinstance(rows[0], dict):
+        cols = list(columns or rows[0].keys())
+        body = [[r.get(k, "") for k in cols] for r in rows]
+    else:
+        cols, body = list(columns or []), [list(r) for r in rows]
+    return tabulate(body, headers=cols, tablefmt="github", disable_numparse=True)
+
+
+def _tex(x: Any) -> str:
+    return str(x).replace("%", "\\%").replace("_", "\\_").replace("±", "$\\pm$")
+
+
+def latex_table(headers: Sequence[str], rows: Sequence[Sequence[Any]], caption: str) -> str:
+    """A booktabs table (first column left, the rest right-aligned); %, _ and ± escaped in every cell."""
+    body = "\n".join(" & ".join(_tex(c) for c in r) + r" \\" for r in rows)
+    return ("\\begin{table}[t]\n\\centering\n\\small\n\\begin{tabular}{l" + "r" * (len(headers) - 1) + "}\n"
+            "\\toprule\n" + " & ".join(_tex(h) for h in headers) + r" \\" + "\n\\midrule\n" + body
+            + "\n\\bottomrule\n\\end{tabular}\n" + f"\\caption{{{_tex(caption)}}}\n\\end{{table}}")
+
+
+def _short_hash(sha: Any) -> str:
+    """A file checksum shortened to 12 hex digits; a name like ``i3d-random-v2`` in full."""
+    sha = str(sha)
+    return sha[:12] if len(sha) == 64 and all(c in "0123456789abcdef" for c in sha) else sha
+
+
+def protocol_line(protocol: dict[str, Any], detector: dict[str, Any] | None) -> str:
+    """One line naming every setting of an evaluation protocol (``EvalProtocol.to_dict()`` + the resolved
+    resolution) and its detector (``DetectorInfo.to_dict()``)."""
+    det = "none" if not detector else (f"{detector.get('name')} (sha256 {_short_hash(detector.get('sha256'))}, "
+                                       f"bn_eps {detector.get('bn_eps')}, resize {detector.get('resize_method')}, "
+                                       f"{detector.get('precision')})")
+    options = protocol.get("dataset_options") or {}
+    return (f"dataset {protocol.get('dataset')}{f' {options}' if options else ''}, split {protocol.get('split')}, "
+            f"{protocol.get('n_frames')} frames at {protocol.get('resolution')}px, real clips "
+            f"'{protocol.get('real_sampling')}', ddof {protocol.get('ddof')}, seed {protocol.get('seed')}, "
+            f"detector {det}")
+
+
+def protocol_header(protocol: dict[str, Any] | None, detector: dict[str, Any] | None,
+                    prefix: str = "Protocol: ") -> list[str]:
+    """The lines above a results table: the protocol line and, for a detector not comparable with published
+    numbers, the warning. No protocol (nothing evaluated yet): no lines."""
+    if not protocol:
+        return []
+    lines = [prefix + protocol_line(protocol, detector)]
+    if detector is not None and not detector.get("comparable_with_published"):
+        lines.append("WARNING: " + NOT_COMPARABLE)
+    return lines

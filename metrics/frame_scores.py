@@ -1,0 +1,66 @@
+"""PSNR / SSIM of generated videos against the ground-truth clips of their source videos, batch by batch.
+
+The ground truth of a generated video is the clip of the real video named by its ``params["source"]`` (whose frame 0
+was the source image), read under the protocol's real clip settings; see :mod:`lfdm_bench.metrics.protocol`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+
+from lfdm_bench.data.records import VideoRecord
+from lfdm_bench.data.video_io import BadVideoError
+from lfdm_bench.metrics.frame_metrics import frame_metrics
+from lfdm_bench.metrics.real_cache import ClipSpec
+
+
+class FrameScores:
+    """PSNR / SSIM of generated batches against the ground-truth clips of their source videos."""
+
+    def __init__(self, gen: list[VideoRecord], real_index: dict[str, VideoRecord], spec: ClipSpec, cap_db: float):
+        self.gen, self.real_index, self.spec, self.cap_db = gen, real_index, spec, cap_db
+        self.psnr: dict[int, np.ndarray] = {}  # generated row -> [T]
+        self.ssim: dict[int, np.ndarray] = {}
+        self.missing: list[str] = []
+
+    def _gt_record(self, r: VideoRecord) -> VideoRecord | None:
+        src = r.params.get("source")
+        if not src:
+            return None
+        key = str(Path(src).resolve())
+        if key in self.real_index:
+            return self.real_index[key]
+        if Path(src).exists():
+            return VideoRecord(path=str(src), subject=r.subject, class_index=r.class_index, class_name=r.class_name,
+                               text=r.text, split=r.split)
+        return None
+
+    def __call__(self, idx: Sequence[int], videos) -> None:
+        rows, gts = [], []
+        for j, i in enumerate(idx):
+            rec = self._gt_record(self.gen[i])
+            if rec is None:
+                self.missing.append(self.gen[i].path)
+                continue
+            try:
+                gts.append(self.spec.dataset([rec])[0].video)
+                rows.append(j)
+            except BadVideoError as e:
+                self.missing.append(f"{self.gen[i].path} ({e})")
+        if rows:
+            fm = frame_metrics(videos[rows], torch.stack(gts), psnr_cap_db=self.cap_db)
+            for k, j in enumerate(rows):
+                self.psnr[idx[j]], self.ssim[idx[j]] = fm.psnr[k], fm.ssim[k]
+
+    def summary(self, rows: Sequence[int], which: str) -> dict[str, Any]:
+        store = self.psnr if which == "psnr" else self.ssim
+        have = [store[i] for i in rows if i in store]
+        if not have:
+            return {"mean": None, "std": None, "n_videos": 0, "per_frame": []}
+        per_video = np.stack(have)  # [N, T]
+        return {"mean": float(per_video.mean()), "std": float(per_video.mean(axis=1).std()),
+                "n_videos": len(have), "per_frame": [float(v) for v in per_video.mean(axis=0)]}
