@@ -12,8 +12,9 @@ Layout (what the training engine, ``lfdm-bench train`` and ``lfdm-bench sample``
       cache/                         frozen-stage tensors of stage 2 (DM targets / AE latents), keyed by their inputs
       samples/progress/*.gif         training previews
       samples/<split>_<setting>/     generated videos + manifest.csv + settings.json (``lfdm-bench sample``)
-      samples/<split>_<setting>.json sampler settings and NFE of that folder
+      samples/<folder>.json          sampler settings and NFE of a sample folder (also the ablation's points)
       metrics/                       lfae_reconstruction.* / ae_reconstruction.*, ``eval --run`` results per setting
+      ablation/, experiments/<name>/ default output folders of ``lfdm-bench ablate`` and ``lfdm-bench experiment``
 """
 
 from __future__ import annotations

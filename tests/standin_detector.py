@@ -5,8 +5,9 @@ import torch
 
 
 def use_standin_detector(mp) -> None:
-    """Make :func:`lfdm_bench.metrics.evaluate.build_detector` return the stand-in (``mp``: a pytest MonkeyPatch)."""
-    from lfdm_bench.metrics import evaluate
+    """Make :func:`lfdm_bench.metrics.evaluate.build_detector` (and the sanity mode's) return the stand-in (``mp``: a
+    pytest MonkeyPatch)."""
+    from lfdm_bench.metrics import evaluate, sanity
     from lfdm_bench.metrics.real_cache import FunctionDetector
 
     def feats(videos):
@@ -15,4 +16,5 @@ def use_standin_detector(mp) -> None:
         motion = (v - v[:, :1]).abs().mean(dim=(2, 3, 4))  # [B, T]
         return torch.cat([pooled, motion], 1)
 
-    mp.setattr(evaluate, "build_detector", lambda p: FunctionDetector(feats, "standin-test"))
+    for module in (evaluate, sanity):
+        mp.setattr(module, "build_detector", lambda p: FunctionDetector(feats, "standin-test"))

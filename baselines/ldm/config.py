@@ -12,13 +12,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from pathlib import Path
-from typing import Sequence
+from typing import ClassVar, Sequence
 
 from lfdm_bench.baselines.ldm.autoencoder import KLAutoencoderConfig
 from lfdm_bench.config import load_config, resolve_config_path
-from lfdm_bench.data.config import DataConfig
 from lfdm_bench.diffusion.schedule import DiffusionConfig
-from lfdm_bench.lfdm.config import DMStageConfig
+from lfdm_bench.lfdm.config import DMStageConfig, RunConfig
 from lfdm_bench.models.unet3d import UNet3DConfig
 from lfdm_bench.sampling.config import SampleConfig
 from lfdm_bench.training.engine import TrainConfig
@@ -41,19 +40,15 @@ def _ldm_dm_stage() -> DMStageConfig:
 
 
 @dataclass
-class LDMConfig:
+class LDMConfig(RunConfig):
+    STAGE1: ClassVar[str] = "ae"
     name: str = "ldm"
-    seed: int = 0
-    device: str = "auto"  # auto | cpu | cuda
-    data: DataConfig = field(default_factory=DataConfig)
     ae: AEStageConfig = field(default_factory=AEStageConfig)
     dm: DMStageConfig = field(default_factory=_ldm_dm_stage)
     sample: SampleConfig = field(default_factory=SampleConfig)
 
     def __post_init__(self) -> None:
-        if self.ae.model.image_size != self.data.size:
-            raise ValueError(f"ae.model.image_size ({self.ae.model.image_size}) must equal data.size "
-                             f"({self.data.size})")
+        super().__post_init__()
         if tuple(self.dm.unet.out_heads):
             raise ValueError(f"dm.unet.out_heads must be empty for LDM (one latent signal of "
                              f"{self.ae.model.latent_channels} channels), got {list(self.dm.unet.out_heads)}")

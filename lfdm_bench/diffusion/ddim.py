@@ -117,8 +117,9 @@ def ddim_sample_loop(
 
     ``eps`` is the model's (unthresholded) noise prediction, as in diffusers (``use_clipped_model_output=False``)
     and the official LFDM code. eta = 0 is deterministic DDIM, eta = 1 the DDPM-like ancestral sampler (LFDM's
-    default). ``lfdm_alpha_shift``: take ``abar_t`` in sigma and ``abar_next`` from ``abar_prev`` (= abar[t-1]) like
-    the official LFDM sampler (use with the ``lfdm`` spacing).
+    default). ``lfdm_alpha_shift``: as the official LFDM sampler (use with the ``lfdm`` spacing), read both alphas of
+    the update from ``abar_prev`` (``abar_prev[t] = abar[t-1]``, ``abar_prev[0] = 1``): ``abar_prev[t]`` replaces
+    ``abar_t`` in sigma and ``abar_next = abar_prev[t_next]``; x0 and eps are still predicted at ``abar_t``.
     """
     abar = alphas_cumprod.double().cpu()
     T = abar.shape[0]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import ClassVar, Sequence
 
 from lfdm_bench.config import load_config, resolve_config_path
 from lfdm_bench.data.config import DataConfig
@@ -53,19 +53,29 @@ class DMStageConfig:
 
 
 @dataclass
-class LFDMConfig:
-    name: str = "lfdm"
+class RunConfig:
+    """What every run config shares (LFDM's and LDM's): name, seed, device, data; the stage-1 model (named by
+    ``STAGE1``) must work at the data's size."""
+
+    STAGE1: ClassVar[str] = ""
+    name: str = "run"
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda
     data: DataConfig = field(default_factory=DataConfig)
+
+    def __post_init__(self) -> None:
+        size = getattr(self, self.STAGE1).model.image_size
+        if size != self.data.size:
+            raise ValueError(f"{self.STAGE1}.model.image_size ({size}) must equal data.size ({self.data.size})")
+
+
+@dataclass
+class LFDMConfig(RunConfig):
+    STAGE1: ClassVar[str] = "lfae"
+    name: str = "lfdm"
     lfae: LFAEStageConfig = field(default_factory=LFAEStageConfig)
     dm: DMStageConfig = field(default_factory=DMStageConfig)
     sample: SampleConfig = field(default_factory=SampleConfig)
-
-    def __post_init__(self) -> None:
-        if self.lfae.model.image_size != self.data.size:
-            raise ValueError(f"lfae.model.image_size ({self.lfae.model.image_size}) must equal data.size "
-                             f"({self.data.size})")
 
 
 def load_lfdm_config(name_or_path: str | Path, overrides: Sequence[str] = ()) -> LFDMConfig:

@@ -97,10 +97,14 @@ def _load_frames(root: Path, spec: SplitSpec, box: CropBox | None, notes: list[s
         records.append(_record(spec, d, gesture, subject, split, rep, n if n > 0 else None, params))
     if bad_gesture:
         notes.append(f"gesture numbers outside 1..{len(spec.class_names)}, ignored: {format_list(bad_gesture)}")
+    _note_excluded(notes, spec, excluded)
+    return records
+
+
+def _note_excluded(notes: list[str], spec: SplitSpec, excluded: set[str]) -> None:
     if excluded:
         notes.append(f"subjects outside the LFDM split (unused: {', '.join(spec.unused_subjects)}), "
                      f"excluded: {', '.join(sorted(excluded))}")
-    return records
 
 
 def _load_raw(root: Path, spec: SplitSpec, box: CropBox | None, segmentation: Path, notes: list[str]) -> list[VideoRecord]:
@@ -133,9 +137,7 @@ def _load_raw(root: Path, spec: SplitSpec, box: CropBox | None, segmentation: Pa
     notes.append(f"raw videos split into repetitions by {segmentation}")
     if unsegmented:
         notes.append(f"videos without segmentation entries, ignored: {format_list(unsegmented)}")
-    if excluded:
-        notes.append(f"subjects outside the LFDM split (unused: {', '.join(spec.unused_subjects)}), "
-                     f"excluded: {', '.join(sorted(excluded))}")
+    _note_excluded(notes, spec, excluded)
     return records
 
 

@@ -1,0 +1,175 @@
+"""The house rules of the code base, checked on its files: no import circle between the project's modules (lazy,
+function-level imports included), packages that only reach down the layers, files of one job (at most ~600 lines),
+an install list that names every package folder, and a ``--help`` that answers without importing torch."""
+
+import ast
+import importlib
+import subprocess
+import sys
+import time
+import tomllib
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+# folder -> import name of its package (see lfdm_bench/__init__.py and pyproject.toml)
+SOURCES = {"lfdm_bench": "lfdm_bench", "metrics": "lfdm_bench.metrics", "baselines": "lfdm_bench.baselines",
+           "bench": "lfdm_bench.bench"}
+# The layers, bottom first: a package or a module directly in lfdm_bench/ may import only from lower layers.
+# Data flows one way: data -> models -> training -> sampling -> LFDM -> metrics -> baselines -> bench -> CLI.
+LAYERS = [
+    ["lfdm_bench", "lfdm_bench.utils", "lfdm_bench.config"],
+    ["lfdm_bench.data", "lfdm_bench.runs"],
+    ["lfdm_bench.text", "lfdm_bench.diffusion", "lfdm_bench.checkpoints"],
+    ["lfdm_bench.models"],
+    ["lfdm_bench.training"],
+    ["lfdm_bench.sampling"],
+    ["lfdm_bench.lfdm"],
+    ["lfdm_bench.metrics"],
+    ["lfdm_bench.baselines"],
+    ["lfdm_bench.generators"],
+    ["lfdm_bench.bench"],
+    ["lfdm_bench.cli"],
+    ["lfdm_bench.__main__"],
+]
+MAX_LINES = 600
+
+
+def project_modules() -> dict[str, Path]:
+    """Import name -> file of every project module (cli.py is lfdm_bench.cli)."""
+    mods = {"lfdm_bench.cli": ROOT / "cli.py"}
+    for folder, name in SOURCES.items():
+        for path in (ROOT / folder).rglob("*.py"):
+            parts = list(path.relative_to(ROOT / folder).with_suffix("").parts)
+            if parts[-1] == "__init__":
+                parts = parts[:-1]
+            mods[".".join([name, *parts])] = path
+    return mods
+
+
+def import_graph(mods: dict[str, Path]) -> dict[str, set[str]]:
+    """Module -> the project modules it imports anywhere in its file (module level and inside functions)."""
+
+    def resolve(name: str) -> str | None:
+        while name and name not in mods:
+            name = name.rpartition(".")[0]
+        return name or None
+
+    graph = {}
+    for mod, path in mods.items():
+        package = mod if path.name == "__init__.py" else mod.rpartition(".")[0]
+        found = set()
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Import):
+                found |= {resolve(a.name) for a in node.names}
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    pkg = package
+                    for _ in range(node.level - 1):
+                        pkg = pkg.rpartition(".")[0]
+                    base = f"{pkg}.{base}" if base else pkg
+                for a in node.names:  # `from pkg import module` imports that module
+                    found.add(f"{base}.{a.name}" if f"{base}.{a.name}" in mods else resolve(base))
+        graph[mod] = {m for m in found if m and m != mod}
+    return graph
+
+
+def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    """One import circle (``[a, b, ..., a]``) or None (depth-first search)."""
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(v: str) -> list[str] | None:
+        state[v] = 1
+        stack.append(v)
+        for w in sorted(graph.get(v, ())):
+            if state.get(w) == 1:
+                return stack[stack.index(w):] + [w]
+            if w not in state and (found := visit(w)):
+                return found
+        stack.pop()
+        state[v] = 2
+        return None
+
+    for v in sorted(graph):
+        if v not in state and (found := visit(v)):
+            return found
+    return None
+
+
+def layer_of(module: str) -> str:
+    """``lfdm_bench.data.real.mug`` -> ``lfdm_bench.data``; ``lfdm_bench.runs`` -> itself."""
+    return ".".join(module.split(".")[:2])
+
+
+def test_find_cycle_finds_a_circle():
+    assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    assert find_cycle({"a": {"b"}, "b": set()}) is None
+
+
+def test_no_import_circle_between_modules():
+    graph = import_graph(project_modules())
+    assert len(graph) > 100 and "lfdm_bench.data.real.mug" in graph["lfdm_bench.data.registry"]
+    assert find_cycle(graph) is None, "import circle: " + " -> ".join(find_cycle(graph))
+
+
+def test_packages_only_import_from_lower_layers():
+    rank = {name: i for i, names in enumerate(LAYERS) for name in names}
+    graph = import_graph(project_modules())
+    assert {layer_of(m) for m in graph} <= set(rank), "a new package: place it in LAYERS"
+    upward = sorted(f"{m} -> {d}" for m, deps in graph.items() for d in deps
+                    if layer_of(d) != layer_of(m) and rank[layer_of(d)] >= rank[layer_of(m)])
+    assert not upward, "imports that reach up (or sideways) a layer:\n" + "\n".join(upward)
+
+
+def test_files_hold_one_job():
+    long = {str(p.relative_to(ROOT)): n for p in project_modules().values()
+            if (n := len(p.read_text().splitlines())) > MAX_LINES}
+    assert not long, f"files over {MAX_LINES} lines: {long}"
+
+
+def test_pyproject_installs_every_package_folder():
+    cfg = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    packages = {m for m, p in project_modules().items() if p.name == "__init__.py"}
+    assert set(cfg["packages"]) == packages | {"lfdm_bench.configs"}
+    assert cfg["package-dir"] == {"lfdm_bench.metrics": "metrics", "lfdm_bench.baselines": "baselines",
+                                  "lfdm_bench.bench": "bench", "lfdm_bench.configs": "configs"}
+    assert cfg.get("py-modules") is None and "lfdm_bench.cli:main" in (ROOT / "pyproject.toml").read_text()
+
+
+def test_cli_command_table_matches_the_commands():
+    """``--help`` lists each command from a static table; its text is the command's own short help."""
+    from lfdm_bench.cli import COMMANDS, main
+
+    assert list(main.list_commands(None)) == list(COMMANDS)
+    for name, (module, attr, short) in COMMANDS.items():
+        cmd = getattr(importlib.import_module(module), attr)
+        assert cmd.name in (name, attr) and cmd.get_short_help_str(10_000) == short, name
+
+
+def test_help_answers_without_torch_quickly():
+    code = ("import sys, time; t = time.perf_counter(); from lfdm_bench.cli import main\n"
+            "try:\n    main(['--help'], prog_name='lfdm-bench')\nexcept SystemExit:\n    pass\n"
+            "print('SECONDS', time.perf_counter() - t); print('TORCH', 'torch' in sys.modules);"
+            "print('LOADED', sorted(m for m in sys.modules if m.startswith('lfdm_bench')))")
+    t0 = time.perf_counter()
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60).stdout
+    wall = time.perf_counter() - t0
+    assert "Commands:" in out and "experiment" in out and "TORCH False" in out, out
+    assert "LOADED ['lfdm_bench', 'lfdm_bench.cli']" in out, out
+    seconds = float(out.split("SECONDS ")[1].split()[0])
+    assert seconds < 0.5, f"--help took {seconds:.2f} s of imports"  # ~0.05 s; the interpreter start comes on top
+    assert wall < 5, wall
+
+
+@pytest.mark.parametrize("command, torch_loaded", [("data", False), ("train", False), ("eval", True)])
+def test_subcommand_help_imports_its_own_module(command, torch_loaded):
+    """A command's ``--help`` imports that command's module only (``eval``'s imports the metric code, with torch)."""
+    code = ("import sys\nfrom lfdm_bench.cli import main\ntry:\n"
+            f"    main([{command!r}, '--help'], prog_name='lfdm-bench')\n"
+            "except SystemExit:\n    pass\nprint('TORCH', 'torch' in sys.modules)\n"
+            "print('BENCH', any(m.startswith('lfdm_bench.bench') for m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60).stdout
+    assert f"Usage: lfdm-bench {command}" in out and f"TORCH {torch_loaded}" in out and "BENCH False" in out, out
