@@ -6,7 +6,8 @@ A stage checkpoint ``RUN/checkpoints/<stage>/last.pt`` (written atomically by
 resolved config as plain data}``. So everything sampling needs comes from the checkpoints: the model configs, the
 flow-target representation (``config.dm.flow_target``), the class-text table (rows in the state dict, texts and
 encoder identity in ``model_config``), the image size and clip length (``config.data``), the evaluation data and the
-sampler defaults (``config.sample``); ``RUN/config.yaml`` and ``RUN/run.json`` are written for people, not read.
+sampler defaults (``config.sample``). ``RUN/config.yaml`` and ``RUN/run.json`` are written for people; training reads
+them only to refuse resuming a run folder with another config (:func:`lfdm_bench.runs.open_training_run`).
 
 Checkpoints written before ``run`` was stored: :func:`run_record` falls back to ``RUN/config.yaml`` and
 ``RUN/run.json`` (what those versions read) and says so in its ``source``; when those are gone too, the error
