@@ -26,7 +26,7 @@ from typing import Any, Sequence
 
 import click
 
-from lfdm_bench.metrics.format import digits_of, format_value, to_markdown
+from lfdm_bench.metrics.format import digits_of, format_value, tex_escape, to_markdown
 from lfdm_bench.utils.io import atomic_write_text
 
 __all__ = ["PROTOCOL_KEYS", "MixedProtocolError", "Source", "Table", "Report", "load_source", "gather",
@@ -305,14 +305,6 @@ def render_markdown(report: Report) -> str:
     return "\n".join(out).rstrip() + "\n"
 
 
-_TEX_ESCAPE = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
-               "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
-
-
-def _tex(s: Any) -> str:
-    return "".join(_TEX_ESCAPE.get(ch, ch) for ch in str(s))
-
-
 def render_latex(report: Report) -> str:
     r"""booktabs tables (``\toprule``, ``\midrule``, ``\bottomrule``), one ``\multicolumn`` group per source;
     averaged values as ``mean $\pm$ std``; markers as superscripts, footnotes below each table."""
@@ -325,17 +317,17 @@ def render_latex(report: Report) -> str:
         groups, rules = [""] * nk, []
         for i, s in enumerate(report.sources):
             name, mk = _group_name(report, s.label)
-            head = _tex(name) + (f"$^{{{mk}}}$" if mk else "")
+            head = tex_escape(name) + (f"$^{{{mk}}}$" if mk else "")
             groups.append(rf"\multicolumn{{{nm}}}{{c}}{{{head}}}")
             start = nk + i * nm + 1
             rules.append(rf"\cmidrule(lr){{{start}-{start + nm - 1}}}")
         lines.append(" & ".join(g for g in groups[:nk]) + (" & " if nk else "") + " & ".join(groups[nk:]) + r" \\")
         lines.append(" ".join(rules))
-        lines.append(" & ".join([_tex(c) for c in t.key_columns] + [_tex(m) for _ in report.sources
+        lines.append(" & ".join([tex_escape(c) for c in t.key_columns] + [tex_escape(m) for _ in report.sources
                                                                       for m in t.metrics]) + r" \\")
         lines.append(r"\midrule")
         for key, cells in t.rows:
-            row = [_tex(k) for k in key]
+            row = [tex_escape(k) for k in key]
             for s in report.sources:
                 for m in t.metrics:
                     text, mk = _cell_text(cells.get((s.label, m)), r" $\pm$ ")
@@ -344,7 +336,7 @@ def render_latex(report: Report) -> str:
         lines += [r"\bottomrule", r"\end{tabular}"]
         if report.footnotes:
             lines += [r"\\[2pt]", r"{\footnotesize"]
-            lines += [rf"$^{{{m}}}$ {_tex(text)}\\" for m, text in report.footnotes]
+            lines += [rf"$^{{{m}}}$ {tex_escape(text)}\\" for m, text in report.footnotes]
             lines.append("}")
         out.append("\n".join(lines))
     return "\n\n".join(out) + "\n"

@@ -26,9 +26,8 @@ def _v(x: Any, metric: str) -> str:
     return format_value(x, digits_of(metric), missing="-")
 
 
-def main_rows(results: dict, split: str, tex: bool = False) -> list[list[str]]:
+def main_rows(results: dict, split: str) -> list[list[str]]:
     """The main table's rows of ``split`` (one per method that was evaluated on it)."""
-    pm = " $\\pm$ " if tex else " ± "
     rows = []
     for m, d in results["methods"].items():
         s = d.get(split)
@@ -36,7 +35,7 @@ def main_rows(results: dict, split: str, tex: bool = False) -> list[list[str]]:
             continue
         ci = s.get("fvd_ci")
         fvd = _v(s["fvd"], "fvd") + (f" [{_v(ci[0], 'fvd')}, {_v(ci[1], 'fvd')}]" if ci else "")
-        group = {k: format_mean_std(s[k]["mean"], s[k]["std"], digits_of(k), missing="-", pm=pm)
+        group = {k: format_mean_std(s[k]["mean"], s[k]["std"], digits_of(k), missing="-")
                  for k in ("cfvd", "sfvd")}
         rows.append([METHOD_NAMES.get(m, m), fvd, group["cfvd"], group["sfvd"], _v(s["kvd"], "kvd"),
                      _v(None if s["acc"] is None else 100 * s["acc"], "acc_percent"), _v(s["psnr"], "psnr"),
@@ -120,7 +119,7 @@ def render_markdown(results: dict) -> str:
 def render_latex(results: dict) -> str:
     out = []
     for split in ("test", "train"):
-        rows = main_rows(results, split, tex=True)
+        rows = main_rows(results, split)
         if rows:
             out.append(latex_table(MAIN_HEADERS, rows, _caption(results, split)))
     ab = results.get("ablation")

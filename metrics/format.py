@@ -13,7 +13,7 @@ from typing import Any, Sequence
 from tabulate import tabulate
 
 __all__ = ["DIGITS", "NOT_COMPARABLE", "digits_of", "format_value", "format_mean_std", "display_rows", "to_markdown",
-           "latex_table", "protocol_line", "protocol_header"]
+           "latex_table", "tex_escape", "protocol_line", "protocol_header"]
 
 # decimals of each metric (row key or column name); a value too small for them keeps that many significant digits
 DIGITS = {"fvd": 2, "cfvd": 2, "sfvd": 2, "kvd": 4, "psnr": 2, "psnr_pooled": 2, "ssim": 4, "l1": 4, "acc": 3,
@@ -84,16 +84,22 @@ def to_markdown(rows: Sequence[dict[str, Any]] | Sequence[Sequence[Any]], column
     return tabulate(body, headers=cols, tablefmt="github", disable_numparse=True)
 
 
-def _tex(x: Any) -> str:
-    return str(x).replace("%", "\\%").replace("_", "\\_").replace("±", "$\\pm$")
+_TEX_ESCAPE = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
+               "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "±": r"$\pm$"}
+
+
+def tex_escape(x: Any) -> str:
+    """Text for a LaTeX table cell or caption: LaTeX's special characters escaped, ``±`` as ``$\\pm$``."""
+    return "".join(_TEX_ESCAPE.get(ch, ch) for ch in str(x))
 
 
 def latex_table(headers: Sequence[str], rows: Sequence[Sequence[Any]], caption: str) -> str:
-    """A booktabs table (first column left, the rest right-aligned); %, _ and ± escaped in every cell."""
-    body = "\n".join(" & ".join(_tex(c) for c in r) + r" \\" for r in rows)
+    """A booktabs table (first column left, the rest right-aligned); every cell and the caption escaped by
+    :func:`tex_escape`."""
+    body = "\n".join(" & ".join(tex_escape(c) for c in r) + r" \\" for r in rows)
     return ("\\begin{table}[t]\n\\centering\n\\small\n\\begin{tabular}{l" + "r" * (len(headers) - 1) + "}\n"
-            "\\toprule\n" + " & ".join(_tex(h) for h in headers) + r" \\" + "\n\\midrule\n" + body
-            + "\n\\bottomrule\n\\end{tabular}\n" + f"\\caption{{{_tex(caption)}}}\n\\end{{table}}")
+            "\\toprule\n" + " & ".join(tex_escape(h) for h in headers) + r" \\" + "\n\\midrule\n" + body
+            + "\n\\bottomrule\n\\end{tabular}\n" + f"\\caption{{{tex_escape(caption)}}}\n\\end{{table}}")
 
 
 def _short_hash(sha: Any) -> str:
