@@ -1,4 +1,4 @@
-"""The paper's other experiments (bench/experiments.py) end to end on the tiny config, with a cheap stand-in detector
+"""The paper's other experiments (bench/experiments/) end to end on the tiny config, with a cheap stand-in detector
 (the I3D is tested elsewhere): unconditional vs conditional, new domain (decoder-only vs whole LFAE fine-tuning),
 BERT vs one-hot text encoder; tables and JSON hold the expected rows, reruns resume."""
 

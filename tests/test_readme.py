@@ -4,8 +4,9 @@ The lines run in order in one working directory (they share ``runs/``), each thr
 what cannot exist here is mapped: the CPU configs -> the tiny ones (``synth-faces-cpu`` -> ``tiny``, so the run folder
 ``runs/synth-faces-cpu-lfdm`` -> ``runs/tiny-lfdm``), the embedded dataset -> its tiny variant (4 subjects),
 ``/data/UTD-MHAD`` and ``/data/MUG`` -> tiny fake trees in the released layouts, ``/models/bert-base-cased`` -> the
-packaged MiniLM (a BERT), the paper config shrunk to seconds by extra ``--set`` values, ``/weights/...pt`` -> random
-I3D weights in the checkpoint's layout, the two ``bench_out/`` folders -> copies of the ablation the tour made.
+packaged MiniLM (a BERT), the paper config shrunk to seconds by extra ``--set`` values, the ablation grid to 2 steps
+on one subject's videos (same samplers and guidance scales), ``/weights/...pt`` -> random I3D weights in the
+checkpoint's layout, the two ``bench_out/`` folders -> copies of the ablation the tour made.
 The default test scores with a cheap stand-in detector; the slow one runs the I3D itself.
 """
 
@@ -35,7 +36,7 @@ PAPER_SHRUNK = ["data.size=32", "data.n_frames=6", "lfae.model.image_size=32", "
                 "lfae.train.steps=1", "lfae.train.batch_size=2", "lfae.train.num_workers=0", "dm.train.steps=1",
                 "dm.train.batch_size=2", "dm.unet.dim=16", "dm.unet.dim_mults=[1,2]", "dm.unet.attn_heads=2",
                 "dm.unet.attn_dim_head=8"]
-# the default test's ablation grid: the tour's samplers and guidance scales at 2 steps, one subject's videos
+# the ablation grid: the tour's samplers and guidance scales at 2 steps, one subject's videos
 SMALL_GRID = {"--steps": "2"}
 
 
@@ -58,8 +59,8 @@ def fake_trees(root: Path) -> dict[str, Path]:
     return {"mhad": mhad, "mug": mug}
 
 
-def mapped(line: str, env: dict, small: bool) -> list[str]:
-    """The argv of a tour line with the mapping of the module docstring (``small``: also a smaller ablation grid)."""
+def mapped(line: str, env: dict) -> list[str]:
+    """The argv of a tour line with the mapping of the module docstring."""
     from lfdm_bench.text.bert import resolve_model_dir
 
     args = shlex.split(line)[1:]
@@ -74,7 +75,7 @@ def mapped(line: str, env: dict, small: bool) -> list[str]:
         model = args[args.index("--model") + 1] if "--model" in args else "lfdm"
         args += [a for o in TINY_RUN if o.startswith(("data", "dm", "lfae" if model == "lfdm" else "ae"))
                  for a in ("--set", o)]
-    if args[0] == "ablate" and small:
+    if args[0] == "ablate":
         args = [SMALL_GRID.get(args[i - 1], a) if i else a for i, a in enumerate(args)] + ["--max-subjects", "1"]
     if "--dataset" in args and args[args.index("--dataset") + 1] == "synth-faces":
         args[args.index("--dataset") + 1] = str(env["manifest"])
@@ -86,7 +87,7 @@ def mapped(line: str, env: dict, small: bool) -> list[str]:
     return args
 
 
-def run_tour(tmp_path: Path, monkeypatch, small: bool) -> list[str]:
+def run_tour(tmp_path: Path, monkeypatch) -> list[str]:
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("LFDM_BENCH_CACHE", str(tmp_path / "cache"))
     env = fake_trees(tmp_path / "data")
@@ -98,7 +99,7 @@ def run_tour(tmp_path: Path, monkeypatch, small: bool) -> list[str]:
     assert len(lines) == 12 and lines[0] == "lfdm-bench --help"
     ran = []
     for line in lines:
-        args = mapped(line, env, small)
+        args = mapped(line, env)
         res = CliRunner().invoke(main, args, catch_exceptions=False)
         assert res.exit_code == 0, f"{line}\n-> {args}\n{res.output}"
         if args[:2] == ["data", "make"]:
@@ -125,13 +126,12 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 def test_quick_tour_runs_as_written(tmp_path, monkeypatch):
     use_standin_detector(monkeypatch)
-    assert len(run_tour(tmp_path, monkeypatch, small=True)) == 12
+    assert len(run_tour(tmp_path, monkeypatch)) == 12
     check_outputs(tmp_path)
 
 
 @pytest.mark.slow
 def test_quick_tour_runs_as_written_with_the_i3d(tmp_path, monkeypatch):
-    """The same with the I3D network itself (random weights in the pretrained layout) and the ablation grid as
-    written: minutes on 2 CPU cores."""
-    assert len(run_tour(tmp_path, monkeypatch, small=False)) == 12
+    """The same with the I3D network itself (random weights in the pretrained layout): minutes on 2 CPU cores."""
+    assert len(run_tour(tmp_path, monkeypatch)) == 12
     check_outputs(tmp_path)
