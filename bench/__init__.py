@@ -1,1 +1,2 @@
-"""The benchmark: pipeline, tables, ablations, reports."""
+"""The benchmark (pipeline, results, tables, grids), the sampler ablation, side-by-side reports and the paper's other
+experiments."""
