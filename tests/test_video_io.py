@@ -1,5 +1,10 @@
 """Video reading/writing round trips and bad-file errors."""
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -70,3 +75,49 @@ def test_atomic_files_are_world_readable(tmp_path):
     import os
     write_mp4(tmp_path / "a.mp4", _video(t=2))
     assert os.stat(tmp_path / "a.mp4").st_mode & 0o044 == 0o044
+
+
+# Encodes three synth-faces clips (tiny dataset: subjects s003/s004, classes disgust/fear) with write_mp4 and prints,
+# per clip, the sha256 of the file and of its decoded frames. On AVX-512 CPUs libx264's macroblock tree read
+# uninitialised memory: these clips then encoded differently from run to run (issue 13, item 8).
+_ENCODE_SCRIPT = """
+import hashlib, sys, tempfile
+from pathlib import Path
+from lfdm_bench.data.synth.make import make_config, render_take
+from lfdm_bench.data.video_io import read_video, write_mp4
+cfg = make_config("synth-faces", n_subjects=4, n_takes=1, size=32, frames=10)
+out = Path(tempfile.mkdtemp(dir=sys.argv[1]))
+for subject, cls in [(2, 1), (3, 1), (3, 2)]:
+    path = out / f"{subject}-{cls}.mp4"
+    write_mp4(path, render_take(cfg, subject, cls, 0))
+    print(hashlib.sha256(path.read_bytes()).hexdigest(), hashlib.sha256(read_video(path).tobytes()).hexdigest())
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="MALLOC_PERTURB_ is a glibc feature")
+def test_mp4_encoding_does_not_depend_on_uninitialised_memory(tmp_path):
+    """Same frames -> same mp4, whatever the heap held before: glibc's MALLOC_PERTURB_ fills new and freed blocks
+    with a chosen byte, so an encoder that reads memory it never wrote gives different files under different values
+    (before the fix all 3 clips did, by up to 14/255 per pixel; this CPU and x264 build had AVX-512)."""
+    root = Path(__file__).resolve().parents[1]
+    outputs = {}
+    for perturb in (None, "85"):
+        env = {k: v for k, v in os.environ.items() if k != "MALLOC_PERTURB_"}
+        env.update(PYTHONPATH=str(root), OMP_NUM_THREADS="1")
+        if perturb is not None:
+            env["MALLOC_PERTURB_"] = perturb
+        proc = subprocess.run([sys.executable, "-c", _ENCODE_SCRIPT, str(tmp_path)], env=env, capture_output=True,
+                              text=True, timeout=300)
+        assert proc.returncode == 0, proc.stderr
+        outputs[perturb] = proc.stdout.split()
+    assert len(outputs[None]) == 6
+    assert outputs["85"] == outputs[None], outputs
+
+
+def test_mp4_encoder_threads_do_not_follow_the_machine(tmp_path):
+    """x264 picks its thread count from the core count (slice threads from 64 px up), and the encoded video changes
+    with it: write_mp4 pins one thread, recorded in the stream's x264 settings."""
+    v = np.random.default_rng(1).integers(0, 256, (4, 128, 128, 3), dtype=np.uint8)
+    write_mp4(tmp_path / "a.mp4", v)
+    data = (tmp_path / "a.mp4").read_bytes()
+    assert b"threads=1 lookahead_threads=1" in data and b"mbtree=0" in data

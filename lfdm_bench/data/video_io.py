@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 from pathlib import Path
 from typing import Sequence
 
@@ -17,6 +18,15 @@ from lfdm_bench.utils.io import atomic_save
 
 VIDEO_EXTS = (".mp4", ".avi", ".mov", ".mkv", ".webm")
 IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp")
+
+# libx264 settings that make an encoded mp4 a function of its frames alone (same frames -> same file on a machine):
+# - ``mbtree=0``: libx264 core 165 (the build in the PyAV 18 wheels) reads uninitialised memory in its AVX-512
+#   macroblock-tree code, so on AVX-512 CPUs the same frames encoded differently from run to run (up to 14/255 per
+#   pixel on 32 px clips, enough to move FVD in the 4th digit). Lossless encoding (crf 0) has no macroblock tree.
+# - one encoder thread: x264's automatic thread count follows the machine's core count (slice threads from 64 px
+#   up), and the encoded video changes with it.
+X264_PARAMS = "mbtree=0"
+X264_THREADS = 1
 
 
 class BadVideoError(ValueError):
@@ -195,13 +205,9 @@ def _read_gif(path: Path) -> np.ndarray:
 
 def to_uint8(video) -> np.ndarray:
     """Float [0, 1] or uint8, layout ``[T, H, W, 3]`` or ``[T, 3, H, W]`` (numpy or torch) -> uint8 ``[T, H, W, 3]``."""
-    try:
-        import torch
-
-        if isinstance(video, torch.Tensor):
-            video = video.detach().cpu().numpy()
-    except ImportError:  # pragma: no cover
-        pass
+    torch = sys.modules.get("torch")  # a tensor means torch is loaded; importing it here cost seconds per process
+    if torch is not None and isinstance(video, torch.Tensor):
+        video = video.detach().cpu().numpy()
     video = np.asarray(video)
     if video.ndim != 4:
         raise ValueError(f"expected a video [T, H, W, 3] or [T, 3, H, W], got shape {video.shape}")
@@ -218,7 +224,8 @@ def write_mp4(path: str | os.PathLike, video, fps: int = 10, crf: int = 10) -> N
     """Write an H.264 mp4 (yuv444p at high quality by default, so small synthetic frames keep their colours).
 
     ``video``: uint8 or float [0, 1], ``[T, H, W, 3]`` or ``[T, 3, H, W]``. H and W must be even for yuv420p;
-    with yuv444p any size works. Written atomically.
+    with yuv444p any size works. Written atomically. The same frames give the same file on every run
+    (:data:`X264_PARAMS`, :data:`X264_THREADS`).
     """
     import av
 
@@ -229,7 +236,8 @@ def write_mp4(path: str | os.PathLike, video, fps: int = 10, crf: int = 10) -> N
             stream = container.add_stream("libx264", rate=fps)
             stream.width, stream.height = frames.shape[2], frames.shape[1]
             stream.pix_fmt = "yuv444p"
-            stream.options = {"crf": str(crf), "preset": "fast"}
+            stream.options = {"crf": str(crf), "preset": "fast", "x264-params": X264_PARAMS}
+            stream.codec_context.thread_count = X264_THREADS  # also keeps the RGB -> YUV conversion on one thread
             for f in frames:
                 for packet in stream.encode(av.VideoFrame.from_ndarray(f, format="rgb24")):
                     container.mux(packet)
