@@ -121,3 +121,15 @@ def test_mp4_encoder_threads_do_not_follow_the_machine(tmp_path):
     write_mp4(tmp_path / "a.mp4", v)
     data = (tmp_path / "a.mp4").read_bytes()
     assert b"threads=1 lookahead_threads=1" in data and b"mbtree=0" in data
+
+
+def test_mp4_keeps_a_still_video_still(tmp_path):
+    """The static calibration baseline must stay motionless through the mp4 (lossy crf 10 without the macroblock
+    tree re-coded its last frame with a blip of up to 9/255, which a motion-sensitive detector scores)."""
+    from lfdm_bench.data.synth.make import make_config, render_take
+
+    frame = render_take(make_config("synth-faces", n_subjects=4, n_takes=1, size=32, frames=10), 1, 0, 0)[0]
+    write_mp4(tmp_path / "still.mp4", np.repeat(frame[None], 10, axis=0))
+    r = read_video(tmp_path / "still.mp4").astype(int)
+    assert np.array_equal(r, np.repeat(r[:1], 10, axis=0))
+    assert np.abs(r[0] - frame).max() <= 3  # RGB -> YUV 4:4:4 rounding only

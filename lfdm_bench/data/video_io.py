@@ -22,7 +22,7 @@ IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp")
 # libx264 settings that make an encoded mp4 a function of its frames alone (same frames -> same file on a machine):
 # - ``mbtree=0``: libx264 core 165 (the build in the PyAV 18 wheels) reads uninitialised memory in its AVX-512
 #   macroblock-tree code, so on AVX-512 CPUs the same frames encoded differently from run to run (up to 14/255 per
-#   pixel on 32 px clips, enough to move FVD in the 4th digit). Lossless encoding (crf 0) has no macroblock tree.
+#   pixel on 32 px clips, enough to move FVD in the 4th digit). Lossless coding (crf 0) has no macroblock tree.
 # - one encoder thread: x264's automatic thread count follows the machine's core count (slice threads from 64 px
 #   up), and the encoded video changes with it.
 X264_PARAMS = "mbtree=0"
@@ -220,8 +220,12 @@ def to_uint8(video) -> np.ndarray:
     return np.ascontiguousarray(video)
 
 
-def write_mp4(path: str | os.PathLike, video, fps: int = 10, crf: int = 10) -> None:
-    """Write an H.264 mp4 (yuv444p at high quality by default, so small synthetic frames keep their colours).
+def write_mp4(path: str | os.PathLike, video, fps: int = 10, crf: int = 0) -> None:
+    """Write an H.264 mp4, yuv444p, lossless by default (``crf=0``: only the RGB <-> YUV rounding remains).
+
+    Lossless is the default so that a generated video is evaluated as generated, like the embedded datasets' real
+    videos: lossy coding (``crf`` > 0) adds codec noise that a motion-sensitive detector scores, e.g. a one-frame
+    blip of up to 9/255 in otherwise still videos at ``crf=10``.
 
     ``video``: uint8 or float [0, 1], ``[T, H, W, 3]`` or ``[T, 3, H, W]``. H and W must be even for yuv420p;
     with yuv444p any size works. Written atomically. The same frames give the same file on every run
