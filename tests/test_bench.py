@@ -51,6 +51,15 @@ def test_bench_writes_tables_for_every_method(bench_out):
     assert static["motion_ratio"] == 0 and static["frame0_psnr"] > 40.0  # (only the mp4 encoding differs)
     assert res["methods"]["lfae"]["test"]["motion_ratio"] > 0
     assert "LFAE (real flows)" in md and "motion x real" in md
+    # comparison grids: 2 test subjects, per class the real take, LFDM and LDM from the same source, 8 of 10 frames
+    from lfdm_bench.data.records import read_manifest
+    from PIL import Image
+
+    subjects = sorted({r.subject for r in read_manifest(root / "out/samples/lfdm_test/manifest.csv")})[:2]
+    for subject in subjects:
+        img = Image.open(root / f"out/grids/compare_{subject}.png")
+        assert img.size == (8 * (32 + 2) + 2, 7 * 3 * (32 + 2) + 2)
+    assert "real take / LFDM / LDM" in (root / "out/grids/compare.md").read_text()
     # table 3: the sampler ablation of the trained LFDM, on the first subject's 7 classes, with plots
     ab = res["ablation"]
     assert [(r["sampler"], r["guidance"]) for r in ab["rows"]] == [
