@@ -54,7 +54,7 @@ def sample_run(run: Run, cfg: Any, method: str, make_generator: MakeGenerator, s
     settings = {"sampler": sampler, "steps": steps, "eta": eta, "guidance": guidance, "unconditional": unconditional,
                 "per_pair": per_pair, "dataset": cfg.data.dataset, "size": cfg.data.size,
                 "n_frames": cfg.data.n_frames, "run": str(run.root.resolve()), "sample_seed": s.seed,
-                "max_subjects": max_subjects}
+                "max_subjects": max_subjects, "clip_sampling": cfg.data.sampling}
     manifest = generate_eval_samples(gen, sources, folder, method=method, size=cfg.data.size, settings=settings,
                                      batch_size=s.batch_size, progress=progress)
     if stats:
