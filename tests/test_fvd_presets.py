@@ -350,3 +350,29 @@ def test_presets_differ_on_the_same_sets(sets: dict, mini_detector: list) -> Non
     assert over.overrides == {"bn_eps": {"preset": 1e-3, "used": 1e-5}}
     values["eps"] = evaluate(over, sets["gen"], ["fvd"], dataset=data, cache=False).values["fvd"]["test"]
     assert len({round(v, 6) for v in values.values()}) == len(values), values
+
+
+def test_bf16_only_when_asked_and_its_drift_is_stored(sets: dict, mini_detector: list) -> None:
+    data = sets["square"]
+    base = dict(dataset=data.name, preset="stylegan-v", detector="mini", batch_size=4, allow_span_mismatch=True,
+                device="cpu")
+    assert EvalProtocol(**base).precision == "fp32"  # every preset: fp32
+    fp32 = evaluate(EvalProtocol(**base), sets["gen"], ["fvd"], dataset=data, cache=False)
+    assert fp32.detector["precision"] == "fp32" and "precision_drift" not in fp32.values
+    bf16 = evaluate(EvalProtocol(**base, precision="bf16"), sets["gen"], ["fvd"], dataset=data, cache=False)
+    assert bf16.protocol["overrides"] == {"precision": {"preset": "fp32", "used": "bf16"}}
+    drift = bf16.values["precision_drift"]["test"]
+    assert drift["fvd_fp32"] == pytest.approx(fp32.values["fvd"]["test"], rel=1e-9)  # same clips, fp32 twin
+    assert drift["fvd_bf16"] == bf16.values["fvd"]["test"]
+    assert drift["abs"] == pytest.approx(drift["fvd_bf16"] - drift["fvd_fp32"]) and drift["abs"] != 0
+
+
+def test_protocol_values_listed_in_help() -> None:
+    from click.testing import CliRunner
+
+    from lfdm_bench.metrics.commands import eval_cmd
+
+    out = CliRunner().invoke(eval_cmd, ["--help"]).output
+    assert "--protocol" in out
+    for name in PRESET_NAMES:
+        assert name in out, name

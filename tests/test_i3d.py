@@ -248,6 +248,14 @@ def test_torchscript_wrapper(tmp_path):
     assert fx.info.resize_method == "torchscript-internal"
     feats = fx(u8[:, :, :, :64, :80].permute(0, 2, 1, 3, 4))  # native resolution, BTCHW
     assert np.allclose(feats, _ScriptedDummy()(u8[:, :, :, :64, :80], rescale=True).double().numpy())
+    assert fx.info.weights_status == "unverified" and not fx.info.comparable_with_published  # unknown digest
+    # fvd-comparison's compute_our_fvd (preset lfdm): the toolkit's resize and [-1, 1] scaling, then
+    # rescale=False, resize=False
+    fl = FeatureExtractor(path, device="cpu", torchscript_call="float-224")
+    assert fl.info.resize_method == "bilinear-tats"
+    small = u8[:, :, :, :64, :80]
+    want = _ScriptedDummy()(to_i3d_input(small), rescale=False, resize=False).double().numpy()
+    assert np.allclose(fl(small.permute(0, 2, 1, 3, 4)), want, atol=1e-6)
 
 
 # ---------------------------------------------------------------- resolution of the weights
