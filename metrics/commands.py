@@ -96,9 +96,10 @@ def _echo_err(message: str) -> None:
               help="Compute FVD even when real and generated clips cover different fractions of their videos' time "
                    "(refused otherwise); the difference is stated with the result.")
 @click.option("--real-max", type=click.IntRange(min=2), default=None, metavar="N",
-              help="At most N real videos per split, class-stratified [default: all; sanity mode: 64].")
+              help="At most N real clips per split, chosen by the preset's subset rule [default: the preset's N, all "
+                   "for lfdm-bench; sanity mode: 64].")
 @click.option("--gen-max", type=click.IntRange(min=2), default=None, metavar="N",
-              help="At most N generated videos per split [default: all].")
+              help="At most N generated videos per split [default: the preset's N, all for lfdm-bench].")
 @click.option("--ddof", type=click.Choice(["0", "1"]), default=None,
               help="Covariance divides by N - ddof (1: TF-GAN/TATS; 0: StyleGAN-V) [default: the preset's].")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None, metavar="DIR",

@@ -100,7 +100,10 @@ class EvalProtocol:
         generated_sampling: (preset) generated clips: ``first`` or ``window``.
         real_split: (preset) ``same`` (the generated videos' source split) or ``train`` (TATS).
         subset: (preset) how ``max_real`` / ``max_generated`` pick videos: ``stratified`` or ``sorted-first``.
-        max_real, max_generated: at most this many real clips / generated videos per split; ``None``: all.
+        max_real, max_generated: at most this many real clips / generated videos per split; ``None``: the
+            preset's numbers (``n_real`` / ``n_generated``: StyleGAN-V 2048 / 2048, VideoGPT 256 / 256, TATS 2048 /
+            2048, cd-fvd all / 2048, LFDM all / 10,000; all videos for ``lfdm-bench`` and ``tf``); a value given
+            that differs from the preset's is recorded in ``overrides``.
         detector: I3D weight path, ``"i3d-random"`` (smoke tests; not comparable with published numbers), or
             ``None`` (``$LFDM_BENCH_I3D`` / the cache; see :func:`lfdm_bench.metrics.detector.resolve_i3d_path`).
         bn_eps: (preset) I3D BatchNorm epsilon (1e-3 TF-Hub, 1e-5 VideoGPT/TATS/cd-fvd port).
@@ -158,6 +161,12 @@ class EvalProtocol:
             if given is None:
                 setattr(self, name, value)
             elif given != value:
+                self.overrides[name] = {"preset": value, "used": given}
+        for name, value in (("max_real", preset.n_real), ("max_generated", preset.n_generated)):
+            given = getattr(self, name)
+            if given is None:
+                setattr(self, name, value)
+            elif value is not None and int(given) != value:
                 self.overrides[name] = {"preset": value, "used": given}
         self.n_frames, self.ddof, self.bn_eps = int(self.n_frames), int(self.ddof), float(self.bn_eps)
         if self.split not in EVAL_SPLITS:

@@ -26,6 +26,7 @@ from lfdm_bench.metrics.frame_scores import FrameScores
 from lfdm_bench.metrics.i3d import InceptionI3d, build_random_i3d, load_i3d
 from lfdm_bench.metrics.preprocess import quantize, tf_legacy_bilinear
 from lfdm_bench.metrics.protocol import EvalProtocol
+from lfdm_bench.metrics.protocol import EvalProtocol as _EvalProtocol
 from lfdm_bench.metrics.real_cache import ClipSpec, FeatureCache, cached_features, compute_features, record_id
 from lfdm_bench.metrics.sanity import write_real_samples
 from lfdm_bench.metrics.weights import KNOWN_I3D_DIGESTS, KnownCheckpoint, label_weights
@@ -122,6 +123,23 @@ def test_sorted_first_subset() -> None:
     recs = _records({n: 20 for n in ("d", "b", "e", "a", "c")})
     assert [Path(r.path).stem for r in choose_videos(recs, 3, "sorted-first", 0)] == ["a", "b", "c"]
     assert len(choose_videos(recs, None, "sorted-first", 0)) == 5
+
+
+def test_preset_numbers_of_videos_and_overrides() -> None:
+    def EvalProtocol(**kw):  # noqa: N802
+        return _EvalProtocol(dataset="synth-faces", **kw)
+
+    assert (EvalProtocol(preset="lfdm-bench").max_real, EvalProtocol(preset="lfdm-bench").max_generated) == (None, None)
+    assert (EvalProtocol(preset="stylegan-v").max_real, EvalProtocol(preset="stylegan-v").max_generated) == (2048, 2048)
+    assert (EvalProtocol(preset="videogpt").max_real, EvalProtocol(preset="tats").max_real) == (256, 2048)
+    assert (EvalProtocol(preset="cd-fvd").max_real, EvalProtocol(preset="cd-fvd").max_generated) == (None, 2048)
+    p = EvalProtocol(preset="tats", max_real=64, ddof=0, real_sampling="uniform")
+    assert p.overrides == {"max_real": {"preset": 2048, "used": 64}, "ddof": {"preset": 1, "used": 0},
+                           "real_sampling": {"preset": "windows-all", "used": "uniform"}}
+    assert p.to_dict()["overrides"] == p.overrides and p.to_dict()["preset_settings"]["ddof"] == 1
+    assert "preset tats with overrides" in protocol_line(p.to_dict() | {"resolution": 32}, None)
+    with pytest.raises(ValueError, match="valid names: lfdm-bench, tf, stylegan-v"):
+        EvalProtocol(preset="fvd-tf")
 
 
 def test_span_check_rules() -> None:
