@@ -178,24 +178,26 @@ def _shortside(x: torch.Tensor, size: int, antialias: bool) -> torch.Tensor:
 
 def tf_resize_bilinear_legacy(img: np.ndarray, out_h: int, out_w: int) -> np.ndarray:
     """TF1 ``resize_bilinear(align_corners=False, half_pixel_centers=False)`` of float32 [N, H, W, C], written from
-    TF's resize_bilinear_op.cc: ``in = out * (in_size / out_size)`` in float, lower = floor, upper = min(ceil, in-1),
-    ``top + (bottom - top) * y_lerp`` after the two x interpolations."""
+    TF's resize_bilinear_op.cc: per output index ``in = out * (in_size / out_size)`` in float32, lower = floor,
+    upper = min(ceil, in_size - 1), lerp = in - floor; ``top + (bottom - top) * y_lerp`` after the x interpolations."""
     n, h, w, c = img.shape
-    out = np.empty((n, out_h, out_w, c), dtype=np.float32)
-    hs, ws = np.float32(h) / np.float32(out_h), np.float32(w) / np.float32(out_w)
-    for y in range(out_h):
-        fy = np.float32(y) * hs
-        y0, y1 = int(np.floor(fy)), min(int(np.ceil(fy)), h - 1)
-        ly = np.float32(fy - np.floor(fy))
-        for x in range(out_w):
-            fx = np.float32(x) * ws
-            x0, x1 = int(np.floor(fx)), min(int(np.ceil(fx)), w - 1)
-            lx = np.float32(fx - np.floor(fx))
-            tl, tr, bl, br = img[:, y0, x0], img[:, y0, x1], img[:, y1, x0], img[:, y1, x1]
-            top = tl + (tr - tl) * lx
-            bottom = bl + (br - bl) * lx
-            out[:, y, x] = top + (bottom - top) * ly
-    return out
+
+    def axis(n_in: int, n_out: int):
+        scale = np.float32(n_in) / np.float32(n_out)
+        pos = np.array([np.float32(i) * scale for i in range(n_out)], dtype=np.float32)
+        lo = np.floor(pos).astype(int)
+        hi = np.minimum(np.ceil(pos).astype(int), n_in - 1)
+        return lo, hi, (pos - np.floor(pos)).astype(np.float32)
+
+    y0, y1, ly = axis(h, out_h)
+    x0, x1, lx = axis(w, out_w)
+    img = img.astype(np.float32)
+    tl, tr = img[:, y0][:, :, x0], img[:, y0][:, :, x1]
+    bl, br = img[:, y1][:, :, x0], img[:, y1][:, :, x1]
+    lx, ly = lx[None, None, :, None], ly[None, :, None, None]
+    top = tl + (tr - tl) * lx
+    bottom = bl + (br - bl) * lx
+    return top + (bottom - top) * ly
 
 
 def _quantise(x: torch.Tensor, rule: str) -> torch.Tensor:
@@ -378,3 +380,34 @@ def test_protocol_values_listed_in_help() -> None:
     assert "--protocol" in out
     for name in PRESET_NAMES:
         assert name in out, name
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", PRESET_NAMES)
+def test_preset_features_equal_reference_with_the_real_i3d(name: str, sets: dict, tmp_path: Path) -> None:
+    """The full I3D (seeded random weights saved as a state dict, loaded by ``build_detector`` with the preset's
+    epsilon): each selected clip's features equal those of the reference's input through the I3D built with the
+    reference's literal epsilon."""
+    from lfdm_bench.metrics.i3d import InceptionI3d
+    from test_i3d import random_state_dict
+
+    ref = REFERENCE[name]
+    weights = tmp_path / "w.pt"
+    torch.save(random_state_dict(7), weights)
+    data = sets["wide"] if ref["load"].startswith("shortside") else sets["square"]
+    t = ref["frames"]
+    protocol = EvalProtocol(dataset=data.name, preset=name, detector=str(weights), batch_size=2, max_real=3,
+                            max_generated=3, allow_span_mismatch=True, device="cpu")
+    result = evaluate(protocol, sets["gen"], ["fvd"], dataset=data, cache=False)
+    net = InceptionI3d(bn_eps=ref["eps"])
+    net.load_state_dict(random_state_dict(7), strict=False)
+    net.eval()
+    lengths = {r.path: r.n_frames for r in data.records}
+    for key, rule, real in ((f"real_{ref['split']}", ref["real"], True), ("generated", ref["gen"], False)):
+        recs = result.records[key]
+        feats = result.features[key if real else "generated"]["i3d"]
+        for r, f in zip(recs, feats):
+            clip = _frames(r.path, _clip_indices(r, rule, t, lambda x: lengths.get(x.path, GEN_FRAMES)))
+            with torch.no_grad():
+                want = net(reference_input(clip, ref, real)[None])[0].double().numpy()
+            np.testing.assert_allclose(f, want, rtol=1e-4, atol=1e-4 * np.abs(want).max())
