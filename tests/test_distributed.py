@@ -97,3 +97,31 @@ def test_each_process_takes_its_slice_of_every_step():
     assert all(len(b) == 2 for p in parts for b in p)
     with pytest.raises(ValueError, match="divisible by the number of processes"):
         StepBatchSampler(10, 6, 4, world=4)
+
+
+@pytest.mark.slow
+def test_accelerate_launch_of_the_train_command(tmp_path):
+    """README's multi-GPU line on the CPU: ``accelerate launch --multi_gpu --num_processes 2 -m lfdm_bench train``
+    (2 processes, gloo) trains both stages, one process writes and prints (~20 s)."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[1]
+    launcher = Path(sys.executable).with_name("accelerate")
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+           "PYTHONPATH": f"{repo}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    proc = subprocess.run([str(launcher), "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
+                           "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port",
+                           str(_free_port()), "-m", "lfdm_bench", "train", "--config", "tiny", "--out",
+                           str(tmp_path / "run"), "--no-progress"], cwd=tmp_path, env=env, capture_output=True,
+                          text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.count("run directory:") == 1 and proc.stdout.count("LFAE reconstruction") == 1
+    for stage in ("lfae", "dm"):
+        ck = load_checkpoint(tmp_path / "run" / "checkpoints" / stage / "last.pt")
+        assert ck["finished"] and ck["step"] == 6
+        rows = (tmp_path / "run" / "logs" / f"{stage}.csv").read_text().splitlines()
+        assert len(rows) == 1 + 3  # one writer: steps 2, 4, 6
+    assert "world=2" in (tmp_path / "run" / "logs" / "run.log").read_text()

@@ -179,6 +179,8 @@ class Trainer:
         if mp == "auto":
             mp = "bf16" if torch.cuda.is_available() else "no"
         self.accelerator = Accelerator(mixed_precision=mp, cpu=not torch.cuda.is_available())
+        if torch.cuda.is_available():  # cuDNN picks the fastest convolution algorithms for the (fixed) shapes
+            torch.backends.cudnn.benchmark = True
         if cfg.batch_size % self.accelerator.num_processes:
             raise ValueError(f"train.batch_size={cfg.batch_size} must be divisible by the number of processes "
                              f"({self.accelerator.num_processes}): each takes an equal slice of every step's batch")
@@ -275,6 +277,9 @@ class Trainer:
                                              num_workers=cfg.num_workers, persistent_workers=False,
                                              generator=torch.Generator())  # keeps the global RNG untouched
         model, optimizer = acc.prepare(self.model, self.optimizer)
+        if world > 1:
+            self.run.log(f"[{self.name}] world={world}: {world} processes, {sampler.batch_size} items each per step "
+                         f"(batch {cfg.batch_size}), device {acc.device}")
         self.model = model
         self._train_mode(model, True)
         bar = tqdm(total=end, initial=self.step, desc=self.name, disable=not self.progress or not self.accelerator.is_main_process,
