@@ -34,6 +34,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
                "more folders, such as a GPU cluster's and a laptop's; refuses to mix protocols unless --allow-mixed."),
     "experiment": ("lfdm_bench.bench.experiments", "experiment", "The paper's other experiments: unconditional "
                    "generation, a new domain, BERT vs one-hot text."),
+    "detector": ("lfdm_bench.metrics.vcnn.commands", "detector", "The embedded-domain FVD detector (VCNN): train it "
+                 "reproducibly, show what is shipped."),
 }
 
 
