@@ -198,9 +198,9 @@ def evaluate(protocol: EvalProtocol, samples: str | Path | Sequence[VideoRecord]
                              min((sum(r.split == s for r in gen) for s in protocol.splits), default=0))
 
     frame_scores = None
-    if {"psnr", "ssim"} & set(wanted):
+    if {"psnr", "ssim", "motion"} & set(wanted):
         gt_spec = dataclasses.replace(protocol.clip_spec(resolution, real=True), sampling=_gt_sampling(protocol, gen))
-        frame_scores = FrameScores(gen, by_id, gt_spec, protocol.psnr_cap_db)
+        frame_scores = FrameScores(gen, by_id, gt_spec, protocol.psnr_cap_db, motion="motion" in wanted)
         proto["psnr_ground_truth"] = f"the source video's clip read '{gt_spec.sampling}'"
 
     t0 = time.perf_counter()
@@ -259,6 +259,8 @@ def evaluate(protocol: EvalProtocol, samples: str | Path | Sequence[VideoRecord]
         for m in ("psnr", "ssim"):
             if m in wanted and frame_scores is not None:
                 values[m][s] = frame_scores.summary(rows, m)
+        if "motion" in wanted and frame_scores is not None:
+            values["motion"][s] = frame_scores.motion_summary(s)
     if drift:
         values["precision_drift"] = {"what": "FVD under bf16 autocast minus FVD in fp32, same clips", **drift}
     both = (values.get("fvd", {}).get("test"), values.get("fvd", {}).get("train"))

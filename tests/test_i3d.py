@@ -371,6 +371,7 @@ def test_other_resize_methods():
         to_i3d_input(x, method="bicubic")
 
 
+@pytest.mark.cuda
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_cuda_bf16_features_close_to_fp32():
     clips = torch.randint(0, 256, (2, 16, 3, 64, 64), dtype=torch.uint8)

@@ -110,7 +110,8 @@ def train_dm(cfg: LFDMConfig, run: Run, progress: bool = True, stop_at: int | No
     codec = FlowTargetCodec(cfg.dm.flow_target)
     if cfg.dm.precompute_targets:
         key = {"lfae": str((run.checkpoints / "lfae" / "last.pt").stat().st_mtime_ns),
-               "records": [r.path for r in clips.records], "n": cfg.data.n_frames, "size": cfg.data.size}
+               "records": [r.path for r in clips.records], "n": cfg.data.n_frames, "size": cfg.data.size,
+               "refine": [lfae.config.refine_steps, lfae.config.refine_lr, lfae.config.refine_render]}
         tensors = cached_tensors(run, "dm_targets", key, lambda: compute_dm_targets(lfae, clips, progress=progress),
                                  "LFAE targets")
         ds, collate_fn = TensorItems(tensors), stack_collate
@@ -130,13 +131,13 @@ def train_dm(cfg: LFDMConfig, run: Run, progress: bool = True, stop_at: int | No
 
     def loss_fn(m: nn.Module, batch) -> tuple[torch.Tensor, dict[str, float]]:
         target, z0, cls = (t.to(device) for t in get_batch(batch))
-        return m.loss(target, z0, cls), {}
+        return m(target, z0, cls), {}  # forward = the diffusion loss (through DDP when several processes)
 
     test = clip_dataset(info, cfg.data, "test", train=False)
     preview = dm_preview(run, lfae, test.first_frame(0), len(info.class_texts), cfg.data.n_frames, codec=codec)
     trainer = Trainer(run, "dm", model, loss_fn, ds, collate_fn, cfg.dm.train,
                       model_config=model.cfg.to_dict(), on_sample=preview, progress=progress,
-                      run_info=run_info("lfdm", cfg))
+                      run_info=run_info("lfdm", cfg), compile_modules=[model.unet])
     out = trainer.fit(stop_at=stop_at)
     out["params"] = sum(p.numel() for p in model.unet.parameters())
     return out

@@ -15,3 +15,8 @@ class SampleConfig:
     batch_size: int = 16
     seed: int = 0
     unconditional: bool = False  # generate with the null condition (the paper's unconditional experiment)
+    precision: str = "auto"  # auto (bf16 autocast on CUDA, fp32 on CPU) | fp32 | bf16; the sampler's update stays fp32
+
+    def __post_init__(self) -> None:
+        if self.precision not in ("auto", "fp32", "bf16"):
+            raise ValueError(f"sample.precision must be auto, fp32 or bf16, got {self.precision!r}")
