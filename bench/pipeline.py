@@ -138,7 +138,8 @@ class Benchmark:
         return EvalProtocol(dataset=d.dataset, root=d.root, dataset_options=dict(d.options), split=split,
                             preset=e.protocol, n_frames=e.n_frames, resolution=d.size, real_sampling=e.real_sampling,
                             max_real=e.max_real, max_generated=e.max_generated, detector=e.detector, bn_eps=e.bn_eps,
-                            ddof=e.ddof, precision=e.precision, seed=e.seed, batch_size=e.batch_size)
+                            ddof=e.ddof, precision=e.precision, allow_span_mismatch=e.allow_span_mismatch,
+                            seed=e.seed, batch_size=e.batch_size)
 
     def _eval(self, method: str, split: str) -> str:
         samples = self.out / "samples" / f"{method}_{split}"
