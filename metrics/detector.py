@@ -185,9 +185,9 @@ class FeatureExtractor:
     def _batches(self, videos: Tensor) -> Iterator[Tensor]:
         starts = range(0, videos.shape[0], self.batch_size)
         if self.progress:
-            from tqdm.auto import tqdm
+            from lfdm_bench.utils.progress import progress_bar
 
-            starts = tqdm(starts, desc=f"I3D features ({self.info.name})", unit="batch")
+            starts = progress_bar(starts, desc=f"I3D features ({self.info.name})", unit="batch")
         for s in starts:
             yield videos[s:s + self.batch_size]
 
