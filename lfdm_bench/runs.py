@@ -103,7 +103,7 @@ class Run:
         """Create (or reopen, when ``exist_ok``) a run folder; write the resolved config and the environment."""
         root = Path(root)
         if root.exists() and not exist_ok and any(root.iterdir()):
-            raise FileExistsError(f"run directory {root} exists and is not empty; pass another --out or --resume")
+            raise FileExistsError(f"run directory {root} exists and is not empty; pass another --out")
         for d in SUBDIRS:
             (root / d).mkdir(parents=True, exist_ok=True)
         run = cls(root)

@@ -15,3 +15,13 @@ class SampleConfig:
     batch_size: int = 16
     seed: int = 0
     unconditional: bool = False  # generate with the null condition (the paper's unconditional experiment)
+
+    def __post_init__(self) -> None:
+        from lfdm_bench.diffusion.samplers import resolve_sampler
+
+        resolve_sampler(self.sampler)  # an unknown name lists the valid ones
+        for key in ("steps", "per_pair", "batch_size"):
+            if int(getattr(self, key)) < 1:
+                raise ValueError(f"sample.{key} must be >= 1, got {getattr(self, key)}")
+        if self.eta < 0:
+            raise ValueError(f"sample.eta must be >= 0, got {self.eta}")
