@@ -70,6 +70,10 @@ def bootstrap_fvd(gen: np.ndarray, real: np.ndarray, n: int, seed: int = 0, ddof
     return [float(lo), float(hi)]
 
 
+class BenchConfigMismatch(ValueError):
+    """The output folder holds a benchmark of another config."""
+
+
 class Benchmark:
     """Runs the stages of a :class:`BenchConfig` into ``out``."""
 
@@ -79,8 +83,8 @@ class Benchmark:
         resolved = dump_yaml(bc)
         cfg_path = self.out / "bench_config.yaml"
         if cfg_path.is_file() and cfg_path.read_text() != resolved:
-            raise ValueError(f"{self.out} holds a benchmark with a different config; pass another --out or the same "
-                             f"config to resume it")
+            raise BenchConfigMismatch(f"{self.out} holds a benchmark with a different config; pass another --out or "
+                                      f"the same config to resume it")
         atomic_write_text(cfg_path, resolved)
         self.state = ResumeState(self.out / "state.json", what="a benchmark")
         self.lfdm_cfg = _lfdm_cfg(bc)
