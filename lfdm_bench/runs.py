@@ -174,7 +174,7 @@ class RunConfigMismatch(ValueError):
 def open_training_run(run_dir: str | os.PathLike, model: str, config_yaml: str, config: str = "",
                       overrides: Sequence[str] = ()) -> Run:
     """Create (or reopen, to resume) the folder of a training run of ``model`` (``lfdm`` / ``ldm``) whose resolved
-    config is ``config_yaml``; a folder holding a run of another model or config is refused
+    config is ``config_yaml``; a folder holding a run of another model, or checkpoints of another config, is refused
     (:class:`RunConfigMismatch`). ``config`` and ``overrides`` (the command's ``--config`` / ``--set``) go to
     ``run.json``."""
     if model not in MODELS:
@@ -183,7 +183,9 @@ def open_training_run(run_dir: str | os.PathLike, model: str, config_yaml: str, 
     previous = (Run(root).read_json("run.json") or {}).get("model")
     if previous not in (None, model):
         raise RunConfigMismatch(f"{root} holds a run of another model ({previous}); pass another --out")
-    if (root / "config.yaml").is_file() and (root / "config.yaml").read_text() != config_yaml:
+    trained = (root / "checkpoints").is_dir() and any((root / "checkpoints").rglob("*.pt"))
+    # a folder with no checkpoint yet (e.g. a first try that stopped at a bad dataset option) takes the new config
+    if trained and (root / "config.yaml").is_file() and (root / "config.yaml").read_text() != config_yaml:
         raise RunConfigMismatch(f"{root} holds a run with a different config; resume it with the same config "
                                 f"and --set values, or pass another --out")
     run = Run.create(root, config_yaml=config_yaml)

@@ -66,6 +66,23 @@ def test_config_errors_are_one_line(command, case, tmp_path, bad_yaml):
     assert not out.exists()  # refused before anything is written
 
 
+def test_a_bad_dataset_option_does_not_lock_the_run_folder(tmp_path):
+    """The option is only checked when the data is loaded, after the run folder got its config.yaml: a folder without
+    checkpoints takes the corrected config; one with checkpoints still refuses another config."""
+    from lfdm_bench.runs import RunConfigMismatch, open_training_run
+
+    out = tmp_path / "run"
+    line = one_error_line(cli("train", "--config", "tiny", "--set", "data.options.nosuch=1", "--out", str(out),
+                              "--no-progress"), 2)
+    assert "data.options: unknown SynthConfig option(s) ['nosuch']; valid options: " in line
+    run = open_training_run(out, "lfdm", "corrected: 1\n")
+    assert (out / "config.yaml").read_text() == "corrected: 1\n"
+    (run.checkpoints / "lfae").mkdir(parents=True, exist_ok=True)
+    (run.checkpoints / "lfae" / "last.pt").write_bytes(b"")
+    with pytest.raises(RunConfigMismatch, match="holds a run with a different config"):
+        open_training_run(out, "lfdm", "other: 2\n")
+
+
 # -------------------------------------------------------------------------------------------- 9: sample options
 @pytest.mark.parametrize("args, expect", [
     (["--sampler", "nosuch"], "Invalid value for '--sampler': unknown sampler 'nosuch'"),
