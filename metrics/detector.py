@@ -129,7 +129,7 @@ class FeatureExtractor:
         batch_size: clips per detector call.
         precision: ``"auto"`` (bf16 autocast on CUDA, fp32 on CPU), ``"fp32"`` or
             ``"bf16"`` (CUDA only).
-        progress: show a tqdm progress bar over batches.
+        progress: show a progress bar over batches.
 
     Calling the extractor: ``extractor(videos, layout="BTCHW") -> np.ndarray float64 [B, 400]``, where
     ``videos`` is a torch tensor or numpy array, uint8 in [0, 255] or float in [0, 1], in layout

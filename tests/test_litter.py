@@ -17,10 +17,10 @@ from lfdm_bench.utils.progress import LineProgress, progress_bar
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _leftover(folder: Path, name: str, age_s: float = 60.0) -> Path:
+def _leftover(folder: Path, name: str, age_s: float = 30 * 86400.0) -> Path:
     p = folder / f".{name}.k3x_9qzz.tmp"  # mkstemp's pattern: 8 characters of [a-z0-9_]
     p.write_bytes(b"half a checkpoint")
-    old = time.time() - age_s
+    old = time.time() - age_s  # older than this (test) process: a killed earlier one left it
     os.utime(p, (old, old))
     return p
 

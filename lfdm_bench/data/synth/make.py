@@ -238,7 +238,7 @@ def ensure_synthetic(name: str, root: str | os.PathLike | None = None, progress:
     Args:
         name: a key of :data:`SYNTH_DATASETS` (``synth-faces``, ``synth-actions``).
         root: parent folder of the dataset folder (default ``cache_dir('datasets')``).
-        progress: show a tqdm progress bar while generating.
+        progress: show a progress bar while generating.
         workers: processes rendering videos (1: in this process); the content does not depend on it.
         **overrides: :class:`SynthConfig` fields (``n_subjects``, ``n_takes``, ``size``, ``frames``, ``seed``,
             ``fps``, ``style``, ``n_train_subjects``).
