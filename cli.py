@@ -34,6 +34,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
                "more folders, such as a GPU cluster's and a laptop's; refuses to mix protocols unless --allow-mixed."),
     "experiment": ("lfdm_bench.bench.experiments", "experiment", "The paper's other experiments: unconditional "
                    "generation, a new domain, BERT vs one-hot text, grid vs displacement flow target."),
+    "detector": ("lfdm_bench.metrics.vcnn.commands", "detector", "The embedded-domain FVD detector (VCNN): train it "
+                 "reproducibly, show what is shipped."),
 }
 
 
@@ -107,16 +109,19 @@ def _train_lfdm(config: str, overrides: tuple[str, ...], out: str | None, stage:
     from lfdm_bench.lfdm.config import load_lfdm_config
     from lfdm_bench.lfdm.train import open_lfdm_run, train_lfdm_run
     from lfdm_bench.metrics.reconstruction import evaluate_lfae_run
+    from lfdm_bench.utils.dist import is_main_process
 
     cfg = load_lfdm_config(config, overrides)
     run = open_lfdm_run(cfg, out, config, overrides)
     run.log(f"train lfdm stage={stage} config={config} overrides={list(overrides)}", echo=True)
     if stage in ("lfae", "all"):
         train_lfdm_run(cfg, run, "lfae", progress)
-        click.echo(evaluate_lfae_run(run, cfg))
+        if is_main_process():  # under accelerate launch: one process scores and prints
+            click.echo(evaluate_lfae_run(run, cfg))
     if stage in ("dm", "all"):
         train_lfdm_run(cfg, run, "dm", progress)
-    click.echo(f"run directory: {run.root}")
+    if is_main_process():
+        click.echo(f"run directory: {run.root}")
 
 
 def _train_ldm(config: str, overrides: tuple[str, ...], out: str | None, stage: str, progress: bool) -> None:
@@ -127,9 +132,12 @@ def _train_ldm(config: str, overrides: tuple[str, ...], out: str | None, stage: 
     run = open_ldm_run(cfg, out, config, overrides)
     run.log(f"train ldm stage={stage} config={config} overrides={list(overrides)}", echo=True)
     done = train_ldm_run(cfg, run, stage, progress)
-    if "ae" in done:
-        click.echo(done["ae"]["table"])
-    click.echo(f"run directory: {run.root}")
+    from lfdm_bench.utils.dist import is_main_process
+
+    if is_main_process():  # under accelerate launch: one process prints
+        if "ae" in done:
+            click.echo(done["ae"]["table"])
+        click.echo(f"run directory: {run.root}")
 
 
 class SamplerName(click.ParamType):

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
+from lfdm_bench.utils.dist import is_main_process
 from lfdm_bench.utils.io import atomic_write_json, atomic_write_text
 
 SUBDIRS = ("logs", "checkpoints", "samples", "metrics")
@@ -109,9 +110,10 @@ class Run:
         run = cls(root)
         if config_yaml is not None:
             atomic_write_text(root / "config.yaml", config_yaml)
-        envs = run.read_json("env.json") or {"runs": []}
-        envs.setdefault("runs", []).append(environment())
-        atomic_write_json(root / "env.json", envs)
+        if is_main_process():  # one entry per start, also when several processes run the command
+            envs = run.read_json("env.json") or {"runs": []}
+            envs.setdefault("runs", []).append(environment())
+            atomic_write_json(root / "env.json", envs)
         return run
 
     @classmethod
@@ -148,7 +150,10 @@ class Run:
 
     # --- logging -----------------------------------------------------------------------------------------------
     def log(self, message: str, echo: bool = False) -> None:
-        """Append a timestamped line to ``logs/run.log`` (flushed immediately)."""
+        """Append a timestamped line to ``logs/run.log`` (flushed immediately); with several processes (``accelerate
+        launch``), process 0 alone writes and prints."""
+        if not is_main_process():
+            return
         line = f"[{_dt.datetime.now().isoformat(timespec='seconds')}] {message}"
         with open(self.path("logs", "run.log"), "a") as f:
             f.write(line + "\n")

@@ -202,10 +202,11 @@ def train_ldm_dm(cfg: LDMConfig, run: Run, progress: bool = True, stop_at: int |
 
     def loss_fn(m: nn.Module, batch) -> tuple[torch.Tensor, dict[str, float]]:
         x0, cls = (t.to(device) for t in get_batch(batch))  # [B, c, T, h, w], [B]
-        return m.loss(x0, x0[:, :, 0], cls), {}
+        return m(x0, x0[:, :, 0], cls), {}  # forward = the diffusion loss (through DDP when several processes)
 
     trainer = Trainer(run, "dm", model, loss_fn, ds, collate_fn, cfg.dm.train,
-                      model_config=model.cfg.to_dict(), progress=progress, run_info=run_info("ldm", cfg))
+                      model_config=model.cfg.to_dict(), progress=progress, run_info=run_info("ldm", cfg),
+                      compile_modules=[model.unet])
     out = trainer.fit(stop_at=stop_at)
     out["params"] = _count(model.unet)
     h = cfg.data.size // 4

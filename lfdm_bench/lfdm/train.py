@@ -132,13 +132,13 @@ def train_dm(cfg: LFDMConfig, run: Run, progress: bool = True, stop_at: int | No
 
     def loss_fn(m: nn.Module, batch) -> tuple[torch.Tensor, dict[str, float]]:
         target, z0, cls = (t.to(device) for t in get_batch(batch))
-        return m.loss(target, z0, cls), {}
+        return m(target, z0, cls), {}  # forward = the diffusion loss (through DDP when several processes)
 
     test = clip_dataset(info, cfg.data, "test", train=False)
     preview = dm_preview(run, lfae, test.first_frame(0), len(info.class_texts), cfg.data.n_frames, codec=codec)
     trainer = Trainer(run, "dm", model, loss_fn, ds, collate_fn, cfg.dm.train,
                       model_config=model.cfg.to_dict(), on_sample=preview, progress=progress,
-                      run_info=run_info("lfdm", cfg))
+                      run_info=run_info("lfdm", cfg), compile_modules=[model.unet])
     out = trainer.fit(stop_at=stop_at)
     out["params"] = sum(p.numel() for p in model.unet.parameters())
     return out

@@ -3,7 +3,7 @@
 A sample folder::
 
     OUT/manifest.csv      one VideoRecord per generated video (subject/split of the source, requested class,
-                          params: source video, seed, method, sampler settings, seconds per video)
+                          params: source video (+ source_segment), seed, method, sampler settings, seconds)
     OUT/videos/*.mp4      the generated videos
     OUT/settings.json     the settings shared by every video (method, sampler, steps, guidance, checkpoint, ...)
 
@@ -122,7 +122,9 @@ def generate_eval_samples(generate_fn: GenerateFn, sources: Sequence[EvalSource]
             done.append(VideoRecord(
                 path=str(path), subject=src.subject, class_index=src.class_index, class_name=src.class_name,
                 text=src.text, split=src.split, take=src.sample_id, n_frames=int(vid.shape[0]),
-                params={"source": src.record.path, "seed": src.seed, "seconds": round(seconds, 5), **settings},
+                params={"source": src.record.path, "seed": src.seed, "seconds": round(seconds, 5), **settings,
+                        **({"source_segment": list(src.record.params["segment"])}
+                           if src.record.params.get("segment") is not None else {})},
             ))
         write_manifest(done, manifest, relative_to=out_dir)
         bar.update(len(batch))

@@ -16,9 +16,9 @@ from lfdm_bench.data.loading import load_data
 from lfdm_bench.runs import Run
 from lfdm_bench.sampling.eval_set import build_eval_set
 from lfdm_bench.sampling.generate import GenerateFn, generate_eval_samples
-from lfdm_bench.utils.device import pick_device
+from lfdm_bench.utils.device import autocast_dtype, pick_device
 
-# make_generator(device, sampler=, steps=, eta=, guidance=, unconditional=, stats=) -> generate_fn
+# make_generator(device, sampler=, steps=, eta=, guidance=, unconditional=, stats=, precision=) -> generate_fn
 MakeGenerator = Callable[..., GenerateFn]
 
 
@@ -64,15 +64,17 @@ def sample_run(run: Run, cfg: Any, method: str, make_generator: MakeGenerator, s
         subjects = sorted({r.subject for r in info.split(split)})[: int(max_subjects)]
     sources = build_eval_set(info.records, split, per_pair=per_pair, seed=s.seed, subjects=subjects)
     stats: dict = {}
+    precision = "bf16" if autocast_dtype(s.precision, device, "sample.precision") is not None else "fp32"
     gen = make_generator(device, sampler=sampler, steps=steps, eta=eta, guidance=guidance,
-                         unconditional=unconditional, stats=stats)
+                         unconditional=unconditional, stats=stats, precision=precision)
     name = sample_folder_name(split, sampler, steps, eta, guidance, unconditional)
     folder = Path(out) if out else Path(under if under is not None else run.samples) / name
     settings = {"sampler": sampler, "steps": steps, "eta": eta, "guidance": guidance, "unconditional": unconditional,
                 "per_pair": per_pair, "dataset": cfg.data.dataset, "dataset_options": dict(cfg.data.options),
                 "dataset_root": cfg.data.root, "size": cfg.data.size, "n_frames": cfg.data.n_frames,
                 "run": str(run.root.resolve()), "sample_seed": s.seed, "max_subjects": max_subjects,
-                "training": training, "training_unfinished": unfinished}
+                "precision": precision, "clip_sampling": cfg.data.sampling, "training": training,
+                "training_unfinished": unfinished}
     manifest = generate_eval_samples(gen, sources, folder, method=method, size=cfg.data.size, settings=settings,
                                      batch_size=s.batch_size, progress=progress)
     if stats:

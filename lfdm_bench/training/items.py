@@ -49,10 +49,18 @@ def stack_collate(items: Sequence[dict[str, torch.Tensor]]) -> dict[str, torch.T
 
 def cached_tensors(run, name: str, key: dict, compute, what: str) -> dict[str, torch.Tensor]:
     """Frozen-stage outputs computed once per ``key`` and kept in ``RUN/cache/<name>_<hash>.pt`` (atomic write);
-    a later call (a resumed run) loads them instead of recomputing."""
+    a later call (a resumed run) loads them instead of recomputing. With several processes, process 0 computes and
+    writes them while the others wait, then every process loads the file."""
+    from lfdm_bench.utils import dist
     from lfdm_bench.utils.io import atomic_torch_save, stable_hash
 
     path = run.root / "cache" / f"{name}_{stable_hash(key)}.pt"
+    if dist.world_size() > 1:
+        if dist.is_main_process() and not path.is_file():
+            atomic_torch_save(compute(), path)
+            run.log(f"[dm] precomputed {what} -> {path}")
+        dist.barrier()
+        return torch.load(path, weights_only=True)
     if path.is_file():
         try:
             tensors = torch.load(path, weights_only=True)
