@@ -46,6 +46,7 @@ from types import SimpleNamespace
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # run from a checkout without installing
 
+import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 # shared/reference/performance.md (official code / reference I3D, one H100, fp32): key -> (what, unit, anchor,
@@ -57,7 +58,7 @@ ANCHORS = {
     "ddim10": ("DDIM-10 incl. decoding, guidance 1 (batched)", "s/video", 0.487, 0.05, "lower"),
     "ddim10_guided": ("DDIM-10 incl. decoding, guidance 1.5 (batched)", "s/video", 0.806, None, "lower"),
     "guided_over_unguided": ("guided / unguided sampling time", "x", 0.806 / 0.487, 1.3, "lower"),
-    "i3d": ("I3D features 16x224x224, batch 16 (default precision)", "clips/s", 768.0, 2300.0, "higher"),
+    "i3d": ("I3D features 16x224x224, batch 16 (default: fp32)", "clips/s", 768.0, 2300.0, "higher"),
     "i3d_fvd_rel_diff": ("FVD bf16 vs fp32, relative difference", "%", None, 0.5, "lower"),
 }
 # extra rows: key -> (what, unit, the anchor row it compares with or None)
@@ -436,26 +437,27 @@ def i3d_clips(which: int, start: int, n: int, frames: int) -> torch.Tensor:
 
 
 def section_i3d(check: Check, deadline: float):
-    """I3D (random weights) as the FeatureExtractor runs it (channels_last_3d, autocast): clips/s in fp32 and
+    """I3D (random weights) through the FeatureExtractor (channels_last_3d; 224x224 input): clips/s in fp32 and
     bf16 (median batch time, the first batch of each precision being the warm-up) and the FVD between the two sets
     under each precision. Batch by batch, both precisions on the same clips, until the sets or the time run out."""
+    from lfdm_bench.metrics.detector import FeatureExtractor
     from lfdm_bench.metrics.fvd import SmallSampleWarning, fvd_from_features
     from lfdm_bench.metrics.i3d import build_random_i3d
 
     s, dev, bs = check.state, check.device, check.state.i3d_batch
-    model = build_random_i3d().to(dev).eval().to(memory_format=torch.channels_last_3d)
-    feats = {p: ([], []) for p in ("fp32", "bf16")}
+    model = build_random_i3d()  # shared by both extractors (fp32: TF32 off on CUDA; bf16: autocast)
+    extractors = {p: FeatureExtractor(model, device=dev, precision=p, batch_size=bs) for p in ("fp32", "bf16")}
+    feats = {p: ([], []) for p in extractors}
     times: dict[str, list[float]] = {p: [] for p in feats}
     done = 0
     while done < s.i3d_clips:
         n, round_start = min(bs, s.i3d_clips - done), time.monotonic()
         for which in (0, 1):
-            x = i3d_clips(which, done, n, s.i3d_frames).to(dev).contiguous(memory_format=torch.channels_last_3d)
+            x = ((i3d_clips(which, done, n, s.i3d_frames) + 1) / 2).to(dev)  # [n, 3, T, 224, 224] in [0, 1]
             for precision, (fa, fb) in feats.items():
                 sync(dev)
                 t = time.perf_counter()
-                with torch.inference_mode(), torch.autocast(dev.type, torch.bfloat16, enabled=precision == "bf16"):
-                    (fa, fb)[which].append(model(x).float().cpu())  # .cpu() waits for the batch
+                (fa, fb)[which].append(extractors[precision](x, layout="BCTHW"))  # returns after the batch
                 times[precision].append((time.perf_counter() - t) / n)
         done += n
         if deadline - time.monotonic() < 3 * (time.monotonic() - round_start):
@@ -464,11 +466,11 @@ def section_i3d(check: Check, deadline: float):
     for precision, sets in feats.items():
         with warnings.catch_warnings():  # --tiny: a handful of clips per set
             warnings.simplefilter("ignore", SmallSampleWarning)
-            fvd[precision] = fvd_from_features(*(torch.cat(f).double().numpy() for f in sets))
+            fvd[precision] = fvd_from_features(*(np.concatenate(f) for f in sets))
         timed = times[precision][1:] or times[precision]
         check.figure(f"i3d_{precision}", 1.0 / statistics.median(timed), batch=bs, frames=s.i3d_frames,
                      clips_per_set=done, fvd=fvd[precision], timed_batches=len(timed))
-    default = "bf16" if dev.type == "cuda" else "fp32"  # the FeatureExtractor's "auto"
+    default = "fp32"  # the FeatureExtractor's default on every device (bf16 only when asked; issue 15)
     check.figure("i3d", check.result["figures"][f"i3d_{default}"]["value"], precision=default)
     check.figure("i3d_fvd_rel_diff", 100 * abs(fvd["bf16"] - fvd["fp32"]) / max(abs(fvd["fp32"]), 1e-12),
                  fvd_fp32=fvd["fp32"], fvd_bf16=fvd["bf16"], clips_per_set=done, detector="i3d-random")

@@ -7,7 +7,8 @@ What it guarantees:
   kind and resolved config, see :mod:`lfdm_bench.checkpoints`) are written atomically every ``ckpt_every`` steps
   and at the end, and ``fit()`` resumes from the last one by itself;
 - accelerate handles devices and processes (one process on CPU with no launcher, ``accelerate launch`` for several
-  GPUs), bf16 autocast on GPU, gradient clipping, a tqdm bar with loss and it/s, CSV logs.
+  GPUs), bf16 autocast on GPU, gradient clipping, a progress bar with loss and it/s (plain lines when stderr
+  is not a terminal), CSV logs.
 
 Several processes (``accelerate launch --multi_gpu --num_processes N ...``): ``train.batch_size`` is the batch of
 one step over all processes; process r takes the r-th of N equal slices of the step's batch (the batch stays a
@@ -32,8 +33,9 @@ from typing import Any, Callable, Iterator, Literal, Sequence
 import torch
 from torch import nn
 
+from lfdm_bench.checkpoints import read_checkpoint_file
 from lfdm_bench.runs import Run
-from lfdm_bench.utils.io import atomic_torch_save
+from lfdm_bench.utils.io import atomic_torch_save, remove_stale_temp_files
 from lfdm_bench.utils.seed import rng_state, set_rng_state
 
 
@@ -80,7 +82,8 @@ class StepBatchSampler(torch.utils.data.Sampler):
     def __init__(self, n_items: int, batch_size: int, steps: int, seed: int = 0, start: int = 0, rank: int = 0,
                  world: int = 1):
         if n_items < 1:
-            raise ValueError("the training set is empty: check the dataset, its split and --skip-bad reports")
+            raise ValueError("the training set is empty: check the dataset and its split (with data.skip_bad=true, "
+                             "unreadable videos are skipped with a warning that lists them)")
         if batch_size % world:
             raise ValueError(f"train.batch_size={batch_size} must be divisible by the number of processes ({world}): "
                              "each process takes an equal slice of every step's batch")
@@ -221,9 +224,10 @@ class Trainer:
 
     def try_resume(self) -> bool:
         """Restore everything from ``last.pt`` if it exists. Returns whether a checkpoint was loaded."""
+        remove_stale_temp_files(self.ckpt_path)  # leftovers of a checkpoint write killed mid-way
         if not self.ckpt_path.is_file():
             return False
-        ck = torch.load(self.ckpt_path, map_location="cpu", weights_only=False)
+        ck = read_checkpoint_file(self.ckpt_path)  # an unreadable file: an error naming it and how to go on
         self.accelerator.unwrap_model(self.model).load_state_dict(ck["model"])
         if self.ema and ck.get("ema") is not None:
             self.ema.shadow.load_state_dict(ck["ema"])
@@ -258,7 +262,7 @@ class Trainer:
     # --- the loop ----------------------------------------------------------------------------------------------
     def fit(self, stop_at: int | None = None) -> dict[str, Any]:
         """Train until ``cfg.steps`` (or ``stop_at``, to simulate an interruption in tests). Resumes by itself."""
-        from tqdm.auto import tqdm
+        from lfdm_bench.utils.progress import progress_bar
 
         cfg = self.cfg
         if self.try_resume():
@@ -282,8 +286,8 @@ class Trainer:
                          f"(batch {cfg.batch_size}), device {acc.device}")
         self.model = model
         self._train_mode(model, True)
-        bar = tqdm(total=end, initial=self.step, desc=self.name, disable=not self.progress or not self.accelerator.is_main_process,
-                   dynamic_ncols=True)
+        bar = progress_bar(total=end, initial=self.step, desc=self.name, unit="step", dynamic_ncols=True,
+                           disable=not self.progress or not self.accelerator.is_main_process)
         t0, last_t, last_step, run_loss, history = time.time(), time.time(), self.step, None, []
         for batch in loader:
             if world > 1:  # the loss's random draws differ between processes and follow (seed, step, rank)
