@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
+import math
 import os
 import platform
 import re
@@ -48,6 +48,7 @@ sys.path.insert(0, str(REPO))  # run from a checkout without installing
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
+from lfdm_bench.utils.io import atomic_write_json  # noqa: E402  (first party, after the path set-up)
 
 # shared/reference/performance.md (official code / reference I3D, one H100, fp32): key -> (what, unit, anchor,
 # target, better: "lower" | "higher")
@@ -127,9 +128,7 @@ class Check:
     def save(self) -> None:
         self.result["total_s"] = round(time.monotonic() - self.t0, 2)
         self.out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.out.with_name(self.out.name + ".tmp")
-        tmp.write_text(json.dumps(self.result, indent=2, default=str))
-        os.replace(tmp, self.out)
+        atomic_write_json(self.out, self.result)  # a run killed mid-write keeps the previous complete file
 
     def section(self, name: str, fn, budget: float | None = None) -> str:
         """Run ``fn(check, section_deadline)`` within its budget; record status, seconds and any error."""
@@ -196,7 +195,8 @@ def sync(device: torch.device) -> None:
 def release(device: torch.device) -> None:
     with contextlib.suppress(Exception):
         sync(device)
-        torch.cuda.empty_cache() if device.type == "cuda" else None
+        if device.type == "cuda":
+            torch.cuda.empty_cache()
 
 
 def measure(fn, device: torch.device, deadline: float, warmup: int, iters: int) -> dict:
@@ -295,6 +295,7 @@ def dm_train_step(check: Check, precision: str, full: bool):
         loss.backward()
         if s.cfg.dm.train.grad_clip:
             torch.nn.utils.clip_grad_norm_(s.dm.parameters(), s.cfg.dm.train.grad_clip)
+        assert math.isfinite(float(loss.detach()))  # the engine's one host read per step
         opt.step()
         if s.ema is not None:  # dm.train.ema_decay (none in the paper's configs)
             s.ema.update(s.dm)
@@ -302,7 +303,7 @@ def dm_train_step(check: Check, precision: str, full: bool):
     return step
 
 
-def _ensure_optimizer(check: Check) -> None:  # and the DM in train mode
+def _ensure_optimizer(check: Check) -> SimpleNamespace:  # and the DM in train mode; -> the state
     from lfdm_bench.training.engine import EMA
 
     s = check.state
@@ -312,6 +313,7 @@ def _ensure_optimizer(check: Check) -> None:  # and the DM in train mode
         s.opt = torch.optim.Adam([p for p in s.dm.parameters() if p.requires_grad], lr=tc.lr, betas=tc.betas,
                                  weight_decay=tc.weight_decay)
         s.ema = EMA(s.dm, tc.ema_decay) if tc.ema_decay else None
+    return s
 
 
 def set_layout(model: torch.nn.Module, channels_last: bool) -> None:
@@ -328,8 +330,8 @@ def set_layout(model: torch.nn.Module, channels_last: bool) -> None:
 def section_dm_step(check: Check, deadline: float):
     """fp32, bf16 and bf16 + channels_last_3d; ``dm_step`` is the configured variant (``train.mixed_precision``
     auto and ``dm.train.channels_last``), the models are left in the configured layout."""
-    _ensure_optimizer(check)
-    s, w, n = check.state, check.state.warmup, check.state.iters
+    s = _ensure_optimizer(check)
+    w, n = s.warmup, s.iters
     variants = [("dm_step_fp32", "fp32", False), ("dm_step_bf16", "bf16", False), ("dm_step_cl", "bf16", True)]
     per_variant = (deadline - time.monotonic()) / len(variants)
     for key, precision, cl in variants:
@@ -345,8 +347,7 @@ def section_dm_step(check: Check, deadline: float):
 
 
 def section_dm_full_step(check: Check, deadline: float):
-    _ensure_optimizer(check)
-    s = check.state
+    s = _ensure_optimizer(check)
     m = measure(dm_train_step(check, s.precision, True), check.device, deadline, s.warmup, s.iters)
     check.figure("dm_full_step", m["median_s"], precision=s.precision, channels_last=s.channels_last, **m)
     check.figure("dm_full_step_mem", m["peak_gib"])
@@ -407,6 +408,7 @@ def section_lfae_step(check: Check, deadline: float):
             loss.backward()
             if tc.grad_clip:
                 torch.nn.utils.clip_grad_norm_(model.parameters(), tc.grad_clip)
+            assert math.isfinite(float(loss.detach()))  # the engine's one host read per step
             opt.step()
 
         try:
@@ -462,7 +464,7 @@ def section_i3d(check: Check, deadline: float):
         done += n
         if deadline - time.monotonic() < 3 * (time.monotonic() - round_start):
             break
-    fvd = {}
+    fvd: dict[str, float] = {}
     for precision, sets in feats.items():
         with warnings.catch_warnings():  # --tiny: a handful of clips per set
             warnings.simplefilter("ignore", SmallSampleWarning)
@@ -479,8 +481,7 @@ def section_i3d(check: Check, deadline: float):
 
 def section_compile(check: Check, deadline: float):
     """The DM-only step with the U-Net compiled (``train.compile``: ``nn.Module.compile``), bf16."""
-    _ensure_optimizer(check)
-    s = check.state
+    s = _ensure_optimizer(check)
     s.dm.unet.compile()
     m = measure(dm_train_step(check, "bf16" if check.device.type == "cuda" else s.precision, False), check.device,
                 deadline, max(2, s.warmup), s.iters)
@@ -564,8 +565,7 @@ def main(argv: list[str] | None = None) -> dict:
                 "tf32_matmul": torch.backends.cuda.matmul.allow_tf32, "tf32_cudnn": torch.backends.cudnn.allow_tf32}
     check = Check(Path(a.out), a.budget, tiny, device, settings)
     s = check.state
-    s.precision = settings["precision"]
-    s.channels_forced = a.channels_last
+    s.precision, s.channels_forced = settings["precision"], a.channels_last
     s.batch, s.sample_batch = a.batch or (2 if tiny else 5), a.sample_batch or (2 if tiny else 10)
     s.lfae_batch = a.lfae_batch or (2 if tiny else None)  # None: the config's (halved on out-of-memory)
     s.warmup, s.iters = (1, 2) if tiny else (3, 10)

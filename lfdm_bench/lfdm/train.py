@@ -56,7 +56,7 @@ def lfae_loss_fn(cfg: LFDMConfig):
         source, driving = (t.to(next(m.parameters()).device) for t in batch)
         loss_mod.to(source.device)
         total, terms, _ = loss_mod(m, source, driving)
-        return total, {k: float(v) for k, v in terms.items()}
+        return total, {k: v.detach() for k, v in terms.items()}  # read back by the engine at log steps only
 
     return loss_fn
 

@@ -156,7 +156,8 @@ def _lr_lambda(cfg: TrainConfig) -> Callable[[int], float]:
 
 
 class Trainer:
-    """Trains ``model`` with ``loss_fn(model, batch) -> (loss, logs)`` on batches from ``dataset``.
+    """Trains ``model`` with ``loss_fn(model, batch) -> (loss, logs)`` on batches from ``dataset`` (``logs``: named
+    floats or 0-d tensors, read back to the host only for the log rows).
 
     ``name`` names the stage: checkpoints go to ``RUN/checkpoints/<name>/last.pt``, logs to
     ``RUN/logs/<name>.csv``. ``model_config`` (a plain dict) and ``run_info``
@@ -294,21 +295,21 @@ class Trainer:
                 torch.manual_seed(step_seed(cfg.seed, self.step, rank))
             with self.accelerator.autocast():
                 loss, logs = self.loss_fn(model, batch)
-            if not torch.isfinite(loss):
-                self.save()
-                raise FloatingPointError(f"[{self.name}] loss is {loss.item()} at step {self.step}; "
-                                         f"last good checkpoint: {self.ckpt_path}")
             optimizer.zero_grad(set_to_none=True)
             self.accelerator.backward(loss)
             grad_norm = None
-            if cfg.grad_clip:
-                grad_norm = float(self.accelerator.clip_grad_norm_(model.parameters(), cfg.grad_clip))
+            if cfg.grad_clip:  # a tensor, read back only when a log row is written
+                grad_norm = self.accelerator.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+            lv = float(loss.detach())  # the step's one read back to the host (on CUDA: waits for the backward)
+            if not math.isfinite(lv):  # before the optimizer step: the weights are still the last good ones
+                self.save()
+                raise FloatingPointError(f"[{self.name}] loss is {lv} at step {self.step}; "
+                                         f"last good checkpoint: {self.ckpt_path}")
             optimizer.step()
             self.scheduler.step()
             if self.ema:
                 self.ema.update(self.accelerator.unwrap_model(model))
             self.step += 1
-            lv = float(loss.detach())
             history.append(lv)
             run_loss = lv if run_loss is None else 0.9 * run_loss + 0.1 * lv
             bar.update(1)
@@ -317,7 +318,8 @@ class Trainer:
                 its = (self.step - last_step) / max(now - last_t, 1e-9)
                 last_t, last_step = now, self.step
                 row = {"step": self.step, "loss": lv, "lr": self.scheduler.get_last_lr()[0], "it_s": its,
-                       "grad_norm": grad_norm if grad_norm is not None else math.nan, **logs}
+                       "grad_norm": float(grad_norm) if grad_norm is not None else math.nan,
+                       **{k: float(v) for k, v in logs.items()}}  # logs may hold tensors: read here, not every step
                 if self.accelerator.is_main_process:
                     self._log_row(row)
                 bar.set_postfix(loss=f"{run_loss:.4f}", its=f"{its:.2f}")
