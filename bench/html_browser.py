@@ -8,7 +8,7 @@ same) with a short script that, once the page has loaded, writes the state of ``
 Usage::
 
     python -m lfdm_bench.bench.html_browser OUT/report.html                    # check the images, print the result
-    python -m lfdm_bench.bench.html_browser OUT/report.html --png docs/report.png --width 1280 --height 1600
+    python -m lfdm_bench.bench.html_browser OUT/report.html --png docs/report_page.png --height 1100 --colors 256
 
 ``$LFDM_BENCH_CHROMIUM`` names the browser binary; otherwise the first of :data:`BROWSERS` on ``PATH``.
 """
@@ -90,15 +90,22 @@ def image_check(page: str | Path, *, browser: str | None = None, timeout: float 
     return json.loads(html.unescape(m.group(1)))
 
 
-def screenshot(page: str | Path, png: str | Path, *, width: int = 1280, height: int = 1600,
+def screenshot(page: str | Path, png: str | Path, *, width: int = 1280, height: int = 1600, colors: int = 0,
                browser: str | None = None, timeout: float = 120) -> Path:
-    """A ``width`` x ``height`` screenshot of the top of ``page`` (after its images loaded) into ``png``."""
+    """A ``width`` x ``height`` screenshot of the top of ``page`` (after its images loaded) into ``png``;
+    ``colors`` > 0: reduced to a palette of that many colours (a ~3x smaller file for docs)."""
     png = Path(png).resolve()
     png.parent.mkdir(parents=True, exist_ok=True)
     _run([f"--window-size={width},{height}", "--virtual-time-budget=20000", f"--screenshot={png}",
           Path(page).resolve().as_uri()], browser, timeout)
     if not png.is_file():
         raise BrowserError(f"the browser wrote no screenshot to {png}")
+    if colors > 0:
+        from PIL import Image
+
+        with Image.open(png) as im:
+            small = im.convert("RGB").quantize(min(colors, 256), method=Image.Quantize.MEDIANCUT)
+        small.save(png, optimize=True)
     return png
 
 
@@ -110,13 +117,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--png", type=Path, default=None, help="also write a screenshot of the top of the page here")
     ap.add_argument("--width", type=int, default=1280)
     ap.add_argument("--height", type=int, default=1600)
+    ap.add_argument("--colors", type=int, default=0, help="palette size of the PNG (0: full colour)")
     args = ap.parse_args(argv)
     try:
         images = image_check(args.page)
         bad = [i["src"] for i in images if not i["loaded"]]
         print(f"{len(images) - len(bad)} of {len(images)} images loaded" + (f"; not loaded: {bad}" if bad else ""))
         if args.png is not None:
-            print(f"written: {screenshot(args.page, args.png, width=args.width, height=args.height)}")
+            png = screenshot(args.page, args.png, width=args.width, height=args.height, colors=args.colors)
+            print(f"written: {png}")
     except BrowserError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

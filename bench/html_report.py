@@ -64,7 +64,8 @@ nav.toc { margin: 10px 0 4px; font-size: 13px; } nav.toc a { margin-right: 14px;
 table { border-collapse: collapse; font-size: 13px; }
 p.caption { color: var(--muted); font-size: 12.5px; margin: 8px 0 6px; max-width: 1100px; }
 th, td { border: 1px solid var(--line); padding: 4px 9px; vertical-align: top; }
-thead th { background: var(--head); text-align: center; font-weight: 600; white-space: nowrap; }
+thead th { background: var(--head); text-align: center; font-weight: 600; min-width: 64px; max-width: 110px;
+  vertical-align: bottom; }
 tbody th { text-align: left; font-weight: 600; white-space: nowrap; background: #fafbfc; }
 td { white-space: nowrap; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
