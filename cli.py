@@ -33,7 +33,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "report": ("lfdm_bench.bench.report", "report", "Side-by-side tables of results.json / ablation.json from one or "
                "more folders, such as a GPU cluster's and a laptop's; refuses to mix protocols unless --allow-mixed."),
     "experiment": ("lfdm_bench.bench.experiments", "experiment", "The paper's other experiments: unconditional "
-                   "generation, a new domain, BERT vs one-hot text."),
+                   "generation, a new domain, BERT vs one-hot text, grid vs displacement flow target."),
 }
 
 

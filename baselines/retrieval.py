@@ -6,6 +6,11 @@ deterministically by the source's seed), computes with the LFAE the flow + occlu
 each of its frames (:meth:`LFAE.dm_target_from_video`) and renders them on the source image
 (:meth:`LFAE.generate_from_dm`). It is LFDM with the DM replaced by a nearest-class lookup of real latent flows.
 
+``lfae`` ("LFAE (real flows)") is the calibration row of the autoencoder itself: each source video's *own* flow +
+occlusion (frame 0 to every frame) rendered on its frame 0, i.e. the LFAE's reconstruction of the real take. Its
+class accuracy is what LFDM could reach with a perfect DM; its PSNR/SSIM against the same take is the LFAE's
+reconstruction quality on the evaluation set.
+
 ``static`` and ``real`` come from :mod:`lfdm_bench.baselines.calibration`. :func:`sample_baseline` writes their sample
 folders
 (``RUN/samples/<split>_<kind>/``, method ``static`` / ``real`` / ``retrieval``) over the evaluation set of a run,
@@ -37,7 +42,7 @@ from lfdm_bench.sampling.generate import generate_eval_samples
 from lfdm_bench.utils.device import pick_device
 from lfdm_bench.utils.io import atomic_write_json
 
-BASELINES = ("static", "real", "retrieval")
+BASELINES = ("static", "real", "retrieval", "lfae")
 
 
 def _by_class(train_records: Sequence[VideoRecord]) -> dict[int, list[VideoRecord]]:
@@ -56,6 +61,26 @@ def retrieve(by_class: dict[int, list[VideoRecord]], source: EvalSource) -> Vide
     return candidates[source.seed % len(candidates)]
 
 
+def _render_real_flows(lfae, recs: Sequence[VideoRecord], images: torch.Tensor, n_frames: int, size: int,
+                       sampling: str, crop) -> torch.Tensor:
+    """The flows of ``recs`` (frame 0 -> t, estimated by the LFAE) rendered on ``images`` -> ``[B, T, 3, H, W]``."""
+    device = next(lfae.parameters()).device
+    ds = ClipDataset(recs, n_frames=n_frames, size=size, sampling=sampling, crop=crop)
+    video = torch.stack([ds.get(i).video for i in range(len(recs))]).to(device)  # [B, T, 3, H, W]
+    target = lfae.dm_target_from_video(video.transpose(1, 2))  # [B, 3, T, h, w], frame 0 -> frame t
+    out = lfae.generate_from_dm(images.to(device), target)  # [B, 3, T, H, W]
+    return out.transpose(1, 2)  # [B, T, 3, H, W]
+
+
+def lfae_generator(lfae, n_frames: int, size: int, *, sampling: str = "uniform", crop=None):
+    """``generate_fn`` of ``lfae``: each source video's own LFAE flows rendered on its frame 0 (the image given)."""
+
+    def generate(images: torch.Tensor, sources: Sequence[EvalSource]) -> torch.Tensor:
+        return _render_real_flows(lfae, [s.record for s in sources], images, n_frames, size, sampling, crop)
+
+    return generate
+
+
 def retrieval_generator(lfae, train_records: Sequence[VideoRecord], n_frames: int, size: int, *,
                         sampling: str = "uniform", crop=None, chosen: dict[str, str] | None = None):
     """``generate_fn(images [B, 3, H, W] in [0, 1], sources) -> videos [B, T, 3, H, W] in [0, 1]``.
@@ -65,17 +90,12 @@ def retrieval_generator(lfae, train_records: Sequence[VideoRecord], n_frames: in
     ``sampling``, resized to ``size``). ``chosen`` (optional dict) receives ``sample_id -> retrieved video path``.
     """
     by_class = _by_class(train_records)
-    device = next(lfae.parameters()).device
 
     def generate(images: torch.Tensor, sources: Sequence[EvalSource]) -> torch.Tensor:
         recs = [retrieve(by_class, s) for s in sources]
         if chosen is not None:
             chosen.update({s.sample_id: r.path for s, r in zip(sources, recs)})
-        ds = ClipDataset(recs, n_frames=n_frames, size=size, sampling=sampling, crop=crop)
-        video = torch.stack([ds.get(i).video for i in range(len(recs))]).to(device)  # [B, T, 3, H, W]
-        target = lfae.dm_target_from_video(video.transpose(1, 2))  # [B, 3, T, h, w], frame 0 -> frame t
-        out = lfae.generate_from_dm(images.to(device), target)  # [B, 3, T, H, W]
-        return out.transpose(1, 2)  # [B, T, 3, H, W]
+        return _render_real_flows(lfae, recs, images, n_frames, size, sampling, crop)
 
     return generate
 
@@ -92,8 +112,8 @@ def sample_baseline(run_dir: str | Path, kind: str, split: str = "test", out: st
         raise ValueError(f"unknown baseline {kind!r}; expected one of {', '.join(BASELINES)}")
     run = Run.open(run_dir)
     record = run_record(run)
-    if record.model != "lfdm" and kind == "retrieval":
-        raise ValueError(f"{run.root} is an {record.model.upper()} run; the retrieval baseline needs an LFDM run's "
+    if record.model != "lfdm" and kind in ("retrieval", "lfae"):
+        raise ValueError(f"{run.root} is an {record.model.upper()} run; the {kind} baseline needs an LFDM run's "
                          "trained LFAE")
     data = from_dict(DataConfig, record.config["data"], "data")
     sample = from_dict(SampleConfig, record.config["sample"], "sample")
@@ -106,6 +126,8 @@ def sample_baseline(run_dir: str | Path, kind: str, split: str = "test", out: st
         gen = static_generator(n)
     elif kind == "real":
         gen = real_generator(info.records, n, size)
+    elif kind == "lfae":
+        gen = lfae_generator(load_lfae(run, pick_device(record.config.get("device", "auto"))), n, size)
     else:
         lfae = load_lfae(run, pick_device(record.config.get("device", "auto")))
         gen = retrieval_generator(lfae, info.split("train"), n, size, chosen=chosen)

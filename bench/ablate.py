@@ -123,6 +123,9 @@ def row_from_result(split: str, result: Any) -> dict[str, Any]:
         p = v.get("acc", {}).get(probe) or {}
         row[key] = num_or_none(((p.get("generated") or {}).get(split) or {}).get("accuracy"))
         row[f"{key}_real"] = num_or_none((p.get("real_test") or {}).get("accuracy"))
+    motion = v.get("motion", {}).get(split) or {}
+    row["motion_ratio"] = num_or_none((motion.get("amplitude") or {}).get("ratio"))
+    row["open_motion"] = num_or_none((motion.get("opening_motion") or {}).get("generated"))
     row["n_videos"] = result.counts.get("generated", {}).get(split)
     row["n_real"] = result.counts.get("real", {}).get(split)
     return row

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-METHODS = ("lfdm", "ldm", "static", "retrieval", "real")
+METHODS = ("lfdm", "ldm", "static", "retrieval", "real", "lfae")
 GENERATORS = ("lfdm", "ldm")
 
 
@@ -14,7 +14,7 @@ class BenchEvalConfig:
     """The evaluation protocol of every number of the benchmark (see
     :class:`lfdm_bench.metrics.protocol.EvalProtocol`)."""
 
-    metrics: tuple[str, ...] = ("fvd", "cfvd", "sfvd", "kvd", "acc", "psnr", "ssim")
+    metrics: tuple[str, ...] = ("fvd", "cfvd", "sfvd", "kvd", "acc", "psnr", "ssim", "motion")
     detector: str = "i3d-random"  # or a path to i3d_pretrained_400.pt (comparable with published numbers)
     n_frames: int = 16
     real_sampling: str = "uniform"
@@ -38,7 +38,7 @@ class BenchAblationConfig:
     guidance: tuple[float, ...] = (1.0, 3.0)
     etas: tuple[float, ...] = (1.0,)
     max_subjects: int | None = 4
-    metrics: tuple[str, ...] = ("fvd", "acc")
+    metrics: tuple[str, ...] = ("fvd", "acc", "motion")
 
 
 @dataclass

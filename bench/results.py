@@ -44,6 +44,8 @@ def method_summary(rec: dict, split: str) -> dict[str, Any]:
         "acc_real": _get(v, "acc", "probe-motion", "real_test", "accuracy"),
         "chance": _get(v, "acc", "probe-motion", "chance"),
         "psnr": _get(v, "psnr", split, "mean"), "ssim": _get(v, "ssim", split, "mean"),
+        "motion_ratio": _get(v, "motion", split, "amplitude", "ratio"),
+        "frame0_psnr": _get(v, "motion", split, "opening_frame", "psnr"),
         "n_generated": _get(rec, "counts", "generated", split), "n_real": _get(rec, "counts", "real", split),
         "seconds_per_video": rec.get("seconds_per_video"),
     }

@@ -15,11 +15,13 @@ from lfdm_bench.metrics.format import digits_of, display_rows, format_mean_std, 
 from lfdm_bench.utils.io import atomic_write_json, atomic_write_text
 
 METHOD_NAMES = {"lfdm": "LFDM", "ldm": "LDM", "static": "static (source image)", "retrieval": "retrieval (LFAE)",
-                "real": "real (other take)"}
-MAIN_HEADERS = ["method", "FVD [95% CI]", "cFVD", "sFVD", "KVD", "class acc %", "PSNR", "SSIM", "s/video"]
+                "real": "real (other take)", "lfae": "LFAE (real flows)"}
+MAIN_HEADERS = ["method", "FVD [95% CI]", "cFVD", "sFVD", "KVD", "class acc %", "PSNR", "SSIM", "motion x real",
+                "frame-0 PSNR", "s/video"]
 AE_HEADERS = ["autoencoder", "L1", "PSNR (mean)", "PSNR (pooled)", "SSIM", "frames"]
 ABLATION_COLUMNS = ("point", "method", "sampler", "steps", "guidance", "eta", "fvd", "cfvd", "sfvd", "kvd",
-                    "acc_motion", "acc_i3d", "seconds_per_video", "nfe_per_video", "n_videos")
+                    "acc_motion", "acc_i3d", "motion_ratio", "open_motion", "seconds_per_video", "nfe_per_video",
+                    "n_videos")
 
 
 def _v(x: Any, metric: str) -> str:
@@ -39,7 +41,8 @@ def main_rows(results: dict, split: str) -> list[list[str]]:
                  for k in ("cfvd", "sfvd")}
         rows.append([METHOD_NAMES.get(m, m), fvd, group["cfvd"], group["sfvd"], _v(s["kvd"], "kvd"),
                      _v(None if s["acc"] is None else 100 * s["acc"], "acc_percent"), _v(s["psnr"], "psnr"),
-                     _v(s["ssim"], "ssim"), _v(s["seconds_per_video"], "seconds_per_video")])
+                     _v(s["ssim"], "ssim"), _v(s.get("motion_ratio"), "motion_ratio"),
+                     _v(s.get("frame0_psnr"), "frame0_psnr"), _v(s["seconds_per_video"], "seconds_per_video")])
     return rows
 
 
@@ -138,7 +141,8 @@ def main_csv_rows(results: dict, split: str) -> list[dict[str, Any]]:
             rows.append({"method": m, "fvd": s["fvd"], "fvd_ci_lo": ci[0], "fvd_ci_hi": ci[1],
                          "cfvd_mean": s["cfvd"]["mean"], "cfvd_std": s["cfvd"]["std"], "sfvd_mean": s["sfvd"]["mean"],
                          "sfvd_std": s["sfvd"]["std"], "kvd": s["kvd"], "acc": s["acc"], "acc_i3d": s["acc_i3d"],
-                         "psnr": s["psnr"], "ssim": s["ssim"], "n_generated": s["n_generated"],
+                         "psnr": s["psnr"], "ssim": s["ssim"], "motion_ratio": s.get("motion_ratio"),
+                         "frame0_psnr": s.get("frame0_psnr"), "n_generated": s["n_generated"],
                          "n_real": s["n_real"], "seconds_per_video": s["seconds_per_video"]})
     return rows
 

@@ -128,9 +128,10 @@ def evaluate(protocol: EvalProtocol, samples: str | Path | Sequence[VideoRecord]
         notes.append(f"detector {det_info['name']}: values are not comparable with published numbers")
 
     frame_scores = None
-    if {"psnr", "ssim"} & set(wanted):
+    if {"psnr", "ssim", "motion"} & set(wanted):
         index = {str(Path(r.path).resolve()): r for r in dataset.records}
-        frame_scores = FrameScores(gen, index, protocol.clip_spec(resolution, real=True), protocol.psnr_cap_db)
+        frame_scores = FrameScores(gen, index, protocol.clip_spec(resolution, real=True), protocol.psnr_cap_db,
+                                   motion="motion" in wanted)
 
     t0 = time.perf_counter()
     say(f"reading {len(gen)} generated videos ({protocol.n_frames} frames at {resolution}px)")
@@ -175,6 +176,8 @@ def evaluate(protocol: EvalProtocol, samples: str | Path | Sequence[VideoRecord]
         for m in ("psnr", "ssim"):
             if m in wanted and frame_scores is not None:
                 values[m][s] = frame_scores.summary(rows, m)
+        if "motion" in wanted and frame_scores is not None:
+            values["motion"][s] = frame_scores.motion_summary(s)
     both = (values.get("fvd", {}).get("test"), values.get("fvd", {}).get("train"))
     if protocol.split == "both" and None not in both:
         values["fvd"]["gap"] = values["fvd"]["test"] - values["fvd"]["train"]

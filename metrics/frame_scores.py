@@ -1,4 +1,5 @@
-"""PSNR / SSIM of generated videos against the ground-truth clips of their source videos, batch by batch.
+"""PSNR / SSIM (and the motion statistics of :mod:`lfdm_bench.metrics.motion_stats`) of generated videos against the
+ground-truth clips of their source videos, batch by batch.
 
 The ground truth of a generated video is the clip of the real video named by its ``params["source"]`` (whose frame 0
 was the source image), read under the protocol's real clip settings; see :mod:`lfdm_bench.metrics.protocol`.
@@ -15,16 +16,21 @@ import torch
 from lfdm_bench.data.records import VideoRecord
 from lfdm_bench.data.video_io import BadVideoError
 from lfdm_bench.metrics.frame_metrics import frame_metrics
+from lfdm_bench.metrics.motion_stats import MotionStatsAccumulator
 from lfdm_bench.metrics.real_cache import ClipSpec
 
 
 class FrameScores:
-    """PSNR / SSIM of generated batches against the ground-truth clips of their source videos."""
+    """PSNR / SSIM of generated batches against the ground-truth clips of their source videos, and (``motion``)
+    the motion statistics of :mod:`lfdm_bench.metrics.motion_stats` per split: amplitude against the same real
+    takes, frame 0 against the source image (frame 0 of the real take), motion in the opening frames."""
 
-    def __init__(self, gen: list[VideoRecord], real_index: dict[str, VideoRecord], spec: ClipSpec, cap_db: float):
+    def __init__(self, gen: list[VideoRecord], real_index: dict[str, VideoRecord], spec: ClipSpec, cap_db: float,
+                 motion: bool = False):
         self.gen, self.real_index, self.spec, self.cap_db = gen, real_index, spec, cap_db
         self.psnr: dict[int, np.ndarray] = {}  # generated row -> [T]
         self.ssim: dict[int, np.ndarray] = {}
+        self.motion: dict[str, MotionStatsAccumulator] | None = {} if motion else None  # split -> accumulator
         self.missing: list[str] = []
 
     def _gt_record(self, r: VideoRecord) -> VideoRecord | None:
@@ -52,9 +58,24 @@ class FrameScores:
             except BadVideoError as e:
                 self.missing.append(f"{self.gen[i].path} ({e})")
         if rows:
-            fm = frame_metrics(videos[rows], torch.stack(gts), psnr_cap_db=self.cap_db)
+            gt = torch.stack(gts)  # [N, T, 3, H, W]
+            fm = frame_metrics(videos[rows], gt, psnr_cap_db=self.cap_db)
             for k, j in enumerate(rows):
                 self.psnr[idx[j]], self.ssim[idx[j]] = fm.psnr[k], fm.ssim[k]
+            if self.motion is not None:
+                n = min(videos.shape[1], gt.shape[1])
+                for k, j in enumerate(rows):
+                    split = self.gen[idx[j]].split
+                    acc = self.motion.setdefault(split, MotionStatsAccumulator(cap_db=self.cap_db))
+                    acc.add_generated(videos[j:j + 1, :n], gt[k:k + 1, 0])
+                    acc.add_real(gt[k:k + 1, :n])
+
+    def motion_summary(self, split: str) -> dict[str, Any] | None:
+        """:func:`lfdm_bench.metrics.motion_stats.motion_stats` of ``split``'s generated videos and their real takes
+        (None when none was scored)."""
+        if self.motion is None or split not in self.motion:
+            return None
+        return self.motion[split].summary()
 
     def summary(self, rows: Sequence[int], which: str) -> dict[str, Any]:
         store = self.psnr if which == "psnr" else self.ssim

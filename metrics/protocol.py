@@ -1,4 +1,5 @@
-"""The evaluation protocol: FVD, cFVD, sFVD, KVD, PSNR / SSIM and class accuracy of a generated sample folder.
+"""The evaluation protocol: FVD, cFVD, sFVD, KVD, PSNR / SSIM, class accuracy and motion statistics of a generated
+sample folder.
 
 This module holds the metric names, :class:`EvalProtocol` (every setting that determines a number) and
 :class:`EvalResult`; :func:`lfdm_bench.metrics.evaluate.evaluate` computes the numbers, with the group and subset
@@ -21,6 +22,9 @@ method, precision). What is compared with what:
   ``params["source"]`` (whose frame 0 was the source image), read at the same resolution with the protocol's real clip
   sampling (the clips the generator was trained to produce).
 * **Class accuracy** (:mod:`lfdm_bench.metrics.probe`): linear probes trained on real training-split videos.
+* **Motion** (:mod:`lfdm_bench.metrics.motion_stats`): against the same ground-truth clips as PSNR / SSIM, the ratio of
+  the generated to the real motion amplitude (mean ``|x_t - x_0|``, total and per frame), the error of generated
+  frame 0 against the source image (L1, PSNR) and the amplitude of frames 1-2 (the real takes start still).
 
 Clips: generated videos -> their first ``n_frames`` frames; real videos -> ``n_frames`` frames under
 ``real_sampling`` (``uniform`` default, or ``first``); both resized keeping aspect and zero-padded to ``resolution``
@@ -43,7 +47,7 @@ from lfdm_bench.metrics.real_cache import ClipSpec
 __all__ = ["METRICS", "FEATURE_METRICS", "EVAL_SPLITS", "REAL_SAMPLINGS", "UnknownMetricError", "EvalProtocol",
            "EvalResult", "parse_metrics"]
 
-METRICS = ("fvd", "cfvd", "sfvd", "kvd", "psnr", "ssim", "acc")
+METRICS = ("fvd", "cfvd", "sfvd", "kvd", "psnr", "ssim", "acc", "motion")
 FEATURE_METRICS = ("fvd", "cfvd", "sfvd", "kvd", "acc")
 EVAL_SPLITS = ("test", "train", "both")
 REAL_SAMPLINGS = ("uniform", "first")

@@ -31,7 +31,7 @@ def test_bench_writes_tables_for_every_method(bench_out):
     root, _, r = bench_out
     assert r.exit_code == 0, r.output
     res = json.loads((root / "out/results.json").read_text())
-    assert set(res["methods"]) == {"lfdm", "ldm", "static", "retrieval", "real"}
+    assert set(res["methods"]) == {"lfdm", "ldm", "static", "retrieval", "real", "lfae"}
     for m in ("lfdm", "ldm"):
         assert {"test", "train", "gap"} <= set(res["methods"][m])
     t = res["methods"]["lfdm"]["test"]
@@ -45,6 +45,12 @@ def test_bench_writes_tables_for_every_method(bench_out):
     assert (root / "out/main_test.csv").is_file() and (root / "out/grids/lfdm_test.png").is_file()
     # the static baseline reproduces the source exactly: its PSNR on frame 0 dominates; real has no PSNR
     assert res["methods"]["real"]["test"]["psnr"] is None
+    # motion statistics: the static baseline has no motion and its frame 0 is the source; the LFAE's own
+    # rendering of the real flows keeps some of the real motion
+    static = res["methods"]["static"]["test"]
+    assert static["motion_ratio"] == 0 and static["frame0_psnr"] > 40.0  # (only the mp4 encoding differs)
+    assert res["methods"]["lfae"]["test"]["motion_ratio"] > 0
+    assert "LFAE (real flows)" in md and "motion x real" in md
     # table 3: the sampler ablation of the trained LFDM, on the first subject's 7 classes, with plots
     ab = res["ablation"]
     assert [(r["sampler"], r["guidance"]) for r in ab["rows"]] == [

@@ -1,6 +1,7 @@
 """The paper's other experiments (bench/experiments/) end to end on the tiny config, with a cheap stand-in detector
 (the I3D is tested elsewhere): unconditional vs conditional, new domain (decoder-only vs whole LFAE fine-tuning),
-BERT vs one-hot text encoder; tables and JSON hold the expected rows, reruns resume."""
+BERT vs one-hot text encoder, absolute-grid vs displacement flow target; tables and JSON hold the expected rows,
+reruns resume."""
 
 import json
 
@@ -196,6 +197,25 @@ def test_text_encoder_trains_one_shared_lfae_when_none_given(trained):
         assert not _changed(shared, _state(out / f"runs/{kind}/checkpoints/lfae/last.pt"))
     with pytest.raises(ValueError, match="different settings"):
         run_text_encoder("tiny", [*OVERRIDES, "dm.train.steps=3"], out=out, metrics=("fvd",), log_fn=lambda m: None)
+
+
+def test_flow_target_grid_vs_displacement_from_one_lfae(trained):
+    root, run = trained
+    out = root / "target"
+    args = ["flow-target", "--config", "tiny", *[a for o in OVERRIDES for a in ("--set", o)],
+            "--lfae-run", str(run), "--out", str(out), "--metric", "fvd,acc"]
+    _invoke(args)
+    state = json.loads((out / "flow_target.json").read_text())
+    rows = {row["row"]: row for row in state["rows"]}
+    assert set(rows) == {"grid", "displacement"}
+    assert rows["grid"]["flow_target"] == "grid" and rows["grid"]["dynamic_threshold"] == 0.9
+    assert rows["displacement"]["flow_target"] == "displacement" and rows["displacement"]["dynamic_threshold"] is None
+    for row in rows.values():
+        assert row["fvd"] >= 0 and row["acc_motion"] is not None and row["dm_steps"] == 2
+    src = _state(run / "checkpoints/lfae/last.pt")
+    for kind in ("grid", "displacement"):  # one shared LFAE; the variants' configs say which target they diffused
+        assert not _changed(src, _state(out / f"runs/{kind}/checkpoints/lfae/last.pt"))
+        assert f"kind: {kind}" in (out / f"runs/{kind}/config.yaml").read_text()
 
 
 def test_unconditional_on_an_ldm_run(trained):

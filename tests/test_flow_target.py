@@ -41,3 +41,40 @@ def test_displacement_target_refuses_dynamic_thresholding(tmp_path):
         load_config(LFDMConfig, resolve_config_path("synth-faces-cpu"), ["dm.diffusion.dynamic_threshold=0.9"])
     grid = load_config(LFDMConfig, resolve_config_path("paper-mug"))  # the paper's grid keeps its thresholding
     assert grid.dm.flow_target.kind == "grid" and grid.dm.diffusion.dynamic_threshold == 0.9
+
+
+@pytest.mark.parametrize("kind", ["grid", "displacement"])
+def test_fixed_first_frame_drops_frame_0_and_restores_the_identity(kind):
+    codec = FlowTargetCodec(FlowTargetConfig(kind=kind, first_frame="identity"))
+    assert codec.dm_frames(16) == 15
+    x = torch.rand(2, 3, 5, 8, 8) * 2 - 1
+    enc = codec.encode(x)
+    assert enc.shape == (2, 3, 4, 8, 8)
+    dec = codec.decode(enc)
+    torch.testing.assert_close(dec[:, :, 1:], x[:, :, 1:])
+    # frame 0 decodes to the identity grid with nothing occluded, whatever the input's frame 0 was
+    flow, occ = LFAE.dm_target_to_flow(dec[:, :, 0])
+    torch.testing.assert_close(flow, identity_flow(2, 8, 8))
+    assert torch.all(occ == 1)
+
+
+
+def test_bad_first_frame():
+    with pytest.raises(ValueError, match="first_frame"):
+        FlowTargetConfig(first_frame="zero")
+
+
+@pytest.mark.parametrize("kind", ["grid", "displacement"])
+def test_relative_first_frame_cancels_a_constant_offset(kind):
+    codec = FlowTargetCodec(FlowTargetConfig(kind=kind, first_frame="relative"))
+    assert codec.dm_frames(16) == 16
+    flow = identity_flow(2 * 5, 8, 8).clone()  # [B*T, h, w, 2]
+    flow[:, 2:5, 2:5] += 0.1 * torch.arange(5).repeat(2)[:, None, None, None]  # motion growing over time
+    x = LFAE.flow_to_dm_target(flow, torch.ones(10, 1, 8, 8)).reshape(2, 5, 3, 8, 8).transpose(1, 2)
+    enc = codec.encode(x)
+    torch.testing.assert_close(codec.decode(enc), x)  # frame 0 already the identity: a plain round trip
+    offset = torch.randn(2, 3, 1, 8, 8) * 0.2  # an error the DM makes alike in every frame
+    offset[:, 2] = -offset[:, 2].abs()  # (occlusion below "keep")
+    dec = codec.decode(enc + offset)
+    torch.testing.assert_close(dec[:, :2], x[:, :2], atol=1e-5, rtol=0)
+    assert torch.all(dec[:, 2, 0] == 1)  # frame 0 keeps everything

@@ -349,3 +349,54 @@ def test_overfit_fast_halves_loss():
 def test_overfit_order_of_magnitude():
     first, last = _overfit(steps=200, frames=8)
     assert last < 0.1 * first, (first, last)
+
+
+# ------------------------------------------------------------------------------------------- refinement
+
+
+def _disc_pair():
+    video = disc_video(8)  # [3, T, 32, 32]
+    return video[:, 0][None], video[:, 1][None]  # source, driving [1, 3, 32, 32]: the disc moves ~2 px
+
+
+@pytest.mark.parametrize("render", ["warp", "decode"])
+def test_refine_flow_lowers_the_reconstruction_error_without_touching_the_model(render):
+    model = make_model(refine_render=render).eval()
+    source, driving = _disc_pair()
+    with torch.no_grad():
+        feats = model.encode(source)
+    flow, occ = identity_flow(1, 8, 8).clone(), torch.ones(1, 1, 8, 8)  # start from "no motion"
+
+    def error(f):
+        out = warp(source, resize_grid(f, (32, 32))) if render == "warp" else model.generator.decode(feats, f, occ)
+        return float((out - driving).abs().mean())
+
+    with torch.no_grad():  # the refinement differentiates the flow even under no_grad
+        refined = model.refine_flow(feats, flow, occ, driving, steps=30, lr=0.02)
+    assert error(refined) < 0.8 * error(flow)
+    assert all(p.grad is None for p in model.parameters())
+    assert torch.equal(model.refine_flow(feats, flow, occ, driving, steps=0), flow)
+
+
+def test_refinement_is_per_frame_and_used_by_the_stage2_targets():
+    model = make_model(refine_steps=10).eval()  # refine_render="warp"
+    video = disc_video(4)[None]  # [1, 3, T, 32, 32]
+    two = torch.cat([video, video.flip(-1)])  # a second, different clip in the batch
+    with torch.no_grad():
+        alone = model.dm_target_from_video(video)
+        batched = model.dm_target_from_video(two)
+        plain = make_model(refine_steps=0).eval().dm_target_from_video(video)
+
+    def rendered(target):  # the source warped by each frame's flow: [T, 3, 32, 32]
+        flow = target[0, :2].permute(1, 2, 3, 0)  # [T, h, w, 2]
+        return warp(video[:, :, 0].expand(flow.shape[0], -1, -1, -1), resize_grid(flow, (32, 32)))
+
+    real = video[0].transpose(0, 1)  # [T, 3, 32, 32]
+    err = lambda target: float((rendered(target)[1:] - real[1:]).abs().mean())  # noqa: E731
+    assert err(alone) < 0.8 * err(plain)  # the refinement moved the flows towards the real frames
+    # the rest of the batch does not matter, and frame 0 (source = driving) keeps the identity
+    torch.testing.assert_close(batched[:1, :, 1:], alone[:, :, 1:], atol=1e-5, rtol=0)
+    assert (alone[:, :, 0] - plain[:, :, 0]).abs().max() < 1e-2
+    assert float((rendered(alone)[0] - real[0]).abs().mean()) < 1e-3  # (a few hundredths of a pixel at edges)
+    with pytest.raises(ValueError, match="refine_render"):
+        LFAEConfig.tiny(refine_render="pixels")

@@ -93,9 +93,9 @@ def tiny(tmp_path_factory: pytest.TempPathFactory):
 
 
 def test_parse_metrics_and_unknown_name() -> None:
-    assert parse_metrics(["all"]) == ("fvd", "cfvd", "sfvd", "kvd", "psnr", "ssim", "acc")
+    assert parse_metrics(["all"]) == ("fvd", "cfvd", "sfvd", "kvd", "psnr", "ssim", "acc", "motion")
     assert parse_metrics(["SSIM", "fvd"]) == ("fvd", "ssim")
-    with pytest.raises(UnknownMetricError, match="valid names: fvd, cfvd, sfvd, kvd, psnr, ssim, acc"):
+    with pytest.raises(UnknownMetricError, match="valid names: fvd, cfvd, sfvd, kvd, psnr, ssim, acc, motion"):
         parse_metrics(["fid"])
 
 
@@ -176,8 +176,8 @@ def test_identical_generated_and_real_give_zero(tiny, tmp_path: Path) -> None:
                        text=r.text, split=r.split, take=r.take, params={"source": r.path})
            for r in tiny.split("test")]
     protocol = EvalProtocol(dataset=tiny.name, split="test", n_frames=10, real_sampling="first")
-    res = evaluate(protocol, gen, ["fvd", "cfvd", "kvd", "psnr", "ssim"], dataset=tiny, detector=tiny_detector(),
-                   cache=None)
+    res = evaluate(protocol, gen, ["fvd", "cfvd", "kvd", "psnr", "ssim", "motion"], dataset=tiny,
+                   detector=tiny_detector(), cache=None)
     assert res.values["fvd"]["test"] == pytest.approx(0.0, abs=1e-8)
     assert res.values["cfvd"]["test"]["mean"] == pytest.approx(0.0, abs=1e-8)
     feats = res.features["generated"]["i3d"]
@@ -188,6 +188,10 @@ def test_identical_generated_and_real_give_zero(tiny, tmp_path: Path) -> None:
     assert res.values["ssim"]["test"]["mean"] == pytest.approx(1.0)
     assert res.values["psnr"]["test"]["n_videos"] == len(gen)
     assert len(res.values["psnr"]["test"]["per_frame"]) == 10
+    motion = res.values["motion"]["test"]  # the real takes themselves: ratio 1, frame 0 is the source
+    assert motion["amplitude"]["ratio"] == pytest.approx(1.0)
+    assert motion["opening_frame"] == {"l1": 0.0, "psnr": 100.0, "n": len(gen)}
+    assert motion["n_generated"] == motion["n_real"] == len(gen)
 
 
 def test_sample_folder_split_filter_and_errors(tiny, tmp_path: Path) -> None:
@@ -212,9 +216,14 @@ def test_distorted_samples_score_worse_than_real(tiny, tmp_path: Path) -> None:
     write_real_samples(tiny, tmp_path / "frozen", split="test", n_frames=10, distortion=Distortion("freeze", 1.0))
     protocol = EvalProtocol(dataset=tiny.name, split="test", n_frames=10)
     det = tiny_detector()
-    real = evaluate(protocol, tmp_path / "real", ["fvd", "psnr", "ssim"], dataset=tiny, detector=det, cache=None)
-    frozen = evaluate(protocol, tmp_path / "frozen", ["fvd", "psnr", "ssim"], dataset=tiny, detector=det, cache=None)
+    metrics = ["fvd", "psnr", "ssim", "motion"]
+    real = evaluate(protocol, tmp_path / "real", metrics, dataset=tiny, detector=det, cache=None)
+    frozen = evaluate(protocol, tmp_path / "frozen", metrics, dataset=tiny, detector=det, cache=None)
     assert real.values["fvd"]["test"] < 0.05 * frozen.values["fvd"]["test"]
     assert real.values["psnr"]["test"]["mean"] > 35.0  # re-encoded real clips vs their own sources
     assert frozen.values["psnr"]["test"]["mean"] < real.values["psnr"]["test"]["mean"]
     assert frozen.values["ssim"]["test"]["mean"] < real.values["ssim"]["test"]["mean"]
+    # a frozen video keeps frame 0 and loses the motion: amplitude ratio 0 against ~1 for the re-encoded real clips
+    assert real.values["motion"]["test"]["amplitude"]["ratio"] == pytest.approx(1.0, abs=0.05)
+    assert frozen.values["motion"]["test"]["amplitude"]["ratio"] < 0.05
+    assert frozen.values["motion"]["test"]["opening_frame"]["psnr"] > 35.0

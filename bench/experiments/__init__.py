@@ -5,7 +5,9 @@
 * :func:`~lfdm_bench.bench.experiments.new_domain.run_new_domain` (``experiment new-domain``): an LFDM run's LFAE
   fine-tuned to another appearance (decoder only / whole), reconstruction and generation with the run's DM;
 * :func:`~lfdm_bench.bench.experiments.text_encoder.run_text_encoder` (``experiment text-encoder``): the DM trained
-  with BERT text and with one-hot classes from one LFAE.
+  with BERT text and with one-hot classes from one LFAE;
+* :func:`~lfdm_bench.bench.experiments.flow_target.run_flow_target` (``experiment flow-target``): the DM trained on
+  the paper's absolute-grid target and on the displacement target from one LFAE.
 
 Each writes ``OUT/<name>.json`` (rows + the request + the evaluation protocol + the detector + the environment,
 rewritten atomically after every part, so a rerun skips finished parts and a rerun with other settings is refused),
@@ -16,6 +18,7 @@ Example::
     lfdm-bench experiment unconditional --run runs/tiny-lfdm --i3d i3d-random
     lfdm-bench experiment new-domain --run runs/tiny-lfdm --style sketch --steps 500
     lfdm-bench experiment text-encoder --config synth-faces-cpu --lfae-run runs/synth-faces-cpu-lfdm
+    lfdm-bench experiment flow-target --config synth-faces-cpu --lfae-run runs/synth-faces-cpu-lfdm
 """
 
 from __future__ import annotations
@@ -25,12 +28,13 @@ from typing import Any, Callable
 
 import click
 
+from lfdm_bench.bench.experiments.flow_target import run_flow_target
 from lfdm_bench.bench.experiments.new_domain import run_new_domain
 from lfdm_bench.bench.experiments.text_encoder import run_text_encoder
 from lfdm_bench.bench.experiments.unconditional import run_unconditional
 from lfdm_bench.bench.options import CONTEXT, RUN_DIR, eval_arguments, eval_options, guarded
 
-__all__ = ["experiment", "run_unconditional", "run_new_domain", "run_text_encoder"]
+__all__ = ["experiment", "run_unconditional", "run_new_domain", "run_text_encoder", "run_flow_target"]
 
 
 def _run(fn: Callable[[], dict[str, Any]]) -> None:
@@ -44,7 +48,8 @@ def _run(fn: Callable[[], dict[str, Any]]) -> None:
 
 @click.group("experiment", context_settings=CONTEXT)
 def experiment() -> None:
-    """The paper's other experiments: unconditional generation, a new domain, BERT vs one-hot text. Resumable."""
+    """The paper's other experiments: unconditional generation, a new domain, BERT vs one-hot text, grid vs
+    displacement flow target. Resumable."""
 
 
 @experiment.command("unconditional", context_settings=CONTEXT)
@@ -79,3 +84,16 @@ def text_encoder_cmd(config: str | None, overrides: tuple[str, ...], lfae_run: P
     """Train the DM with a BERT text encoder and with one-hot classes from one LFAE (same budget and seeds), then
     sample and score both."""
     _run(lambda: run_text_encoder(config, list(overrides), lfae_run, **eval_arguments(kw)))
+
+
+@experiment.command("flow-target", context_settings=CONTEXT)
+@click.option("--config", default=None, metavar="NAME|PATH",
+              help="LFDM config [default: the --lfae-run's config].")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Config override (repeatable).")
+@click.option("--lfae-run", type=RUN_DIR, default=None, metavar="DIR",
+              help="Reuse this run's trained LFAE instead of training one.")
+@eval_options("fvd,cfvd,acc", "Output folder [default: experiments/NAME-flow-target]; an existing one is resumed.")
+def flow_target_cmd(config: str | None, overrides: tuple[str, ...], lfae_run: Path | None, **kw: Any) -> None:
+    """Train the DM on the paper's absolute-grid target and on the displacement target from one LFAE (same budget
+    and seeds), then sample and score both."""
+    _run(lambda: run_flow_target(config, list(overrides), lfae_run, **eval_arguments(kw)))

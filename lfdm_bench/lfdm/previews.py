@@ -50,6 +50,7 @@ def dm_preview(run: Run, lfae: nn.Module, source: torch.Tensor, n_classes: int, 
     """``on_sample`` for the DM stage: ``source`` [3, H, W] animated with every class (fixed noise); ``codec``: the
     stage's flow target (DM output -> LFAE flow + occlusion)."""
     h = lfae.config.latent_size
+    n_frames = codec.dm_frames(n_frames)
     noise = torch.randn((n_classes, 3, n_frames, h, h), generator=torch.Generator().manual_seed(0))
 
     def on_sample(model: nn.Module, step: int) -> np.ndarray:

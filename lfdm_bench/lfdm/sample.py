@@ -38,9 +38,10 @@ def lfdm_generator(lfae: LFAE, dm: VideoDiffusion, n_frames: int, *, codec: Flow
         features = lfae.encode(images)  # z0 [B, C_z, h, w], encoded once per source
         cls = None if unconditional else torch.tensor([s.class_index for s in sources], device=device)
         h = lfae.config.latent_size
-        noise = initial_noise(sources, (3, n_frames, h, h), device)
+        frames = codec.dm_frames(n_frames)  # n_frames - 1 when frame 0 is not diffused (first_frame=identity)
+        noise = initial_noise(sources, (3, frames, h, h), device)
         gen = torch.Generator(device=device).manual_seed(sources[0].seed)  # per-step noise of stochastic samplers
-        out = dm.sample(features.z, cls, n_frames, sampler=sampler, steps=steps, eta=eta, guidance=guidance,
+        out = dm.sample(features.z, cls, frames, sampler=sampler, steps=steps, eta=eta, guidance=guidance,
                         generator=gen, noise=noise)
         if stats is not None:
             stats["nfe"] = out.nfe

@@ -110,7 +110,8 @@ def train_dm(cfg: LFDMConfig, run: Run, progress: bool = True, stop_at: int | No
     codec = FlowTargetCodec(cfg.dm.flow_target)
     if cfg.dm.precompute_targets:
         key = {"lfae": str((run.checkpoints / "lfae" / "last.pt").stat().st_mtime_ns),
-               "records": [r.path for r in clips.records], "n": cfg.data.n_frames, "size": cfg.data.size}
+               "records": [r.path for r in clips.records], "n": cfg.data.n_frames, "size": cfg.data.size,
+               "refine": [lfae.config.refine_steps, lfae.config.refine_lr, lfae.config.refine_render]}
         tensors = cached_tensors(run, "dm_targets", key, lambda: compute_dm_targets(lfae, clips, progress=progress),
                                  "LFAE targets")
         ds, collate_fn = TensorItems(tensors), stack_collate
