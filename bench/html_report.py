@@ -154,8 +154,11 @@ def _source_name(src: PageSource, markers: Mapping[str, Sequence[str]]) -> str:
 def _method_rows(sources: Sequence[PageSource], split: str, markers: Mapping[str, Sequence[str]]) -> list[Row]:
     """Rows of one split: per method (in the order met), one row per source holding it."""
     methods: list[str] = []
-    for s in sources:
-        methods += [m for m, d in ((s.results or {}).get("methods") or {}).items() if split in d and m not in methods]
+    for s in sources:  # the benchmark's method order (LFDM first), then any other in the order met
+        cfg = ((s.results or {}).get("benchmark") or {}).get("config")
+        have = ((s.results or {}).get("methods") or {})
+        order = [m for m in ((cfg.get("methods") if isinstance(cfg, dict) else None) or ()) if m in have] + list(have)
+        methods += [m for m in dict.fromkeys(order) if split in have[m] and m not in methods]
     rows = []
     for m in methods:
         for s in sources:
