@@ -73,6 +73,10 @@ def bootstrap_fvd(gen: np.ndarray, real: np.ndarray, n: int, seed: int = 0, ddof
     return [float(lo), float(hi)]
 
 
+class BenchConfigMismatch(ValueError):
+    """The output folder holds a benchmark of another config."""
+
+
 class Benchmark:
     """Runs the stages of a :class:`BenchConfig` into ``out``."""
 
@@ -82,8 +86,8 @@ class Benchmark:
         resolved = dump_yaml(bc)
         cfg_path = self.out / "bench_config.yaml"
         if cfg_path.is_file() and cfg_path.read_text() != resolved:
-            raise ValueError(f"{self.out} holds a benchmark with a different config; pass another --out or the same "
-                             f"config to resume it")
+            raise BenchConfigMismatch(f"{self.out} holds a benchmark with a different config; pass another --out or "
+                                      f"the same config to resume it")
         atomic_write_text(cfg_path, resolved)
         self.state = ResumeState(self.out / "state.json", what="a benchmark")
         self.lfdm_cfg = _lfdm_cfg(bc)
@@ -139,9 +143,9 @@ class Benchmark:
     def protocol(self, split: str) -> EvalProtocol:
         e, d = self.bc.eval, self.lfdm_cfg.data
         return EvalProtocol(dataset=d.dataset, root=d.root, dataset_options=dict(d.options), split=split,
-                            n_frames=e.n_frames, resolution=d.size, real_sampling=e.real_sampling,
+                            preset=e.protocol, n_frames=e.n_frames, resolution=d.size, real_sampling=e.real_sampling,
                             max_real=e.max_real, max_generated=e.max_generated, detector=e.detector, bn_eps=e.bn_eps,
-                            ddof=e.ddof, seed=e.seed, batch_size=e.batch_size)
+                            ddof=e.ddof, precision=e.precision, seed=e.seed, batch_size=e.batch_size)
 
     def _eval(self, method: str, split: str) -> str:
         samples = self.out / "samples" / f"{method}_{split}"
@@ -150,10 +154,11 @@ class Benchmark:
                           progress=self.progress, log_fn=self.say)
         record = result.to_dict()
         feats = result.features
-        if "fvd" in metrics and "i3d" in feats.get("generated", {}) and f"real_{split}" in feats:
+        ref = result.counts.get("real_split", {}).get(split, split)
+        if "fvd" in metrics and "i3d" in feats.get("generated", {}) and f"real_{ref}" in feats:
             rows = [i for i, r in enumerate(result.records["generated"]) if r.split == split]
-            record["fvd_ci"] = bootstrap_fvd(feats["generated"]["i3d"][rows], feats[f"real_{split}"]["i3d"],
-                                             self.bc.eval.bootstrap, self.bc.eval.seed, self.bc.eval.ddof)
+            record["fvd_ci"] = bootstrap_fvd(feats["generated"]["i3d"][rows], feats[f"real_{ref}"]["i3d"],
+                                             self.bc.eval.bootstrap, self.bc.eval.seed, result.protocol["ddof"])
         record["seconds_per_video"] = seconds_per_video(samples / "manifest.csv")
         record["method"], record["split"] = method, split
         path = self.out / "metrics" / f"{method}_{split}.json"
@@ -164,7 +169,7 @@ class Benchmark:
         a = self.bc.ablation
         # the main tables' protocol; the dataset comes from the run and the number of generated videos from the grid
         protocol = asdict(self.protocol("test"))
-        for key in ("dataset", "root", "dataset_options", "split", "max_generated"):
+        for key in ("dataset", "root", "dataset_options", "split", "max_generated", "overrides"):
             del protocol[key]
         out = self.out / "ablation"
         run_ablation(self.lfdm_dir, a.samplers, a.steps, a.guidance, a.etas, split="test", per_pair=self.bc.per_pair,
