@@ -72,10 +72,16 @@ def _source_clip(rec: VideoRecord, known: Mapping[str, VideoRecord] | None, t: i
     real = (known or {}).get(str(path.resolve())) or VideoRecord(
         path=str(path), subject=rec.subject, class_index=rec.class_index, class_name=rec.class_name, text=rec.text,
         split=rec.split)
-    spec = ClipSpec(n_frames=t, size=size, sampling=str(protocol.get("real_sampling") or "uniform"),
-                    seed=int(protocol.get("seed") or 0))
+    sampling, seed = str(protocol.get("real_sampling") or "uniform"), int(protocol.get("seed") or 0)
+    sampling = sampling if sampling in ("uniform", "first") else "first"  # window rules: from the first frame
+    try:  # the protocol's load resize and quantisation (presets), else the toolkit's pad + round
+        spec = ClipSpec(n_frames=t, size=size, sampling=sampling, seed=seed,
+                        resize=str(protocol.get("load_resize") or "pad"),
+                        quantize=str(protocol.get("real_quantize") or "round"))
+    except ValueError:
+        spec = ClipSpec(n_frames=t, size=size, sampling=sampling, seed=seed)
     try:
-        video = spec.dataset([real])[0].video  # uint8 [t, 3, size, size]
+        video = spec.clip(spec.dataset([real]), 0)  # uint8 [t, 3, size, size]
     except (BadVideoError, FileNotFoundError, OSError):
         return None
     return np.ascontiguousarray(video.numpy().transpose(0, 2, 3, 1))
