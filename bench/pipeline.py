@@ -14,6 +14,7 @@ Layout of ``OUT``::
     ablation/                  LFDM sampler x steps x guidance grid: ablation.json/.md/.csv, plots/*.png
     grids/                     sample grids (PNG, GIF)
     results.json, tables.md, tables.tex, *.csv
+    report.html, report_files/ the page of it all (:mod:`lfdm_bench.bench.html_report`), per-class sample GIFs
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ from lfdm_bench.baselines.retrieval import sample_baseline
 from lfdm_bench.bench.ablate import run_ablation
 from lfdm_bench.bench.config import BenchConfig
 from lfdm_bench.bench.grids import write_method_grids
+from lfdm_bench.bench.html_report import write_html_report
+from lfdm_bench.bench.report import load_source
 from lfdm_bench.bench.results import build_results
 from lfdm_bench.bench.state import ResumeState
 from lfdm_bench.bench.tables import write_tables
@@ -182,6 +185,10 @@ class Benchmark:
         results = build_results(self.out, self.bc, self.lfdm_cfg, {"LFDM": self.lfdm_dir, "LDM": self.ldm_dir}, wall)
         return {k: str(v) for k, v in write_tables(results, self.out).items()}
 
+    def _report(self) -> str:
+        records = load_data(self.lfdm_cfg.data, progress=False).records  # crop boxes of the source takes
+        return str(write_html_report([load_source(self.out)], self.out / "report.html", source_records=records))
+
     # --- the whole thing ----------------------------------------------------------------------------------------
     def plan(self) -> list[tuple[str, Callable[[], Any]]]:
         bc = self.bc
@@ -198,6 +205,7 @@ class Benchmark:
         if bc.grids:
             steps.append(("grids", self._grids))
         steps.append(("tables", self._tables))
+        steps.append(("report", self._report))
         return steps
 
     def run(self) -> dict:
