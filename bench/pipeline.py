@@ -14,6 +14,7 @@ Layout of ``OUT``::
     ablation/                  LFDM sampler x steps x guidance grid: ablation.json/.md/.csv, plots/*.png
     grids/                     sample grids (PNG, GIF)
     results.json, tables.md, tables.tex, *.csv
+    report.html, report_files/ the page of it all (:mod:`lfdm_bench.bench.html_report`), per-class sample GIFs
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ from lfdm_bench.baselines.retrieval import sample_baseline
 from lfdm_bench.bench.ablate import run_ablation
 from lfdm_bench.bench.config import BenchConfig
 from lfdm_bench.bench.grids import write_method_grids
+from lfdm_bench.bench.html_report import write_html_report
+from lfdm_bench.bench.report import load_source
 from lfdm_bench.bench.results import build_results
 from lfdm_bench.bench.state import ResumeState
 from lfdm_bench.bench.tables import write_tables
@@ -70,6 +73,10 @@ def bootstrap_fvd(gen: np.ndarray, real: np.ndarray, n: int, seed: int = 0, ddof
     return [float(lo), float(hi)]
 
 
+class BenchConfigMismatch(ValueError):
+    """The output folder holds a benchmark of another config."""
+
+
 class Benchmark:
     """Runs the stages of a :class:`BenchConfig` into ``out``."""
 
@@ -79,8 +86,8 @@ class Benchmark:
         resolved = dump_yaml(bc)
         cfg_path = self.out / "bench_config.yaml"
         if cfg_path.is_file() and cfg_path.read_text() != resolved:
-            raise ValueError(f"{self.out} holds a benchmark with a different config; pass another --out or the same "
-                             f"config to resume it")
+            raise BenchConfigMismatch(f"{self.out} holds a benchmark with a different config; pass another --out or "
+                                      f"the same config to resume it")
         atomic_write_text(cfg_path, resolved)
         self.state = ResumeState(self.out / "state.json", what="a benchmark")
         self.lfdm_cfg = _lfdm_cfg(bc)
@@ -179,6 +186,10 @@ class Benchmark:
         results = build_results(self.out, self.bc, self.lfdm_cfg, {"LFDM": self.lfdm_dir, "LDM": self.ldm_dir}, wall)
         return {k: str(v) for k, v in write_tables(results, self.out).items()}
 
+    def _report(self) -> str:
+        records = load_data(self.lfdm_cfg.data, progress=False).records  # crop boxes of the source takes
+        return str(write_html_report([load_source(self.out)], self.out / "report.html", source_records=records))
+
     # --- the whole thing ----------------------------------------------------------------------------------------
     def plan(self) -> list[tuple[str, Callable[[], Any]]]:
         bc = self.bc
@@ -195,6 +206,7 @@ class Benchmark:
         if bc.grids:
             steps.append(("grids", self._grids))
         steps.append(("tables", self._tables))
+        steps.append(("report", self._report))
         return steps
 
     def run(self) -> dict:

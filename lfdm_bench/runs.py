@@ -104,7 +104,7 @@ class Run:
         """Create (or reopen, when ``exist_ok``) a run folder; write the resolved config and the environment."""
         root = Path(root)
         if root.exists() and not exist_ok and any(root.iterdir()):
-            raise FileExistsError(f"run directory {root} exists and is not empty; pass another --out or --resume")
+            raise FileExistsError(f"run directory {root} exists and is not empty; pass another --out")
         for d in SUBDIRS:
             (root / d).mkdir(parents=True, exist_ok=True)
         run = cls(root)
@@ -179,7 +179,7 @@ class RunConfigMismatch(ValueError):
 def open_training_run(run_dir: str | os.PathLike, model: str, config_yaml: str, config: str = "",
                       overrides: Sequence[str] = ()) -> Run:
     """Create (or reopen, to resume) the folder of a training run of ``model`` (``lfdm`` / ``ldm``) whose resolved
-    config is ``config_yaml``; a folder holding a run of another model or config is refused
+    config is ``config_yaml``; a folder holding a run of another model, or checkpoints of another config, is refused
     (:class:`RunConfigMismatch`). ``config`` and ``overrides`` (the command's ``--config`` / ``--set``) go to
     ``run.json``."""
     if model not in MODELS:
@@ -188,7 +188,9 @@ def open_training_run(run_dir: str | os.PathLike, model: str, config_yaml: str, 
     previous = (Run(root).read_json("run.json") or {}).get("model")
     if previous not in (None, model):
         raise RunConfigMismatch(f"{root} holds a run of another model ({previous}); pass another --out")
-    if (root / "config.yaml").is_file() and (root / "config.yaml").read_text() != config_yaml:
+    trained = (root / "checkpoints").is_dir() and any((root / "checkpoints").rglob("*.pt"))
+    # a folder with no checkpoint yet (e.g. a first try that stopped at a bad dataset option) takes the new config
+    if trained and (root / "config.yaml").is_file() and (root / "config.yaml").read_text() != config_yaml:
         raise RunConfigMismatch(f"{root} holds a run with a different config; resume it with the same config "
                                 f"and --set values, or pass another --out")
     run = Run.create(root, config_yaml=config_yaml)

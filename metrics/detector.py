@@ -146,7 +146,7 @@ class FeatureExtractor:
         torchscript_call: how a TorchScript detector is called: ``uint8-internal`` (StyleGAN-V: ``rescale=True,
             resize=True`` on uint8 clips) or ``float-224`` (fvd-comparison / LFDM: this extractor's resize and
             ``[-1, 1]`` scaling, then ``rescale=False, resize=False``).
-        progress: show a tqdm progress bar over batches.
+        progress: show a progress bar over batches.
 
     Calling the extractor: ``extractor(videos, layout="BTCHW") -> np.ndarray float64 [B, 400]``, where
     ``videos`` is a torch tensor or numpy array, uint8 in [0, 255] or float in [0, 1], in layout
@@ -231,9 +231,9 @@ class FeatureExtractor:
     def _batches(self, videos: Tensor) -> Iterator[Tensor]:
         starts = range(0, videos.shape[0], self.batch_size)
         if self.progress:
-            from tqdm.auto import tqdm
+            from lfdm_bench.utils.progress import progress_bar
 
-            starts = tqdm(starts, desc=f"I3D features ({self.info.name})", unit="batch")
+            starts = progress_bar(starts, desc=f"I3D features ({self.info.name})", unit="batch")
         for s in starts:
             yield videos[s:s + self.batch_size]
 

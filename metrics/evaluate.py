@@ -16,7 +16,7 @@ from typing import Any, Callable, Iterable, Sequence
 import numpy as np
 
 from lfdm_bench.data.dataset import ClipDataset, record_crop
-from lfdm_bench.data.records import VideoRecord, read_manifest
+from lfdm_bench.data.records import VideoRecord
 from lfdm_bench.data.registry import get_dataset
 from lfdm_bench.data.video_io import read_video
 from lfdm_bench.metrics.clip_select import choose_videos, select_clips, source_id, span_check
@@ -28,6 +28,8 @@ from lfdm_bench.metrics.probe import motion_source, probe_accuracy
 from lfdm_bench.metrics.protocol import FEATURE_METRICS, EvalProtocol, EvalResult, parse_metrics
 from lfdm_bench.metrics.real_cache import (FeatureCache, FeatureSource, cached_features, compute_features,
                                            iter_clip_batches, record_id)
+from lfdm_bench.metrics.sample_checks import (check_classes, check_dataset, check_frame_sizes, read_samples,
+                                              sample_settings, training_notes)
 
 __all__ = ["evaluate", "load_samples", "infer_resolution", "build_detector", "with_fp32_twin", "reference_notes"]
 
@@ -35,20 +37,10 @@ log = logging.getLogger(__name__)
 LogFn = Callable[[str], None]
 
 
-def load_samples(samples: str | Path | Sequence[VideoRecord]) -> list[VideoRecord]:
-    """Generated-video records from a sample folder (``DIR/manifest.csv``), a manifest path, or a record list."""
-    if not isinstance(samples, (str, Path)):
-        return list(samples)
-    p = Path(samples)
-    manifest = p / "manifest.csv" if p.is_dir() else p
-    if not manifest.is_file():
-        raise FileNotFoundError(
-            f"no generated samples at {p}: expected a folder holding manifest.csv (written by `lfdm-bench sample`, or "
-            "by lfdm_bench.metrics.sanity.write_real_samples for real / distorted-real stand-ins)")
-    records = read_manifest(manifest)
-    if not records:
-        raise ValueError(f"{manifest} lists no videos")
-    return records
+def load_samples(samples: str | Path | Sequence[str | Path] | Sequence[VideoRecord]) -> list[VideoRecord]:
+    """Generated-video records from a sample folder (``DIR/manifest.csv``), a manifest path, a list of those, or a
+    record list (see :func:`lfdm_bench.metrics.sample_checks.read_samples`)."""
+    return read_samples(samples)[0]
 
 
 def infer_resolution(records: Sequence[VideoRecord]) -> int:
@@ -101,7 +93,7 @@ def reference_notes(protocol: EvalProtocol, n_real: int, n_gen: int) -> list[str
     return notes
 
 
-def evaluate(protocol: EvalProtocol, samples: str | Path | Sequence[VideoRecord],
+def evaluate(protocol: EvalProtocol, samples: str | Path | Sequence[str | Path] | Sequence[VideoRecord],
              metrics: Iterable[str] = ("all",), *, dataset: Any = None, detector: FeatureSource | None = None,
              cache: FeatureCache | bool | None = True, progress: bool = False,
              log_fn: LogFn | None = None) -> EvalResult:
@@ -109,7 +101,9 @@ def evaluate(protocol: EvalProtocol, samples: str | Path | Sequence[VideoRecord]
 
     Args:
         protocol: the settings (see :class:`EvalProtocol`).
-        samples: a sample folder (holding ``manifest.csv``), a manifest path, or generated :class:`VideoRecord`s.
+        samples: a sample folder (holding ``manifest.csv``), a manifest path, a list of those, or generated
+            :class:`VideoRecord` objects. Checked first (:mod:`lfdm_bench.metrics.sample_checks`): one frame size,
+            classes of the dataset, no repeated video, made from this dataset with these options.
         metrics: names from :data:`METRICS` or ``all``.
         dataset: a loaded :class:`~lfdm_bench.data.registry.DatasetInfo` (default: loaded from the protocol).
         detector: a feature source replacing the protocol's I3D (tests; its ``info`` is recorded).
@@ -130,15 +124,18 @@ def evaluate(protocol: EvalProtocol, samples: str | Path | Sequence[VideoRecord]
         dataset = get_dataset(protocol.dataset, root=protocol.root, **protocol.dataset_options)
     store = FeatureCache() if cache is True else (cache or None)
 
-    gen_all = load_samples(samples)
+    gen_all, origins = read_samples(samples)
+    settings = sample_settings(samples)
+    notes: list[str] = check_dataset(settings, protocol.dataset, protocol.dataset_options) + training_notes(settings)
+    check_classes(gen_all, dataset.class_names, dataset.name, origins)
     gen = [r for r in gen_all if r.split in protocol.splits]
     if not gen:
         raise ValueError(f"none of the {len(gen_all)} generated videos comes from a {protocol.split!r}-split source; "
                          f"their splits are {sorted({r.split for r in gen_all})}: pass --split accordingly")
     gen = choose_videos(gen, protocol.max_generated, protocol.subset, protocol.seed)
-    resolution = int(protocol.resolution or infer_resolution(gen))
+    size = check_frame_sizes(gen)  # mixed sizes are refused, whatever resolution the videos are read at
+    resolution = int(protocol.resolution or max(size))
     proto = protocol.to_dict() | {"resolution": resolution}
-    notes: list[str] = []
     n = protocol.n_frames
     gen_clips = gen
     if protocol.generated_sampling == "window":

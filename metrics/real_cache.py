@@ -181,9 +181,9 @@ def iter_clip_batches(records: Sequence[VideoRecord], spec: ClipSpec, batch_size
     ds = spec.dataset(records)
     starts: Any = range(0, len(ds), batch_size)
     if progress:
-        from tqdm.auto import tqdm
+        from lfdm_bench.utils.progress import progress_bar
 
-        starts = tqdm(starts, desc=desc, unit="batch")
+        starts = progress_bar(starts, desc=desc, unit="batch")
     for s in starts:
         idx = list(range(s, min(s + batch_size, len(ds))))
         yield idx, torch.stack([spec.clip(ds, i) for i in idx])
@@ -213,8 +213,22 @@ def compute_features(records: Sequence[VideoRecord], spec: ClipSpec, sources: Ma
             on_batch(idx, videos)
         x = transform(videos, video_ids([records[i] for i in idx])) if transform is not None else videos
         for name, src in sources.items():
-            chunks[name].append(np.asarray(src(x), dtype=np.float64))
+            feats = np.asarray(src(x), dtype=np.float64)
+            check_finite(feats, name, src, [records[i] for i in idx], desc)
+            chunks[name].append(feats)
     return {k: (np.concatenate(v) if v else np.zeros((0, 0))) for k, v in chunks.items()}
+
+
+def check_finite(features: np.ndarray, name: str, source: Any, records: Sequence[VideoRecord], desc: str) -> None:
+    """Raise ``ValueError`` when a feature source gave NaN / inf (weights holding NaN, a broken detector), naming the
+    source and a video, before any such feature is used or cached."""
+    bad = ~np.isfinite(features).all(axis=tuple(range(1, features.ndim))) if features.size else np.zeros(0, bool)
+    if bad.any():
+        info = getattr(source, "info", None)
+        who = f"{getattr(info, 'name', name)} (sha256 {str(getattr(info, 'sha256', '?'))[:16]})" if info else name
+        raise ValueError(f"feature source {name!r} = {who} gave NaN/inf features for {int(bad.sum())} of "
+                         f"{len(bad)} {desc} video(s) in a batch, e.g. {records[int(np.argmax(bad))].path}: its "
+                         "weights may hold NaN/inf (check the detector file); nothing was cached")
 
 
 def file_signature(path: str | os.PathLike[str]) -> tuple[str, int, int]:
@@ -239,6 +253,18 @@ def _set_key(records: Sequence[VideoRecord]) -> list[list[Any]]:
     return sorted(rows, key=lambda row: row[0] + json.dumps(row[3:], default=str))
 
 
+def cache_prefix(dataset: Any, max_len: int = 40) -> str:
+    """A readable file-name prefix for a dataset: its registry name, or for a manifest path its folder and file stem
+    (``.../synth-faces-65b4/manifest.csv`` -> ``synth-faces-65b4-manifest``); kept from its start when too long (the
+    hash that follows the prefix identifies the file)."""
+    name = str(dataset)
+    if "/" in name or "\\" in name or name.lower().endswith(".csv"):
+        p = Path(name)
+        name = f"{p.parent.name}-{p.stem}" if p.parent.name else p.stem
+    safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in name)
+    return safe[:max_len].rstrip("-_") or "set"
+
+
 class FeatureCache:
     """Per-video feature files under ``root`` (default ``cache_dir('fvd_stats')``).
 
@@ -257,8 +283,7 @@ class FeatureCache:
         return self._root
 
     def path(self, key: Mapping[str, Any]) -> Path:
-        prefix = "".join(c if c.isalnum() or c in "-_" else "_" for c in str(key.get("dataset", "set")))[-40:]
-        return self.root / f"{prefix}-{stable_hash(dict(key), n=24)}.npz"
+        return self.root / f"{cache_prefix(key.get('dataset', 'set'))}-{stable_hash(dict(key), n=24)}.npz"
 
     def load(self, key: Mapping[str, Any]) -> tuple[np.ndarray, list[str]] | None:
         """The cached features of ``key`` or ``None`` (missing, unreadable, or stored for another key)."""
@@ -283,6 +308,8 @@ class FeatureCache:
         features = np.asarray(features, dtype=np.float64)
         if features.ndim != 2 or features.shape[0] != len(paths):
             raise ValueError(f"features must be [N, D] with N = {len(paths)} paths, got {features.shape}")
+        if not np.isfinite(features).all():
+            raise ValueError(f"refusing to cache NaN/inf features under {self.path(key)}")
         meta = {"key": json.loads(json.dumps(dict(key), sort_keys=True, default=str)), "format": CACHE_FORMAT,
                 "created": time.strftime("%Y-%m-%dT%H:%M:%S"), "n": int(features.shape[0]),
                 "dim": int(features.shape[1])}
@@ -330,6 +357,13 @@ def cached_features(dataset: str, records: Sequence[VideoRecord], spec: ClipSpec
         raise ValueError("a transform needs a transform_key describing it (it is part of the cache key)")
     out: dict[str, np.ndarray] = {}
     keys: dict[str, dict[str, Any]] = {}
+    if cache is not None:
+        try:
+            cache.root  # created on demand
+        except OSError as e:  # a read-only cache: warn and go on without it
+            say(f"warning: the feature cache cannot be used ({e}); computing {desc} features without caching "
+                f"(set $LFDM_BENCH_CACHE to a writable folder to cache them)")
+            cache = None
     if cache is not None and records:
         for r in records:
             file_signature(r.path)  # a missing file is an error naming it
@@ -359,6 +393,11 @@ def cached_features(dataset: str, records: Sequence[VideoRecord], spec: ClipSpec
         for name, feats in computed.items():
             out[name] = feats
             if cache is not None and records:
-                where = cache.save(keys[name], feats, [record_id(r) for r in records])
+                try:
+                    where = cache.save(keys[name], feats, [record_id(r) for r in records])
+                except OSError as e:  # a read-only or full cache: the features are still used
+                    say(f"warning: could not write the feature cache {cache.path(keys[name])} ({e.strerror or e}); "
+                        f"going on without caching these {desc} features")
+                    continue
                 say(f"cached {desc} features {where} ({detail}{name})")
     return out
