@@ -15,13 +15,17 @@ class BenchEvalConfig:
     :class:`lfdm_bench.metrics.protocol.EvalProtocol`)."""
 
     metrics: tuple[str, ...] = ("fvd", "cfvd", "sfvd", "kvd", "acc", "psnr", "ssim", "motion")
-    detector: str = "i3d-random"  # or a path to i3d_pretrained_400.pt (comparable with published numbers)
-    n_frames: int = 16
-    real_sampling: str = "uniform"
-    max_real: int | None = None  # real videos per split (class-stratified subset); None = all
+    detector: str = "i3d-random"  # or a path to I3D weights (comparable only with a known published sha256)
+    protocol: str = "lfdm-bench"  # FVD preset (lfdm_bench.metrics.presets): lfdm-bench, tf, stylegan-v, videogpt, ...
+    # None = the preset's value; a value given here overrides the preset and is recorded as an override
+    n_frames: int | None = None
+    real_sampling: str | None = None
+    max_real: int | None = None  # real clips per split; None = the preset's number (all for lfdm-bench)
     max_generated: int | None = None
-    ddof: int = 1
-    bn_eps: float = 1e-3
+    allow_span_mismatch: bool = False  # compute FVD even when real and generated clips span different times
+    ddof: int | None = None
+    bn_eps: float | None = None
+    precision: str | None = None  # fp32 (default of every preset) or bf16 (the fp32 drift is then stored)
     batch_size: int = 8
     bootstrap: int = 200  # resamples of the generated videos for a 95% FVD interval (0 = off)
     seed: int = 0

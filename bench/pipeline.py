@@ -14,6 +14,7 @@ Layout of ``OUT``::
     ablation/                  LFDM sampler x steps x guidance grid: ablation.json/.md/.csv, plots/*.png
     grids/                     sample grids (PNG, GIF); compare_<subject>.png: real take vs LFDM vs LDM (compare.md)
     results.json, tables.md, tables.tex, *.csv
+    report.html, report_files/ the page of it all (:mod:`lfdm_bench.bench.html_report`), per-class sample GIFs
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ from lfdm_bench.baselines.retrieval import sample_baseline
 from lfdm_bench.bench.ablate import run_ablation
 from lfdm_bench.bench.config import BenchConfig
 from lfdm_bench.bench.grids import write_comparison_grids, write_method_grids
+from lfdm_bench.bench.html_report import write_html_report
+from lfdm_bench.bench.report import load_source
 from lfdm_bench.bench.results import build_results
 from lfdm_bench.bench.state import ResumeState
 from lfdm_bench.bench.tables import write_tables
@@ -70,6 +73,10 @@ def bootstrap_fvd(gen: np.ndarray, real: np.ndarray, n: int, seed: int = 0, ddof
     return [float(lo), float(hi)]
 
 
+class BenchConfigMismatch(ValueError):
+    """The output folder holds a benchmark of another config."""
+
+
 class Benchmark:
     """Runs the stages of a :class:`BenchConfig` into ``out``."""
 
@@ -79,8 +86,8 @@ class Benchmark:
         resolved = dump_yaml(bc)
         cfg_path = self.out / "bench_config.yaml"
         if cfg_path.is_file() and cfg_path.read_text() != resolved:
-            raise ValueError(f"{self.out} holds a benchmark with a different config; pass another --out or the same "
-                             f"config to resume it")
+            raise BenchConfigMismatch(f"{self.out} holds a benchmark with a different config; pass another --out or "
+                                      f"the same config to resume it")
         atomic_write_text(cfg_path, resolved)
         self.state = ResumeState(self.out / "state.json", what="a benchmark")
         self.lfdm_cfg = _lfdm_cfg(bc)
@@ -136,9 +143,10 @@ class Benchmark:
     def protocol(self, split: str) -> EvalProtocol:
         e, d = self.bc.eval, self.lfdm_cfg.data
         return EvalProtocol(dataset=d.dataset, root=d.root, dataset_options=dict(d.options), split=split,
-                            n_frames=e.n_frames, resolution=d.size, real_sampling=e.real_sampling,
+                            preset=e.protocol, n_frames=e.n_frames, resolution=d.size, real_sampling=e.real_sampling,
                             max_real=e.max_real, max_generated=e.max_generated, detector=e.detector, bn_eps=e.bn_eps,
-                            ddof=e.ddof, seed=e.seed, batch_size=e.batch_size)
+                            ddof=e.ddof, precision=e.precision, allow_span_mismatch=e.allow_span_mismatch,
+                            seed=e.seed, batch_size=e.batch_size)
 
     def _eval(self, method: str, split: str) -> str:
         samples = self.out / "samples" / f"{method}_{split}"
@@ -147,10 +155,11 @@ class Benchmark:
                           progress=self.progress, log_fn=self.say)
         record = result.to_dict()
         feats = result.features
-        if "fvd" in metrics and "i3d" in feats.get("generated", {}) and f"real_{split}" in feats:
+        ref = result.counts.get("real_split", {}).get(split, split)
+        if "fvd" in metrics and "i3d" in feats.get("generated", {}) and f"real_{ref}" in feats:
             rows = [i for i, r in enumerate(result.records["generated"]) if r.split == split]
-            record["fvd_ci"] = bootstrap_fvd(feats["generated"]["i3d"][rows], feats[f"real_{split}"]["i3d"],
-                                             self.bc.eval.bootstrap, self.bc.eval.seed, self.bc.eval.ddof)
+            record["fvd_ci"] = bootstrap_fvd(feats["generated"]["i3d"][rows], feats[f"real_{ref}"]["i3d"],
+                                             self.bc.eval.bootstrap, self.bc.eval.seed, result.protocol["ddof"])
         record["seconds_per_video"] = seconds_per_video(samples / "manifest.csv")
         record["method"], record["split"] = method, split
         path = self.out / "metrics" / f"{method}_{split}.json"
@@ -161,7 +170,7 @@ class Benchmark:
         a = self.bc.ablation
         # the main tables' protocol; the dataset comes from the run and the number of generated videos from the grid
         protocol = asdict(self.protocol("test"))
-        for key in ("dataset", "root", "dataset_options", "split", "max_generated"):
+        for key in ("dataset", "root", "dataset_options", "split", "max_generated", "overrides"):
             del protocol[key]
         out = self.out / "ablation"
         run_ablation(self.lfdm_dir, a.samplers, a.steps, a.guidance, a.etas, split="test", per_pair=self.bc.per_pair,
@@ -179,6 +188,10 @@ class Benchmark:
         results = build_results(self.out, self.bc, self.lfdm_cfg, {"LFDM": self.lfdm_dir, "LDM": self.ldm_dir}, wall)
         return {k: str(v) for k, v in write_tables(results, self.out).items()}
 
+    def _report(self) -> str:
+        records = load_data(self.lfdm_cfg.data, progress=False).records  # crop boxes of the source takes
+        return str(write_html_report([load_source(self.out)], self.out / "report.html", source_records=records))
+
     # --- the whole thing ----------------------------------------------------------------------------------------
     def plan(self) -> list[tuple[str, Callable[[], Any]]]:
         bc = self.bc
@@ -195,6 +208,7 @@ class Benchmark:
         if bc.grids:
             steps.append(("grids", self._grids))
         steps.append(("tables", self._tables))
+        steps.append(("report", self._report))
         return steps
 
     def run(self) -> dict:

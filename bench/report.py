@@ -8,7 +8,8 @@ and the numbers of generated / real videos of every shared row; by default a dif
 :class:`MixedProtocolError` naming the differing keys; with ``allow_mixed=True`` each differing key gets a footnote
 marker (on the column group of every source for protocol keys, on the affected cells for video counts).
 
-Outputs: Markdown, LaTeX (booktabs, ``mean $\\pm$ std``) and CSV (long format: one line per source, row and metric).
+Outputs: Markdown, LaTeX (booktabs, ``mean $\\pm$ std``) and CSV (long format: one line per source, row and metric);
+with ``--html FILE`` also a page of the sources side by side (:mod:`lfdm_bench.bench.html_report`).
 
 Example::
 
@@ -27,6 +28,7 @@ from typing import Any, Sequence
 import click
 
 from lfdm_bench.metrics.format import digits_of, format_value, tex_escape, to_markdown
+from lfdm_bench.metrics.presets import DEFAULT_PRESET, get_preset
 from lfdm_bench.utils.io import atomic_write_text
 
 __all__ = ["PROTOCOL_KEYS", "MixedProtocolError", "Source", "Table", "Report", "load_source", "gather",
@@ -34,7 +36,11 @@ __all__ = ["PROTOCOL_KEYS", "MixedProtocolError", "Source", "Table", "Report", "
 
 # protocol key -> where it is read from (protocol dict, or the detector dict)
 PROTOCOL_KEYS = ("detector", "detector_sha256", "n_frames", "resolution", "ddof", "resize_method", "bn_eps",
-                 "dataset", "real_sampling", "max_generated", "max_real")
+                 "dataset", "real_sampling", "max_generated", "max_real", "preset", "generated_sampling", "real_split",
+                 "subset", "load_resize", "real_quantize", "generated_quantize", "precision", "torchscript_call")
+# FVD preset settings (issue 15); results written before presets existed used the lfdm-bench values
+_PRESET_KEYS = ("preset", "generated_sampling", "real_split", "subset", "load_resize", "real_quantize",
+                "generated_quantize", "torchscript_call")
 COUNT_KEYS = ("n_generated", "n_real")
 MARKERS = ("a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k", "l", "m", "n", "o", "p")
 FORMATS = ("md", "tex", "csv")
@@ -101,6 +107,10 @@ def _signature(protocol: dict[str, Any] | None, detector: dict[str, Any] | None)
     sig["detector_sha256"] = d.get("sha256")
     sig["bn_eps"] = d.get("bn_eps", p.get("bn_eps")) if d else p.get("bn_eps")
     sig["resize_method"] = d.get("resize_method", p.get("resize_method")) if d else p.get("resize_method")
+    legacy = get_preset(DEFAULT_PRESET).settings() | {"preset": DEFAULT_PRESET}
+    for k in _PRESET_KEYS:
+        sig[k] = p.get(k, legacy[k])
+    sig["precision"] = d.get("precision", p.get("precision")) if d else p.get("precision")
     return sig
 
 
@@ -384,21 +394,38 @@ def write_report(report: Report, out: str | Path, formats: Sequence[str] = FORMA
               help="Write the report files here [default: print Markdown only].")
 @click.option("--allow-mixed", is_flag=True,
               help="Render sources evaluated under different protocols, with a footnote per differing key.")
-@click.option("--format", "fmt", type=click.Choice(FORMATS + ("all",)), default="all",
-              help="Format(s) written to --out (md is also printed).")
+@click.option("--format", "fmt", type=click.Choice(FORMATS + ("html", "all")), default="all",
+              help="Format(s) written to --out (md is also printed); html: the page report.html with its plots and "
+                   "sample GIFs (report_files/).")
 @click.option("--label", "labels", multiple=True, metavar="NAME",
               help="Column-group name per folder, in order [default: benchmark hardware / name, or folder name].")
-def report(dirs: tuple[Path, ...], out: Path | None, allow_mixed: bool, fmt: str, labels: tuple[str, ...]) -> None:
+@click.option("--html", "html", type=click.Path(dir_okay=False, path_type=Path), default=None, metavar="FILE",
+              help="Also write an HTML page of the folders side by side (tables, plots, sample GIFs); files it "
+                   "shows from outside FILE's folder are copied into FILE_files/ next to it.")
+def report(dirs: tuple[Path, ...], out: Path | None, allow_mixed: bool, fmt: str, labels: tuple[str, ...],
+           html: Path | None) -> None:
     """Side-by-side tables of results.json / ablation.json from one or more folders, such as a GPU cluster's and a
     laptop's; refuses to mix protocols unless --allow-mixed."""
     try:
         rep = gather(list(dirs), list(labels) or None, allow_mixed=allow_mixed)
     except (MixedProtocolError, FileNotFoundError, ValueError) as e:
         raise click.ClickException(str(e)) from e
-    formats = FORMATS if fmt == "all" else (fmt,)
+    formats = FORMATS if fmt == "all" else () if fmt == "html" else (fmt,)
+    pages = [html] if html is not None else []
+    if out is not None and fmt in ("html", "all"):
+        pages.append(out / "report.html")
+    elif out is None and fmt == "html" and not pages:
+        raise click.UsageError("--format html writes a file: give --out DIR (or --html FILE)")
+    if pages:
+        from lfdm_bench.bench.html_report import write_html_report
+
+        for page in pages:
+            write_html_report(rep.sources, page, footnotes=rep.footnotes, header_markers=rep.header_markers)
+            click.echo(f"written: {page}", err=True)
     if out is None:
-        click.echo({"md": render_markdown, "tex": render_latex, "csv": render_csv}[formats[0]](rep))
+        click.echo({"md": render_markdown, "tex": render_latex, "csv": render_csv}[(formats or ("md",))[0]](rep))
         return
     paths = write_report(rep, out, formats)
     click.echo(render_markdown(rep) if "md" in formats else "")
-    click.echo("written: " + ", ".join(str(p) for p in paths.values()))
+    if paths:
+        click.echo("written: " + ", ".join(str(p) for p in paths.values()))

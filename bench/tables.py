@@ -53,10 +53,12 @@ def _caption(results: dict, split: str) -> str:
     ns = {m: v[split]["n_generated"] for m, v in results["methods"].items() if split in v}
     n_real = next((v[split]["n_real"] for v in results["methods"].values() if split in v), None)
     chance = next((v[split]["chance"] for v in results["methods"].values() if split in v and v[split]["chance"]), 0)
-    comparable = "" if d.get("comparable_with_published") else " NOT comparable with published numbers (i3d-random)."
+    comparable = "" if d.get("comparable_with_published") else \
+        f" NOT comparable with published numbers ({d.get('weights_status') or d.get('name')} weights)."
     return (f"{split.capitalize()}-subject source images: {max(ns.values()) if ns else 0} generated videos per method "
             f"vs {n_real} real videos; {p.get('n_frames')} frames at {p.get('resolution')}px -> 224 "
-            f"({p.get('resize_method')}); detector {d.get('name')}; covariance ddof={p.get('ddof')}; class accuracy by "
+            f"({p.get('resize_method')}); FVD protocol {p.get('preset', 'lfdm-bench')}; detector {d.get('name')}; "
+            f"covariance ddof={p.get('ddof')}; class accuracy by "
             f"a linear probe on motion features of real training videos (chance {100 * (chance or 0):.1f}%)."
             f"{comparable}")
 

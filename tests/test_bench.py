@@ -93,6 +93,44 @@ def test_report_on_a_benchmark_folder_includes_its_ablation(bench_out):
     assert "Main results" in r.output and "Sampler ablation" in r.output and "PSNR pooled" in r.output
 
 
+def test_bench_writes_a_report_page_of_every_number(bench_out):
+    """report.html parses, refers only to files inside the output folder (sample GIFs, plots, data files), and
+    shows every method's every metric of results.json in its row."""
+    from test_html_report import Page, check_numbers_shown, check_refs_inside
+
+    root, _, _ = bench_out
+    out = (root / "out").resolve()
+    page_path = out / "report.html"
+    page = Page(page_path.read_text())
+    assert not page.stack
+    files = check_refs_inside(page_path, page, out)
+    res = json.loads((out / "results.json").read_text())
+    assert check_numbers_shown(page, res) > 100
+    gifs = [f for f in files if f.suffix == ".gif" and f.parent.name == "samples"]
+    assert len(gifs) == 7  # one per class
+    assert {out / p for p in res["ablation"]["plots"]} <= set(files)
+    text = "".join(page.text)
+    for s in ("source take", "LFDM", "LDM", "static (source image)", "retrieval (LFAE)", "real (other take)",
+              "Autoencoders", "LFAE", "Sampler ablation", "diffusers-dpmsolver++", "NOT comparable"):
+        assert s in text, s
+
+
+@pytest.mark.slow
+def test_bench_report_page_loads_its_images_in_chromium(bench_out):
+    from lfdm_bench.bench.html_browser import find_browser, image_check, screenshot
+
+    if find_browser() is None:
+        pytest.skip("no headless Chromium/Chrome installed")
+    root, _, _ = bench_out
+    page = (root / "out").resolve() / "report.html"
+    images = image_check(page)
+    assert len(images) >= 7 + 4 and all(i["loaded"] for i in images), [i for i in images if not i["loaded"]]
+    png = screenshot(page, root / "report.png", width=1280, height=900)
+    from PIL import Image
+
+    assert Image.open(png).size == (1280, 900)
+
+
 def test_best_setting_rule():
     from lfdm_bench.bench.results import best_setting
 

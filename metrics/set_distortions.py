@@ -1,0 +1,168 @@
+"""Appearance and set-level distortions for FVD sanity checks (beside the per-frame ones of
+:mod:`lfdm_bench.metrics.distortions`).
+
+``colour_shift`` is a per-video transform with the same signature as the per-frame distortions. The other rows act
+on *which* videos form the distorted set, and need care: replacing videos by other videos **of the same set** (another
+subject of the set, another class of the set) is a permutation that leaves the pooled distribution -- hence the
+overall FVD -- unchanged. So every set-level row states the metric it targets:
+
+=================  ===========================================================  ====================
+row                what ``strength`` (a fraction, nested sets) replaces         targets
+=================  ===========================================================  ====================
+other-subject      the videos of a fraction of the subjects by videos of the     FVD and sFVD
+                   same classes by subjects from OUTSIDE the reference set
+                   (e.g. the other split): the pooled distribution changes
+class-collapse     a fraction of the videos of every class but one by the same   FVD and cFVD
+                   subject's video of that one class: a skewed class mix
+subject-swap       the videos of a fraction of the subjects by another subject   sFVD only (at 1.0
+                   of the same set (a derangement)                               the set is unchanged)
+class-swap         a fraction of the (subject, class) pairs by the same          cFVD only (at 1.0
+                   subject's next class (c + 1 mod C)                            the set is unchanged)
+=================  ===========================================================  ====================
+
+Sets are described as :data:`Pairs`: ``(subject, class index) -> row indices`` (one per take); a distorted set keeps
+the keys (the subject / class the videos *claim*, i.e. the generator's source subject and requested class) and
+changes the rows.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Hashable, Sequence
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from lfdm_bench.metrics.distortions import _as_float_videos, _generators
+
+__all__ = ["Pairs", "SET_ROWS", "SET_DEFINITIONS", "colour_shift", "COLOUR_DEFINITION", "pair_index", "split_pairs",
+           "flatten", "replace_subjects", "collapse_classes", "swap_classes"]
+
+Pairs = dict[tuple[Hashable, int], list[int]]
+COLOUR_DEFINITION = ("per video, every pixel's RGB rotated about the grey axis (a hue rotation preserving grey levels) "
+                     "by strength * 180 degrees, direction drawn per video; clamped to [0, 1]")
+SET_ROWS = {"other-subject": ("fvd", "sfvd"), "class-collapse": ("fvd", "cfvd"), "subject-swap": ("sfvd",),
+            "class-swap": ("cfvd",)}
+"""Set-level row -> the metrics it must raise."""
+SET_DEFINITIONS = {
+    "other-subject": "videos of a nested fraction of the subjects replaced by those of subjects outside the reference "
+                     "set (same class, same take slot; donor subject by seeded permutation)",
+    "class-collapse": "a nested fraction of the pairs (subject, c != K) replaced by the same subject's class-K videos "
+                      "(same take slot); K drawn by the seed",
+    "subject-swap": "videos of a nested fraction of the subjects replaced by those of another subject of the same set "
+                    "(seeded derangement; same class, same take slot)",
+    "class-swap": "a nested fraction of the pairs (s, c) replaced by the same subject's class (c + 1) mod C videos",
+}
+
+
+def _rotation(angle: float) -> Tensor:
+    """3x3 rotation about the unit grey axis (1, 1, 1) / sqrt(3) by ``angle`` radians (Rodrigues)."""
+    k = torch.full((3,), 1.0 / math.sqrt(3.0), dtype=torch.float64)
+    kx = torch.tensor([[0.0, -k[2], k[1]], [k[2], 0.0, -k[0]], [-k[1], k[0], 0.0]], dtype=torch.float64)
+    return torch.eye(3, dtype=torch.float64) + math.sin(angle) * kx + (1 - math.cos(angle)) * (kx @ kx)
+
+
+def colour_shift(videos: Tensor, strength: float, seed: int = 0, video_ids: Sequence[int] | None = None) -> Tensor:
+    """Hue-rotate every video by ``strength * 180`` degrees (sign drawn per video): ``[B, T, 3, H, W]`` -> float32
+    in ``[0, 1]``. Grey pixels are unchanged; 0 returns the input as float."""
+    x = _as_float_videos(videos)
+    if strength < 0:
+        raise ValueError(f"colour shift strength is a fraction of a half turn >= 0, got {strength}")
+    if strength == 0:
+        return x
+    out = torch.empty_like(x)
+    for i, g in enumerate(_generators(seed, video_ids, x.shape[0])):
+        sign = 1.0 if torch.rand(1, generator=g).item() < 0.5 else -1.0
+        r = _rotation(sign * float(strength) * math.pi).float()  # [3, 3]
+        out[i] = torch.einsum("ij,tjhw->tihw", r, x[i])
+    return out.clamp_(0.0, 1.0)
+
+
+def pair_index(subjects: Sequence[Hashable], classes: Sequence[int], takes: Sequence[int]) -> Pairs:
+    """``(subject, class) -> rows`` ordered by take, from per-row labels."""
+    out: Pairs = {}
+    for i in np.lexsort((np.asarray(takes), np.asarray(classes), np.asarray(subjects, dtype=object).astype(str))):
+        out.setdefault((subjects[i], int(classes[i])), []).append(int(i))
+    return dict(sorted(out.items(), key=lambda kv: (str(kv[0][0]), kv[0][1])))
+
+
+def split_pairs(pairs: Pairs, n_ref: int, seed: int) -> tuple[Pairs, Pairs]:
+    """Per pair, a seeded permutation of its takes: the first ``n_ref`` form the reference, the next ``n_ref`` the
+    stand-in (disjoint takes of the same subject and class). Every pair needs ``2 * n_ref`` takes."""
+    rng = np.random.default_rng(seed)
+    ref: Pairs = {}
+    alt: Pairs = {}
+    for key, rows in pairs.items():
+        if len(rows) < 2 * n_ref:
+            raise ValueError(f"pair {key} has {len(rows)} takes; splitting needs {2 * n_ref}")
+        perm = [rows[j] for j in rng.permutation(len(rows))]
+        ref[key], alt[key] = sorted(perm[:n_ref]), sorted(perm[n_ref:2 * n_ref])
+    return ref, alt
+
+
+def flatten(pairs: Pairs) -> tuple[list[int], list[Hashable], list[int]]:
+    """``(rows, claimed subject per row, claimed class per row)`` in pair order."""
+    rows, subj, cls = [], [], []
+    for (s, c), rr in pairs.items():
+        rows += rr
+        subj += [s] * len(rr)
+        cls += [c] * len(rr)
+    return rows, subj, cls
+
+
+def _nested(items: list, fraction: float, rng: np.random.Generator) -> set:
+    if not 0.0 <= fraction <= 1.0:
+        raise ValueError(f"set-distortion strength is a fraction in [0, 1], got {fraction}")
+    order = [items[i] for i in rng.permutation(len(items))]
+    return set(order[:int(round(fraction * len(items)))])
+
+
+def replace_subjects(alt: Pairs, donors: Pairs, fraction: float, seed: int) -> Pairs:
+    """Replace the videos of a nested ``fraction`` of ``alt``'s subjects by a donor subject's videos of the same class
+    (the same take slots). ``donors is alt``: a seeded derangement within the set (subject-swap); otherwise donors
+    are drawn by a seeded permutation of the donor subjects (other-subject)."""
+    subjects = sorted({s for s, _ in alt}, key=str)
+    rng = np.random.default_rng([seed, 11])
+    chosen = _nested(subjects, fraction, np.random.default_rng([seed, 12]))
+    pool = sorted({s for s, _ in donors}, key=str)
+    if donors is alt:
+        if len(pool) < 2:
+            raise ValueError("a subject swap needs at least 2 subjects")
+        shift = 1 + int(rng.integers(len(pool) - 1))
+        order = [pool[i] for i in rng.permutation(len(pool))]
+        donor_of = {order[i]: order[(i + shift) % len(order)] for i in range(len(order))}  # no fixed point
+    else:
+        if len(pool) < len(subjects):
+            raise ValueError(f"{len(subjects)} subjects need as many donors, got {len(pool)}")
+        perm = rng.permutation(len(pool))
+        donor_of = {s: pool[perm[i]] for i, s in enumerate(subjects)}
+    out: Pairs = {}
+    for (s, c), rows in alt.items():
+        if s in chosen:
+            donor = donors.get((donor_of[s], c))
+            if donor is None or len(donor) < len(rows):
+                raise ValueError(f"donor subject {donor_of[s]!r} lacks {len(rows)} takes of class {c}")
+            out[(s, c)] = list(donor[:len(rows)])
+        else:
+            out[(s, c)] = list(rows)
+    return out
+
+
+def collapse_classes(alt: Pairs, fraction: float, seed: int, target: int | None = None) -> Pairs:
+    """Replace a nested ``fraction`` of the pairs whose class is not ``target`` (default: drawn by the seed) by the
+    same subject's ``target``-class videos (same take slots): the class mix skews towards one class."""
+    classes = sorted({c for _, c in alt})
+    k = int(np.random.default_rng([seed, 21]).choice(classes)) if target is None else int(target)
+    keys = [key for key in alt if key[1] != k]
+    chosen = _nested(keys, fraction, np.random.default_rng([seed, 22]))
+    return {key: (list(alt[(key[0], k)][:len(rows)]) if key in chosen else list(rows)) for key, rows in alt.items()}
+
+
+def swap_classes(alt: Pairs, fraction: float, seed: int) -> Pairs:
+    """Replace a nested ``fraction`` of the pairs ``(s, c)`` by the same subject's ``(s, (c + 1) mod C)`` videos."""
+    classes = sorted({c for _, c in alt})
+    nxt = {c: classes[(i + 1) % len(classes)] for i, c in enumerate(classes)}
+    chosen = _nested(list(alt), fraction, np.random.default_rng([seed, 31]))
+    return {(s, c): (list(alt[(s, nxt[c])][:len(rows)]) if (s, c) in chosen else list(rows))
+            for (s, c), rows in alt.items()}
