@@ -95,7 +95,8 @@ def write_comparison_grids(folders: dict[str, Path], out: Path, n_subjects: int 
         write_png(path, png)
         paths.append(str(path))
         legend.append(f"- `{path.name}`: subject {subject}; rows, per class ({', '.join(names)}): "
-                      f"{' / '.join(['real take', *picks])}; {rows.shape[1]} frames each; the real take's frame 0 is the source image.")
+                      f"{' / '.join(['real take', *picks])}; {rows.shape[1]} frames each; the real take's frame 0 is "
+                      "the source image.")
     if paths:
         atomic_write_text(out / "compare.md", "# Comparison grids (test subjects)\n\n" + "\n".join(legend) + "\n")
         paths.append(str(out / "compare.md"))
