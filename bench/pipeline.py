@@ -12,7 +12,7 @@ Layout of ``OUT``::
     samples/<method>_<split>/  sample folders (manifest.csv + videos)
     metrics/<method>_<split>.json   every number of one evaluation + its protocol
     ablation/                  LFDM sampler x steps x guidance grid: ablation.json/.md/.csv, plots/*.png
-    grids/                     sample grids (PNG, GIF)
+    grids/                     sample grids (PNG, GIF); compare_<subject>.png: real take vs LFDM vs LDM (compare.md)
     results.json, tables.md, tables.tex, *.csv
     report.html, report_files/ the page of it all (:mod:`lfdm_bench.bench.html_report`), per-class sample GIFs
 """
@@ -31,7 +31,7 @@ from lfdm_bench.baselines.ldm.train import open_ldm_run, train_ldm_run
 from lfdm_bench.baselines.retrieval import sample_baseline
 from lfdm_bench.bench.ablate import run_ablation
 from lfdm_bench.bench.config import BenchConfig
-from lfdm_bench.bench.grids import write_method_grids
+from lfdm_bench.bench.grids import write_comparison_grids, write_method_grids
 from lfdm_bench.bench.html_report import write_html_report
 from lfdm_bench.bench.report import load_source
 from lfdm_bench.bench.results import build_results
@@ -179,7 +179,9 @@ class Benchmark:
         return str(out / "ablation.json")
 
     def _grids(self) -> list[str]:
-        return write_method_grids({m: self.out / "samples" / f"{m}_test" for m in self.bc.methods}, self.out / "grids")
+        paths = write_method_grids({m: self.out / "samples" / f"{m}_test" for m in self.bc.methods}, self.out / "grids")
+        generators = {m.upper(): self.out / "samples" / f"{m}_test" for m in ("lfdm", "ldm") if m in self.bc.methods}
+        return paths + write_comparison_grids(generators, self.out / "grids")
 
     def _tables(self) -> dict:
         wall = {k: v["seconds"] for k, v in self.state.data["parts"].items()}
