@@ -143,7 +143,8 @@ def protocol_header(protocol: dict[str, Any] | None, detector: dict[str, Any] | 
     lines = [prefix + protocol_line(protocol, detector)]
     if detector is not None and not detector.get("comparable_with_published"):
         status = detector.get("weights_status")
-        lines.append("WARNING: " + (NOT_COMPARABLE if status in (None, "random", "function") else
+        lines.append("WARNING: " + (NOT_COMPARABLE if status in (None, "random", "function")
+                                    or not detector.get("weights_label") else
                                     f"{detector.get('weights_label')}: values are NOT marked comparable with "
                                     "published numbers"))
     return lines
