@@ -15,7 +15,9 @@ class BenchEvalConfig:
     :class:`lfdm_bench.metrics.protocol.EvalProtocol`)."""
 
     metrics: tuple[str, ...] = ("fvd", "cfvd", "sfvd", "kvd", "acc", "psnr", "ssim", "motion")
-    detector: str = "i3d-random"  # or a path to i3d_pretrained_400.pt (comparable with published numbers)
+    # "auto": the embedded dataset's shipped VCNN (synth-faces-vcnn-v1, ...); or a VCNN name / JSON, a path to
+    # i3d_pretrained_400.pt (comparable with published numbers), or i3d-random (a pipeline smoke test only)
+    detector: str = "auto"
     n_frames: int = 16
     real_sampling: str = "uniform"
     max_real: int | None = None  # real videos per split (class-stratified subset); None = all
@@ -23,7 +25,9 @@ class BenchEvalConfig:
     ddof: int = 1
     bn_eps: float = 1e-3
     batch_size: int = 8
-    bootstrap: int = 200  # resamples of the generated videos for a 95% FVD interval (0 = off)
+    # bootstrap resamples (of both the generated and the real videos) for the SE of the 95% FVD interval
+    # (lfdm_bench.metrics.uncertainty.fvd_interval; 0 = off)
+    bootstrap: int = 200
     seed: int = 0
 
 
@@ -38,6 +42,7 @@ class BenchAblationConfig:
     guidance: tuple[float, ...] = (1.0, 3.0)
     etas: tuple[float, ...] = (1.0,)
     max_subjects: int | None = 4
+    per_pair: int = 1  # videos per (subject, class) pair at each setting (the main tables' per_pair is separate)
     metrics: tuple[str, ...] = ("fvd", "acc", "motion")
 
 

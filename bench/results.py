@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from lfdm_bench.baselines.ldm.autoencoder import KLAutoencoder, KLAutoencoderConfig
@@ -48,7 +49,18 @@ def method_summary(rec: dict, split: str) -> dict[str, Any]:
         "frame0_psnr": _get(v, "motion", split, "opening_frame", "psnr"),
         "n_generated": _get(rec, "counts", "generated", split), "n_real": _get(rec, "counts", "real", split),
         "seconds_per_video": rec.get("seconds_per_video"),
+        "fvd_interval": rec.get("fvd_interval"), "what": rec.get("what"),
+        "group_sizes": {m: _group_sizes(_get(v, m, split, key)) for m, key in (("cfvd", "per_class"),
+                                                                               ("sfvd", "per_subject"))},
     }
+
+
+def _group_sizes(groups: Any) -> dict[str, int | None]:
+    """Median numbers of generated and real videos per group of a cFVD / sFVD table."""
+    if not isinstance(groups, dict) or not groups:
+        return {"generated": None, "real": None}
+    med = {side: int(np.median([g[f"n_{side}"] for g in groups.values()])) for side in ("generated", "real")}
+    return med
 
 
 def run_facts(bc: BenchConfig, cfg: LFDMConfig, wall_seconds: dict[str, float]) -> dict[str, Any]:

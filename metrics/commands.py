@@ -4,7 +4,8 @@ Examples::
 
     lfdm-bench eval --samples runs/x/samples --dataset synth-faces --metric all --i3d i3d-random
     lfdm-bench eval --run runs/x --dataset mug --root /data/MUG --metric fvd --metric cfvd --split both --i3d i3d.pt
-    lfdm-bench eval --sanity --dataset synth-faces --i3d i3d-random          # real halves vs distorted real
+    lfdm-bench eval --sanity --dataset synth-faces                          # real halves vs distorted real (VCNN)
+    lfdm-bench eval --sanity --dataset synth-faces --seed 1 --beside i3d-random --beside-subjects 2
     lfdm-bench eval --make-samples /tmp/noisy --distort noise:0.1 --dataset synth-faces --i3d i3d-random
 
 The command is a thin layer over :func:`lfdm_bench.metrics.evaluate.evaluate`,
@@ -56,6 +57,10 @@ def _echo_err(message: str) -> None:
               help="A run directory: evaluates RUN/samples, writes RUN/metrics.")
 @click.option("--dataset", required=True, metavar="NAME",
               help="Real reference set: synth-faces, synth-actions, mug, mhad, natops, or a manifest .csv.")
+@click.option("--dataset-option", "dataset_option", multiple=True, metavar="KEY=VALUE",
+              help="Option of the dataset (synthetic: size, frames, n_subjects, ...; YAML values) [default with an "
+                   "embedded-domain detector on its own dataset: the rendering of its corpus and of the embedded "
+                   "benchmark, e.g. size=64 frames=16].")
 @click.option("--root", type=click.Path(path_type=Path), default=None, metavar="PATH",
               help="Folder of a real dataset copy (required for mug / mhad / natops).")
 @click.option("--frames", type=click.IntRange(min=9), default=16, help="Frames per clip (I3D needs >= 9).")
@@ -63,9 +68,11 @@ def _echo_err(message: str) -> None:
               help="Resolution frames are read at before the resize to 224 [default: the generated videos' size].")
 @click.option("--sampling", type=click.Choice(REAL_SAMPLINGS), default="uniform",
               help="Frames of real videos: evenly spaced over the video, or the first N.")
-@click.option("--i3d", "detector", default=None, metavar="PATH|i3d-random",
-              help="I3D weights (i3d_pretrained_400.pt or i3d_torchscript.pt) [default: $LFDM_BENCH_I3D or the "
-                   "cache]; i3d-random = random weights, smoke tests only.")
+@click.option("--i3d", "--detector", "detector", default=None, metavar="PATH|i3d-random|VCNN",
+              help="Detector: I3D weights (i3d_pretrained_400.pt or i3d_torchscript.pt) [default: $LFDM_BENCH_I3D or "
+                   "the cache], an embedded-domain VCNN (synth-faces-vcnn-v1, synth-actions-vcnn-v1, or a detector "
+                   "JSON; the default of --sanity on synth-faces / synth-actions), or i3d-random = random weights, a "
+                   "pipeline smoke test only.")
 @click.option("--bn-eps", type=float, default=1e-3, help="I3D BatchNorm epsilon (1e-3 TF-Hub, 1e-5 TATS port).")
 @click.option("--resize", "resize_method", type=click.Choice(RESIZE_METHODS), default=DEFAULT_RESIZE_METHOD,
               help="How frames are brought to 224x224.")
@@ -81,6 +88,10 @@ def _echo_err(message: str) -> None:
 @click.option("--batch-size", type=click.IntRange(min=1), default=8, help="Videos per detector call.")
 @click.option("--device", default=None, help="Torch device of the detector [default: cuda if available, else cpu].")
 @click.option("--sanity", is_flag=True, help="No samples: FVD of real halves vs distorted real videos.")
+@click.option("--beside", default=None, metavar="DETECTOR",
+              help="Sanity mode: the same table with a second detector beside the first (e.g. i3d-random).")
+@click.option("--beside-subjects", type=click.IntRange(min=2), default=2, metavar="N",
+              help="Sanity mode: the --beside detector sees only the first N subjects of each split (I3D is slow).")
 @click.option("--make-samples", type=click.Path(file_okay=False, path_type=Path), default=None, metavar="DIR",
               help="Write the real clips of --split (distorted with --distort) as a sample folder, then evaluate it.")
 @click.option("--distort", default=None, metavar="NAME:STRENGTH",
@@ -88,10 +99,12 @@ def _echo_err(message: str) -> None:
 @click.option("--no-cache", is_flag=True, help="Neither read nor write cached real features.")
 @click.option("--progress/--no-progress", default=False, help="Progress bars.")
 def eval_cmd(metric_names: tuple[list[str], ...], split: str | None, samples: Path | None, run_dir: Path | None,
-             dataset: str, root: Path | None, frames: int, size: int | None, sampling: str, detector: str | None,
+             dataset: str, dataset_option: tuple[str, ...], root: Path | None, frames: int, size: int | None,
+             sampling: str, detector: str | None,
              bn_eps: float, resize_method: str, real_max: int | None, gen_max: int | None, ddof: str,
-             out: Path | None, seed: int, batch_size: int, device: str | None, sanity: bool,
-             make_samples: Path | None, distort: str | None, no_cache: bool, progress: bool) -> None:
+             out: Path | None, seed: int, batch_size: int, device: str | None, sanity: bool, beside: str | None,
+             beside_subjects: int, make_samples: Path | None, distort: str | None, no_cache: bool,
+             progress: bool) -> None:
     """Evaluate generated videos (FVD, cFVD, sFVD, KVD, PSNR, SSIM, class accuracy) against a dataset's real
     videos under an explicit protocol, or run the sanity table (--sanity). Writes metrics.json + tables."""
     from lfdm_bench.data.registry import get_dataset
@@ -109,17 +122,49 @@ def eval_cmd(metric_names: tuple[list[str], ...], split: str | None, samples: Pa
         raise click.UsageError("give exactly one of --samples DIR, --run DIR or --make-samples DIR (or --sanity)")
     if distort and not make_samples:
         raise click.UsageError("--distort only applies with --make-samples DIR")
-    split = split or ("both" if sanity else "test")
+    from lfdm_bench.metrics.vcnn.source import default_detector_for, is_vcnn_detector
+
+    if beside and not sanity:
+        raise click.UsageError("--beside only applies with --sanity")
+    if sanity and detector is None:
+        detector = default_detector_for(dataset)  # the embedded benchmark's detector; None: the I3D as before
+    embedded = is_vcnn_detector(detector)
+    # sanity mode at the embedded benchmark's protocol: every real test video (fast with the VCNN); I3D: 64 of both
+    options: dict[str, Any] = {}
+    for item in dataset_option:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise click.UsageError(f"--dataset-option expects KEY=VALUE, got {item!r}")
+        import yaml
+
+        options[key.strip()] = yaml.safe_load(value)
+    if embedded and default_detector_for(dataset) is not None:
+        # the detector's own embedded dataset: rendered and read as its corpus and the embedded benchmark
+        from lfdm_bench.metrics.vcnn.source import read_size, render_options
+
+        options = options or render_options(detector)
+        size = size or read_size(detector)
+        _echo_err(f"dataset {dataset}: " + ", ".join(f"{k}={v}" for k, v in options.items())
+                  + f", read at {size} px")
+    split = split or ("test" if sanity and embedded else "both" if sanity else "test")
+    sanity_max = None if embedded else SANITY_MAX_REAL
     try:
         protocol = EvalProtocol(
-            dataset=dataset, root=str(root) if root else None, split=split, n_frames=frames, resolution=size,
-            real_sampling=sampling, max_real=real_max if real_max or not sanity else SANITY_MAX_REAL,
+            dataset=dataset, root=str(root) if root else None, dataset_options=options, split=split,
+            n_frames=frames, resolution=size,
+            real_sampling=sampling, max_real=real_max if real_max or not sanity else sanity_max,
             max_generated=gen_max, detector=detector, bn_eps=bn_eps, resize_method=resize_method, ddof=int(ddof),
             seed=seed, batch_size=batch_size, device=device)
-        info = get_dataset(dataset, root=root)
+        info = get_dataset(dataset, root=root, **options)
         cache = not no_cache
         if sanity:
             result = run_sanity(protocol, dataset=info, cache=cache, progress=progress, log_fn=_echo_err)
+            if beside:
+                from dataclasses import replace
+
+                _echo_err(f"beside: {beside} on the first {beside_subjects} subjects of each split")
+                result.beside = run_sanity(replace(protocol, detector=beside), dataset=info, cache=cache,
+                                           max_subjects=beside_subjects, progress=progress, log_fn=_echo_err)
             target = out or Path(f"eval-{Path(info.name).stem if info.name.endswith('.csv') else info.name}-sanity")
             paths = write_sanity(result, target)
             click.echo(render_sanity(result))

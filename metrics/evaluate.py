@@ -26,7 +26,7 @@ from lfdm_bench.metrics.probe import motion_source, probe_accuracy
 from lfdm_bench.metrics.protocol import FEATURE_METRICS, EvalProtocol, EvalResult, parse_metrics
 from lfdm_bench.metrics.real_cache import FeatureCache, FeatureSource, cached_features, compute_features
 
-__all__ = ["evaluate", "load_samples", "infer_resolution", "build_detector"]
+__all__ = ["evaluate", "load_samples", "infer_resolution", "build_detector", "check_detector_domain"]
 
 log = logging.getLogger(__name__)
 LogFn = Callable[[str], None]
@@ -61,10 +61,23 @@ def infer_resolution(records: Sequence[VideoRecord]) -> int:
 
 
 def build_detector(protocol: EvalProtocol) -> FeatureSource:
-    """The I3D :class:`~lfdm_bench.metrics.detector.FeatureExtractor` described by ``protocol`` (weights resolved on
-    call)."""
+    """The feature source described by ``protocol.detector``: an embedded-domain VCNN (a shipped name such as
+    ``synth-faces-vcnn-v1`` or a detector's metadata JSON, :mod:`lfdm_bench.metrics.vcnn`; native resolution, no
+    224 resize), else the I3D :class:`~lfdm_bench.metrics.detector.FeatureExtractor` (weights resolved on call;
+    ``i3d-random`` = random weights, a pipeline smoke test)."""
+    from lfdm_bench.metrics.vcnn import is_vcnn_detector, load_detector
+
+    if is_vcnn_detector(protocol.detector):
+        return load_detector(protocol.detector, device=protocol.device)
     return FeatureExtractor(protocol.detector, bn_eps=protocol.bn_eps, resize_method=protocol.resize_method,
                             device=protocol.device, batch_size=protocol.batch_size)
+
+
+def check_detector_domain(source: FeatureSource, dataset: Any) -> None:
+    """Refuse an embedded-domain detector whose training corpus shares a subject with ``dataset`` (no-op otherwise)."""
+    check = getattr(source, "check_dataset", None)
+    if check is not None:
+        check(dataset)
 
 
 def evaluate(protocol: EvalProtocol, samples: str | Path | Sequence[VideoRecord],
@@ -118,6 +131,7 @@ def evaluate(protocol: EvalProtocol, samples: str | Path | Sequence[VideoRecord]
     sources: dict[str, FeatureSource] = {}
     if set(wanted) & set(FEATURE_METRICS):
         sources["i3d"] = detector if detector is not None else build_detector(protocol)
+        check_detector_domain(sources["i3d"], dataset)
     if "acc" in wanted:
         sources["motion"] = motion_source()
     det_info = sources["i3d"].info.to_dict() if "i3d" in sources else None

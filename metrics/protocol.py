@@ -87,7 +87,8 @@ class EvalProtocol:
             videos' resolution (sanity mode: the first real video's).
         real_sampling: frames of real videos: ``uniform`` (evenly spaced over the video) or ``first``.
         max_real, max_generated: at most this many videos per split (class-stratified, seeded); ``None``: all.
-        detector: I3D weight path, ``"i3d-random"`` (smoke tests; not comparable with published numbers), or
+        detector: I3D weight path, ``"i3d-random"`` (a pipeline smoke test; not comparable with published
+            numbers), an embedded-domain VCNN (``synth-faces-vcnn-v1``, ...: :mod:`lfdm_bench.metrics.vcnn`), or
             ``None`` (``$LFDM_BENCH_I3D`` / the cache; see :func:`lfdm_bench.metrics.detector.resolve_i3d_path`).
         bn_eps: I3D BatchNorm epsilon (1e-3 TF-Hub, 1e-5 VideoGPT/TATS port).
         resize_method: frames -> 224x224, one of :data:`lfdm_bench.metrics.preprocess.RESIZE_METHODS`.
@@ -149,6 +150,11 @@ class EvalProtocol:
         d["generated_clips"] = "first n_frames frames of each generated video"
         d["frame_resize"] = "keep aspect, zero-pad to resolution x resolution, then the detector's resize to 224"
         d["feature"] = "I3D Kinetics-400 logits averaged over time (400-d)"
+        from lfdm_bench.metrics.vcnn.source import is_vcnn_detector
+
+        if is_vcnn_detector(self.detector):
+            d["frame_resize"] = "keep aspect, zero-pad to resolution x resolution; the VCNN reads its native size"
+            d["feature"] = "embedded-domain VCNN feature (standardised; see detector_info)"
         d["kvd"] = {"kernel": "polynomial", "degree": 3, "gamma": "1/D", "coef0": 1,
                     "estimator": "unbiased MMD^2 over all samples (not x1000)"}
         d["std_over_groups_ddof"] = 0
