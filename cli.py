@@ -87,34 +87,41 @@ def train(model: str, stage: str, config: str | None, out: str | None, overrides
           progress: bool) -> None:
     """Train LFDM (stage 1 LFAE, stage 2 flow DM) or the LDM baseline; resumes an interrupted run by itself."""
     from lfdm_bench.config import ConfigError
+    from lfdm_bench.data.video_io import BadVideoError
     from lfdm_bench.runs import RunConfigMismatch
+    from lfdm_bench.utils.errors import clean_errors
 
     if stage not in STAGES[model]:
         raise click.UsageError(f"--stage {stage} is not a stage of {model.upper()}; its stages are "
                                f"{', '.join(STAGES[model])} (stage 1 of LFDM is its LFAE, of LDM its autoencoder 'ae')")
-    try:
-        if model == "ldm":
-            _train_ldm(config or "ldm-synth-faces-cpu", overrides, out, stage, progress)
-        else:
-            _train_lfdm(config or "synth-faces-cpu", overrides, out, stage, progress)
-    except (RunConfigMismatch, ConfigError) as e:
-        raise click.UsageError(str(e)) from None
+    with clean_errors(usage=(RunConfigMismatch, ConfigError)):
+        try:
+            if model == "ldm":
+                _train_ldm(config or "ldm-synth-faces-cpu", overrides, out, stage, progress)
+            else:
+                _train_lfdm(config or "synth-faces-cpu", overrides, out, stage, progress)
+        except BadVideoError as e:  # met while training: the run's last checkpoint is kept
+            raise click.ClickException(f"{e}; to skip unreadable videos, set data.skip_bad=true (--set "
+                                       "data.skip_bad=true: every video is checked when training starts)") from None
 
 
 def _train_lfdm(config: str, overrides: tuple[str, ...], out: str | None, stage: str, progress: bool) -> None:
     from lfdm_bench.lfdm.config import load_lfdm_config
     from lfdm_bench.lfdm.train import open_lfdm_run, train_lfdm_run
     from lfdm_bench.metrics.reconstruction import evaluate_lfae_run
+    from lfdm_bench.utils.dist import is_main_process
 
     cfg = load_lfdm_config(config, overrides)
     run = open_lfdm_run(cfg, out, config, overrides)
     run.log(f"train lfdm stage={stage} config={config} overrides={list(overrides)}", echo=True)
     if stage in ("lfae", "all"):
         train_lfdm_run(cfg, run, "lfae", progress)
-        click.echo(evaluate_lfae_run(run, cfg))
+        if is_main_process():  # under accelerate launch: one process scores and prints
+            click.echo(evaluate_lfae_run(run, cfg))
     if stage in ("dm", "all"):
         train_lfdm_run(cfg, run, "dm", progress)
-    click.echo(f"run directory: {run.root}")
+    if is_main_process():
+        click.echo(f"run directory: {run.root}")
 
 
 def _train_ldm(config: str, overrides: tuple[str, ...], out: str | None, stage: str, progress: bool) -> None:
@@ -125,9 +132,28 @@ def _train_ldm(config: str, overrides: tuple[str, ...], out: str | None, stage: 
     run = open_ldm_run(cfg, out, config, overrides)
     run.log(f"train ldm stage={stage} config={config} overrides={list(overrides)}", echo=True)
     done = train_ldm_run(cfg, run, stage, progress)
-    if "ae" in done:
-        click.echo(done["ae"]["table"])
-    click.echo(f"run directory: {run.root}")
+    from lfdm_bench.utils.dist import is_main_process
+
+    if is_main_process():  # under accelerate launch: one process prints
+        if "ae" in done:
+            click.echo(done["ae"]["table"])
+        click.echo(f"run directory: {run.root}")
+
+
+class SamplerName(click.ParamType):
+    """A sampler name; an unknown one is a usage error listing the valid names (checked when the command runs, so
+    ``--help`` imports nothing)."""
+
+    name = "sampler"
+
+    def convert(self, value, param, ctx):
+        from lfdm_bench.diffusion.samplers import resolve_sampler
+
+        try:
+            resolve_sampler(str(value))
+        except ValueError as e:
+            self.fail(str(e), param, ctx)
+        return str(value)
 
 
 @click.command()
@@ -136,24 +162,31 @@ def _train_ldm(config: str, overrides: tuple[str, ...], out: str | None, stage: 
               help="Source images from test-subject or train-subject videos.")
 @click.option("--per-pair", "per_pair", type=click.IntRange(min=1), default=None,
               help="Videos per (subject, class) pair (default: the config's sample.per_pair).")
-@click.option("--sampler", default=None, help="ddim | ddpm | dpmsolver++ | euler | unipc | diffusers-ddim.")
-@click.option("--steps", type=int, default=None)
-@click.option("--eta", type=float, default=None)
+@click.option("--sampler", type=SamplerName(), default=None,
+              help="ddim | ddpm | dpmsolver++ | euler | unipc | diffusers-ddim.")
+@click.option("--steps", type=click.IntRange(min=1), default=None, help="Sampling steps (default: the config's).")
+@click.option("--eta", type=click.FloatRange(min=0), default=None, help="DDIM eta (0 = deterministic).")
 @click.option("--guidance", type=float, default=None, help="Classifier-free guidance scale (1 = none).")
 @click.option("--unconditional", is_flag=True, help="Generate with the null condition.")
 @click.option("--out", type=click.Path(file_okay=False), default=None,
-              help="Sample folder (default RUN/samples/<split>_<sampler settings>).")
+              help="Sample folder (default RUN/samples/<split>_<sampler settings>); with --split both, the folder "
+                   "that holds test_<settings>/ and train_<settings>/. A folder of other settings is refused.")
 @click.option("--progress/--no-progress", default=True)
 def sample(run_dir, split, per_pair, sampler, steps, eta, guidance, unconditional, out, progress) -> None:
     """Generate the evaluation set of a trained run (every subject x class of a split) as mp4 + manifest."""
+    from lfdm_bench.config import ConfigError
     from lfdm_bench.generators import open_trained_run
+    from lfdm_bench.sampling.generate import SampleFolderMismatch
+    from lfdm_bench.utils.errors import clean_errors
 
-    trained = open_trained_run(run_dir)
-    splits = ["test", "train"] if split == "both" else [split]
-    for sp in splits:
-        path = trained.sample(sp, per_pair=per_pair, sampler=sampler, steps=steps, eta=eta, guidance=guidance,
-                              unconditional=unconditional, out=out if len(splits) == 1 else None, progress=progress)
-        click.echo(f"{sp}: {path}")
+    with clean_errors(usage=(ConfigError, SampleFolderMismatch)):
+        trained = open_trained_run(run_dir)
+        splits = ["test", "train"] if split == "both" else [split]
+        where = {"out": out} if len(splits) == 1 else {"under": out}  # both: one folder per split inside --out
+        for sp in splits:
+            path = trained.sample(sp, per_pair=per_pair, sampler=sampler, steps=steps, eta=eta, guidance=guidance,
+                                  unconditional=unconditional, progress=progress, **where)
+            click.echo(f"{sp}: {path}")
 
 
 if __name__ == "__main__":

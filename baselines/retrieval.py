@@ -132,8 +132,10 @@ def sample_baseline(run_dir: str | Path, kind: str, split: str = "test", out: st
         lfae = load_lfae(run, pick_device(record.config.get("device", "auto")))
         gen = retrieval_generator(lfae, info.split("train"), n, size, chosen=chosen)
     folder = Path(out) if out else run.samples / f"{split}_{kind}"
-    settings = {"baseline": kind, "per_pair": per_pair, "dataset": data.dataset, "size": size, "n_frames": n,
-                "run": str(run.root.resolve()), "sample_seed": sample.seed}
+    settings = {"baseline": kind, "per_pair": per_pair, "dataset": data.dataset, "dataset_options": dict(data.options),
+                "dataset_root": data.root, "size": size, "n_frames": n, "run": str(run.root.resolve()),
+                "sample_seed": sample.seed,
+                "clip_sampling": "uniform"}  # real / retrieval clips are read uniformly over the whole video
     manifest = generate_eval_samples(gen, sources, folder, method=kind, size=size, settings=settings,
                                      batch_size=batch_size or sample.batch_size, progress=progress)
     if chosen:  # merged with an earlier, interrupted call's choices

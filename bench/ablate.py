@@ -48,7 +48,7 @@ from lfdm_bench.metrics.format import protocol_header, to_markdown
 from lfdm_bench.metrics.protocol import EvalProtocol, parse_metrics
 from lfdm_bench.runs import Run
 from lfdm_bench.sampling.generate import seconds_per_video
-from lfdm_bench.utils.io import atomic_write_text
+from lfdm_bench.utils.io import atomic_write_text, ensure_writable
 
 __all__ = ["ETA_SAMPLERS", "GridPoint", "build_grid", "nfe_per_video", "run_ablation", "write_tables",
            "split_detector", "row_from_result", "num_or_none", "ablate"]
@@ -202,7 +202,7 @@ def run_ablation(run_dir: str | Path, samplers: Sequence[str] = ("ddim",), steps
     protocol_kwargs.setdefault("n_frames", cfg.data.n_frames)
     protocol = EvalProtocol(dataset=cfg.data.dataset, root=cfg.data.root, dataset_options=dict(cfg.data.options),
                             split=split, max_generated=max_videos, **protocol_kwargs)
-    out = Path(out) if out is not None else run.root / "ablation"
+    out = ensure_writable(Path(out) if out is not None else run.root / "ablation")  # before any sampling
     state = ResumeState(out / "ablation.json", {
         "run": str(run.root.resolve()), "method": method, "split": split, "per_pair": int(per_pair),
         "max_videos": max_videos, "max_subjects": max_subjects, "metrics": list(wanted),

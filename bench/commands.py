@@ -19,20 +19,17 @@ def bench(config: str, out: str | None, overrides: tuple[str, ...], progress: bo
     """Run the benchmark: data, train LFDM + LDM, sample every method on train and test subjects, evaluate FVD /
     cFVD / sFVD / KVD / class accuracy / PSNR / SSIM, write grids and paper-style tables. Resumable."""
     from lfdm_bench.bench.config import BenchConfig
-    from lfdm_bench.bench.pipeline import Benchmark
-    from lfdm_bench.config import load_config, resolve_config_path
+    from lfdm_bench.bench.pipeline import Benchmark, BenchConfigMismatch
+    from lfdm_bench.config import ConfigError, load_config, resolve_config_path
     from lfdm_bench.runs import RunConfigMismatch
+    from lfdm_bench.utils.errors import clean_errors
 
-    bc = load_config(BenchConfig, resolve_config_path(config), overrides)
-    folder = Path(out or f"bench_out/{bc.name}")
-    try:
+    # a bad config, or an output folder of another config (or its runs/ of an earlier benchmark): usage errors
+    with clean_errors(usage=(ConfigError, BenchConfigMismatch, RunConfigMismatch)):
+        bc = load_config(BenchConfig, resolve_config_path(config), overrides)
+        folder = Path(out or f"bench_out/{bc.name}")
         b = Benchmark(bc, folder, progress=progress, log=lambda m: click.echo(m, err=True))
-    except ValueError as e:
-        raise click.UsageError(str(e)) from None
-    try:
         b.run()
-    except RunConfigMismatch as e:  # a training run folder of another config (runs/ of an earlier benchmark)
-        raise click.UsageError(str(e)) from None
     tables = folder / "tables.md"
     if tables.is_file():
         click.echo(tables.read_text())

@@ -15,15 +15,18 @@ class BenchEvalConfig:
     :class:`lfdm_bench.metrics.protocol.EvalProtocol`)."""
 
     metrics: tuple[str, ...] = ("fvd", "cfvd", "sfvd", "kvd", "acc", "psnr", "ssim", "motion")
-    # "auto": the embedded dataset's shipped VCNN (synth-faces-vcnn-v1, ...); or a VCNN name / JSON, a path to
-    # i3d_pretrained_400.pt (comparable with published numbers), or i3d-random (a pipeline smoke test only)
+    # "auto": the embedded dataset's shipped VCNN (synth-faces-vcnn-v1, ...); or a VCNN name / JSON, a path to I3D
+    # weights (comparable only with a known published sha256), or i3d-random (a pipeline smoke test only)
     detector: str = "auto"
-    n_frames: int = 16
-    real_sampling: str = "uniform"
+    protocol: str = "lfdm-bench"  # FVD preset (lfdm_bench.metrics.presets): lfdm-bench, tf, stylegan-v, videogpt, ...
+    # None = the preset's value; a value given here overrides the preset and is recorded as an override
+    n_frames: int | None = None
+    real_sampling: str | None = None
     max_real: int | None = None  # real videos per split (class-stratified subset); None = all
     max_generated: int | None = None
-    ddof: int = 1
-    bn_eps: float = 1e-3
+    ddof: int | None = None
+    bn_eps: float | None = None
+    precision: str | None = None  # fp32 (default of every preset) or bf16 (the fp32 drift is then stored)
     batch_size: int = 8
     # bootstrap resamples (of both the generated and the real videos) for the SE of the 95% FVD interval
     # (lfdm_bench.metrics.uncertainty.fvd_interval; 0 = off)

@@ -8,9 +8,11 @@ from typing import Any, Callable
 
 import click
 
+from lfdm_bench.config import ConfigError
 from lfdm_bench.diffusion.samplers import resolve_sampler
 from lfdm_bench.metrics.commands import MetricNames
-from lfdm_bench.metrics.detector import DetectorNotFoundError
+from lfdm_bench.sampling.generate import SampleFolderMismatch
+from lfdm_bench.utils.errors import clean_errors
 
 CONTEXT = {"show_default": True, "help_option_names": ["-h", "--help"]}
 RUN_DIR = click.Path(file_okay=False, exists=True, path_type=Path)
@@ -91,8 +93,8 @@ def eval_arguments(kw: dict[str, Any]) -> dict[str, Any]:
 
 
 def guarded(fn: Callable[[], Any]) -> Any:
-    """Run ``fn``; a missing detector or file, or a bad setting, becomes a click error naming it (no traceback)."""
-    try:
+    """Run ``fn``; a missing detector or file, a bad setting, an unreadable checkpoint or a folder that cannot be
+    written becomes a click error naming it (no traceback; :func:`lfdm_bench.utils.errors.clean_errors`); a bad
+    config or a sample folder of other settings is a usage error."""
+    with clean_errors(usage=(ConfigError, SampleFolderMismatch)):
         return fn()
-    except (DetectorNotFoundError, FileNotFoundError, ValueError) as e:
-        raise click.ClickException(str(e)) from e

@@ -70,6 +70,10 @@ def resolve_bench_detector(detector: str | None, dataset: str) -> str | None:
     return name
 
 
+class BenchConfigMismatch(ValueError):
+    """The output folder holds a benchmark of another config."""
+
+
 class Benchmark:
     """Runs the stages of a :class:`BenchConfig` into ``out``."""
 
@@ -79,8 +83,8 @@ class Benchmark:
         resolved = dump_yaml(bc)
         cfg_path = self.out / "bench_config.yaml"
         if cfg_path.is_file() and cfg_path.read_text() != resolved:
-            raise ValueError(f"{self.out} holds a benchmark with a different config; pass another --out or the same "
-                             f"config to resume it")
+            raise BenchConfigMismatch(f"{self.out} holds a benchmark with a different config; pass another --out or "
+                                      f"the same config to resume it")
         atomic_write_text(cfg_path, resolved)
         self.state = ResumeState(self.out / "state.json", what="a benchmark")
         self.lfdm_cfg = _lfdm_cfg(bc)
@@ -136,10 +140,10 @@ class Benchmark:
     def protocol(self, split: str) -> EvalProtocol:
         e, d = self.bc.eval, self.lfdm_cfg.data
         return EvalProtocol(dataset=d.dataset, root=d.root, dataset_options=dict(d.options), split=split,
-                            n_frames=e.n_frames, resolution=d.size, real_sampling=e.real_sampling,
+                            preset=e.protocol, n_frames=e.n_frames, resolution=d.size, real_sampling=e.real_sampling,
                             max_real=e.max_real, max_generated=e.max_generated,
                             detector=resolve_bench_detector(e.detector, d.dataset), bn_eps=e.bn_eps,
-                            ddof=e.ddof, seed=e.seed, batch_size=e.batch_size)
+                            ddof=e.ddof, precision=e.precision, seed=e.seed, batch_size=e.batch_size)
 
     def _eval(self, method: str, split: str) -> str:
         samples = self.out / "samples" / f"{method}_{split}"
@@ -148,16 +152,18 @@ class Benchmark:
                           progress=self.progress, log_fn=self.say)
         record = result.to_dict()
         feats, e = result.features, self.bc.eval
-        if "fvd" in metrics and "i3d" in feats.get("generated", {}) and f"real_{split}" in feats:
+        ref = result.counts.get("real_split", {}).get(split, split)
+        ddof = result.protocol["ddof"]
+        if "fvd" in metrics and "i3d" in feats.get("generated", {}) and f"real_{ref}" in feats:
             rows = [i for i, r in enumerate(result.records["generated"]) if r.split == split]
-            real_feats, real_recs = feats[f"real_{split}"]["i3d"], result.records[f"real_{split}"]
+            real_feats, real_recs = feats[f"real_{ref}"]["i3d"], result.records[f"real_{ref}"]
             record["fvd_interval"] = fvd_interval(feats["generated"]["i3d"][rows], real_feats, e.bootstrap, e.seed,
-                                                  e.ddof)
+                                                  ddof)
             record["fvd_ci"] = record["fvd_interval"] and [record["fvd_interval"]["lo"], record["fvd_interval"]["hi"]]
-            if method == "real":
+            if method == "real" and ref == split:
                 # the copied takes belong to the reference: score each take slot against the pair's other takes
                 # instead, and write the real-vs-real floor (disjoint halves) beside it
-                held = leave_take_out(real_feats, real_recs, split, ddof=e.ddof, seed=e.seed, n_boot=e.bootstrap)
+                held = leave_take_out(real_feats, real_recs, split, ddof=ddof, seed=e.seed, n_boot=e.bootstrap)
                 if held is not None:
                     record["values_vs_full_reference"] = {m: record["values"].get(m) for m in held["values"]}
                     record["values"].update(held["values"])
@@ -166,7 +172,7 @@ class Benchmark:
                 else:
                     record["what"] = ("copies of reference videos (one take per pair, nothing to hold out): an "
                                       "optimistic floor")
-                floor = real_floor(real_feats, real_recs, split, ddof=e.ddof, seed=e.seed, n_boot=e.bootstrap)
+                floor = real_floor(real_feats, real_recs, split, ddof=ddof, seed=e.seed, n_boot=e.bootstrap)
                 floor.update(protocol=record["protocol"], detector=record["detector"], method="floor", split=split,
                              seconds_per_video=None)
                 atomic_write_json(self.out / "metrics" / f"floor_{split}.json", jsonable(floor))
@@ -180,7 +186,7 @@ class Benchmark:
         a = self.bc.ablation
         # the main tables' protocol; the dataset comes from the run and the number of generated videos from the grid
         protocol = asdict(self.protocol("test"))
-        for key in ("dataset", "root", "dataset_options", "split", "max_generated"):
+        for key in ("dataset", "root", "dataset_options", "split", "max_generated", "overrides"):
             del protocol[key]
         out = self.out / "ablation"
         run_ablation(self.lfdm_dir, a.samplers, a.steps, a.guidance, a.etas, split="test", per_pair=a.per_pair,

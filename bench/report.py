@@ -27,6 +27,7 @@ from typing import Any, Sequence
 import click
 
 from lfdm_bench.metrics.format import digits_of, format_value, tex_escape, to_markdown
+from lfdm_bench.metrics.presets import DEFAULT_PRESET, get_preset
 from lfdm_bench.utils.io import atomic_write_text
 
 __all__ = ["PROTOCOL_KEYS", "MixedProtocolError", "Source", "Table", "Report", "load_source", "gather",
@@ -34,7 +35,11 @@ __all__ = ["PROTOCOL_KEYS", "MixedProtocolError", "Source", "Table", "Report", "
 
 # protocol key -> where it is read from (protocol dict, or the detector dict)
 PROTOCOL_KEYS = ("detector", "detector_sha256", "n_frames", "resolution", "ddof", "resize_method", "bn_eps",
-                 "dataset", "real_sampling", "max_generated", "max_real")
+                 "dataset", "real_sampling", "max_generated", "max_real", "preset", "generated_sampling", "real_split",
+                 "subset", "load_resize", "real_quantize", "generated_quantize", "precision", "torchscript_call")
+# FVD preset settings (issue 15); results written before presets existed used the lfdm-bench values
+_PRESET_KEYS = ("preset", "generated_sampling", "real_split", "subset", "load_resize", "real_quantize",
+                "generated_quantize", "torchscript_call")
 COUNT_KEYS = ("n_generated", "n_real")
 MARKERS = ("a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k", "l", "m", "n", "o", "p")
 FORMATS = ("md", "tex", "csv")
@@ -101,6 +106,10 @@ def _signature(protocol: dict[str, Any] | None, detector: dict[str, Any] | None)
     sig["detector_sha256"] = d.get("sha256")
     sig["bn_eps"] = d.get("bn_eps", p.get("bn_eps")) if d else p.get("bn_eps")
     sig["resize_method"] = d.get("resize_method", p.get("resize_method")) if d else p.get("resize_method")
+    legacy = get_preset(DEFAULT_PRESET).settings() | {"preset": DEFAULT_PRESET}
+    for k in _PRESET_KEYS:
+        sig[k] = p.get(k, legacy[k])
+    sig["precision"] = d.get("precision", p.get("precision")) if d else p.get("precision")
     return sig
 
 

@@ -19,6 +19,7 @@ from lfdm_bench.bench.config import BenchConfig
 from lfdm_bench.checkpoints import load_checkpoint, run_record
 from lfdm_bench.config import to_dict
 from lfdm_bench.lfdm.config import LFDMConfig
+from lfdm_bench.metrics.presets import get_preset
 from lfdm_bench.models.lfae.lfae import LFAE, LFAEConfig
 from lfdm_bench.models.video_diffusion import VideoDiffusion, VideoDiffusionConfig
 from lfdm_bench.runs import environment, hardware_summary
@@ -67,7 +68,8 @@ def run_facts(bc: BenchConfig, cfg: LFDMConfig, wall_seconds: dict[str, float]) 
     """Dataset, sizes, detector, seeds, hardware and wall times of the benchmark (its run-facts table)."""
     return {
         "dataset": cfg.data.dataset, "dataset_options": cfg.data.options, "resolution": cfg.data.size,
-        "frames": cfg.data.n_frames, "eval_frames": bc.eval.n_frames, "detector": bc.eval.detector,
+        "frames": cfg.data.n_frames, "eval_frames": bc.eval.n_frames or get_preset(bc.eval.protocol).n_frames,
+        "detector": bc.eval.detector, "fvd_protocol": bc.eval.protocol,
         "seeds": {"train": cfg.seed, "sample": cfg.sample.seed, "eval": bc.eval.seed},
         "sampler": {"name": cfg.sample.sampler, "steps": cfg.sample.steps, "eta": cfg.sample.eta,
                     "guidance": cfg.sample.guidance},

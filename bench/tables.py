@@ -68,9 +68,11 @@ def _caption(results: dict, split: str) -> str:
                f"{p.get('resolution')}px, no resize to 224; its FVDs are internal to this benchmark, NOT comparable "
                f"with published numbers)")
     else:
-        det = (f"{p.get('resolution')}px -> 224 ({p.get('resize_method')}); detector {d.get('name')}"
+        det = (f"{p.get('resolution')}px -> 224 ({p.get('resize_method')}); FVD protocol "
+               f"{p.get('preset', 'lfdm-bench')}; detector {d.get('name')}"
                + ("" if d.get("comparable_with_published") else
-                  " (NOT comparable with published numbers; i3d-random is a pipeline smoke test only)"))
+                  f" (NOT comparable with published numbers: {d.get('weights_status') or d.get('name')} weights; "
+                  "i3d-random is a pipeline smoke test only)"))
     sizes = []
     for metric, what in (("cfvd", "class"), ("sfvd", "subject")):
         g, r = _group_size(results, split, metric, "generated"), _group_size(results, split, metric, "real")

@@ -31,12 +31,31 @@ from lfdm_bench.utils.io import atomic_save, atomic_torch_save
 RECORD_STAGES = ("dm", "lfae", "ae")
 
 
+class CorruptCheckpointError(ValueError):
+    """A checkpoint file that cannot be read (truncated, overwritten, not a torch file); the message names it."""
+
+
+def read_checkpoint_file(path: str | Path, map_location: str | torch.device = "cpu", mmap: bool = False) -> Any:
+    """``torch.load`` of a checkpoint file; a file that cannot be read raises :class:`CorruptCheckpointError` naming
+    it and saying how to go on (delete it and train the stage again, or copy a ``step_*.pt`` snapshot over it).
+    ``mmap``: map the tensors instead of reading them (cheap when only the metadata is needed)."""
+    path = Path(path)
+    try:
+        return torch.load(path, map_location=map_location, weights_only=False, mmap=mmap)
+    except Exception as e:  # a truncated zip, garbage bytes, a pickle of something else: all mean "unusable file"
+        reason = f"{type(e).__name__}: {' '.join(str(e).split())[:200]}"
+        snapshots = sorted(path.parent.glob("step_*.pt"))
+        fix = (f"copy the newest snapshot over it to resume from there (cp {snapshots[-1]} {path})" if snapshots else
+               f"delete it (rm {path}) to train this stage again from its start")
+        raise CorruptCheckpointError(f"checkpoint {path} cannot be read ({reason}); {fix}") from None
+
+
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict:
-    """Load a stage checkpoint; a clear error names the file when it is missing or not one of ours."""
+    """Load a stage checkpoint; a clear error names the file when it is missing, unreadable or not one of ours."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint not found: {path}; train the stage first (`lfdm-bench train`)")
-    ck = torch.load(path, map_location=map_location, weights_only=False)
+    ck = read_checkpoint_file(path, map_location)
     if not isinstance(ck, dict) or "model" not in ck or "model_config" not in ck:
         raise ValueError(f"{path} is not an lfdm-bench checkpoint (expected keys 'model' and 'model_config')")
     return ck
@@ -85,6 +104,34 @@ def _legacy_record(run: Run, checkpoint: Path) -> RunRecord:
         raise ValueError(f"{checkpoint} has no 'run' entry and {e}") from None
     model = (run.read_json("run.json") or {}).get("model", "lfdm")
     return RunRecord(model, config, f"{run.config_path} (legacy checkpoint {checkpoint} without 'run')")
+
+
+def training_progress(run: Run | str | Path) -> dict[str, dict[str, Any]]:
+    """How far each trained stage of a run got, from its checkpoints' metadata (tensors are memory-mapped, not read):
+    ``{stage: {"step": steps done, "steps": steps planned, "finished": bool}}`` for each stage holding a
+    ``last.pt`` (stage 1 first, then the diffusion model)."""
+    run = run if isinstance(run, Run) else Run(Path(run))
+    out: dict[str, dict[str, Any]] = {}
+    for stage in reversed(RECORD_STAGES):
+        path = run.checkpoints / stage / "last.pt"
+        if not path.is_file():
+            continue
+        ck = read_checkpoint_file(path, mmap=True)
+        step = int(ck.get("step", 0)) if isinstance(ck, dict) else 0
+        planned = (ck.get("train_config") or {}).get("steps") if isinstance(ck, dict) else None
+        finished = ck.get("finished") if isinstance(ck, dict) else None
+        if finished is None:  # checkpoints of older versions: compare the steps
+            finished = planned is not None and step >= int(planned)
+        out[stage] = {"step": step, "steps": None if planned is None else int(planned), "finished": bool(finished)}
+    return out
+
+
+def unfinished_training(progress: dict[str, dict[str, Any]]) -> str | None:
+    """``"lfae at step 3 of 6, dm at step 0 of 6"`` for the stages of :func:`training_progress` that did not finish,
+    or ``None``."""
+    parts = [f"{stage} at step {p['step']} of {p['steps'] if p['steps'] is not None else '?'}"
+             for stage, p in progress.items() if not p["finished"]]
+    return ", ".join(parts) or None
 
 
 def copy_checkpoint(src: str | Path, dst: str | Path, run: dict[str, Any] | None = None) -> None:

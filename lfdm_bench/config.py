@@ -29,6 +29,10 @@ class ConfigError(ValueError):
     """A bad config key or value; the message names the dotted key path and what was expected."""
 
 
+class ConfigNotFoundError(ConfigError, FileNotFoundError):
+    """A config name or path that names no file (the message lists the shipped configs)."""
+
+
 def _type_name(tp: Any) -> str:
     return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
 
@@ -178,11 +182,14 @@ def apply_overrides(data: dict, overrides: Sequence[str]) -> dict:
 def load_yaml(path: str | Path) -> dict:
     path = Path(path)
     if not path.is_file():
-        raise ConfigError(f"config file not found: {path}")
+        raise ConfigNotFoundError(f"config file not found: {path}")
     try:
-        data = yaml.safe_load(path.read_text()) or {}
+        data = yaml.safe_load(path.read_text())
     except yaml.YAMLError as e:
-        raise ConfigError(f"{path}: not valid YAML ({e})") from e
+        raise ConfigError(f"{path}: not valid YAML ({' '.join(str(e).split())})") from e
+    if data is None:
+        raise ConfigError(f"{path} is empty: a config holds at least one section (e.g. `data:`); start from a copy of "
+                          f"a file in {CONFIG_DIR}, or leave --config out for the default config")
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping at the top level, got {type(data).__name__}")
     return data
@@ -211,4 +218,4 @@ def resolve_config_path(name_or_path: str | Path) -> Path:
     if shipped.is_file():
         return shipped
     names = sorted(q.stem for q in CONFIG_DIR.glob("*.yaml")) if CONFIG_DIR.is_dir() else []
-    raise FileNotFoundError(f"config {name_or_path!r} not found; give a YAML path or one of: {', '.join(names)}")
+    raise ConfigNotFoundError(f"config {name_or_path!r} not found; give a YAML path or one of: {', '.join(names)}")

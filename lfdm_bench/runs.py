@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
+from lfdm_bench.utils.dist import is_main_process
 from lfdm_bench.utils.io import atomic_write_json, atomic_write_text
 
 SUBDIRS = ("logs", "checkpoints", "samples", "metrics")
@@ -103,15 +104,16 @@ class Run:
         """Create (or reopen, when ``exist_ok``) a run folder; write the resolved config and the environment."""
         root = Path(root)
         if root.exists() and not exist_ok and any(root.iterdir()):
-            raise FileExistsError(f"run directory {root} exists and is not empty; pass another --out or --resume")
+            raise FileExistsError(f"run directory {root} exists and is not empty; pass another --out")
         for d in SUBDIRS:
             (root / d).mkdir(parents=True, exist_ok=True)
         run = cls(root)
         if config_yaml is not None:
             atomic_write_text(root / "config.yaml", config_yaml)
-        envs = run.read_json("env.json") or {"runs": []}
-        envs.setdefault("runs", []).append(environment())
-        atomic_write_json(root / "env.json", envs)
+        if is_main_process():  # one entry per start, also when several processes run the command
+            envs = run.read_json("env.json") or {"runs": []}
+            envs.setdefault("runs", []).append(environment())
+            atomic_write_json(root / "env.json", envs)
         return run
 
     @classmethod
@@ -148,7 +150,10 @@ class Run:
 
     # --- logging -----------------------------------------------------------------------------------------------
     def log(self, message: str, echo: bool = False) -> None:
-        """Append a timestamped line to ``logs/run.log`` (flushed immediately)."""
+        """Append a timestamped line to ``logs/run.log`` (flushed immediately); with several processes (``accelerate
+        launch``), process 0 alone writes and prints."""
+        if not is_main_process():
+            return
         line = f"[{_dt.datetime.now().isoformat(timespec='seconds')}] {message}"
         with open(self.path("logs", "run.log"), "a") as f:
             f.write(line + "\n")
@@ -174,7 +179,7 @@ class RunConfigMismatch(ValueError):
 def open_training_run(run_dir: str | os.PathLike, model: str, config_yaml: str, config: str = "",
                       overrides: Sequence[str] = ()) -> Run:
     """Create (or reopen, to resume) the folder of a training run of ``model`` (``lfdm`` / ``ldm``) whose resolved
-    config is ``config_yaml``; a folder holding a run of another model or config is refused
+    config is ``config_yaml``; a folder holding a run of another model, or checkpoints of another config, is refused
     (:class:`RunConfigMismatch`). ``config`` and ``overrides`` (the command's ``--config`` / ``--set``) go to
     ``run.json``."""
     if model not in MODELS:
@@ -183,7 +188,9 @@ def open_training_run(run_dir: str | os.PathLike, model: str, config_yaml: str, 
     previous = (Run(root).read_json("run.json") or {}).get("model")
     if previous not in (None, model):
         raise RunConfigMismatch(f"{root} holds a run of another model ({previous}); pass another --out")
-    if (root / "config.yaml").is_file() and (root / "config.yaml").read_text() != config_yaml:
+    trained = (root / "checkpoints").is_dir() and any((root / "checkpoints").rglob("*.pt"))
+    # a folder with no checkpoint yet (e.g. a first try that stopped at a bad dataset option) takes the new config
+    if trained and (root / "config.yaml").is_file() and (root / "config.yaml").read_text() != config_yaml:
         raise RunConfigMismatch(f"{root} holds a run with a different config; resume it with the same config "
                                 f"and --set values, or pass another --out")
     run = Run.create(root, config_yaml=config_yaml)

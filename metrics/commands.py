@@ -7,6 +7,10 @@ Examples::
     lfdm-bench eval --sanity --dataset synth-faces                          # real halves vs distorted real (VCNN)
     lfdm-bench eval --sanity --dataset synth-faces --seed 1 --beside i3d-random --beside-subjects 2
     lfdm-bench eval --make-samples /tmp/noisy --distort noise:0.1 --dataset synth-faces --i3d i3d-random
+    lfdm-bench eval --run runs/x --dataset mug --root /data/MUG --protocol stylegan-v --i3d i3d_torchscript.pt
+
+``--protocol`` picks a preset of :mod:`lfdm_bench.metrics.presets` (the rules of a reference implementation); the
+flags below it that default to "the preset's" override it, and every override is recorded with the result.
 
 The command is a thin layer over :func:`lfdm_bench.metrics.evaluate.evaluate`,
 :func:`lfdm_bench.metrics.sanity.run_sanity` and
@@ -20,8 +24,10 @@ from typing import Any
 
 import click
 
-from lfdm_bench.metrics.protocol import EVAL_SPLITS, METRICS, REAL_SAMPLINGS
-from lfdm_bench.metrics.preprocess import DEFAULT_RESIZE_METHOD, RESIZE_METHODS
+from lfdm_bench.metrics.presets import (DEFAULT_PRESET, GENERATED_CLIPS, LOAD_RESIZES, PRECISIONS, PRESET_NAMES,
+                                        QUANTIZE_MODES, REAL_CLIPS)
+from lfdm_bench.metrics.protocol import EVAL_SPLITS, METRICS
+from lfdm_bench.metrics.preprocess import RESIZE_METHODS
 
 __all__ = ["eval_cmd"]
 
@@ -57,31 +63,47 @@ def _echo_err(message: str) -> None:
               help="A run directory: evaluates RUN/samples, writes RUN/metrics.")
 @click.option("--dataset", required=True, metavar="NAME",
               help="Real reference set: synth-faces, synth-actions, mug, mhad, natops, or a manifest .csv.")
-@click.option("--dataset-option", "dataset_option", multiple=True, metavar="KEY=VALUE",
-              help="Option of the dataset (synthetic: size, frames, n_subjects, ...; YAML values) [default with an "
-                   "embedded-domain detector on its own dataset: the rendering of its corpus and of the embedded "
-                   "benchmark, e.g. size=64 frames=16].")
 @click.option("--root", type=click.Path(path_type=Path), default=None, metavar="PATH",
               help="Folder of a real dataset copy (required for mug / mhad / natops).")
-@click.option("--frames", type=click.IntRange(min=9), default=16, help="Frames per clip (I3D needs >= 9).")
+@click.option("--protocol", "preset", type=click.Choice(PRESET_NAMES), default=DEFAULT_PRESET,
+              help="FVD protocol preset: the rules of one reference implementation (docs/fvd_presets.md). "
+                   "lfdm-bench: this toolkit's; tf: TF FVD; stylegan-v: fvd2048_16f; videogpt, tats, cd-fvd: their "
+                   "fvd.py; lfdm: the LFDM paper's. Flags below override it (recorded as overrides).")
+@click.option("--frames", type=click.IntRange(min=9), default=None,
+              help="Frames per clip (I3D needs >= 9) [default: the preset's; 16, lfdm 40].")
 @click.option("--size", type=click.IntRange(min=16), default=None, metavar="N",
               help="Resolution frames are read at before the resize to 224 [default: the generated videos' size].")
-@click.option("--sampling", type=click.Choice(REAL_SAMPLINGS), default="uniform",
-              help="Frames of real videos: evenly spaced over the video, or the first N.")
+@click.option("--sampling", type=click.Choice(REAL_CLIPS), default=None,
+              help="Real clips: evenly spaced over the video, the first N, one random window per video, or "
+                   "windows drawn over all windows [default: the preset's].")
+@click.option("--gen-sampling", type=click.Choice(GENERATED_CLIPS), default=None,
+              help="Generated clips: the first N frames or one random window [default: the preset's].")
 @click.option("--i3d", "--detector", "detector", default=None, metavar="PATH|i3d-random|VCNN",
               help="Detector: I3D weights (i3d_pretrained_400.pt or i3d_torchscript.pt) [default: $LFDM_BENCH_I3D or "
-                   "the cache], an embedded-domain VCNN (synth-faces-vcnn-v1, synth-actions-vcnn-v1, or a detector "
-                   "JSON; the default of --sanity on synth-faces / synth-actions), or i3d-random = random weights, a "
-                   "pipeline smoke test only.")
-@click.option("--bn-eps", type=float, default=1e-3, help="I3D BatchNorm epsilon (1e-3 TF-Hub, 1e-5 TATS port).")
-@click.option("--resize", "resize_method", type=click.Choice(RESIZE_METHODS), default=DEFAULT_RESIZE_METHOD,
-              help="How frames are brought to 224x224.")
+                   "the cache; only a file with a known published sha256 is labelled comparable], an embedded-domain "
+                   "VCNN (synth-faces-vcnn-v1, synth-actions-vcnn-v1 or a detector JSON; the default of --sanity on "
+                   "synth-faces / synth-actions), or i3d-random = random weights, a pipeline smoke test only.")
+@click.option("--bn-eps", type=float, default=None,
+              help="I3D BatchNorm epsilon (1e-3 TF-Hub, 1e-5 VideoGPT/TATS/cd-fvd port) [default: the preset's].")
+@click.option("--resize", "resize_method", type=click.Choice(RESIZE_METHODS), default=None,
+              help="How frames are brought to 224x224 [default: the preset's].")
+@click.option("--load-resize", type=click.Choice(LOAD_RESIZES), default=None,
+              help="How frames are brought to --size before quantisation [default: the preset's].")
+@click.option("--quantize", type=click.Choice(QUANTIZE_MODES), default=None,
+              help="Float frames -> uint8, real and generated [default: the preset's].")
+@click.option("--precision", type=click.Choice(PRECISIONS), default=None,
+              help="I3D precision: fp32 (TF32 off) or bf16 (then the fp32 FVD of the same clips is stored as the "
+                   "drift) [default: the preset's, fp32].")
+@click.option("--allow-span-mismatch", is_flag=True,
+              help="Compute FVD even when real and generated clips cover different fractions of their videos' time "
+                   "(refused otherwise); the difference is stated with the result.")
 @click.option("--real-max", type=click.IntRange(min=2), default=None, metavar="N",
-              help="At most N real videos per split, class-stratified [default: all; sanity mode: 64].")
+              help="At most N real clips per split, chosen by the preset's subset rule [default: the preset's N, all "
+                   "for lfdm-bench; sanity mode: 64].")
 @click.option("--gen-max", type=click.IntRange(min=2), default=None, metavar="N",
-              help="At most N generated videos per split [default: all].")
-@click.option("--ddof", type=click.Choice(["0", "1"]), default="1",
-              help="Covariance divides by N - ddof (1: TF-GAN/TATS; 0: StyleGAN-V).")
+              help="At most N generated videos per split [default: the preset's N, all for lfdm-bench].")
+@click.option("--ddof", type=click.Choice(["0", "1"]), default=None,
+              help="Covariance divides by N - ddof (1: TF-GAN/TATS; 0: StyleGAN-V) [default: the preset's].")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None, metavar="DIR",
               help="Output folder [default: RUN/metrics, SAMPLES/metrics, or ./eval-<dataset>-sanity].")
 @click.option("--seed", type=int, default=0, help="Seed of subset selection, halves and distortions.")
@@ -96,23 +118,31 @@ def _echo_err(message: str) -> None:
               help="Write the real clips of --split (distorted with --distort) as a sample folder, then evaluate it.")
 @click.option("--distort", default=None, metavar="NAME:STRENGTH",
               help="With --make-samples: noise:0.1, blur:2, shuffle:0.5 or freeze:0.5.")
+@click.option("--option", "-o", "--dataset-option", "extra", multiple=True, metavar="KEY=VALUE",
+              help="Option of the real dataset's loader, repeatable, as in `data info` (synthetic sets: n_subjects, "
+                   "n_takes, size, frames, seed, style; natops: layout, segmentation). Samples record the options "
+                   "they were made with; other options are refused.")
+@click.option("--no-crop", is_flag=True, help="MHAD / NATOPS: do not apply LFDM's crop box to the real videos.")
 @click.option("--no-cache", is_flag=True, help="Neither read nor write cached real features.")
 @click.option("--progress/--no-progress", default=False, help="Progress bars.")
 def eval_cmd(metric_names: tuple[list[str], ...], split: str | None, samples: Path | None, run_dir: Path | None,
-             dataset: str, dataset_option: tuple[str, ...], root: Path | None, frames: int, size: int | None,
-             sampling: str, detector: str | None,
-             bn_eps: float, resize_method: str, real_max: int | None, gen_max: int | None, ddof: str,
+             dataset: str, root: Path | None, preset: str, frames: int | None, size: int | None,
+             sampling: str | None, gen_sampling: str | None, detector: str | None, bn_eps: float | None,
+             resize_method: str | None, load_resize: str | None, quantize: str | None, precision: str | None,
+             allow_span_mismatch: bool, real_max: int | None, gen_max: int | None, ddof: str | None,
              out: Path | None, seed: int, batch_size: int, device: str | None, sanity: bool, beside: str | None,
-             beside_subjects: int, make_samples: Path | None, distort: str | None, no_cache: bool,
+             beside_subjects: int, make_samples: Path | None, distort: str | None, extra: tuple[str, ...], no_crop: bool, no_cache: bool,
              progress: bool) -> None:
     """Evaluate generated videos (FVD, cFVD, sFVD, KVD, PSNR, SSIM, class accuracy) against a dataset's real
     videos under an explicit protocol, or run the sanity table (--sanity). Writes metrics.json + tables."""
-    from lfdm_bench.data.registry import get_dataset
-    from lfdm_bench.metrics.detector import DetectorNotFoundError
+    from lfdm_bench.config import ConfigError
     from lfdm_bench.metrics.evaluate import evaluate
     from lfdm_bench.metrics.protocol import EvalProtocol
+    from lfdm_bench.metrics.sample_checks import check_dataset, sample_settings
     from lfdm_bench.metrics.sanity import SANITY_MAX_REAL, run_sanity, write_real_samples
     from lfdm_bench.metrics.tables import render_eval, render_sanity, write_eval, write_sanity
+    from lfdm_bench.utils.errors import clean_errors
+    from lfdm_bench.utils.io import ensure_writable
 
     names = [n for group in metric_names for n in group]
     given = [n for n, v in (("--samples", samples), ("--run", run_dir), ("--make-samples", make_samples)) if v]
@@ -122,85 +152,129 @@ def eval_cmd(metric_names: tuple[list[str], ...], split: str | None, samples: Pa
         raise click.UsageError("give exactly one of --samples DIR, --run DIR or --make-samples DIR (or --sanity)")
     if distort and not make_samples:
         raise click.UsageError("--distort only applies with --make-samples DIR")
-    from lfdm_bench.metrics.vcnn.source import default_detector_for, is_vcnn_detector
-
     if beside and not sanity:
         raise click.UsageError("--beside only applies with --sanity")
+    from lfdm_bench.metrics.vcnn.source import default_detector_for, is_vcnn_detector
+
     if sanity and detector is None:
         detector = default_detector_for(dataset)  # the embedded benchmark's detector; None: the I3D as before
     embedded = is_vcnn_detector(detector)
-    # sanity mode at the embedded benchmark's protocol: every real test video (fast with the VCNN); I3D: 64 of both
-    options: dict[str, Any] = {}
-    for item in dataset_option:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise click.UsageError(f"--dataset-option expects KEY=VALUE, got {item!r}")
-        import yaml
-
-        options[key.strip()] = yaml.safe_load(value)
+    options = _dataset_options(dataset, extra, no_crop)
     if embedded and default_detector_for(dataset) is not None:
         # the detector's own embedded dataset: rendered and read as its corpus and the embedded benchmark
         from lfdm_bench.metrics.vcnn.source import read_size, render_options
 
-        options = options or render_options(detector)
+        options = render_options(detector) | options
         size = size or read_size(detector)
-        _echo_err(f"dataset {dataset}: " + ", ".join(f"{k}={v}" for k, v in options.items())
-                  + f", read at {size} px")
+        _echo_err(f"dataset {dataset}: " + ", ".join(f"{k}={v}" for k, v in options.items()) + f", read at {size} px")
+    # sanity mode at the embedded benchmark's protocol: every real test video (fast with the VCNN); I3D: 64 of both
     split = split or ("test" if sanity and embedded else "both" if sanity else "test")
     sanity_max = None if embedded else SANITY_MAX_REAL
-    try:
+    with clean_errors(usage=(ConfigError,)):
         protocol = EvalProtocol(
-            dataset=dataset, root=str(root) if root else None, dataset_options=options, split=split,
-            n_frames=frames, resolution=size,
-            real_sampling=sampling, max_real=real_max if real_max or not sanity else sanity_max,
-            max_generated=gen_max, detector=detector, bn_eps=bn_eps, resize_method=resize_method, ddof=int(ddof),
-            seed=seed, batch_size=batch_size, device=device)
-        info = get_dataset(dataset, root=root, **options)
-        cache = not no_cache
+            dataset=dataset, root=str(root) if root else None, dataset_options=options, split=split, preset=preset,
+            n_frames=frames, resolution=size, real_sampling=sampling, generated_sampling=gen_sampling,
+            max_real=real_max if real_max or not sanity else sanity_max, max_generated=gen_max,
+            detector=detector, bn_eps=bn_eps, resize_method=resize_method, load_resize=load_resize,
+            real_quantize=quantize, generated_quantize=quantize, precision=precision,
+            ddof=None if ddof is None else int(ddof), allow_span_mismatch=allow_span_mismatch, seed=seed,
+            batch_size=batch_size, device=device)
         if sanity:
-            result = run_sanity(protocol, dataset=info, cache=cache, progress=progress, log_fn=_echo_err)
+            name = Path(dataset).stem if dataset.endswith(".csv") else dataset
+            target = ensure_writable(out or Path(f"eval-{name}-sanity"))  # before any work
+            info = _load_dataset(dataset, root, options)
+            result = run_sanity(protocol, dataset=info, cache=not no_cache, progress=progress, log_fn=_echo_err)
             if beside:
                 from dataclasses import replace
 
                 _echo_err(f"beside: {beside} on the first {beside_subjects} subjects of each split")
-                result.beside = run_sanity(replace(protocol, detector=beside), dataset=info, cache=cache,
+                result.beside = run_sanity(replace(protocol, detector=beside), dataset=info, cache=not no_cache,
                                            max_subjects=beside_subjects, progress=progress, log_fn=_echo_err)
-            target = out or Path(f"eval-{Path(info.name).stem if info.name.endswith('.csv') else info.name}-sanity")
-            paths = write_sanity(result, target)
             click.echo(render_sanity(result))
+            paths = _write_results(write_sanity, result, target, "sanity")
             click.echo(f"\nsanity.json: {paths['json']}  (table: {paths['md']})")
             return
+        if run_dir is not None:
+            jobs = [(folders, (out or run_dir / "metrics") / name)
+                    for name, folders in run_sample_sets(run_dir, protocol.splits).items()]
+        else:
+            source = make_samples if make_samples else samples
+            assert source is not None
+            jobs = [([source], out or source / "metrics")]
+        for folders, target in jobs:  # cheap checks first: the samples' dataset, then where the results go
+            if not make_samples:
+                check_dataset(sample_settings(folders), dataset, options)
+        for folders, target in jobs:
+            ensure_writable(target)
+        info = _load_dataset(dataset, root, options)
         if make_samples:
             from lfdm_bench.metrics.distortions import parse_distortion
 
             d = parse_distortion(distort, seed) if distort else None
             _echo_err(f"writing real{' + ' + d.label if d else ''} clips of split {split} to {make_samples}")
-            write_real_samples(info, make_samples, split=split, n_frames=frames, resolution=size, sampling=sampling,
-                               distortion=d, max_videos=gen_max, seed=seed, batch_size=batch_size)
-            samples = make_samples
-        if run_dir is not None:
-            jobs = [(records, (out or run_dir / "metrics") / name)
-                    for name, records in run_sample_sets(run_dir, protocol.splits).items()]
-        else:
-            assert samples is not None
-            jobs = [(samples, out or samples / "metrics")]
-        for i, (what, target) in enumerate(jobs):
+            write_real_samples(info, make_samples, split=split, n_frames=protocol.n_frames, resolution=size,
+                               sampling=protocol.real_sampling, distortion=d, max_videos=gen_max, seed=seed,
+                               batch_size=batch_size)
+        for i, (folders, target) in enumerate(jobs):
             if len(jobs) > 1:
                 _echo_err(f"[{i + 1}/{len(jobs)}] {target.name}")
-            result = evaluate(protocol, what, names, dataset=info, cache=cache, progress=progress, log_fn=_echo_err)
-            paths = write_eval(result, target)
-            click.echo(render_eval(result))
+            result = evaluate(protocol, folders, names, dataset=info, cache=not no_cache, progress=progress,
+                              log_fn=_echo_err)
+            click.echo(render_eval(result))  # the numbers are shown before they are written
+            paths = _write_results(write_eval, result, target, "metrics")
             click.echo(f"\nmetrics.json: {paths['json']}  (table: {paths['md']})")
-    except (DetectorNotFoundError, FileNotFoundError, ValueError) as e:
-        raise click.ClickException(str(e)) from e
 
 
-def run_sample_sets(run_dir: Path, splits: tuple[str, ...]) -> dict[str, list]:
-    """The generated videos of a run, one set per sampler setting: ``{setting: records}``.
+def _load_dataset(dataset: str, root: Path | None, options: dict[str, Any]) -> Any:
+    """The real reference set; an option its loader does not know is a usage error naming ``--option``."""
+    from lfdm_bench.data.registry import get_dataset
+
+    try:
+        return get_dataset(dataset, root=root, **options)
+    except TypeError as e:
+        raise click.UsageError(f"--option: {e}") from None
+
+
+def _dataset_options(dataset: str, extra: tuple[str, ...], no_crop: bool) -> dict[str, Any]:
+    """The loader options of ``--option KEY=VALUE`` and ``--no-crop``."""
+    from lfdm_bench.data.commands import _parse_options
+
+    options = _parse_options(extra)
+    if no_crop:
+        if dataset in ("mhad", "natops"):
+            options["crop"] = False
+        else:
+            _echo_err(f"note: --no-crop ignored, {dataset} has no crop box")
+    return options
+
+
+def _write_results(write: Any, result: Any, target: Path, what: str) -> dict[str, Path]:
+    """``write(result, target)``; when that fails (the folder was checked writable, but a disk fills or a folder goes
+    away), the results go to a new temporary folder instead and the error says where both are."""
+    import tempfile
+
+    try:
+        return write(result, target)
+    except OSError as e:
+        from lfdm_bench.utils.errors import os_error_message
+
+        try:
+            spare = Path(tempfile.mkdtemp(prefix=f"lfdm-bench-{what}-"))
+            write(result, spare)
+            saved = f"they were written to {spare} instead"
+        except OSError:
+            saved = "nor to a temporary folder: copy them from the table above"
+        raise click.ClickException(f"the results (printed above) could not be written to {target} "
+                                   f"({os_error_message(e)}); {saved}") from None
+
+
+def run_sample_sets(run_dir: Path, splits: tuple[str, ...]) -> dict[str, list[Path]]:
+    """The sample folders of a run, grouped by sampler setting: ``{setting: [folders]}``.
 
     ``lfdm-bench sample`` writes one folder per split and setting, ``RUN/samples/<split>_<setting>/``; the folders of
     one setting (e.g. ``test_ddim10_eta1_g1`` and ``train_ddim10_eta1_g1``) form one set, so ``--split both``
-    compares test- and train-subject generation of the same sampler.
+    compares test- and train-subject generation of the same sampler. Only folders holding videos of ``splits`` are
+    kept.
     """
     from lfdm_bench.data.records import read_manifest
 
@@ -208,12 +282,12 @@ def run_sample_sets(run_dir: Path, splits: tuple[str, ...]) -> dict[str, list]:
     if not folders:
         raise FileNotFoundError(f"no sample folders under {run_dir / 'samples'} (each holds a manifest.csv); "
                                 f"generate them with `lfdm-bench sample --run {run_dir}`")
-    sets: dict[str, list] = {}
+    sets: dict[str, list[Path]] = {}
     for folder in folders:
         split, _, setting = folder.name.partition("_")
         name = setting if split in ("test", "train") and setting else folder.name
-        sets.setdefault(name, []).extend(r for r in read_manifest(folder / "manifest.csv") if r.split in splits)
-    sets = {k: v for k, v in sets.items() if v}
+        if any(r.split in splits for r in read_manifest(folder / "manifest.csv")):
+            sets.setdefault(name, []).append(folder)
     if not sets:
         raise FileNotFoundError(f"the sample folders under {run_dir / 'samples'} ({', '.join(f.name for f in folders)}) "
                                 f"hold no videos from {'/'.join(splits)}-split sources; sample them with "

@@ -8,11 +8,18 @@ Weights are resolved in this order (no download is ever attempted):
    :func:`lfdm_bench.utils.paths.cache_root` (``$LFDM_BENCH_CACHE``, else ``$XDG_CACHE_HOME/lfdm_bench`` or
    ``~/.cache/lfdm_bench``).
 
-Every result must store the :class:`DetectorInfo` of the detector that produced it.
+Every result must store the :class:`DetectorInfo` of the detector that produced it, including the weights' label
+(:mod:`lfdm_bench.metrics.weights`: a published checkpoint only for a known sha256).
+
+Precision: fp32 by default on every device (on CUDA with TF32 switched off while features are computed, as
+StyleGAN-V's scripts do: ``allow_tf32 = False`` for matmul and cuDNN). ``precision="bf16"`` runs the network under
+bf16 autocast (CUDA or CPU) only when asked; :func:`lfdm_bench.metrics.evaluate.evaluate` then also computes the fp32
+features of the same clips (:meth:`FeatureExtractor.fp32_twin`) and stores the FVD drift beside the number.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import os
@@ -29,7 +36,9 @@ from lfdm_bench.utils.device import pick_device
 from lfdm_bench.utils.paths import ENV_CACHE, cache_root
 
 from .i3d import MIN_FRAMES, RANDOM_I3D_NAME, load_i3d
+from .presets import PRECISIONS, TORCHSCRIPT_CALLS
 from .preprocess import DEFAULT_RESIZE_METHOD, RESIZE_METHODS, VideoLayout, to_bcthw, to_i3d_input
+from .weights import WeightsLabel
 
 __all__ = [
     "I3D_FILENAME",
@@ -43,7 +52,7 @@ __all__ = [
 
 I3D_FILENAME = "i3d_pretrained_400.pt"
 ENV_I3D = "LFDM_BENCH_I3D"
-Precision = Literal["auto", "fp32", "bf16"]
+Precision = Literal["fp32", "bf16"]
 
 
 class DetectorNotFoundError(FileNotFoundError):
@@ -97,9 +106,13 @@ class DetectorInfo:
         bn_eps: BatchNorm epsilon (NaN for TorchScript graphs, which carry their own).
         resize_method: how frames were brought to 224x224 (see :mod:`lfdm_bench.metrics.preprocess`), or
             ``"torchscript-internal"`` when the TorchScript detector resized.
-        precision: ``"fp32"`` or ``"bf16"`` (CUDA autocast).
-        comparable_with_published: False for random weights; True for loaded weight files (check
-            ``sha256`` to know which checkpoint was used).
+        precision: ``"fp32"`` (TF32 off on CUDA) or ``"bf16"`` (autocast).
+        comparable_with_published: True only for weights whose sha256 is a known published checkpoint
+            (:data:`lfdm_bench.metrics.weights.KNOWN_I3D_DIGESTS`); False for random, unverified or stand-in weights.
+        weights_status: ``published``, ``unverified``, ``random``, ``function`` (a stand-in feature function) or
+            ``embedded-domain`` (a VCNN of :mod:`lfdm_bench.metrics.vcnn`, checked against its own metadata).
+        weights_label: the text printed with every result ("matches published checkpoint X", "unverified weights
+            (sha256 ...)", "random weights ...").
     """
 
     name: str
@@ -108,6 +121,8 @@ class DetectorInfo:
     resize_method: str
     precision: str
     comparable_with_published: bool
+    weights_status: str = "unverified"
+    weights_label: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
@@ -124,12 +139,15 @@ class FeatureExtractor:
             already built ``nn.Module`` with the I3D contract (e.g. a dummy in tests).
         bn_eps: BatchNorm epsilon when loading a state dict (1e-3 TF-Hub, 1e-5 VideoGPT/TATS).
         resize_method: one of :data:`lfdm_bench.metrics.preprocess.RESIZE_METHODS`; ignored by the TorchScript
-            detector, which resizes uint8 input itself.
+            detector called ``uint8-internal``, which resizes uint8 input itself.
         device: torch device; default CUDA when available, else CPU.
         batch_size: clips per detector call.
-        precision: ``"auto"`` (bf16 autocast on CUDA, fp32 on CPU), ``"fp32"`` or
-            ``"bf16"`` (CUDA only).
-        progress: show a tqdm progress bar over batches.
+        precision: ``"fp32"`` (default on every device; TF32 off on CUDA) or ``"bf16"`` (autocast, CUDA or CPU;
+            only when asked).
+        torchscript_call: how a TorchScript detector is called: ``uint8-internal`` (StyleGAN-V: ``rescale=True,
+            resize=True`` on uint8 clips) or ``float-224`` (fvd-comparison / LFDM: this extractor's resize and
+            ``[-1, 1]`` scaling, then ``rescale=False, resize=False``).
+        progress: show a progress bar over batches.
 
     Calling the extractor: ``extractor(videos, layout="BTCHW") -> np.ndarray float64 [B, 400]``, where
     ``videos`` is a torch tensor or numpy array, uint8 in [0, 255] or float in [0, 1], in layout
@@ -145,49 +163,78 @@ class FeatureExtractor:
         resize_method: str = DEFAULT_RESIZE_METHOD,
         device: str | torch.device | None = None,
         batch_size: int = 16,
-        precision: Precision = "auto",
+        precision: Precision = "fp32",
+        torchscript_call: str = "uint8-internal",
         progress: bool = False,
     ) -> None:
         if resize_method not in RESIZE_METHODS:
             raise ValueError(f"Unknown resize method {resize_method!r}; choose one of {RESIZE_METHODS}")
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS} (fp32 is the default everywhere; bf16 only when "
+                             f"asked), got {precision!r}")
+        if torchscript_call not in TORCHSCRIPT_CALLS:
+            raise ValueError(f"torchscript_call must be one of {TORCHSCRIPT_CALLS}, got {torchscript_call!r}")
         self.device = pick_device(device)
-        if precision not in ("auto", "fp32", "bf16"):
-            raise ValueError(f"precision must be 'auto', 'fp32' or 'bf16', got {precision!r}")
-        if precision == "bf16" and self.device.type != "cuda":
-            raise ValueError("precision='bf16' is only supported on CUDA; use 'fp32' (or 'auto') on CPU")
         if isinstance(detector, nn.Module):
             model = detector
         else:
             model = load_i3d(resolve_i3d_path(detector), bn_eps=bn_eps, map_location="cpu")
-        self.uint8_input = bool(getattr(model, "accepts_uint8", False))
-        cuda = self.device.type == "cuda"
-        self.use_bf16 = cuda and not self.uint8_input and precision in ("auto", "bf16")
+        is_torchscript = bool(getattr(model, "accepts_uint8", False))
+        self.uint8_input = is_torchscript and torchscript_call == "uint8-internal"
+        self.float_torchscript = is_torchscript and torchscript_call == "float-224"
+        if precision == "bf16" and self.uint8_input:
+            raise ValueError("precision='bf16' is not available for the TorchScript detector called with its own "
+                             "rescale/resize (torchscript_call='uint8-internal'); use fp32")
+        self.use_bf16 = precision == "bf16"
         self.model = model.to(self.device).eval()
-        if not self.uint8_input:
+        if not is_torchscript:
             # channels_last_3d on CPU too: oneDNN's 3D convolutions run 1.6x faster in that layout (2.49 vs 1.55
             # clips/s, 2-core x86 CPU, batch 8, scripts/bench_i3d.py), logits equal to 1e-6 relative
             self.model = self.model.to(memory_format=torch.channels_last_3d)
         self.resize_method = resize_method
         self.batch_size = int(batch_size)
         self.progress = progress
-        is_pretrained = bool(getattr(model, "is_pretrained", False))
+        self._settings = dict(bn_eps=bn_eps, resize_method=resize_method, device=self.device, batch_size=batch_size,
+                              torchscript_call=torchscript_call, progress=progress)
+        weights = getattr(model, "weights", None)
+        if not isinstance(weights, WeightsLabel):
+            weights = WeightsLabel("unverified", f"unverified weights ({type(model).__name__} module passed in; no "
+                                                 "file digest)")
         self.info = DetectorInfo(
             name=str(getattr(model, "name", type(model).__name__)),
             sha256=str(getattr(model, "sha256", "") or "unknown"),
             bn_eps=float(getattr(model, "bn_eps", bn_eps)),
             resize_method="torchscript-internal" if self.uint8_input else resize_method,
             precision="bf16" if self.use_bf16 else "fp32",
-            comparable_with_published=is_pretrained,
+            comparable_with_published=weights.comparable,
+            weights_status=weights.status,
+            weights_label=weights.label,
         )
+
+    def fp32_twin(self) -> FeatureExtractor:
+        """The same detector (shared weights) in fp32: the reference of a bf16 extractor's drift."""
+        return FeatureExtractor(self.model, precision="fp32", **self._settings)._adopt(self.info)
+
+    def _adopt(self, info: DetectorInfo) -> FeatureExtractor:
+        self.info = dataclasses.replace(info, precision="fp32")
+        return self
+
+    def _numerics(self) -> contextlib.AbstractContextManager[Any]:
+        """bf16 autocast when asked; otherwise fp32 with TF32 off on CUDA (restored afterwards)."""
+        if self.use_bf16:
+            return torch.autocast(self.device.type, dtype=torch.bfloat16)
+        if self.device.type != "cuda":
+            return contextlib.nullcontext()
+        return _no_tf32()
 
     def _batches(self, videos: Tensor) -> Iterator[Tensor]:
         starts = range(0, videos.shape[0], self.batch_size)
         if self.progress:
-            from tqdm.auto import tqdm
+            from lfdm_bench.utils.progress import progress_bar
 
-            starts = tqdm(starts, desc=f"I3D features ({self.info.name})", unit="batch")
+            starts = progress_bar(starts, desc=f"I3D features ({self.info.name})", unit="batch")
         for s in starts:
             yield videos[s:s + self.batch_size]
 
@@ -197,10 +244,13 @@ class FeatureExtractor:
         if self.uint8_input:
             if chunk.dtype != torch.uint8:  # float [0, 1] -> uint8, the TorchScript detector's input
                 chunk = (chunk.float().clamp(0, 1) * 255.0).round().to(torch.uint8)
-            return self.model.forward_uint8(chunk.contiguous()).float().cpu()
+            with self._numerics():
+                return self.model.forward_uint8(chunk.contiguous()).float().cpu()
         x = to_i3d_input(chunk, method=self.resize_method)  # [b, 3, T, 224, 224] in [-1, 1]
-        x = x.contiguous(memory_format=torch.channels_last_3d)
-        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.use_bf16):
+        with self._numerics():
+            if self.float_torchscript:
+                return self.model.forward_float(x).float().cpu()
+            x = x.contiguous(memory_format=torch.channels_last_3d)
             return self.model(x).float().cpu()
 
     def __call__(self, videos: Tensor | np.ndarray, layout: VideoLayout = "BTCHW") -> np.ndarray:
@@ -218,3 +268,15 @@ class FeatureExtractor:
         return torch.cat(feats).double().numpy()
 
     extract = __call__
+
+
+@contextlib.contextmanager
+def _no_tf32() -> Iterator[None]:
+    """Full fp32 matmuls and cuDNN convolutions (PyTorch allows TF32 in cuDNN convolutions by default)."""
+    old = (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32)
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
+    try:
+        yield
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = old

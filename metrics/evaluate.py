@@ -7,6 +7,7 @@ are cached (:mod:`lfdm_bench.metrics.real_cache`).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from pathlib import Path
@@ -14,38 +15,33 @@ from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 
-from lfdm_bench.data.dataset import record_crop
-from lfdm_bench.data.records import VideoRecord, read_manifest
+from lfdm_bench.data.dataset import ClipDataset, record_crop
+from lfdm_bench.data.records import VideoRecord
 from lfdm_bench.data.registry import get_dataset
 from lfdm_bench.data.video_io import read_video
+from lfdm_bench.metrics.clip_select import choose_videos, select_clips, source_id, span_check
 from lfdm_bench.metrics.detector import FeatureExtractor
 from lfdm_bench.metrics.frame_scores import FrameScores
-from lfdm_bench.metrics.groups import group_fvd, select_subset, summarise_groups
+from lfdm_bench.metrics.groups import group_fvd, summarise_groups
 from lfdm_bench.metrics.kvd import kvd_from_features
 from lfdm_bench.metrics.probe import motion_source, probe_accuracy
 from lfdm_bench.metrics.protocol import FEATURE_METRICS, EvalProtocol, EvalResult, parse_metrics
-from lfdm_bench.metrics.real_cache import FeatureCache, FeatureSource, cached_features, compute_features
+from lfdm_bench.metrics.real_cache import (FeatureCache, FeatureSource, cached_features, compute_features,
+                                           iter_clip_batches, record_id)
+from lfdm_bench.metrics.sample_checks import (check_classes, check_dataset, check_frame_sizes, read_samples,
+                                              sample_settings, training_notes)
 
-__all__ = ["evaluate", "load_samples", "infer_resolution", "build_detector", "check_detector_domain"]
+__all__ = ["evaluate", "load_samples", "infer_resolution", "build_detector", "check_detector_domain", "with_fp32_twin",
+           "reference_notes"]
 
 log = logging.getLogger(__name__)
 LogFn = Callable[[str], None]
 
 
-def load_samples(samples: str | Path | Sequence[VideoRecord]) -> list[VideoRecord]:
-    """Generated-video records from a sample folder (``DIR/manifest.csv``), a manifest path, or a record list."""
-    if not isinstance(samples, (str, Path)):
-        return list(samples)
-    p = Path(samples)
-    manifest = p / "manifest.csv" if p.is_dir() else p
-    if not manifest.is_file():
-        raise FileNotFoundError(
-            f"no generated samples at {p}: expected a folder holding manifest.csv (written by `lfdm-bench sample`, or "
-            "by lfdm_bench.metrics.sanity.write_real_samples for real / distorted-real stand-ins)")
-    records = read_manifest(manifest)
-    if not records:
-        raise ValueError(f"{manifest} lists no videos")
-    return records
+def load_samples(samples: str | Path | Sequence[str | Path] | Sequence[VideoRecord]) -> list[VideoRecord]:
+    """Generated-video records from a sample folder (``DIR/manifest.csv``), a manifest path, a list of those, or a
+    record list (see :func:`lfdm_bench.metrics.sample_checks.read_samples`)."""
+    return read_samples(samples)[0]
 
 
 def infer_resolution(records: Sequence[VideoRecord]) -> int:
@@ -70,7 +66,8 @@ def build_detector(protocol: EvalProtocol) -> FeatureSource:
     if is_vcnn_detector(protocol.detector):
         return load_detector(protocol.detector, device=protocol.device)
     return FeatureExtractor(protocol.detector, bn_eps=protocol.bn_eps, resize_method=protocol.resize_method,
-                            device=protocol.device, batch_size=protocol.batch_size)
+                            device=protocol.device, batch_size=protocol.batch_size, precision=protocol.precision,
+                            torchscript_call=protocol.torchscript_call)
 
 
 def check_detector_domain(source: FeatureSource, dataset: Any) -> None:
@@ -80,7 +77,37 @@ def check_detector_domain(source: FeatureSource, dataset: Any) -> None:
         check(dataset)
 
 
-def evaluate(protocol: EvalProtocol, samples: str | Path | Sequence[VideoRecord],
+def with_fp32_twin(sources: dict[str, FeatureSource]) -> dict[str, FeatureSource]:
+    """Add ``"i3d_fp32"`` (the same detector in fp32) when ``sources["i3d"]`` runs in bf16, so the drift of every FVD
+    can be measured on the same clips."""
+    det = sources.get("i3d")
+    if det is not None and det.info.precision == "bf16":
+        twin = getattr(det, "fp32_twin", None)
+        if twin is None:
+            raise ValueError(f"detector {det.info.name} runs in bf16 but offers no fp32 twin to measure the drift")
+        sources = dict(sources) | {"i3d_fp32": twin()}
+    return sources
+
+
+def reference_notes(protocol: EvalProtocol, n_real: int, n_gen: int) -> list[str]:
+    """Where an evaluation departs from its preset's reference: fewer videos, one trial, unverified rules."""
+    ref = protocol.to_dict()["preset_reference"]
+    notes = []
+    short = [f"{what} {want} (here {have})" for what, want, have in (("real", ref["n_real"], n_real),
+                                                                     ("generated", ref["n_generated"], n_gen))
+             if want is not None and have < want]
+    if short:
+        notes.append(f"the {protocol.preset} reference uses " + " and ".join(short) + " videos: FVD falls with N, so "
+                     "these values are not on the reference's scale")
+    if ref["n_trials"] > 1:
+        notes.append(f"the {protocol.preset} reference reports mean ± std over {ref['n_trials']} trials; this is one")
+    if protocol.overrides:
+        notes.append(f"overrides of the {protocol.preset} preset: " + ", ".join(
+            f"{k}={v['used']} (preset {v['preset']})" for k, v in protocol.overrides.items()))
+    return notes
+
+
+def evaluate(protocol: EvalProtocol, samples: str | Path | Sequence[str | Path] | Sequence[VideoRecord],
              metrics: Iterable[str] = ("all",), *, dataset: Any = None, detector: FeatureSource | None = None,
              cache: FeatureCache | bool | None = True, progress: bool = False,
              log_fn: LogFn | None = None) -> EvalResult:
@@ -88,7 +115,9 @@ def evaluate(protocol: EvalProtocol, samples: str | Path | Sequence[VideoRecord]
 
     Args:
         protocol: the settings (see :class:`EvalProtocol`).
-        samples: a sample folder (holding ``manifest.csv``), a manifest path, or generated :class:`VideoRecord`s.
+        samples: a sample folder (holding ``manifest.csv``), a manifest path, a list of those, or generated
+            :class:`VideoRecord` objects. Checked first (:mod:`lfdm_bench.metrics.sample_checks`): one frame size,
+            classes of the dataset, no repeated video, made from this dataset with these options.
         metrics: names from :data:`METRICS` or ``all``.
         dataset: a loaded :class:`~lfdm_bench.data.registry.DatasetInfo` (default: loaded from the protocol).
         detector: a feature source replacing the protocol's I3D (tests; its ``info`` is recorded).
@@ -109,24 +138,58 @@ def evaluate(protocol: EvalProtocol, samples: str | Path | Sequence[VideoRecord]
         dataset = get_dataset(protocol.dataset, root=protocol.root, **protocol.dataset_options)
     store = FeatureCache() if cache is True else (cache or None)
 
-    gen_all = load_samples(samples)
+    gen_all, origins = read_samples(samples)
+    settings = sample_settings(samples)
+    notes: list[str] = check_dataset(settings, protocol.dataset, protocol.dataset_options) + training_notes(settings)
+    check_classes(gen_all, dataset.class_names, dataset.name, origins)
     gen = [r for r in gen_all if r.split in protocol.splits]
     if not gen:
         raise ValueError(f"none of the {len(gen_all)} generated videos comes from a {protocol.split!r}-split source; "
                          f"their splits are {sorted({r.split for r in gen_all})}: pass --split accordingly")
-    gen = select_subset(gen, protocol.max_generated, protocol.seed)
-    resolution = int(protocol.resolution or infer_resolution(gen))
+    gen = choose_videos(gen, protocol.max_generated, protocol.subset, protocol.seed)
+    size = check_frame_sizes(gen)  # mixed sizes are refused, whatever resolution the videos are read at
+    resolution = int(protocol.resolution or max(size))
     proto = protocol.to_dict() | {"resolution": resolution}
-    notes: list[str] = []
+    n = protocol.n_frames
+    gen_clips = gen
+    if protocol.generated_sampling == "window":
+        gen_clips, short = select_clips(gen, "window", n, protocol.seed)
+        if short:
+            raise ValueError(f"{len(short)} generated video(s) have fewer than {n} frames, e.g. {short[0].path}")
 
     real: dict[str, list[VideoRecord]] = {}
-    need_real = set(protocol.splits) if set(wanted) & {"fvd", "cfvd", "sfvd", "kvd"} else set()
+    need_real = {protocol.reference_split(s) for s in protocol.splits} \
+        if set(wanted) & {"fvd", "cfvd", "sfvd", "kvd"} else set()
     if "acc" in wanted:
         need_real |= {"train", "test"}
     for s in sorted(need_real):
-        real[s] = select_subset(dataset.split(s), protocol.max_real, protocol.seed)
+        real[s], short = select_clips(dataset.split(s), protocol.real_sampling, n, protocol.seed, protocol.max_real,
+                                      protocol.subset)
+        if short:
+            notes.append(f"real {s}: {len(short)} video(s) shorter than {n} frames have no {protocol.real_sampling} "
+                         "clip and were left out")
         if not real[s]:
-            raise ValueError(f"dataset {dataset.name!r} has no real {s!r}-split videos to compare with")
+            raise ValueError(f"dataset {dataset.name!r} has no real {s!r}-split clips to compare with "
+                             f"({protocol.real_sampling}, {n} frames)")
+
+    lengths = ClipDataset([], n_frames=1, size=None)
+    by_id = {record_id(r): r for r in dataset.records}
+    span = span_check([r for s in sorted({protocol.reference_split(x) for x in protocol.splits}) if s in real
+                       for r in real[s]], gen_clips, protocol.real_sampling, protocol.generated_sampling, n,
+                      lengths.frame_count,
+                      lambda g: lengths.frame_count(by_id[sid]) if (sid := source_id(g)) in by_id else None)
+    proto["time_span"] = span.to_dict()
+    if span.matches is False:
+        if not protocol.allow_span_mismatch:
+            raise ValueError(
+                f"{span.statement}. FVD would compare motion over different time scales. Fix: read real clips over "
+                f"the same span (--sampling uniform spreads {n} frames over each real video, as generators trained "
+                f"on whole-video clips produce them), or generate videos whose frames are consecutive source frames "
+                f"(train and sample with data.sampling=first), or pass --allow-span-mismatch to compute it anyway "
+                f"(the difference is then stated with the result)")
+        notes.append(span.statement + " (allowed by allow_span_mismatch)")
+    elif span.matches is None:
+        notes.append(span.statement)
 
     sources: dict[str, FeatureSource] = {}
     if set(wanted) & set(FEATURE_METRICS):
@@ -134,24 +197,34 @@ def evaluate(protocol: EvalProtocol, samples: str | Path | Sequence[VideoRecord]
         check_detector_domain(sources["i3d"], dataset)
     if "acc" in wanted:
         sources["motion"] = motion_source()
+    sources = with_fp32_twin(sources)
     det_info = sources["i3d"].info.to_dict() if "i3d" in sources else None
     if det_info is not None:
         det_info["device"] = str(getattr(sources["i3d"], "device", "cpu"))
         proto["detector_info"] = det_info
     if det_info is not None and not det_info.get("comparable_with_published"):
-        notes.append(f"detector {det_info['name']}: values are not comparable with published numbers")
+        notes.append(f"detector {det_info['name']}: {det_info.get('weights_label') or 'values are not comparable'}"
+                     " (not comparable with published numbers)")
+    ref_real = {s: len(real.get(protocol.reference_split(s), [])) for s in protocol.splits}
+    notes += reference_notes(protocol, min(ref_real.values(), default=0),
+                             min((sum(r.split == s for r in gen) for s in protocol.splits), default=0))
 
     frame_scores = None
     if {"psnr", "ssim", "motion"} & set(wanted):
-        index = {str(Path(r.path).resolve()): r for r in dataset.records}
-        frame_scores = FrameScores(gen, index, protocol.clip_spec(resolution, real=True), protocol.psnr_cap_db,
-                                   motion="motion" in wanted)
+        gt_spec = dataclasses.replace(protocol.clip_spec(resolution, real=True), sampling=_gt_sampling(protocol, gen))
+        frame_scores = FrameScores(gen, by_id, gt_spec, protocol.psnr_cap_db, motion="motion" in wanted)
+        proto["psnr_ground_truth"] = f"the source video's clip read '{gt_spec.sampling}'"
 
     t0 = time.perf_counter()
-    say(f"reading {len(gen)} generated videos ({protocol.n_frames} frames at {resolution}px)")
-    gen_feats = compute_features(gen, protocol.clip_spec(resolution, real=False), sources,
-                                 batch_size=protocol.batch_size, on_batch=frame_scores, progress=progress,
+    say(f"reading {len(gen)} generated videos ({n} frames at {resolution}px)")
+    gen_spec = protocol.clip_spec(resolution, real=False)
+    gen_feats = compute_features(gen_clips, gen_spec, sources, batch_size=protocol.batch_size,
+                                 on_batch=frame_scores if gen_clips is gen else None, progress=progress,
                                  desc="generated")
+    if frame_scores is not None and gen_clips is not gen:  # windows: PSNR / SSIM on the first frames
+        for idx, videos in iter_clip_batches(gen, dataclasses.replace(gen_spec, sampling="first"),
+                                             protocol.batch_size):
+            frame_scores(idx, videos)
     timings["generated_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     real_feats = {s: cached_features(dataset.name, recs, protocol.clip_spec(resolution, real=True), sources,
@@ -162,7 +235,10 @@ def evaluate(protocol: EvalProtocol, samples: str | Path | Sequence[VideoRecord]
     timings["real_s"] = time.perf_counter() - t0
 
     values: dict[str, Any] = {m: {} for m in wanted}
-    counts: dict[str, Any] = {"generated": {}, "real": {s: len(r) for s, r in real.items()}}
+    counts: dict[str, Any] = {"generated": {}, "real": {s: len(real[protocol.reference_split(s)])
+                                                        for s in protocol.splits if protocol.reference_split(s) in real},
+                              "real_split": {s: protocol.reference_split(s) for s in protocol.splits}}
+    drift: dict[str, Any] = {}
     n_small = 0
     for s in protocol.splits:
         rows = [i for i, r in enumerate(gen) if r.split == s]
@@ -171,11 +247,16 @@ def evaluate(protocol: EvalProtocol, samples: str | Path | Sequence[VideoRecord]
             notes.append(f"no generated videos from {s!r}-split sources")
             continue
         g_recs = [gen[i] for i in rows]
-        if s in real_feats:
-            gf, rf, r_recs = gen_feats["i3d"][rows], real_feats[s]["i3d"], real[s]
+        ref = protocol.reference_split(s)
+        if ref in real_feats:
+            gf, rf, r_recs = gen_feats["i3d"][rows], real_feats[ref]["i3d"], real[ref]
             if "fvd" in wanted:
                 one, small = group_fvd(gf, [s] * len(rows), rf, [s] * len(r_recs), protocol.ddof)
                 values["fvd"][s], n_small = one[s]["fvd"], n_small + small
+                if "i3d_fp32" in gen_feats:
+                    ref32, _ = group_fvd(gen_feats["i3d_fp32"][rows], [s] * len(rows), real_feats[ref]["i3d_fp32"],
+                                         [s] * len(r_recs), protocol.ddof)
+                    drift[s] = _drift(values["fvd"][s], ref32[s]["fvd"])
             if "kvd" in wanted:
                 values["kvd"][s] = kvd_from_features(gf, rf) if min(len(gf), len(rf)) >= 2 else None
             for metric, attr, label in (("cfvd", "class_name", "per_class"), ("sfvd", "subject", "per_subject")):
@@ -192,6 +273,8 @@ def evaluate(protocol: EvalProtocol, samples: str | Path | Sequence[VideoRecord]
                 values[m][s] = frame_scores.summary(rows, m)
         if "motion" in wanted and frame_scores is not None:
             values["motion"][s] = frame_scores.motion_summary(s)
+    if drift:
+        values["precision_drift"] = {"what": "FVD under bf16 autocast minus FVD in fp32, same clips", **drift}
     both = (values.get("fvd", {}).get("test"), values.get("fvd", {}).get("train"))
     if protocol.split == "both" and None not in both:
         values["fvd"]["gap"] = values["fvd"]["test"] - values["fvd"]["train"]
@@ -208,8 +291,24 @@ def evaluate(protocol: EvalProtocol, samples: str | Path | Sequence[VideoRecord]
                      "per group for meaningful values)")
     timings["total_s"] = time.perf_counter() - t_start
     return EvalResult(protocol=proto, detector=det_info, values=values, counts=counts, notes=notes, timings=timings,
-                      records={"generated": gen, **{f"real_{s}": r for s, r in real.items()}},
+                      records={"generated": gen_clips, **{f"real_{s}": r for s, r in real.items()}},
                       features={"generated": gen_feats, **{f"real_{s}": f for s, f in real_feats.items()}})
+
+
+def _drift(bf16: float | None, fp32: float | None) -> dict[str, Any]:
+    if bf16 is None or fp32 is None:
+        return {"fvd_bf16": bf16, "fvd_fp32": fp32, "abs": None, "rel": None}
+    return {"fvd_bf16": bf16, "fvd_fp32": fp32, "abs": bf16 - fp32, "rel": (bf16 - fp32) / fp32 if fp32 else None}
+
+
+def _gt_sampling(protocol: EvalProtocol, gen: Sequence[VideoRecord]) -> str:
+    """Frames of the PSNR / SSIM ground truth: the protocol's real frames when they are ``uniform`` / ``first``;
+    under window rules the frames the generator imitates (``first`` when every video was sampled so, else
+    ``uniform``), since a generated video starts at its source video's frame 0."""
+    if protocol.real_sampling in ("uniform", "first"):
+        return protocol.real_sampling
+    bases = {r.params.get("clip_sampling") for r in gen}
+    return "first" if bases == {"first"} else "uniform"
 
 
 def _class_accuracy(gen: list[VideoRecord], gen_feats: dict[str, np.ndarray], real: dict[str, list[VideoRecord]],

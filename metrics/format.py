@@ -113,15 +113,27 @@ def _short_hash(sha: Any) -> str:
 
 def protocol_line(protocol: dict[str, Any], detector: dict[str, Any] | None) -> str:
     """One line naming every setting of an evaluation protocol (``EvalProtocol.to_dict()`` + the resolved
-    resolution) and its detector (``DetectorInfo.to_dict()``)."""
+    resolution) and its detector (``DetectorInfo.to_dict()``): the preset and its overrides, the clip rules, the time
+    span check, the weights' label."""
     det = "none" if not detector else (f"{detector.get('name')} (sha256 {_short_hash(detector.get('sha256'))}, "
                                        f"bn_eps {detector.get('bn_eps')}, resize {detector.get('resize_method')}, "
                                        f"{detector.get('precision')})")
     options = protocol.get("dataset_options") or {}
-    return (f"dataset {protocol.get('dataset')}{f' {options}' if options else ''}, split {protocol.get('split')}, "
-            f"{protocol.get('n_frames')} frames at {protocol.get('resolution')}px, real clips "
-            f"'{protocol.get('real_sampling')}', ddof {protocol.get('ddof')}, seed {protocol.get('seed')}, "
-            f"detector {det}")
+    preset = protocol.get("preset")
+    overrides = protocol.get("overrides") or {}
+    changed = ", ".join(f"{k}={v.get('used')}" for k, v in overrides.items())
+    head = (f"preset {preset}" + (f" with overrides {changed}" if changed else "") + "; ") if preset else ""
+    clips = (f"real clips '{protocol.get('real_sampling')}'"
+             + (f" (real split {protocol.get('real_split')})" if protocol.get("real_split") not in (None, "same") else "")
+             + (f", generated '{protocol.get('generated_sampling')}'" if protocol.get("generated_sampling") else ""))
+    quant = (f", load resize {protocol.get('load_resize')}, quantise {protocol.get('real_quantize')}/"
+             f"{protocol.get('generated_quantize')}" if protocol.get("load_resize") else "")
+    span = (protocol.get("time_span") or {})
+    span_txt = f"; {span['statement']}" if span.get("statement") and span.get("matches") is not True else ""
+    weights = f"; weights: {detector['weights_label']}" if detector and detector.get("weights_label") else ""
+    return (f"{head}dataset {protocol.get('dataset')}{f' {options}' if options else ''}, split {protocol.get('split')}, "
+            f"{protocol.get('n_frames')} frames at {protocol.get('resolution')}px, {clips}{quant}, ddof "
+            f"{protocol.get('ddof')}, seed {protocol.get('seed')}, detector {det}{weights}{span_txt}")
 
 
 def protocol_header(protocol: dict[str, Any] | None, detector: dict[str, Any] | None,
@@ -132,5 +144,11 @@ def protocol_header(protocol: dict[str, Any] | None, detector: dict[str, Any] | 
         return []
     lines = [prefix + protocol_line(protocol, detector)]
     if detector is not None and not detector.get("comparable_with_published"):
-        lines.append("WARNING: " + (EMBEDDED_NOTE if detector.get("kind") == "embedded-domain" else NOT_COMPARABLE))
+        status = detector.get("weights_status")
+        if detector.get("kind") == "embedded-domain":
+            lines.append("WARNING: " + EMBEDDED_NOTE)
+        else:
+            lines.append("WARNING: " + (NOT_COMPARABLE if status in (None, "random", "function") else
+                                        f"{detector.get('weights_label')}: values are NOT marked comparable with "
+                                        "published numbers"))
     return lines

@@ -2,7 +2,9 @@
 ground-truth clips of their source videos, batch by batch.
 
 The ground truth of a generated video is the clip of the real video named by its ``params["source"]`` (whose frame 0
-was the source image), read under the protocol's real clip settings; see :mod:`lfdm_bench.metrics.protocol`.
+was the source image) and, for a segment of a longer file (NATOPS' raw repetitions), ``params["source_segment"]``,
+read under the protocol's real clip settings; see :mod:`lfdm_bench.metrics.protocol`. Ground truths are looked up by
+(file, segment), never by path alone: several repetitions share one NATOPS file.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import torch
 
 from lfdm_bench.data.records import VideoRecord
 from lfdm_bench.data.video_io import BadVideoError
+from lfdm_bench.metrics.clip_select import source_id
 from lfdm_bench.metrics.frame_metrics import frame_metrics
 from lfdm_bench.metrics.motion_stats import MotionStatsAccumulator
 from lfdm_bench.metrics.real_cache import ClipSpec
@@ -27,6 +30,7 @@ class FrameScores:
 
     def __init__(self, gen: list[VideoRecord], real_index: dict[str, VideoRecord], spec: ClipSpec, cap_db: float,
                  motion: bool = False):
+        """``real_index``: :func:`~lfdm_bench.metrics.real_cache.record_id` -> real record (the dataset's videos)."""
         self.gen, self.real_index, self.spec, self.cap_db = gen, real_index, spec, cap_db
         self.psnr: dict[int, np.ndarray] = {}  # generated row -> [T]
         self.ssim: dict[int, np.ndarray] = {}
@@ -34,15 +38,15 @@ class FrameScores:
         self.missing: list[str] = []
 
     def _gt_record(self, r: VideoRecord) -> VideoRecord | None:
-        src = r.params.get("source")
-        if not src:
+        key = source_id(r)
+        if key is None:
             return None
-        key = str(Path(src).resolve())
         if key in self.real_index:
             return self.real_index[key]
+        src, seg = r.params["source"], r.params.get("source_segment")
         if Path(src).exists():
             return VideoRecord(path=str(src), subject=r.subject, class_index=r.class_index, class_name=r.class_name,
-                               text=r.text, split=r.split)
+                               text=r.text, split=r.split, params={} if seg is None else {"segment": list(seg)})
         return None
 
     def __call__(self, idx: Sequence[int], videos) -> None:
@@ -53,7 +57,7 @@ class FrameScores:
                 self.missing.append(self.gen[i].path)
                 continue
             try:
-                gts.append(self.spec.dataset([rec])[0].video)
+                gts.append(self.spec.clip(self.spec.dataset([rec]), 0))
                 rows.append(j)
             except BadVideoError as e:
                 self.missing.append(f"{self.gen[i].path} ({e})")

@@ -22,6 +22,10 @@ Three sources of weights (see :func:`load_i3d`):
 * ``"i3d-random"``: the same architecture with a fixed, machine-independent random initialisation whose first
   layer takes temporal differences (see :func:`build_random_i3d`), for smoke tests and the embedded benchmark.
   Its values are not comparable with published numbers (``is_pretrained = False``).
+
+Whether a file's values are comparable with published numbers is decided by its sha256 alone
+(:mod:`lfdm_bench.metrics.weights`): a known published digest, or "unverified weights"; random content (the
+``i3d-random`` construction, untrained BatchNorm statistics) is labelled random whatever the file is called.
 """
 
 from __future__ import annotations
@@ -39,6 +43,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from lfdm_bench.utils.io import sha256_file
+
+from .weights import WeightsLabel, label_weights, random_weights_reason
 
 __all__ = [
     "MIN_FRAMES",
@@ -316,6 +322,8 @@ def build_random_i3d(bn_eps: float = 1e-3, seed: int = 0) -> InceptionI3d:
     model.name = RANDOM_I3D_NAME
     model.is_pretrained = False
     model.sha256 = f"{RANDOM_I3D_NAME}-v{RANDOM_I3D_VERSION}"
+    model.weights = WeightsLabel("random", f"random weights (built-in {RANDOM_I3D_NAME} v{RANDOM_I3D_VERSION}, seed "
+                                           f"{seed}): NOT comparable with published numbers")
     model.source = (f"{RANDOM_I3D_NAME} v{RANDOM_I3D_VERSION} (seed {seed}, temporal-difference first layer; "
                     "not comparable with published numbers)")
     return model
@@ -328,7 +336,9 @@ class TorchScriptI3D(nn.Module):
     (``round((x + 1) * 127.5)``) because the TorchScript module takes uint8 video.
     ``forward_uint8(v)``: uint8 [B, 3, T, H, W] in [0, 255] at any resolution -> [B, 400]; the module
     rescales and resizes internally (``rescale=True, resize=True, return_features=True``), which is how
-    StyleGAN-V (and the LFDM authors) computed FVD. :class:`lfdm_bench.metrics.FeatureExtractor` uses this path.
+    StyleGAN-V computed FVD (preset ``torchscript_call="uint8-internal"``).
+    ``forward_float(x)``: float [B, 3, T, 224, 224] in [-1, 1] passed as it is with ``rescale=False, resize=False``,
+    as fvd-comparison's ``compute_our_fvd`` (which the LFDM authors used) calls it (``torchscript_call="float-224"``).
     """
 
     accepts_uint8 = True
@@ -355,6 +365,14 @@ class TorchScriptI3D(nn.Module):
             raise ValueError(f"I3D needs at least {MIN_FRAMES} frames per clip, got T={videos.shape[2]}.")
         out = self.module(videos, rescale=True, resize=True, return_features=True)
         if out.ndim != 2 or out.shape[0] != videos.shape[0]:
+            raise ValueError(f"TorchScript I3D returned shape {tuple(out.shape)}, expected [B, 400]; "
+                             "is this StyleGAN-V's i3d_torchscript.pt?")
+        return out.float()
+
+    def forward_float(self, x: Tensor) -> Tensor:
+        check_i3d_input(x)
+        out = self.module(x.float(), rescale=False, resize=False, return_features=True)
+        if out.ndim != 2 or out.shape[0] != x.shape[0]:
             raise ValueError(f"TorchScript I3D returned shape {tuple(out.shape)}, expected [B, 400]; "
                              "is this StyleGAN-V's i3d_torchscript.pt?")
         return out.float()
@@ -416,7 +434,9 @@ def load_i3d(path: str | os.PathLike[str], bn_eps: float = 1e-3,
 
     Returns:
         An ``nn.Module`` mapping float [B, 3, T, 224, 224] in [-1, 1] (T >= 9) to [B, 400] logits, with
-        attributes ``name``, ``is_pretrained``, ``sha256`` (file checksum, or ``"i3d-random-v2"``), ``bn_eps``.
+        attributes ``name``, ``is_pretrained``, ``sha256`` (file checksum, or ``"i3d-random-v2"``), ``bn_eps`` and
+        ``weights`` (a :class:`~lfdm_bench.metrics.weights.WeightsLabel`: published checkpoint only for a known
+        digest, random for ``i3d-random`` or random-looking content, else unverified).
 
     Raises:
         FileNotFoundError: ``path`` does not exist.
@@ -429,6 +449,7 @@ def load_i3d(path: str | os.PathLike[str], bn_eps: float = 1e-3,
         raise FileNotFoundError(f"I3D weight file not found: {file}")
     digest = sha256_file(file)
     model: nn.Module
+    random_reason = None
     if _is_torchscript(file):
         with warnings.catch_warnings():  # torch >= 2.9 deprecates TorchScript; the file format is still read
             warnings.simplefilter("ignore", DeprecationWarning)
@@ -446,9 +467,11 @@ def load_i3d(path: str | os.PathLike[str], bn_eps: float = 1e-3,
             raise I3DWeightsError(f"{file} holds a {type(state).__name__}, expected a state dict (str -> Tensor).")
         i3d = InceptionI3d(bn_eps=bn_eps)
         _check_state_dict(state, i3d, file)
+        random_reason = random_weights_reason(state)
         i3d.load_state_dict(dict(state), strict=True)
-        i3d.name, i3d.is_pretrained = file.name, True
+        i3d.name, i3d.is_pretrained = file.name, random_reason is None
         model = i3d.to(map_location)
     model.sha256 = digest
+    model.weights = label_weights(digest, file.name, random_reason)
     model.source = str(file)
     return model.eval()

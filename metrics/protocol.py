@@ -26,11 +26,19 @@ method, precision). What is compared with what:
   the generated to the real motion amplitude (mean ``|x_t - x_0|``, total and per frame), the error of generated
   frame 0 against the source image (L1, PSNR) and the amplitude of frames 1-2 (the real takes start still).
 
-Clips: generated videos -> their first ``n_frames`` frames; real videos -> ``n_frames`` frames under
-``real_sampling`` (``uniform`` default, or ``first``); both resized keeping aspect and zero-padded to ``resolution``
-(default: the generated videos' resolution) and then brought to 224x224 by the detector's resize method. Each video is
-decoded and passed through the detector ONCE; all groups index the per-video features. Real features are cached
-(:mod:`lfdm_bench.metrics.real_cache`). Std over groups is the population std (ddof 0).
+Protocol presets (:mod:`lfdm_bench.metrics.presets`): every setting that changes an FVD value (BatchNorm eps,
+covariance divisor, real / generated clip rules, load resize, resize to 224, quantisation, precision, frames) comes
+from the named preset (``preset``, default ``lfdm-bench``); a setting given explicitly overrides it and is recorded
+in ``overrides``. ``to_dict()`` stores the preset by name and by value with every result.
+
+Clips under the default preset: generated videos -> their first ``n_frames`` frames; real videos -> ``n_frames``
+frames evenly spaced over the video; both resized keeping aspect and zero-padded to ``resolution`` (default: the
+generated videos' resolution), quantised to uint8 and then brought to 224x224 by the detector's resize method. Window
+rules (``window``, ``windows-all``) make each real (or generated) clip a segment record (:mod:`lfdm_bench.metrics.
+clip_select`). Generated and real clips must cover the same fraction of their videos' time span: an evaluation where
+they differ is refused unless ``allow_span_mismatch`` (then the difference is stated in the protocol line). Each video
+is decoded and passed through the detector ONCE; all groups index the per-video features. Real features are cached
+(:mod:`lfdm_bench.metrics.real_cache`), keyed per (file, segment). Std over groups is the population std (ddof 0).
 """
 
 from __future__ import annotations
@@ -41,7 +49,10 @@ from typing import Any, Iterable
 import numpy as np
 
 from lfdm_bench.data.records import VideoRecord
-from lfdm_bench.metrics.preprocess import DEFAULT_RESIZE_METHOD, RESIZE_METHODS
+from lfdm_bench.metrics.preprocess import RESIZE_METHODS
+from lfdm_bench.metrics.presets import (DEFAULT_PRESET, GENERATED_CLIPS, LOAD_RESIZES, PRECISIONS,
+                                        QUANTIZE_MODES, REAL_CLIPS, REAL_SPLITS, SUBSETS, TORCHSCRIPT_CALLS,
+                                        get_preset)
 from lfdm_bench.metrics.real_cache import ClipSpec
 
 __all__ = ["METRICS", "FEATURE_METRICS", "EVAL_SPLITS", "REAL_SAMPLINGS", "UnknownMetricError", "EvalProtocol",
@@ -50,7 +61,7 @@ __all__ = ["METRICS", "FEATURE_METRICS", "EVAL_SPLITS", "REAL_SAMPLINGS", "Unkno
 METRICS = ("fvd", "cfvd", "sfvd", "kvd", "psnr", "ssim", "acc", "motion")
 FEATURE_METRICS = ("fvd", "cfvd", "sfvd", "kvd", "acc")
 EVAL_SPLITS = ("test", "train", "both")
-REAL_SAMPLINGS = ("uniform", "first")
+REAL_SAMPLINGS = REAL_CLIPS
 
 
 class UnknownMetricError(ValueError):
@@ -77,23 +88,40 @@ def parse_metrics(names: Iterable[str]) -> tuple[str, ...]:
 class EvalProtocol:
     """Everything that determines an evaluation number (stored with every result).
 
+    Settings marked (preset) are taken from the named preset when left ``None``; a value given explicitly overrides
+    the preset and is listed in ``overrides`` (``{setting: {"preset": value, "used": value}}``).
+
     Attributes:
         dataset: registry name (``synth-faces``, ``mug``, ...) or a manifest path: the real reference set.
         root: folder of a real dataset copy (or where a synthetic one is generated); ``None``: default.
         dataset_options: extra options forwarded to :func:`lfdm_bench.data.registry.get_dataset`.
         split: ``test``, ``train`` or ``both`` (split of the source images of the generated videos).
-        n_frames: frames per clip (I3D needs >= 9; LFDM reports 40, StyleGAN-V 16).
+        preset: the FVD protocol preset (:data:`lfdm_bench.metrics.presets.PRESET_NAMES`).
+        n_frames: (preset) frames per clip (I3D needs >= 9; LFDM reports 40, StyleGAN-V 16).
         resolution: side the frames are read at before the detector's resize to 224; ``None``: the generated
             videos' resolution (sanity mode: the first real video's).
-        real_sampling: frames of real videos: ``uniform`` (evenly spaced over the video) or ``first``.
-        max_real, max_generated: at most this many videos per split (class-stratified, seeded); ``None``: all.
+        real_sampling: (preset) real clips: ``uniform``, ``first``, ``window`` or ``windows-all``.
+        generated_sampling: (preset) generated clips: ``first`` or ``window``.
+        real_split: (preset) ``same`` (the generated videos' source split) or ``train`` (TATS).
+        subset: (preset) how ``max_real`` / ``max_generated`` pick videos: ``stratified`` or ``sorted-first``.
+        max_real, max_generated: at most this many real clips / generated videos per split; ``None``: the
+            preset's numbers (``n_real`` / ``n_generated``: StyleGAN-V 2048 / 2048, VideoGPT 256 / 256, TATS 2048 /
+            2048, cd-fvd all / 2048, LFDM all / 10,000; all videos for ``lfdm-bench`` and ``tf``); a value given
+            that differs from the preset's is recorded in ``overrides``.
         detector: I3D weight path, ``"i3d-random"`` (a pipeline smoke test; not comparable with published
             numbers), an embedded-domain VCNN (``synth-faces-vcnn-v1``, ...: :mod:`lfdm_bench.metrics.vcnn`), or
             ``None`` (``$LFDM_BENCH_I3D`` / the cache; see :func:`lfdm_bench.metrics.detector.resolve_i3d_path`).
-        bn_eps: I3D BatchNorm epsilon (1e-3 TF-Hub, 1e-5 VideoGPT/TATS port).
-        resize_method: frames -> 224x224, one of :data:`lfdm_bench.metrics.preprocess.RESIZE_METHODS`.
-        ddof: covariance normalisation, 1 (N - 1; TF-GAN, TATS) or 0 (N; StyleGAN-V).
-        seed: seed of subset selection and random clip sampling.
+        bn_eps: (preset) I3D BatchNorm epsilon (1e-3 TF-Hub, 1e-5 VideoGPT/TATS/cd-fvd port).
+        ddof: (preset) covariance normalisation, 1 (N - 1; TF-GAN, VideoGPT, TATS, LFDM) or 0 (N; StyleGAN-V, cd-fvd).
+        load_resize: (preset) frames -> ``resolution``: ``pad``, ``shortside-crop`` or ``shortside-crop-antialias``.
+        resize_method: (preset) frames -> 224x224, one of :data:`lfdm_bench.metrics.preprocess.RESIZE_METHODS`.
+        real_quantize, generated_quantize: (preset) float frames -> uint8 (``round``, ``truncate``,
+            ``truncate-shifted``, ``round-half-up``).
+        precision: (preset) ``fp32`` (TF32 off on CUDA) or ``bf16`` (the fp32 drift is then measured and stored).
+        torchscript_call: (preset) how a TorchScript I3D is called (``uint8-internal`` or ``float-224``).
+        allow_span_mismatch: compute FVD even when real and generated clips cover different fractions of their
+            videos (the difference is stated in the protocol line); by default such an evaluation is refused.
+        seed: seed of subset selection and random clip windows.
         batch_size: videos per detector call.
         device: torch device for the detector (``None``: CUDA when available).
         psnr_cap_db: PSNR of identical frames (otherwise infinite).
@@ -104,38 +132,67 @@ class EvalProtocol:
     root: str | None = None
     dataset_options: dict[str, Any] = field(default_factory=dict)
     split: str = "test"
-    n_frames: int = 16
+    preset: str = DEFAULT_PRESET
+    n_frames: int | None = None
     resolution: int | None = None
-    real_sampling: str = "uniform"
+    real_sampling: str | None = None
+    generated_sampling: str | None = None
+    real_split: str | None = None
+    subset: str | None = None
     max_real: int | None = None
     max_generated: int | None = None
     detector: str | None = None
-    bn_eps: float = 1e-3
-    resize_method: str = DEFAULT_RESIZE_METHOD
-    ddof: int = 1
+    bn_eps: float | None = None
+    ddof: int | None = None
+    load_resize: str | None = None
+    resize_method: str | None = None
+    real_quantize: str | None = None
+    generated_quantize: str | None = None
+    precision: str | None = None
+    torchscript_call: str | None = None
+    allow_span_mismatch: bool = False
     seed: int = 0
     batch_size: int = 8
     device: str | None = None
     psnr_cap_db: float = 100.0
     probe_l2: float = 1e-2
+    overrides: dict[str, Any] = field(default_factory=dict, init=False)
 
     def __post_init__(self) -> None:
+        preset = get_preset(self.preset)
+        self.overrides = {}
+        for name, value in preset.settings().items():
+            given = getattr(self, name)
+            if given is None:
+                setattr(self, name, value)
+            elif given != value:
+                self.overrides[name] = {"preset": value, "used": given}
+        for name, value in (("max_real", preset.n_real), ("max_generated", preset.n_generated)):
+            given = getattr(self, name)
+            if given is None:
+                setattr(self, name, value)
+            elif value is not None and int(given) != value:
+                self.overrides[name] = {"preset": value, "used": given}
+        self.n_frames, self.ddof, self.bn_eps = int(self.n_frames), int(self.ddof), float(self.bn_eps)
         if self.split not in EVAL_SPLITS:
             raise ValueError(f"split must be one of {EVAL_SPLITS}, got {self.split!r}")
-        if int(self.n_frames) < 9:
+        if self.n_frames < 9:
             raise ValueError(f"n_frames must be >= 9 (I3D's last pooling needs 9 frames), got {self.n_frames}")
         if self.resolution is not None and int(self.resolution) < 16:
             raise ValueError(f"resolution must be >= 16 pixels (or None for the generated size), got {self.resolution}")
-        if self.real_sampling not in REAL_SAMPLINGS:
-            raise ValueError(f"real_sampling must be one of {REAL_SAMPLINGS}, got {self.real_sampling!r}")
+        for name, allowed in (("real_sampling", REAL_CLIPS), ("generated_sampling", GENERATED_CLIPS),
+                              ("real_split", REAL_SPLITS), ("subset", SUBSETS), ("load_resize", LOAD_RESIZES),
+                              ("resize_method", RESIZE_METHODS), ("real_quantize", QUANTIZE_MODES),
+                              ("generated_quantize", QUANTIZE_MODES), ("precision", PRECISIONS),
+                              ("torchscript_call", TORCHSCRIPT_CALLS)):
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
         for name in ("max_real", "max_generated"):
             v = getattr(self, name)
             if v is not None and int(v) < 2:
                 raise ValueError(f"{name} must be >= 2 or None (all videos), got {v}")
         if self.ddof not in (0, 1):
             raise ValueError(f"ddof must be 0 (divide by N) or 1 (divide by N - 1), got {self.ddof}")
-        if self.resize_method not in RESIZE_METHODS:
-            raise ValueError(f"resize_method must be one of {RESIZE_METHODS}, got {self.resize_method!r}")
         if int(self.batch_size) < 1:
             raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
 
@@ -144,16 +201,34 @@ class EvalProtocol:
         """The source splits evaluated: ``("test",)``, ``("train",)`` or ``("test", "train")``."""
         return ("test", "train") if self.split == "both" else (self.split,)
 
+    def reference_split(self, split: str) -> str:
+        """The split of the real videos that generated videos from ``split`` sources are compared with."""
+        return "train" if self.real_split == "train" else split
+
     def to_dict(self) -> dict[str, Any]:
-        """All settings plus the fixed conventions (clip rules, KVD kernel, std over groups)."""
+        """All settings (resolved), the preset by name and value, the overrides and the fixed conventions."""
+        preset = get_preset(self.preset)
         d = asdict(self)
-        d["generated_clips"] = "first n_frames frames of each generated video"
-        d["frame_resize"] = "keep aspect, zero-pad to resolution x resolution, then the detector's resize to 224"
+        d["preset_settings"] = preset.settings()
+        d["preset_reference"] = {"reproduces": preset.reproduces, "n_real": preset.n_real,
+                                 "n_generated": preset.n_generated, "n_trials": preset.n_trials,
+                                 "fd_route": preset.fd_route, "unverified": list(preset.unverified)}
+        d["generated_clips"] = {"first": "first n_frames frames of each generated video",
+                                "window": "one seeded random window of n_frames consecutive frames per generated "
+                                          "video"}[self.generated_sampling]
+        d["frame_resize"] = {"pad": "keep aspect, zero-pad to resolution x resolution",
+                             "shortside-crop": "shorter side to resolution (bilinear, no antialias), centre crop",
+                             "shortside-crop-antialias": "shorter side to resolution (bilinear, antialias), centre "
+                                                         "crop"}[self.load_resize] + \
+            f", quantised ({self.real_quantize} real / {self.generated_quantize} generated), then the detector's " \
+            "resize to 224"
         d["feature"] = "I3D Kinetics-400 logits averaged over time (400-d)"
+        d["fd"] = "symmetric eigendecomposition in float64 (equal to the preset's reference route to ~1e-7)"
         from lfdm_bench.metrics.vcnn.source import is_vcnn_detector
 
         if is_vcnn_detector(self.detector):
-            d["frame_resize"] = "keep aspect, zero-pad to resolution x resolution; the VCNN reads its native size"
+            d["frame_resize"] = d["frame_resize"].replace("then the detector's resize to 224",
+                                                          "then the VCNN at its native size (no resize to 224)")
             d["feature"] = "embedded-domain VCNN feature (standardised; see detector_info)"
         d["kvd"] = {"kernel": "polynomial", "degree": 3, "gamma": "1/D", "coef0": 1,
                     "estimator": "unbiased MMD^2 over all samples (not x1000)"}
@@ -161,9 +236,13 @@ class EvalProtocol:
         return d
 
     def clip_spec(self, resolution: int, real: bool) -> ClipSpec:
-        """How real (``real=True``) or generated clips are read under this protocol."""
+        """How real (``real=True``) or generated clips are read under this protocol (window rules read segment
+        records from their first frame)."""
+        rule = self.real_sampling if real else self.generated_sampling
         return ClipSpec(n_frames=int(self.n_frames), size=int(resolution),
-                        sampling=self.real_sampling if real else "first", seed=int(self.seed), use_record_crop=real)
+                        sampling=rule if rule in ("uniform", "first") else "first", seed=int(self.seed),
+                        use_record_crop=real, resize=self.load_resize,
+                        quantize=self.real_quantize if real else self.generated_quantize)
 
 
 @dataclass

@@ -11,7 +11,7 @@ Cache: one ``.npz`` file per (video set, clip settings, feature source) under ``
 * the feature source: detector name, weight checksum, BatchNorm epsilon, resize method, precision;
 * an optional transform (the sanity mode's distortions) and a format version.
 
-The file holds ``features`` (float64 ``[N, D]``), ``paths`` (the videos, row order) and ``meta`` (a JSON string with
+The file holds ``features`` (float64 ``[N, D]``), ``paths`` (the videos' :func:`record_id`, row order) and ``meta`` (a JSON string with
 the full key, so a hash collision or a stale file is detected on load). Writes go through a temporary file and
 ``os.replace``: a run killed mid-write leaves no cache file. Any change of the key gives another file name.
 """
@@ -35,6 +35,7 @@ from lfdm_bench.data.records import VideoRecord
 from lfdm_bench.utils.io import atomic_save, stable_hash
 from lfdm_bench.utils.paths import cache_dir
 from lfdm_bench.metrics.detector import DetectorInfo
+from lfdm_bench.metrics.preprocess import LOAD_RESIZE_MODES, QUANTIZE, load_resize, quantize
 
 __all__ = [
     "CACHE_FORMAT",
@@ -46,12 +47,13 @@ __all__ = [
     "compute_features",
     "cached_features",
     "file_signature",
+    "record_id",
     "video_ids",
 ]
 
 log = logging.getLogger(__name__)
 
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2  # 2: rows identified by (file, segment); clip specs carry the load resize and quantisation
 LogFn = Callable[[str], None]
 Transform = Callable[[Tensor, Sequence[int]], Tensor]
 BatchHook = Callable[[Sequence[int], Tensor], None]
@@ -84,7 +86,9 @@ class FunctionDetector:
     def __init__(self, fn: Callable[[Tensor], Any], name: str, version: str = "1") -> None:
         self.fn = fn
         self.info = DetectorInfo(name=name, sha256=f"function:{name}:v{version}", bn_eps=math.nan,
-                                 resize_method="none", precision="fp32", comparable_with_published=False)
+                                 resize_method="none", precision="fp32", comparable_with_published=False,
+                                 weights_status="function",
+                                 weights_label=f"feature function {name} v{version} (not I3D weights)")
         self.calls = 0
         self.videos_seen = 0
 
@@ -99,13 +103,22 @@ class FunctionDetector:
         return out.astype(np.float64)
 
 
+def record_id(record: VideoRecord) -> str:
+    """The identity of a record's video: its absolute path, plus ``#start:stop`` when the record is a segment of a
+    longer file (``params["segment"]``: NATOPS' raw repetitions, a protocol's clip window). Two segments of one file
+    are two videos (their features, cache rows and PSNR / SSIM ground truths are kept apart)."""
+    path = str(Path(record.path).resolve())
+    seg = record.params.get("segment")
+    return path if seg is None else f"{path}#{int(seg[0])}:{int(seg[1])}"
+
+
 def video_ids(records: Sequence[VideoRecord]) -> list[int]:
-    """A stable 31-bit integer per record, from its absolute path: the seed of per-video randomness (distortions), so
-    a video is distorted the same way whatever the order or batch it comes in."""
+    """A stable 31-bit integer per record, from its :func:`record_id` (absolute path, and segment if any): the seed
+    of per-video randomness (distortions, clip windows), so a video draws the same way whatever the order or batch
+    it comes in."""
     import hashlib
 
-    return [int(hashlib.sha256(str(Path(r.path).resolve()).encode()).hexdigest()[:8], 16) & 0x7FFFFFFF
-            for r in records]
+    return [int(hashlib.sha256(record_id(r).encode()).hexdigest()[:8], 16) & 0x7FFFFFFF for r in records]
 
 
 @dataclass(frozen=True)
@@ -114,12 +127,16 @@ class ClipSpec:
 
     Attributes:
         n_frames: clip length T (I3D needs T >= 9).
-        size: frames are resized keeping aspect and zero-padded to ``size x size`` (the generated resolution).
+        size: frames are brought to ``size x size`` (the evaluation resolution) by ``resize``.
         sampling: ``uniform`` (evenly spaced over the video), ``first`` (frames 0..T-1), or another mode of
-            :mod:`lfdm_bench.data.sampling`.
+            :mod:`lfdm_bench.data.sampling` (a protocol's clip windows are records with a ``segment``, read ``first``).
         seed: seed of random sampling modes (recorded even when unused).
         use_record_crop: apply each record's crop box (real datasets: LFDM's MHAD / NATOPS boxes); generated
             videos are read uncropped.
+        resize: ``pad`` (keep aspect, antialiased, zero-pad: the toolkit's loader), ``shortside-crop`` or
+            ``shortside-crop-antialias`` (see :func:`lfdm_bench.metrics.preprocess.load_resize`).
+        quantize: float frames -> uint8 (:func:`lfdm_bench.metrics.preprocess.quantize`); frames are always read as
+            float [0, 1], resized, then quantised, so ``pad`` + ``round`` is the toolkit's historical uint8 clip.
     """
 
     n_frames: int
@@ -127,14 +144,33 @@ class ClipSpec:
     sampling: str = "uniform"
     seed: int = 0
     use_record_crop: bool = True
+    resize: str = "pad"
+    quantize: str = "round"
+
+    def __post_init__(self) -> None:
+        if self.resize not in LOAD_RESIZE_MODES:
+            raise ValueError(f"ClipSpec.resize must be one of {LOAD_RESIZE_MODES}, got {self.resize!r}")
+        if self.quantize not in QUANTIZE:
+            raise ValueError(f"ClipSpec.quantize must be one of {QUANTIZE}, got {self.quantize!r}")
 
     def dataset(self, records: Sequence[VideoRecord]):
-        """A uint8 :class:`~lfdm_bench.data.dataset.ClipDataset` over ``records`` with these settings."""
+        """A float ``[0, 1]`` :class:`~lfdm_bench.data.dataset.ClipDataset` over ``records`` (resized and padded to
+        ``size`` for ``pad``, native size otherwise); :meth:`clip` finishes its items."""
         from lfdm_bench.data.dataset import ClipDataset
 
-        return ClipDataset(records, n_frames=self.n_frames, size=self.size, sampling=self.sampling,
-                           crop=None if self.use_record_crop else False, dtype="uint8", seed=self.seed,
-                           min_frames=self.n_frames)
+        return ClipDataset(records, n_frames=self.n_frames, size=self.size if self.resize == "pad" else None,
+                           sampling=self.sampling, crop=None if self.use_record_crop else False, dtype="float",
+                           seed=self.seed, min_frames=self.n_frames)
+
+    def finish(self, video: Tensor) -> Tensor:
+        """Float frames [T, 3, h, w] from :meth:`dataset` -> uint8 [T, 3, size, size] (load resize, quantisation)."""
+        if self.resize != "pad":
+            video = load_resize(video, self.size, self.resize)
+        return quantize(video, self.quantize)
+
+    def clip(self, dataset: Any, index: int) -> Tensor:
+        """Clip ``index`` of a :meth:`dataset`: uint8 [T, 3, size, size]."""
+        return self.finish(dataset[index].video)
 
 
 def iter_clip_batches(records: Sequence[VideoRecord], spec: ClipSpec, batch_size: int,
@@ -145,12 +181,12 @@ def iter_clip_batches(records: Sequence[VideoRecord], spec: ClipSpec, batch_size
     ds = spec.dataset(records)
     starts: Any = range(0, len(ds), batch_size)
     if progress:
-        from tqdm.auto import tqdm
+        from lfdm_bench.utils.progress import progress_bar
 
-        starts = tqdm(starts, desc=desc, unit="batch")
+        starts = progress_bar(starts, desc=desc, unit="batch")
     for s in starts:
         idx = list(range(s, min(s + batch_size, len(ds))))
-        yield idx, torch.stack([ds[i].video for i in idx])
+        yield idx, torch.stack([spec.clip(ds, i) for i in idx])
 
 
 def compute_features(records: Sequence[VideoRecord], spec: ClipSpec, sources: Mapping[str, FeatureSource], *,
@@ -177,8 +213,22 @@ def compute_features(records: Sequence[VideoRecord], spec: ClipSpec, sources: Ma
             on_batch(idx, videos)
         x = transform(videos, video_ids([records[i] for i in idx])) if transform is not None else videos
         for name, src in sources.items():
-            chunks[name].append(np.asarray(src(x), dtype=np.float64))
+            feats = np.asarray(src(x), dtype=np.float64)
+            check_finite(feats, name, src, [records[i] for i in idx], desc)
+            chunks[name].append(feats)
     return {k: (np.concatenate(v) if v else np.zeros((0, 0))) for k, v in chunks.items()}
+
+
+def check_finite(features: np.ndarray, name: str, source: Any, records: Sequence[VideoRecord], desc: str) -> None:
+    """Raise ``ValueError`` when a feature source gave NaN / inf (weights holding NaN, a broken detector), naming the
+    source and a video, before any such feature is used or cached."""
+    bad = ~np.isfinite(features).all(axis=tuple(range(1, features.ndim))) if features.size else np.zeros(0, bool)
+    if bad.any():
+        info = getattr(source, "info", None)
+        who = f"{getattr(info, 'name', name)} (sha256 {str(getattr(info, 'sha256', '?'))[:16]})" if info else name
+        raise ValueError(f"feature source {name!r} = {who} gave NaN/inf features for {int(bad.sum())} of "
+                         f"{len(bad)} {desc} video(s) in a batch, e.g. {records[int(np.argmax(bad))].path}: its "
+                         "weights may hold NaN/inf (check the detector file); nothing was cached")
 
 
 def file_signature(path: str | os.PathLike[str]) -> tuple[str, int, int]:
@@ -203,6 +253,18 @@ def _set_key(records: Sequence[VideoRecord]) -> list[list[Any]]:
     return sorted(rows, key=lambda row: row[0] + json.dumps(row[3:], default=str))
 
 
+def cache_prefix(dataset: Any, max_len: int = 40) -> str:
+    """A readable file-name prefix for a dataset: its registry name, or for a manifest path its folder and file stem
+    (``.../synth-faces-65b4/manifest.csv`` -> ``synth-faces-65b4-manifest``); kept from its start when too long (the
+    hash that follows the prefix identifies the file)."""
+    name = str(dataset)
+    if "/" in name or "\\" in name or name.lower().endswith(".csv"):
+        p = Path(name)
+        name = f"{p.parent.name}-{p.stem}" if p.parent.name else p.stem
+    safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in name)
+    return safe[:max_len].rstrip("-_") or "set"
+
+
 class FeatureCache:
     """Per-video feature files under ``root`` (default ``cache_dir('fvd_stats')``).
 
@@ -221,8 +283,7 @@ class FeatureCache:
         return self._root
 
     def path(self, key: Mapping[str, Any]) -> Path:
-        prefix = "".join(c if c.isalnum() or c in "-_" else "_" for c in str(key.get("dataset", "set")))[-40:]
-        return self.root / f"{prefix}-{stable_hash(dict(key), n=24)}.npz"
+        return self.root / f"{cache_prefix(key.get('dataset', 'set'))}-{stable_hash(dict(key), n=24)}.npz"
 
     def load(self, key: Mapping[str, Any]) -> tuple[np.ndarray, list[str]] | None:
         """The cached features of ``key`` or ``None`` (missing, unreadable, or stored for another key)."""
@@ -247,6 +308,8 @@ class FeatureCache:
         features = np.asarray(features, dtype=np.float64)
         if features.ndim != 2 or features.shape[0] != len(paths):
             raise ValueError(f"features must be [N, D] with N = {len(paths)} paths, got {features.shape}")
+        if not np.isfinite(features).all():
+            raise ValueError(f"refusing to cache NaN/inf features under {self.path(key)}")
         meta = {"key": json.loads(json.dumps(dict(key), sort_keys=True, default=str)), "format": CACHE_FORMAT,
                 "created": time.strftime("%Y-%m-%dT%H:%M:%S"), "n": int(features.shape[0]),
                 "dim": int(features.shape[1])}
@@ -294,10 +357,20 @@ def cached_features(dataset: str, records: Sequence[VideoRecord], spec: ClipSpec
         raise ValueError("a transform needs a transform_key describing it (it is part of the cache key)")
     out: dict[str, np.ndarray] = {}
     keys: dict[str, dict[str, Any]] = {}
+    if cache is not None:
+        try:
+            cache.root  # created on demand
+        except OSError as e:  # a read-only cache: warn and go on without it
+            say(f"warning: the feature cache cannot be used ({e}); computing {desc} features without caching "
+                f"(set $LFDM_BENCH_CACHE to a writable folder to cache them)")
+            cache = None
     if cache is not None and records:
-        order = {file_signature(r.path)[0]: i for i, r in enumerate(records)}
+        for r in records:
+            file_signature(r.path)  # a missing file is an error naming it
+        order = {record_id(r): i for i, r in enumerate(records)}
         if len(order) != len(records):
-            raise ValueError(f"the {desc} video set lists the same file more than once; records must be unique")
+            raise ValueError(f"the {desc} video set lists the same video (file and segment) more than once; "
+                             "records must be unique")
         for name, src in sources.items():
             keys[name] = cache_key(dataset, records, spec, src.info, max_videos, transform_key)
             hit = cache.load(keys[name])
@@ -320,7 +393,11 @@ def cached_features(dataset: str, records: Sequence[VideoRecord], spec: ClipSpec
         for name, feats in computed.items():
             out[name] = feats
             if cache is not None and records:
-                paths = [file_signature(r.path)[0] for r in records]
-                where = cache.save(keys[name], feats, paths)
+                try:
+                    where = cache.save(keys[name], feats, [record_id(r) for r in records])
+                except OSError as e:  # a read-only or full cache: the features are still used
+                    say(f"warning: could not write the feature cache {cache.path(keys[name])} ({e.strerror or e}); "
+                        f"going on without caching these {desc} features")
+                    continue
                 say(f"cached {desc} features {where} ({detail}{name})")
     return out

@@ -33,8 +33,10 @@ from lfdm_bench.data.records import VideoRecord
 from lfdm_bench.metrics.distortions import DISTORTIONS, Distortion
 from lfdm_bench.metrics.fvd import FeatureStats, SmallSampleWarning, fvd_from_stats
 from lfdm_bench.metrics.kvd import kvd_from_features
-from lfdm_bench.metrics.evaluate import build_detector, check_detector_domain, infer_resolution
-from lfdm_bench.metrics.groups import group_fvd, select_subset, single_thread_blas, summarise_groups
+from lfdm_bench.metrics.clip_select import select_clips
+from lfdm_bench.metrics.evaluate import (build_detector, check_detector_domain, infer_resolution, reference_notes,
+                                         with_fp32_twin)
+from lfdm_bench.metrics.groups import group_fvd, single_thread_blas, summarise_groups
 from lfdm_bench.metrics.protocol import EvalProtocol
 from lfdm_bench.metrics.real_cache import (ClipSpec, FeatureCache, FeatureSource, cached_features, iter_clip_batches,
                                            video_ids)
@@ -185,19 +187,22 @@ def run_sanity(protocol: EvalProtocol, strengths: Mapping[str, Sequence[float]] 
 
         dataset = get_dataset(protocol.dataset, root=protocol.root, **protocol.dataset_options)
     store = FeatureCache() if cache is True else (cache or None)
-    records = select_subset(_first_subjects(dataset.split(protocol.split), max_subjects), protocol.max_real,
-                            protocol.seed)
+    records, short = select_clips(_first_subjects(dataset.split(protocol.split), max_subjects),
+                                  protocol.real_sampling, protocol.n_frames, protocol.seed, protocol.max_real,
+                                  protocol.subset)
     if len(records) < 4:
         raise ValueError(f"sanity mode needs at least 4 real videos ({protocol.split!r} split of {dataset.name!r} "
                          f"gives {len(records)}); use --split both or a larger dataset")
     resolution = int(protocol.resolution or infer_resolution(records))
     spec = protocol.clip_spec(resolution, real=True)
-    source = detector if detector is not None else build_detector(protocol)
+    sources = with_fp32_twin({"i3d": detector if detector is not None else build_detector(protocol)})
+    source = sources["i3d"]
     check_detector_domain(source, dataset)
     info = source.info.to_dict() | {"device": str(getattr(source, "device", "cpu"))}
 
-    feats = cached_features(dataset.name, records, spec, {"i3d": source}, max_videos=protocol.max_real, cache=store,
-                            batch_size=protocol.batch_size, progress=progress, log_fn=say, desc="real")["i3d"]
+    all_feats = cached_features(dataset.name, records, spec, sources, max_videos=protocol.max_real, cache=store,
+                                batch_size=protocol.batch_size, progress=progress, log_fn=say, desc="real")
+    feats = all_feats["i3d"]
     ia, ib = pair_halves(records, protocol.seed)
     fa, fb = feats[ia], feats[ib]
     half_a, half_b = [records[i] for i in ia], [records[i] for i in ib]
@@ -206,6 +211,9 @@ def run_sanity(protocol: EvalProtocol, strengths: Mapping[str, Sequence[float]] 
                 "cfvd": _group_mean(fb, [r.class_name for r in half_b], fa, cls_a, protocol.ddof),
                 "sfvd": _group_mean(fb, [r.subject for r in half_b], fa, subj_a, protocol.ddof),
                 "n_a": len(ia), "n_b": len(ib)}
+    f32 = all_feats.get("i3d_fp32")
+    if f32 is not None:  # bf16 asked for: the same comparison in fp32
+        baseline["fvd_fp32"] = _fvd(f32[ia], f32[ib], protocol.ddof)
     say(f"halves A ({len(ia)}) vs B ({len(ib)}): FVD {baseline['fvd']:.4g}")
 
     rows: list[dict[str, Any]] = []
@@ -214,33 +222,48 @@ def run_sanity(protocol: EvalProtocol, strengths: Mapping[str, Sequence[float]] 
         previous = baseline["fvd"]
         for strength in values:
             d = Distortion(name, float(strength), protocol.seed)
-            fd = cached_features(dataset.name, half_b, spec, {"i3d": source}, max_videos=protocol.max_real,
-                                 cache=store, batch_size=protocol.batch_size, transform=d,
-                                 transform_key=d.to_dict() | {"half": "B"}, progress=progress, log_fn=say,
-                                 desc=f"distorted real ({d.label})")["i3d"]
+            dist = cached_features(dataset.name, half_b, spec, sources, max_videos=protocol.max_real,
+                                   cache=store, batch_size=protocol.batch_size, transform=d,
+                                   transform_key=d.to_dict() | {"half": "B"}, progress=progress, log_fn=say,
+                                   desc=f"distorted real ({d.label})")
+            fd = dist["i3d"]
             value = _fvd(fa, fd, protocol.ddof)
             rises = _rises(value, previous)
             rows.append({"distortion": name, "strength": float(strength), "fvd": value,
                          "kvd": kvd_from_features(fa, fd), "cfvd": None, "sfvd": None, "targets": ["fvd"],
                          "rises": bool(rises)})
+            if f32 is not None:
+                rows[-1]["fvd_fp32"] = _fvd(f32[ia], dist["i3d_fp32"], protocol.ddof)
             if not rises:
                 non_monotone.append(d.label)
             say(f"{d.label}: FVD {value:.4g}{'' if rises else '  <- NOT above the previous strength'}")
             previous = value
-    notes = []
-    if set_strengths and protocol.split in ("test", "train"):
+    notes = reference_notes(protocol, len(records), 0)[1:] if protocol.overrides else []
+    if short:
+        notes.append(f"{len(short)} real video(s) shorter than {protocol.n_frames} frames have no "
+                     f"{protocol.real_sampling} clip and were left out")
+    if protocol.real_sampling == "windows-all":
+        notes.append("windows-all: the halves are disjoint by clip; one video can give clips to both halves")
+    if f32 is not None:
+        notes.append("bf16 features: each row's fvd_fp32 is the same comparison in fp32 (the drift)")
+    if set_strengths and protocol.split in ("test", "train") and protocol.real_sampling != "windows-all":
         other = "train" if protocol.split == "test" else "test"
-        donor_recs = _first_subjects(dataset.split(other), max_subjects)
+        donor_recs, _ = select_clips(_first_subjects(dataset.split(other), max_subjects), protocol.real_sampling,
+                                     protocol.n_frames, protocol.seed, None, protocol.subset)
         donor_feats = cached_features(dataset.name, donor_recs, spec, {"i3d": source}, cache=store,
                                       batch_size=protocol.batch_size, progress=progress, log_fn=say,
                                       desc=f"real ({other} split: other subjects)")["i3d"]
-        rows += _set_rows(feats, records, ib, donor_feats, donor_recs, fa, cls_a, subj_a, baseline, set_strengths,
-                          protocol, non_monotone, say)
+        try:
+            rows += _set_rows(feats, records, ib, donor_feats, donor_recs, fa, cls_a, subj_a, baseline,
+                              set_strengths, protocol, non_monotone, say)
+        except (KeyError, ValueError) as e:  # e.g. a subset without every (subject, class) pair in half B
+            notes.append(f"set-level rows skipped: {e}")
     elif set_strengths:
-        notes.append("set-level rows (other subject, class collapse, subject / class swap) need one split: run with "
-                     "--split test or --split train")
+        notes.append("set-level rows (other subject, class collapse, subject / class swap) need one split (run with "
+                     "--split test or --split train) and whole videos as clips")
     if not info.get("comparable_with_published"):
-        notes.append(f"detector {info['name']}: values are not comparable with published numbers")
+        notes.append(f"detector {info['name']}: {info.get('weights_label') or 'values'} (not comparable with "
+                     "published numbers)")
     if min(len(ia), len(ib)) < (source_dim := feats.shape[1]):
         notes.append(f"each half holds fewer videos than the feature dimension ({source_dim}): FVD is biased upwards; "
                      "only the ordering of rows is meaningful")
@@ -299,21 +322,26 @@ def write_real_samples(dataset: Any, out_dir: str | Path, *, split: str = "test"
     """Write real clips of ``dataset`` (optionally distorted) as a generated-sample folder; returns its manifest.
 
     One mp4 per real video of ``split`` (``both``: all; at most ``max_videos``, class-stratified): its ``n_frames``
-    clip under ``sampling`` at ``resolution`` (default: the first video's size), distorted if asked. Each manifest row
-    keeps the real video's subject / split / class and ``params = {"source": real path, "seed", "sampler": "none",
-    "steps": 0, "guidance": None, "seconds": 0.0, "method": "real" or "real+<distortion>@<strength>"}``, so PSNR / SSIM
-    compare each clip with its own source. ``crf=0`` encodes losslessly (up to the RGB -> YUV conversion).
+    clip under ``sampling`` (``uniform``, ``first``, or a window rule of :mod:`lfdm_bench.metrics.clip_select`) at
+    ``resolution`` (default: the first video's size), distorted if asked. Each manifest row keeps the real video's
+    subject / split / class and ``params = {"source": real path, "seed", "sampler": "none", "steps": 0,
+    "guidance": None, "seconds": 0.0, "method": "real" or "real+<distortion>@<strength>", "clip_sampling"}`` (+
+    ``source_segment`` for a segment of a longer file or a window, and ``source_frames`` for a window), so PSNR / SSIM
+    compare each clip with its own source and the time-span check knows what the clip covers. ``crf=0`` encodes
+    losslessly (up to the RGB -> YUV conversion).
     """
     from lfdm_bench.data.records import write_manifest
     from lfdm_bench.data.video_io import write_mp4
 
-    records = select_subset(dataset.split(split), max_videos, seed)
+    records = select_clips(dataset.split(split), sampling, n_frames, seed, max_videos)[0]
     if not records:
         raise ValueError(f"dataset {dataset.name!r} has no {split!r}-split videos to write")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     resolution = int(resolution or infer_resolution(records))
-    spec = ClipSpec(n_frames=n_frames, size=resolution, sampling=sampling, seed=seed, use_record_crop=True)
+    windows = sampling not in ("uniform", "first")
+    spec = ClipSpec(n_frames=n_frames, size=resolution, sampling="first" if windows else sampling, seed=seed,
+                    use_record_crop=True)
     method = "real" if distortion is None else f"real+{distortion.label}"
     written: list[VideoRecord] = []
     for idx, videos in iter_clip_batches(records, spec, batch_size):
@@ -324,11 +352,15 @@ def write_real_samples(dataset: Any, out_dir: str | Path, *, split: str = "test"
             subject = "".join(c if c.isalnum() or c in "-_" else "_" for c in r.subject)
             path = out / f"{i:05d}_{subject}_{r.class_index:03d}.mp4"
             write_mp4(path, clips[j], crf=crf)
+            extra = {"source_segment": list(r.params["segment"])} if r.params.get("segment") else {}
+            if windows:  # consecutive source frames from the window's start
+                extra["source_frames"] = int(r.params["window"]["of"])
             written.append(VideoRecord(
                 path=str(path), subject=r.subject, class_index=r.class_index, class_name=r.class_name, text=r.text,
                 split=r.split, take=r.take, n_frames=n_frames,
                 params={"source": str(Path(r.path).resolve()), "seed": seed, "sampler": "none", "steps": 0,
-                        "guidance": None, "seconds": 0.0, "method": method}))
+                        "guidance": None, "seconds": 0.0, "method": method,
+                        "clip_sampling": "first" if windows else sampling, **extra}))
     manifest = out / "manifest.csv"
     write_manifest(written, manifest, relative_to=out)
     return manifest

@@ -44,6 +44,10 @@ def summary_rows(result: Any) -> list[dict[str, Any]]:
             rows.append(_row("fvd", "gap (test - train)", x, None, "", "", "FVD(test sources) - FVD(train sources)"))
         else:
             rows.append(_row("fvd", split, x, None, ng.get(split), nr.get(split)))
+    for split, d in v.get("precision_drift", {}).items():
+        if isinstance(d, dict):
+            rows.append(_row("fvd", f"{split} (bf16 - fp32)", d.get("abs"), None, ng.get(split), nr.get(split),
+                             f"drift of the bf16 FVD: fp32 on the same clips gives {format_value(d.get('fvd_fp32'))}"))
     for split, x in v.get("kvd", {}).items():
         rows.append(_row("kvd", split, x, None, ng.get(split), nr.get(split), "unbiased MMD^2, cubic kernel"))
     for metric, what in (("cfvd", "classes"), ("sfvd", "subjects")):

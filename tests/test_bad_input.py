@@ -93,7 +93,7 @@ def test_short_video_padded_or_error_with_min_frames(tmp_path):
 
 def test_crop_larger_than_frames_names_path(tmp_path):
     v = _good_mp4(tmp_path / "small.mp4")
-    with pytest.raises(BadVideoError, match=_names(v) + ".*does not fit.*crop=False"):
+    with pytest.raises(BadVideoError, match=_names(v) + ".*does not fit.*crop=false.*--no-crop"):
         ClipDataset([_record(v, crop=[0, 480, 156, 492])], n_frames=2, size=8)[0]
 
 

@@ -248,6 +248,14 @@ def test_torchscript_wrapper(tmp_path):
     assert fx.info.resize_method == "torchscript-internal"
     feats = fx(u8[:, :, :, :64, :80].permute(0, 2, 1, 3, 4))  # native resolution, BTCHW
     assert np.allclose(feats, _ScriptedDummy()(u8[:, :, :, :64, :80], rescale=True).double().numpy())
+    assert fx.info.weights_status == "unverified" and not fx.info.comparable_with_published  # unknown digest
+    # fvd-comparison's compute_our_fvd (preset lfdm): the toolkit's resize and [-1, 1] scaling, then
+    # rescale=False, resize=False
+    fl = FeatureExtractor(path, device="cpu", torchscript_call="float-224")
+    assert fl.info.resize_method == "bilinear-tats"
+    small = u8[:, :, :, :64, :80]
+    want = _ScriptedDummy()(to_i3d_input(small), rescale=False, resize=False).double().numpy()
+    assert np.allclose(fl(small.permute(0, 2, 1, 3, 4)), want, atol=1e-6)
 
 
 # ---------------------------------------------------------------- resolution of the weights
@@ -332,7 +340,9 @@ def test_feature_extractor_with_random_i3d():
     fx = FeatureExtractor("i3d-random", device="cpu")
     assert fx.info.to_dict() == {"name": "i3d-random", "sha256": "i3d-random-v2", "bn_eps": 1e-3,
                                  "resize_method": "bilinear-tats", "precision": "fp32",
-                                 "comparable_with_published": False}
+                                 "comparable_with_published": False, "weights_status": "random",
+                                 "weights_label": "random weights (built-in i3d-random v2, seed 0): NOT comparable "
+                                                  "with published numbers"}
     seen = []
     fx.model.register_forward_hook(lambda m, args, out: seen.append((args[0].clone(), out.clone())))
     clip = torch.randint(0, 256, (1, 9, 3, 64, 64), dtype=torch.uint8)
@@ -355,16 +365,19 @@ def test_other_resize_methods():
     frame = F.interpolate(x[:, :, 0], size=(224, 299), mode="bilinear", align_corners=False)
     assert torch.allclose(crop[:, :, 0], frame[..., 37:261] * 2 - 1, atol=1e-6)
     square = torch.rand(1, 3, 1, 64, 64)
-    assert torch.equal(to_i3d_input(square, method="videogpt-shortside-crop"), to_i3d_input(square))
+    # scale 1: the same frames; VideoGPT scales (x - 0.5) * 2 after the crop, TATS 2 * x / 255 - 1 (float rounding)
+    assert torch.allclose(to_i3d_input(square, method="videogpt-shortside-crop"), to_i3d_input(square), atol=1e-6)
     with pytest.raises(ValueError, match="bilinear-tats"):
         to_i3d_input(x, method="bicubic")
 
 
+@pytest.mark.cuda
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_cuda_bf16_features_close_to_fp32():
     clips = torch.randint(0, 256, (2, 16, 3, 64, 64), dtype=torch.uint8)
     fp32 = FeatureExtractor("i3d-random", device="cpu")(clips)
-    fx = FeatureExtractor("i3d-random", device="cuda")
+    assert FeatureExtractor("i3d-random", device="cuda").info.precision == "fp32"  # fp32 unless asked
+    fx = FeatureExtractor("i3d-random", device="cuda", precision="bf16")
     assert fx.info.precision == "bf16"
     bf16 = fx(clips)
     assert np.abs(bf16 - fp32).max() / np.abs(fp32).max() < 5e-2

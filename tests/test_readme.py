@@ -2,7 +2,8 @@
 
 The lines run in order in one working directory (they share ``runs/``), each through the real command line; only
 what cannot exist here is mapped: the CPU configs -> the tiny ones (``synth-faces-cpu`` -> ``tiny``, so the run folder
-``runs/synth-faces-cpu-lfdm`` -> ``runs/tiny-lfdm``), the embedded dataset -> its tiny variant (4 subjects),
+``runs/synth-faces-cpu-lfdm`` -> ``runs/tiny-lfdm``), the embedded dataset -> its tiny variant (4 subjects; ``eval``
+``--option`` values),
 ``/data/UTD-MHAD`` and ``/data/MUG`` -> tiny fake trees in the released layouts, ``/models/bert-base-cased`` -> the
 packaged MiniLM (a BERT), the paper config shrunk to seconds by extra ``--set`` values, the ablation grid to 2 steps
 on one subject's videos (same samplers and guidance scales), ``/weights/...pt`` -> random I3D weights in the
@@ -26,6 +27,7 @@ from test_real_datasets import _png_frames, _ramp, write_avi
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 TINY_DATA = ["--size", "32", "--frames", "16", "--subjects", "4", "--takes", "1"]  # tiny's data, with 16 frames
+TINY_OPTIONS = ["n_subjects=4", "n_takes=1", "size=32", "frames=16"]  # the same data as dataset options
 TINY_RUN = ["data.options.frames=16", "data.n_frames=16", "lfae.train.steps=2", "dm.train.steps=2",
             "ae.train.steps=2"]  # 16-frame clips as the CPU configs, 2 + 2 training steps
 # the paper's MUG config at the tiny sizes: 32 px, the tiny LFAE and U-Net, one step per stage
@@ -77,8 +79,8 @@ def mapped(line: str, env: dict) -> list[str]:
                  for a in ("--set", o)]
     if args[0] == "ablate":
         args = [SMALL_GRID.get(args[i - 1], a) if i else a for i, a in enumerate(args)] + ["--max-subjects", "1"]
-    if "--dataset" in args and args[args.index("--dataset") + 1] == "synth-faces":
-        args[args.index("--dataset") + 1] = str(env["manifest"])
+    if "--dataset" in args and args[args.index("--dataset") + 1] == "synth-faces":  # the tour's tiny variant
+        args += [a for o in TINY_OPTIONS for a in ("--option", o)]
     if args[:3] == ["train", "--config", "paper-mug"]:
         args += [a for o in PAPER_SHRUNK for a in ("--set", o)]
     if args[0] == "report":

@@ -117,3 +117,19 @@ def test_ablation_json_and_count_markers(tmp_path):
 def test_missing_folder_contents(tmp_path):
     r = CliRunner().invoke(report, [str(tmp_path)])
     assert r.exit_code != 0 and "neither results.json" in r.output
+
+
+def test_presets_are_protocol_keys(tmp_path):
+    """Results made before presets existed (no preset keys) read as lfdm-bench; another preset is refused."""
+    a = _write(tmp_path, "old", _results("b", "laptop", 100.0, 200.0))
+    new = copy.deepcopy(PROTOCOL) | {"preset": "lfdm-bench", "generated_sampling": "first", "real_split": "same",
+                                     "subset": "stratified", "load_resize": "pad", "real_quantize": "round",
+                                     "generated_quantize": "round", "torchscript_call": "uint8-internal"}
+    b = _write(tmp_path, "new", _results("b", "laptop", 110.0, 220.0, protocol=new))
+    gather([a, b])  # the same protocol
+    other = new | {"preset": "stylegan-v", "real_sampling": "window", "ddof": 0, "real_quantize": "round-half-up",
+                   "generated_quantize": "round-half-up", "subset": "sorted-first"}
+    c = _write(tmp_path, "sgv", _results("b", "laptop", 90.0, 180.0, protocol=other))
+    with pytest.raises(MixedProtocolError) as e:
+        gather([b, c])
+    assert {"preset", "real_sampling", "ddof", "real_quantize", "generated_quantize", "subset"} <= set(e.value.keys)

@@ -153,8 +153,10 @@ def test_write_real_samples_manifest(tiny4, tmp_path: Path) -> None:
     assert len(recs) == 6 and all(r.split == "test" and r.n_frames == 10 for r in recs)
     real_paths = {str(Path(r.path).resolve()) for r in tiny4.records}
     for r in recs:
-        assert set(r.params) == {"source", "seed", "sampler", "steps", "guidance", "seconds", "method"}
+        assert set(r.params) == {"source", "seed", "sampler", "steps", "guidance", "seconds", "method",
+                                 "clip_sampling"}
         assert r.params["source"] in real_paths and r.params["method"] == "real+noise@0.1"
+        assert r.params["clip_sampling"] == "uniform"
         assert Path(r.path).is_file()
     assert np.unique([r.class_index for r in recs]).size == 3
 

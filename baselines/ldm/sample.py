@@ -24,27 +24,33 @@ from lfdm_bench.runs import Run
 from lfdm_bench.sampling.eval_set import EvalSource
 from lfdm_bench.sampling.generate import GenerateFn, initial_noise
 from lfdm_bench.sampling.run import sample_run
+from lfdm_bench.utils.device import autocast, autocast_dtype
 
 
 def ldm_generator(ae: KLAutoencoder, dm: VideoDiffusion, n_frames: int, *, sampler: str = "ddim", steps: int = 10,
                   eta: float = 1.0, guidance: float = 1.0, unconditional: bool = False, stats: dict | None = None,
-                  decode_chunk: int | None = 256) -> GenerateFn:
-    """``generate_fn(images [B, 3, H, W] in [0, 1], sources) -> videos [B, T, 3, H, W] in [0, 1]``."""
+                  decode_chunk: int | None = 256, precision: str = "fp32") -> GenerateFn:
+    """``generate_fn(images [B, 3, H, W] in [0, 1], sources) -> videos [B, T, 3, H, W] in [0, 1]``.
+    ``precision``: ``fp32`` | ``bf16`` | ``auto`` (bf16 on CUDA): autocast of the U-Net and the autoencoder (the
+    sampler's update stays float32)."""
     device = next(dm.parameters()).device
+    dtype = autocast_dtype(precision, device, "sample.precision")
 
     def generate(images: torch.Tensor, sources: Sequence[EvalSource]) -> torch.Tensor:
         images = images.to(device)
-        cond = ae.to_diffusion(ae.encode(images).mode())  # [B, c, h, w], scaled like the training latents
+        with autocast(device, dtype):
+            cond = ae.to_diffusion(ae.encode(images).mode()).float()  # [B, c, h, w], scaled like training latents
         cls = None if unconditional else torch.tensor([s.class_index for s in sources], device=device)
         c, h, w = cond.shape[1:]
         noise = initial_noise(sources, (c, n_frames, h, w), device)  # [B, c, T, h, w]
         gen = torch.Generator(device=device).manual_seed(sources[0].seed)  # per-step noise of stochastic samplers
         out = dm.sample(cond, cls, n_frames, sampler=sampler, steps=steps, eta=eta, guidance=guidance,
-                        generator=gen, noise=noise)
+                        generator=gen, noise=noise, precision=precision)
         if stats is not None:
             stats["nfe"] = out.nfe
-        video = ae.decode_video(ae.from_diffusion(out.sample), chunk_size=decode_chunk)  # [B, 3, T, H, W]
-        return video.transpose(1, 2)  # [B, T, 3, H, W]
+        with autocast(device, dtype):
+            video = ae.decode_video(ae.from_diffusion(out.sample), chunk_size=decode_chunk)  # [B, 3, T, H, W]
+        return video.float().transpose(1, 2)  # [B, T, 3, H, W]
 
     return generate
 

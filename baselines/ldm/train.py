@@ -153,11 +153,12 @@ def compute_dm_latents(ae: KLAutoencoder, ds: ClipDataset, batch_size: int = 16,
                        progress: bool = True) -> dict[str, torch.Tensor]:
     """Scaled latents ``x0 [N, c, T, h, w]`` and class indices ``[N]`` of every clip of ``ds`` (the condition is
     ``x0[:, :, 0]``, the first frame's latent)."""
-    from tqdm.auto import tqdm
+    from lfdm_bench.utils.progress import progress_bar
 
     device = next(ae.parameters()).device
     xs, classes = [], []
-    for start in tqdm(range(0, len(ds), batch_size), desc="AE latents", disable=not progress, dynamic_ncols=True):
+    for start in progress_bar(range(0, len(ds), batch_size), desc="AE latents", disable=not progress,
+                              dynamic_ncols=True):
         clips = [ds.get(i) for i in range(start, min(len(ds), start + batch_size))]
         video = torch.stack([c.video for c in clips]).to(device).transpose(1, 2)  # [B, 3, T, H, W]
         xs.append(ae.to_diffusion(ae.encode_video(video, chunk_size=256)).cpu())  # [B, c, T, h, w]
@@ -201,10 +202,11 @@ def train_ldm_dm(cfg: LDMConfig, run: Run, progress: bool = True, stop_at: int |
 
     def loss_fn(m: nn.Module, batch) -> tuple[torch.Tensor, dict[str, float]]:
         x0, cls = (t.to(device) for t in get_batch(batch))  # [B, c, T, h, w], [B]
-        return m.loss(x0, x0[:, :, 0], cls), {}
+        return m(x0, x0[:, :, 0], cls), {}  # forward = the diffusion loss (through DDP when several processes)
 
     trainer = Trainer(run, "dm", model, loss_fn, ds, collate_fn, cfg.dm.train,
-                      model_config=model.cfg.to_dict(), progress=progress, run_info=run_info("ldm", cfg))
+                      model_config=model.cfg.to_dict(), progress=progress, run_info=run_info("ldm", cfg),
+                      compile_modules=[model.unet])
     out = trainer.fit(stop_at=stop_at)
     out["params"] = _count(model.unet)
     h = cfg.data.size // 4

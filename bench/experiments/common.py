@@ -18,7 +18,7 @@ from lfdm_bench.metrics.evaluate import evaluate
 from lfdm_bench.metrics.format import display_rows, protocol_header, to_markdown
 from lfdm_bench.metrics.protocol import EvalProtocol
 from lfdm_bench.sampling.generate import seconds_per_video
-from lfdm_bench.utils.io import atomic_write_text
+from lfdm_bench.utils.io import atomic_write_text, ensure_writable
 
 LogFn = Callable[[str], None]
 
@@ -45,7 +45,9 @@ def experiment_protocol(data: DataConfig, split: str, max_videos: int | None,
 
 
 def experiment_state(out: Path, name: str, request: dict[str, Any]) -> ResumeState:
-    """``OUT/<name>.json``: the request, the protocol and detector used, finished parts and rows, notes."""
+    """``OUT/<name>.json``: the request, the protocol and detector used, finished parts and rows, notes (``OUT`` is
+    checked writable first, before any work)."""
+    ensure_writable(out)
     return ResumeState(out / f"{name}.json", request, what=f"a {name} experiment", experiment=name, protocol=None,
                        detector=None, notes=[])
 

@@ -23,10 +23,14 @@ from lfdm_bench.data.registry import DATASETS, SYNTHETIC_DATASETS, DatasetInfo, 
 if TYPE_CHECKING:  # numpy / torch are imported inside the commands so `--help` stays fast
     import numpy as np
 
-_LIBRARY_ERRORS = (ValueError, TypeError, FileNotFoundError)
+_LIBRARY_ERRORS = (ValueError, TypeError, OSError)
 
 
 def _fail(e: Exception) -> click.ClickException:
+    from lfdm_bench.utils.errors import os_error_message
+
+    if isinstance(e, OSError) and not isinstance(e, FileNotFoundError):  # e.g. a cache folder that cannot be written
+        return click.ClickException(os_error_message(e))
     return click.ClickException(str(e))
 
 
@@ -162,7 +166,7 @@ def _clip_grid(info: DatasetInfo, records: list, n_clips: int, n_frames: int, th
     import numpy as np
 
     from lfdm_bench.data.dataset import ClipDataset
-    from lfdm_bench.data.video_io import make_grid, write_gif
+    from lfdm_bench.data.video_io import BadVideoError, make_grid, write_gif
 
     by_class: dict[int, list] = {}
     for r in records:
@@ -173,11 +177,16 @@ def _clip_grid(info: DatasetInfo, records: list, n_clips: int, n_frames: int, th
         round_ += 1
     ds = ClipDataset(chosen[:n_clips], n_frames=n_frames, size=thumb, sampling="uniform", dtype="uint8",
                      skip_bad=True)
-    if len(ds) == 0:
-        raise click.ClickException(f"no readable video for the clip grid: {ds.skipped[:3]}")
-    videos = np.stack([ds[i].video.permute(0, 2, 3, 1).numpy() for i in range(len(ds))])  # [N, T, h, w, 3]
-    write_gif(path, make_grid(videos, nrow=max(1, math.ceil(math.sqrt(len(ds))))), fps=fps)
-    return len(ds), ds.skipped
+    skipped, clips = list(ds.skipped), []
+    for i in range(len(ds)):  # the check reads the first and last frames of a video file; a bad middle one shows here
+        try:
+            clips.append(ds[i].video.permute(0, 2, 3, 1).numpy())  # [T, h, w, 3]
+        except BadVideoError as e:
+            skipped.append((ds.records[i].path, e.reason if e.path == ds.records[i].path else str(e)))
+    if not clips:
+        raise click.ClickException(f"no readable video for the clip grid: {skipped[:3]}")
+    write_gif(path, make_grid(np.stack(clips), nrow=max(1, math.ceil(math.sqrt(len(clips))))), fps=fps)
+    return len(clips), skipped
 
 
 _INFO_HELP = (f"Describe dataset NAME ({', '.join(DATASETS)}, or a manifest .csv): counts per split, class and "
@@ -203,7 +212,8 @@ _INFO_HELP = (f"Describe dataset NAME ({', '.join(DATASETS)}, or a manifest .csv
               help="Loader option, repeatable (e.g. -o layout=raw -o segmentation=/data/segmentation.txt)")
 def info(name: str, root: Path | None, out: Path | None, split: str, sheet_by: str, thumb: int, clips: int,
          frames: int, fps: int, no_crop: bool, extra: tuple[str, ...]) -> None:
-    from lfdm_bench.utils.io import atomic_write_json
+    from lfdm_bench.utils.errors import clean_errors
+    from lfdm_bench.utils.io import atomic_write_json, ensure_writable
 
     options = _parse_options(extra)
     if no_crop:
@@ -231,13 +241,15 @@ def info(name: str, root: Path | None, out: Path | None, split: str, sheet_by: s
     out = out if out is not None else Path.cwd() / "data_info" / _safe_name(name)
     stem = _safe_name(name)
     sheet_path, gif_path = out / f"{stem}_first_frames.png", out / f"{stem}_clips.gif"
-    labels, skipped = _contact_sheet(ds_info, records, sheet_by, thumb, sheet_path)
-    n_written, skipped_clips = _clip_grid(ds_info, records, clips, frames, thumb, fps, gif_path)
-    skipped += skipped_clips
-    summary = {"name": ds_info.name, "root": str(ds_info.root), "class_names": ds_info.class_names,
-               "class_texts": ds_info.class_texts, "notes": ds_info.notes, "summary": ds_info.summary(),
-               "skipped": [{"path": p, "reason": why} for p, why in skipped]}
-    atomic_write_json(out / f"{stem}_info.json", summary)
+    with clean_errors():
+        ensure_writable(out)  # before reading any video
+        labels, skipped = _contact_sheet(ds_info, records, sheet_by, thumb, sheet_path)
+        n_written, skipped_clips = _clip_grid(ds_info, records, clips, frames, thumb, fps, gif_path)
+        skipped += skipped_clips
+        summary = {"name": ds_info.name, "root": str(ds_info.root), "class_names": ds_info.class_names,
+                   "class_texts": ds_info.class_texts, "notes": ds_info.notes, "summary": ds_info.summary(),
+                   "skipped": [{"path": p, "reason": why} for p, why in skipped]}
+        atomic_write_json(out / f"{stem}_info.json", summary)
     click.echo("")
     click.echo(f"contact sheet ({len(labels)} tiles, one per {sheet_by}, row-major: {', '.join(labels)}): {sheet_path}")
     click.echo(f"clip grid ({n_written} clips x {frames} frames): {gif_path}")

@@ -8,8 +8,10 @@ are reproducible whatever the number of DataLoader workers; call :meth:`ClipData
 
 Bad input (missing, unreadable or truncated file, empty frame folder, a folder of folders, too few frames with
 ``min_frames``, a crop box larger than the frames) raises :class:`~lfdm_bench.data.video_io.BadVideoError` naming
-the path. With ``skip_bad=True`` every record is checked once at construction (frame count, first and last frame
-decoded, crop fits) and the bad ones are dropped and listed in ``dataset.skipped``.
+the path. With ``skip_bad=True`` (config key ``data.skip_bad``) every record is checked once at construction (frame
+count, first and last frame decoded, every image of a frame folder read at reduced scale, crop fits) and the bad ones
+are dropped and listed in ``dataset.skipped``; a video file's middle frames are only decoded when used, and a bad one
+then raises :class:`~lfdm_bench.data.video_io.BadVideoError` naming the file.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from lfdm_bench.data.records import CropBox, VideoRecord
 from lfdm_bench.data.sampling import check_mode, sample_indices
 from lfdm_bench.data.transforms import crop as crop_frames, frames_to_tensor, hflip as hflip_frames
 from lfdm_bench.data.transforms import resize_pad, time_flip as time_flip_frames, to_float, to_uint8
-from lfdm_bench.data.video_io import IMAGE_EXTS, BadVideoError, count_frames, read_video
+from lfdm_bench.data.video_io import IMAGE_EXTS, BadVideoError, check_frame_folder, count_frames, read_video
 
 log = logging.getLogger(__name__)
 
@@ -189,7 +191,7 @@ class ClipDataset(Dataset):
             raise BadVideoError(
                 record.path,
                 f"has {n} frames, fewer than min_frames={self.min_frames}; lower min_frames, drop the video, "
-                "or pass skip_bad=True to skip such videos",
+                "or skip such videos with data.skip_bad=true (ClipDataset(skip_bad=True))",
             )
 
     def _read(self, record: VideoRecord, indices: np.ndarray) -> np.ndarray:
@@ -225,11 +227,16 @@ class ClipDataset(Dataset):
                 n = self.frame_count(r)
                 self._check_length(r, n)
                 frames = self._read(r, np.array(sorted({0, n - 1}), dtype=np.int64))
+                if Path(r.path).is_dir():  # a frame folder: every image, not only the first and last
+                    check_frame_folder(r.path)
                 box = self.crop_for(r)
                 if box is not None:
                     self._crop(r, frames_to_tensor(frames), box)
             except (BadVideoError, ValueError) as e:
-                reason = e.reason if isinstance(e, BadVideoError) else str(e)
+                if isinstance(e, BadVideoError):
+                    reason = e.reason if e.path == r.path else f"{Path(e.path).name}: {e.reason}"
+                else:
+                    reason = str(e)
                 bad.append((i, r.path, reason))
         return bad
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from lfdm_bench.config import ConfigError
 from lfdm_bench.data.config import DataConfig
 from lfdm_bench.data.dataset import ClipDataset
 from lfdm_bench.data.info import DatasetInfo
@@ -14,7 +15,10 @@ def load_data(cfg: DataConfig, progress: bool = True) -> DatasetInfo:
     options = dict(cfg.options)
     if cfg.dataset in SYNTHETIC_DATASETS:
         options["progress"] = progress
-    return get_dataset(cfg.dataset, root=cfg.root, **options)
+    try:
+        return get_dataset(cfg.dataset, root=cfg.root, **options)
+    except TypeError as e:  # an option the dataset's loader does not know (the message names it)
+        raise ConfigError(f"data.options: {e}") from None
 
 
 def clip_dataset(info: DatasetInfo, cfg: DataConfig, split: str, train: bool = True, seed: int = 0) -> ClipDataset:

@@ -162,7 +162,20 @@ def read_manifest(path: str | os.PathLike) -> list[VideoRecord]:
                 )
             except (KeyError, ValueError) as e:
                 raise ValueError(f"manifest {path}, row {i + 2}: {e}") from e
+    check_unique(out, path)
     return out
+
+
+def check_unique(records: Sequence[VideoRecord], manifest: str | os.PathLike) -> None:
+    """Refuse a manifest that lists one video twice (the same file, and segment of it, in two rows), naming both rows
+    (row 1 is the header): a repeated video would be counted twice in training, FVD and every average."""
+    seen: dict[tuple[str, str], int] = {}
+    for i, r in enumerate(records):
+        key = (os.path.normpath(r.path), json.dumps(r.params.get("segment")))
+        if key in seen:
+            raise ValueError(f"manifest {manifest}: rows {seen[key] + 2} and {i + 2} list the same video {r.path}; "
+                             "each row must be its own video: remove the repeated row")
+        seen[key] = i
 
 
 def filter_records(records: Iterable[VideoRecord], split: str | None = None, subjects: Iterable[str] | None = None,

@@ -48,9 +48,15 @@ def _load_manifest_dataset(path: Path) -> DatasetInfo:
         n = max(by_index) + 1 if by_index else 0
         class_names = [by_index[i].class_name if i in by_index else f"class{i}" for i in range(n)]
         class_texts = [by_index[i].text if i in by_index else class_names[i] for i in range(n)]
-    bad = [r.path for r in records if r.class_index >= len(class_names)]
+    bad = [f"row {i + 2}: class_index {r.class_index} is outside the {len(class_names)} classes"
+           for i, r in enumerate(records) if r.class_index >= len(class_names)]
+    bad += [f"row {i + 2}: class_index {r.class_index} is {class_names[r.class_index]!r} but class_name says "
+            f"{r.class_name!r}" for i, r in enumerate(records)
+            if r.class_index < len(class_names) and class_names[r.class_index] != r.class_name]
     if bad:
-        raise ValueError(f"{path}: class_index beyond the {len(class_names)} classes of {meta_path} (e.g. {bad[0]})")
+        listed = f"the class list of {meta_path}" if meta_path.is_file() else "the classes its rows name"
+        raise ValueError(f"manifest {path} disagrees with {listed}: {'; '.join(bad[:3])}"
+                         f"{f' (and {len(bad) - 3} more)' if len(bad) > 3 else ''}")
     return DatasetInfo(name=str(path), class_names=class_names, class_texts=class_texts, records=records,
                        root=path.parent, crop=None, notes=[f"manifest: {path}"])
 

@@ -55,7 +55,8 @@ def crop(video: torch.Tensor, box: CropBox | Sequence[int], path: str | os.PathL
         where = f"{path}: " if path is not None else ""
         raise ValueError(
             f"{where}crop box rows {box.top}:{box.bottom}, cols {box.left}:{box.right} does not fit in a {h}x{w} frame; "
-            "the crop is meant for the dataset's native resolution: pass crop=False (CLI: --no-crop) to disable it"
+            "the crop is meant for the dataset's native resolution: turn it off with the dataset option crop=false "
+            "(`data info` and `eval`: --no-crop; a run config: --set data.options.crop=false)"
         )
     return video[..., box.top:box.bottom, box.left:box.right]
 

@@ -179,6 +179,24 @@ def _read_image(path: Path) -> np.ndarray:
     return _to_rgb(arr, path)
 
 
+def check_frame_folder(folder: str | os.PathLike) -> int:
+    """Check that every image of a frame folder can be decoded, cheaply: JPEGs are decoded at 1/8 scale (the whole
+    compressed stream is still read, so truncated or garbage files fail), other images in full. Returns the number
+    of frames; a bad image raises :class:`BadVideoError` naming that image."""
+    from PIL import Image
+
+    files = list_frame_files(folder)
+    for f in files:
+        try:
+            with Image.open(f) as im:
+                if im.format == "JPEG":
+                    im.draft("RGB", (max(1, im.width // 8), max(1, im.height // 8)))
+                im.load()
+        except Exception as e:
+            raise BadVideoError(f, f"unreadable image ({' '.join(str(e).split())[:200]})") from e
+    return len(files)
+
+
 def _read_gif(path: Path) -> np.ndarray:
     from PIL import Image, ImageSequence
 

@@ -120,13 +120,15 @@ def ddim_sample_loop(
     default). ``lfdm_alpha_shift``: as the official LFDM sampler (use with the ``lfdm`` spacing), read both alphas of
     the update from ``abar_prev`` (``abar_prev[t] = abar[t-1]``, ``abar_prev[0] = 1``): ``abar_prev[t]`` replaces
     ``abar_t`` in sigma and ``abar_next = abar_prev[t_next]``; x0 and eps are still predicted at ``abar_t``.
+    The loop reads no tensor back to the host (the schedule is Python floats, the timesteps are filled on the
+    device), so on CUDA the steps are queued without waiting for the GPU.
     """
-    abar = alphas_cumprod.double().cpu()
-    T = abar.shape[0]
+    abar = alphas_cumprod.double().cpu().tolist()  # Python floats: the loop reads no tensor back to the host
+    T = len(abar)
     B = x.shape[0]
 
     def abar_at(t: int) -> float:  # abar_{-1} = 1 (the clean end)
-        return 1.0 if t < 0 else float(abar[t])
+        return 1.0 if t < 0 else abar[t]
 
     calls = 0
     for t, t_next in pairs:

@@ -19,34 +19,40 @@ from lfdm_bench.runs import Run
 from lfdm_bench.sampling.eval_set import EvalSource
 from lfdm_bench.sampling.generate import GenerateFn, initial_noise
 from lfdm_bench.sampling.run import sample_run
+from lfdm_bench.utils.device import autocast, autocast_dtype
 
 
 def lfdm_generator(lfae: LFAE, dm: VideoDiffusion, n_frames: int, *, codec: FlowTargetCodec, sampler: str = "ddim",
                    steps: int = 10, eta: float = 1.0, guidance: float = 1.0, unconditional: bool = False,
-                   stats: dict | None = None) -> GenerateFn:
+                   stats: dict | None = None, precision: str = "fp32") -> GenerateFn:
     """``generate_fn(images [B, 3, H, W], sources) -> videos [B, T, 3, H, W]`` for :func:`generate_eval_samples`.
 
     ``codec`` maps the DM's output back to the LFAE's representation: the ``dm.flow_target`` the DM was trained
     with (:func:`~lfdm_bench.lfdm.load.flow_codec` of the run's checkpointed config); there is no default, since
     decoding a displacement-trained DM's output as absolute grids would silently give wrong motion.
     ``stats`` (optional dict) receives the number of network evaluations (``nfe``) per video.
+    ``precision``: ``fp32`` | ``bf16`` | ``auto`` (bf16 on CUDA): autocast of the U-Net and of the LFAE's encoder
+    and decoder (the sampler's update and the LFAE's warps stay float32).
     """
     device = next(dm.parameters()).device
+    dtype = autocast_dtype(precision, device, "sample.precision")
 
     def generate(images: torch.Tensor, sources: Sequence[EvalSource]) -> torch.Tensor:
         images = images.to(device)
-        features = lfae.encode(images)  # z0 [B, C_z, h, w], encoded once per source
+        with autocast(device, dtype):
+            features = lfae.encode(images)  # z0 [B, C_z, h, w], encoded once per source
         cls = None if unconditional else torch.tensor([s.class_index for s in sources], device=device)
         h = lfae.config.latent_size
         frames = codec.dm_frames(n_frames)  # n_frames - 1 when frame 0 is not diffused (first_frame=identity)
         noise = initial_noise(sources, (3, frames, h, h), device)
         gen = torch.Generator(device=device).manual_seed(sources[0].seed)  # per-step noise of stochastic samplers
-        out = dm.sample(features.z, cls, frames, sampler=sampler, steps=steps, eta=eta, guidance=guidance,
-                        generator=gen, noise=noise)
+        out = dm.sample(features.z.float(), cls, frames, sampler=sampler, steps=steps, eta=eta, guidance=guidance,
+                        generator=gen, noise=noise, precision=precision)
         if stats is not None:
             stats["nfe"] = out.nfe
-        video = lfae.generate_from_dm(features, codec.decode(out.sample))  # [B, 3, T, H, W] (occlusion clamped)
-        return video.transpose(1, 2)  # [B, T, 3, H, W]
+        with autocast(device, dtype):
+            video = lfae.generate_from_dm(features, codec.decode(out.sample))  # [B, 3, T, H, W] (occlusion clamped)
+        return video.float().transpose(1, 2)  # [B, T, 3, H, W]
 
     return generate
 

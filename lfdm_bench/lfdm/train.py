@@ -81,11 +81,12 @@ def train_lfae(cfg: LFDMConfig, run: Run, progress: bool = True, stop_at: int | 
 @torch.no_grad()
 def compute_dm_targets(lfae: LFAE, ds: ClipDataset, batch_size: int = 16, progress: bool = True) -> dict[str, torch.Tensor]:
     """Flow targets ``[N, 3, T, h, w]``, z0 ``[N, C_z, h, w]`` and class indices ``[N]`` of every clip of ``ds``."""
-    from tqdm.auto import tqdm
+    from lfdm_bench.utils.progress import progress_bar
 
     device = next(lfae.parameters()).device
     targets, z0s, classes = [], [], []
-    for start in tqdm(range(0, len(ds), batch_size), desc="LFAE targets", disable=not progress, dynamic_ncols=True):
+    for start in progress_bar(range(0, len(ds), batch_size), desc="LFAE targets", disable=not progress,
+                              dynamic_ncols=True):
         clips = [ds.get(i) for i in range(start, min(len(ds), start + batch_size))]
         video = torch.stack([c.video for c in clips]).to(device).transpose(1, 2)  # [B, 3, T, H, W]
         targets.append(lfae.dm_target_from_video(video).cpu())
@@ -131,13 +132,13 @@ def train_dm(cfg: LFDMConfig, run: Run, progress: bool = True, stop_at: int | No
 
     def loss_fn(m: nn.Module, batch) -> tuple[torch.Tensor, dict[str, float]]:
         target, z0, cls = (t.to(device) for t in get_batch(batch))
-        return m.loss(target, z0, cls), {}
+        return m(target, z0, cls), {}  # forward = the diffusion loss (through DDP when several processes)
 
     test = clip_dataset(info, cfg.data, "test", train=False)
     preview = dm_preview(run, lfae, test.first_frame(0), len(info.class_texts), cfg.data.n_frames, codec=codec)
     trainer = Trainer(run, "dm", model, loss_fn, ds, collate_fn, cfg.dm.train,
                       model_config=model.cfg.to_dict(), on_sample=preview, progress=progress,
-                      run_info=run_info("lfdm", cfg))
+                      run_info=run_info("lfdm", cfg), compile_modules=[model.unet])
     out = trainer.fit(stop_at=stop_at)
     out["params"] = sum(p.numel() for p in model.unet.parameters())
     return out

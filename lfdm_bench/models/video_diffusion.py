@@ -17,6 +17,7 @@ from lfdm_bench.diffusion.gaussian import GaussianDiffusion
 from lfdm_bench.diffusion.schedule import DiffusionConfig
 from lfdm_bench.models.unet3d import UNet3D, UNet3DConfig
 from lfdm_bench.text import ClassEmbeddingTable
+from lfdm_bench.utils.device import autocast, autocast_dtype
 
 
 @dataclass
@@ -41,7 +42,8 @@ class VideoDiffusionConfig:
 
 
 class VideoDiffusion(nn.Module):
-    """``loss(x0, cond_image, class_index)`` for training; ``sample(...)`` for generation.
+    """``loss(x0, cond_image, class_index)`` (also its ``forward``, so that DDP's gradient averaging sees it) for
+    training; ``sample(...)`` for generation.
 
     x0: ``[B, C, T, h, w]`` in about [-1, 1]; cond_image: ``[B, C_cond, h, w]``; class_index: int64 ``[B]``
     (rows of the class-text embedding table; ``None`` = unconditional / null condition).
@@ -64,16 +66,33 @@ class VideoDiffusion(nn.Module):
         return self.table(class_index)
 
     def loss(self, x0: torch.Tensor, cond_image: torch.Tensor | None, class_index: torch.Tensor | None) -> torch.Tensor:
+        """Scalar diffusion loss (float32) of a batch ``x0 [B, C, T, h, w]``."""
         return self.diffusion.training_loss(self.unet, x0, cond_image=cond_image, text_emb=self.text(class_index))
+
+    def forward(self, x0: torch.Tensor, cond_image: torch.Tensor | None,
+                class_index: torch.Tensor | None) -> torch.Tensor:
+        """The training loss (see :meth:`loss`)."""
+        return self.loss(x0, cond_image, class_index)
 
     @torch.no_grad()
     def sample(self, cond_image: torch.Tensor, class_index: torch.Tensor | None, n_frames: int, *,
                sampler: str = "ddim", steps: int = 10, eta: float = 1.0, guidance: float = 1.0,
-               generator: torch.Generator | None = None, noise: torch.Tensor | None = None):
-        """-> ``SampleOutput(sample [B, C_out, T, h, w], nfe)``."""
+               generator: torch.Generator | None = None, noise: torch.Tensor | None = None,
+               precision: str = "fp32"):
+        """-> ``SampleOutput(sample [B, C_out, T, h, w], nfe)``.
+
+        precision: ``fp32`` | ``bf16`` | ``auto`` (bf16 on CUDA): the U-Net runs under autocast in that dtype, its
+        output is cast back to float32, and the sampler's update (and the sample) stays float32."""
         b, _, h, w = cond_image.shape
         shape = (b, self.cfg.unet.out_channels, n_frames, h, w)
-        return self.diffusion.sample(self.unet, shape, cond_image=cond_image, text_emb=self.text(class_index),
+        dtype = autocast_dtype(precision, cond_image.device, "sample.precision")
+        model_fn = self.unet
+        if dtype is not None:
+            def model_fn(x, t, **kw):
+                with autocast(x.device, dtype):
+                    return self.unet(x, t, **kw).float()
+
+        return self.diffusion.sample(model_fn, shape, cond_image=cond_image, text_emb=self.text(class_index),
                                      guidance_scale=guidance, sampler=sampler, steps=steps, eta=eta,
                                      generator=generator, noise=noise, device=cond_image.device)
 

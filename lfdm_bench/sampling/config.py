@@ -15,3 +15,16 @@ class SampleConfig:
     batch_size: int = 16
     seed: int = 0
     unconditional: bool = False  # generate with the null condition (the paper's unconditional experiment)
+    precision: str = "auto"  # auto (bf16 autocast on CUDA, fp32 on CPU) | fp32 | bf16; the sampler's update stays fp32
+
+    def __post_init__(self) -> None:
+        from lfdm_bench.diffusion.samplers import resolve_sampler
+
+        resolve_sampler(self.sampler)  # an unknown name lists the valid ones
+        for key in ("steps", "per_pair", "batch_size"):
+            if int(getattr(self, key)) < 1:
+                raise ValueError(f"sample.{key} must be >= 1, got {getattr(self, key)}")
+        if self.eta < 0:
+            raise ValueError(f"sample.eta must be >= 0, got {self.eta}")
+        if self.precision not in ("auto", "fp32", "bf16"):
+            raise ValueError(f"sample.precision must be auto, fp32 or bf16, got {self.precision!r}")

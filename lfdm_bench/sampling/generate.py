@@ -3,16 +3,19 @@
 A sample folder::
 
     OUT/manifest.csv      one VideoRecord per generated video (subject/split of the source, requested class,
-                          params: source video, seed, method, sampler settings, seconds per video)
+                          params: source video (+ source_segment), seed, method, sampler settings, seconds)
     OUT/videos/*.mp4      the generated videos
     OUT/settings.json     the settings shared by every video (method, sampler, steps, guidance, checkpoint, ...)
 
 Generation is resumable: the manifest is rewritten atomically after every batch and samples already listed there
-are not generated again, so nothing already written is lost when a run dies.
+are not generated again, so nothing already written is lost when a run dies. A folder holds ONE setting: writing
+into a folder whose ``settings.json`` records other settings is refused (:class:`SampleFolderMismatch`, naming the
+settings that differ) before anything is written; with the same settings the folder is resumed.
 """
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 from typing import Callable, Sequence
@@ -28,6 +31,46 @@ from lfdm_bench.utils.io import atomic_write_json
 
 # generate_fn(source_images [B, 3, H, W] float [0,1], sources) -> videos [B, T, 3, H, W] float [0,1]
 GenerateFn = Callable[[torch.Tensor, Sequence[EvalSource]], torch.Tensor]
+# settings that may differ when a folder is resumed: where the run folder is (it may have been moved)
+LOCATION_SETTINGS = ("run",)
+
+
+class SampleFolderMismatch(ValueError):
+    """A sample folder holds videos made with other settings (the message names them)."""
+
+
+def _plain(obj: object) -> object:
+    return json.loads(json.dumps(obj, sort_keys=True, default=str))
+
+
+def check_sample_folder(out_dir: str | Path, settings: dict) -> None:
+    """Refuse to add videos of ``settings`` to a sample folder that holds videos of other settings (its
+    ``settings.json``, or for a folder without one the parameters of its manifest's first row); a new, empty or
+    same-settings folder passes."""
+    out_dir = Path(out_dir)
+    new = _plain(settings)
+    path, manifest = out_dir / "settings.json", out_dir / "manifest.csv"
+    if path.is_file():
+        try:
+            old, where = json.loads(path.read_text()), str(path)
+        except json.JSONDecodeError:
+            old, where = None, str(path)
+        if old is None:
+            raise SampleFolderMismatch(f"{path} is not valid JSON, so the settings of the videos in {out_dir} are "
+                                       "unknown: pass another --out, or delete the folder to sample it again")
+        keys = set(old) | set(new)
+    elif manifest.is_file() and (rows := read_manifest(manifest)):
+        old, where = rows[0].params, f"{manifest} (row 2 params; no settings.json)"
+        keys = set(new) & set(old)
+    else:
+        return
+    differ = sorted(k for k in keys if k not in LOCATION_SETTINGS and _plain(old.get(k)) != new.get(k))
+    if differ:
+        shown = "; ".join(f"{k}: {json.dumps(old.get(k), default=str)} there, {json.dumps(new.get(k), default=str)} now"
+                          for k in differ)
+        raise SampleFolderMismatch(
+            f"{out_dir} holds samples made with other settings ({where}): {shown}. A sample folder holds one "
+            f"setting: pass another --out (or delete {out_dir} to sample it again)")
 
 
 def initial_noise(sources: Sequence[EvalSource], shape: tuple[int, ...], device: torch.device) -> torch.Tensor:
@@ -47,19 +90,20 @@ def generate_eval_samples(generate_fn: GenerateFn, sources: Sequence[EvalSource]
                           method: str, size: int, settings: dict | None = None, batch_size: int = 8,
                           fps: int = 10, crop=None, progress: bool = True) -> Path:
     """Run ``generate_fn`` over ``sources`` in batches and write the sample folder; returns the manifest path."""
-    from tqdm.auto import tqdm
+    from lfdm_bench.utils.progress import progress_bar
 
     out_dir = Path(out_dir)
-    (out_dir / "videos").mkdir(parents=True, exist_ok=True)
-    manifest = out_dir / "manifest.csv"
     settings = dict(settings or {})
     settings["method"] = method
+    check_sample_folder(out_dir, settings)  # before anything is written
+    (out_dir / "videos").mkdir(parents=True, exist_ok=True)
+    manifest = out_dir / "manifest.csv"
     atomic_write_json(out_dir / "settings.json", settings)
     done: list[VideoRecord] = read_manifest(manifest) if manifest.is_file() else []
     done_ids = {r.take for r in done}
     todo = [s for s in sources if s.sample_id not in done_ids]
-    bar = tqdm(total=len(sources), initial=len(sources) - len(todo), desc=f"sample {method}", disable=not progress,
-               dynamic_ncols=True)
+    bar = progress_bar(total=len(sources), initial=len(sources) - len(todo), desc=f"sample {method}", unit="video",
+                       disable=not progress, dynamic_ncols=True)
     for start in range(0, len(todo), batch_size):
         batch = todo[start:start + batch_size]
         images = source_images(batch, size, crop=crop)
@@ -78,7 +122,9 @@ def generate_eval_samples(generate_fn: GenerateFn, sources: Sequence[EvalSource]
             done.append(VideoRecord(
                 path=str(path), subject=src.subject, class_index=src.class_index, class_name=src.class_name,
                 text=src.text, split=src.split, take=src.sample_id, n_frames=int(vid.shape[0]),
-                params={"source": src.record.path, "seed": src.seed, "seconds": round(seconds, 5), **settings},
+                params={"source": src.record.path, "seed": src.seed, "seconds": round(seconds, 5), **settings,
+                        **({"source_segment": list(src.record.params["segment"])}
+                           if src.record.params.get("segment") is not None else {})},
             ))
         write_manifest(done, manifest, relative_to=out_dir)
         bar.update(len(batch))

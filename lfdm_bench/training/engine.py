@@ -7,7 +7,18 @@ What it guarantees:
   kind and resolved config, see :mod:`lfdm_bench.checkpoints`) are written atomically every ``ckpt_every`` steps
   and at the end, and ``fit()`` resumes from the last one by itself;
 - accelerate handles devices and processes (one process on CPU with no launcher, ``accelerate launch`` for several
-  GPUs), bf16 autocast on GPU, gradient clipping, a tqdm bar with loss and it/s, CSV logs.
+  GPUs), bf16 autocast on GPU, gradient clipping, a progress bar with loss and it/s (plain lines when stderr
+  is not a terminal), CSV logs.
+
+Several processes (``accelerate launch --multi_gpu --num_processes N ...``): ``train.batch_size`` is the batch of
+one step over all processes; process r takes the r-th of N equal slices of the step's batch (the batch stays a
+function of (seed, step)), DDP averages the gradients, so N processes optimise what one process would (up to
+BatchNorm statistics, which stay per process, and the random draws of the loss, which follow (seed, step, rank)).
+Only process 0 writes checkpoints, logs and previews; the others wait for the last checkpoint before going on.
+
+Speed options of :class:`TrainConfig`: ``mixed_precision`` (bf16 autocast; the LFAE's geometry stays fp32),
+``channels_last`` (channels_last / channels_last_3d weights) and ``compile`` (``torch.compile`` of the stage's
+network, off by default).
 """
 
 from __future__ import annotations
@@ -22,8 +33,9 @@ from typing import Any, Callable, Iterator, Literal, Sequence
 import torch
 from torch import nn
 
+from lfdm_bench.checkpoints import read_checkpoint_file
 from lfdm_bench.runs import Run
-from lfdm_bench.utils.io import atomic_torch_save
+from lfdm_bench.utils.io import atomic_torch_save, remove_stale_temp_files
 from lfdm_bench.utils.seed import rng_state, set_rng_state
 
 
@@ -46,6 +58,8 @@ class TrainConfig:
     sample_every: int = 0  # 0 = only at the end
     mixed_precision: Literal["auto", "no", "bf16"] = "auto"  # auto: bf16 on CUDA, fp32 on CPU
     num_workers: int = 0
+    channels_last: bool = False  # 4-D weights in channels_last, 5-D in channels_last_3d (cuDNN's faster layout)
+    compile: bool = False  # torch.compile the stage's network (nn.Module.compile: same state dict keys)
 
     def __post_init__(self) -> None:
         if self.steps < 1:
@@ -54,18 +68,32 @@ class TrainConfig:
             raise ValueError(f"train.batch_size must be >= 1, got {self.batch_size}")
         if self.lr <= 0:
             raise ValueError(f"train.lr must be > 0, got {self.lr}")
+        if self.mixed_precision not in ("auto", "no", "bf16"):
+            raise ValueError(f"train.mixed_precision must be auto, no or bf16, got {self.mixed_precision!r}")
 
 
 class StepBatchSampler(torch.utils.data.Sampler):
     """Yields, for steps ``start..steps-1``, a batch of ``(index, item_seed)`` pairs that depend only on (seed, step).
 
     Every item gets its own seed so random clip sampling / augmentation is reproducible on resume too.
+    With ``world`` processes, process ``rank`` gets the rank-th of ``world`` equal contiguous slices of each batch.
     """
 
-    def __init__(self, n_items: int, batch_size: int, steps: int, seed: int = 0, start: int = 0):
+    def __init__(self, n_items: int, batch_size: int, steps: int, seed: int = 0, start: int = 0, rank: int = 0,
+                 world: int = 1):
         if n_items < 1:
-            raise ValueError("the training set is empty: check the dataset, its split and --skip-bad reports")
+            raise ValueError("the training set is empty: check the dataset and its split (with data.skip_bad=true, "
+                             "unreadable videos are skipped with a warning that lists them)")
+        if batch_size % world:
+            raise ValueError(f"train.batch_size={batch_size} must be divisible by the number of processes ({world}): "
+                             "each process takes an equal slice of every step's batch")
         self.n, self.bs, self.steps, self.seed, self.start = n_items, batch_size, steps, seed, start
+        self.rank, self.world = rank, world
+
+    @property
+    def batch_size(self) -> int:
+        """Items per step on this process."""
+        return self.bs // self.world
 
     def batch_for_step(self, step: int) -> list[tuple[int, int]]:
         g = torch.Generator().manual_seed(self.seed * 1_000_003 + step)
@@ -75,8 +103,9 @@ class StepBatchSampler(torch.utils.data.Sampler):
         return [(int(i), int(s)) for i, s in zip(idx, seeds)]
 
     def __iter__(self) -> Iterator[list[tuple[int, int]]]:
+        n = self.batch_size
         for step in range(self.start, self.steps):
-            yield self.batch_for_step(step)
+            yield self.batch_for_step(step)[self.rank * n:(self.rank + 1) * n]
 
     def __len__(self) -> int:
         return max(0, self.steps - self.start)
@@ -100,6 +129,22 @@ class EMA:
 LossFn = Callable[[nn.Module, Any], "tuple[torch.Tensor, dict[str, float]]"]
 
 
+def to_channels_last(model: nn.Module) -> nn.Module:
+    """Parameters and buffers of 4 dims in ``channels_last``, of 5 dims in ``channels_last_3d`` (in place; values
+    unchanged). ``nn.Module.to(memory_format=...)`` takes one format for both and fails on models that mix 2-D and
+    3-D convolutions."""
+    formats = {4: torch.channels_last, 5: torch.channels_last_3d}
+    for t in [*model.parameters(), *model.buffers()]:
+        if t.dim() in formats:
+            t.data = t.data.contiguous(memory_format=formats[t.dim()])
+    return model
+
+
+def step_seed(seed: int, step: int, rank: int) -> int:
+    """Seed of the global RNG at ``step`` on process ``rank`` of a multi-process run."""
+    return (seed * 1_000_003 + step * 7_919 + rank * 104_729) % (2**63 - 1)
+
+
 def _lr_lambda(cfg: TrainConfig) -> Callable[[int], float]:
     milestones = sorted(int(round(f * cfg.steps)) for f in cfg.lr_decay_at)
 
@@ -119,13 +164,15 @@ class Trainer:
     without the YAML. ``on_sample(model, step)`` is called every ``sample_every`` steps and at the end.
     ``params``: the parameters to optimise (default: those with ``requires_grad``); ``train_only``: when given, only
     these sub-modules are put in train mode while training, the rest of the model stays in eval mode (frozen
-    BatchNorm statistics of frozen parts).
+    BatchNorm statistics of frozen parts). ``compile_modules``: what ``cfg.compile`` compiles (default: the model;
+    e.g. the U-Net of a diffusion model whose loss is not its ``forward``).
     """
 
     def __init__(self, run: Run, name: str, model: nn.Module, loss_fn: LossFn, dataset: torch.utils.data.Dataset,
                  collate_fn: Callable, cfg: TrainConfig, model_config: dict | None = None,
                  on_sample: Callable[[nn.Module, int], None] | None = None, params: list | None = None,
-                 progress: bool = True, run_info: dict | None = None, train_only: Sequence[nn.Module] | None = None):
+                 progress: bool = True, run_info: dict | None = None, train_only: Sequence[nn.Module] | None = None,
+                 compile_modules: Sequence[nn.Module] | None = None):
         from accelerate import Accelerator
 
         self.run, self.name, self.cfg, self.loss_fn = run, name, cfg, loss_fn
@@ -135,11 +182,21 @@ class Trainer:
         if mp == "auto":
             mp = "bf16" if torch.cuda.is_available() else "no"
         self.accelerator = Accelerator(mixed_precision=mp, cpu=not torch.cuda.is_available())
+        if torch.cuda.is_available():  # cuDNN picks the fastest convolution algorithms for the (fixed) shapes
+            torch.backends.cudnn.benchmark = True
+        if cfg.batch_size % self.accelerator.num_processes:
+            raise ValueError(f"train.batch_size={cfg.batch_size} must be divisible by the number of processes "
+                             f"({self.accelerator.num_processes}): each takes an equal slice of every step's batch")
+        if cfg.channels_last:
+            to_channels_last(model)
         self.model = model
         trainable = params if params is not None else [p for p in model.parameters() if p.requires_grad]
         self.optimizer = torch.optim.Adam(trainable, lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, _lr_lambda(cfg))
         self.ema = EMA(model, cfg.ema_decay) if cfg.ema_decay else None
+        if cfg.compile:  # after the EMA's copy: the shadow model stays a plain module
+            for m in compile_modules if compile_modules is not None else [model]:
+                m.compile()
         self.step = 0
         self.ckpt_path = run.checkpoints / name / "last.pt"
         self.log_path = run.root / "logs" / f"{name}.csv"
@@ -167,9 +224,10 @@ class Trainer:
 
     def try_resume(self) -> bool:
         """Restore everything from ``last.pt`` if it exists. Returns whether a checkpoint was loaded."""
+        remove_stale_temp_files(self.ckpt_path)  # leftovers of a checkpoint write killed mid-way
         if not self.ckpt_path.is_file():
             return False
-        ck = torch.load(self.ckpt_path, map_location="cpu", weights_only=False)
+        ck = read_checkpoint_file(self.ckpt_path)  # an unreadable file: an error naming it and how to go on
         self.accelerator.unwrap_model(self.model).load_state_dict(ck["model"])
         if self.ema and ck.get("ema") is not None:
             self.ema.shadow.load_state_dict(ck["ema"])
@@ -204,7 +262,7 @@ class Trainer:
     # --- the loop ----------------------------------------------------------------------------------------------
     def fit(self, stop_at: int | None = None) -> dict[str, Any]:
         """Train until ``cfg.steps`` (or ``stop_at``, to simulate an interruption in tests). Resumes by itself."""
-        from tqdm.auto import tqdm
+        from lfdm_bench.utils.progress import progress_bar
 
         cfg = self.cfg
         if self.try_resume():
@@ -213,17 +271,27 @@ class Trainer:
             self.run.log(f"[{self.name}] already trained ({self.step} steps); nothing to do")
             return {"steps": self.step, "resumed": True, "seconds": 0.0}
         end = min(cfg.steps, stop_at) if stop_at is not None else cfg.steps
-        sampler = StepBatchSampler(len(self.dataset), cfg.batch_size, end, seed=cfg.seed, start=self.step)
+        acc = self.accelerator
+        world, rank = acc.num_processes, acc.process_index
+        # the engine shards each step's batch itself (accelerate's loader sharding would change what a step is);
+        # loss functions move their batch to the model's device
+        sampler = StepBatchSampler(len(self.dataset), cfg.batch_size, end, seed=cfg.seed, start=self.step,
+                                   rank=rank, world=world)
         loader = torch.utils.data.DataLoader(self.dataset, batch_sampler=sampler, collate_fn=self.collate_fn,
                                              num_workers=cfg.num_workers, persistent_workers=False,
                                              generator=torch.Generator())  # keeps the global RNG untouched
-        model, optimizer, loader = self.accelerator.prepare(self.model, self.optimizer, loader)
+        model, optimizer = acc.prepare(self.model, self.optimizer)
+        if world > 1:
+            self.run.log(f"[{self.name}] world={world}: {world} processes, {sampler.batch_size} items each per step "
+                         f"(batch {cfg.batch_size}), device {acc.device}")
         self.model = model
         self._train_mode(model, True)
-        bar = tqdm(total=end, initial=self.step, desc=self.name, disable=not self.progress or not self.accelerator.is_main_process,
-                   dynamic_ncols=True)
+        bar = progress_bar(total=end, initial=self.step, desc=self.name, unit="step", dynamic_ncols=True,
+                           disable=not self.progress or not self.accelerator.is_main_process)
         t0, last_t, last_step, run_loss, history = time.time(), time.time(), self.step, None, []
         for batch in loader:
+            if world > 1:  # the loss's random draws differ between processes and follow (seed, step, rank)
+                torch.manual_seed(step_seed(cfg.seed, self.step, rank))
             with self.accelerator.autocast():
                 loss, logs = self.loss_fn(model, batch)
             if not torch.isfinite(loss):
@@ -260,6 +328,7 @@ class Trainer:
         bar.close()
         finished = self.step >= cfg.steps
         self.save(finished=finished)
+        acc.wait_for_everyone()  # the next stage of every process reads this checkpoint
         if finished and self.on_sample:
             self._sample()
         seconds = time.time() - t0
@@ -267,6 +336,8 @@ class Trainer:
         return {"steps": self.step, "seconds": seconds, "losses": history}
 
     def _sample(self) -> None:
+        if not self.accelerator.is_main_process:
+            return
         model = self.ema.shadow if self.ema else self.accelerator.unwrap_model(self.model)
         was = model.training
         model.eval()

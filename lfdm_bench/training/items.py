@@ -49,13 +49,25 @@ def stack_collate(items: Sequence[dict[str, torch.Tensor]]) -> dict[str, torch.T
 
 def cached_tensors(run, name: str, key: dict, compute, what: str) -> dict[str, torch.Tensor]:
     """Frozen-stage outputs computed once per ``key`` and kept in ``RUN/cache/<name>_<hash>.pt`` (atomic write);
-    a later call (a resumed run) loads them instead of recomputing."""
+    a later call (a resumed run) loads them instead of recomputing. With several processes, process 0 computes and
+    writes them while the others wait, then every process loads the file."""
+    from lfdm_bench.utils import dist
     from lfdm_bench.utils.io import atomic_torch_save, stable_hash
 
     path = run.root / "cache" / f"{name}_{stable_hash(key)}.pt"
-    if path.is_file():
-        run.log(f"[dm] reusing precomputed {what} {path}")
+    if dist.world_size() > 1:
+        if dist.is_main_process() and not path.is_file():
+            atomic_torch_save(compute(), path)
+            run.log(f"[dm] precomputed {what} -> {path}")
+        dist.barrier()
         return torch.load(path, weights_only=True)
+    if path.is_file():
+        try:
+            tensors = torch.load(path, weights_only=True)
+            run.log(f"[dm] reusing precomputed {what} {path}")
+            return tensors
+        except Exception as e:  # a truncated / overwritten cache file: compute it again, never crash on a cache
+            run.log(f"[dm] ignoring unreadable {path} ({type(e).__name__}); computing the {what} again", echo=True)
     tensors = compute()
     atomic_torch_save(tensors, path)
     run.log(f"[dm] precomputed {what} of {len(next(iter(tensors.values())))} clips -> {path}")
@@ -68,16 +80,15 @@ class PreloadedClips(torch.utils.data.Dataset):
     augmentation drawn from the seed. Decoding videos in every step dominated CPU training time (~10x the model)."""
 
     def __init__(self, ds: ClipDataset, progress: bool = True):
-        from tqdm.auto import tqdm
-
         from lfdm_bench.data.clip import Clip
+        from lfdm_bench.utils.progress import progress_bar
 
         if ds.sampling not in ("uniform", "first"):
             raise ValueError(f"PreloadedClips needs deterministic clips (uniform/first), got sampling={ds.sampling!r}")
         self.ds, self._clip = ds, Clip
         hflip, ds.hflip = ds.hflip, 0.0  # decode unflipped; flips are drawn per item below
-        clips = [ds.get(i) for i in tqdm(range(len(ds)), desc="decoding training clips", disable=not progress,
-                                         dynamic_ncols=True)]
+        clips = [ds.get(i) for i in progress_bar(range(len(ds)), desc="decoding training clips", disable=not progress,
+                                                 dynamic_ncols=True)]
         ds.hflip = hflip
         self.meta = [(c.subject, c.class_index, c.text, c.path, c.indices, c.class_name, c.take) for c in clips]
         self.video = torch.stack([(c.video * 255).round().to(torch.uint8) for c in clips])  # [N, T, 3, H, W]

@@ -1,4 +1,9 @@
-"""Atomic writes and content hashes: nothing already written is lost when a run dies mid-write."""
+"""Atomic writes and content hashes: nothing already written is lost when a run dies mid-write.
+
+An atomic write goes to a temporary file ``.<name>.<8 random characters>.tmp`` beside its target and is renamed
+over it when complete. A process killed mid-write leaves that temporary file behind; the next write of the same
+target removes such leftovers (only files of that pattern, only those last modified before this process started).
+"""
 
 from __future__ import annotations
 
@@ -6,14 +11,81 @@ import hashlib
 import json
 import math
 import os
+import re
 import tempfile
+import time
 from pathlib import Path
 from typing import Any, Callable
+
+# when this process started writing (this module is imported before any atomic write): temporary files of our
+# pattern older than this are leftovers of a killed process, never writes in flight of this one
+PROCESS_START = time.time()
+# tempfile.mkstemp's names: prefix + 8 characters of [a-z0-9_] + suffix
+_TEMP_PART = re.compile(r"\.[a-z0-9_]{8}\.tmp$")
+
+
+def stale_temp_files(target: str | os.PathLike, before: float | None = None) -> list[Path]:
+    """Temporary files of an atomic write of ``target`` (``.<name>.XXXXXXXX.tmp`` in its folder) last modified before
+    ``before`` (default: this process's start): leftovers of a process killed mid-write."""
+    target = Path(target)
+    before = PROCESS_START if before is None else before
+    prefix = f".{target.name}."
+    found = []
+    try:
+        entries = list(os.scandir(target.parent))
+    except OSError:
+        return []
+    for e in entries:
+        if e.name.startswith(prefix) and _TEMP_PART.fullmatch(e.name[len(prefix) - 1:]) and e.is_file():
+            try:
+                if e.stat().st_mtime < before:
+                    found.append(Path(e.path))
+            except OSError:
+                continue
+    return sorted(found)
+
+
+def remove_stale_temp_files(target: str | os.PathLike, before: float | None = None) -> list[Path]:
+    """Delete :func:`stale_temp_files` of ``target``; returns those removed (files that cannot be removed are left)."""
+    removed = []
+    for p in stale_temp_files(target, before):
+        try:
+            p.unlink()
+            removed.append(p)
+        except OSError:
+            pass
+    return removed
+
+
+class NotWritableError(OSError):
+    """A folder that results should go to cannot be written; the message names it and what to change."""
+
+    def __init__(self, folder: str | os.PathLike, reason: str, what: str = "--out"):
+        self.folder, self.reason = str(folder), reason
+        super().__init__(f"cannot write to {folder}: {reason}; pass a writable {what}")
+
+
+def ensure_writable(folder: str | os.PathLike, what: str = "--out") -> Path:
+    """Create ``folder`` if needed and check that a file can be written in it, BEFORE any work whose results go there.
+
+    Raises:
+        NotWritableError: naming the folder, the reason and ``what`` to change (e.g. ``--out``).
+    """
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".write-test.", suffix=".tmp", dir=folder)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as e:
+        raise NotWritableError(folder, e.strerror or str(e), what) from None
+    return folder
 
 
 def _atomic(path: str | os.PathLike, write: Callable[[str], None]) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temp_files(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:

@@ -187,7 +187,8 @@ def load_natops(root: str | os.PathLike, crop: bool | CropBox | Sequence[int] | 
             raise DatasetLayoutError(
                 root, RAW_LAYOUT,
                 f"no segmentation file at {seg}: the raw videos hold 20 repetitions each and cannot be split without "
-                "it; pass segmentation=PATH (CLI: --option segmentation=PATH) or use LFDM's preprocessed frame folders",
+                "it; pass segmentation=PATH (`data info` / `eval`: --option segmentation=PATH; a run config: --set "
+                "data.options.segmentation=PATH) or use LFDM's preprocessed frame folders",
             )
         records = _load_raw(root, spec, box, seg, notes)
     if not records:

@@ -238,7 +238,7 @@ def ensure_synthetic(name: str, root: str | os.PathLike | None = None, progress:
     Args:
         name: a key of :data:`SYNTH_DATASETS` (``synth-faces``, ``synth-actions``).
         root: parent folder of the dataset folder (default ``cache_dir('datasets')``).
-        progress: show a tqdm progress bar while generating.
+        progress: show a progress bar while generating.
         workers: processes rendering videos (1: in this process); the content does not depend on it.
         **overrides: :class:`SynthConfig` fields (``n_subjects``, ``n_takes``, ``size``, ``frames``, ``seed``,
             ``fps``, ``style``, ``n_train_subjects``).
@@ -257,10 +257,10 @@ def ensure_synthetic(name: str, root: str | os.PathLike | None = None, progress:
             for r in records if not (Path(r.path).is_file() and Path(r.path).stat().st_size > 0)]
     for r in records:
         Path(r.path).parent.mkdir(parents=True, exist_ok=True)
-    from tqdm.auto import tqdm
+    from lfdm_bench.utils.progress import progress_bar
 
     t0 = time.perf_counter()
-    with tqdm(total=len(records), initial=len(records) - len(todo), desc=f"generating {name}", unit="video",
+    with progress_bar(total=len(records), initial=len(records) - len(todo), desc=f"generating {name}", unit="video",
               disable=not progress) as bar:
         if workers == 1 or len(todo) < 2:
             for job in todo:

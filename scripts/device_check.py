@@ -1,0 +1,587 @@
+"""The prepared GPU device check: CUDA tests, then the paper-scale figures of shared/reference/performance.md.
+
+One run (at most ``--budget`` seconds, 480 by default) that
+
+1. runs the CUDA-marked tests (``pytest -m cuda``) in a subprocess;
+2. builds the ``paper-mug`` models from the config (random weights, random 128x128x40 videos, batch 5) and
+   measures, each as the median of timed iterations after warm-up, with peak CUDA memory:
+   the full DM training step (the frozen LFAE computes the flow targets and z0 of the whole clip in one batched
+   call, then diffusion loss, backward, gradient clipping, Adam -- the engine's step), the DM-only step on
+   precomputed targets (fp32, bf16, bf16 + channels_last_3d, and compiled; the row of the table is the config's
+   setting: bf16 autocast on CUDA, ``train.channels_last``), DDIM-10 sampling of a batch of videos
+   incl. encoding and LFAE decoding (guidance 1 and 1.5, through the generator ``lfdm-bench sample`` uses), the
+   LFAE training step (the engine's loss function), and I3D features per second at 16x224x224 in fp32 and bf16
+   with the FVD between two clip sets under each precision;
+3. writes one JSON (machine, torch / CUDA / cuDNN versions, settings, every figure; rewritten after every section,
+   so a run that dies keeps what it measured) and prints a table beside the anchors with the ratio of each row.
+
+Every section has its own time budget (``SECTIONS``), cut to what is left of the global one: an alarm stops a
+section that runs over (recorded as ``timeout``), a failing section is recorded as ``error`` with its message,
+and the next section runs either way. Timed loops stop early (after at least one timed iteration) when the
+section's budget runs low.
+
+    python scripts/device_check.py --out device_check.json            # on the GPU machine (~7 min)
+    python scripts/device_check.py --tiny --device cpu --out /tmp/dc.json   # CPU smoke run (< 1 min)
+
+``--tiny`` runs every section on the ``tiny`` config's models (32x32 video, 8 frames, batch 2; I3D on 2 clips of
+9 frames per set): its figures exercise the code, they are not comparable with the anchors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import platform
+import re
+import signal
+import statistics
+import subprocess
+import sys
+import time
+import warnings
+from pathlib import Path
+from types import SimpleNamespace
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))  # run from a checkout without installing
+
+import torch  # noqa: E402
+
+# the anchors of shared/reference/performance.md (official LFDM code / reference I3D on one H100, fp32)
+# key -> (what, unit, anchor, target, better); better: "lower" or "higher"
+ANCHORS = {
+    "dm_full_step": ("full DM step (LFAE targets + loss + backward + Adam)", "s/it", 0.664, 0.13, "lower"),
+    "dm_full_step_mem": ("full DM step, peak memory", "GiB", 13.3, 6.0, "lower"),
+    "dm_step": ("DM-only step, precomputed targets", "s/it", 0.155, 0.04, "lower"),
+    "ddim10": ("DDIM-10 incl. decoding, guidance 1 (batched)", "s/video", 0.487, 0.05, "lower"),
+    "ddim10_guided": ("DDIM-10 incl. decoding, guidance 1.5 (batched)", "s/video", 0.806, None, "lower"),
+    "guided_over_unguided": ("guided / unguided sampling time", "x", 0.806 / 0.487, 1.3, "lower"),
+    "i3d": ("I3D features 16x224x224, batch 16 (default precision)", "clips/s", 768.0, 2300.0, "higher"),
+    "i3d_fvd_rel_diff": ("FVD bf16 vs fp32, relative difference", "%", None, 0.5, "lower"),
+}
+# extra rows: key -> (what, unit, the anchor row it compares with or None)
+VARIANTS = {
+    "dm_step_fp32": ("DM-only step, fp32", "s/it", "dm_step"),
+    "dm_step_bf16": ("DM-only step, bf16, contiguous", "s/it", "dm_step"),
+    "dm_step_cl": ("DM-only step, bf16, channels_last_3d", "s/it", "dm_step"),
+    "dm_step_compiled": ("DM-only step, bf16, torch.compile", "s/it", "dm_step"),
+    "dm_step_mem": ("DM-only step, peak memory", "GiB", None),
+    "ddim10_mem": ("DDIM-10 batch, peak memory", "GiB", None),
+    "i3d_fp32": ("I3D features, fp32", "clips/s", "i3d"),
+    "i3d_bf16": ("I3D features, bf16", "clips/s", "i3d"),
+    "lfae_step": ("LFAE training step", "s/it", None),
+    "lfae_step_mem": ("LFAE training step, peak memory", "GiB", None),
+}
+
+# section -> (budget in seconds on a GPU, budget with --tiny); the GPU total is ~465 s (< 480)
+SECTIONS = {
+    "tests": (75, 30), "build": (25, 10), "dm_step": (45, 10), "dm_full_step": (45, 8), "sampling": (70, 10),
+    "lfae_step": (40, 8), "i3d": (60, 25), "compile": (105, 60),
+}
+
+
+class SectionTimeout(Exception):
+    """Raised by the alarm when a section runs past its budget."""
+
+
+@contextlib.contextmanager
+def alarm(seconds: float):
+    """Raise :class:`SectionTimeout` in the main thread after ``seconds`` (SIGALRM; no-op where unavailable)."""
+    if not hasattr(signal, "setitimer") or seconds <= 0:
+        yield
+        return
+
+    def handler(signum, frame):
+        raise SectionTimeout(f"ran past its budget of {seconds:.0f} s")
+
+    previous = signal.signal(signal.SIGALRM, handler)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+class Check:
+    """The run's state: settings, results (written to ``out`` after every section) and the global deadline."""
+
+    def __init__(self, out: Path, budget_s: float, tiny: bool, device: torch.device, settings: dict):
+        self.out, self.tiny, self.device = out, tiny, device
+        self.t0 = time.monotonic()
+        self.deadline = self.t0 + budget_s
+        self.result = {"machine": machine(device), "settings": settings, "sections": {}, "figures": {},
+                       "comparable_with_anchors": not tiny and device.type == "cuda", "budget_s": budget_s}
+        self.state = SimpleNamespace()
+
+    def left(self) -> float:
+        return self.deadline - time.monotonic()
+
+    def figure(self, key: str, value, **info) -> None:
+        self.result["figures"][key] = {"value": value, **info}
+
+    def save(self) -> None:
+        self.result["total_s"] = round(time.monotonic() - self.t0, 2)
+        self.out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.out.with_name(self.out.name + ".tmp")
+        tmp.write_text(json.dumps(self.result, indent=2, default=str))
+        os.replace(tmp, self.out)
+
+    def section(self, name: str, fn, budget: float | None = None) -> str:
+        """Run ``fn(check, section_deadline)`` within its budget; record status, seconds and any error."""
+        budget = SECTIONS[name][1 if self.tiny else 0] if budget is None else budget
+        wanted, budget = budget, min(budget, self.left())
+        rec = {"budget_s": round(budget, 1)}
+        if budget < min(3.0, wanted):
+            rec.update(status="skipped", reason="the global time budget is spent")
+        else:
+            start = time.monotonic()
+            try:
+                with alarm(budget):
+                    note = fn(self, start + budget)
+                rec["status"] = "ok"
+                if note:
+                    rec["note"] = note
+            except SectionTimeout as e:
+                rec.update(status="timeout", reason=str(e))
+            except Exception as e:  # noqa: BLE001 -- recorded, and the next section runs
+                timed_out = _caused_by_timeout(e)  # the alarm fired inside e.g. torch.compile, which re-raised
+                rec.update(status="timeout" if timed_out else "error", reason=f"{type(e).__name__}: {str(e)[:400]}")
+            finally:
+                rec["seconds"] = round(time.monotonic() - start, 2)
+                release(self.device)
+        self.result["sections"][name] = rec
+        self.save()
+        print(f"[{name}] {rec['status']} ({rec.get('seconds', 0):.1f} s){' - ' + rec['reason'] if 'reason' in rec else ''}",
+              flush=True)
+        return rec["status"]
+
+
+def _caused_by_timeout(e: BaseException | None) -> bool:
+    seen = 0
+    while e is not None and seen < 20:
+        if isinstance(e, SectionTimeout) or "SectionTimeout" in str(e):
+            return True
+        e, seen = e.__cause__ or e.__context__, seen + 1
+    return False
+
+
+def machine(device: torch.device) -> dict:
+    cpu = platform.processor() or platform.machine()
+    with contextlib.suppress(OSError, StopIteration):
+        with open("/proc/cpuinfo") as f:
+            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    info = {"platform": platform.platform(), "python": platform.python_version(), "torch": torch.__version__,
+            "cpu": cpu, "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+            "device": str(device), "cuda": torch.version.cuda, "cudnn": None, "gpu": None}
+    if device.type == "cuda":
+        props = torch.cuda.get_device_properties(device)
+        info.update(cudnn=torch.backends.cudnn.version(), gpu=torch.cuda.get_device_name(device),
+                    gpu_memory_gib=round(props.total_memory / 2**30, 1), capability=f"{props.major}.{props.minor}",
+                    driver_visible_devices=os.environ.get("CUDA_VISIBLE_DEVICES"))
+    return info
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def release(device: torch.device) -> None:
+    if device.type == "cuda":
+        with contextlib.suppress(Exception):
+            torch.cuda.synchronize(device)
+            torch.cuda.empty_cache()
+
+
+def measure(fn, device: torch.device, deadline: float, warmup: int, iters: int) -> dict:
+    """Median wall seconds of ``fn()`` over up to ``iters`` timed calls after ``warmup`` calls (synchronised), and
+    the peak CUDA memory (GiB) of the timed calls. Stops early, after one timed call at least, when the time left
+    before ``deadline`` is under twice the slowest call."""
+    for _ in range(warmup):
+        fn()
+    sync(device)
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    times: list[float] = []
+    for _ in range(iters):
+        t = time.perf_counter()
+        fn()
+        sync(device)
+        times.append(time.perf_counter() - t)
+        if deadline - time.monotonic() < 2 * max(times):
+            break
+    peak = torch.cuda.max_memory_allocated(device) / 2**30 if device.type == "cuda" else None
+    return {"median_s": statistics.median(times), "iters": len(times), "warmup": warmup,
+            "times_s": [round(x, 5) for x in times], "peak_gib": None if peak is None else round(peak, 3)}
+
+
+# ------------------------------------------------------------------------------------------------ sections
+def run_tests(check: Check, deadline: float, paths: list[str]):
+    """``pytest -m cuda`` in a subprocess: counts of passed / failed / skipped and the failures' names."""
+    cmd = [sys.executable, "-m", "pytest", "-q", "-m", "cuda", "-p", "no:cacheprovider", "-rfEs", *paths]
+    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=max(1.0, deadline - time.monotonic()))
+    lines = proc.stdout.strip().splitlines()
+    summary = lines[-1] if lines else proc.stderr.strip()[-300:]
+    counts = {k: int(n) for n, k in re.findall(r"(\d+) (passed|failed|skipped|errors?|deselected)", summary)}
+    failures = [ln for ln in lines if ln.startswith(("FAILED", "ERROR"))]
+    check.result["tests"] = {"command": " ".join(cmd[1:]), "returncode": proc.returncode, "summary": summary,
+                             "counts": counts, "failures": failures}
+    if proc.returncode not in (0, 5):  # 5: nothing collected
+        raise RuntimeError(f"CUDA tests failed: {summary}")
+    return summary
+
+
+def build_models(check: Check, deadline: float, config: str, overrides: list[str], channels_last: bool | None):
+    from lfdm_bench.lfdm.config import load_lfdm_config
+    from lfdm_bench.lfdm.train import build_dm
+    from lfdm_bench.models.flow_target import FlowTargetCodec
+    from lfdm_bench.models.lfae.lfae import LFAE
+    from lfdm_bench.text import ClassEmbeddingTable
+
+    cfg = load_lfdm_config(config, overrides)
+    dev, s = check.device, check.state
+    n_classes = 6
+    text_dim = {"bert": 768, "minilm": 384}.get(cfg.dm.text.kind, n_classes)
+    g = torch.Generator().manual_seed(0)
+    texts = [f"class {i}" for i in range(n_classes)]
+    table = ClassEmbeddingTable(torch.randn(n_classes, text_dim, generator=g), texts)
+    torch.manual_seed(0)
+    s.cfg, s.codec = cfg, FlowTargetCodec(cfg.dm.flow_target)
+    s.lfae = LFAE(cfg.lfae.model).to(dev).eval().requires_grad_(False)  # frozen stage 1
+    s.dm = build_dm(cfg, texts, cfg.lfae.model).to(dev)
+    s.channels_last = cfg.dm.train.channels_last if channels_last is None else channels_last
+    check.result["settings"]["channels_last"] = s.channels_last
+    b, t, size = s.batch, cfg.data.n_frames, cfg.data.size
+    s.video = torch.rand(b, 3, t, size, size, generator=g).to(dev)  # [B, 3, T, H, W] in [0, 1]
+    s.cls = torch.arange(b, device=dev) % n_classes
+    with torch.no_grad(), torch.autocast(dev.type, torch.bfloat16, enabled=dev.type == "cuda"):
+        s.target = s.codec.encode(s.lfae.dm_target_from_video(s.video)).float()  # [B, 3, T, h, w]
+        s.z0 = s.lfae.encode(s.video[:, :, 0]).z.float()  # [B, C_z, h, w]
+    params = {"dm_unet": sum(p.numel() for p in s.dm.unet.parameters()),
+              "lfae": sum(p.numel() for p in s.lfae.parameters())}
+    check.result["models"] = {"config": config, "overrides": overrides, "params": params, "batch": b, "frames": t,
+                              "size": size, "latent": cfg.lfae.model.latent_size, "text_dim": text_dim,
+                              "dm_unet": {"dim": cfg.dm.unet.dim, "dim_mults": list(cfg.dm.unet.dim_mults)}}
+    return f"DM U-Net {params['dm_unet'] / 1e6:.1f}M, LFAE {params['lfae'] / 1e6:.1f}M parameters"
+
+
+def dm_train_step(check: Check, precision: str, full: bool):
+    """One step as the engine runs it: autocast(loss_fn), zero_grad, backward, clip 1.0, Adam."""
+    s, dev = check.state, check.device
+    opt = s.opt
+    bf16 = precision == "bf16"
+
+    def step():
+        with torch.autocast(dev.type, torch.bfloat16, enabled=bf16):
+            if full:  # the frozen LFAE computes the whole clip's targets in one batched call (no_grad)
+                with torch.no_grad():
+                    target = s.codec.encode(s.lfae.dm_target_from_video(s.video))
+                    z0 = s.lfae.encode(s.video[:, :, 0]).z
+            else:
+                target, z0 = s.target, s.z0
+            loss = s.dm(target.float(), z0.float(), s.cls)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(s.dm.parameters(), 1.0)
+        opt.step()
+
+    return step
+
+
+def _ensure_optimizer(check: Check) -> None:
+    s = check.state
+    if getattr(s, "opt", None) is None:
+        tc = s.cfg.dm.train
+        s.opt = torch.optim.Adam([p for p in s.dm.parameters() if p.requires_grad], lr=tc.lr, betas=tc.betas)
+
+
+def set_layout(model: torch.nn.Module, channels_last: bool) -> None:
+    """Weights in channels_last(_3d) or back in the default contiguous layout (values unchanged)."""
+    from lfdm_bench.training.engine import to_channels_last
+
+    if channels_last:
+        to_channels_last(model)
+    else:
+        for t in [*model.parameters(), *model.buffers()]:
+            t.data = t.data.contiguous()
+
+
+def section_dm_step(check: Check, deadline: float):
+    """fp32, bf16 and bf16 + channels_last_3d; ``dm_step`` is the configured variant (``train.mixed_precision``
+    auto and ``dm.train.channels_last``), the models are left in the configured layout."""
+    _ensure_optimizer(check)
+    s, w, n = check.state, check.state.warmup, check.state.iters
+    variants = [("dm_step_fp32", "fp32", False), ("dm_step_bf16", "bf16", False), ("dm_step_cl", "bf16", True)]
+    per_variant = (deadline - time.monotonic()) / len(variants)
+    for key, precision, cl in variants:
+        set_layout(s.dm, cl)
+        m = measure(dm_train_step(check, precision, False), check.device,
+                    min(deadline, time.monotonic() + per_variant), w, n)
+        check.figure(key, m["median_s"], precision=precision, channels_last=cl, **m)
+        if (precision, cl) == (s.precision, s.channels_last):
+            check.figure("dm_step", m["median_s"], precision=precision, channels_last=cl, **m)
+            check.figure("dm_step_mem", m["peak_gib"])
+        check.save()
+    set_layout(s.dm, s.channels_last)  # the engine converts the trained network only (the frozen LFAE stays)
+
+
+def section_dm_full_step(check: Check, deadline: float):
+    _ensure_optimizer(check)
+    s = check.state
+    m = measure(dm_train_step(check, s.precision, True), check.device, deadline, s.warmup, s.iters)
+    check.figure("dm_full_step", m["median_s"], precision=s.precision, channels_last=s.channels_last, **m)
+    check.figure("dm_full_step_mem", m["peak_gib"])
+
+
+def section_sampling(check: Check, deadline: float):
+    """DDIM-10 (eta 1) through ``lfdm_generator``: z0 encoding, sampling, LFAE decoding of every frame."""
+    from lfdm_bench.lfdm.sample import lfdm_generator
+
+    s, dev = check.state, check.device
+    s.dm.eval()
+    b = s.sample_batch
+    g = torch.Generator().manual_seed(1)
+    images = torch.rand(b, 3, s.cfg.data.size, s.cfg.data.size, generator=g).to(dev)
+    sources = [SimpleNamespace(class_index=i % 6, seed=1000 + i) for i in range(b)]
+    times = {}
+    for key, guidance in (("ddim10", 1.0), ("ddim10_guided", 1.5)):
+        stats: dict = {}
+        gen = lfdm_generator(s.lfae, s.dm, s.cfg.data.n_frames, codec=s.codec, sampler="ddim", steps=10, eta=1.0,
+                             guidance=guidance, stats=stats, precision=s.precision)
+        half = min(deadline, time.monotonic() + (deadline - time.monotonic()) / (2 if key == "ddim10" else 1))
+        m = measure(lambda: gen(images, sources), dev, half, s.warmup, s.iters)
+        times[key] = m["median_s"] / b
+        check.figure(key, times[key], batch=b, guidance=guidance, nfe=stats.get("nfe"), precision=s.precision,
+                     seconds_per_batch=m["median_s"], **{k: v for k, v in m.items() if k != "median_s"})
+        if key == "ddim10":
+            check.figure("ddim10_mem", m["peak_gib"])
+        check.save()
+    check.figure("guided_over_unguided", times["ddim10_guided"] / times["ddim10"])
+    s.dm.train()
+
+
+def section_lfae_step(check: Check, deadline: float):
+    """The LFAE training step with the engine's loss function (stage 1 of ``lfdm-bench train``)."""
+    from lfdm_bench.lfdm.train import lfae_loss_fn
+    from lfdm_bench.models.lfae.lfae import LFAE
+
+    s, dev = check.state, check.device
+    torch.manual_seed(0)
+    model = LFAE(s.cfg.lfae.model).to(dev).train()
+    set_layout(model, s.cfg.lfae.train.channels_last if s.channels_forced is None else s.channels_forced)
+    tc = s.cfg.lfae.train
+    opt = torch.optim.Adam(model.parameters(), lr=tc.lr, betas=tc.betas)
+    loss_fn = lfae_loss_fn(s.cfg)
+    b, size = s.lfae_batch or tc.batch_size, s.cfg.data.size
+    bf16 = s.precision == "bf16"
+    note = None
+    while True:
+        g = torch.Generator().manual_seed(2)
+        batch = tuple(torch.rand(b, 3, size, size, generator=g).to(dev) for _ in range(2))  # source, driving
+
+        def step():
+            with torch.autocast(dev.type, torch.bfloat16, enabled=bf16):
+                loss, _ = loss_fn(model, batch)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+
+        try:
+            m = measure(step, dev, deadline, s.warmup, s.iters)
+            break
+        except torch.OutOfMemoryError:
+            if b < 2:
+                raise
+            note, batch = f"batch {b} ran out of memory; measured at batch {b // 2}", None
+            opt.zero_grad(set_to_none=True)
+            release(dev)
+            b //= 2
+    check.figure("lfae_step", m["median_s"], batch=b, precision=s.precision, **m)
+    check.figure("lfae_step_mem", m["peak_gib"], batch=b)
+    return note
+
+
+def i3d_clip_sets(n: int, frames: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """Two sets of ``n`` clips in I3D format ``[n, 3, frames, 224, 224]`` in [-1, 1]: coarse patterns drifting
+    right (A) and finer patterns drifting down, brighter (B), so the FVD between them is large and stable."""
+    g = torch.Generator().manual_seed(3)
+
+    def clips(cells: int, shift: tuple[int, int], offset: float) -> torch.Tensor:
+        base = torch.rand(n, 3, 1, cells, cells, generator=g) * 2 - 1
+        up = torch.nn.functional.interpolate(base[:, :, 0], size=(256, 256), mode="bilinear", align_corners=False)
+        frames_ = [up[:, :, 16 + shift[0] * t:16 + shift[0] * t + 224, 16 + shift[1] * t:16 + shift[1] * t + 224]
+                   for t in range(frames)]
+        return (torch.stack(frames_, dim=2) * 0.8 + offset).clamp(-1, 1).to(device)
+
+    return clips(7, (0, 1), 0.0), clips(14, (1, 0), 0.2)
+
+
+def section_i3d(check: Check, deadline: float):
+    """I3D (random weights) as the FeatureExtractor runs it (channels_last_3d, autocast): clips/s in fp32 and
+    bf16 (median batch time after one warm-up batch) and the FVD between the two sets under each precision."""
+    from lfdm_bench.metrics.fvd import SmallSampleWarning, fvd_from_features
+    from lfdm_bench.metrics.i3d import build_random_i3d
+
+    s, dev = check.state, check.device
+    model = build_random_i3d().to(dev).eval().to(memory_format=torch.channels_last_3d)
+    set_a, set_b = i3d_clip_sets(s.i3d_clips, s.i3d_frames, dev)
+    bs = s.i3d_batch
+    fvd = {}
+    for precision in ("fp32", "bf16"):
+        feats, times = [], []
+        for clips in (set_a, set_b):
+            out = []
+            for start in range(0, clips.shape[0], bs):
+                x = clips[start:start + bs].contiguous(memory_format=torch.channels_last_3d)
+                t = time.perf_counter()
+                with torch.inference_mode(), torch.autocast(dev.type, torch.bfloat16, enabled=precision == "bf16"):
+                    out.append(model(x).float().cpu())  # .cpu() waits for the batch
+                times.append((time.perf_counter() - t, x.shape[0]))
+            feats.append(torch.cat(out).double().numpy())
+        timed = times[1:] or times  # the first batch is the warm-up
+        per_clip = statistics.median(sec / n for sec, n in timed)
+        with warnings.catch_warnings():  # --tiny: a handful of clips per set
+            warnings.simplefilter("ignore", SmallSampleWarning)
+            fvd[precision] = fvd_from_features(*feats)
+        check.figure(f"i3d_{precision}", 1.0 / per_clip, batch=bs, frames=s.i3d_frames, clips=2 * s.i3d_clips,
+                     fvd=fvd[precision], timed_batches=len(timed))
+        check.save()
+    default = "fp32"  # the FeatureExtractor's default on every device (bf16 only when asked; issue 15)
+    check.figure("i3d", check.result["figures"][f"i3d_{default}"]["value"], precision=default)
+    check.figure("i3d_fvd_rel_diff", 100 * abs(fvd["bf16"] - fvd["fp32"]) / max(abs(fvd["fp32"]), 1e-12),
+                 fvd_fp32=fvd["fp32"], fvd_bf16=fvd["bf16"])
+
+
+def section_compile(check: Check, deadline: float):
+    """The DM-only step with the U-Net compiled (``train.compile``: ``nn.Module.compile``), bf16."""
+    _ensure_optimizer(check)
+    s = check.state
+    s.dm.unet.compile()
+    m = measure(dm_train_step(check, "bf16" if check.device.type == "cuda" else s.precision, False), check.device,
+                deadline, max(2, s.warmup), s.iters)
+    check.figure("dm_step_compiled", m["median_s"], compile_warmup_included=False, **m)
+
+
+# ----------------------------------------------------------------------------------------------- the table
+def table_rows(result: dict) -> list[list[str]]:
+    """Rows ``what | ours | official | target | ratio | meets target``; ratio = official / ours for times and memory,
+    ours / official for throughput (> 1: better than the official code). Without comparable settings (--tiny, or
+    not on CUDA) the target column says n/a."""
+    figs, comparable = result["figures"], result["comparable_with_anchors"]
+    rows = []
+
+    def fmt(v, unit):
+        return "-" if v is None else f"{v:.4g} {unit}"
+
+    for key in [*ANCHORS, *VARIANTS]:
+        if key in ANCHORS:
+            what, unit, anchor, target, better = ANCHORS[key]
+        else:
+            what, unit, base = VARIANTS[key]
+            anchor, target, better = (ANCHORS[base][2], None, ANCHORS[base][4]) if base else (None, None, "lower")
+        ours = figs.get(key, {}).get("value")
+        ratio = meets = "-"
+        if ours is not None and anchor is not None and ours > 0:
+            ratio = f"{(anchor / ours if better == 'lower' else ours / anchor):.2f}x"
+        if ours is not None and target is not None:
+            meets = "n/a" if not comparable else "yes" if (ours <= target if better == "lower" else ours >= target) \
+                else "no"
+        rows.append([what, fmt(ours, unit), fmt(anchor, unit), fmt(target, unit), ratio, meets])
+    return rows
+
+
+def print_table(result: dict) -> str:
+    rows = table_rows(result)
+    head = ["what", "ours", "official (H100)", "target", "ratio", "meets target"]
+    widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
+    lines = ["| " + " | ".join(c.ljust(w) for c, w in zip(r, widths)) + " |" for r in [head, *rows]]
+    lines.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    m = result["machine"]
+    where = m["gpu"] or f"CPU {m['cpu']} ({m['torch_threads']} threads)"
+    text = f"Device check on {where}, torch {m['torch']}, CUDA {m['cuda']}, cuDNN {m['cudnn']}\n" + "\n".join(lines)
+    if not result["comparable_with_anchors"]:
+        text += "\n(not comparable with the anchors: " + ("--tiny settings" if result["settings"]["tiny"]
+                                                          else "not a CUDA device") + ")"
+    print(text, flush=True)
+    return text
+
+
+# ------------------------------------------------------------------------------------------------- main
+def main(argv: list[str] | None = None) -> dict:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--out", default="device_check.json", help="the JSON written (after every section)")
+    p.add_argument("--device", default="auto", help="auto | cuda | cuda:N | cpu")
+    p.add_argument("--tiny", action="store_true", help="the tiny config's models: a CPU smoke run in < 1 minute")
+    p.add_argument("--budget", type=float, default=480.0, help="seconds for the whole run (default 480 = 8 min)")
+    p.add_argument("--config", default=None, help="LFDM config (default paper-mug; tiny with --tiny)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], help="config override key=value")
+    p.add_argument("--batch", type=int, default=None, help="DM training batch (default 5 = the anchors'; tiny 2)")
+    p.add_argument("--sample-batch", type=int, default=None, help="videos per sampling batch (default 10; tiny 2)")
+    p.add_argument("--lfae-batch", type=int, default=None,
+                   help="LFAE training batch (default the config's lfae.train.batch_size, halved on out-of-memory; "
+                        "tiny 2)")
+    p.add_argument("--channels-last", dest="channels_last", action="store_true", default=None,
+                   help="channels_last_3d weights in every section (default: the config's train.channels_last)")
+    p.add_argument("--no-channels-last", dest="channels_last", action="store_false")
+    p.add_argument("--compile", dest="compile", action="store_true", default=None,
+                   help="run the compiled DM-step section (default: on, off with --tiny)")
+    p.add_argument("--no-compile", dest="compile", action="store_false")
+    p.add_argument("--no-tests", dest="tests", action="store_false", help="skip the CUDA-marked tests")
+    p.add_argument("--tests-path", nargs="*", default=None, help="what pytest -m cuda collects (default tests)")
+    p.add_argument("--sections", nargs="*", default=None, help=f"only these of {', '.join(SECTIONS)}")
+    a = p.parse_args(argv)
+
+    from lfdm_bench.utils.device import pick_device
+
+    device = pick_device(a.device)
+    tiny = a.tiny
+    if a.compile is None:
+        a.compile = not tiny
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True  # as the engine does on CUDA (and the official training script)
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+    settings = {"tiny": tiny, "budget_s": a.budget, "channels_last": a.channels_last, "compile": a.compile,
+                "precision": "bf16" if device.type == "cuda" else "fp32", "argv": sys.argv[1:] if argv is None else argv,
+                "cudnn_benchmark": torch.backends.cudnn.benchmark, "tf32": torch.backends.cuda.matmul.allow_tf32}
+    check = Check(Path(a.out), a.budget, tiny, device, settings)
+    s = check.state
+    s.precision = settings["precision"]
+    s.channels_forced = a.channels_last
+    s.batch = a.batch or (2 if tiny else 5)
+    s.sample_batch = a.sample_batch or (2 if tiny else 10)
+    s.lfae_batch = a.lfae_batch or (2 if tiny else None)  # None: the config's
+    s.warmup, s.iters = (1, 2) if tiny else (3, 10)
+    s.i3d_clips, s.i3d_frames, s.i3d_batch = (2, 9, 2) if tiny else (256, 16, 16)
+    settings.update(batch=s.batch, sample_batch=s.sample_batch, lfae_batch=s.lfae_batch, warmup=s.warmup,
+                    iters=s.iters, i3d_clips_per_set=s.i3d_clips, i3d_frames=s.i3d_frames, i3d_batch=s.i3d_batch)
+    wanted = set(a.sections or SECTIONS)
+    config = a.config or ("tiny" if tiny else "paper-mug")
+    tests_path = a.tests_path or (["tests/test_cuda.py"] if tiny else ["tests"])
+
+    plan = [("tests", lambda c, d: run_tests(c, d, tests_path), a.tests),
+            ("build", lambda c, d: build_models(c, d, config, a.overrides, a.channels_last), True),
+            ("dm_step", section_dm_step, True), ("dm_full_step", section_dm_full_step, True),
+            ("sampling", section_sampling, True), ("lfae_step", section_lfae_step, True),
+            ("i3d", section_i3d, True), ("compile", section_compile, a.compile)]
+    needs_models = {"dm_step", "dm_full_step", "sampling", "lfae_step", "compile"}
+    for name, fn, enabled in plan:
+        if not enabled or name not in wanted:
+            check.result["sections"][name] = {"status": "skipped", "reason": "not requested"}
+            continue
+        if name in needs_models and check.result["sections"].get("build", {}).get("status") != "ok":
+            check.result["sections"][name] = {"status": "skipped", "reason": "the models were not built"}
+            continue
+        check.section(name, fn)
+    check.result["table"] = print_table(check.result)
+    check.save()
+    print(f"wrote {check.out} ({check.result['total_s']:.1f} s)")
+    return check.result
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,241 @@
+"""The GPU speed levers, checked on the CPU against the plain path: fused SDPA attention vs an einsum reference,
+a DDIM loop that reads nothing back to the host, bf16 sampling with fp32 updates, channels_last and
+torch.compile in the training engine, per-process devices under a launcher."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from lfdm_bench.diffusion.gaussian import GaussianDiffusion
+from lfdm_bench.diffusion.schedule import DiffusionConfig
+from lfdm_bench.models.unet3d import Attention, UNet3DConfig, _from_tokens, _to_tokens, apply_rotary, rotary_angles
+from lfdm_bench.models.video_diffusion import VideoDiffusion, VideoDiffusionConfig
+from lfdm_bench.runs import Run
+from lfdm_bench.training.engine import TrainConfig, Trainer, to_channels_last
+from lfdm_bench.training.items import TensorItems, stack_collate
+from lfdm_bench.utils.device import autocast_dtype, pick_device
+
+pytestmark = pytest.mark.usefixtures("one_thread_per_module")
+
+
+def tiny_dm(seed: int = 0, text_dim: int = 4) -> VideoDiffusion:
+    torch.manual_seed(seed)
+    unet = UNet3DConfig(in_channels=3, out_channels=3, cond_channels=2, out_heads=(2, 1), dim=8, dim_mults=(1, 2),
+                        groups=4, attn_heads=2, attn_dim_head=4, text_dim=text_dim, init_kernel_size=3)
+    from lfdm_bench.text import ClassEmbeddingTable
+
+    table = ClassEmbeddingTable(torch.randn(3, text_dim), ["a", "b", "c"])
+    return VideoDiffusion(VideoDiffusionConfig(unet=unet, diffusion=DiffusionConfig(num_timesteps=100),
+                                               class_texts=("a", "b", "c")), table)
+
+
+# ------------------------------------------------------------------------------------------- fused attention
+
+
+def einsum_attention(att: Attention, x: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+    """The textbook attention the official code writes with einsum: softmax(q k^T / sqrt(d) + bias) v."""
+    tok = att.norm(_to_tokens(x, att.over))  # [N, L, C]
+    N, L, _ = tok.shape
+    q, k, v = att.to_qkv(tok).chunk(3, dim=-1)
+    q, k, v = (t.reshape(N, L, att.heads, att.dim_head).transpose(1, 2) for t in (q, k, v))  # [N, h, L, d]
+    if att.rotary_dim:
+        ang = rotary_angles(L, att.dim_head, att.rotary_dim, x.device)
+        q, k = apply_rotary(q, ang), apply_rotary(k, ang)
+    scores = torch.einsum("nhid,nhjd->nhij", q, k) / math.sqrt(att.dim_head)
+    if bias is not None:
+        scores = scores + bias[None]
+    out = torch.einsum("nhij,nhjd->nhid", scores.softmax(dim=-1), v)  # [N, h, L, d]
+    out = att.to_out(out.transpose(1, 2).reshape(N, L, att.heads * att.dim_head))
+    return x + _from_tokens(out, att.over, x.shape)
+
+
+@pytest.mark.parametrize("over,rotary", [("time", 8), ("time", 0), ("space", 0)])
+def test_sdpa_attention_equals_einsum_reference(over, rotary):
+    torch.manual_seed(0)
+    att = Attention(16, heads=2, dim_head=8, over=over, rotary_dim=rotary).eval()
+    x = torch.randn(2, 16, 5, 4, 3)  # [B, C, T, H, W]
+    L = 5 if over == "time" else 12
+    bias = torch.randn(2, L, L) if over == "time" else None
+    with torch.no_grad():
+        fused, ref = att(x, bias), einsum_attention(att, x, bias)
+    assert (fused - ref).abs().max() < 1e-5
+    assert (fused - x).abs().max() > 1e-2  # the attention branch contributes
+
+
+# ------------------------------------------------------------------------------------------------ sampling
+
+
+class HostReadGuard:
+    """Raises on any Python-level read of a tensor to the host (``item``, ``tolist``, ``cpu``, ``numpy``, ``bool``,
+    ``float``, ``int``) once :meth:`arm` was called: on CUDA each of those would wait for the GPU."""
+
+    NAMES = ("item", "tolist", "cpu", "numpy", "__bool__", "__float__", "__int__")
+
+    def __init__(self, monkeypatch):
+        self.armed = False
+        for name in self.NAMES:
+            original = getattr(torch.Tensor, name)
+
+            def guarded(t, *a, _name=name, _orig=original, **kw):
+                if self.armed:
+                    raise AssertionError(f"tensor.{_name}() inside the sampling loop")
+                return _orig(t, *a, **kw)
+
+            monkeypatch.setattr(torch.Tensor, name, guarded)
+
+    def arm(self, fn):
+        """Wrap a denoiser: the guard is armed from its first call on (after the sampler's set-up)."""
+        def wrapped(*a, **kw):
+            self.armed = True
+            return fn(*a, **kw)
+        return wrapped
+
+
+@pytest.mark.parametrize("guidance", [1.0, 1.5])
+def test_ddim_loop_reads_nothing_back_to_the_host(monkeypatch, guidance):
+    dm = tiny_dm().eval()
+    cond, cls = torch.randn(2, 2, 8, 8), torch.tensor([0, 2])
+    kw = dict(guidance_scale=guidance, sampler="ddim", steps=4, eta=1.0, generator=torch.Generator().manual_seed(0),
+              noise=torch.randn(2, 3, 3, 8, 8))
+    reference = dm.diffusion.sample(dm.unet, (2, 3, 3, 8, 8), cond_image=cond, text_emb=dm.text(cls), **kw)
+    guard = HostReadGuard(monkeypatch)
+    kw["generator"] = torch.Generator().manual_seed(0)
+    out = dm.diffusion.sample(guard.arm(dm.unet), (2, 3, 3, 8, 8), cond_image=cond, text_emb=dm.text(cls), **kw)
+    guard.armed = False
+    assert torch.equal(out.sample, reference.sample)
+
+
+def test_bf16_sampling_keeps_fp32_updates_and_fp32_path_is_unchanged():
+    dm = tiny_dm().eval()
+    cond, cls, noise = torch.randn(2, 2, 8, 8), torch.tensor([0, 1]), torch.randn(2, 3, 3, 8, 8)
+    kw = dict(steps=4, eta=0.0, guidance=1.5, noise=noise)
+    plain = dm.diffusion.sample(dm.unet, (2, 3, 3, 8, 8), cond_image=cond, text_emb=dm.text(cls),
+                                guidance_scale=1.5, steps=4, eta=0.0, noise=noise).sample
+    fp32 = dm.sample(cond, cls, 3, precision="fp32", **kw).sample
+    assert torch.equal(fp32, plain)
+    calls = []
+    dm.unet.register_forward_hook(lambda m, a, out: calls.append(out.dtype))
+    bf16 = dm.sample(cond, cls, 3, precision="bf16", **kw).sample
+    assert set(calls) == {torch.bfloat16} and bf16.dtype == torch.float32
+    err = (bf16 - fp32).abs().max().item()
+    assert 0 < err < 0.1, err  # bf16 network outputs, not bf16 samples
+    assert autocast_dtype("auto", "cpu") is None and autocast_dtype("auto", "cuda") == torch.bfloat16
+    with pytest.raises(ValueError, match="sample.precision"):
+        dm.sample(cond, cls, 3, precision="fp16", **kw)
+
+
+# ---------------------------------------------------------------------------------------------- the engine
+
+
+def _dm_trainer(root, **cfg_kw) -> Trainer:
+    model = tiny_dm(seed=1)
+    g = torch.Generator().manual_seed(5)
+    data = TensorItems({"x0": torch.tanh(torch.randn(8, 3, 2, 8, 8, generator=g)),
+                        "cond": torch.randn(8, 2, 8, 8, generator=g), "cls": torch.arange(8) % 3})
+    cfg = TrainConfig(steps=4, batch_size=4, lr=1e-3, log_every=1, ckpt_every=100, seed=2, mixed_precision="no",
+                      **cfg_kw)
+
+    def loss_fn(m, batch):
+        return m(batch["x0"], batch["cond"], batch["cls"]), {}
+
+    torch.manual_seed(0)
+    return Trainer(Run.create(root), "dm", model, loss_fn, data, stack_collate, cfg, progress=False,
+                   compile_modules=[model.unet])
+
+
+def test_channels_last_training_equals_contiguous(tmp_path):
+    plain, cl = _dm_trainer(tmp_path / "plain"), _dm_trainer(tmp_path / "cl", channels_last=True)
+    conv = cl.model.unet.init_conv.weight
+    assert conv.is_contiguous(memory_format=torch.channels_last_3d) and not conv.is_contiguous()
+    torch.manual_seed(7)  # the loss draws t and the noise from the global RNG
+    a = plain.fit()["losses"]
+    torch.manual_seed(7)
+    b = cl.fit()["losses"]
+    assert len(a) == 4 and max(abs(x - y) for x, y in zip(a, b)) < 1e-5 * max(a)
+    for (k, v), w in zip(plain.model.state_dict().items(), cl.model.state_dict().values()):
+        torch.testing.assert_close(w, v, rtol=1e-4, atol=1e-5, msg=k)
+
+
+def test_channels_last_mixed_2d_and_3d_model():
+    m = to_channels_last(nn.Sequential(nn.Conv2d(3, 4, 3), nn.Conv3d(4, 4, 1), nn.Linear(2, 2)))
+    assert m[0].weight.is_contiguous(memory_format=torch.channels_last)
+    assert m[1].weight.is_contiguous(memory_format=torch.channels_last_3d)
+
+
+def _compiled_vs_eager(tmp_path):
+    """Losses of 3 engine steps on a tiny model, eager and with ``train.compile`` (+ the compiled trainer)."""
+    class Toy(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.net = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 1))
+
+        def forward(self, x, y):
+            return nn.functional.mse_loss(self.net(x), y)
+
+    def trainer(root, compile_):
+        torch.manual_seed(0)
+        g = torch.Generator().manual_seed(1)
+        x = torch.randn(16, 4, generator=g)
+        data = TensorItems({"x": x, "y": x.sum(1, keepdim=True)})
+        cfg = TrainConfig(steps=3, batch_size=4, lr=1e-2, log_every=1, ckpt_every=100, compile=compile_)
+        return Trainer(Run.create(root), "toy", Toy(), lambda m, b: (m(b["x"], b["y"]), {}), data, stack_collate,
+                       cfg, progress=False)
+
+    eager = trainer(tmp_path / "eager", False).fit()["losses"]
+    compiled_trainer = trainer(tmp_path / "compiled", True)
+    return eager, compiled_trainer.fit()["losses"], compiled_trainer
+
+
+def test_compile_option_traces_the_model(tmp_path, monkeypatch):
+    """``train.compile`` compiles the model in place (dynamo's graph capture with the eager backend: fast)."""
+    compile_ = nn.Module.compile
+    compiled_modules = []
+
+    def eager_backend(self, *a, **kw):
+        compiled_modules.append(type(self).__name__)
+        return compile_(self, backend="eager")
+
+    monkeypatch.setattr(nn.Module, "compile", eager_backend)
+    torch._dynamo.reset()
+    eager, compiled, trainer = _compiled_vs_eager(tmp_path)
+    assert compiled_modules == ["Toy"] and trainer.model._compiled_call_impl is not None
+    assert max(abs(a - b) for a, b in zip(eager, compiled)) < 1e-6
+    assert all("_orig_mod" not in k for k in trainer.model.state_dict())  # checkpoints keep their keys
+
+
+@pytest.mark.slow
+def test_compiled_training_equals_eager(tmp_path):
+    """torch.compile with inductor (~40 s on 2 cores); skipped where inductor cannot build (no C++ toolchain)."""
+    torch._dynamo.reset()
+    try:
+        eager, compiled, _ = _compiled_vs_eager(tmp_path)
+    except Exception as e:  # noqa: BLE001 -- no C++ toolchain or an unsupported platform for inductor
+        pytest.skip(f"torch.compile does not work on this machine: {type(e).__name__}: {str(e)[:200]}")
+    assert max(abs(a - b) for a, b in zip(eager, compiled)) < 1e-5
+
+
+def test_video_diffusion_forward_is_its_loss():
+    dm = tiny_dm()
+    x0, cond, cls = torch.randn(2, 3, 2, 8, 8), torch.randn(2, 2, 8, 8), torch.tensor([0, 1])
+    torch.manual_seed(3)
+    a = dm(x0, cond, cls)
+    torch.manual_seed(3)
+    assert torch.equal(a, dm.loss(x0, cond, cls))
+
+
+def test_launcher_devices_and_ranks(monkeypatch):
+    from lfdm_bench.utils import dist
+
+    monkeypatch.setenv("WORLD_SIZE", "4")
+    monkeypatch.setenv("RANK", "3")
+    monkeypatch.setenv("LOCAL_RANK", "1")
+    assert dist.world_size() == 4 and dist.rank() == 3 and not dist.is_main_process()
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert pick_device("auto") == torch.device("cuda", 1) == pick_device("cuda")
+    assert pick_device("cuda:0") == torch.device("cuda", 0) and pick_device("cpu") == torch.device("cpu")
+    monkeypatch.delenv("LOCAL_RANK")
+    assert pick_device("auto") == torch.device("cuda")
