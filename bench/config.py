@@ -22,8 +22,9 @@ class BenchEvalConfig:
     # None = the preset's value; a value given here overrides the preset and is recorded as an override
     n_frames: int | None = None
     real_sampling: str | None = None
-    max_real: int | None = None  # real videos per split (class-stratified subset); None = all
+    max_real: int | None = None  # real clips per split; None = the preset's number (all for lfdm-bench)
     max_generated: int | None = None
+    allow_span_mismatch: bool = False  # compute FVD even when real and generated clips span different times
     ddof: int | None = None
     bn_eps: float | None = None
     precision: str | None = None  # fp32 (default of every preset) or bf16 (the fp32 drift is then stored)

@@ -1,13 +1,18 @@
-"""Sample grids for the benchmark output: per method, one row per class: source image | generated frames."""
+"""Sample grids for the benchmark output: per method, one row per class: source image | generated frames; and the
+comparison grids a person can judge: for the first test subjects, every class as the real take (the video whose
+frame 0 was the source image), then each generator's video from that source, ``max_frames`` frames each."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 
-from lfdm_bench.data.records import read_manifest
+from lfdm_bench.data.dataset import ClipDataset
+from lfdm_bench.data.records import VideoRecord, read_manifest
 from lfdm_bench.data.video_io import make_grid, read_video, write_gif, write_png
+from lfdm_bench.utils.io import atomic_write_text
 
 
 def method_grid(samples: Path, max_frames: int = 8) -> tuple[np.ndarray, np.ndarray] | None:
@@ -39,4 +44,60 @@ def write_method_grids(folders: dict[str, Path], out: Path) -> list[str]:
         write_png(out / f"{method}_test.png", png)
         write_gif(out / f"{method}_test.gif", gif)
         paths += [str(out / f"{method}_test.png"), str(out / f"{method}_test.gif")]
+    return paths
+
+
+def _first_per_pair(folder: Path) -> dict[tuple[str, int], VideoRecord]:
+    """(subject, class index) -> the first generated video of that pair (by sample path) of a sample folder."""
+    out: dict[tuple[str, int], VideoRecord] = {}
+    for r in sorted(read_manifest(Path(folder) / "manifest.csv"), key=lambda r: r.path):
+        out.setdefault((r.subject, r.class_index), r)
+    return out
+
+
+def _real_take(rec: VideoRecord, n_frames: int, size: int) -> np.ndarray:
+    """The clip (``n_frames``, uniform sampling, ``size`` px) of the real video whose frame 0 was ``rec``'s source
+    image -> uint8 ``[T, H, W, 3]``."""
+    src = VideoRecord(path=str(rec.params["source"]), subject=rec.subject, class_index=rec.class_index,
+                      class_name=rec.class_name, text=rec.text, split=rec.split)
+    video = ClipDataset([src], n_frames=n_frames, size=size, sampling="uniform").get(0).video  # [T, 3, H, W]
+    return (video.clamp(0, 1) * 255).round().byte().permute(0, 2, 3, 1).numpy()
+
+
+def write_comparison_grids(folders: dict[str, Path], out: Path, n_subjects: int = 2,
+                           max_frames: int = 8) -> list[str]:
+    """``out/compare_<subject>.png`` for the first ``n_subjects`` subjects of the first sample folder: per class
+    (in class order) one row for the real take, then one per generator of ``folders`` (label -> sample folder, e.g.
+    LFDM, LDM), all from the same source image; ``max_frames`` frames spread over the clip (frame 0 first).
+    ``out/compare.md`` says which row is what. Pairs missing from a folder are left out of every row."""
+    picks = {label: _first_per_pair(f) for label, f in folders.items() if (Path(f) / "manifest.csv").is_file()}
+    if not picks:
+        return []
+    first = next(iter(picks.values()))
+    subjects = sorted({s for s, _ in first})[:n_subjects]
+    out.mkdir(parents=True, exist_ok=True)
+    paths, legend = [], []
+    for subject in subjects:
+        pairs = sorted(k for k in first if k[0] == subject and all(k in p for p in picks.values()))
+        tiles, names = [], []
+        for key in pairs:
+            gen = {label: read_video(p[key].path) for label, p in picks.items()}
+            t, h = min(v.shape[0] for v in gen.values()), next(iter(gen.values())).shape[1]
+            keep = np.linspace(0, t - 1, min(max_frames, t)).round().astype(int)
+            tiles.append(_real_take(first[key], t, h)[keep])
+            tiles += [v[keep] for v in gen.values()]
+            names.append(first[key].class_name)
+        if not tiles:
+            continue
+        rows = np.stack(tiles)  # [R, K, H, W, 3]
+        png = make_grid(rows.reshape(-1, 1, *rows.shape[2:]), nrow=rows.shape[1])[0]
+        path = out / f"compare_{subject}.png"
+        write_png(path, png)
+        paths.append(str(path))
+        legend.append(f"- `{path.name}`: subject {subject}; rows, per class ({', '.join(names)}): "
+                      f"{' / '.join(['real take', *picks])}; {rows.shape[1]} frames each; the real take's frame 0 is "
+                      "the source image.")
+    if paths:
+        atomic_write_text(out / "compare.md", "# Comparison grids (test subjects)\n\n" + "\n".join(legend) + "\n")
+        paths.append(str(out / "compare.md"))
     return paths

@@ -12,8 +12,9 @@ Layout of ``OUT``::
     samples/<method>_<split>/  sample folders (manifest.csv + videos)
     metrics/<method>_<split>.json   every number of one evaluation + its protocol
     ablation/                  LFDM sampler x steps x guidance grid: ablation.json/.md/.csv, plots/*.png
-    grids/                     sample grids (PNG, GIF)
+    grids/                     sample grids (PNG, GIF); compare_<subject>.png: real take vs LFDM vs LDM (compare.md)
     results.json, tables.md, tables.tex, *.csv
+    report.html, report_files/ the page of it all (:mod:`lfdm_bench.bench.html_report`), per-class sample GIFs
 """
 
 from __future__ import annotations
@@ -28,7 +29,9 @@ from lfdm_bench.baselines.ldm.train import open_ldm_run, train_ldm_run
 from lfdm_bench.baselines.retrieval import sample_baseline
 from lfdm_bench.bench.ablate import run_ablation
 from lfdm_bench.bench.config import BenchConfig
-from lfdm_bench.bench.grids import write_method_grids
+from lfdm_bench.bench.grids import write_comparison_grids, write_method_grids
+from lfdm_bench.bench.html_report import write_html_report
+from lfdm_bench.bench.report import load_source
 from lfdm_bench.bench.results import build_results
 from lfdm_bench.bench.state import ResumeState
 from lfdm_bench.bench.tables import write_tables
@@ -142,8 +145,9 @@ class Benchmark:
         return EvalProtocol(dataset=d.dataset, root=d.root, dataset_options=dict(d.options), split=split,
                             preset=e.protocol, n_frames=e.n_frames, resolution=d.size, real_sampling=e.real_sampling,
                             max_real=e.max_real, max_generated=e.max_generated,
-                            detector=resolve_bench_detector(e.detector, d.dataset), bn_eps=e.bn_eps,
-                            ddof=e.ddof, precision=e.precision, seed=e.seed, batch_size=e.batch_size)
+                            detector=resolve_bench_detector(e.detector, d.dataset), bn_eps=e.bn_eps, ddof=e.ddof,
+                            precision=e.precision, allow_span_mismatch=e.allow_span_mismatch,
+                            seed=e.seed, batch_size=e.batch_size)
 
     def _eval(self, method: str, split: str) -> str:
         samples = self.out / "samples" / f"{method}_{split}"
@@ -195,12 +199,18 @@ class Benchmark:
         return str(out / "ablation.json")
 
     def _grids(self) -> list[str]:
-        return write_method_grids({m: self.out / "samples" / f"{m}_test" for m in self.bc.methods}, self.out / "grids")
+        paths = write_method_grids({m: self.out / "samples" / f"{m}_test" for m in self.bc.methods}, self.out / "grids")
+        generators = {m.upper(): self.out / "samples" / f"{m}_test" for m in ("lfdm", "ldm") if m in self.bc.methods}
+        return paths + write_comparison_grids(generators, self.out / "grids")
 
     def _tables(self) -> dict:
         wall = {k: v["seconds"] for k, v in self.state.data["parts"].items()}
         results = build_results(self.out, self.bc, self.lfdm_cfg, {"LFDM": self.lfdm_dir, "LDM": self.ldm_dir}, wall)
         return {k: str(v) for k, v in write_tables(results, self.out).items()}
+
+    def _report(self) -> str:
+        records = load_data(self.lfdm_cfg.data, progress=False).records  # crop boxes of the source takes
+        return str(write_html_report([load_source(self.out)], self.out / "report.html", source_records=records))
 
     # --- the whole thing ----------------------------------------------------------------------------------------
     def plan(self) -> list[tuple[str, Callable[[], Any]]]:
@@ -218,6 +228,7 @@ class Benchmark:
         if bc.grids:
             steps.append(("grids", self._grids))
         steps.append(("tables", self._tables))
+        steps.append(("report", self._report))
         return steps
 
     def run(self) -> dict:

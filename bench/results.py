@@ -33,6 +33,32 @@ def _get(d: Any, *keys: Any) -> Any:
     return d
 
 
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return None if a is None or not b else a / b
+
+
+BEST_RULE = ("among the settings whose motion amplitude is within {tol:.0%} of real (all settings if none is), "
+             "the highest class accuracy; settings within one video of it count as equal, and of those the fewest "
+             "network evaluations per video, then the lowest FVD, win")
+
+
+def best_setting(rows: list[dict[str, Any]], motion_tolerance: float = 0.15) -> dict[str, Any] | None:
+    """The sampler setting the ablation finds best at its cost (:data:`BEST_RULE`), as the row's settings and
+    numbers plus ``rule``; None without class accuracies."""
+    rows = [r for r in rows if r.get("acc_motion") is not None]
+    if not rows:
+        return None
+    ok = [r for r in rows if r.get("motion_ratio") is not None and abs(r["motion_ratio"] - 1) <= motion_tolerance]
+    pool = ok or rows
+    top = max(r["acc_motion"] for r in pool)
+    equal = [r for r in pool if r["acc_motion"] >= top - 1.0 / max(1, r.get("n_videos") or 1) - 1e-9]
+    best = min(equal, key=lambda r: (r.get("nfe_per_video") or 0, r["fvd"] if r.get("fvd") is not None else 0.0))
+    keys = ("point", "sampler", "steps", "guidance", "eta", "acc_motion", "motion_ratio", "fvd", "nfe_per_video",
+            "seconds_per_video", "n_videos")
+    return {**{k: best.get(k) for k in keys}, "motion_within_tolerance": bool(ok),
+            "rule": BEST_RULE.format(tol=motion_tolerance)}
+
+
 def method_summary(rec: dict, split: str) -> dict[str, Any]:
     """The main-table numbers of one evaluation record (``metrics/<method>_<split>.json``)."""
     v = rec["values"]
@@ -45,6 +71,8 @@ def method_summary(rec: dict, split: str) -> dict[str, Any]:
         "acc_i3d": _get(v, "acc", "probe-i3d", "generated", split, "accuracy"),
         "acc_real": _get(v, "acc", "probe-motion", "real_test", "accuracy"),
         "chance": _get(v, "acc", "probe-motion", "chance"),
+        "acc_ratio": _ratio(_get(v, "acc", "probe-motion", "generated", split, "accuracy"),
+                            _get(v, "acc", "probe-motion", "real_test", "accuracy")),
         "psnr": _get(v, "psnr", split, "mean"), "ssim": _get(v, "ssim", split, "mean"),
         "motion_ratio": _get(v, "motion", split, "amplitude", "ratio"),
         "frame0_psnr": _get(v, "motion", split, "opening_frame", "psnr"),
@@ -129,6 +157,7 @@ def build_results(out: Path, bc: BenchConfig, cfg: LFDMConfig, runs: dict[str, P
     if ab_path.is_file():
         ab = json.loads(ab_path.read_text())
         ablation = {"rows": ab["rows"], "max_subjects": ab["request"].get("max_subjects"),
+                    "best": best_setting(ab["rows"]),
                     "plots": sorted(str(p.relative_to(out)) for p in (out / "ablation" / "plots").glob("*.png"))}
     facts = run_facts(bc, cfg, wall_seconds)
     return {"benchmark": {"name": bc.name, "config": to_dict(bc), "hardware": facts["hardware"],

@@ -15,9 +15,11 @@ from lfdm_bench.metrics.format import digits_of, display_rows, format_mean_std, 
 from lfdm_bench.utils.io import atomic_write_json, atomic_write_text
 
 METHOD_NAMES = {"lfdm": "LFDM", "ldm": "LDM", "static": "static (source image)", "retrieval": "retrieval (LFAE)",
-                "real": "real (other take)", "lfae": "LFAE (real flows)", "floor": "real vs real (disjoint halves)"}
-MAIN_HEADERS = ["method", "FVD [95% CI]", "cFVD", "sFVD", "KVD", "class acc %", "PSNR", "SSIM", "motion x real",
-                "frame-0 PSNR", "s/video"]
+                "real": "real (other take)", "lfae": "LFAE (real flows)",
+                "floor": "real vs real (disjoint halves)"}
+# acc x real: class accuracy / the probe's accuracy on real test videos; motion x real: generated / real amplitude
+MAIN_HEADERS = ["method", "FVD [95% CI]", "cFVD", "sFVD", "KVD", "class acc %", "acc x real", "PSNR", "SSIM",
+                "motion x real", "frame-0 PSNR", "s/video"]
 AE_HEADERS = ["autoencoder", "L1", "PSNR (mean)", "PSNR (pooled)", "SSIM", "frames"]
 ABLATION_COLUMNS = ("point", "method", "sampler", "steps", "guidance", "eta", "fvd", "cfvd", "sfvd", "kvd",
                     "acc_motion", "acc_i3d", "motion_ratio", "open_motion", "seconds_per_video", "nfe_per_video",
@@ -40,7 +42,8 @@ def main_rows(results: dict, split: str) -> list[list[str]]:
         group = {k: format_mean_std(s[k]["mean"], s[k]["std"], digits_of(k), missing="-")
                  for k in ("cfvd", "sfvd")}
         rows.append([METHOD_NAMES.get(m, m), fvd, group["cfvd"], group["sfvd"], _v(s["kvd"], "kvd"),
-                     _v(None if s["acc"] is None else 100 * s["acc"], "acc_percent"), _v(s["psnr"], "psnr"),
+                     _v(None if s["acc"] is None else 100 * s["acc"], "acc_percent"),
+                     _v(s.get("acc_ratio"), "acc_ratio"), _v(s["psnr"], "psnr"),
                      _v(s["ssim"], "ssim"), _v(s.get("motion_ratio"), "motion_ratio"),
                      _v(s.get("frame0_psnr"), "frame0_psnr"), _v(s["seconds_per_video"], "seconds_per_video")])
     return rows
@@ -98,8 +101,12 @@ def _caption(results: dict, split: str) -> str:
 
 
 def gap_rows(results: dict) -> list[list[str]]:
+    def acc(s: dict) -> str:
+        return _v(None if s.get("acc") is None else 100 * s["acc"], "acc_percent")
+
     return [[METHOD_NAMES.get(m, m), _v(d["test"]["fvd"], "fvd"), _v(d["train"]["fvd"], "fvd"),
-             _v(d["gap"]["fvd"], "fvd")] for m, d in results["methods"].items() if "gap" in d]
+             _v(d["gap"]["fvd"], "fvd"), acc(d["test"]), acc(d["train"])]
+            for m, d in results["methods"].items() if "gap" in d]
 
 
 def ae_rows(results: dict) -> list[list[Any]]:
@@ -117,6 +124,16 @@ def ablation_caption(ab: dict) -> str:
     return (f"{n} generated videos per setting (the first {ab.get('max_subjects') or 'all'} test subjects, every "
             f"class, same sources and seeds at every setting) vs {n_real} real videos; NFE = network evaluations "
             f"per video (a guided step counts 2).")
+
+
+def best_line(ab: dict) -> str:
+    """The ablation's best setting at its cost (:func:`lfdm_bench.bench.results.best_setting`) as a sentence."""
+    b = ab.get("best")
+    if not b:
+        return ""
+    return (f"\n\nBest at its cost: {b['sampler']}, {b['steps']} steps, guidance {b['guidance']:g} (class accuracy "
+            f"{_v(b['acc_motion'], 'acc_motion')}, motion x real {_v(b['motion_ratio'], 'motion_ratio')}, "
+            f"{b['nfe_per_video']} NFE per video); rule: {b['rule']}.")
 
 
 def fact_rows(results: dict) -> list[list[Any]]:
@@ -142,7 +159,8 @@ def render_markdown(results: dict) -> str:
     gap = gap_rows(results)
     if gap:
         parts.append("## Generalisation: FVD from test-subject vs train-subject images\n\n"
-                     + to_markdown(gap, ["method", "FVD test", "FVD train", "gap (test - train)"]))
+                     + to_markdown(gap, ["method", "FVD test", "FVD train", "gap (test - train)", "class acc % test",
+                                         "class acc % train"]))
     ae = ae_rows(results)
     if ae:
         parts.append("## Autoencoders: reconstruction of test-subject frames 1..T-1\n\n"
@@ -151,7 +169,7 @@ def render_markdown(results: dict) -> str:
     ab = results.get("ablation")
     if ab and ab["rows"]:
         parts.append(f"## Sampler ablation (LFDM, test subjects)\n\n{ablation_caption(ab)}\n\n"
-                     + to_markdown(ablation_table(ab["rows"]))
+                     + to_markdown(ablation_table(ab["rows"])) + best_line(ab)
                      + "\n\nPlots: " + ", ".join(f"`{p}`" for p in ab["plots"]))
     parts.append("## Run facts\n\n" + to_markdown(fact_rows(results), ["", ""]))
     return "\n\n".join(parts) + "\n"
@@ -178,7 +196,7 @@ def main_csv_rows(results: dict, split: str) -> list[dict[str, Any]]:
             ci = s["fvd_ci"] or [None, None]
             rows.append({"method": m, "fvd": s["fvd"], "fvd_ci_lo": ci[0], "fvd_ci_hi": ci[1],
                          "cfvd_mean": s["cfvd"]["mean"], "cfvd_std": s["cfvd"]["std"], "sfvd_mean": s["sfvd"]["mean"],
-                         "sfvd_std": s["sfvd"]["std"], "kvd": s["kvd"], "acc": s["acc"], "acc_i3d": s["acc_i3d"],
+                         "sfvd_std": s["sfvd"]["std"], "kvd": s["kvd"], "acc": s["acc"], "acc_i3d": s["acc_i3d"], "acc_ratio": s.get("acc_ratio"),
                          "psnr": s["psnr"], "ssim": s["ssim"], "motion_ratio": s.get("motion_ratio"),
                          "frame0_psnr": s.get("frame0_psnr"), "n_generated": s["n_generated"],
                          "n_real": s["n_real"], "seconds_per_video": s["seconds_per_video"]})

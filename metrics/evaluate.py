@@ -181,12 +181,8 @@ def evaluate(protocol: EvalProtocol, samples: str | Path | Sequence[str | Path] 
     proto["time_span"] = span.to_dict()
     if span.matches is False:
         if not protocol.allow_span_mismatch:
-            raise ValueError(
-                f"{span.statement}. FVD would compare motion over different time scales. Fix: read real clips over "
-                f"the same span (--sampling uniform spreads {n} frames over each real video, as generators trained "
-                f"on whole-video clips produce them), or generate videos whose frames are consecutive source frames "
-                f"(train and sample with data.sampling=first), or pass --allow-span-mismatch to compute it anyway "
-                f"(the difference is then stated with the result)")
+            raise ValueError(f"{span.statement}. FVD would compare motion over different time scales. Fix: "
+                             f"{_span_fixes(protocol, gen)}")
         notes.append(span.statement + " (allowed by allow_span_mismatch)")
     elif span.matches is None:
         notes.append(span.statement)
@@ -293,6 +289,25 @@ def evaluate(protocol: EvalProtocol, samples: str | Path | Sequence[str | Path] 
     return EvalResult(protocol=proto, detector=det_info, values=values, counts=counts, notes=notes, timings=timings,
                       records={"generated": gen_clips, **{f"real_{s}": r for s, r in real.items()}},
                       features={"generated": gen_feats, **{f"real_{s}": f for s, f in real_feats.items()}})
+
+
+def _span_fixes(protocol: EvalProtocol, gen: Sequence[VideoRecord]) -> str:
+    """The ways out of a time-span mismatch, most specific first."""
+    fixes = []
+    lengths = sorted({int(r.n_frames) for r in gen if r.n_frames})
+    whole = {r.params.get("clip_sampling") for r in gen} <= {"uniform", "random", "very_random"}
+    n = protocol.n_frames
+    if whole and protocol.real_sampling == "uniform" and lengths and lengths[-1] > n:
+        fixes.append(f"evaluate all {lengths[-1]} frames of the generated videos (--frames {lengths[-1]}; "
+                     f"--protocol lfdm does so for 40-frame videos), since their frames are spread over the whole "
+                     f"source video like the real uniform clips")
+    if whole and protocol.real_sampling != "uniform":
+        fixes.append(f"read real clips over the whole video (--sampling uniform spreads {n} frames over each real "
+                     "video, as generators trained on whole-video clips produce them)")
+    fixes.append("generate videos whose frames are consecutive source frames (train and sample with "
+                 "data.sampling=first) for window / first-frame protocols")
+    fixes.append("or pass --allow-span-mismatch to compute it anyway (the difference is then stated with the result)")
+    return "; ".join(fixes)
 
 
 def _drift(bf16: float | None, fp32: float | None) -> dict[str, Any]:

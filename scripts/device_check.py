@@ -23,15 +23,14 @@ section's budget runs low.
     python scripts/device_check.py --out device_check.json            # on the GPU machine (~7 min)
     python scripts/device_check.py --tiny --device cpu --out /tmp/dc.json   # CPU smoke run (< 1 min)
 
-``--tiny`` runs every section on the ``tiny`` config's models (32x32 video, 8 frames, batch 2; I3D on 2 clips of
-9 frames per set): its figures exercise the code, they are not comparable with the anchors.
-"""
+``--tiny``: every section on the ``tiny`` config's models (32x32, 8 frames, batch 2; I3D on 2 clips of 9 frames
+per set), figures that exercise the code and are not comparable with the anchors."""
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import json
+import math
 import os
 import platform
 import re
@@ -47,10 +46,12 @@ from types import SimpleNamespace
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # run from a checkout without installing
 
+import numpy as np  # noqa: E402
 import torch  # noqa: E402
+from lfdm_bench.utils.io import atomic_write_json  # noqa: E402  (first party, after the path set-up)
 
-# the anchors of shared/reference/performance.md (official LFDM code / reference I3D on one H100, fp32)
-# key -> (what, unit, anchor, target, better); better: "lower" or "higher"
+# shared/reference/performance.md (official code / reference I3D, one H100, fp32): key -> (what, unit, anchor,
+# target, better: "lower" | "higher")
 ANCHORS = {
     "dm_full_step": ("full DM step (LFAE targets + loss + backward + Adam)", "s/it", 0.664, 0.13, "lower"),
     "dm_full_step_mem": ("full DM step, peak memory", "GiB", 13.3, 6.0, "lower"),
@@ -58,7 +59,7 @@ ANCHORS = {
     "ddim10": ("DDIM-10 incl. decoding, guidance 1 (batched)", "s/video", 0.487, 0.05, "lower"),
     "ddim10_guided": ("DDIM-10 incl. decoding, guidance 1.5 (batched)", "s/video", 0.806, None, "lower"),
     "guided_over_unguided": ("guided / unguided sampling time", "x", 0.806 / 0.487, 1.3, "lower"),
-    "i3d": ("I3D features 16x224x224, batch 16 (default precision)", "clips/s", 768.0, 2300.0, "higher"),
+    "i3d": ("I3D features 16x224x224, batch 16 (default: fp32)", "clips/s", 768.0, 2300.0, "higher"),
     "i3d_fvd_rel_diff": ("FVD bf16 vs fp32, relative difference", "%", None, 0.5, "lower"),
 }
 # extra rows: key -> (what, unit, the anchor row it compares with or None)
@@ -80,6 +81,9 @@ SECTIONS = {
     "tests": (75, 30), "build": (25, 10), "dm_step": (45, 10), "dm_full_step": (45, 8), "sampling": (70, 10),
     "lfae_step": (40, 8), "i3d": (60, 25), "compile": (105, 60),
 }
+
+
+TRAINING_SECTIONS = {"dm_step", "dm_full_step", "lfae_step", "compile"}
 
 
 class SectionTimeout(Exception):
@@ -109,8 +113,7 @@ class Check:
     """The run's state: settings, results (written to ``out`` after every section) and the global deadline."""
 
     def __init__(self, out: Path, budget_s: float, tiny: bool, device: torch.device, settings: dict):
-        self.out, self.tiny, self.device = out, tiny, device
-        self.t0 = time.monotonic()
+        self.out, self.tiny, self.device, self.t0 = out, tiny, device, time.monotonic()
         self.deadline = self.t0 + budget_s
         self.result = {"machine": machine(device), "settings": settings, "sections": {}, "figures": {},
                        "comparable_with_anchors": not tiny and device.type == "cuda", "budget_s": budget_s}
@@ -125,13 +128,13 @@ class Check:
     def save(self) -> None:
         self.result["total_s"] = round(time.monotonic() - self.t0, 2)
         self.out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.out.with_name(self.out.name + ".tmp")
-        tmp.write_text(json.dumps(self.result, indent=2, default=str))
-        os.replace(tmp, self.out)
+        atomic_write_json(self.out, self.result)  # a run killed mid-write keeps the previous complete file
 
     def section(self, name: str, fn, budget: float | None = None) -> str:
         """Run ``fn(check, section_deadline)`` within its budget; record status, seconds and any error."""
         budget = SECTIONS[name][1 if self.tiny else 0] if budget is None else budget
+        if self.device.type == "cuda":  # what the toolkit does: the engine turns autotuning on, sampling / I3D not
+            torch.backends.cudnn.benchmark = name in TRAINING_SECTIONS
         wanted, budget = budget, min(budget, self.left())
         rec = {"budget_s": round(budget, 1)}
         if budget < min(3.0, wanted):
@@ -190,19 +193,24 @@ def sync(device: torch.device) -> None:
 
 
 def release(device: torch.device) -> None:
-    if device.type == "cuda":
-        with contextlib.suppress(Exception):
-            torch.cuda.synchronize(device)
+    with contextlib.suppress(Exception):
+        sync(device)
+        if device.type == "cuda":
             torch.cuda.empty_cache()
 
 
 def measure(fn, device: torch.device, deadline: float, warmup: int, iters: int) -> dict:
     """Median wall seconds of ``fn()`` over up to ``iters`` timed calls after ``warmup`` calls (synchronised), and
-    the peak CUDA memory (GiB) of the timed calls. Stops early, after one timed call at least, when the time left
-    before ``deadline`` is under twice the slowest call."""
+    the peak CUDA memory (GiB) of the timed calls. Cuts the warm-up short (after one call) when the time left
+    before ``deadline`` is under three calls, and the timed calls (after one) when it is under two."""
+    done = 0
     for _ in range(warmup):
+        t = time.perf_counter()
         fn()
-    sync(device)
+        sync(device)
+        done += 1
+        if deadline - time.monotonic() < 3 * (time.perf_counter() - t):
+            break
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     times: list[float] = []
@@ -214,7 +222,7 @@ def measure(fn, device: torch.device, deadline: float, warmup: int, iters: int) 
         if deadline - time.monotonic() < 2 * max(times):
             break
     peak = torch.cuda.max_memory_allocated(device) / 2**30 if device.type == "cuda" else None
-    return {"median_s": statistics.median(times), "iters": len(times), "warmup": warmup,
+    return {"median_s": statistics.median(times), "iters": len(times), "warmup": done,
             "times_s": [round(x, 5) for x in times], "peak_gib": None if peak is None else round(peak, 3)}
 
 
@@ -251,7 +259,7 @@ def build_models(check: Check, deadline: float, config: str, overrides: list[str
     torch.manual_seed(0)
     s.cfg, s.codec = cfg, FlowTargetCodec(cfg.dm.flow_target)
     s.lfae = LFAE(cfg.lfae.model).to(dev).eval().requires_grad_(False)  # frozen stage 1
-    s.dm = build_dm(cfg, texts, cfg.lfae.model).to(dev)
+    s.dm = build_dm(cfg, texts, cfg.lfae.model, table).to(dev)  # random class embeddings of the encoder's width
     s.channels_last = cfg.dm.train.channels_last if channels_last is None else channels_last
     check.result["settings"]["channels_last"] = s.channels_last
     b, t, size = s.batch, cfg.data.n_frames, cfg.data.size
@@ -269,7 +277,7 @@ def build_models(check: Check, deadline: float, config: str, overrides: list[str
 
 
 def dm_train_step(check: Check, precision: str, full: bool):
-    """One step as the engine runs it: autocast(loss_fn), zero_grad, backward, clip 1.0, Adam."""
+    """One step as the engine runs it: autocast(loss_fn), zero_grad, backward, gradient clipping, Adam, EMA."""
     s, dev = check.state, check.device
     opt = s.opt
     bf16 = precision == "bf16"
@@ -285,17 +293,27 @@ def dm_train_step(check: Check, precision: str, full: bool):
             loss = s.dm(target.float(), z0.float(), s.cls)
         opt.zero_grad(set_to_none=True)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(s.dm.parameters(), 1.0)
+        if s.cfg.dm.train.grad_clip:
+            torch.nn.utils.clip_grad_norm_(s.dm.parameters(), s.cfg.dm.train.grad_clip)
+        assert math.isfinite(float(loss.detach()))  # the engine's one host read per step
         opt.step()
+        if s.ema is not None:  # dm.train.ema_decay (none in the paper's configs)
+            s.ema.update(s.dm)
 
     return step
 
 
-def _ensure_optimizer(check: Check) -> None:
+def _ensure_optimizer(check: Check) -> SimpleNamespace:  # and the DM in train mode; -> the state
+    from lfdm_bench.training.engine import EMA
+
     s = check.state
+    s.dm.train()
     if getattr(s, "opt", None) is None:
         tc = s.cfg.dm.train
-        s.opt = torch.optim.Adam([p for p in s.dm.parameters() if p.requires_grad], lr=tc.lr, betas=tc.betas)
+        s.opt = torch.optim.Adam([p for p in s.dm.parameters() if p.requires_grad], lr=tc.lr, betas=tc.betas,
+                                 weight_decay=tc.weight_decay)
+        s.ema = EMA(s.dm, tc.ema_decay) if tc.ema_decay else None
+    return s
 
 
 def set_layout(model: torch.nn.Module, channels_last: bool) -> None:
@@ -312,8 +330,8 @@ def set_layout(model: torch.nn.Module, channels_last: bool) -> None:
 def section_dm_step(check: Check, deadline: float):
     """fp32, bf16 and bf16 + channels_last_3d; ``dm_step`` is the configured variant (``train.mixed_precision``
     auto and ``dm.train.channels_last``), the models are left in the configured layout."""
-    _ensure_optimizer(check)
-    s, w, n = check.state, check.state.warmup, check.state.iters
+    s = _ensure_optimizer(check)
+    w, n = s.warmup, s.iters
     variants = [("dm_step_fp32", "fp32", False), ("dm_step_bf16", "bf16", False), ("dm_step_cl", "bf16", True)]
     per_variant = (deadline - time.monotonic()) / len(variants)
     for key, precision, cl in variants:
@@ -329,8 +347,7 @@ def section_dm_step(check: Check, deadline: float):
 
 
 def section_dm_full_step(check: Check, deadline: float):
-    _ensure_optimizer(check)
-    s = check.state
+    s = _ensure_optimizer(check)
     m = measure(dm_train_step(check, s.precision, True), check.device, deadline, s.warmup, s.iters)
     check.figure("dm_full_step", m["median_s"], precision=s.precision, channels_last=s.channels_last, **m)
     check.figure("dm_full_step_mem", m["peak_gib"])
@@ -340,11 +357,9 @@ def section_sampling(check: Check, deadline: float):
     """DDIM-10 (eta 1) through ``lfdm_generator``: z0 encoding, sampling, LFAE decoding of every frame."""
     from lfdm_bench.lfdm.sample import lfdm_generator
 
-    s, dev = check.state, check.device
+    s, dev, b = check.state, check.device, check.state.sample_batch
     s.dm.eval()
-    b = s.sample_batch
-    g = torch.Generator().manual_seed(1)
-    images = torch.rand(b, 3, s.cfg.data.size, s.cfg.data.size, generator=g).to(dev)
+    images = torch.rand(b, 3, s.cfg.data.size, s.cfg.data.size, generator=torch.Generator().manual_seed(1)).to(dev)
     sources = [SimpleNamespace(class_index=i % 6, seed=1000 + i) for i in range(b)]
     times = {}
     for key, guidance in (("ddim10", 1.0), ("ddim10_guided", 1.5)):
@@ -352,7 +367,12 @@ def section_sampling(check: Check, deadline: float):
         gen = lfdm_generator(s.lfae, s.dm, s.cfg.data.n_frames, codec=s.codec, sampler="ddim", steps=10, eta=1.0,
                              guidance=guidance, stats=stats, precision=s.precision)
         half = min(deadline, time.monotonic() + (deadline - time.monotonic()) / (2 if key == "ddim10" else 1))
-        m = measure(lambda: gen(images, sources), dev, half, s.warmup, s.iters)
+
+        def batch(gen=gen):
+            with torch.no_grad():  # as generate_eval_samples runs it
+                return gen(images, sources)
+
+        m = measure(batch, dev, half, s.warmup, s.iters)
         times[key] = m["median_s"] / b
         check.figure(key, times[key], batch=b, guidance=guidance, nfe=stats.get("nfe"), precision=s.precision,
                      seconds_per_batch=m["median_s"], **{k: v for k, v in m.items() if k != "median_s"})
@@ -360,7 +380,6 @@ def section_sampling(check: Check, deadline: float):
             check.figure("ddim10_mem", m["peak_gib"])
         check.save()
     check.figure("guided_over_unguided", times["ddim10_guided"] / times["ddim10"])
-    s.dm.train()
 
 
 def section_lfae_step(check: Check, deadline: float):
@@ -373,7 +392,7 @@ def section_lfae_step(check: Check, deadline: float):
     model = LFAE(s.cfg.lfae.model).to(dev).train()
     set_layout(model, s.cfg.lfae.train.channels_last if s.channels_forced is None else s.channels_forced)
     tc = s.cfg.lfae.train
-    opt = torch.optim.Adam(model.parameters(), lr=tc.lr, betas=tc.betas)
+    opt = torch.optim.Adam(model.parameters(), lr=tc.lr, betas=tc.betas, weight_decay=tc.weight_decay)
     loss_fn = lfae_loss_fn(s.cfg)
     b, size = s.lfae_batch or tc.batch_size, s.cfg.data.size
     bf16 = s.precision == "bf16"
@@ -387,7 +406,9 @@ def section_lfae_step(check: Check, deadline: float):
                 loss, _ = loss_fn(model, batch)
             opt.zero_grad(set_to_none=True)
             loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            if tc.grad_clip:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), tc.grad_clip)
+            assert math.isfinite(float(loss.detach()))  # the engine's one host read per step
             opt.step()
 
         try:
@@ -405,61 +426,62 @@ def section_lfae_step(check: Check, deadline: float):
     return note
 
 
-def i3d_clip_sets(n: int, frames: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-    """Two sets of ``n`` clips in I3D format ``[n, 3, frames, 224, 224]`` in [-1, 1]: coarse patterns drifting
-    right (A) and finer patterns drifting down, brighter (B), so the FVD between them is large and stable."""
-    g = torch.Generator().manual_seed(3)
-
-    def clips(cells: int, shift: tuple[int, int], offset: float) -> torch.Tensor:
-        base = torch.rand(n, 3, 1, cells, cells, generator=g) * 2 - 1
-        up = torch.nn.functional.interpolate(base[:, :, 0], size=(256, 256), mode="bilinear", align_corners=False)
-        frames_ = [up[:, :, 16 + shift[0] * t:16 + shift[0] * t + 224, 16 + shift[1] * t:16 + shift[1] * t + 224]
-                   for t in range(frames)]
-        return (torch.stack(frames_, dim=2) * 0.8 + offset).clamp(-1, 1).to(device)
-
-    return clips(7, (0, 1), 0.0), clips(14, (1, 0), 0.2)
+def i3d_clips(which: int, start: int, n: int, frames: int) -> torch.Tensor:
+    """Clips ``start..start+n`` of set ``which`` in I3D format ``[n, 3, frames, 224, 224]`` in [-1, 1] (each clip
+    from its own seed): coarse patterns drifting right (set 0), finer ones drifting down, brighter (set 1), so the
+    FVD between the sets is large and stable."""
+    cells, (dy, dx), offset = ((7, (0, 1), 0.0), (14, (1, 0), 0.2))[which]
+    base = torch.stack([torch.rand(3, cells, cells, generator=torch.Generator().manual_seed(10_000 * which + i))
+                        for i in range(start, start + n)]) * 2 - 1
+    up = torch.nn.functional.interpolate(base, size=(256, 256), mode="bilinear", align_corners=False)
+    video = [up[:, :, 16 + dy * t:240 + dy * t, 16 + dx * t:240 + dx * t] for t in range(frames)]
+    return (torch.stack(video, dim=2) * 0.8 + offset).clamp(-1, 1)
 
 
 def section_i3d(check: Check, deadline: float):
-    """I3D (random weights) as the FeatureExtractor runs it (channels_last_3d, autocast): clips/s in fp32 and
-    bf16 (median batch time after one warm-up batch) and the FVD between the two sets under each precision."""
+    """I3D (random weights) through the FeatureExtractor (channels_last_3d; 224x224 input): clips/s in fp32 and
+    bf16 (median batch time, the first batch of each precision being the warm-up) and the FVD between the two sets
+    under each precision. Batch by batch, both precisions on the same clips, until the sets or the time run out."""
+    from lfdm_bench.metrics.detector import FeatureExtractor
     from lfdm_bench.metrics.fvd import SmallSampleWarning, fvd_from_features
     from lfdm_bench.metrics.i3d import build_random_i3d
 
-    s, dev = check.state, check.device
-    model = build_random_i3d().to(dev).eval().to(memory_format=torch.channels_last_3d)
-    set_a, set_b = i3d_clip_sets(s.i3d_clips, s.i3d_frames, dev)
-    bs = s.i3d_batch
-    fvd = {}
-    for precision in ("fp32", "bf16"):
-        feats, times = [], []
-        for clips in (set_a, set_b):
-            out = []
-            for start in range(0, clips.shape[0], bs):
-                x = clips[start:start + bs].contiguous(memory_format=torch.channels_last_3d)
+    s, dev, bs = check.state, check.device, check.state.i3d_batch
+    model = build_random_i3d()  # shared by both extractors (fp32: TF32 off on CUDA; bf16: autocast)
+    extractors = {p: FeatureExtractor(model, device=dev, precision=p, batch_size=bs) for p in ("fp32", "bf16")}
+    feats = {p: ([], []) for p in extractors}
+    times: dict[str, list[float]] = {p: [] for p in feats}
+    done = 0
+    while done < s.i3d_clips:
+        n, round_start = min(bs, s.i3d_clips - done), time.monotonic()
+        for which in (0, 1):
+            x = ((i3d_clips(which, done, n, s.i3d_frames) + 1) / 2).to(dev)  # [n, 3, T, 224, 224] in [0, 1]
+            for precision, (fa, fb) in feats.items():
+                sync(dev)
                 t = time.perf_counter()
-                with torch.inference_mode(), torch.autocast(dev.type, torch.bfloat16, enabled=precision == "bf16"):
-                    out.append(model(x).float().cpu())  # .cpu() waits for the batch
-                times.append((time.perf_counter() - t, x.shape[0]))
-            feats.append(torch.cat(out).double().numpy())
-        timed = times[1:] or times  # the first batch is the warm-up
-        per_clip = statistics.median(sec / n for sec, n in timed)
+                (fa, fb)[which].append(extractors[precision](x, layout="BCTHW"))  # returns after the batch
+                times[precision].append((time.perf_counter() - t) / n)
+        done += n
+        if deadline - time.monotonic() < 3 * (time.monotonic() - round_start):
+            break
+    fvd: dict[str, float] = {}
+    for precision, sets in feats.items():
         with warnings.catch_warnings():  # --tiny: a handful of clips per set
             warnings.simplefilter("ignore", SmallSampleWarning)
-            fvd[precision] = fvd_from_features(*feats)
-        check.figure(f"i3d_{precision}", 1.0 / per_clip, batch=bs, frames=s.i3d_frames, clips=2 * s.i3d_clips,
-                     fvd=fvd[precision], timed_batches=len(timed))
-        check.save()
+            fvd[precision] = fvd_from_features(*(np.concatenate(f) for f in sets))
+        timed = times[precision][1:] or times[precision]
+        check.figure(f"i3d_{precision}", 1.0 / statistics.median(timed), batch=bs, frames=s.i3d_frames,
+                     clips_per_set=done, fvd=fvd[precision], timed_batches=len(timed))
     default = "fp32"  # the FeatureExtractor's default on every device (bf16 only when asked; issue 15)
     check.figure("i3d", check.result["figures"][f"i3d_{default}"]["value"], precision=default)
     check.figure("i3d_fvd_rel_diff", 100 * abs(fvd["bf16"] - fvd["fp32"]) / max(abs(fvd["fp32"]), 1e-12),
-                 fvd_fp32=fvd["fp32"], fvd_bf16=fvd["bf16"])
+                 fvd_fp32=fvd["fp32"], fvd_bf16=fvd["bf16"], clips_per_set=done, detector="i3d-random")
+    return None if done == s.i3d_clips else f"time ran out after {done} of {s.i3d_clips} clips per set"
 
 
 def section_compile(check: Check, deadline: float):
     """The DM-only step with the U-Net compiled (``train.compile``: ``nn.Module.compile``), bf16."""
-    _ensure_optimizer(check)
-    s = check.state
+    s = _ensure_optimizer(check)
     s.dm.unet.compile()
     m = measure(dm_train_step(check, "bf16" if check.device.type == "cuda" else s.precision, False), check.device,
                 deadline, max(2, s.warmup), s.iters)
@@ -474,9 +496,7 @@ def table_rows(result: dict) -> list[list[str]]:
     figs, comparable = result["figures"], result["comparable_with_anchors"]
     rows = []
 
-    def fmt(v, unit):
-        return "-" if v is None else f"{v:.4g} {unit}"
-
+    fmt = lambda v, unit: "-" if v is None else f"{v:.4g} {unit}"  # noqa: E731
     for key in [*ANCHORS, *VARIANTS]:
         if key in ANCHORS:
             what, unit, anchor, target, better = ANCHORS[key]
@@ -521,9 +541,7 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--set", dest="overrides", action="append", default=[], help="config override key=value")
     p.add_argument("--batch", type=int, default=None, help="DM training batch (default 5 = the anchors'; tiny 2)")
     p.add_argument("--sample-batch", type=int, default=None, help="videos per sampling batch (default 10; tiny 2)")
-    p.add_argument("--lfae-batch", type=int, default=None,
-                   help="LFAE training batch (default the config's lfae.train.batch_size, halved on out-of-memory; "
-                        "tiny 2)")
+    p.add_argument("--lfae-batch", type=int, default=None, help="LFAE batch (default the config's; tiny 2)")
     p.add_argument("--channels-last", dest="channels_last", action="store_true", default=None,
                    help="channels_last_3d weights in every section (default: the config's train.channels_last)")
     p.add_argument("--no-channels-last", dest="channels_last", action="store_false")
@@ -539,22 +557,17 @@ def main(argv: list[str] | None = None) -> dict:
 
     device = pick_device(a.device)
     tiny = a.tiny
-    if a.compile is None:
-        a.compile = not tiny
-    if device.type == "cuda":
-        torch.backends.cudnn.benchmark = True  # as the engine does on CUDA (and the official training script)
-        torch.backends.cuda.matmul.allow_tf32 = True
-        torch.backends.cudnn.allow_tf32 = True
+    a.compile = not tiny if a.compile is None else a.compile
     settings = {"tiny": tiny, "budget_s": a.budget, "channels_last": a.channels_last, "compile": a.compile,
                 "precision": "bf16" if device.type == "cuda" else "fp32", "argv": sys.argv[1:] if argv is None else argv,
-                "cudnn_benchmark": torch.backends.cudnn.benchmark, "tf32": torch.backends.cuda.matmul.allow_tf32}
+                "cudnn_benchmark": "on in the training sections (as the engine sets it on CUDA), off in sampling and "
+                                   "I3D (as lfdm-bench sample / eval run)",
+                "tf32_matmul": torch.backends.cuda.matmul.allow_tf32, "tf32_cudnn": torch.backends.cudnn.allow_tf32}
     check = Check(Path(a.out), a.budget, tiny, device, settings)
     s = check.state
-    s.precision = settings["precision"]
-    s.channels_forced = a.channels_last
-    s.batch = a.batch or (2 if tiny else 5)
-    s.sample_batch = a.sample_batch or (2 if tiny else 10)
-    s.lfae_batch = a.lfae_batch or (2 if tiny else None)  # None: the config's
+    s.precision, s.channels_forced = settings["precision"], a.channels_last
+    s.batch, s.sample_batch = a.batch or (2 if tiny else 5), a.sample_batch or (2 if tiny else 10)
+    s.lfae_batch = a.lfae_batch or (2 if tiny else None)  # None: the config's (halved on out-of-memory)
     s.warmup, s.iters = (1, 2) if tiny else (3, 10)
     s.i3d_clips, s.i3d_frames, s.i3d_batch = (2, 9, 2) if tiny else (256, 16, 16)
     settings.update(batch=s.batch, sample_batch=s.sample_batch, lfae_batch=s.lfae_batch, warmup=s.warmup,

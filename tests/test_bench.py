@@ -56,7 +56,18 @@ def test_bench_writes_tables_for_every_method(bench_out):
     static = res["methods"]["static"]["test"]
     assert static["motion_ratio"] == 0 and static["frame0_psnr"] > 40.0  # (only the mp4 encoding differs)
     assert res["methods"]["lfae"]["test"]["motion_ratio"] > 0
-    assert "LFAE (real flows)" in md and "motion x real" in md
+    assert "LFAE (real flows)" in md and "motion x real" in md and "acc x real" in md
+    t_acc = res["methods"]["lfdm"]["test"]
+    assert t_acc["acc_ratio"] == pytest.approx(t_acc["acc"] / t_acc["acc_real"])
+    # comparison grids: 2 test subjects, per class the real take, LFDM and LDM from the same source, 8 of 10 frames
+    from lfdm_bench.data.records import read_manifest
+    from PIL import Image
+
+    subjects = sorted({r.subject for r in read_manifest(root / "out/samples/lfdm_test/manifest.csv")})[:2]
+    for subject in subjects:
+        img = Image.open(root / f"out/grids/compare_{subject}.png")
+        assert img.size == (8 * (32 + 2) + 2, 7 * 3 * (32 + 2) + 2)
+    assert "real take / LFDM / LDM" in (root / "out/grids/compare.md").read_text()
     # table 3: the sampler ablation of the trained LFDM, on the first subject's 7 classes, with plots
     ab = res["ablation"]
     assert [(r["sampler"], r["guidance"]) for r in ab["rows"]] == [
@@ -86,3 +97,59 @@ def test_report_on_a_benchmark_folder_includes_its_ablation(bench_out):
     r = CliRunner().invoke(main, ["report", str(root / "out")], catch_exceptions=False)
     assert r.exit_code == 0, r.output
     assert "Main results" in r.output and "Sampler ablation" in r.output and "PSNR pooled" in r.output
+
+
+def test_bench_writes_a_report_page_of_every_number(bench_out):
+    """report.html parses, refers only to files inside the output folder (sample GIFs, plots, data files), and
+    shows every method's every metric of results.json in its row."""
+    from test_html_report import Page, check_numbers_shown, check_refs_inside
+
+    root, _, _ = bench_out
+    out = (root / "out").resolve()
+    page_path = out / "report.html"
+    page = Page(page_path.read_text())
+    assert not page.stack
+    files = check_refs_inside(page_path, page, out)
+    res = json.loads((out / "results.json").read_text())
+    assert check_numbers_shown(page, res) > 100
+    gifs = [f for f in files if f.suffix == ".gif" and f.parent.name == "samples"]
+    assert len(gifs) == 7  # one per class
+    assert {out / p for p in res["ablation"]["plots"]} <= set(files)
+    text = "".join(page.text)
+    for s in ("source take", "LFDM", "LDM", "static (source image)", "retrieval (LFAE)", "real (other take)",
+              "Autoencoders", "LFAE", "Sampler ablation", "diffusers-dpmsolver++", "NOT comparable"):
+        assert s in text, s
+
+
+@pytest.mark.slow
+def test_bench_report_page_loads_its_images_in_chromium(bench_out):
+    from lfdm_bench.bench.html_browser import find_browser, image_check, screenshot
+
+    if find_browser() is None:
+        pytest.skip("no headless Chromium/Chrome installed")
+    root, _, _ = bench_out
+    page = (root / "out").resolve() / "report.html"
+    images = image_check(page)
+    assert len(images) >= 7 + 4 and all(i["loaded"] for i in images), [i for i in images if not i["loaded"]]
+    png = screenshot(page, root / "report.png", width=1280, height=900)
+    from PIL import Image
+
+    assert Image.open(png).size == (1280, 900)
+
+
+def test_best_setting_rule():
+    from lfdm_bench.bench.results import best_setting
+
+    def row(point, acc, motion, nfe, fvd=1.0):
+        return {"point": point, "sampler": "ddim", "steps": nfe, "guidance": 1.0, "acc_motion": acc,
+                "motion_ratio": motion, "nfe_per_video": nfe, "fvd": fvd, "n_videos": 20}
+
+    rows = [row("a", 0.90, 1.40, 5),  # most accurate, but 40% too much motion
+            row("b", 0.80, 1.05, 10), row("c", 0.76, 0.95, 5),  # c: within one video (0.05) of b, half the cost
+            row("d", 0.70, 1.00, 5)]
+    assert best_setting(rows)["point"] == "c" and best_setting(rows)["motion_within_tolerance"]
+    assert best_setting(rows, motion_tolerance=0.5)["point"] == "a"
+    rows[2]["acc_motion"] = 0.74  # now more than one video below b
+    assert best_setting(rows)["point"] == "b"
+    assert best_setting([row("x", 0.5, 2.0, 5), row("y", 0.6, 3.0, 10)])["point"] == "y"  # none within: all count
+    assert best_setting([{"acc_motion": None}]) is None

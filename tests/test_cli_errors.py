@@ -190,6 +190,12 @@ def test_eval_out_that_cannot_be_written_is_refused_before_any_work(tiny):
     assert not tiny["built"]  # no feature was computed
 
 
+def test_bench_out_that_cannot_be_written_is_one_line(tiny):
+    line = one_error_line(cli("bench", "--config", "bench-tiny", "--out", str(tiny["blocked"]), "--no-progress"), 1)
+    assert line == f"Error: {tiny['blocked']}: Not a directory; write the results elsewhere (--out) or make the folder " \
+                   "writable"
+
+
 def test_eval_cache_that_cannot_be_written_is_skipped_with_a_warning(tiny, monkeypatch):
     monkeypatch.setenv("LFDM_BENCH_CACHE", str(tiny["blocked"]))
     r = _eval(tiny)

@@ -87,6 +87,10 @@ def test_measure_stops_at_the_deadline():
                    warmup=1, iters=50)
     assert 1 <= m["iters"] <= 2 and len(calls) == 1 + m["iters"] and 0.19 < m["median_s"] < 1.0
     assert m["peak_gib"] is None
+    calls.clear()
+    m = dc.measure(lambda: (calls.append(1), time.sleep(0.2)), torch.device("cpu"), time.monotonic() + 0.5,
+                   warmup=5, iters=50)
+    assert m["warmup"] == 1 and m["iters"] == 1 and len(calls) == 2  # the warm-up is cut short too
 
 
 def test_table_ratios_and_targets():

@@ -168,8 +168,12 @@ def test_evaluate_refuses_different_time_spans(tmp_path: Path) -> None:
     data = get_dataset(str(make_tiny_dataset(tmp_path / "data")))
     samples = write_real_samples(data, tmp_path / "s", split="test", n_frames=12, max_videos=6)
     protocol = dict(dataset=data.name, split="test", n_frames=9)
-    with pytest.raises(ValueError, match="DIFFERENT time spans.*--allow-span-mismatch"):
+    with pytest.raises(ValueError, match="DIFFERENT time spans.*--frames 12.*--allow-span-mismatch"):
         evaluate(EvalProtocol(**protocol), samples, ["fvd"], dataset=data, detector=tiny_detector(), cache=False)
+    nine = write_real_samples(data, tmp_path / "s9", split="test", n_frames=9, max_videos=6)  # 9 of 12, spread
+    with pytest.raises(ValueError, match="DIFFERENT time spans.*--sampling uniform"):
+        evaluate(EvalProtocol(**protocol, real_sampling="first"), nine, ["fvd"], dataset=data,
+                 detector=tiny_detector(), cache=False)
     res = evaluate(EvalProtocol(**protocol, allow_span_mismatch=True), samples, ["fvd"], dataset=data,
                    detector=tiny_detector(), cache=False)
     assert res.protocol["time_span"]["matches"] is False

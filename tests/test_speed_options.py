@@ -239,3 +239,73 @@ def test_launcher_devices_and_ranks(monkeypatch):
     assert pick_device("cuda:0") == torch.device("cuda", 0) and pick_device("cpu") == torch.device("cpu")
     monkeypatch.delenv("LOCAL_RANK")
     assert pick_device("auto") == torch.device("cuda")
+
+
+def _count_host_reads(monkeypatch) -> list[str]:
+    """Names of the Python-level reads of a tensor value to the host (each one waits for the GPU on CUDA), except
+    torch.optim's reads of its step counters and the data loader's base seed (CPU tensors on every device)."""
+    import sys
+
+    seen: list[str] = []
+    for name in ("item", "tolist", "numpy", "__bool__", "__float__"):
+        original = getattr(torch.Tensor, name)
+
+        def counted(t, *a, _name=name, _orig=original, **kw):
+            caller = sys._getframe(1).f_code.co_filename.replace("\\", "/")
+            if "torch/optim/" not in caller and "torch/utils/data/" not in caller:
+                seen.append(_name)
+            return _orig(t, *a, **kw)
+
+        monkeypatch.setattr(torch.Tensor, name, counted)
+    return seen
+
+
+def test_engine_reads_the_loss_back_once_per_step(tmp_path, monkeypatch):
+    """The loss's finiteness check and its history share one read; the gradient norm and the loss function's logs
+    (tensors) are read only for the log rows: 6 steps, a row every 3 -> 6 + 2 reads (was 3 per step)."""
+    model = tiny_dm(seed=1)
+    g = torch.Generator().manual_seed(5)
+    data = TensorItems({"x0": torch.tanh(torch.randn(8, 3, 2, 8, 8, generator=g)),
+                        "cond": torch.randn(8, 2, 8, 8, generator=g), "cls": torch.arange(8) % 3})
+    cfg = TrainConfig(steps=6, batch_size=4, lr=1e-3, log_every=3, ckpt_every=100, seed=2, mixed_precision="no")
+
+    def loss_fn(m, batch):
+        loss = m(batch["x0"], batch["cond"], batch["cls"])
+        return loss, {"half": (loss / 2).detach()}
+
+    trainer = Trainer(Run.create(tmp_path), "dm", model, loss_fn, data, stack_collate, cfg, progress=False)
+    reads = _count_host_reads(monkeypatch)
+    out = trainer.fit()
+    monkeypatch.undo()
+    assert len(out["losses"]) == 6
+    assert reads.count("__float__") == 6 + 2 * 2 and len(reads) == reads.count("__float__"), reads
+    rows = (tmp_path / "logs" / "dm.csv").read_text().splitlines()
+    header, last = rows[0].split(","), dict(zip(rows[0].split(","), rows[-1].split(",")))
+    assert "half" in header and abs(float(last["half"]) - out["losses"][-1] / 2) < 1e-6
+    assert float(last["grad_norm"]) > 0
+
+
+def test_non_finite_loss_stops_before_the_update(tmp_path):
+    """A NaN loss at step 3: FloatingPointError naming it, and the checkpoint holds the weights after step 2 (the
+    optimizer never applied the NaN step)."""
+    from lfdm_bench.checkpoints import load_checkpoint
+
+    model = nn.Linear(3, 1)
+    x = torch.randn(16, 3, generator=torch.Generator().manual_seed(0))
+    data = TensorItems({"x": x, "y": x.sum(1, keepdim=True)})
+    calls = []
+
+    def loss_fn(m, batch):
+        calls.append(1)
+        loss = nn.functional.mse_loss(m(batch["x"]), batch["y"])
+        return (loss * float("nan") if len(calls) == 3 else loss), {}
+
+    cfg = TrainConfig(steps=5, batch_size=4, lr=1e-2, log_every=1, ckpt_every=100, mixed_precision="no")
+    trainer = Trainer(Run.create(tmp_path), "toy", model, loss_fn, data, stack_collate, cfg, progress=False)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    with pytest.raises(FloatingPointError, match="loss is nan at step 2"):
+        trainer.fit()
+    ck = load_checkpoint(tmp_path / "checkpoints" / "toy" / "last.pt")
+    assert ck["step"] == 2 and not ck["finished"]
+    for k, v in ck["model"].items():
+        assert torch.isfinite(v).all() and torch.equal(v, model.state_dict()[k]) and not torch.equal(v, before[k])

@@ -191,6 +191,7 @@ def test_feature_source_adapter():
     d = det.info.to_dict()
     assert d["kind"] == "embedded-domain" and d["comparable_with_published"] is False
     assert "not comparable with published" in d["note"] and d["domain"] == "synth-faces"
+    assert d["weights_status"] == "function" and "not I3D weights" in d["weights_label"]  # issue 15 labels
     g = torch.Generator().manual_seed(0)
     v32 = torch.randint(0, 256, (3, 16, 3, 32, 32), dtype=torch.uint8, generator=g)
     f = det(v32)

@@ -70,7 +70,7 @@ def train_ae(cfg: LDMConfig, run: Run, progress: bool = True, stop_at: int | Non
         loss_mod.to(x.device)
         out = m(x)  # decodes a posterior sample (global RNG, checkpointed by the engine)
         total, parts = loss_mod(x, out["reconstruction"], out["posterior"])
-        return total, {k: float(v) for k, v in parts.items() if k != "total"}
+        return total, {k: v.detach() for k, v in parts.items() if k != "total"}  # read by the engine at log steps
 
     trainer = Trainer(run, AE_STAGE, model, loss_fn, ds, _frame_collate, cfg.ae.train,
                       model_config=cfg.ae.model.to_dict(), progress=progress, run_info=run_info("ldm", cfg))

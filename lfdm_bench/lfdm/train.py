@@ -30,7 +30,7 @@ from lfdm_bench.models.lfae.lfae import LFAE, LFAEConfig
 from lfdm_bench.models.lfae.losses import LFAELoss
 from lfdm_bench.models.video_diffusion import VideoDiffusion, build_video_diffusion
 from lfdm_bench.runs import Run, open_training_run
-from lfdm_bench.text import class_table
+from lfdm_bench.text import ClassEmbeddingTable, class_table
 from lfdm_bench.training.engine import Trainer
 from lfdm_bench.training.items import TensorItems, cached_tensors, stack_collate, training_items
 from lfdm_bench.utils.device import pick_device
@@ -56,7 +56,7 @@ def lfae_loss_fn(cfg: LFDMConfig):
         source, driving = (t.to(next(m.parameters()).device) for t in batch)
         loss_mod.to(source.device)
         total, terms, _ = loss_mod(m, source, driving)
-        return total, {k: float(v) for k, v in terms.items()}
+        return total, {k: v.detach() for k, v in terms.items()}  # read back by the engine at log steps only
 
     return loss_fn
 
@@ -95,9 +95,11 @@ def compute_dm_targets(lfae: LFAE, ds: ClipDataset, batch_size: int = 16, progre
     return {"target": torch.cat(targets), "z0": torch.cat(z0s), "class_index": torch.cat(classes)}
 
 
-def build_dm(cfg: LFDMConfig, class_texts: Sequence[str], lfae_cfg: LFAEConfig) -> VideoDiffusion:
-    """Stage 2's model: ``cfg.dm``'s U-Net over flow + occlusion (3 channels), conditioned on z0 and the class text."""
-    table = class_table(cfg.dm.text, class_texts)
+def build_dm(cfg: LFDMConfig, class_texts: Sequence[str], lfae_cfg: LFAEConfig,
+             table: ClassEmbeddingTable | None = None) -> VideoDiffusion:
+    """Stage 2's model: ``cfg.dm``'s U-Net over flow + occlusion (3 channels), conditioned on z0 and the class text
+    (``table``: the class-text embeddings; default those of ``cfg.dm.text``'s encoder)."""
+    table = class_table(cfg.dm.text, class_texts) if table is None else table
     return build_video_diffusion(cfg.dm.unet, cfg.dm.diffusion, table, class_texts, in_channels=3, out_channels=3,
                                  cond_channels=lfae_cfg.latent_channels)
 

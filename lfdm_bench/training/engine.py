@@ -8,7 +8,9 @@ What it guarantees:
   and at the end, and ``fit()`` resumes from the last one by itself;
 - accelerate handles devices and processes (one process on CPU with no launcher, ``accelerate launch`` for several
   GPUs), bf16 autocast on GPU, gradient clipping, a progress bar with loss and it/s (plain lines when stderr
-  is not a terminal), CSV logs.
+  is not a terminal), CSV logs;
+- ``train.log_with=tensorboard`` (and/or ``wandb``) also sends every CSV row and the training previews to
+  TensorBoard / W&B through accelerate's trackers (:mod:`lfdm_bench.training.trackers`).
 
 Several processes (``accelerate launch --multi_gpu --num_processes N ...``): ``train.batch_size`` is the batch of
 one step over all processes; process r takes the r-th of N equal slices of the step's batch (the batch stays a
@@ -35,6 +37,7 @@ from torch import nn
 
 from lfdm_bench.checkpoints import read_checkpoint_file
 from lfdm_bench.runs import Run
+from lfdm_bench.training.trackers import StageTrackers, check_available, parse_log_with
 from lfdm_bench.utils.io import atomic_torch_save, remove_stale_temp_files
 from lfdm_bench.utils.seed import rng_state, set_rng_state
 
@@ -58,6 +61,7 @@ class TrainConfig:
     sample_every: int = 0  # 0 = only at the end
     mixed_precision: Literal["auto", "no", "bf16"] = "auto"  # auto: bf16 on CUDA, fp32 on CPU
     num_workers: int = 0
+    log_with: str | None = None  # also log to "tensorboard" and/or "wandb" (comma-separated); the CSV log always
     channels_last: bool = False  # 4-D weights in channels_last, 5-D in channels_last_3d (cuDNN's faster layout)
     compile: bool = False  # torch.compile the stage's network (nn.Module.compile: same state dict keys)
 
@@ -68,6 +72,7 @@ class TrainConfig:
             raise ValueError(f"train.batch_size must be >= 1, got {self.batch_size}")
         if self.lr <= 0:
             raise ValueError(f"train.lr must be > 0, got {self.lr}")
+        parse_log_with(self.log_with)
         if self.mixed_precision not in ("auto", "no", "bf16"):
             raise ValueError(f"train.mixed_precision must be auto, no or bf16, got {self.mixed_precision!r}")
 
@@ -127,6 +132,8 @@ class EMA:
 
 
 LossFn = Callable[[nn.Module, Any], "tuple[torch.Tensor, dict[str, float]]"]
+# on_sample(model, step) -> None, or the preview it wrote as a uint8 video [T, H, W, 3] (sent to the trackers)
+SampleFn = Callable[[nn.Module, int], Any]
 
 
 def to_channels_last(model: nn.Module) -> nn.Module:
@@ -156,12 +163,14 @@ def _lr_lambda(cfg: TrainConfig) -> Callable[[int], float]:
 
 
 class Trainer:
-    """Trains ``model`` with ``loss_fn(model, batch) -> (loss, logs)`` on batches from ``dataset``.
+    """Trains ``model`` with ``loss_fn(model, batch) -> (loss, logs)`` on batches from ``dataset`` (``logs``: named
+    floats or 0-d tensors, read back to the host only for the log rows).
 
     ``name`` names the stage: checkpoints go to ``RUN/checkpoints/<name>/last.pt``, logs to
     ``RUN/logs/<name>.csv``. ``model_config`` (a plain dict) and ``run_info``
     (:func:`lfdm_bench.checkpoints.run_info`) are stored in every checkpoint so the model can be rebuilt and sampled
-    without the YAML. ``on_sample(model, step)`` is called every ``sample_every`` steps and at the end.
+    without the YAML. ``on_sample(model, step)`` is called every ``sample_every`` steps and at the end; the preview
+    video it may return goes to the trackers of ``cfg.log_with``.
     ``params``: the parameters to optimise (default: those with ``requires_grad``); ``train_only``: when given, only
     these sub-modules are put in train mode while training, the rest of the model stays in eval mode (frozen
     BatchNorm statistics of frozen parts). ``compile_modules``: what ``cfg.compile`` compiles (default: the model;
@@ -170,7 +179,7 @@ class Trainer:
 
     def __init__(self, run: Run, name: str, model: nn.Module, loss_fn: LossFn, dataset: torch.utils.data.Dataset,
                  collate_fn: Callable, cfg: TrainConfig, model_config: dict | None = None,
-                 on_sample: Callable[[nn.Module, int], None] | None = None, params: list | None = None,
+                 on_sample: SampleFn | None = None, params: list | None = None,
                  progress: bool = True, run_info: dict | None = None, train_only: Sequence[nn.Module] | None = None,
                  compile_modules: Sequence[nn.Module] | None = None):
         from accelerate import Accelerator
@@ -200,6 +209,9 @@ class Trainer:
         self.step = 0
         self.ckpt_path = run.checkpoints / name / "last.pt"
         self.log_path = run.root / "logs" / f"{name}.csv"
+        self.log_with = parse_log_with(cfg.log_with)
+        check_available(self.log_with, name)  # before any training, not after the first log_every steps
+        self.trackers: StageTrackers | None = None
 
     # --- checkpoints -------------------------------------------------------------------------------------------
     def state_dict(self, finished: bool = False) -> dict:
@@ -214,9 +226,12 @@ class Trainer:
             "scheduler": self.scheduler.state_dict(),
             "step": self.step,
             "rng": rng_state(),
-            "train_config": vars(self.cfg) | {"betas": list(self.cfg.betas), "lr_decay_at": list(self.cfg.lr_decay_at)},
+            "train_config": self._train_config(),
             "finished": finished,
         }
+
+    def _train_config(self) -> dict[str, Any]:
+        return vars(self.cfg) | {"betas": list(self.cfg.betas), "lr_decay_at": list(self.cfg.lr_decay_at)}
 
     def save(self, finished: bool = False) -> None:
         if self.accelerator.is_main_process:
@@ -262,8 +277,6 @@ class Trainer:
     # --- the loop ----------------------------------------------------------------------------------------------
     def fit(self, stop_at: int | None = None) -> dict[str, Any]:
         """Train until ``cfg.steps`` (or ``stop_at``, to simulate an interruption in tests). Resumes by itself."""
-        from lfdm_bench.utils.progress import progress_bar
-
         cfg = self.cfg
         if self.try_resume():
             self._truncate_log()
@@ -286,6 +299,22 @@ class Trainer:
                          f"(batch {cfg.batch_size}), device {acc.device}")
         self.model = model
         self._train_mode(model, True)
+        if self.log_with and self.accelerator.is_main_process:
+            self.trackers = StageTrackers(self.log_with, self.run.root, self.name, self.step,
+                                          config={"stage": self.name, **self._train_config(),
+                                                  "model_config": self.model_config})
+        try:
+            return self._loop(model, optimizer, loader, end)
+        finally:
+            if self.trackers is not None:
+                self.trackers.close()
+                self.trackers = None
+
+    def _loop(self, model: nn.Module, optimizer: Any, loader: Any, end: int) -> dict[str, Any]:
+        from lfdm_bench.utils.progress import progress_bar
+
+        cfg, acc = self.cfg, self.accelerator
+        world, rank = acc.num_processes, acc.process_index
         bar = progress_bar(total=end, initial=self.step, desc=self.name, unit="step", dynamic_ncols=True,
                            disable=not self.progress or not self.accelerator.is_main_process)
         t0, last_t, last_step, run_loss, history = time.time(), time.time(), self.step, None, []
@@ -294,21 +323,21 @@ class Trainer:
                 torch.manual_seed(step_seed(cfg.seed, self.step, rank))
             with self.accelerator.autocast():
                 loss, logs = self.loss_fn(model, batch)
-            if not torch.isfinite(loss):
-                self.save()
-                raise FloatingPointError(f"[{self.name}] loss is {loss.item()} at step {self.step}; "
-                                         f"last good checkpoint: {self.ckpt_path}")
             optimizer.zero_grad(set_to_none=True)
             self.accelerator.backward(loss)
             grad_norm = None
-            if cfg.grad_clip:
-                grad_norm = float(self.accelerator.clip_grad_norm_(model.parameters(), cfg.grad_clip))
+            if cfg.grad_clip:  # a tensor, read back only when a log row is written
+                grad_norm = self.accelerator.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+            lv = float(loss.detach())  # the step's one read back to the host (on CUDA: waits for the backward)
+            if not math.isfinite(lv):  # before the optimizer step: the weights are still the last good ones
+                self.save()
+                raise FloatingPointError(f"[{self.name}] loss is {lv} at step {self.step}; "
+                                         f"last good checkpoint: {self.ckpt_path}")
             optimizer.step()
             self.scheduler.step()
             if self.ema:
                 self.ema.update(self.accelerator.unwrap_model(model))
             self.step += 1
-            lv = float(loss.detach())
             history.append(lv)
             run_loss = lv if run_loss is None else 0.9 * run_loss + 0.1 * lv
             bar.update(1)
@@ -317,9 +346,12 @@ class Trainer:
                 its = (self.step - last_step) / max(now - last_t, 1e-9)
                 last_t, last_step = now, self.step
                 row = {"step": self.step, "loss": lv, "lr": self.scheduler.get_last_lr()[0], "it_s": its,
-                       "grad_norm": grad_norm if grad_norm is not None else math.nan, **logs}
+                       "grad_norm": float(grad_norm) if grad_norm is not None else math.nan,
+                       **{k: float(v) for k, v in logs.items()}}  # logs may hold tensors: read here, not every step
                 if self.accelerator.is_main_process:
                     self._log_row(row)
+                if self.trackers is not None:
+                    self.trackers.log(row, self.step)
                 bar.set_postfix(loss=f"{run_loss:.4f}", its=f"{its:.2f}")
             if self.step % cfg.ckpt_every == 0 and self.step < end:
                 self.save()
@@ -342,8 +374,10 @@ class Trainer:
         was = model.training
         model.eval()
         with torch.no_grad():
-            self.on_sample(model, self.step)
+            preview = self.on_sample(model, self.step)
         self._train_mode(model, was)
+        if self.trackers is not None and preview is not None:
+            self.trackers.log_preview(preview, self.step)
 
     def _train_mode(self, model: nn.Module, mode: bool) -> None:
         """``model.train(mode)``, except that with ``train_only`` only those sub-modules train."""

@@ -150,9 +150,10 @@ class VCNNDetector:
         self.info = EmbeddedDetectorInfo(
             name=self.meta["name"], sha256=self.meta["weights"]["sha256"], bn_eps=math.nan,
             resize_method=f"none at {cfg.input_size}x{cfg.input_size}; otherwise {RESIZE_RULE}", precision="fp32",
-            comparable_with_published=False, weights_status="embedded-domain",
-            weights_label=f"embedded-domain detector {self.meta['name']} (sha256 checked against its metadata at "
-                          "load; not comparable with published numbers)",
+            comparable_with_published=False, weights_status="function",
+            weights_label=(f"embedded-domain detector {self.meta['name']} (sha256 "
+                           f"{str(self.meta['weights']['sha256'])[:12]}, trained on {self.meta['dataset']}): not I3D "
+                           "weights, NOT comparable with published numbers"),
             kind="embedded-domain", domain=self.meta["dataset"],
             feature_dim=cfg.feature_dim, input_size=cfg.input_size, frames_trained=cfg.frames,
             note=self.meta["note"])
