@@ -51,8 +51,9 @@ def main_rows(results: dict, split: str) -> list[list[str]]:
 
 def _group_size(results: dict, split: str, metric: str, side: str) -> int | None:
     """The typical (median) number of videos per cFVD / sFVD group on one side, from the generators' records."""
-    for m in ("lfdm", "ldm", *results["methods"]):
-        n = ((results["methods"].get(m) or {}).get(split) or {}).get("group_sizes", {}).get(metric, {}).get(side)
+    sizes = (results.get("table_notes") or {}).get(split, {}).get("group_sizes", {})
+    for m in ("lfdm", "ldm", *sizes):
+        n = (sizes.get(m) or {}).get(metric, {}).get(side)
         if n is not None:
             return n
     return None
@@ -86,13 +87,13 @@ def _caption(results: dict, split: str) -> str:
              f"method vs all {n_real} real videos; {p.get('n_frames')} frames; {det}; covariance ddof={p.get('ddof')}."]
     if sizes:
         lines.append("Groups (median): " + "; ".join(sizes) + ".")
-    ci = next((v[split].get("fvd_interval") for v in results["methods"].values() if split in v
-               and v[split].get("fvd_interval")), None)
+    notes = (results.get("table_notes") or {}).get(split, {})
+    ci = notes.get("interval")
     if ci:
         lines.append(f"FVD [95% CI]: the point estimate +- 1.96 SE, SE over {ci['n_boot']} bootstrap resamples of "
                      "both the generated and the real videos.")
     for m, label in (("real", "real (other take)"), ("floor", "real vs real (disjoint halves)")):
-        what = (results["methods"].get(m, {}).get(split) or {}).get("what")
+        what = notes.get("what", {}).get(m)
         if what:
             lines.append(f"{label}: {what}.")
     lines.append(f"Class accuracy by a linear probe on motion features of real training videos (chance "
