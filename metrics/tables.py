@@ -100,8 +100,9 @@ def sanity_rows(result: Any) -> list[dict[str, Any]]:
         if other:
             b = other.get((r["distortion"], r["strength"]), {})
             name = result.beside.detector.get("name", "beside")
-            target = (b.get("targets") or "fvd").split("+")[-1] if b else "fvd"
-            row[f"{name}: {target if b.get('targets') else 'fvd'}"] = fmt(b.get(target) if b else None, "fvd")
+            target = (b.get("targets") or "fvd").split("+")[-1] if b else "fvd"  # the row's last target metric
+            row[f"{name}: target"] = (f"{target} {fmt(b.get(target), target)}" if b.get("targets")
+                                      else fmt(b.get("fvd"), "fvd") if b else "-")
             row[f"{name}: rises"] = b.get("rises", "-") if b else "-"
         rows.append(row)
     return rows

@@ -24,6 +24,7 @@ from lfdm_bench.metrics.protocol import EvalProtocol
 from lfdm_bench.metrics.real_cache import FeatureCache, FunctionDetector
 from lfdm_bench.metrics.sanity import DEFAULT_STRENGTHS, SET_STRENGTHS, run_sanity, split_halves, write_real_samples
 from lfdm_bench.metrics.set_distortions import SET_ROWS
+from lfdm_bench.metrics.format import format_value
 from lfdm_bench.metrics.tables import render_sanity, write_sanity
 from test_protocol import make_tiny_dataset, tiny_features
 
@@ -181,3 +182,16 @@ def test_sanity_set_level_rows(tiny4) -> None:
     both = run_sanity(EvalProtocol(dataset=tiny4.name, split="both", n_frames=10), {}, dataset=tiny4,
                       detector=FunctionDetector(sanity_features, "sanity-features"), cache=False)
     assert both.rows == [] and any("need one split" in n for n in both.notes)
+
+
+def test_sanity_table_shows_a_second_detector_beside(tiny4) -> None:
+    protocol = EvalProtocol(dataset=tiny4.name, split="test", n_frames=10)
+    res = run_sanity(protocol, {"noise": (0.1,)}, dataset=tiny4,
+                     detector=FunctionDetector(sanity_features, "sanity-features"), cache=False)
+    res.beside = run_sanity(protocol, {"noise": (0.1,)}, dataset=tiny4,
+                            detector=FunctionDetector(tiny_features, "tiny-features"), cache=False)
+    text = render_sanity(res)
+    assert "tiny-features: target" in text and "tiny-features: rises" in text and "beside: tiny-features" in text
+    other = res.beside.rows[-1]  # class-swap at 1.0: its target is cFVD
+    assert f"cfvd {format_value(other['cfvd'], 2)}" in text
+    assert res.to_dict()["beside"]["detector"]["name"] == "tiny-features"
