@@ -15,7 +15,9 @@ class BenchEvalConfig:
     :class:`lfdm_bench.metrics.protocol.EvalProtocol`)."""
 
     metrics: tuple[str, ...] = ("fvd", "cfvd", "sfvd", "kvd", "acc", "psnr", "ssim", "motion")
-    detector: str = "i3d-random"  # or a path to I3D weights (comparable only with a known published sha256)
+    # "auto": the embedded dataset's shipped VCNN (synth-faces-vcnn-v1, ...); or a VCNN name / JSON, a path to I3D
+    # weights (comparable only with a known published sha256), or i3d-random (a pipeline smoke test only)
+    detector: str = "auto"
     protocol: str = "lfdm-bench"  # FVD preset (lfdm_bench.metrics.presets): lfdm-bench, tf, stylegan-v, videogpt, ...
     # None = the preset's value; a value given here overrides the preset and is recorded as an override
     n_frames: int | None = None
@@ -27,7 +29,9 @@ class BenchEvalConfig:
     bn_eps: float | None = None
     precision: str | None = None  # fp32 (default of every preset) or bf16 (the fp32 drift is then stored)
     batch_size: int = 8
-    bootstrap: int = 200  # resamples of the generated videos for a 95% FVD interval (0 = off)
+    # bootstrap resamples (of both the generated and the real videos) for the SE of the 95% FVD interval
+    # (lfdm_bench.metrics.uncertainty.fvd_interval; 0 = off)
+    bootstrap: int = 200
     seed: int = 0
 
 
@@ -42,6 +46,7 @@ class BenchAblationConfig:
     guidance: tuple[float, ...] = (1.0, 3.0)
     etas: tuple[float, ...] = (1.0,)
     max_subjects: int | None = 4
+    per_pair: int = 1  # videos per (subject, class) pair at each setting (the main tables' per_pair is separate)
     metrics: tuple[str, ...] = ("fvd", "acc", "motion")
 
 

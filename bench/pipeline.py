@@ -24,8 +24,6 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Callable
 
-import numpy as np
-
 from lfdm_bench.baselines.ldm.config import load_ldm_config
 from lfdm_bench.baselines.ldm.train import open_ldm_run, train_ldm_run
 from lfdm_bench.baselines.retrieval import sample_baseline
@@ -44,9 +42,9 @@ from lfdm_bench.lfdm.config import LFDMConfig, load_lfdm_config
 from lfdm_bench.lfdm.load import lfdm_config
 from lfdm_bench.lfdm.train import open_lfdm_run, train_lfdm_run
 from lfdm_bench.metrics.evaluate import evaluate
-from lfdm_bench.metrics.fvd import frechet_distance
 from lfdm_bench.metrics.protocol import EvalProtocol
 from lfdm_bench.metrics.reconstruction import evaluate_lfae_run
+from lfdm_bench.metrics.uncertainty import fvd_interval, leave_take_out, real_floor
 from lfdm_bench.runs import Run
 from lfdm_bench.sampling.generate import seconds_per_video
 from lfdm_bench.utils.io import atomic_write_json, atomic_write_text, jsonable
@@ -59,18 +57,20 @@ def _lfdm_cfg(bc: BenchConfig) -> LFDMConfig:
     return load_lfdm_config(bc.lfdm_config, bc.lfdm_overrides)
 
 
-def bootstrap_fvd(gen: np.ndarray, real: np.ndarray, n: int, seed: int = 0, ddof: int = 1) -> list[float] | None:
-    """95% interval of FVD over ``n`` resamples (with replacement) of the generated videos; real set fixed."""
-    if n <= 0 or len(gen) < 3:
-        return None
-    rng = np.random.default_rng(seed)
-    mu_r, s_r = real.mean(0), np.cov(real, rowvar=False, ddof=ddof)
-    vals = []
-    for _ in range(n):
-        g = gen[rng.integers(0, len(gen), len(gen))]
-        vals.append(frechet_distance(g.mean(0), np.cov(g, rowvar=False, ddof=ddof), mu_r, s_r))
-    lo, hi = np.percentile(vals, [2.5, 97.5])
-    return [float(lo), float(hi)]
+def resolve_bench_detector(detector: str | None, dataset: str) -> str | None:
+    """The benchmark's detector setting -> the protocol's: ``auto`` is the dataset's shipped embedded-domain VCNN
+    (:data:`lfdm_bench.metrics.vcnn.DEFAULT_DETECTORS`); anything else is passed on (a VCNN name or JSON, an I3D
+    weight path, ``i3d-random`` = pipeline smoke test)."""
+    if detector != "auto":
+        return detector
+    from lfdm_bench.metrics.vcnn.source import default_detector_for
+
+    name = default_detector_for(dataset)
+    if name is None:
+        raise ValueError(f"eval.detector 'auto' names the embedded-domain detector of an embedded dataset, but "
+                         f"{dataset!r} has none: set eval.detector to an I3D weight path (or i3d-random for a smoke "
+                         "test)")
+    return name
 
 
 class BenchConfigMismatch(ValueError):
@@ -144,8 +144,9 @@ class Benchmark:
         e, d = self.bc.eval, self.lfdm_cfg.data
         return EvalProtocol(dataset=d.dataset, root=d.root, dataset_options=dict(d.options), split=split,
                             preset=e.protocol, n_frames=e.n_frames, resolution=d.size, real_sampling=e.real_sampling,
-                            max_real=e.max_real, max_generated=e.max_generated, detector=e.detector, bn_eps=e.bn_eps,
-                            ddof=e.ddof, precision=e.precision, allow_span_mismatch=e.allow_span_mismatch,
+                            max_real=e.max_real, max_generated=e.max_generated,
+                            detector=resolve_bench_detector(e.detector, d.dataset), bn_eps=e.bn_eps, ddof=e.ddof,
+                            precision=e.precision, allow_span_mismatch=e.allow_span_mismatch,
                             seed=e.seed, batch_size=e.batch_size)
 
     def _eval(self, method: str, split: str) -> str:
@@ -154,12 +155,31 @@ class Benchmark:
         result = evaluate(self.protocol(split), samples, metrics, dataset=load_data(self.lfdm_cfg.data),
                           progress=self.progress, log_fn=self.say)
         record = result.to_dict()
-        feats = result.features
+        feats, e = result.features, self.bc.eval
         ref = result.counts.get("real_split", {}).get(split, split)
+        ddof = result.protocol["ddof"]
         if "fvd" in metrics and "i3d" in feats.get("generated", {}) and f"real_{ref}" in feats:
             rows = [i for i, r in enumerate(result.records["generated"]) if r.split == split]
-            record["fvd_ci"] = bootstrap_fvd(feats["generated"]["i3d"][rows], feats[f"real_{ref}"]["i3d"],
-                                             self.bc.eval.bootstrap, self.bc.eval.seed, result.protocol["ddof"])
+            real_feats, real_recs = feats[f"real_{ref}"]["i3d"], result.records[f"real_{ref}"]
+            record["fvd_interval"] = fvd_interval(feats["generated"]["i3d"][rows], real_feats, e.bootstrap, e.seed,
+                                                  ddof)
+            record["fvd_ci"] = record["fvd_interval"] and [record["fvd_interval"]["lo"], record["fvd_interval"]["hi"]]
+            if method == "real" and ref == split:
+                # the copied takes belong to the reference: score each take slot against the pair's other takes
+                # instead, and write the real-vs-real floor (disjoint halves) beside it
+                held = leave_take_out(real_feats, real_recs, split, ddof=ddof, seed=e.seed, n_boot=e.bootstrap)
+                if held is not None:
+                    record["values_vs_full_reference"] = {m: record["values"].get(m) for m in held["values"]}
+                    record["values"].update(held["values"])
+                    record["counts"].update(held["counts"])
+                    record.update(fvd_ci=held["fvd_ci"], fvd_interval=held["fvd_interval"], what=held["what"])
+                else:
+                    record["what"] = ("copies of reference videos (one take per pair, nothing to hold out): an "
+                                      "optimistic floor")
+                floor = real_floor(real_feats, real_recs, split, ddof=ddof, seed=e.seed, n_boot=e.bootstrap)
+                floor.update(protocol=record["protocol"], detector=record["detector"], method="floor", split=split,
+                             seconds_per_video=None)
+                atomic_write_json(self.out / "metrics" / f"floor_{split}.json", jsonable(floor))
         record["seconds_per_video"] = seconds_per_video(samples / "manifest.csv")
         record["method"], record["split"] = method, split
         path = self.out / "metrics" / f"{method}_{split}.json"
@@ -173,7 +193,7 @@ class Benchmark:
         for key in ("dataset", "root", "dataset_options", "split", "max_generated", "overrides"):
             del protocol[key]
         out = self.out / "ablation"
-        run_ablation(self.lfdm_dir, a.samplers, a.steps, a.guidance, a.etas, split="test", per_pair=self.bc.per_pair,
+        run_ablation(self.lfdm_dir, a.samplers, a.steps, a.guidance, a.etas, split="test", per_pair=a.per_pair,
                      metrics=a.metrics, out=out, progress=self.progress, log_fn=self.say, max_subjects=a.max_subjects,
                      **protocol)
         return str(out / "ablation.json")

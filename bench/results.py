@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from lfdm_bench.baselines.ldm.autoencoder import KLAutoencoder, KLAutoencoderConfig
@@ -80,6 +81,14 @@ def method_summary(rec: dict, split: str) -> dict[str, Any]:
     }
 
 
+def _group_sizes(groups: Any) -> dict[str, int | None]:
+    """Median numbers of generated and real videos per group of a cFVD / sFVD table."""
+    if not isinstance(groups, dict) or not groups:
+        return {"generated": None, "real": None}
+    med = {side: int(np.median([g[f"n_{side}"] for g in groups.values()])) for side in ("generated", "real")}
+    return med
+
+
 def run_facts(bc: BenchConfig, cfg: LFDMConfig, wall_seconds: dict[str, float]) -> dict[str, Any]:
     """Dataset, sizes, detector, seeds, hardware and wall times of the benchmark (its run-facts table)."""
     return {
@@ -126,11 +135,19 @@ def build_results(out: Path, bc: BenchConfig, cfg: LFDMConfig, runs: dict[str, P
     """Collect every evaluation of a finished benchmark in ``out`` into the ``results.json`` structure; ``runs``:
     the LFDM and LDM run folders, ``wall_seconds``: each stage's wall time."""
     methods: dict[str, Any] = {}
+    table_notes: dict[str, Any] = {}  # per split: what the reference rows are, interval, group sizes (captions)
     protocol = detector = None
     for path in sorted((out / "metrics").glob("*.json")):
         rec = json.loads(path.read_text())
         m, s = rec["method"], rec["split"]
         methods.setdefault(m, {})[s] = method_summary(rec, s)
+        notes = table_notes.setdefault(s, {"what": {}, "group_sizes": {}, "interval": None})
+        if rec.get("what"):
+            notes["what"][m] = rec["what"]
+        if rec.get("fvd_interval"):
+            notes["interval"] = {k: rec["fvd_interval"][k] for k in ("n_boot", "method")}
+        notes["group_sizes"][m] = {g: _group_sizes(_get(rec["values"], g, s, key))
+                                   for g, key in (("cfvd", "per_class"), ("sfvd", "per_subject"))}
         protocol, detector = protocol or rec["protocol"], detector or rec["detector"]
     for m, d in methods.items():
         if d.get("test", {}).get("fvd") is not None and d.get("train", {}).get("fvd") is not None:
@@ -150,5 +167,6 @@ def build_results(out: Path, bc: BenchConfig, cfg: LFDMConfig, runs: dict[str, P
     facts = run_facts(bc, cfg, wall_seconds)
     return {"benchmark": {"name": bc.name, "config": to_dict(bc), "hardware": facts["hardware"],
                           "environment": facts["environment"]},
-            "protocol": protocol, "detector": detector, "methods": methods, "autoencoders": autoencoders,
+            "protocol": protocol, "detector": detector, "methods": methods, "table_notes": table_notes,
+            "autoencoders": autoencoders,
             "ablation": ablation, "models": model_facts(runs), "facts": facts}

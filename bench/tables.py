@@ -15,7 +15,8 @@ from lfdm_bench.metrics.format import digits_of, display_rows, format_mean_std, 
 from lfdm_bench.utils.io import atomic_write_json, atomic_write_text
 
 METHOD_NAMES = {"lfdm": "LFDM", "ldm": "LDM", "static": "static (source image)", "retrieval": "retrieval (LFAE)",
-                "real": "real (other take)", "lfae": "LFAE (real flows)"}
+                "real": "real (other take)", "lfae": "LFAE (real flows)",
+                "floor": "real vs real (disjoint halves)"}
 # acc x real: class accuracy / the probe's accuracy on real test videos; motion x real: generated / real amplitude
 MAIN_HEADERS = ["method", "FVD [95% CI]", "cFVD", "sFVD", "KVD", "class acc %", "acc x real", "PSNR", "SSIM",
                 "motion x real", "frame-0 PSNR", "s/video"]
@@ -48,19 +49,56 @@ def main_rows(results: dict, split: str) -> list[list[str]]:
     return rows
 
 
+def _group_size(results: dict, split: str, metric: str, side: str) -> int | None:
+    """The typical (median) number of videos per cFVD / sFVD group on one side, from the generators' records."""
+    sizes = (results.get("table_notes") or {}).get(split, {}).get("group_sizes", {})
+    for m in ("lfdm", "ldm", *sizes):
+        n = (sizes.get(m) or {}).get(metric, {}).get(side)
+        if n is not None:
+            return n
+    return None
+
+
 def _caption(results: dict, split: str) -> str:
     p, d = results.get("protocol") or {}, results.get("detector") or {}
-    ns = {m: v[split]["n_generated"] for m, v in results["methods"].items() if split in v}
-    n_real = next((v[split]["n_real"] for v in results["methods"].values() if split in v), None)
-    chance = next((v[split]["chance"] for v in results["methods"].values() if split in v and v[split]["chance"]), 0)
-    comparable = "" if d.get("comparable_with_published") else \
-        f" NOT comparable with published numbers ({d.get('weights_status') or d.get('name')} weights)."
-    return (f"{split.capitalize()}-subject source images: {max(ns.values()) if ns else 0} generated videos per method "
-            f"vs {n_real} real videos; {p.get('n_frames')} frames at {p.get('resolution')}px -> 224 "
-            f"({p.get('resize_method')}); FVD protocol {p.get('preset', 'lfdm-bench')}; detector {d.get('name')}; "
-            f"covariance ddof={p.get('ddof')}; class accuracy by "
-            f"a linear probe on motion features of real training videos (chance {100 * (chance or 0):.1f}%)."
-            f"{comparable}")
+    gens = {m: v[split]["n_generated"] for m, v in results["methods"].items()
+            if split in v and m not in ("real", "floor")}
+    n_real = next((v[split]["n_real"] for m, v in results["methods"].items()
+                   if split in v and m not in ("real", "floor")), None)
+    chance = next((v[split]["chance"] for v in results["methods"].values() if split in v and v[split].get("chance")),
+                  0)
+    if d.get("kind") == "embedded-domain":
+        det = (f"detector {d.get('name')} (embedded-domain VCNN, {d.get('feature_dim')}-d features at "
+               f"{p.get('resolution')}px, no resize to 224; its FVDs are internal to this benchmark, NOT comparable "
+               f"with published numbers)")
+    else:
+        det = (f"{p.get('resolution')}px -> 224 ({p.get('resize_method')}); FVD protocol "
+               f"{p.get('preset', 'lfdm-bench')}; detector {d.get('name')}"
+               + ("" if d.get("comparable_with_published") else
+                  f" (NOT comparable with published numbers: {d.get('weights_status') or d.get('name')} weights; "
+                  "i3d-random is a pipeline smoke test only)"))
+    sizes = []
+    for metric, what in (("cfvd", "class"), ("sfvd", "subject")):
+        g, r = _group_size(results, split, metric, "generated"), _group_size(results, split, metric, "real")
+        if g is not None:
+            sizes.append(f"{metric.replace('fvd', 'FVD')} per {what}: {g} generated vs {r} "
+                         "real videos")
+    lines = [f"{split.capitalize()}-subject source images: {max(gens.values()) if gens else 0} generated videos per "
+             f"method vs all {n_real} real videos; {p.get('n_frames')} frames; {det}; covariance ddof={p.get('ddof')}."]
+    if sizes:
+        lines.append("Groups (median): " + "; ".join(sizes) + ".")
+    notes = (results.get("table_notes") or {}).get(split, {})
+    ci = notes.get("interval")
+    if ci:
+        lines.append(f"FVD [95% CI]: the point estimate +- 1.96 SE, SE over {ci['n_boot']} bootstrap resamples of "
+                     "both the generated and the real videos.")
+    for m, label in (("real", "real (other take)"), ("floor", "real vs real (disjoint halves)")):
+        what = notes.get("what", {}).get(m)
+        if what:
+            lines.append(f"{label}: {what}.")
+    lines.append(f"Class accuracy by a linear probe on motion features of real training videos (chance "
+                 f"{100 * (chance or 0):.1f}%).")
+    return " ".join(lines)
 
 
 def gap_rows(results: dict) -> list[list[str]]:

@@ -4,7 +4,8 @@ Examples::
 
     lfdm-bench eval --samples runs/x/samples --dataset synth-faces --metric all --i3d i3d-random
     lfdm-bench eval --run runs/x --dataset mug --root /data/MUG --metric fvd --metric cfvd --split both --i3d i3d.pt
-    lfdm-bench eval --sanity --dataset synth-faces --i3d i3d-random          # real halves vs distorted real
+    lfdm-bench eval --sanity --dataset synth-faces                          # real halves vs distorted real (VCNN)
+    lfdm-bench eval --sanity --dataset synth-faces --seed 1 --beside i3d-random --beside-subjects 2
     lfdm-bench eval --make-samples /tmp/noisy --distort noise:0.1 --dataset synth-faces --i3d i3d-random
     lfdm-bench eval --run runs/x --dataset mug --root /data/MUG --protocol stylegan-v --i3d i3d_torchscript.pt
 
@@ -77,10 +78,11 @@ def _echo_err(message: str) -> None:
                    "windows drawn over all windows [default: the preset's].")
 @click.option("--gen-sampling", type=click.Choice(GENERATED_CLIPS), default=None,
               help="Generated clips: the first N frames or one random window [default: the preset's].")
-@click.option("--i3d", "detector", default=None, metavar="PATH|i3d-random",
-              help="I3D weights (i3d_pretrained_400.pt or i3d_torchscript.pt) [default: $LFDM_BENCH_I3D or the "
-                   "cache]; i3d-random = random weights, smoke tests only. Only a file with a known published sha256 "
-                   "is labelled comparable.")
+@click.option("--i3d", "--detector", "detector", default=None, metavar="PATH|i3d-random|VCNN",
+              help="Detector: I3D weights (i3d_pretrained_400.pt or i3d_torchscript.pt) [default: $LFDM_BENCH_I3D or "
+                   "the cache; only a file with a known published sha256 is labelled comparable], an embedded-domain "
+                   "VCNN (synth-faces-vcnn-v1, synth-actions-vcnn-v1 or a detector JSON; the default of --sanity on "
+                   "synth-faces / synth-actions), or i3d-random = random weights, a pipeline smoke test only.")
 @click.option("--bn-eps", type=float, default=None,
               help="I3D BatchNorm epsilon (1e-3 TF-Hub, 1e-5 VideoGPT/TATS/cd-fvd port) [default: the preset's].")
 @click.option("--resize", "resize_method", type=click.Choice(RESIZE_METHODS), default=None,
@@ -108,6 +110,10 @@ def _echo_err(message: str) -> None:
 @click.option("--batch-size", type=click.IntRange(min=1), default=8, help="Videos per detector call.")
 @click.option("--device", default=None, help="Torch device of the detector [default: cuda if available, else cpu].")
 @click.option("--sanity", is_flag=True, help="No samples: FVD of real halves vs distorted real videos.")
+@click.option("--beside", default=None, metavar="DETECTOR",
+              help="Sanity mode: the same table with a second detector beside the first (e.g. i3d-random).")
+@click.option("--beside-subjects", type=click.IntRange(min=2), default=2, metavar="N",
+              help="Sanity mode: the --beside detector sees only the first N subjects of each split (I3D is slow).")
 @click.option("--make-samples", type=click.Path(file_okay=False, path_type=Path), default=None, metavar="DIR",
               help="Write the real clips of --split (distorted with --distort) as a sample folder, then evaluate it.")
 @click.option("--distort", default=None, metavar="NAME:STRENGTH",
@@ -124,8 +130,8 @@ def eval_cmd(metric_names: tuple[list[str], ...], split: str | None, samples: Pa
              sampling: str | None, gen_sampling: str | None, detector: str | None, bn_eps: float | None,
              resize_method: str | None, load_resize: str | None, quantize: str | None, precision: str | None,
              allow_span_mismatch: bool, real_max: int | None, gen_max: int | None, ddof: str | None,
-             out: Path | None, seed: int, batch_size: int, device: str | None, sanity: bool,
-             make_samples: Path | None, distort: str | None, extra: tuple[str, ...], no_crop: bool, no_cache: bool,
+             out: Path | None, seed: int, batch_size: int, device: str | None, sanity: bool, beside: str | None,
+             beside_subjects: int, make_samples: Path | None, distort: str | None, extra: tuple[str, ...], no_crop: bool, no_cache: bool,
              progress: bool) -> None:
     """Evaluate generated videos (FVD, cFVD, sFVD, KVD, PSNR, SSIM, class accuracy) against a dataset's real
     videos under an explicit protocol, or run the sanity table (--sanity). Writes metrics.json + tables."""
@@ -146,13 +152,29 @@ def eval_cmd(metric_names: tuple[list[str], ...], split: str | None, samples: Pa
         raise click.UsageError("give exactly one of --samples DIR, --run DIR or --make-samples DIR (or --sanity)")
     if distort and not make_samples:
         raise click.UsageError("--distort only applies with --make-samples DIR")
-    split = split or ("both" if sanity else "test")
+    if beside and not sanity:
+        raise click.UsageError("--beside only applies with --sanity")
+    from lfdm_bench.metrics.vcnn.source import default_detector_for, is_vcnn_detector
+
+    if sanity and detector is None:
+        detector = default_detector_for(dataset)  # the embedded benchmark's detector; None: the I3D as before
+    embedded = is_vcnn_detector(detector)
     options = _dataset_options(dataset, extra, no_crop)
+    if embedded and default_detector_for(dataset) is not None:
+        # the detector's own embedded dataset: rendered and read as its corpus and the embedded benchmark
+        from lfdm_bench.metrics.vcnn.source import read_size, render_options
+
+        options = render_options(detector) | options
+        size = size or read_size(detector)
+        _echo_err(f"dataset {dataset}: " + ", ".join(f"{k}={v}" for k, v in options.items()) + f", read at {size} px")
+    # sanity mode at the embedded benchmark's protocol: every real test video (fast with the VCNN); I3D: 64 of both
+    split = split or ("test" if sanity and embedded else "both" if sanity else "test")
+    sanity_max = None if embedded else SANITY_MAX_REAL
     with clean_errors(usage=(ConfigError,)):
         protocol = EvalProtocol(
             dataset=dataset, root=str(root) if root else None, dataset_options=options, split=split, preset=preset,
             n_frames=frames, resolution=size, real_sampling=sampling, generated_sampling=gen_sampling,
-            max_real=real_max if real_max or not sanity else SANITY_MAX_REAL, max_generated=gen_max,
+            max_real=real_max if real_max or not sanity else sanity_max, max_generated=gen_max,
             detector=detector, bn_eps=bn_eps, resize_method=resize_method, load_resize=load_resize,
             real_quantize=quantize, generated_quantize=quantize, precision=precision,
             ddof=None if ddof is None else int(ddof), allow_span_mismatch=allow_span_mismatch, seed=seed,
@@ -162,6 +184,12 @@ def eval_cmd(metric_names: tuple[list[str], ...], split: str | None, samples: Pa
             target = ensure_writable(out or Path(f"eval-{name}-sanity"))  # before any work
             info = _load_dataset(dataset, root, options)
             result = run_sanity(protocol, dataset=info, cache=not no_cache, progress=progress, log_fn=_echo_err)
+            if beside:
+                from dataclasses import replace
+
+                _echo_err(f"beside: {beside} on the first {beside_subjects} subjects of each split")
+                result.beside = run_sanity(replace(protocol, detector=beside), dataset=info, cache=not no_cache,
+                                           max_subjects=beside_subjects, progress=progress, log_fn=_echo_err)
             click.echo(render_sanity(result))
             paths = _write_results(write_sanity, result, target, "sanity")
             click.echo(f"\nsanity.json: {paths['json']}  (table: {paths['md']})")

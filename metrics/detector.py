@@ -109,7 +109,8 @@ class DetectorInfo:
         precision: ``"fp32"`` (TF32 off on CUDA) or ``"bf16"`` (autocast).
         comparable_with_published: True only for weights whose sha256 is a known published checkpoint
             (:data:`lfdm_bench.metrics.weights.KNOWN_I3D_DIGESTS`); False for random, unverified or stand-in weights.
-        weights_status: ``published``, ``unverified``, ``random`` or ``function`` (a stand-in feature function).
+        weights_status: ``published``, ``unverified``, ``random``, ``function`` (a stand-in feature function) or
+            ``embedded-domain`` (a VCNN of :mod:`lfdm_bench.metrics.vcnn`, checked against its own metadata).
         weights_label: the text printed with every result ("matches published checkpoint X", "unverified weights
             (sha256 ...)", "random weights ...").
     """

@@ -1,4 +1,4 @@
-"""Controlled video distortions for FVD sanity checks: noise, blur, temporal shuffling, frozen frames.
+"""Controlled video distortions for FVD sanity checks: noise, blur, temporal shuffling, frozen frames, colour shift.
 
 Every distortion maps a batch of videos ``[B, T, 3, H, W]`` (float in ``[0, 1]``, or uint8 which is converted)
 to float32 ``[B, T, 3, H, W]`` in ``[0, 1]`` with batched tensor operations (no loop over frames or pixels).
@@ -18,6 +18,8 @@ freeze    motion slowed towards the first frame: frame t shows     [0, 1]
           the clip at time ``(1 - s) t`` (linear interpolation
           between neighbouring frames); 0.5 = half speed, 1 = a
           still image of frame 0 (deterministic, no jumps)
+colour    hue rotation about the grey axis by ``strength * 180``    [0, 1]
+          degrees (direction drawn per video; appearance only)
 ========  =====================================================  =====================
 
 Randomness is per video: video ``i`` of a call draws from a generator seeded with ``(seed, video_ids[i])``, so the
@@ -44,6 +46,7 @@ __all__ = [
     "gaussian_blur",
     "shuffle_frames",
     "freeze_frames",
+    "colour_shift",
     "parse_distortion",
 ]
 
@@ -175,12 +178,36 @@ def freeze_frames(videos: Tensor, strength: float, seed: int = 0, video_ids: Seq
     return torch.lerp(_gather_frames(x, lo.repeat(b, 1)), _gather_frames(x, hi.repeat(b, 1)), w)
 
 
+def _rotation(angle: float) -> Tensor:
+    """3x3 rotation about the unit grey axis (1, 1, 1) / sqrt(3) by ``angle`` radians (Rodrigues)."""
+    k = torch.full((3,), 1.0 / math.sqrt(3.0), dtype=torch.float64)
+    kx = torch.tensor([[0.0, -k[2], k[1]], [k[2], 0.0, -k[0]], [-k[1], k[0], 0.0]], dtype=torch.float64)
+    return torch.eye(3, dtype=torch.float64) + math.sin(angle) * kx + (1 - math.cos(angle)) * (kx @ kx)
+
+
+def colour_shift(videos: Tensor, strength: float, seed: int = 0, video_ids: Sequence[int] | None = None) -> Tensor:
+    """Hue-rotate every video by ``strength * 180`` degrees (sign drawn per video): ``[B, T, 3, H, W]`` -> float32
+    in ``[0, 1]``. Grey pixels are unchanged; 0 returns the input as float."""
+    x = _as_float_videos(videos)
+    if strength < 0:
+        raise ValueError(f"colour shift strength is a fraction of a half turn >= 0, got {strength}")
+    if strength == 0:
+        return x
+    out = torch.empty_like(x)
+    for i, g in enumerate(_generators(seed, video_ids, x.shape[0])):
+        sign = 1.0 if torch.rand(1, generator=g).item() < 0.5 else -1.0
+        r = _rotation(sign * float(strength) * math.pi).float()  # [3, 3]
+        out[i] = torch.einsum("ij,tjhw->tihw", r, x[i])
+    return out.clamp_(0.0, 1.0)
+
+
 DistortionFn = Callable[..., Tensor]
 DISTORTIONS: dict[str, DistortionFn] = {
     "noise": gaussian_noise,
     "blur": gaussian_blur,
     "shuffle": shuffle_frames,
     "freeze": freeze_frames,
+    "colour": colour_shift,
 }
 """Name -> function ``(videos [B, T, 3, H, W], strength, seed=0, video_ids=None) -> float [B, T, 3, H, W]``."""
 DEFINITIONS: dict[str, str] = {
@@ -188,6 +215,8 @@ DEFINITIONS: dict[str, str] = {
     "blur": "separable Gaussian, sigma = strength px, radius ceil(3 sigma) capped at min(H, W) - 1, reflect padding",
     "shuffle": "k = round(strength T) positions (nested random order per video) cycled by one place",
     "freeze": "frame t = clip at time (1 - strength) t, linear interpolation between neighbouring frames",
+    "colour": ("per video, every pixel's RGB rotated about the grey axis (a hue rotation preserving grey levels) "
+               "by strength * 180 degrees, direction drawn per video; clamped to [0, 1]"),
 }
 """One-line definition of each distortion (stored in cache keys and results)."""
 

@@ -31,7 +31,8 @@ from lfdm_bench.metrics.real_cache import (FeatureCache, FeatureSource, cached_f
 from lfdm_bench.metrics.sample_checks import (check_classes, check_dataset, check_frame_sizes, read_samples,
                                               sample_settings, training_notes)
 
-__all__ = ["evaluate", "load_samples", "infer_resolution", "build_detector", "with_fp32_twin", "reference_notes"]
+__all__ = ["evaluate", "load_samples", "infer_resolution", "build_detector", "check_detector_domain", "with_fp32_twin",
+           "reference_notes"]
 
 log = logging.getLogger(__name__)
 LogFn = Callable[[str], None]
@@ -56,11 +57,24 @@ def infer_resolution(records: Sequence[VideoRecord]) -> int:
 
 
 def build_detector(protocol: EvalProtocol) -> FeatureSource:
-    """The I3D :class:`~lfdm_bench.metrics.detector.FeatureExtractor` described by ``protocol`` (weights resolved on
-    call)."""
+    """The feature source described by ``protocol.detector``: an embedded-domain VCNN (a shipped name such as
+    ``synth-faces-vcnn-v1`` or a detector's metadata JSON, :mod:`lfdm_bench.metrics.vcnn`; native resolution, no
+    224 resize), else the I3D :class:`~lfdm_bench.metrics.detector.FeatureExtractor` (weights resolved on call;
+    ``i3d-random`` = random weights, a pipeline smoke test)."""
+    from lfdm_bench.metrics.vcnn import is_vcnn_detector, load_detector
+
+    if is_vcnn_detector(protocol.detector):
+        return load_detector(protocol.detector, device=protocol.device)
     return FeatureExtractor(protocol.detector, bn_eps=protocol.bn_eps, resize_method=protocol.resize_method,
                             device=protocol.device, batch_size=protocol.batch_size, precision=protocol.precision,
                             torchscript_call=protocol.torchscript_call)
+
+
+def check_detector_domain(source: FeatureSource, dataset: Any) -> None:
+    """Refuse an embedded-domain detector whose training corpus shares a subject with ``dataset`` (no-op otherwise)."""
+    check = getattr(source, "check_dataset", None)
+    if check is not None:
+        check(dataset)
 
 
 def with_fp32_twin(sources: dict[str, FeatureSource]) -> dict[str, FeatureSource]:
@@ -176,6 +190,7 @@ def evaluate(protocol: EvalProtocol, samples: str | Path | Sequence[str | Path] 
     sources: dict[str, FeatureSource] = {}
     if set(wanted) & set(FEATURE_METRICS):
         sources["i3d"] = detector if detector is not None else build_detector(protocol)
+        check_detector_domain(sources["i3d"], dataset)
     if "acc" in wanted:
         sources["motion"] = motion_source()
     sources = with_fp32_twin(sources)

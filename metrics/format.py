@@ -20,6 +20,8 @@ DIGITS = {"fvd": 2, "cfvd": 2, "sfvd": 2, "kvd": 4, "psnr": 2, "psnr_pooled": 2,
           "acc_motion": 3, "acc_i3d": 3, "acc_percent": 1, "seconds_per_video": 3, "nfe_per_video": 0,
           "motion_ratio": 2, "acc_ratio": 2, "frame0_psnr": 1, "open_motion": 4}
 NOT_COMPARABLE = "i3d-random / non-pretrained detector: values are NOT comparable with published numbers"
+EMBEDDED_NOTE = ("embedded-domain detector (trained on this benchmark's synthetic domain): values are internal to this "
+                 "benchmark, NOT comparable with published numbers")
 
 
 def digits_of(metric: str, default: int = 2) -> int:
@@ -143,8 +145,11 @@ def protocol_header(protocol: dict[str, Any] | None, detector: dict[str, Any] | 
     lines = [prefix + protocol_line(protocol, detector)]
     if detector is not None and not detector.get("comparable_with_published"):
         status = detector.get("weights_status")
-        lines.append("WARNING: " + (NOT_COMPARABLE if status in (None, "random", "function")
-                                    or not detector.get("weights_label") else
-                                    f"{detector.get('weights_label')}: values are NOT marked comparable with "
-                                    "published numbers"))
+        if detector.get("kind") == "embedded-domain":
+            lines.append("WARNING: " + EMBEDDED_NOTE)
+        else:
+            lines.append("WARNING: " + (NOT_COMPARABLE if status in (None, "random", "function")
+                                        or not detector.get("weights_label") else
+                                        f"{detector.get('weights_label')}: values are NOT marked comparable with "
+                                        "published numbers"))
     return lines

@@ -108,7 +108,8 @@ class EvalProtocol:
             preset's numbers (``n_real`` / ``n_generated``: StyleGAN-V 2048 / 2048, VideoGPT 256 / 256, TATS 2048 /
             2048, cd-fvd all / 2048, LFDM all / 10,000; all videos for ``lfdm-bench`` and ``tf``); a value given
             that differs from the preset's is recorded in ``overrides``.
-        detector: I3D weight path, ``"i3d-random"`` (smoke tests; not comparable with published numbers), or
+        detector: I3D weight path, ``"i3d-random"`` (a pipeline smoke test; not comparable with published
+            numbers), an embedded-domain VCNN (``synth-faces-vcnn-v1``, ...: :mod:`lfdm_bench.metrics.vcnn`), or
             ``None`` (``$LFDM_BENCH_I3D`` / the cache; see :func:`lfdm_bench.metrics.detector.resolve_i3d_path`).
         bn_eps: (preset) I3D BatchNorm epsilon (1e-3 TF-Hub, 1e-5 VideoGPT/TATS/cd-fvd port).
         ddof: (preset) covariance normalisation, 1 (N - 1; TF-GAN, VideoGPT, TATS, LFDM) or 0 (N; StyleGAN-V, cd-fvd).
@@ -223,6 +224,12 @@ class EvalProtocol:
             "resize to 224"
         d["feature"] = "I3D Kinetics-400 logits averaged over time (400-d)"
         d["fd"] = "symmetric eigendecomposition in float64 (equal to the preset's reference route to ~1e-7)"
+        from lfdm_bench.metrics.vcnn.source import is_vcnn_detector
+
+        if is_vcnn_detector(self.detector):
+            d["frame_resize"] = d["frame_resize"].replace("then the detector's resize to 224",
+                                                          "then the VCNN at its native size (no resize to 224)")
+            d["feature"] = "embedded-domain VCNN feature (standardised; see detector_info)"
         d["kvd"] = {"kernel": "polynomial", "degree": 3, "gamma": "1/D", "coef0": 1,
                     "estimator": "unbiased MMD^2 over all samples (not x1000)"}
         d["std_over_groups_ddof"] = 0

@@ -1,12 +1,15 @@
 """Sanity mode: does the FVD pipeline rank real videos above distorted ones? Works before any generator exists.
 
-The real set (one split, or both) is cut into two disjoint halves A and B, by video and stratified by class. The
-baseline is FVD(A, B): the distance between two samples of the same distribution (not 0 for finite sets, and large
-when the halves hold fewer videos than the 400 feature dimensions). Then half B is distorted
-(:mod:`lfdm_bench.metrics.distortions`: Gaussian noise, Gaussian blur, temporal shuffling, frozen first frame) at
-increasing
-strengths and FVD(A, distorted B) is computed. A working pipeline shows FVD rising with every strength; every
-row that does not rise above the previous one is flagged.
+The real set (one split, or both) is cut into two disjoint halves A and B, by video, dealt per (subject, class) pair
+(:func:`lfdm_bench.metrics.uncertainty.pair_halves`). The baseline is FVD(A, B): the distance between two samples of
+the same distribution (not 0 for finite sets, and large when the halves hold fewer videos than the feature
+dimensions). Then half B is distorted (:mod:`lfdm_bench.metrics.distortions`: Gaussian noise, Gaussian blur, temporal
+shuffling, frozen first frame, colour shift) at increasing strengths and FVD(A, distorted B) is computed. With one
+split (``test`` or ``train``) the set-level rows of :mod:`lfdm_bench.metrics.set_distortions` follow: another
+subject's appearance (videos of a fraction of B's subjects replaced by subjects of the other split: FVD and sFVD),
+another class's motion (class-collapse: FVD and cFVD), subject-swap (sFVD) and class-swap (cFVD). A working pipeline
+shows every row's target metric rising with every strength; every row that does not rise above the previous one is
+flagged. ``beside`` runs the same table with a second detector (e.g. ``i3d-random`` on a few subjects).
 
 Real features of the whole set are shared with :func:`lfdm_bench.metrics.evaluate.evaluate` through the cache, and the
 features of each distorted half are cached too (the distortion is part of the key), so a repeated sanity run
@@ -31,13 +34,17 @@ from lfdm_bench.metrics.distortions import DISTORTIONS, Distortion
 from lfdm_bench.metrics.fvd import FeatureStats, SmallSampleWarning, fvd_from_stats
 from lfdm_bench.metrics.kvd import kvd_from_features
 from lfdm_bench.metrics.clip_select import select_clips
-from lfdm_bench.metrics.evaluate import build_detector, infer_resolution, reference_notes, with_fp32_twin
-from lfdm_bench.metrics.groups import single_thread_blas
+from lfdm_bench.metrics.evaluate import (build_detector, check_detector_domain, infer_resolution, reference_notes,
+                                         with_fp32_twin)
+from lfdm_bench.metrics.groups import group_fvd, single_thread_blas, summarise_groups
 from lfdm_bench.metrics.protocol import EvalProtocol
 from lfdm_bench.metrics.real_cache import (ClipSpec, FeatureCache, FeatureSource, cached_features, iter_clip_batches,
                                            video_ids)
+from lfdm_bench.metrics.set_distortions import (SET_ROWS, collapse_classes, flatten, pair_index, replace_subjects,
+                                                swap_classes)
+from lfdm_bench.metrics.uncertainty import pair_halves
 
-__all__ = ["DEFAULT_STRENGTHS", "SANITY_MAX_REAL", "SanityResult", "split_halves", "run_sanity",
+__all__ = ["DEFAULT_STRENGTHS", "SET_STRENGTHS", "SANITY_MAX_REAL", "SanityResult", "split_halves", "run_sanity",
            "write_real_samples"]
 
 log = logging.getLogger(__name__)
@@ -48,7 +55,11 @@ DEFAULT_STRENGTHS: dict[str, tuple[float, ...]] = {
     "blur": (1.0, 2.0, 4.0),       # Gaussian sigma in pixels at the evaluation resolution
     "shuffle": (0.25, 0.5, 1.0),   # fraction of frames permuted
     "freeze": (0.5, 0.75, 1.0),    # slow-down towards frame 0 (0.5: half speed; 1: a still image)
+    "colour": (0.2, 0.3, 0.5),     # hue rotation by strength * 180 degrees (36, 54, 90: monotone up to 90)
 }
+SET_STRENGTHS: tuple[float, ...] = (0.25, 0.5, 1.0)
+"""Fractions of the subjects / pairs replaced by the set-level rows (:data:`SET_ROWS` names the metric each must
+raise)."""
 RISE_RTOL = 1e-6
 """A row "rises" when its FVD exceeds the previous one by more than this relative amount (not float noise)."""
 SANITY_MAX_REAL = 64
@@ -83,10 +94,11 @@ class SanityResult:
     Attributes:
         protocol: the protocol (``to_dict()``, resolution resolved).
         detector: the detector's ``DetectorInfo.to_dict()``.
-        baseline: ``{"fvd", "kvd", "n_a", "n_b"}`` of half A vs untouched half B.
-        rows: one dict per (distortion, strength): ``distortion, strength, fvd, kvd, rises`` (FVD above the previous
-            strength, the baseline for the first).
+        baseline: ``{"fvd", "kvd", "cfvd", "sfvd", "n_a", "n_b"}`` of half A vs untouched half B.
+        rows: one dict per (distortion, strength): ``distortion, strength, fvd, kvd, cfvd, sfvd, targets, rises``
+            (every target metric above the previous strength's, the baseline's for the first).
         non_monotone: labels (``"blur@2"``) of the rows that do not rise.
+        beside: the same table with a second detector, or ``None``.
     """
 
     protocol: dict[str, Any]
@@ -96,6 +108,7 @@ class SanityResult:
     non_monotone: list[str]
     notes: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
+    beside: "SanityResult | None" = None
 
     @property
     def monotone(self) -> bool:
@@ -104,14 +117,17 @@ class SanityResult:
     def table_rows(self) -> list[dict[str, Any]]:
         """Rows for printing: the halves baseline first, then every distortion and strength."""
         base = {"distortion": "none (halves A vs B)", "strength": 0.0, "fvd": self.baseline["fvd"],
-                "kvd": self.baseline["kvd"], "rises": ""}
-        return [base] + [r | {"rises": "yes" if r["rises"] else "NO (non-monotone)"} for r in self.rows]
+                "kvd": self.baseline["kvd"], "cfvd": self.baseline.get("cfvd"), "sfvd": self.baseline.get("sfvd"),
+                "targets": "", "rises": ""}
+        return [base] + [r | {"targets": "+".join(r.get("targets", ["fvd"])),
+                              "rises": "yes" if r["rises"] else "NO (non-monotone)"} for r in self.rows]
 
     def to_dict(self) -> dict[str, Any]:
         return {"protocol": self.protocol, "detector": self.detector, "baseline": self.baseline, "rows": self.rows,
                 "non_monotone": self.non_monotone, "monotone": self.monotone, "notes": self.notes,
                 "timings": self.timings,
-                "comparable_with_published": bool(self.detector.get("comparable_with_published"))}
+                "comparable_with_published": bool(self.detector.get("comparable_with_published")),
+                "beside": None if self.beside is None else self.beside.to_dict()}
 
 
 def _fvd(a: np.ndarray, b: np.ndarray, ddof: int) -> float:
@@ -122,7 +138,28 @@ def _fvd(a: np.ndarray, b: np.ndarray, ddof: int) -> float:
         return fvd_from_stats(FeatureStats().update(a), FeatureStats().update(b), ddof=ddof)
 
 
+def _group_mean(fb: np.ndarray, labels_b: Sequence[Any], fa: np.ndarray, labels_a: Sequence[Any],
+                ddof: int) -> float | None:
+    """Mean over groups of FVD(A's group, B's group) (cFVD / sFVD of the sanity rows)."""
+    groups, _ = group_fvd(fb, labels_b, fa, labels_a, ddof)
+    return summarise_groups(groups)["mean"]
+
+
+def _rises(value: float | None, previous: float | None) -> bool:
+    if value is None or previous is None:
+        return False
+    return value > previous + RISE_RTOL * abs(previous) + 1e-12
+
+
+def _first_subjects(records: Sequence[VideoRecord], k: int | None) -> list[VideoRecord]:
+    if k is None:
+        return list(records)
+    keep = sorted({r.subject for r in records})[:k]
+    return [r for r in records if r.subject in keep]
+
+
 def run_sanity(protocol: EvalProtocol, strengths: Mapping[str, Sequence[float]] | None = None, *,
+               set_strengths: Sequence[float] | None = SET_STRENGTHS, max_subjects: int | None = None,
                dataset: Any = None, detector: FeatureSource | None = None, cache: FeatureCache | bool | None = True,
                progress: bool = False, log_fn: LogFn | None = None) -> SanityResult:
     """FVD of real half A vs real half B, and vs distorted half B at each strength.
@@ -132,6 +169,9 @@ def run_sanity(protocol: EvalProtocol, strengths: Mapping[str, Sequence[float]] 
             ``protocol.max_real`` videos; clips follow ``protocol.real_sampling`` at ``protocol.resolution``
             (``None``: the first real video's size).
         strengths: distortion name -> increasing strengths (default :data:`DEFAULT_STRENGTHS`).
+        set_strengths: fractions of the set-level rows (``None`` or empty: none; they need one split, ``test`` or
+            ``train``, and take their outside subjects from the other split).
+        max_subjects: only the first N subjects (sorted) of each split (a cheaper table for a slow detector).
         dataset, detector, cache, progress, log_fn: as in :func:`lfdm_bench.metrics.evaluate.evaluate`.
     """
     say = log_fn or log.info
@@ -147,8 +187,9 @@ def run_sanity(protocol: EvalProtocol, strengths: Mapping[str, Sequence[float]] 
 
         dataset = get_dataset(protocol.dataset, root=protocol.root, **protocol.dataset_options)
     store = FeatureCache() if cache is True else (cache or None)
-    records, short = select_clips(dataset.split(protocol.split), protocol.real_sampling, protocol.n_frames,
-                                  protocol.seed, protocol.max_real, protocol.subset)
+    records, short = select_clips(_first_subjects(dataset.split(protocol.split), max_subjects),
+                                  protocol.real_sampling, protocol.n_frames, protocol.seed, protocol.max_real,
+                                  protocol.subset)
     if len(records) < 4:
         raise ValueError(f"sanity mode needs at least 4 real videos ({protocol.split!r} split of {dataset.name!r} "
                          f"gives {len(records)}); use --split both or a larger dataset")
@@ -156,19 +197,24 @@ def run_sanity(protocol: EvalProtocol, strengths: Mapping[str, Sequence[float]] 
     spec = protocol.clip_spec(resolution, real=True)
     sources = with_fp32_twin({"i3d": detector if detector is not None else build_detector(protocol)})
     source = sources["i3d"]
+    check_detector_domain(source, dataset)
     info = source.info.to_dict() | {"device": str(getattr(source, "device", "cpu"))}
 
     all_feats = cached_features(dataset.name, records, spec, sources, max_videos=protocol.max_real, cache=store,
                                 batch_size=protocol.batch_size, progress=progress, log_fn=say, desc="real")
     feats = all_feats["i3d"]
-    ia, ib = split_halves(records, protocol.seed)
+    ia, ib = pair_halves(records, protocol.seed)
     fa, fb = feats[ia], feats[ib]
-    half_b = [records[i] for i in ib]
-    baseline = {"fvd": _fvd(fa, fb, protocol.ddof), "kvd": kvd_from_features(fa, fb), "n_a": len(ia), "n_b": len(ib)}
+    half_a, half_b = [records[i] for i in ia], [records[i] for i in ib]
+    cls_a, subj_a = [r.class_name for r in half_a], [r.subject for r in half_a]
+    baseline = {"fvd": _fvd(fa, fb, protocol.ddof), "kvd": kvd_from_features(fa, fb),
+                "cfvd": _group_mean(fb, [r.class_name for r in half_b], fa, cls_a, protocol.ddof),
+                "sfvd": _group_mean(fb, [r.subject for r in half_b], fa, subj_a, protocol.ddof),
+                "n_a": len(ia), "n_b": len(ib)}
     f32 = all_feats.get("i3d_fp32")
     if f32 is not None:  # bf16 asked for: the same comparison in fp32
         baseline["fvd_fp32"] = _fvd(f32[ia], f32[ib], protocol.ddof)
-    say(f"halves A ({len(ia)}) vs B ({len(ib)}): FVD {baseline['fvd']:.2f}")
+    say(f"halves A ({len(ia)}) vs B ({len(ib)}): FVD {baseline['fvd']:.4g}")
 
     rows: list[dict[str, Any]] = []
     non_monotone: list[str] = []
@@ -182,14 +228,15 @@ def run_sanity(protocol: EvalProtocol, strengths: Mapping[str, Sequence[float]] 
                                    desc=f"distorted real ({d.label})")
             fd = dist["i3d"]
             value = _fvd(fa, fd, protocol.ddof)
-            rises = value > previous + RISE_RTOL * abs(previous) + 1e-12
+            rises = _rises(value, previous)
             rows.append({"distortion": name, "strength": float(strength), "fvd": value,
-                         "kvd": kvd_from_features(fa, fd), "rises": bool(rises)})
+                         "kvd": kvd_from_features(fa, fd), "cfvd": None, "sfvd": None, "targets": ["fvd"],
+                         "rises": bool(rises)})
             if f32 is not None:
                 rows[-1]["fvd_fp32"] = _fvd(f32[ia], dist["i3d_fp32"], protocol.ddof)
             if not rises:
                 non_monotone.append(d.label)
-            say(f"{d.label}: FVD {value:.2f}{'' if rises else '  <- NOT above the previous strength'}")
+            say(f"{d.label}: FVD {value:.4g}{'' if rises else '  <- NOT above the previous strength'}")
             previous = value
     notes = reference_notes(protocol, len(records), 0)[1:] if protocol.overrides else []
     if short:
@@ -199,6 +246,21 @@ def run_sanity(protocol: EvalProtocol, strengths: Mapping[str, Sequence[float]] 
         notes.append("windows-all: the halves are disjoint by clip; one video can give clips to both halves")
     if f32 is not None:
         notes.append("bf16 features: each row's fvd_fp32 is the same comparison in fp32 (the drift)")
+    if set_strengths and protocol.split in ("test", "train") and protocol.real_sampling != "windows-all":
+        other = "train" if protocol.split == "test" else "test"
+        donor_recs, _ = select_clips(_first_subjects(dataset.split(other), max_subjects), protocol.real_sampling,
+                                     protocol.n_frames, protocol.seed, None, protocol.subset)
+        donor_feats = cached_features(dataset.name, donor_recs, spec, {"i3d": source}, cache=store,
+                                      batch_size=protocol.batch_size, progress=progress, log_fn=say,
+                                      desc=f"real ({other} split: other subjects)")["i3d"]
+        try:
+            rows += _set_rows(feats, records, ib, donor_feats, donor_recs, fa, cls_a, subj_a, baseline,
+                              set_strengths, protocol, non_monotone, say)
+        except (KeyError, ValueError) as e:  # e.g. a subset without every (subject, class) pair in half B
+            notes.append(f"set-level rows skipped: {e}")
+    elif set_strengths:
+        notes.append("set-level rows (other subject, class collapse, subject / class swap) need one split (run with "
+                     "--split test or --split train) and whole videos as clips")
     if not info.get("comparable_with_published"):
         notes.append(f"detector {info['name']}: {info.get('weights_label') or 'values'} (not comparable with "
                      "published numbers)")
@@ -209,9 +271,49 @@ def run_sanity(protocol: EvalProtocol, strengths: Mapping[str, Sequence[float]] 
         notes.append(f"non-monotone rows: {', '.join(non_monotone)}")
     proto = protocol.to_dict() | {"resolution": resolution, "mode": "sanity", "detector_info": info,
                                   "strengths": {k: list(v) for k, v in strengths.items()},
-                                  "halves": "disjoint, by video, class-stratified (seeded)"}
+                                  "set_strengths": list(set_strengths or []), "max_subjects": max_subjects,
+                                  "halves": "disjoint, by video, dealt per (subject, class) pair (seeded)"}
     return SanityResult(protocol=proto, detector=info, baseline=baseline, rows=rows, non_monotone=non_monotone,
                         notes=notes, timings={"total_s": time.perf_counter() - t_start})
+
+
+def _set_rows(feats: np.ndarray, records: Sequence[VideoRecord], ib: Sequence[int], donor_feats: np.ndarray,
+              donor_recs: Sequence[VideoRecord], fa: np.ndarray, cls_a: list[str], subj_a: list[str],
+              baseline: dict[str, Any], set_strengths: Sequence[float], protocol: EvalProtocol,
+              non_monotone: list[str], say: LogFn) -> list[dict[str, Any]]:
+    """The set-level rows: half B's (subject, class) pairs re-pointed at other rows (same split or the donors)."""
+    allf = np.concatenate([feats, donor_feats])
+    off = len(records)
+    alt = pair_index([records[i].subject for i in ib], [records[i].class_index for i in ib],
+                     [records[i].take for i in ib])
+    alt = {key: [int(ib[j]) for j in rows] for key, rows in alt.items()}
+    donors = pair_index([r.subject for r in donor_recs], [r.class_index for r in donor_recs],
+                        [r.take for r in donor_recs])
+    donors = {key: [off + j for j in rows] for key, rows in donors.items()}
+    class_name = {r.class_index: r.class_name for r in records}
+    make = {"other-subject": lambda f: replace_subjects(alt, donors, f, protocol.seed),
+            "class-collapse": lambda f: collapse_classes(alt, f, protocol.seed),
+            "subject-swap": lambda f: replace_subjects(alt, alt, f, protocol.seed),
+            "class-swap": lambda f: swap_classes(alt, f, protocol.seed)}
+    out = []
+    for name, targets in SET_ROWS.items():
+        previous = dict(baseline)
+        for strength in set_strengths:
+            rows, subj, cls = flatten(make[name](float(strength)))
+            fd = allf[rows]
+            row = {"distortion": name, "strength": float(strength), "fvd": _fvd(fa, fd, protocol.ddof),
+                   "kvd": kvd_from_features(fa, fd),
+                   "cfvd": _group_mean(fd, [class_name[c] for c in cls], fa, cls_a, protocol.ddof),
+                   "sfvd": _group_mean(fd, list(subj), fa, subj_a, protocol.ddof), "targets": list(targets)}
+            row["rises"] = all(_rises(row[t], previous[t]) for t in targets)
+            label = f"{name}@{strength:g}"
+            if not row["rises"]:
+                non_monotone.append(label)
+            say(f"{label}: " + ", ".join(f"{t} {row[t]:.4g}" for t in targets)
+                + ("" if row["rises"] else "  <- NOT above the previous strength"))
+            out.append(row)
+            previous = row
+    return out
 
 
 def write_real_samples(dataset: Any, out_dir: str | Path, *, split: str = "test", n_frames: int = 16,

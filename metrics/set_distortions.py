@@ -1,7 +1,8 @@
 """Appearance and set-level distortions for FVD sanity checks (beside the per-frame ones of
 :mod:`lfdm_bench.metrics.distortions`).
 
-``colour_shift`` is a per-video transform with the same signature as the per-frame distortions. The other rows act
+``colour_shift`` (re-exported from :mod:`lfdm_bench.metrics.distortions`, where it is the ``colour`` distortion) is a
+per-video transform with the same signature as the per-frame distortions. The other rows act
 on *which* videos form the distorted set, and need care: replacing videos by other videos **of the same set** (another
 subject of the set, another class of the set) is a permutation that leaves the pooled distribution -- hence the
 overall FVD -- unchanged. So every set-level row states the metric it targets:
@@ -27,21 +28,17 @@ changes the rows.
 
 from __future__ import annotations
 
-import math
 from typing import Hashable, Sequence
 
 import numpy as np
-import torch
-from torch import Tensor
 
-from lfdm_bench.metrics.distortions import _as_float_videos, _generators
+from lfdm_bench.metrics.distortions import DEFINITIONS, colour_shift
 
 __all__ = ["Pairs", "SET_ROWS", "SET_DEFINITIONS", "colour_shift", "COLOUR_DEFINITION", "pair_index", "split_pairs",
            "flatten", "replace_subjects", "collapse_classes", "swap_classes"]
 
 Pairs = dict[tuple[Hashable, int], list[int]]
-COLOUR_DEFINITION = ("per video, every pixel's RGB rotated about the grey axis (a hue rotation preserving grey levels) "
-                     "by strength * 180 degrees, direction drawn per video; clamped to [0, 1]")
+COLOUR_DEFINITION = DEFINITIONS["colour"]  # colour_shift lives in metrics.distortions (a per-video transform)
 SET_ROWS = {"other-subject": ("fvd", "sfvd"), "class-collapse": ("fvd", "cfvd"), "subject-swap": ("sfvd",),
             "class-swap": ("cfvd",)}
 """Set-level row -> the metrics it must raise."""
@@ -54,29 +51,6 @@ SET_DEFINITIONS = {
                     "(seeded derangement; same class, same take slot)",
     "class-swap": "a nested fraction of the pairs (s, c) replaced by the same subject's class (c + 1) mod C videos",
 }
-
-
-def _rotation(angle: float) -> Tensor:
-    """3x3 rotation about the unit grey axis (1, 1, 1) / sqrt(3) by ``angle`` radians (Rodrigues)."""
-    k = torch.full((3,), 1.0 / math.sqrt(3.0), dtype=torch.float64)
-    kx = torch.tensor([[0.0, -k[2], k[1]], [k[2], 0.0, -k[0]], [-k[1], k[0], 0.0]], dtype=torch.float64)
-    return torch.eye(3, dtype=torch.float64) + math.sin(angle) * kx + (1 - math.cos(angle)) * (kx @ kx)
-
-
-def colour_shift(videos: Tensor, strength: float, seed: int = 0, video_ids: Sequence[int] | None = None) -> Tensor:
-    """Hue-rotate every video by ``strength * 180`` degrees (sign drawn per video): ``[B, T, 3, H, W]`` -> float32
-    in ``[0, 1]``. Grey pixels are unchanged; 0 returns the input as float."""
-    x = _as_float_videos(videos)
-    if strength < 0:
-        raise ValueError(f"colour shift strength is a fraction of a half turn >= 0, got {strength}")
-    if strength == 0:
-        return x
-    out = torch.empty_like(x)
-    for i, g in enumerate(_generators(seed, video_ids, x.shape[0])):
-        sign = 1.0 if torch.rand(1, generator=g).item() < 0.5 else -1.0
-        r = _rotation(sign * float(strength) * math.pi).float()  # [3, 3]
-        out[i] = torch.einsum("ij,tjhw->tihw", r, x[i])
-    return out.clamp_(0.0, 1.0)
 
 
 def pair_index(subjects: Sequence[Hashable], classes: Sequence[int], takes: Sequence[int]) -> Pairs:
@@ -120,7 +94,7 @@ def _nested(items: list, fraction: float, rng: np.random.Generator) -> set:
 
 def replace_subjects(alt: Pairs, donors: Pairs, fraction: float, seed: int) -> Pairs:
     """Replace the videos of a nested ``fraction`` of ``alt``'s subjects by a donor subject's videos of the same class
-    (the same take slots). ``donors is alt``: a seeded derangement within the set (subject-swap); otherwise donors
+    (the same take slots; a donor with fewer takes repeats them). ``donors is alt``: a seeded derangement within the set (subject-swap); otherwise donors
     are drawn by a seeded permutation of the donor subjects (other-subject)."""
     subjects = sorted({s for s, _ in alt}, key=str)
     rng = np.random.default_rng([seed, 11])
@@ -141,9 +115,10 @@ def replace_subjects(alt: Pairs, donors: Pairs, fraction: float, seed: int) -> P
     for (s, c), rows in alt.items():
         if s in chosen:
             donor = donors.get((donor_of[s], c))
-            if donor is None or len(donor) < len(rows):
-                raise ValueError(f"donor subject {donor_of[s]!r} lacks {len(rows)} takes of class {c}")
-            out[(s, c)] = list(donor[:len(rows)])
+            if not donor:
+                raise ValueError(f"donor subject {donor_of[s]!r} has no video of class {c}")
+            # a donor with fewer takes than the slot (uneven halves) repeats its takes
+            out[(s, c)] = [donor[i % len(donor)] for i in range(len(rows))]
         else:
             out[(s, c)] = list(rows)
     return out

@@ -83,9 +83,29 @@ def group_rows(result: Any, metric: str) -> list[dict[str, Any]]:
 
 
 def sanity_rows(result: Any) -> list[dict[str, Any]]:
-    """Rows of a :class:`~lfdm_bench.metrics.sanity.SanityResult` table: distortion, strength, FVD, KVD, rises."""
-    return [{"distortion": r["distortion"], "strength": r["strength"], "fvd": format_value(r["fvd"], digits_of("fvd")),
-             "kvd": format_value(r["kvd"], digits_of("kvd")), "rises": r["rises"]} for r in result.table_rows()]
+    """Rows of a :class:`~lfdm_bench.metrics.sanity.SanityResult` table: distortion, strength, FVD, cFVD, sFVD, KVD,
+    the metrics the row must raise and whether they rise; with a ``beside`` detector, its FVD / targets / rises."""
+    def fmt(x: Any, metric: str) -> str:
+        return format_value(x, digits_of(metric), missing="-")
+
+    other = {}
+    if getattr(result, "beside", None) is not None:
+        other = {(r["distortion"], r["strength"]): r for r in result.beside.table_rows()}
+        other[("none (halves A vs B)", 0.0)] = result.beside.table_rows()[0]
+    rows = []
+    for r in result.table_rows():
+        row = {"distortion": r["distortion"], "strength": r["strength"], "fvd": fmt(r["fvd"], "fvd"),
+               "cfvd": fmt(r.get("cfvd"), "cfvd"), "sfvd": fmt(r.get("sfvd"), "sfvd"), "kvd": fmt(r["kvd"], "kvd"),
+               "targets": r.get("targets", ""), "rises": r["rises"]}
+        if other:
+            b = other.get((r["distortion"], r["strength"]), {})
+            name = result.beside.detector.get("name", "beside")
+            target = (b.get("targets") or "fvd").split("+")[-1] if b else "fvd"  # the row's last target metric
+            row[f"{name}: target"] = (f"{target} {fmt(b.get(target), target)}" if b.get("targets")
+                                      else fmt(b.get("fvd"), "fvd") if b else "-")
+            row[f"{name}: rises"] = b.get("rises", "-") if b else "-"
+        rows.append(row)
+    return rows
 
 
 def render_eval(result: Any) -> str:
@@ -105,6 +125,13 @@ def render_sanity(result: Any) -> str:
     lines.append("FVD rises with every distortion strength: OK" if result.monotone else
                  f"FLAG: FVD does not rise at {', '.join(result.non_monotone)}")
     lines += [f"note: {n}" for n in result.notes]
+    b = getattr(result, "beside", None)
+    if b is not None:
+        n_subj = b.protocol.get("max_subjects")
+        lines.append(f"beside: {b.detector.get('name')} on the first {n_subj} subjects of each split (halves "
+                     f"{b.baseline['n_a']} vs {b.baseline['n_b']}; target shown: the row's last target metric): "
+                     + ("every row rises" if b.monotone else f"does not rise at {', '.join(b.non_monotone)}"))
+        lines += [f"beside note: {n}" for n in b.notes]
     return "\n".join(lines)
 
 

@@ -31,16 +31,24 @@ def test_bench_writes_tables_for_every_method(bench_out):
     root, _, r = bench_out
     assert r.exit_code == 0, r.output
     res = json.loads((root / "out/results.json").read_text())
-    assert set(res["methods"]) == {"lfdm", "ldm", "static", "retrieval", "real", "lfae"}
+    assert set(res["methods"]) == {"lfdm", "ldm", "static", "retrieval", "real", "lfae", "floor"}
+    # the real-vs-real floor: two disjoint halves of the real test videos, with an interval around its value
+    floor = res["methods"]["floor"]["test"]
+    assert floor["n_generated"] + floor["n_real"] == res["methods"]["lfdm"]["test"]["n_real"]
+    assert floor["fvd_ci"][0] < floor["fvd"] < floor["fvd_ci"][1]
+    assert "disjoint halves" in res["table_notes"]["test"]["what"]["floor"]
     for m in ("lfdm", "ldm"):
         assert {"test", "train", "gap"} <= set(res["methods"][m])
     t = res["methods"]["lfdm"]["test"]
-    assert t["fvd"] >= 0 and t["n_generated"] == 14 and t["fvd_ci"][0] <= t["fvd_ci"][1]
+    assert t["fvd"] >= 0 and t["n_generated"] == 14 and t["fvd_ci"][0] < t["fvd"] < t["fvd_ci"][1]
+    assert res["table_notes"]["test"]["group_sizes"]["lfdm"]["cfvd"]["generated"] == 2
+    assert res["table_notes"]["test"]["interval"]["n_boot"] == 20
     assert set(res["autoencoders"]) >= {"LFAE", "LDM-AE", "copy-frame-0", "warp-only"}
     for name in ("LFDM", "LDM"):  # parameters and training FLOPs side by side
         assert res["models"][name]["unet_params"] > 0 and res["models"][name]["unet_train_gflop_per_step"] > 0
     md = (root / "out/tables.md").read_text()
     assert "Main table, test subjects" in md and "LFDM" in md and "Generalisation" in md and "Run facts" in md
+    assert "real vs real (disjoint halves)" in md and "bootstrap resamples of both" in md and "per class: 2" in md
     assert "\\toprule" in (root / "out/tables.tex").read_text()
     assert (root / "out/main_test.csv").is_file() and (root / "out/grids/lfdm_test.png").is_file()
     # the static baseline reproduces the source exactly: its PSNR on frame 0 dominates; real has no PSNR

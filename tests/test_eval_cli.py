@@ -79,7 +79,7 @@ def test_sanity_mode(env) -> None:
     assert res.exit_code == 0, res.output
     saved = json.loads((out / "sanity.json").read_text())
     assert saved["protocol"]["split"] == "both" and saved["protocol"]["max_real"] == 64
-    assert len(saved["rows"]) == 12 and "none (halves A vs B)" in res.output
+    assert len(saved["rows"]) == 15 and "none (halves A vs B)" in res.output
     assert "not comparable with published numbers" in res.output.lower()
 
 

@@ -22,7 +22,9 @@ from lfdm_bench.metrics.distortions import (
 )
 from lfdm_bench.metrics.protocol import EvalProtocol
 from lfdm_bench.metrics.real_cache import FeatureCache, FunctionDetector
-from lfdm_bench.metrics.sanity import run_sanity, split_halves, write_real_samples
+from lfdm_bench.metrics.sanity import DEFAULT_STRENGTHS, SET_STRENGTHS, run_sanity, split_halves, write_real_samples
+from lfdm_bench.metrics.set_distortions import SET_ROWS
+from lfdm_bench.metrics.format import format_value
 from lfdm_bench.metrics.tables import render_sanity, write_sanity
 from test_protocol import make_tiny_dataset, tiny_features
 
@@ -111,10 +113,12 @@ def test_sanity_fvd_rises_with_strength_and_is_cached(tiny4, tmp_path: Path) -> 
     protocol = EvalProtocol(dataset=tiny4.name, split="both", n_frames=10)
     det = FunctionDetector(sanity_features, "sanity-features")
     cache = FeatureCache(tmp_path / "cache")
-    res = run_sanity(protocol, dataset=tiny4, detector=det, cache=cache)
+    # the per-frame distortions (these features hold mean colours, which a hue rotation need not move monotonically)
+    strengths = {k: v for k, v in DEFAULT_STRENGTHS.items() if k != "colour"}
+    res = run_sanity(protocol, strengths, dataset=tiny4, detector=det, cache=cache)
     assert res.monotone, render_sanity(res)
     assert len(res.rows) == 12 and res.baseline["n_a"] == res.baseline["n_b"] == 24
-    for name in DISTORTIONS:
+    for name in strengths:
         fvds = [res.baseline["fvd"]] + [r["fvd"] for r in res.rows if r["distortion"] == name]
         assert all(b > a for a, b in zip(fvds, fvds[1:])), (name, fvds)
     text = render_sanity(res)
@@ -126,7 +130,7 @@ def test_sanity_fvd_rises_with_strength_and_is_cached(tiny4, tmp_path: Path) -> 
     assert saved["environment"] == {"test": True}
     # second run: everything (real and distorted halves) comes from the cache
     det2 = FunctionDetector(sanity_features, "sanity-features")
-    again = run_sanity(protocol, dataset=tiny4, detector=det2, cache=cache)
+    again = run_sanity(protocol, strengths, dataset=tiny4, detector=det2, cache=cache)
     assert det2.calls == 0 and again.rows == res.rows
 
 
@@ -156,3 +160,38 @@ def test_write_real_samples_manifest(tiny4, tmp_path: Path) -> None:
         assert r.params["clip_sampling"] == "uniform"
         assert Path(r.path).is_file()
     assert np.unique([r.class_index for r in recs]).size == 3
+
+
+def test_sanity_set_level_rows(tiny4) -> None:
+    """One split: the set-level rows follow the per-frame ones, each checked on its own target metrics; a swap inside
+    the set at strength 1 is a permutation of half B, so its pooled FVD equals the baseline's while its target (sFVD /
+    cFVD) rises."""
+    protocol = EvalProtocol(dataset=tiny4.name, split="test", n_frames=10)
+    det = FunctionDetector(sanity_features, "sanity-features")
+    res = run_sanity(protocol, {}, dataset=tiny4, detector=det, cache=False)
+    by = {(r["distortion"], r["strength"]): r for r in res.rows}
+    assert [r["distortion"] for r in res.rows] == [n for n in SET_ROWS for _ in SET_STRENGTHS]
+    assert {r["distortion"]: tuple(r["targets"]) for r in res.rows} == SET_ROWS
+    for name in ("subject-swap", "class-swap"):
+        assert by[(name, 1.0)]["fvd"] == pytest.approx(res.baseline["fvd"], rel=1e-6)
+    assert by[("subject-swap", 1.0)]["sfvd"] > res.baseline["sfvd"]
+    assert by[("class-swap", 1.0)]["cfvd"] > res.baseline["cfvd"]
+    assert by[("other-subject", 1.0)]["fvd"] > res.baseline["fvd"]  # the train subjects look different
+    assert res.baseline["cfvd"] is not None and res.baseline["sfvd"] is not None
+    # both splits: no subject outside the reference set, so no set-level row (and a note says so)
+    both = run_sanity(EvalProtocol(dataset=tiny4.name, split="both", n_frames=10), {}, dataset=tiny4,
+                      detector=FunctionDetector(sanity_features, "sanity-features"), cache=False)
+    assert both.rows == [] and any("need one split" in n for n in both.notes)
+
+
+def test_sanity_table_shows_a_second_detector_beside(tiny4) -> None:
+    protocol = EvalProtocol(dataset=tiny4.name, split="test", n_frames=10)
+    res = run_sanity(protocol, {"noise": (0.1,)}, dataset=tiny4,
+                     detector=FunctionDetector(sanity_features, "sanity-features"), cache=False)
+    res.beside = run_sanity(protocol, {"noise": (0.1,)}, dataset=tiny4,
+                            detector=FunctionDetector(tiny_features, "tiny-features"), cache=False)
+    text = render_sanity(res)
+    assert "tiny-features: target" in text and "tiny-features: rises" in text and "beside: tiny-features" in text
+    other = res.beside.rows[-1]  # class-swap at 1.0: its target is cFVD
+    assert f"cfvd {format_value(other['cfvd'], 2)}" in text
+    assert res.to_dict()["beside"]["detector"]["name"] == "tiny-features"

@@ -30,6 +30,7 @@ from lfdm_bench.metrics.vcnn.model import RESIZE_RULE, VCNN, VCNNConfig, prepare
 
 __all__ = ["WEIGHTS_DIR", "DEFAULT_DETECTORS", "DetectorChecksumError", "EmbeddedDetectorInfo", "VCNNDetector",
            "shipped_detectors", "is_vcnn_detector", "resolve_metadata", "load_detector", "default_detector_for",
+           "render_options", "read_size",
            "SubjectOverlapError"]
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
@@ -193,6 +194,18 @@ class VCNNDetector:
 def load_detector(name_or_path: str | os.PathLike[str], **kwargs: Any) -> VCNNDetector:
     """:class:`VCNNDetector` of a shipped name or metadata path (``device``, ``batch_size`` forwarded)."""
     return VCNNDetector(name_or_path, **kwargs)
+
+
+def render_options(name_or_path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The synthetic-dataset options (``size``, ``frames``) the detector's corpus was rendered with: the embedded
+    benchmark's rendering (``configs/synth-faces-cpu.yaml``: 64 px, 16 frames, read at 32 px)."""
+    corpus = json.loads(resolve_metadata(name_or_path).read_text())["corpus"]
+    return {"size": int(corpus["size"]), "frames": int(corpus["frames"])}
+
+
+def read_size(name_or_path: str | os.PathLike[str]) -> int:
+    """The side the detector's corpus clips were read at (the embedded benchmark's evaluation resolution)."""
+    return int(json.loads(resolve_metadata(name_or_path).read_text())["corpus"]["read_size"])
 
 
 def default_detector_for(dataset: str) -> str | None:
