@@ -184,8 +184,13 @@ def _split_caption(sources: Sequence[PageSource], split: str) -> str:
         who = f"{s.label}: " if len(sources) > 1 else ""
         parts.append(f"{who}{'/'.join(map(str, n_gen)) or '?'} generated videos per method vs "
                      f"{'/'.join(map(str, n_real)) or '?'} real videos")
+    notes = [((s.results or {}).get("table_notes") or {}).get(split) or {} for s in sources]
+    interval = next((n["interval"]["method"] for n in notes if isinstance(n.get("interval"), dict)
+                     and n["interval"].get("method")), "bootstrap interval over the generated videos")
+    what = {k: v for n in notes for k, v in (n.get("what") or {}).items()}
+    rows = "".join(f" {METHOD_NAMES.get(k, k)}: {v}." for k, v in what.items())
     return (f"{split.capitalize()}-subject source images; " + "; ".join(parts)
-            + ". FVD with its 95% bootstrap interval over the generated videos; cFVD / sFVD as mean ± std over "
+            + f". FVD with its 95% interval: {interval}.{rows} cFVD / sFVD as mean ± std over "
             "classes / subjects; ↓ lower is better, ↑ higher is better.")
 
 

@@ -32,7 +32,7 @@ ORDER = ("point", "method", "sampler", "steps", "guidance", "eta", "fvd", "cfvd"
          "acc_i3d", "psnr", "psnr_pooled", "ssim", "motion_ratio", "frame0_psnr", "open_motion", "l1")
 TRAILING = ("acc_real", "chance", "seconds_per_video", "nfe_per_video", "n_generated", "n_videos", "n_real", "frames")
 LABELS = {"fvd": "FVD", "cfvd": "cFVD", "sfvd": "sFVD", "kvd": "KVD", "acc": "class acc %",
-          "acc_motion": "class acc % (motion probe)", "acc_i3d": "class acc % (I3D probe)",
+          "acc_motion": "class acc % (motion probe)", "acc_i3d": "class acc % (detector probe)", "acc_ratio": "acc x real",
           "acc_real": "real-video acc %", "chance": "chance %", "psnr": "PSNR", "psnr_pooled": "PSNR (pooled)",
           "ssim": "SSIM", "l1": "L1", "seconds_per_video": "s/video", "nfe_per_video": "NFE/video",
           "n_generated": "generated videos", "n_real": "real videos", "n_videos": "videos", "frames": "frames",

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sys
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -117,6 +118,10 @@ def load_pretrained_bert(model_dir: Path, device: str | torch.device = "cpu") ->
             "the 'bert' text encoder needs the transformers package (pip install 'transformers>=4.40'); "
             "or use TextEncoderConfig(kind='onehot')"
         ) from exc
+    if not sys.stderr.isatty():  # transformers' own weight-loading bar would write carriage-return frames to a log
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
     try:
         tokenizer = AutoTokenizer.from_pretrained(str(model_dir), local_files_only=True)
         model = AutoModel.from_pretrained(str(model_dir), local_files_only=True)
