@@ -13,9 +13,7 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-import lfdm_bench.metrics.evaluate
 from lfdm_bench.cli import main
-from test_protocol import make_tiny_dataset, tiny_detector
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -163,20 +161,10 @@ def test_skip_bad_checks_every_frame_of_a_folder(tmp_path):
 
 # --------------------------------------------------------------------------- 9: where results cannot be written
 @pytest.fixture()
-def tiny(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict:
-    from lfdm_bench.data.registry import get_dataset
-    from lfdm_bench.metrics.sanity import write_real_samples
-
-    monkeypatch.setenv("LFDM_BENCH_CACHE", str(tmp_path / "cache"))
-    manifest = make_tiny_dataset(tmp_path / "data")
-    samples = tmp_path / "samples"
-    write_real_samples(get_dataset(str(manifest)), samples, split="test", n_frames=10)
-    built = []
-    monkeypatch.setattr(lfdm_bench.metrics.evaluate, "build_detector", lambda p: built.append(tiny_detector())
-                        or built[-1])
+def tiny(tiny_eval_set: dict, tmp_path: Path) -> dict:
     blocker = tmp_path / "a-file"  # a folder inside a plain file cannot be created (root may write read-only ones)
     blocker.write_text("x")
-    return {"manifest": str(manifest), "samples": samples, "built": built, "blocked": blocker / "sub", "tmp": tmp_path}
+    return {**tiny_eval_set, "blocked": blocker / "sub"}
 
 
 def _eval(tiny: dict, *args: str):

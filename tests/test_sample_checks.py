@@ -13,7 +13,6 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-import lfdm_bench.metrics.evaluate
 from lfdm_bench.config import load_config, resolve_config_path
 from lfdm_bench.data.records import read_manifest
 from lfdm_bench.data.registry import get_dataset
@@ -24,11 +23,10 @@ from lfdm_bench.metrics.evaluate import evaluate
 from lfdm_bench.metrics.protocol import EvalProtocol
 from lfdm_bench.metrics.real_cache import FeatureCache, FunctionDetector
 from lfdm_bench.metrics.sample_checks import check_dataset
-from lfdm_bench.metrics.sanity import write_real_samples
 from lfdm_bench.runs import Run
 from lfdm_bench.sampling.generate import SampleFolderMismatch, generate_eval_samples
 from lfdm_bench.sampling.run import sample_run
-from test_protocol import make_tiny_dataset, tiny_detector
+from test_protocol import tiny_detector
 
 TINY = resolve_config_path("tiny")
 
@@ -36,20 +34,9 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture()
-def tiny(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict:
+def tiny(tiny_eval_set: dict) -> dict:
     """The tiny 4-subject dataset, a real-clip sample folder of its test split, a private cache, the tiny detector."""
-    monkeypatch.setenv("LFDM_BENCH_CACHE", str(tmp_path / "cache"))
-    manifest = make_tiny_dataset(tmp_path / "data")
-    samples = tmp_path / "samples"
-    write_real_samples(get_dataset(str(manifest)), samples, split="test", n_frames=10)
-    built = []
-
-    def fake_build(protocol):
-        built.append(tiny_detector())
-        return built[-1]
-
-    monkeypatch.setattr(lfdm_bench.metrics.evaluate, "build_detector", fake_build)
-    return {"manifest": str(manifest), "samples": samples, "tmp": tmp_path, "built": built}
+    return tiny_eval_set
 
 
 def _protocol(tiny: dict) -> EvalProtocol:
