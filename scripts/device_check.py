@@ -24,7 +24,14 @@ section's budget runs low.
     python scripts/device_check.py --tiny --device cpu --out /tmp/dc.json   # CPU smoke run (< 1 min)
 
 ``--tiny``: every section on the ``tiny`` config's models (32x32, 8 frames, batch 2; I3D on 2 clips of 9 frames
-per set), figures that exercise the code and are not comparable with the anchors."""
+per set), figures that exercise the code and are not comparable with the anchors.
+
+On a CPU without native bf16 (:func:`lfdm_bench.utils.device.cpu_bf16_native`: no ``avx512_bf16`` / ``amx_bf16``,
+or oneDNN capped below it by ``ONEDNN_MAX_CPU_ISA``, e.g. ``AVX2``) torch emulates bf16 autocast, hundreds of times
+slower than fp32: the bf16 figures (``dm_step_bf16``, ``dm_step_cl``, ``i3d_bf16``, ``i3d_fvd_rel_diff``) are then
+not measured but recorded as ``{"value": null, "status": "skipped", "reason": ...}``, with a note on their section.
+``--no-time-limits``: no budget stops a section or a timed loop (times are still measured and reported); the tests
+run the check so, since a budget met or missed says how fast the machine is, not whether the code works."""
 
 from __future__ import annotations
 
@@ -92,8 +99,9 @@ class SectionTimeout(Exception):
 
 @contextlib.contextmanager
 def alarm(seconds: float):
-    """Raise :class:`SectionTimeout` in the main thread after ``seconds`` (SIGALRM; no-op where unavailable)."""
-    if not hasattr(signal, "setitimer") or seconds <= 0:
+    """Raise :class:`SectionTimeout` in the main thread after ``seconds`` (SIGALRM; no-op where unavailable, and for
+    an infinite budget)."""
+    if not hasattr(signal, "setitimer") or seconds <= 0 or not math.isfinite(seconds):
         yield
         return
 
@@ -116,7 +124,8 @@ class Check:
         self.out, self.tiny, self.device, self.t0 = out, tiny, device, time.monotonic()
         self.deadline = self.t0 + budget_s
         self.result = {"machine": machine(device), "settings": settings, "sections": {}, "figures": {},
-                       "comparable_with_anchors": not tiny and device.type == "cuda", "budget_s": budget_s}
+                       "comparable_with_anchors": not tiny and device.type == "cuda",
+                       "budget_s": budget_s if math.isfinite(budget_s) else None}
         self.state = SimpleNamespace()
 
     def left(self) -> float:
@@ -125,18 +134,24 @@ class Check:
     def figure(self, key: str, value, **info) -> None:
         self.result["figures"][key] = {"value": value, **info}
 
+    def skip(self, key: str, reason: str) -> None:
+        """Record a figure that was not measured, and why."""
+        self.result["figures"][key] = {"value": None, "status": "skipped", "reason": reason}
+
     def save(self) -> None:
         self.result["total_s"] = round(time.monotonic() - self.t0, 2)
         self.out.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_json(self.out, self.result)  # a run killed mid-write keeps the previous complete file
 
     def section(self, name: str, fn, budget: float | None = None) -> str:
-        """Run ``fn(check, section_deadline)`` within its budget; record status, seconds and any error."""
-        budget = SECTIONS[name][1 if self.tiny else 0] if budget is None else budget
+        """Run ``fn(check, section_deadline)`` within its budget (none when the global one is infinite:
+        ``--no-time-limits``); record status, seconds and any error."""
+        if budget is None:
+            budget = SECTIONS[name][1 if self.tiny else 0] if math.isfinite(self.deadline) else math.inf
         if self.device.type == "cuda":  # what the toolkit does: the engine turns autotuning on, sampling / I3D not
             torch.backends.cudnn.benchmark = name in TRAINING_SECTIONS
         wanted, budget = budget, min(budget, self.left())
-        rec = {"budget_s": round(budget, 1)}
+        rec = {"budget_s": round(budget, 1) if math.isfinite(budget) else None}
         if budget < min(3.0, wanted):
             rec.update(status="skipped", reason="the global time budget is spent")
         else:
@@ -230,7 +245,9 @@ def measure(fn, device: torch.device, deadline: float, warmup: int, iters: int) 
 def run_tests(check: Check, deadline: float, paths: list[str]):
     """``pytest -m cuda`` in a subprocess: counts of passed / failed / skipped and the failures' names."""
     cmd = [sys.executable, "-m", "pytest", "-q", "-m", "cuda", "-p", "no:cacheprovider", "-rfEs", *paths]
-    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=max(1.0, deadline - time.monotonic()))
+    left = deadline - time.monotonic()
+    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True,
+                          timeout=max(1.0, left) if math.isfinite(left) else None)
     lines = proc.stdout.strip().splitlines()
     summary = lines[-1] if lines else proc.stderr.strip()[-300:]
     counts = {k: int(n) for n, k in re.findall(r"(\d+) (passed|failed|skipped|errors?|deselected)", summary)}
@@ -333,6 +350,9 @@ def section_dm_step(check: Check, deadline: float):
     s = _ensure_optimizer(check)
     w, n = s.warmup, s.iters
     variants = [("dm_step_fp32", "fp32", False), ("dm_step_bf16", "bf16", False), ("dm_step_cl", "bf16", True)]
+    for key, _, _ in variants[1:] if s.bf16_skip else []:
+        check.skip(key, s.bf16_skip)
+    variants = variants[:1] if s.bf16_skip else variants
     per_variant = (deadline - time.monotonic()) / len(variants)
     for key, precision, cl in variants:
         set_layout(s.dm, cl)
@@ -344,6 +364,7 @@ def section_dm_step(check: Check, deadline: float):
             check.figure("dm_step_mem", m["peak_gib"])
         check.save()
     set_layout(s.dm, s.channels_last)  # the engine converts the trained network only (the frozen LFAE stays)
+    return f"bf16 variants skipped: {s.bf16_skip}" if s.bf16_skip else None
 
 
 def section_dm_full_step(check: Check, deadline: float):
@@ -441,14 +462,16 @@ def i3d_clips(which: int, start: int, n: int, frames: int) -> torch.Tensor:
 def section_i3d(check: Check, deadline: float):
     """I3D (random weights) through the FeatureExtractor (channels_last_3d; 224x224 input): clips/s in fp32 and
     bf16 (median batch time, the first batch of each precision being the warm-up) and the FVD between the two sets
-    under each precision. Batch by batch, both precisions on the same clips, until the sets or the time run out."""
+    under each precision. Batch by batch, both precisions on the same clips, until the sets or the time run out.
+    bf16 is skipped (and recorded so) on a CPU without native bf16."""
     from lfdm_bench.metrics.detector import FeatureExtractor
     from lfdm_bench.metrics.fvd import SmallSampleWarning, fvd_from_features
     from lfdm_bench.metrics.i3d import build_random_i3d
 
     s, dev, bs = check.state, check.device, check.state.i3d_batch
     model = build_random_i3d()  # shared by both extractors (fp32: TF32 off on CUDA; bf16: autocast)
-    extractors = {p: FeatureExtractor(model, device=dev, precision=p, batch_size=bs) for p in ("fp32", "bf16")}
+    precisions = ("fp32",) if s.bf16_skip else ("fp32", "bf16")
+    extractors = {p: FeatureExtractor(model, device=dev, precision=p, batch_size=bs) for p in precisions}
     feats = {p: ([], []) for p in extractors}
     times: dict[str, list[float]] = {p: [] for p in feats}
     done = 0
@@ -474,9 +497,15 @@ def section_i3d(check: Check, deadline: float):
                      clips_per_set=done, fvd=fvd[precision], timed_batches=len(timed))
     default = "fp32"  # the FeatureExtractor's default on every device (bf16 only when asked; issue 15)
     check.figure("i3d", check.result["figures"][f"i3d_{default}"]["value"], precision=default)
-    check.figure("i3d_fvd_rel_diff", 100 * abs(fvd["bf16"] - fvd["fp32"]) / max(abs(fvd["fp32"]), 1e-12),
-                 fvd_fp32=fvd["fp32"], fvd_bf16=fvd["bf16"], clips_per_set=done, detector="i3d-random")
-    return None if done == s.i3d_clips else f"time ran out after {done} of {s.i3d_clips} clips per set"
+    notes = [] if done == s.i3d_clips else [f"time ran out after {done} of {s.i3d_clips} clips per set"]
+    if s.bf16_skip:
+        check.skip("i3d_bf16", s.bf16_skip)
+        check.skip("i3d_fvd_rel_diff", s.bf16_skip)
+        notes.append(f"bf16 skipped: {s.bf16_skip}")
+    else:
+        check.figure("i3d_fvd_rel_diff", 100 * abs(fvd["bf16"] - fvd["fp32"]) / max(abs(fvd["fp32"]), 1e-12),
+                     fvd_fp32=fvd["fp32"], fvd_bf16=fvd["bf16"], clips_per_set=done, detector="i3d-random")
+    return "; ".join(notes) or None
 
 
 def section_compile(check: Check, deadline: float):
@@ -505,6 +534,9 @@ def table_rows(result: dict) -> list[list[str]]:
             anchor, target, better = (ANCHORS[base][2], None, ANCHORS[base][4]) if base else (None, None, "lower")
         ours = figs.get(key, {}).get("value")
         ratio = meets = "-"
+        if figs.get(key, {}).get("status") == "skipped":
+            rows.append([what, "skipped", fmt(anchor, unit), fmt(target, unit), ratio, meets])
+            continue
         if ours is not None and anchor is not None and ours > 0:
             ratio = f"{(anchor / ours if better == 'lower' else ours / anchor):.2f}x"
         if ours is not None and target is not None:
@@ -537,6 +569,8 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--device", default="auto", help="auto | cuda | cuda:N | cpu")
     p.add_argument("--tiny", action="store_true", help="the tiny config's models: a CPU smoke run in < 1 minute")
     p.add_argument("--budget", type=float, default=480.0, help="seconds for the whole run (default 480 = 8 min)")
+    p.add_argument("--no-time-limits", dest="time_limits", action="store_false",
+                   help="no budget stops a section or a timed loop (times are still measured and reported)")
     p.add_argument("--config", default=None, help="LFDM config (default paper-mug; tiny with --tiny)")
     p.add_argument("--set", dest="overrides", action="append", default=[], help="config override key=value")
     p.add_argument("--batch", type=int, default=None, help="DM training batch (default 5 = the anchors'; tiny 2)")
@@ -553,18 +587,23 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--sections", nargs="*", default=None, help=f"only these of {', '.join(SECTIONS)}")
     a = p.parse_args(argv)
 
-    from lfdm_bench.utils.device import pick_device
+    from lfdm_bench.utils.device import cpu_bf16_native, pick_device
 
     device = pick_device(a.device)
     tiny = a.tiny
     a.compile = not tiny if a.compile is None else a.compile
-    settings = {"tiny": tiny, "budget_s": a.budget, "channels_last": a.channels_last, "compile": a.compile,
+    budget = a.budget if a.time_limits else math.inf
+    bf16_native, bf16_why = cpu_bf16_native() if device.type == "cpu" else (True, "CUDA")
+    settings = {"tiny": tiny, "budget_s": a.budget if a.time_limits else None, "time_limits": a.time_limits,
+                "bf16": {"native": bf16_native, "why": bf16_why}, "channels_last": a.channels_last, "compile": a.compile,
                 "precision": "bf16" if device.type == "cuda" else "fp32", "argv": sys.argv[1:] if argv is None else argv,
                 "cudnn_benchmark": "on in the training sections (as the engine sets it on CUDA), off in sampling and "
                                    "I3D (as lfdm-bench sample / eval run)",
                 "tf32_matmul": torch.backends.cuda.matmul.allow_tf32, "tf32_cudnn": torch.backends.cudnn.allow_tf32}
-    check = Check(Path(a.out), a.budget, tiny, device, settings)
+    check = Check(Path(a.out), budget, tiny, device, settings)
     s = check.state
+    s.bf16_skip = None if bf16_native else f"no native bf16 on this CPU ({bf16_why}); emulated bf16 is far slower " \
+        "than fp32, so it is not measured"
     s.precision, s.channels_forced = settings["precision"], a.channels_last
     s.batch, s.sample_batch = a.batch or (2 if tiny else 5), a.sample_batch or (2 if tiny else 10)
     s.lfae_batch = a.lfae_batch or (2 if tiny else None)  # None: the config's (halved on out-of-memory)

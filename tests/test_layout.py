@@ -6,7 +6,6 @@ import ast
 import importlib
 import subprocess
 import sys
-import time
 import tomllib
 from pathlib import Path
 
@@ -149,19 +148,20 @@ def test_cli_command_table_matches_the_commands():
         assert cmd.name in (name, attr) and cmd.get_short_help_str(10_000) == short, name
 
 
+HEAVY = ("torch", "numpy", "scipy", "transformers", "diffusers", "decord", "PIL", "imageio", "av", "yaml")
+
+
 def test_help_answers_without_torch_quickly():
-    code = ("import sys, time; t = time.perf_counter(); from lfdm_bench.cli import main\n"
+    """Quick by construction, not by a stopwatch (a time limit would fail on a slow or busy machine): ``--help``
+    imports the CLI module and no heavy package (~0.05 s of imports on the 2-core CPU)."""
+    code = ("import sys; from lfdm_bench.cli import main\n"
             "try:\n    main(['--help'], prog_name='lfdm-bench')\nexcept SystemExit:\n    pass\n"
-            "print('SECONDS', time.perf_counter() - t); print('TORCH', 'torch' in sys.modules);"
+            f"print('HEAVY', sorted(m for m in {HEAVY!r} if m in sys.modules));"
             "print('LOADED', sorted(m for m in sys.modules if m.startswith('lfdm_bench')))")
-    t0 = time.perf_counter()
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60).stdout
-    wall = time.perf_counter() - t0
-    assert "Commands:" in out and "experiment" in out and "TORCH False" in out, out
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
+                         timeout=600).stdout  # a hang guard only
+    assert "Commands:" in out and "experiment" in out and "HEAVY []" in out, out
     assert "LOADED ['lfdm_bench', 'lfdm_bench.cli']" in out, out
-    seconds = float(out.split("SECONDS ")[1].split()[0])
-    assert seconds < 0.5, f"--help took {seconds:.2f} s of imports"  # ~0.05 s; the interpreter start comes on top
-    assert wall < 5, wall
 
 
 @pytest.mark.parametrize("command, torch_loaded", [("data", False), ("train", False), ("eval", True)])
@@ -171,5 +171,6 @@ def test_subcommand_help_imports_its_own_module(command, torch_loaded):
             f"    main([{command!r}, '--help'], prog_name='lfdm-bench')\n"
             "except SystemExit:\n    pass\nprint('TORCH', 'torch' in sys.modules)\n"
             "print('BENCH', any(m.startswith('lfdm_bench.bench') for m in sys.modules))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60).stdout
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
+                         timeout=600).stdout  # a hang guard only
     assert f"Usage: lfdm-bench {command}" in out and f"TORCH {torch_loaded}" in out and "BENCH False" in out, out
