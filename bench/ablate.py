@@ -200,6 +200,7 @@ def run_ablation(run_dir: str | Path, samplers: Sequence[str] = ("ddim",), steps
     grid = build_grid(samplers, steps, guidance, etas, cfg.dm.diffusion.num_timesteps)
     detector, protocol_kwargs = split_detector(detector, protocol_kwargs)
     protocol_kwargs.setdefault("n_frames", cfg.data.n_frames)
+    protocol_kwargs.setdefault("resolution", cfg.data.size)  # the size the run generates at (as bench's)
     protocol = EvalProtocol(dataset=cfg.data.dataset, root=cfg.data.root, dataset_options=dict(cfg.data.options),
                             split=split, max_generated=max_videos, **protocol_kwargs)
     out = ensure_writable(Path(out) if out is not None else run.root / "ablation")  # before any sampling

@@ -72,7 +72,8 @@ def _echo_err(message: str) -> None:
 @click.option("--frames", type=click.IntRange(min=9), default=None,
               help="Frames per clip (I3D needs >= 9) [default: the preset's; 16, lfdm 40].")
 @click.option("--size", type=click.IntRange(min=16), default=None, metavar="N",
-              help="Resolution frames are read at before the resize to 224 [default: the generated videos' size].")
+              help="Resolution frames are read at before the resize to 224 [default: the dataset's frame size; the "
+                   "generated videos are brought to it].")
 @click.option("--sampling", type=click.Choice(REAL_CLIPS), default=None,
               help="Real clips: evenly spaced over the video, the first N, one random window per video, or "
                    "windows drawn over all windows [default: the preset's].")

@@ -15,10 +15,9 @@ from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 
-from lfdm_bench.data.dataset import ClipDataset, record_crop
+from lfdm_bench.data.dataset import ClipDataset
 from lfdm_bench.data.records import VideoRecord
 from lfdm_bench.data.registry import get_dataset
-from lfdm_bench.data.video_io import read_video
 from lfdm_bench.metrics.clip_select import choose_videos, select_clips, source_id, span_check
 from lfdm_bench.metrics.detector import FeatureExtractor
 from lfdm_bench.metrics.frame_scores import FrameScores
@@ -28,8 +27,9 @@ from lfdm_bench.metrics.probe import motion_source, probe_accuracy
 from lfdm_bench.metrics.protocol import FEATURE_METRICS, EvalProtocol, EvalResult, parse_metrics
 from lfdm_bench.metrics.real_cache import (FeatureCache, FeatureSource, cached_features, compute_features,
                                            iter_clip_batches, record_id)
-from lfdm_bench.metrics.sample_checks import (check_classes, check_dataset, check_frame_sizes, read_samples,
-                                              sample_settings, training_notes)
+from lfdm_bench.metrics.sample_checks import (actual_frame_counts, check_classes, check_dataset, check_frame_sizes,
+                                              check_generated_size, frame_size, read_samples, sample_settings,
+                                              training_notes)
 
 __all__ = ["evaluate", "load_samples", "infer_resolution", "build_detector", "check_detector_domain", "with_fp32_twin",
            "reference_notes"]
@@ -48,12 +48,7 @@ def infer_resolution(records: Sequence[VideoRecord]) -> int:
     """The larger side of frame 0 of the first record (after its crop box, if any): the evaluation resolution."""
     if not records:
         raise ValueError("cannot infer the resolution from an empty video set; pass resolution explicitly")
-    frame = read_video(records[0].path, [0])[0]  # [H, W, 3]
-    h, w = frame.shape[:2]
-    box = record_crop(records[0])
-    if box is not None:
-        h, w = min(box.height, h), min(box.width, w)
-    return int(max(h, w))
+    return int(max(frame_size(records[0])))
 
 
 def build_detector(protocol: EvalProtocol) -> FeatureSource:
@@ -147,8 +142,15 @@ def evaluate(protocol: EvalProtocol, samples: str | Path | Sequence[str | Path] 
         raise ValueError(f"none of the {len(gen_all)} generated videos comes from a {protocol.split!r}-split source; "
                          f"their splits are {sorted({r.split for r in gen_all})}: pass --split accordingly")
     gen = choose_videos(gen, protocol.max_generated, protocol.subset, protocol.seed)
+    gen, count_notes = actual_frame_counts(gen)  # the span check and windows use the frames in the files
+    notes += count_notes
     size = check_frame_sizes(gen)  # mixed sizes are refused, whatever resolution the videos are read at
-    resolution = int(protocol.resolution or max(size))
+    # the real reference is read at the protocol's size, by default the dataset's own: never the generated videos'
+    reference = dataset.split(protocol.reference_split(protocol.splits[0])) or dataset.records
+    real_size = frame_size(reference[0])
+    resolution = int(protocol.resolution or max(real_size))
+    where = str(Path(origins[0].rsplit(" row ", 1)[0]).parent) if origins else "the generated videos"
+    check_generated_size(size, real_size, resolution, gen[0], where)
     proto = protocol.to_dict() | {"resolution": resolution}
     n = protocol.n_frames
     gen_clips = gen

@@ -33,10 +33,13 @@ in ``overrides``. ``to_dict()`` stores the preset by name and by value with ever
 
 Clips under the default preset: generated videos -> their first ``n_frames`` frames; real videos -> ``n_frames``
 frames evenly spaced over the video; both resized keeping aspect and zero-padded to ``resolution`` (default: the
-generated videos' resolution), quantised to uint8 and then brought to 224x224 by the detector's resize method. Window
-rules (``window``, ``windows-all``) make each real (or generated) clip a segment record (:mod:`lfdm_bench.metrics.
-clip_select`). Generated and real clips must cover the same fraction of their videos' time span: an evaluation where
-they differ is refused unless ``allow_span_mismatch`` (then the difference is stated in the protocol line). Each video
+real reference's frame size; never the generated videos', which are brought to it and refused when no dataset size
+can be meant: under 16 pixels a side, or an aspect ratio far from the dataset's), quantised to uint8 and then
+brought to 224x224 by the detector's resize method. Window rules (``window``, ``windows-all``) make each real (or
+generated) clip a segment record (:mod:`lfdm_bench.metrics.clip_select`). Generated and real clips must cover the
+same fraction of their videos' time span, counted from the frames in the generated files (not their manifest's
+``n_frames``): an evaluation where they differ is refused unless ``allow_span_mismatch`` (then the difference is
+stated in the protocol line). Each video
 is decoded and passed through the detector ONCE; all groups index the per-video features. Real features are cached
 (:mod:`lfdm_bench.metrics.real_cache`), keyed per (file, segment). Std over groups is the population std (ddof 0).
 """
@@ -54,6 +57,7 @@ from lfdm_bench.metrics.presets import (DEFAULT_PRESET, GENERATED_CLIPS, LOAD_RE
                                         QUANTIZE_MODES, REAL_CLIPS, REAL_SPLITS, SUBSETS, TORCHSCRIPT_CALLS,
                                         get_preset)
 from lfdm_bench.metrics.real_cache import ClipSpec
+from lfdm_bench.metrics.sample_checks import MIN_RESOLUTION
 
 __all__ = ["METRICS", "FEATURE_METRICS", "EVAL_SPLITS", "REAL_SAMPLINGS", "UnknownMetricError", "EvalProtocol",
            "EvalResult", "parse_metrics"]
@@ -98,8 +102,9 @@ class EvalProtocol:
         split: ``test``, ``train`` or ``both`` (split of the source images of the generated videos).
         preset: the FVD protocol preset (:data:`lfdm_bench.metrics.presets.PRESET_NAMES`).
         n_frames: (preset) frames per clip (I3D needs >= 9; LFDM reports 40, StyleGAN-V 16).
-        resolution: side the frames are read at before the detector's resize to 224; ``None``: the generated
-            videos' resolution (sanity mode: the first real video's).
+        resolution: side the frames are read at before the detector's resize to 224; ``None``: the real
+            reference's frame size (the larger side of the first video of the reference split, after its crop
+            box), never the generated videos' (they are brought to it). At least ``MIN_RESOLUTION`` (16).
         real_sampling: (preset) real clips: ``uniform``, ``first``, ``window`` or ``windows-all``.
         generated_sampling: (preset) generated clips: ``first`` or ``window``.
         real_split: (preset) ``same`` (the generated videos' source split) or ``train`` (TATS).
@@ -178,8 +183,9 @@ class EvalProtocol:
             raise ValueError(f"split must be one of {EVAL_SPLITS}, got {self.split!r}")
         if self.n_frames < 9:
             raise ValueError(f"n_frames must be >= 9 (I3D's last pooling needs 9 frames), got {self.n_frames}")
-        if self.resolution is not None and int(self.resolution) < 16:
-            raise ValueError(f"resolution must be >= 16 pixels (or None for the generated size), got {self.resolution}")
+        if self.resolution is not None and int(self.resolution) < MIN_RESOLUTION:
+            raise ValueError(f"resolution must be >= {MIN_RESOLUTION} pixels (or None for the dataset's size), got "
+                             f"{self.resolution}")
         for name, allowed in (("real_sampling", REAL_CLIPS), ("generated_sampling", GENERATED_CLIPS),
                               ("real_split", REAL_SPLITS), ("subset", SUBSETS), ("load_resize", LOAD_RESIZES),
                               ("resize_method", RESIZE_METHODS), ("real_quantize", QUANTIZE_MODES),

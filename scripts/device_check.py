@@ -595,7 +595,8 @@ def main(argv: list[str] | None = None) -> dict:
     budget = a.budget if a.time_limits else math.inf
     bf16_native, bf16_why = cpu_bf16_native() if device.type == "cpu" else (True, "CUDA")
     settings = {"tiny": tiny, "budget_s": a.budget if a.time_limits else None, "time_limits": a.time_limits,
-                "bf16": {"native": bf16_native, "why": bf16_why}, "channels_last": a.channels_last, "compile": a.compile,
+                "bf16": {"native": bf16_native, "why": bf16_why}, "channels_last": a.channels_last,
+                "compile": a.compile,
                 "precision": "bf16" if device.type == "cuda" else "fp32", "argv": sys.argv[1:] if argv is None else argv,
                 "cudnn_benchmark": "on in the training sections (as the engine sets it on CUDA), off in sampling and "
                                    "I3D (as lfdm-bench sample / eval run)",

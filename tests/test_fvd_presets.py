@@ -306,7 +306,9 @@ def test_preset_fvd_equals_reference_rules(name: str, sets: dict, mini_detector:
     t = ref["frames"]
     # windows over all windows: the references draw 256 (VideoGPT) / 2048 (TATS) of them; 10 here, an override
     extra = {"max_real": N_PER_SPLIT} if ref["real"] == "windows-all" else {}
-    protocol = EvalProtocol(dataset=data.name, preset=name, detector="mini", batch_size=4,
+    # the references read real videos at the resolution the model generates (SIZE); the default would be the
+    # dataset's own frame size (28 px for the wide set)
+    protocol = EvalProtocol(dataset=data.name, preset=name, detector="mini", batch_size=4, resolution=SIZE,
                             allow_span_mismatch=True, device="cpu", **extra)
     assert set(protocol.overrides) == set(extra)
     result = evaluate(protocol, sets["gen"], ["fvd"], dataset=data, cache=False)
@@ -397,7 +399,7 @@ def test_preset_features_equal_reference_with_the_real_i3d(name: str, sets: dict
     data = sets["wide"] if ref["load"].startswith("shortside") else sets["square"]
     t = ref["frames"]
     protocol = EvalProtocol(dataset=data.name, preset=name, detector=str(weights), batch_size=2, max_real=3,
-                            max_generated=3, allow_span_mismatch=True, device="cpu")
+                            max_generated=3, resolution=SIZE, allow_span_mismatch=True, device="cpu")
     result = evaluate(protocol, sets["gen"], ["fvd"], dataset=data, cache=False)
     net = InceptionI3d(bn_eps=ref["eps"])
     net.load_state_dict(random_state_dict(7), strict=False)

@@ -37,9 +37,11 @@ def check_split(split: str, per_pair: int) -> None:
 
 def experiment_protocol(data: DataConfig, split: str, max_videos: int | None,
                         protocol_kwargs: dict[str, Any]) -> EvalProtocol:
-    """The protocol of an experiment on ``data`` (``n_frames`` defaults to the run's clip length)."""
+    """The protocol of an experiment on ``data`` (``n_frames`` and ``resolution`` default to the run's clip length and
+    frame size)."""
     kw = dict(protocol_kwargs)
     kw.setdefault("n_frames", data.n_frames)
+    kw.setdefault("resolution", data.size)  # the size the run generates at (as bench's)
     return EvalProtocol(dataset=data.dataset, root=data.root, dataset_options=dict(data.options), split=split,
                         max_generated=max_videos, **kw)
 
