@@ -112,7 +112,8 @@ def evaluate(protocol: EvalProtocol, samples: str | Path | Sequence[str | Path] 
         protocol: the settings (see :class:`EvalProtocol`).
         samples: a sample folder (holding ``manifest.csv``), a manifest path, a list of those, or generated
             :class:`VideoRecord` objects. Checked first (:mod:`lfdm_bench.metrics.sample_checks`): one frame size,
-            classes of the dataset, no repeated video, made from this dataset with these options.
+            one the dataset can mean (>= 16 px a side, aspect ratio near the dataset's), classes of the dataset, no
+            repeated video, made from this dataset with these options; their frames are counted from the files.
         metrics: names from :data:`METRICS` or ``all``.
         dataset: a loaded :class:`~lfdm_bench.data.registry.DatasetInfo` (default: loaded from the protocol).
         detector: a feature source replacing the protocol's I3D (tests; its ``info`` is recorded).
