@@ -160,7 +160,9 @@ class ClipSpec:
 
         return ClipDataset(records, n_frames=self.n_frames, size=self.size if self.resize == "pad" else None,
                            sampling=self.sampling, crop=None if self.use_record_crop else False, dtype="float",
-                           seed=self.seed, min_frames=self.n_frames)
+                           seed=self.seed, min_frames=self.n_frames,
+                           short_hint="evaluate clips of at most {n} frames (eval --frames {n}; a benchmark "
+                           "config: eval.n_frames={n}) or drop the video")
 
     def finish(self, video: Tensor) -> Tensor:
         """Float frames [T, 3, h, w] from :meth:`dataset` -> uint8 [T, 3, size, size] (load resize, quantisation)."""
