@@ -67,3 +67,58 @@ def test_short_video_error_names_eval_frames(tiny_eval_set) -> None:
     with pytest.raises(BadVideoError) as e:
         ClipSpec(n_frames=16, size=32).dataset(records)[0]
     assert "eval --frames 10" in str(e.value) and "skip_bad" not in str(e.value)
+
+
+# --------------------------------------------------------------------- 4, 5: config names and values, one place
+@pytest.mark.parametrize("command, config, override", [
+    ("bench", "bench-tiny", "name=../../../x/pwn"),
+    ("bench", "bench-tiny", "name=.hidden"),
+    ("train", "tiny", "name=a/b"),
+    ("train", "tiny", "name="),
+    ("train", "ldm-tiny", "name=..\\\\up"),
+])
+def test_config_name_cannot_leave_the_output_folder(tmp_path, monkeypatch, command, config, override) -> None:
+    monkeypatch.chdir(tmp_path)
+    args = [command, "--config", config, "--set", override]
+    if config == "ldm-tiny":
+        args[1:1] = ["--model", "ldm"]
+    line = one_error_line(cli(*args, env={"LFDM_BENCH_CACHE": str(tmp_path / "cache")}), 2)
+    assert "name:" in line and "not a plain name" in line, line
+    assert not any(p for p in tmp_path.rglob("*") if p.name != "cache"), list(tmp_path.rglob("*"))
+
+
+def test_detector_name_is_plain(tmp_path) -> None:
+    line = one_error_line(cli("detector", "train", "--dataset", "synth-faces", "--name", "../evil", "--out",
+                              str(tmp_path / "d")), 2)
+    assert "--name" in line and "not a plain name" in line
+    assert not (tmp_path / "d").exists()
+
+
+@pytest.mark.parametrize("override, key", [
+    ("lfae.train.ckpt_every=0", "lfae.train.ckpt_every"),  # was ZeroDivisionError
+    ("dm.train.log_every=0", "dm.train.log_every"),
+    ("seed=-1", "seed"),  # was "expected non-negative integer"
+    ("dm.train.seed=4294967296", "dm.train.seed"),
+    ("lfae.train.betas=[2,3]", "lfae.train.betas"),  # was "Invalid beta parameter at index 0: 2.0"
+    ("lfae.train.lr=.nan", "lfae.train.lr"),  # was "Invalid learning rate: nan"
+    ("dm.train.lr=nan", "dm.train.lr"),
+    ("sample.guidance=.inf", "sample.guidance"),
+])
+def test_bad_values_name_their_key(tmp_path, override, key) -> None:
+    run = tmp_path / "run"
+    line = one_error_line(cli("train", "--config", "tiny", "--set", override, "--out", str(run)), 2)
+    assert f"{key}" in line and "tiny.yaml" in line, line
+    assert not run.exists()
+
+
+def test_rules_hold_in_every_config_type() -> None:
+    from lfdm_bench.baselines.ldm.config import LDMConfig
+    from lfdm_bench.bench.config import BenchConfig
+    from lfdm_bench.config import ConfigError, from_dict
+
+    for cls in (BenchConfig, LDMConfig):
+        with pytest.raises(ConfigError, match=r"^name: '\.\./x' is not a plain name"):
+            from_dict(cls, {"name": "../x"})
+    with pytest.raises(ConfigError, match=r"^eval\.seed: a seed is an integer"):
+        from_dict(BenchConfig, {"eval": {"seed": -3}})
+    assert from_dict(BenchConfig, {"name": "bench-2.b_c"}).name == "bench-2.b_c"

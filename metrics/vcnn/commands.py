@@ -53,6 +53,13 @@ def train(dataset, out, steps, feature_dim, width, batch_size, lr, seed, corpus_
     from lfdm_bench.metrics.vcnn.corpus import DEFAULT_CORPORA, load_corpus
     from lfdm_bench.metrics.vcnn.train import TrainConfig, export_detector, history_lines, train_vcnn, validate
 
+    if name is not None:
+        from lfdm_bench.config import ConfigError, check_plain_name
+
+        try:
+            check_plain_name(name, "--name")
+        except ConfigError as e:
+            raise click.BadParameter(str(e).partition(": ")[2], param_hint="'--name'") from None
     spec = DEFAULT_CORPORA[dataset]
     if corpus_seed is not None:
         spec = replace(spec, seed=corpus_seed)
