@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -122,3 +123,40 @@ def test_rules_hold_in_every_config_type() -> None:
     with pytest.raises(ConfigError, match=r"^eval\.seed: a seed is an integer"):
         from_dict(BenchConfig, {"eval": {"seed": -3}})
     assert from_dict(BenchConfig, {"name": "bench-2.b_c"}).name == "bench-2.b_c"
+
+
+# ---------------------------------------------------------------- 2: a corrupt real-feature cache is recomputed
+def _truncate(p: Path) -> None:
+    p.write_bytes(p.read_bytes()[: p.stat().st_size // 2])
+
+
+def _flip(p: Path) -> None:
+    data = bytearray(p.read_bytes())
+    i = data.index(b"features.npy") + 200  # inside the stored array: the zip's CRC-32 no longer matches
+    data[i:i + 8] = bytes(b ^ 0xFF for b in data[i:i + 8])
+    p.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("damage", [_truncate, _flip, lambda p: p.write_bytes(b"")], ids=["truncated", "flipped",
+                                                                                          "empty"])
+def test_corrupt_feature_cache_is_reported_and_recomputed(tiny_eval_set, damage) -> None:
+    from lfdm_bench.metrics.commands import eval_cmd
+
+    args = ["--samples", str(tiny_eval_set["samples"]), "--dataset", tiny_eval_set["manifest"], "--metric", "fvd",
+            "--frames", "10"]
+    first = CliRunner().invoke(eval_cmd, args)
+    assert first.exit_code == 0, first.output
+    files = sorted((tiny_eval_set["tmp"] / "cache" / "fvd_stats").glob("*.npz"))
+    assert files
+    good = {p: np.load(p)["features"] for p in files}
+    for p in files:
+        damage(p)
+    again = CliRunner().invoke(eval_cmd, args)
+    assert again.exit_code == 0, again.output
+    for p in files:
+        assert sum(f"ignoring unreadable feature cache {p} (" in line for line in again.output.splitlines()) == 1
+        assert np.array_equal(np.load(p)["features"], good[p])  # recomputed and written over the bad file
+    assert "Traceback" not in again.output
+    fvds = [json.loads(line)["values"]["fvd"]["test"] for line in
+            (tiny_eval_set["samples"] / "metrics" / "metrics.jsonl").read_text().splitlines()]
+    assert len(fvds) == 2 and fvds[0] == fvds[1]
