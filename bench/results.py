@@ -18,6 +18,7 @@ from lfdm_bench.baselines.ldm.autoencoder import KLAutoencoder, KLAutoencoderCon
 from lfdm_bench.bench.config import BenchConfig
 from lfdm_bench.checkpoints import load_checkpoint, run_record
 from lfdm_bench.config import to_dict
+from lfdm_bench.utils.io import read_json
 from lfdm_bench.lfdm.config import LFDMConfig
 from lfdm_bench.metrics.presets import get_preset
 from lfdm_bench.models.lfae.lfae import LFAE, LFAEConfig
@@ -138,7 +139,7 @@ def build_results(out: Path, bc: BenchConfig, cfg: LFDMConfig, runs: dict[str, P
     table_notes: dict[str, Any] = {}  # per split: what the reference rows are, interval, group sizes (captions)
     protocol = detector = None
     for path in sorted((out / "metrics").glob("*.json")):
-        rec = json.loads(path.read_text())
+        rec = read_json(path, "delete it: the benchmark evaluates that set again on its next run")
         m, s = rec["method"], rec["split"]
         methods.setdefault(m, {})[s] = method_summary(rec, s)
         notes = table_notes.setdefault(s, {"what": {}, "group_sizes": {}, "interval": None})

@@ -160,3 +160,157 @@ def test_corrupt_feature_cache_is_reported_and_recomputed(tiny_eval_set, damage)
     fvds = [json.loads(line)["values"]["fvd"]["test"] for line in
             (tiny_eval_set["samples"] / "metrics" / "metrics.jsonl").read_text().splitlines()]
     assert len(fvds) == 2 and fvds[0] == fvds[1]
+
+
+# ------------------------------------------------------------------------------ 5: files and writes named
+def test_truncated_state_json_is_named(tmp_path) -> None:
+    from lfdm_bench.bench.state import ResumeState
+
+    state = ResumeState(tmp_path / "state.json", {"a": 1}, what="a benchmark")
+    state.mark("data", 1)
+    text = (tmp_path / "state.json").read_text()
+    (tmp_path / "state.json").write_text(text[: len(text) // 2])
+    with pytest.raises(ValueError) as e:  # was json.JSONDecodeError "Unterminated string ..." without the file
+        ResumeState(tmp_path / "state.json", {"a": 1}, what="a benchmark")
+    assert str(e.value).startswith(f"{tmp_path / 'state.json'} is not valid JSON (")
+    assert "delete it to run a benchmark again" in str(e.value)
+
+
+def test_truncated_results_json_is_one_line_naming_it(tmp_path) -> None:
+    (tmp_path / "results.json").write_text('{"protocol": {"dataset": "synth-fa')
+    line = one_error_line(cli("report", str(tmp_path), "--out", str(tmp_path / "rep")), 1)
+    assert f"{tmp_path / 'results.json'} is not valid JSON" in line
+
+
+def test_detector_that_is_not_weights_is_one_line(tmp_path, monkeypatch) -> None:
+    from lfdm_bench.data.registry import get_dataset
+    from lfdm_bench.metrics.commands import eval_cmd
+    from lfdm_bench.metrics.sanity import write_real_samples
+    from test_protocol import make_tiny_dataset
+
+    monkeypatch.setenv("LFDM_BENCH_CACHE", str(tmp_path / "cache"))
+    manifest = make_tiny_dataset(tmp_path / "data")
+    write_real_samples(get_dataset(str(manifest)), tmp_path / "s", split="test", n_frames=10, max_videos=3)
+    csv_file = tmp_path / "some.csv"
+    csv_file.write_text((tmp_path / "s" / "manifest.csv").read_text())
+    r = CliRunner().invoke(eval_cmd, ["--samples", str(tmp_path / "s"), "--dataset", str(manifest), "--frames", "10",
+                                      "--metric", "fvd", "--detector", str(csv_file)])
+    line = one_error_line(r, 1)
+    assert f"Could not read {csv_file}" in line and "not a PyTorch weights file" in line
+    assert len(r.output.strip().splitlines()) == 1, r.output  # was torch's 6 lines of weights_only advice
+
+
+def test_manifest_with_byte_order_mark_is_read(tmp_path) -> None:
+    from lfdm_bench.data.records import read_manifest
+    from test_protocol import make_tiny_dataset
+
+    manifest = make_tiny_dataset(tmp_path / "data", takes=1, frames=4)
+    plain = read_manifest(manifest)
+    manifest.write_bytes(b"\xef\xbb\xbf" + manifest.read_bytes())  # as Excel saves "CSV UTF-8"
+    assert read_manifest(manifest) == plain  # was "missing columns ['path']"
+    manifest.write_bytes(b"path,subject\n\xff\xfe,x\n")
+    with pytest.raises(ValueError, match=f"manifest {manifest}: not UTF-8 text"):
+        read_manifest(manifest)
+
+
+def test_sample_naming_an_unknown_subject_is_refused(tiny_eval_set) -> None:
+    from lfdm_bench.metrics.commands import eval_cmd
+
+    manifest = tiny_eval_set["samples"] / "manifest.csv"
+    lines = manifest.read_text().splitlines()
+    header = lines[0].split(",")
+    row = lines[1].split(",")
+    subject = row[header.index("subject")]
+    row[header.index("subject")] = "nobody"
+    manifest.write_text("\n".join([lines[0], ",".join(row)] + lines[2:]) + "\n")
+    r = CliRunner().invoke(eval_cmd, ["--samples", str(tiny_eval_set["samples"]), "--dataset",
+                                      tiny_eval_set["manifest"], "--frames", "10", "--metric", "sfvd"])
+    line = one_error_line(r, 1)
+    assert f"{manifest} row 2: subject 'nobody' is not a subject of dataset" in line, line
+    assert subject != "nobody" and not (tiny_eval_set["samples"] / "metrics" / "metrics.json").exists()
+
+
+def _disk_full_after(monkeypatch, n_bytes: int) -> list[bytes]:
+    """Make ``os.write`` write ``n_bytes`` of a buffer and then fail with ENOSPC, as a filling disk does."""
+    import errno
+    import os
+
+    real, seen = os.write, []
+
+    def write(fd, data):
+        seen.append(bytes(data))
+        if n_bytes:
+            real(fd, bytes(data)[:n_bytes])
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "write", write)
+    return seen
+
+
+def test_disk_full_while_writing_a_manifest_names_it(tmp_path, monkeypatch) -> None:
+    import builtins
+
+    from lfdm_bench.data.records import read_manifest, write_manifest
+    from lfdm_bench.utils.errors import os_error_message
+    from test_protocol import make_tiny_dataset
+
+    manifest = make_tiny_dataset(tmp_path / "data", takes=1, frames=4)
+    before = manifest.read_bytes()
+    records = read_manifest(manifest)
+
+    class FullFile:
+        def __init__(self, f):
+            self.f = f
+
+        def write(self, text):
+            import errno
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.f.close()
+
+    real_open = builtins.open
+    monkeypatch.setattr(builtins, "open", lambda *a, **k: FullFile(real_open(*a, **k)) if "w" in (a[1:2] or [k.get(
+        "mode", "r")])[0] else real_open(*a, **k))
+    with pytest.raises(OSError) as e:
+        write_manifest(records, manifest)
+    monkeypatch.undo()
+    assert os_error_message(e.value).startswith(f"{manifest}: No space left on device; ")  # was no file named
+    assert manifest.read_bytes() == before and [p.name for p in manifest.parent.glob(".*.tmp")] == []
+
+
+def test_metrics_jsonl_keeps_whole_records_on_a_full_disk(tiny_eval_set, monkeypatch) -> None:
+    from lfdm_bench.metrics.commands import eval_cmd
+    from lfdm_bench.metrics import tables
+    from lfdm_bench.utils.io import read_jsonl
+
+    args = ["--samples", str(tiny_eval_set["samples"]), "--dataset", tiny_eval_set["manifest"], "--frames", "10",
+            "--metric", "fvd"]
+    jsonl = tiny_eval_set["samples"] / "metrics" / "metrics.jsonl"
+    assert CliRunner().invoke(eval_cmd, args).exit_code == 0
+    one = jsonl.read_bytes()
+    real_append = tables.append_line
+
+    def full_disk_append(path, line):
+        with monkeypatch.context() as m:
+            seen = _disk_full_after(m, 100)  # 100 bytes of the record reach the disk, then it is full
+            real_append(path, line)
+        assert len(seen) == 1 and len(seen[0]) > 100  # one write of the whole record
+
+    monkeypatch.setattr(tables, "append_line", full_disk_append)
+    r = CliRunner().invoke(eval_cmd, args)
+    assert r.exit_code == 1 and f"{jsonl}: No space left on device" in r.output, r.output
+    assert jsonl.read_bytes() == one  # the half-written record was taken back
+    monkeypatch.setattr(tables, "append_line", real_append)
+    # a file an older version left with half a record: the next append cuts it off, the reader skips it
+    jsonl.write_bytes(one + one[:50])
+    assert len(read_jsonl(jsonl)) == 1
+    assert CliRunner().invoke(eval_cmd, args).exit_code == 0
+    records = [json.loads(line) for line in jsonl.read_text().splitlines()]
+    assert len(records) == 2 and records[0]["values"]["fvd"] == records[1]["values"]["fvd"]
+    jsonl.write_text('{"a": 1}\nnot json\n{"b": 2}\n')
+    with pytest.raises(ValueError, match=f"{jsonl}, line 2: not valid JSON"):
+        read_jsonl(jsonl)
