@@ -314,3 +314,23 @@ def test_metrics_jsonl_keeps_whole_records_on_a_full_disk(tiny_eval_set, monkeyp
     jsonl.write_text('{"a": 1}\nnot json\n{"b": 2}\n')
     with pytest.raises(ValueError, match=f"{jsonl}, line 2: not valid JSON"):
         read_jsonl(jsonl)
+
+
+@pytest.mark.parametrize("damaged, keep", [("dataset.json", 0.5), ("manifest.csv", 0.5), ("manifest.csv", 0.3)])
+def test_damaged_dataset_cache_is_generated_again(tmp_path, capsys, damaged, keep) -> None:
+    from lfdm_bench.data.registry import get_dataset
+
+    options = {"n_subjects": 2, "n_takes": 1, "size": 32, "frames": 8}
+    first = get_dataset("synth-faces", root=tmp_path, **options)
+    path = Path(first.records[0].path).parents[2] / damaged
+    good = path.read_bytes()
+    cut = good[: int(len(good) * keep)]
+    if keep == 0.3:  # cut after a whole row: a shorter, well-formed manifest
+        cut = cut[: cut.rfind(b"\n") + 1]
+    path.write_bytes(cut)  # was json "Unterminated string" / a manifest row error / silently fewer videos
+    again = get_dataset("synth-faces", root=tmp_path, **options)
+    err = capsys.readouterr().err
+    assert f"the cached dataset {path.parent} is damaged (" in err and str(path) in err, err
+    assert path.read_bytes() == good or damaged == "dataset.json"  # dataset.json records the generation time
+    assert json.loads((path.parent / "dataset.json").read_text())["n_videos"] == len(first.records)
+    assert [r.path for r in again.records] == [r.path for r in first.records]

@@ -163,7 +163,7 @@ def read_manifest(path: str | os.PathLike) -> list[VideoRecord]:
                         params=json.loads(row["params"]) if row.get("params") else {},
                     )
                 )
-            except (KeyError, ValueError) as e:
+            except (KeyError, ValueError, TypeError) as e:  # TypeError: a row cut short (missing fields are None)
                 raise ValueError(f"manifest {path}, row {i + 2}: {e}") from e
     check_unique(out, path)
     return out
