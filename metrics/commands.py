@@ -268,9 +268,10 @@ def _from_samples(run_dir: Path | None, samples: Path | None, dataset: str | Non
     if dataset is None:
         dataset = rec["dataset"]
         _echo_err(f"dataset {dataset} (from {where})")
-    if dataset == rec["dataset"] and not extra and not no_crop and rec.get("dataset_options"):
-        extra = tuple(f"{k}={json.dumps(v)}" for k, v in sorted(rec["dataset_options"].items()))
-        _echo_err(f"dataset options {' '.join(extra)} (from {where})")
+    if dataset == rec["dataset"] and rec.get("dataset_options"):  # explicit --option KEY=V come last: they win
+        recorded_options = tuple(f"{k}={json.dumps(v)}" for k, v in sorted(rec["dataset_options"].items()))
+        _echo_err(f"dataset options {' '.join(recorded_options)} (from {where})")
+        extra = recorded_options + tuple(extra)
     if root is None and dataset == rec["dataset"] and rec.get("dataset_root"):
         root = Path(rec["dataset_root"])
     made = rec.get("n_frames")

@@ -189,7 +189,7 @@ def read_json(path: str | os.PathLike, fix: str = "restore it, or delete it to w
     try:
         return json.loads(path.read_text(encoding="utf-8-sig"))
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        where = f"{e.msg} at line {e.lineno} column {e.colno}" if isinstance(e, json.JSONDecodeError) else str(e)
+        where = f"{e.msg}: line {e.lineno} column {e.colno}" if isinstance(e, json.JSONDecodeError) else str(e)
         raise ValueError(f"{path} is not valid JSON ({where}; a truncated or damaged file); {fix}") from None
 
 
