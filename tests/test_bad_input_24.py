@@ -48,6 +48,17 @@ def test_eval_run_needs_no_other_flag(sampled_run) -> None:
     assert saved["values"]["fvd"]["test"] > 0
 
 
+def test_eval_samples_needs_no_other_flag(sampled_run, tiny_eval_set) -> None:
+    run, env = sampled_run
+    folder = run / "samples" / "test_ddim4_eta1_g1"
+    r = cli("eval", "--samples", str(folder), "--metric", "fvd", env=env)
+    assert r.exit_code == 0, r.output
+    assert json.loads((folder / "metrics" / "metrics.json").read_text())["protocol"]["n_frames"] == 10
+    # a folder that records nothing (no settings.json) still needs --dataset, and says so
+    line = one_error_line(cli("eval", "--samples", str(tiny_eval_set["samples"])), 2)
+    assert "records no dataset (no settings.json): pass --dataset" in line
+
+
 @pytest.mark.parametrize("flags, recorded, code", [
     (["--frames", "16"], "have 10 frames", 2),
     (["--option", "n_subjects=6"], "n_subjects=4", 1),
