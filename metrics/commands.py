@@ -84,8 +84,8 @@ def _echo_err(message: str) -> None:
               help="Detector: I3D weights (i3d_pretrained_400.pt or i3d_torchscript.pt) [default: $LFDM_BENCH_I3D or "
                    "the cache; only a file with a known published sha256 is labelled comparable], an embedded-domain "
                    "VCNN (synth-faces-vcnn-v1, synth-actions-vcnn-v1 or a detector JSON; the default of --sanity on "
-                   "synth-faces / synth-actions), or i3d-random = random weights, a pipeline smoke test only. Default on synth-faces / synth-actions: their "
-                   "VCNN, as in the benchmark.")
+                   "synth-faces / synth-actions), or i3d-random = random weights, a pipeline smoke test only. On "
+                   "synth-faces / synth-actions the default is their VCNN, as in the benchmark.")
 @click.option("--bn-eps", type=float, default=None,
               help="I3D BatchNorm epsilon (1e-3 TF-Hub, 1e-5 VideoGPT/TATS/cd-fvd port) [default: the preset's].")
 @click.option("--resize", "resize_method", type=click.Choice(RESIZE_METHODS), default=None,
@@ -244,7 +244,7 @@ def _from_samples(run_dir: Path | None, samples: Path | None, dataset: str | Non
 
     from lfdm_bench.config import ConfigError
     from lfdm_bench.metrics.presets import get_preset
-    from lfdm_bench.metrics.sample_checks import sample_settings
+    from lfdm_bench.metrics.sample_checks import dataset_identity, sample_settings
 
     folders = sorted(p.parent for p in (run_dir / "samples").glob("*/manifest.csv")) if run_dir else [samples]
     recorded = [(folder / "settings.json", s) for folder, s in sample_settings(folders) if "dataset" in s]
@@ -268,11 +268,12 @@ def _from_samples(run_dir: Path | None, samples: Path | None, dataset: str | Non
     if dataset is None:
         dataset = rec["dataset"]
         _echo_err(f"dataset {dataset} (from {where})")
-    if dataset == rec["dataset"] and rec.get("dataset_options"):  # explicit --option KEY=V come last: they win
+    same = dataset_identity(dataset, None)[0] == dataset_identity(rec["dataset"], None)[0]
+    if same and rec.get("dataset_options"):  # explicit --option KEY=V come last: they win
         recorded_options = tuple(f"{k}={json.dumps(v)}" for k, v in sorted(rec["dataset_options"].items()))
         _echo_err(f"dataset options {' '.join(recorded_options)} (from {where})")
         extra = recorded_options + tuple(extra)
-    if root is None and dataset == rec["dataset"] and rec.get("dataset_root"):
+    if root is None and same and rec.get("dataset_root"):
         root = Path(rec["dataset_root"])
     made = rec.get("n_frames")
     if made:
