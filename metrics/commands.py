@@ -27,6 +27,7 @@ import click
 from lfdm_bench.metrics.presets import (DEFAULT_PRESET, GENERATED_CLIPS, LOAD_RESIZES, PRECISIONS, PRESET_NAMES,
                                         QUANTIZE_MODES, REAL_CLIPS)
 from lfdm_bench.metrics.protocol import EVAL_SPLITS, METRICS
+from lfdm_bench.utils.errors import SEED
 from lfdm_bench.metrics.preprocess import RESIZE_METHODS
 
 __all__ = ["eval_cmd"]
@@ -109,7 +110,7 @@ def _echo_err(message: str) -> None:
               help="Covariance divides by N - ddof (1: TF-GAN/TATS; 0: StyleGAN-V) [default: the preset's].")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None, metavar="DIR",
               help="Output folder [default: RUN/metrics, SAMPLES/metrics, or ./eval-<dataset>-sanity].")
-@click.option("--seed", type=int, default=0, help="Seed of subset selection, halves and distortions.")
+@click.option("--seed", type=SEED, default=0, help="Seed of subset selection, halves and distortions.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=8, help="Videos per detector call.")
 @click.option("--device", default=None, help="Torch device of the detector [default: cuda if available, else cpu].")
 @click.option("--sanity", is_flag=True, help="No samples: FVD of real halves vs distorted real videos.")

@@ -345,3 +345,10 @@ def test_damaged_dataset_cache_is_generated_again(tmp_path, capsys, damaged, kee
     assert path.read_bytes() == good or damaged == "dataset.json"  # dataset.json records the generation time
     assert json.loads((path.parent / "dataset.json").read_text())["n_videos"] == len(first.records)
     assert [r.path for r in again.records] == [r.path for r in first.records]
+
+
+@pytest.mark.parametrize("args", [["eval", "--sanity", "--dataset", "synth-faces"], ["data", "make", "synth-faces"],
+                                  ["detector", "train", "--dataset", "synth-faces"]])
+def test_seed_options_take_what_configs_take(tmp_path, args) -> None:
+    line = one_error_line(cli(*args, "--seed", "-1", env={"LFDM_BENCH_CACHE": str(tmp_path)}), 2)
+    assert "'--seed': -1 is not in the range 0<=x<=4294967295" in line

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import click
 
+from lfdm_bench.utils.errors import SEED
+
 DEFAULTS = {"steps": 600, "feature_dim": 16, "width": 32, "seed": 0, "threads": 1, "batch_size": 32, "lr": 2e-3}
 
 
@@ -40,8 +42,8 @@ def detector() -> None:
 @click.option("--width", type=int, default=DEFAULTS["width"], help="Channels of the first stage.")
 @click.option("--batch-size", type=int, default=DEFAULTS["batch_size"])
 @click.option("--lr", type=float, default=DEFAULTS["lr"])
-@click.option("--seed", type=int, default=DEFAULTS["seed"], help="Initialisation and batch-order seed.")
-@click.option("--corpus-seed", type=int, default=None, help="Seed of the corpus rendering (default: 1000).")
+@click.option("--seed", type=SEED, default=DEFAULTS["seed"], help="Initialisation and batch-order seed.")
+@click.option("--corpus-seed", type=SEED, default=None, help="Seed of the corpus rendering (default: 1000).")
 @click.option("--threads", type=int, default=DEFAULTS["threads"],
               help="torch threads; 1 gives bit-identical weights on one machine.")
 @click.option("--name", default=None, help="Detector name (default: <dataset>-vcnn-v1 plus non-default settings).")
