@@ -151,9 +151,12 @@ def append_line(path: str | os.PathLike, line: str) -> None:
     fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o666)
     try:
         size = os.fstat(fd).st_size
-        if size and os.pread(fd, 1, size - 1) != b"\n":  # a truncated last line: drop it
-            size = os.pread(fd, size, 0).rfind(b"\n") + 1
-            os.ftruncate(fd, size)
+        if size:
+            os.lseek(fd, size - 1, os.SEEK_SET)
+            if os.read(fd, 1) != b"\n":  # the last line was cut short: drop it
+                os.lseek(fd, 0, os.SEEK_SET)
+                size = os.read(fd, size).rfind(b"\n") + 1
+                os.ftruncate(fd, size)
         try:
             written = os.write(fd, data)
             if written != len(data):
