@@ -1,7 +1,9 @@
 """Typed configs: dataclasses loaded from YAML with command-line overrides, strict about keys and types.
 
 Every section of an experiment is a dataclass; :func:`from_dict` builds one from plain data and rejects unknown
-keys and values of the wrong type with an error naming the key path (``train.lr: expected float, got 'fast'``).
+keys and values of the wrong type with an error naming the key path (``train.lr: expected float, got 'fast'``),
+non-finite numbers, and values that break the :data:`FIELD_RULES` of their key's name in any section (a ``name`` that
+is a path, a negative ``seed``, ``ckpt_every: 0``, ...).
 Overrides are ``dotted.key=value`` strings whose value is parsed as YAML (``train.lr=1e-4``,
 ``model.dim_mults=[1,2,4]``, ``eval.split=test``). :func:`resolve_config_path` finds the shipped ``configs/*.yaml``
 by name.
