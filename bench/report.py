@@ -44,7 +44,9 @@ _PRESET_KEYS = ("preset", "generated_sampling", "real_split", "subset", "load_re
 COUNT_KEYS = ("n_generated", "n_real")
 MARKERS = ("a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k", "l", "m", "n", "o", "p")
 FORMATS = ("md", "tex", "csv")
-REBUILD = "write it again by rerunning the command that made it (lfdm-bench bench / ablate resumes from its state.json)"
+# what to do about a damaged results.json / ablation.json
+REBUILD = ("restore it; a benchmark's results.json is written again by `lfdm-bench bench` once the tables entry of its "
+           "state.json (parts) is deleted")
 # (result key, column label); digits from lfdm_bench.metrics.format.DIGITS
 MAIN_METRICS = (("fvd", "FVD"), ("cfvd", "cFVD"), ("sfvd", "sFVD"), ("kvd", "KVD"), ("acc", "Acc"), ("psnr", "PSNR"),
                 ("ssim", "SSIM"), ("seconds_per_video", "s/video"))
