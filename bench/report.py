@@ -29,7 +29,7 @@ import click
 
 from lfdm_bench.metrics.format import digits_of, format_value, tex_escape, to_markdown
 from lfdm_bench.metrics.presets import DEFAULT_PRESET, get_preset
-from lfdm_bench.utils.io import atomic_write_text
+from lfdm_bench.utils.io import atomic_write_text, read_json
 
 __all__ = ["PROTOCOL_KEYS", "MixedProtocolError", "Source", "Table", "Report", "load_source", "gather",
            "render_markdown", "render_latex", "render_csv", "write_report", "report"]
@@ -44,6 +44,9 @@ _PRESET_KEYS = ("preset", "generated_sampling", "real_split", "subset", "load_re
 COUNT_KEYS = ("n_generated", "n_real")
 MARKERS = ("a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k", "l", "m", "n", "o", "p")
 FORMATS = ("md", "tex", "csv")
+# what to do about a damaged results.json / ablation.json
+REBUILD = ("restore it; a benchmark's results.json is written again by `lfdm-bench bench` once the tables entry of its "
+           "state.json (parts) is deleted")
 # (result key, column label); digits from lfdm_bench.metrics.format.DIGITS
 MAIN_METRICS = (("fvd", "FVD"), ("cfvd", "cFVD"), ("sfvd", "sFVD"), ("kvd", "KVD"), ("acc", "Acc"), ("psnr", "PSNR"),
                 ("ssim", "SSIM"), ("seconds_per_video", "s/video"))
@@ -124,8 +127,8 @@ def load_source(path: str | Path, label: str | None = None) -> Source:
         abl_p = folder / "ablation" / "ablation.json"
     if path.is_file():
         res_p, abl_p = (path, Path("/nonexistent")) if path.name != "ablation.json" else (Path("/nonexistent"), path)
-    results = json.loads(res_p.read_text()) if res_p.is_file() else None
-    ablation = json.loads(abl_p.read_text()) if abl_p.is_file() else None
+    results = read_json(res_p, REBUILD) if res_p.is_file() else None
+    ablation = read_json(abl_p, REBUILD) if abl_p.is_file() else None
     if results is None and ablation is None:
         raise FileNotFoundError(f"{path} holds neither results.json (lfdm-bench bench) nor ablation.json "
                                 "(lfdm-bench ablate)")

@@ -7,7 +7,6 @@ renders plain data.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +17,7 @@ from lfdm_bench.baselines.ldm.autoencoder import KLAutoencoder, KLAutoencoderCon
 from lfdm_bench.bench.config import BenchConfig
 from lfdm_bench.checkpoints import load_checkpoint, run_record
 from lfdm_bench.config import to_dict
+from lfdm_bench.utils.io import read_json
 from lfdm_bench.lfdm.config import LFDMConfig
 from lfdm_bench.metrics.presets import get_preset
 from lfdm_bench.models.lfae.lfae import LFAE, LFAEConfig
@@ -138,7 +138,8 @@ def build_results(out: Path, bc: BenchConfig, cfg: LFDMConfig, runs: dict[str, P
     table_notes: dict[str, Any] = {}  # per split: what the reference rows are, interval, group sizes (captions)
     protocol = detector = None
     for path in sorted((out / "metrics").glob("*.json")):
-        rec = json.loads(path.read_text())
+        rec = read_json(path, f"restore it, or delete it and the eval:{path.stem.replace('_', ':', 1)} entry of "
+                              f"{out / 'state.json'} (parts) to evaluate that set again")
         m, s = rec["method"], rec["split"]
         methods.setdefault(m, {})[s] = method_summary(rec, s)
         notes = table_notes.setdefault(s, {"what": {}, "group_sizes": {}, "interval": None})
@@ -156,11 +157,12 @@ def build_results(out: Path, bc: BenchConfig, cfg: LFDMConfig, runs: dict[str, P
     for name, file in (("LFDM", "lfae_reconstruction.json"), ("LDM", "ae_reconstruction.json")):
         p = Path(runs[name]) / "metrics" / file
         if p.is_file():
-            autoencoders.update(json.loads(p.read_text())["scores"])
+            autoencoders.update(read_json(p)["scores"])
     ablation = None
     ab_path = out / "ablation" / "ablation.json"
     if ab_path.is_file():
-        ab = json.loads(ab_path.read_text())
+        ab = read_json(ab_path, f"restore it, or delete it and the ablate:lfdm entry of {out / 'state.json'} (parts) "
+                                "to run the ablation again")
         ablation = {"rows": ab["rows"], "max_subjects": ab["request"].get("max_subjects"),
                     "best": best_setting(ab["rows"]),
                     "plots": sorted(str(p.relative_to(out)) for p in (out / "ablation" / "plots").glob("*.png"))}

@@ -8,13 +8,12 @@ and a rerun skips it; a rerun with another request is refused, naming the settin
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import Any, Sequence
 
 from lfdm_bench.runs import environment, hardware_summary
-from lfdm_bench.utils.io import atomic_write_json, jsonable
+from lfdm_bench.utils.io import atomic_write_json, jsonable, read_json
 
 
 class ResumeState:
@@ -35,7 +34,7 @@ class ResumeState:
         self.request = jsonable(request or {})
         self.data: dict[str, Any] = {"request": self.request, "parts": {}, "rows": [], **initial}
         if self.path.is_file():
-            old = json.loads(self.path.read_text())
+            old = read_json(self.path, f"delete it to run {what} again from its start (finished parts are redone)")
             before = old.get("request") or {}
             differ = sorted(k for k in set(self.request) | set(before)
                             if k not in ignore and self.request.get(k) != before.get(k))

@@ -1,7 +1,9 @@
 """Typed configs: dataclasses loaded from YAML with command-line overrides, strict about keys and types.
 
 Every section of an experiment is a dataclass; :func:`from_dict` builds one from plain data and rejects unknown
-keys and values of the wrong type with an error naming the key path (``train.lr: expected float, got 'fast'``).
+keys and values of the wrong type with an error naming the key path (``train.lr: expected float, got 'fast'``),
+non-finite numbers, and values that break the :data:`FIELD_RULES` of their key's name in any section (a ``name`` that
+is a path, a negative ``seed``, ``ckpt_every: 0``, ...).
 Overrides are ``dotted.key=value`` strings whose value is parsed as YAML (``train.lr=1e-4``,
 ``model.dim_mults=[1,2,4]``, ``eval.split=test``). :func:`resolve_config_path` finds the shipped ``configs/*.yaml``
 by name.
@@ -10,10 +12,11 @@ by name.
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from pathlib import Path
-from typing import Any, Literal, Mapping, Sequence, TypeVar, Union, get_args, get_origin, get_type_hints
+from typing import Any, Callable, Literal, Mapping, Sequence, TypeVar, Union, get_args, get_origin, get_type_hints
 
 import yaml
 
@@ -93,14 +96,19 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
             return int(value)
         raise ConfigError(f"{where}: expected an integer, got {value!r}")
     if tp is float:
+        number = None
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-        if isinstance(value, str):
+            number = float(value)
+        elif isinstance(value, str):
             try:
-                return float(value)  # YAML 1.1 reads "1e-4" as a string
+                number = float(value)  # YAML 1.1 reads "1e-4" as a string
             except ValueError:
                 pass
-        raise ConfigError(f"{where}: expected a number, got {value!r}")
+        if number is None:
+            raise ConfigError(f"{where}: expected a number, got {value!r}")
+        if not math.isfinite(number):
+            raise ConfigError(f"{where}: expected a finite number, got {value!r}")
+        return number
     if tp is str:
         if isinstance(value, str):
             return value
@@ -110,6 +118,50 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
     if isinstance(tp, type) and isinstance(value, tp):
         return value
     raise ConfigError(f"{where}: expected {_type_name(tp)}, got {value!r}")
+
+
+def check_plain_name(value: str, key: str) -> str:
+    """``value`` if it is a plain file name (used as a folder or file name under an output folder); else a
+    :class:`ConfigError` naming ``key``: no path separator, no ``..``, not empty, no leading dot."""
+    if not value or "/" in value or "\\" in value or value.startswith(".") or "\0" in value:
+        raise ConfigError(f"{key}: {value!r} is not a plain name (it names an output folder or file: no '/' or "
+                          "'\\', not empty, no leading '.'); e.g. my-run")
+    return value
+
+
+def _at_least(low: int, what: str) -> Callable[[Any, str], None]:
+    def check(value: Any, key: str) -> None:
+        if value is not None and value < low:
+            raise ConfigError(f"{key}: must be >= {low} ({what}), got {value!r}")
+    return check
+
+
+def _seed(value: Any, key: str) -> None:
+    if value is not None and not 0 <= value < 2**32:
+        raise ConfigError(f"{key}: a seed is an integer in [0, 2**32), got {value!r}")
+
+
+def _betas(value: Any, key: str) -> None:
+    if value is not None and not all(0 <= b < 1 for b in value):
+        raise ConfigError(f"{key}: Adam's betas lie in [0, 1), got {list(value)!r} (e.g. [0.9, 0.999])")
+
+
+def _positive(value: Any, key: str) -> None:
+    if value is not None and not value > 0:
+        raise ConfigError(f"{key}: must be > 0, got {value!r}")
+
+
+# Rules every config field of this name obeys, in whatever section: checked by from_dict, so every config (run,
+# benchmark, detector, --set overrides) gets them, with the full key in the message.
+FIELD_RULES: dict[str, Callable[[Any, str], Any]] = {
+    "name": lambda v, key: check_plain_name(v, key) if isinstance(v, str) else None,
+    "seed": _seed,
+    "lr": _positive,
+    "betas": _betas,
+    "log_every": _at_least(1, "steps between log lines"),
+    "ckpt_every": _at_least(1, "steps between checkpoints"),
+    "sample_every": _at_least(0, "steps between previews; 0 = only at the end"),
+}
 
 
 def from_dict(cls: type[T], data: Mapping[str, Any] | None, where: str = "") -> T:
@@ -125,6 +177,9 @@ def from_dict(cls: type[T], data: Mapping[str, Any] | None, where: str = "") -> 
             f"valid keys{' of ' + where if where else ''}: {', '.join(sorted(names))}"
         )
     kwargs = {k: _coerce(v, hints[k], f"{where}.{k}" if where else k) for k, v in data.items()}
+    for k, v in kwargs.items():
+        if k in FIELD_RULES:
+            FIELD_RULES[k](v, f"{where}.{k}" if where else k)
     try:
         obj = cls(**kwargs)
     except (TypeError, ValueError) as e:

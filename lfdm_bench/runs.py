@@ -20,7 +20,6 @@ Layout (what the training engine, ``lfdm-bench train`` and ``lfdm-bench sample``
 from __future__ import annotations
 
 import datetime as _dt
-import json
 import os
 import platform
 import subprocess
@@ -30,7 +29,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from lfdm_bench.utils.dist import is_main_process
-from lfdm_bench.utils.io import atomic_write_json, atomic_write_text
+from lfdm_bench.utils.io import atomic_write_json, atomic_write_text, read_json
 
 SUBDIRS = ("logs", "checkpoints", "samples", "metrics")
 MODELS = ("lfdm", "ldm")
@@ -164,7 +163,7 @@ class Run:
         p = self.root.joinpath(*parts)
         if not p.is_file():
             return None
-        return json.loads(p.read_text())
+        return read_json(p)
 
     def write_json(self, obj: Any, *parts: str) -> Path:
         p = self.path(*parts)

@@ -27,6 +27,7 @@ import click
 from lfdm_bench.metrics.presets import (DEFAULT_PRESET, GENERATED_CLIPS, LOAD_RESIZES, PRECISIONS, PRESET_NAMES,
                                         QUANTIZE_MODES, REAL_CLIPS)
 from lfdm_bench.metrics.protocol import EVAL_SPLITS, METRICS
+from lfdm_bench.utils.errors import SEED
 from lfdm_bench.metrics.preprocess import RESIZE_METHODS
 
 __all__ = ["eval_cmd"]
@@ -61,8 +62,10 @@ def _echo_err(message: str) -> None:
               help="A generated-sample folder holding manifest.csv.")
 @click.option("--run", "run_dir", type=click.Path(file_okay=False, path_type=Path), default=None, metavar="DIR",
               help="A run directory: evaluates RUN/samples, writes RUN/metrics.")
-@click.option("--dataset", required=True, metavar="NAME",
-              help="Real reference set: synth-faces, synth-actions, mug, mhad, natops, or a manifest .csv.")
+@click.option("--dataset", default=None, metavar="NAME",
+              help="Real reference set: synth-faces, synth-actions, mug, mhad, natops, or a manifest .csv "
+                   "[default with --run / --samples: the dataset the samples record, with its options, root and "
+                   "frame count; explicit flags must agree with them].")
 @click.option("--root", type=click.Path(path_type=Path), default=None, metavar="PATH",
               help="Folder of a real dataset copy (required for mug / mhad / natops).")
 @click.option("--protocol", "preset", type=click.Choice(PRESET_NAMES), default=DEFAULT_PRESET,
@@ -83,7 +86,8 @@ def _echo_err(message: str) -> None:
               help="Detector: I3D weights (i3d_pretrained_400.pt or i3d_torchscript.pt) [default: $LFDM_BENCH_I3D or "
                    "the cache; only a file with a known published sha256 is labelled comparable], an embedded-domain "
                    "VCNN (synth-faces-vcnn-v1, synth-actions-vcnn-v1 or a detector JSON; the default of --sanity on "
-                   "synth-faces / synth-actions), or i3d-random = random weights, a pipeline smoke test only.")
+                   "synth-faces / synth-actions), or i3d-random = random weights, a pipeline smoke test only. On "
+                   "synth-faces / synth-actions the default is their VCNN, as in the benchmark.")
 @click.option("--bn-eps", type=float, default=None,
               help="I3D BatchNorm epsilon (1e-3 TF-Hub, 1e-5 VideoGPT/TATS/cd-fvd port) [default: the preset's].")
 @click.option("--resize", "resize_method", type=click.Choice(RESIZE_METHODS), default=None,
@@ -107,7 +111,7 @@ def _echo_err(message: str) -> None:
               help="Covariance divides by N - ddof (1: TF-GAN/TATS; 0: StyleGAN-V) [default: the preset's].")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None, metavar="DIR",
               help="Output folder [default: RUN/metrics, SAMPLES/metrics, or ./eval-<dataset>-sanity].")
-@click.option("--seed", type=int, default=0, help="Seed of subset selection, halves and distortions.")
+@click.option("--seed", type=SEED, default=0, help="Seed of subset selection, halves and distortions.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=8, help="Videos per detector call.")
 @click.option("--device", default=None, help="Torch device of the detector [default: cuda if available, else cpu].")
 @click.option("--sanity", is_flag=True, help="No samples: FVD of real halves vs distorted real videos.")
@@ -127,7 +131,7 @@ def _echo_err(message: str) -> None:
 @click.option("--no-cache", is_flag=True, help="Neither read nor write cached real features.")
 @click.option("--progress/--no-progress", default=False, help="Progress bars.")
 def eval_cmd(metric_names: tuple[list[str], ...], split: str | None, samples: Path | None, run_dir: Path | None,
-             dataset: str, root: Path | None, preset: str, frames: int | None, size: int | None,
+             dataset: str | None, root: Path | None, preset: str, frames: int | None, size: int | None,
              sampling: str | None, gen_sampling: str | None, detector: str | None, bn_eps: float | None,
              resize_method: str | None, load_resize: str | None, quantize: str | None, precision: str | None,
              allow_span_mismatch: bool, real_max: int | None, gen_max: int | None, ddof: str | None,
@@ -157,7 +161,13 @@ def eval_cmd(metric_names: tuple[list[str], ...], split: str | None, samples: Pa
         raise click.UsageError("--beside only applies with --sanity")
     from lfdm_bench.metrics.vcnn.source import default_detector_for, is_vcnn_detector
 
-    if sanity and detector is None:
+    if not sanity and not make_samples:
+        with clean_errors(usage=(ConfigError,)):
+            dataset, extra, root, frames = _from_samples(run_dir, samples, dataset, extra, no_crop, root, frames,
+                                                         preset)
+    if dataset is None:
+        raise click.UsageError("--dataset is required with " + ("--sanity" if sanity else "--make-samples"))
+    if detector is None:
         detector = default_detector_for(dataset)  # the embedded benchmark's detector; None: the I3D as before
     embedded = is_vcnn_detector(detector)
     options = _dataset_options(dataset, extra, no_crop)
@@ -224,6 +234,59 @@ def eval_cmd(metric_names: tuple[list[str], ...], split: str | None, samples: Pa
             click.echo(render_eval(result))  # the numbers are shown before they are written
             paths = _write_results(write_eval, result, target, "metrics")
             click.echo(f"\nmetrics.json: {paths['json']}  (table: {paths['md']})")
+
+
+def _from_samples(run_dir: Path | None, samples: Path | None, dataset: str | None, extra: tuple[str, ...],
+                  no_crop: bool, root: Path | None, frames: int | None,
+                  preset: str) -> tuple[str, tuple[str, ...], Path | None, int | None]:
+    """``--dataset``, ``--option``, ``--root`` and ``--frames`` filled in from what the sample folders record
+    (``settings.json``; for a run without one, ``RUN/config.yaml``); explicit flags override, and one that
+    contradicts the record is refused naming what was recorded (the dataset and options: by ``check_dataset``)."""
+    import json
+
+    from lfdm_bench.config import ConfigError
+    from lfdm_bench.metrics.presets import get_preset
+    from lfdm_bench.metrics.sample_checks import dataset_identity, sample_settings
+
+    folders = sorted(p.parent for p in (run_dir / "samples").glob("*/manifest.csv")) if run_dir else [samples]
+    recorded = [(folder / "settings.json", s) for folder, s in sample_settings(folders) if "dataset" in s]
+    if not recorded and run_dir is not None and (run_dir / "config.yaml").is_file():
+        from lfdm_bench.config import load_yaml
+
+        data = load_yaml(run_dir / "config.yaml").get("data") or {}
+        if "dataset" in data:
+            recorded = [(run_dir / "config.yaml", {"dataset": data["dataset"], "dataset_options": data.get("options"),
+                                                   "dataset_root": data.get("root"), "n_frames": data.get("n_frames")})]
+    if not recorded:
+        if dataset is None:
+            raise ConfigError(f"{samples or run_dir} records no dataset (no settings.json): pass --dataset")
+        return dataset, extra, root, frames
+    where, rec = recorded[0]
+    for other, s in recorded[1:]:
+        for key in ("dataset", "dataset_options", "n_frames"):
+            if s.get(key) != rec.get(key):
+                raise ConfigError(f"{where} and {other} record different {key} ({json.dumps(rec.get(key))} vs "
+                                  f"{json.dumps(s.get(key))}): evaluate the folders apart (--samples DIR)")
+    if dataset is None:
+        dataset = rec["dataset"]
+        _echo_err(f"dataset {dataset} (from {where})")
+    same = dataset_identity(dataset, None)[0] == dataset_identity(rec["dataset"], None)[0]
+    if same and rec.get("dataset_options"):  # explicit --option KEY=V come last: they win
+        recorded_options = tuple(f"{k}={json.dumps(v)}" for k, v in sorted(rec["dataset_options"].items()))
+        _echo_err(f"dataset options {' '.join(recorded_options)} (from {where})")
+        extra = recorded_options + tuple(extra)
+    if root is None and same and rec.get("dataset_root"):
+        root = Path(rec["dataset_root"])
+    made = rec.get("n_frames")
+    if made:
+        if frames is not None and frames > made:
+            raise ConfigError(f"--frames {frames}: the samples have {made} frames ({where} n_frames); pass --frames "
+                              f"{made} or fewer")
+        if frames is None and made < get_preset(preset).n_frames:
+            frames = made
+            _echo_err(f"frames {frames} per clip (the samples' length, {where} n_frames; the preset's is "
+                      f"{get_preset(preset).n_frames})")
+    return dataset, extra, root, frames
 
 
 def _load_dataset(dataset: str, root: Path | None, options: dict[str, Any]) -> Any:

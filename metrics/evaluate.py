@@ -137,7 +137,7 @@ def evaluate(protocol: EvalProtocol, samples: str | Path | Sequence[str | Path] 
     gen_all, origins = read_samples(samples)
     settings = sample_settings(samples)
     notes: list[str] = check_dataset(settings, protocol.dataset, protocol.dataset_options) + training_notes(settings)
-    check_classes(gen_all, dataset.class_names, dataset.name, origins)
+    check_classes(gen_all, dataset.class_names, dataset.name, origins, subjects=dataset.records)
     gen = [r for r in gen_all if r.split in protocol.splits]
     if not gen:
         raise ValueError(f"none of the {len(gen_all)} generated videos comes from a {protocol.split!r}-split source; "

@@ -458,9 +458,13 @@ def load_i3d(path: str | os.PathLike[str], bn_eps: float = 1e-3,
     else:
         try:
             state = torch.load(file, map_location=map_location, weights_only=True)
-        except Exception as exc:  # pickle/zip errors: say which file and what was expected
-            raise I3DWeightsError(f"Could not read {file} as a PyTorch state dict or TorchScript archive: "
-                                  f"{exc}") from exc
+        except Exception as exc:  # pickle/zip errors: say which file and what was expected, in one line
+            reason = (str(exc).splitlines() or [""])[0] or type(exc).__name__
+            if reason.startswith("Weights only load failed"):  # torch's paragraph of advice: not a weights file
+                reason = "not a PyTorch weights file"
+            raise I3DWeightsError(f"Could not read {file} as a PyTorch state dict or TorchScript archive ({reason}); "
+                                  "a detector is I3D weights (.pt), a VCNN name (e.g. synth-faces-vcnn-v1) or its "
+                                  ".json, or i3d-random") from exc
         if isinstance(state, Mapping) and isinstance(state.get("state_dict"), Mapping):
             state = state["state_dict"]
         if not isinstance(state, Mapping):

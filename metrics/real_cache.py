@@ -23,6 +23,8 @@ import logging
 import math
 import os
 import time
+import zipfile
+import zlib
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, Protocol, Sequence
@@ -160,7 +162,9 @@ class ClipSpec:
 
         return ClipDataset(records, n_frames=self.n_frames, size=self.size if self.resize == "pad" else None,
                            sampling=self.sampling, crop=None if self.use_record_crop else False, dtype="float",
-                           seed=self.seed, min_frames=self.n_frames)
+                           seed=self.seed, min_frames=self.n_frames,
+                           short_hint="evaluate clips of at most {n} frames (eval --frames {n}; a benchmark "
+                           "config: eval.n_frames={n}) or drop the video")
 
     def finish(self, video: Tensor) -> Tensor:
         """Float frames [T, 3, h, w] from :meth:`dataset` -> uint8 [T, 3, size, size] (load resize, quantisation)."""
@@ -285,8 +289,11 @@ class FeatureCache:
     def path(self, key: Mapping[str, Any]) -> Path:
         return self.root / f"{cache_prefix(key.get('dataset', 'set'))}-{stable_hash(dict(key), n=24)}.npz"
 
-    def load(self, key: Mapping[str, Any]) -> tuple[np.ndarray, list[str]] | None:
-        """The cached features of ``key`` or ``None`` (missing, unreadable, or stored for another key)."""
+    def load(self, key: Mapping[str, Any], say: LogFn | None = None) -> tuple[np.ndarray, list[str]] | None:
+        """The cached features of ``key`` or ``None`` (missing, unreadable, or stored for another key); a file that
+        is there but cannot be used is reported in one line through ``say`` (default: a logged warning), and the
+        caller's next :meth:`save` replaces it."""
+        say = say or log.warning
         path = self.path(key)
         if not path.is_file():
             return None
@@ -295,11 +302,18 @@ class FeatureCache:
                 meta = json.loads(str(data["meta"]))
                 features = data["features"].astype(np.float64)
                 paths = [str(p) for p in data["paths"]]
-        except (OSError, ValueError, KeyError) as e:
-            log.warning("ignoring unreadable feature cache %s (%s)", path, e)
+            if features.ndim != 2 or len(paths) != features.shape[0]:
+                raise ValueError(f"features {features.shape} for {len(paths)} videos")
+        # a truncated (BadZipFile), bit-flipped (Bad CRC-32, zlib), empty (EOFError) or foreign file
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error) as e:
+            reason = (str(e).splitlines() or [""])[0] or type(e).__name__
+            say(f"warning: ignoring unreadable feature cache {path} ({type(e).__name__}: {reason}); computing the "
+                "features again (the file is replaced)")
             return None
-        if meta.get("key") != json.loads(json.dumps(dict(key), sort_keys=True, default=str)):
-            log.warning("ignoring feature cache %s: stored key differs (hash collision or stale file)", path)
+        if not isinstance(meta, dict) or meta.get("key") != json.loads(json.dumps(dict(key), sort_keys=True,
+                                                                                   default=str)):
+            say(f"warning: ignoring feature cache {path}: its stored key differs (hash collision or stale file); "
+                "computing the features again (the file is replaced)")
             return None
         return features, paths
 
@@ -373,7 +387,7 @@ def cached_features(dataset: str, records: Sequence[VideoRecord], spec: ClipSpec
                              "records must be unique")
         for name, src in sources.items():
             keys[name] = cache_key(dataset, records, spec, src.info, max_videos, transform_key)
-            hit = cache.load(keys[name])
+            hit = cache.load(keys[name], say)
             if hit is None:
                 continue
             feats, paths = hit

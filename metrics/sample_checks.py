@@ -168,9 +168,22 @@ def actual_frame_counts(records: Sequence[VideoRecord]) -> tuple[list[VideoRecor
 
 
 def check_classes(records: Sequence[VideoRecord], class_names: Sequence[str], dataset: str,
-                  origins: Sequence[str] | None = None) -> None:
-    """Every record's ``class_index`` lies in ``class_names`` and names its ``class_name``; else ``ValueError``
-    naming the first rows at fault."""
+                  origins: Sequence[str] | None = None, subjects: Sequence[VideoRecord] | None = None) -> None:
+    """Every record's ``class_index`` lies in ``class_names`` and names its ``class_name``, and, given the dataset's
+    records as ``subjects``, its subject is one of the dataset's subjects of its split (sFVD compares each subject
+    with its real videos: an unknown one would be left out silently); else ``ValueError`` naming the first rows at
+    fault."""
+    if subjects is not None:
+        known = {(r.subject, r.split) for r in subjects}
+        names = {r.subject for r in subjects}
+        odd = [(i, r) for i, r in enumerate(records) if (r.subject, r.split) not in known]
+        if odd:
+            i, r = odd[0]
+            what = f"a {r.split!r}-split subject" if r.subject in names else "a subject"
+            raise ValueError(f"{origins[i] if origins else r.path}: subject {r.subject!r} is not {what} of dataset "
+                             f"{dataset} ({len(odd)} generated video(s) name such subjects: "
+                             f"{sorted({s.subject for _, s in odd})[:5]}); every generated video must come from a "
+                             "subject of the dataset it is evaluated against (--dataset)")
     problems = []
     n = len(class_names)
     for i, r in enumerate(records):

@@ -21,7 +21,7 @@ from typing import Any
 import pandas as pd
 
 from lfdm_bench.metrics.format import digits_of, format_mean_std, format_value, protocol_header, to_markdown
-from lfdm_bench.utils.io import atomic_write_json, atomic_write_text, jsonable
+from lfdm_bench.utils.io import append_line, atomic_write_json, atomic_write_text, jsonable
 
 __all__ = ["summary_rows", "group_rows", "sanity_rows", "render_eval", "render_sanity", "write_eval", "write_sanity"]
 
@@ -152,8 +152,7 @@ def write_eval(result: Any, out_dir: str | Path, environment: dict[str, Any] | N
     paths = {"json": out / "metrics.json", "jsonl": out / "metrics.jsonl", "md": out / "metrics.md",
              "csv": out / "metrics.csv"}
     atomic_write_json(paths["json"], record)
-    with open(paths["jsonl"], "a") as f:
-        f.write(json.dumps(record, sort_keys=True) + "\n")
+    append_line(paths["jsonl"], json.dumps(record, sort_keys=True))  # a whole record or none
     md = [render_eval(result)]
     for metric, name in (("cfvd", "cfvd_per_class"), ("sfvd", "sfvd_per_subject")):
         groups = group_rows(result, metric)

@@ -204,7 +204,7 @@ def test_sample_folder_split_filter_and_errors(tiny, tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="manifest.csv"):
         evaluate(protocol, tmp_path / "missing", ["fvd"], dataset=tiny, detector=tiny_detector(), cache=None)
     long = EvalProtocol(dataset=tiny.name, split="train", n_frames=12)
-    with pytest.raises(ValueError, match="fewer than min_frames=12"):
+    with pytest.raises(ValueError, match="fewer than the 12 frames per clip; .*eval --frames 10"):
         evaluate(long, tmp_path / "s", ["fvd"], dataset=tiny, detector=tiny_detector(), cache=None)
 
 

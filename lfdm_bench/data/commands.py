@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 import click
 
 from lfdm_bench.data.registry import DATASETS, SYNTHETIC_DATASETS, DatasetInfo, get_dataset
+from lfdm_bench.utils.errors import SEED
 
 if TYPE_CHECKING:  # numpy / torch are imported inside the commands so `--help` stays fast
     import numpy as np
@@ -63,7 +64,7 @@ def data() -> None:
 @click.option("--frames", type=click.IntRange(min=2), default=None, help="Frames per video  [default: the dataset's]")
 @click.option("--subjects", "n_subjects", type=click.IntRange(min=2), default=None, help="Number of subjects")
 @click.option("--takes", "n_takes", type=click.IntRange(min=1), default=None, help="Takes per (subject, class)")
-@click.option("--seed", type=int, default=None, help="Generation seed")
+@click.option("--seed", type=SEED, default=None, help="Generation seed")
 @click.option("--style", type=str, default=None, help="Rendering style (see the synthetic dataset's docs)")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None, metavar="DIR",
               help="Folder to generate into  [default: the cache, $LFDM_BENCH_CACHE/datasets]")

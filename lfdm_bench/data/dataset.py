@@ -93,6 +93,8 @@ class ClipDataset(Dataset):
         min_frames: videos with fewer frames are an error (or skipped with ``skip_bad``); ``None``: short videos are
             padded by repeating their last frame and ``Clip.n_padded`` counts the padding.
         antialias: antialiased bilinear resizing when shrinking.
+        short_hint: the advice of the error for a video shorter than ``min_frames`` (the caller's own option, e.g.
+            eval's ``--frames``; ``{n}`` is replaced by the video's frame count); default: training's ``data.skip_bad``.
 
     Attributes:
         records: the records kept.
@@ -114,6 +116,7 @@ class ClipDataset(Dataset):
         time_flip: float = 0.0,
         min_frames: int | None = None,
         antialias: bool = True,
+        short_hint: str | None = None,
     ) -> None:
         if int(n_frames) < 1:
             raise ValueError(f"n_frames must be >= 1, got {n_frames}")
@@ -135,6 +138,7 @@ class ClipDataset(Dataset):
         self.hflip = float(hflip)
         self.time_flip = float(time_flip)
         self.min_frames = None if min_frames is None else int(min_frames)
+        self.short_hint = short_hint  # what to do about a video shorter than min_frames (the caller's own option)
         self.antialias = bool(antialias)
         self.epoch = 0
         self.records: list[VideoRecord] = list(records)
@@ -190,7 +194,8 @@ class ClipDataset(Dataset):
         if self.min_frames is not None and n < self.min_frames:
             raise BadVideoError(
                 record.path,
-                f"has {n} frames, fewer than min_frames={self.min_frames}; lower min_frames, drop the video, "
+                f"has {n} frames, fewer than the {self.min_frames} frames per clip; {self.short_hint.format(n=n)}" if self.short_hint
+                else f"has {n} frames, fewer than min_frames={self.min_frames}; lower min_frames, drop the video, "
                 "or skip such videos with data.skip_bad=true (ClipDataset(skip_bad=True))",
             )
 

@@ -9,6 +9,7 @@ parameters of synthetic videos, or loader options) is stored as a JSON string co
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
 from dataclasses import asdict, dataclass, field, fields
@@ -111,8 +112,6 @@ def write_manifest(records: Sequence[VideoRecord], path: str | os.PathLike, rela
     made absolute first; paths under ``relative_to`` (normally the manifest's folder) are then stored relative to it
     (the folder can be moved or copied whole), all others absolute.
     """
-    import io
-
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=MANIFEST_COLUMNS, lineterminator="\n")
     writer.writeheader()
@@ -139,7 +138,11 @@ def read_manifest(path: str | os.PathLike) -> list[VideoRecord]:
         raise FileNotFoundError(f"manifest not found: {path}")
     base = path.parent.resolve()
     out: list[VideoRecord] = []
-    with open(path, newline="") as f:
+    try:
+        text = path.read_text(encoding="utf-8-sig")  # -sig: a byte-order mark (Excel's UTF-8 CSV) is not a column
+    except UnicodeDecodeError as e:
+        raise ValueError(f"manifest {path}: not UTF-8 text ({e}); save it as UTF-8 CSV") from None
+    with io.StringIO(text, newline="") as f:
         reader = csv.DictReader(f)
         missing = set(MANIFEST_COLUMNS) - set(reader.fieldnames or [])
         if missing - {"take", "n_frames", "params"}:
@@ -160,7 +163,7 @@ def read_manifest(path: str | os.PathLike) -> list[VideoRecord]:
                         params=json.loads(row["params"]) if row.get("params") else {},
                     )
                 )
-            except (KeyError, ValueError) as e:
+            except (KeyError, ValueError, TypeError) as e:  # TypeError: a row cut short (missing fields are None)
                 raise ValueError(f"manifest {path}, row {i + 2}: {e}") from e
     check_unique(out, path)
     return out

@@ -21,6 +21,8 @@ from lfdm_bench.utils.io import NotWritableError
 from lfdm_bench.utils.paths import ENV_CACHE, cache_root
 
 ENV_TRACEBACK = "LFDM_BENCH_TRACEBACK"
+# a --seed option's type: the seeds every config takes (lfdm_bench.config.FIELD_RULES), refused by click otherwise
+SEED = click.IntRange(0, 2**32 - 1)
 # errno values that mean "this place cannot be written"
 _WRITE_ERRNOS = {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.ENOTDIR, errno.EDQUOT}
 

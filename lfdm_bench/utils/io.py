@@ -7,6 +7,7 @@ target removes such leftovers (only files of that pattern, only those last modif
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import math
@@ -82,6 +83,16 @@ def ensure_writable(folder: str | os.PathLike, what: str = "--out") -> Path:
     return folder
 
 
+def _naming(e: OSError, path: Path) -> OSError:
+    """``e`` itself when it names a file; else the same error (same errno, so the same OSError subclass) naming
+    ``path``: a write that fails on a full disk says which file it was writing."""
+    if e.filename is not None or e.errno is None:
+        return e
+    named = OSError(e.errno, e.strerror or os.strerror(e.errno), str(path))
+    named.__cause__ = e
+    return named
+
+
 def _atomic(path: str | os.PathLike, write: Callable[[str], None]) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -94,9 +105,11 @@ def _atomic(path: str | os.PathLike, write: Callable[[str], None]) -> None:
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600 files; give the usual permissions
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         if os.path.exists(tmp):
             os.unlink(tmp)
+        if isinstance(e, OSError) and _naming(e, path) is not e:
+            raise _naming(e, path) from e
         raise
 
 
@@ -122,6 +135,65 @@ def atomic_torch_save(obj: Any, path: str | os.PathLike) -> None:
 def atomic_save(path: str | os.PathLike, write: Callable[[str], None]) -> None:
     """Generic atomic write: ``write(tmp_path)`` then rename to ``path``."""
     _atomic(path, write)
+
+
+def append_line(path: str | os.PathLike, line: str) -> None:
+    """Append ``line`` (one line, no newline inside) to the text file ``path`` whole or not at all.
+
+    The line and its newline go out in one ``os.write``; a write that fails or is cut short (a full disk) is undone
+    by truncating the file back to its previous size before the error, which names the file, is raised. A last line
+    left without its newline by an older writer is cut off first, so no record is glued onto half of another.
+    """
+    path = Path(path)
+    if "\n" in line:
+        raise ValueError(f"append_line: {path}: the line holds a newline")
+    data = (line + "\n").encode()
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o666)
+    try:
+        size = os.fstat(fd).st_size
+        if size:
+            os.lseek(fd, size - 1, os.SEEK_SET)
+            if os.read(fd, 1) != b"\n":  # the last line was cut short: drop it
+                os.lseek(fd, 0, os.SEEK_SET)
+                size = os.read(fd, size).rfind(b"\n") + 1
+                os.ftruncate(fd, size)
+        try:
+            written = os.write(fd, data)
+            if written != len(data):
+                raise OSError(errno.ENOSPC, f"only {written} of {len(data)} bytes written", str(path))
+        except OSError as e:
+            os.ftruncate(fd, size)
+            raise _naming(e, path) from e
+    finally:
+        os.close(fd)
+
+
+def read_jsonl(path: str | os.PathLike) -> list[Any]:
+    """The records of a JSON-lines file; an incomplete last line (a write cut short) is left out, any other line that
+    is not JSON is a ``ValueError`` naming the file and line."""
+    lines = Path(path).read_text().split("\n")
+    out = []
+    for i, text in enumerate(lines):
+        if not text.strip():
+            continue
+        try:
+            out.append(json.loads(text))
+        except json.JSONDecodeError as e:
+            if i == len(lines) - 1:  # no newline after it: an append that did not finish
+                break
+            raise ValueError(f"{path}, line {i + 1}: not valid JSON ({e.msg})") from None
+    return out
+
+
+def read_json(path: str | os.PathLike, fix: str = "restore it, or delete it to write it again") -> Any:
+    """``json.loads`` of a file; a file that is not valid JSON (truncated by a crash, a full disk, an editor) is a
+    ``ValueError`` naming it, where the reader failed, and ``fix``."""
+    path = Path(path)
+    try:
+        return json.loads(path.read_text(encoding="utf-8-sig"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        where = f"{e.msg}: line {e.lineno} column {e.colno}" if isinstance(e, json.JSONDecodeError) else str(e)
+        raise ValueError(f"{path} is not valid JSON ({where}; a truncated or damaged file); {fix}") from None
 
 
 def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:

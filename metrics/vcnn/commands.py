@@ -13,6 +13,8 @@ from pathlib import Path
 
 import click
 
+from lfdm_bench.utils.errors import SEED
+
 DEFAULTS = {"steps": 600, "feature_dim": 16, "width": 32, "seed": 0, "threads": 1, "batch_size": 32, "lr": 2e-3}
 
 
@@ -40,8 +42,8 @@ def detector() -> None:
 @click.option("--width", type=int, default=DEFAULTS["width"], help="Channels of the first stage.")
 @click.option("--batch-size", type=int, default=DEFAULTS["batch_size"])
 @click.option("--lr", type=float, default=DEFAULTS["lr"])
-@click.option("--seed", type=int, default=DEFAULTS["seed"], help="Initialisation and batch-order seed.")
-@click.option("--corpus-seed", type=int, default=None, help="Seed of the corpus rendering (default: 1000).")
+@click.option("--seed", type=SEED, default=DEFAULTS["seed"], help="Initialisation and batch-order seed.")
+@click.option("--corpus-seed", type=SEED, default=None, help="Seed of the corpus rendering (default: 1000).")
 @click.option("--threads", type=int, default=DEFAULTS["threads"],
               help="torch threads; 1 gives bit-identical weights on one machine.")
 @click.option("--name", default=None, help="Detector name (default: <dataset>-vcnn-v1 plus non-default settings).")
@@ -53,6 +55,13 @@ def train(dataset, out, steps, feature_dim, width, batch_size, lr, seed, corpus_
     from lfdm_bench.metrics.vcnn.corpus import DEFAULT_CORPORA, load_corpus
     from lfdm_bench.metrics.vcnn.train import TrainConfig, export_detector, history_lines, train_vcnn, validate
 
+    if name is not None:
+        from lfdm_bench.config import ConfigError, check_plain_name
+
+        try:
+            check_plain_name(name, "--name")
+        except ConfigError as e:
+            raise click.BadParameter(str(e).partition(": ")[2], param_hint="'--name'") from None
     spec = DEFAULT_CORPORA[dataset]
     if corpus_seed is not None:
         spec = replace(spec, seed=corpus_seed)

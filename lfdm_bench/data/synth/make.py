@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import sys
 import time
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -222,6 +223,19 @@ def is_complete(folder: str | os.PathLike) -> bool:
     return all((folder / f).is_file() for f in (COMPLETE, INFO, MANIFEST))
 
 
+def _damaged(folder: Path) -> str | None:
+    """Why a cached dataset whose ``dataset.json`` or manifest cannot be read (truncated by
+    a crash or a full disk, edited), else None. The videos are not decoded here: a bad one is named when read."""
+    from lfdm_bench.utils.io import read_json
+
+    try:
+        n = read_json(folder / INFO).get("n_videos")
+        listed = len(read_manifest(folder / MANIFEST))
+    except (OSError, ValueError, AttributeError) as e:
+        return str(e)  # names the file
+    return None if n == listed else f"{folder / MANIFEST} lists {listed} videos, {INFO} says {n}"
+
+
 def _render_and_write(job: tuple[SynthConfig, int, int, int, str]) -> str:
     from lfdm_bench.data.video_io import write_mp4
 
@@ -249,7 +263,11 @@ def ensure_synthetic(name: str, root: str | os.PathLike | None = None, progress:
     folder = cache_folder(config, root)
     manifest = folder / MANIFEST
     if is_complete(folder):
-        return manifest
+        damage = _damaged(folder)
+        if damage is None:
+            return manifest
+        print(f"warning: the cached dataset {folder} is damaged ({damage}); generating it again (the videos already "
+              "rendered are kept)", file=sys.stderr, flush=True)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / COMPLETE).unlink(missing_ok=True)
     records = dataset_records(config, folder)
