@@ -42,7 +42,8 @@ def main_rows(results: dict, split: str) -> list[list[str]]:
         fvd = _v(s["fvd"], "fvd") + (f" [{_v(ci[0], 'fvd')}, {_v(ci[1], 'fvd')}]" if ci else "")
         group = {k: format_mean_std(s[k]["mean"], s[k]["std"], digits_of(k), missing="-")
                  for k in ("cfvd", "sfvd")}
-        rows.append([METHOD_NAMES.get(m, m), s.get("sizes") or "-", fvd, group["cfvd"], group["sfvd"], _v(s["kvd"], "kvd"),
+        rows.append([METHOD_NAMES.get(m, m), s.get("sizes") or "-", fvd, group["cfvd"], group["sfvd"],
+                     _v(s["kvd"], "kvd"),
                      _v(None if s["acc"] is None else 100 * s["acc"], "acc_percent"),
                      _v(s.get("acc_ratio"), "acc_ratio"), _v(s["psnr"], "psnr"),
                      _v(s["ssim"], "ssim"), _v(s.get("motion_ratio"), "motion_ratio"),

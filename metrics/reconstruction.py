@@ -5,8 +5,9 @@ For the LFAE every frame t of a clip is reconstructed from frame 0 (flow from fr
 as LFDM generates, with two kinds of flow, in two labelled rows: ``LFAE (predicted flows)``, the flow predictor's
 flows from (frame 0, frame t) as they come, and ``LFAE (flows fitted to the target)``, those flows refined by Adam
 steps against frame t itself (:meth:`LFAE.refine_flow`): an oracle that sees the frame it reconstructs.
-``copy-frame-0`` predicts frame 0 for every frame; ``warp-only (...)`` is frame 0 warped by either flow (no decoder). The LDM autoencoder encodes and decodes each frame itself. Frame 0 is excluded from the
-averages (every method reproduces it trivially but the autoencoders).
+``copy-frame-0`` predicts frame 0 for every frame; ``warp-only (...)`` is frame 0 warped by either flow (no
+decoder). The LDM autoencoder encodes and decodes each frame itself. Frame 0 is excluded from the averages (every
+method reproduces it trivially but the autoencoders).
 """
 
 from __future__ import annotations

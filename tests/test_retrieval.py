@@ -167,7 +167,8 @@ def test_lfae_rows_render_predicted_and_target_fitted_flows(cache_env):
     from lfdm_bench.metrics.reconstruction import LFAE_FITTED, LFAE_PREDICTED, lfae_reconstructor, reconstruction_scores
 
     run, cfg, _ = cache_env
-    folders = {k: sample_baseline(run.root, k, "test", progress=False, batch_size=14).parent for k in ("lfae", "lfae_fit")}
+    folders = {k: sample_baseline(run.root, k, "test", progress=False, batch_size=14).parent
+               for k in ("lfae", "lfae_fit")}
     flows = {k: json.loads((f / "settings.json").read_text())["flows"] for k, f in folders.items()}
     assert "predictor" in flows["lfae"] and "20 Adam steps" in flows["lfae_fit"] and "oracle" in flows["lfae_fit"]
     a, b = (_frames(read_manifest(f / "manifest.csv")[0].path) for f in folders.values())

@@ -118,9 +118,9 @@ def run_new_domain(run_dir: str | Path, style: str, steps: int | None = None, sp
             :func:`lfdm_bench.bench.experiments.unconditional.run_unconditional`.
 
     Returns:
-        the state written to ``OUT/new_domain.json``: rows ``recon:<variant>`` (predicted flows), ``recon:<variant>:fit``
-        (flows fitted to the target), ``recon:copy-frame-0`` and
-        ``gen:<variant>`` for variants ``source`` (no fine-tuning), ``decoder``, ``whole``.
+        the state written to ``OUT/new_domain.json``: rows ``recon:<variant>`` (predicted flows),
+        ``recon:<variant>:fit`` (flows fitted to the target), ``recon:copy-frame-0`` and ``gen:<variant>`` for
+        variants ``source`` (no fine-tuning), ``decoder``, ``whole``.
     """
     say = say_to(log_fn)
     src = Run.open(run_dir)
