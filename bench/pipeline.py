@@ -212,8 +212,9 @@ class Benchmark:
         from lfdm_bench.data.synth.make import SYNTH_DATASETS
 
         d = self.lfdm_cfg.data.dataset
-        return {"real_fresh": f"{d} is not an embedded dataset: fresh real takes cannot be rendered for it"} \
-            if "real_fresh" in self.bc.methods and d not in SYNTH_DATASETS else {}
+        if "real_fresh" not in self.bc.methods or d in SYNTH_DATASETS:
+            return {}
+        return {"real_fresh": f"{d} is not an embedded dataset: fresh real takes cannot be rendered for it"}
 
     def _tables(self) -> dict:
         wall = {k: v["seconds"] for k, v in self.state.data["parts"].items()}
