@@ -6,14 +6,16 @@ deterministically by the source's seed), computes with the LFAE the flow + occlu
 each of its frames (:meth:`LFAE.dm_target_from_video`) and renders them on the source image
 (:meth:`LFAE.generate_from_dm`). It is LFDM with the DM replaced by a nearest-class lookup of real latent flows.
 
-``lfae`` ("LFAE (real flows)") is the calibration row of the autoencoder itself: each source video's *own* flow +
-occlusion (frame 0 to every frame) rendered on its frame 0, i.e. the LFAE's reconstruction of the real take. Its
-class accuracy is what LFDM could reach with a perfect DM; its PSNR/SSIM against the same take is the LFAE's
-reconstruction quality on the evaluation set.
+``lfae`` ("LFAE (predicted flows)") and ``lfae_fit`` ("LFAE (flows fitted to the target)") are the calibration rows
+of the autoencoder itself: each source video's *own* motion (frame 0 to every frame) rendered on its frame 0, i.e.
+the LFAE's reconstruction of the real take. ``lfae`` uses the flow predictor's flows from (frame 0, frame t) as they
+come; ``lfae_fit`` refines them by Adam steps against the target frame itself (:meth:`LFAE.refine_flow`, the steps of
+:func:`lfdm_bench.metrics.reconstruction.fit_steps`): an oracle that sees the frames it renders. Neither is a
+ceiling LFDM can reach by construction: its DM is trained on fitted flows of training videos and samples flows
+without seeing any target.
 
-``static`` and ``real`` come from :mod:`lfdm_bench.baselines.calibration`. :func:`sample_baseline` writes their sample
-folders
-(``RUN/samples/<split>_<kind>/``, method ``static`` / ``real`` / ``retrieval``) over the evaluation set of a run,
+``static``, ``real`` and ``real_fresh`` come from :mod:`lfdm_bench.baselines.calibration`. :func:`sample_baseline`
+writes their sample folders (``RUN/samples/<split>_<kind>/``, method = the kind) over the evaluation set of a run,
 exactly the sources and seeds the generators get; ``retrieval`` also writes ``retrieved.json`` (sample id ->
 the training video whose motion was used).
 """
@@ -27,7 +29,7 @@ from typing import Sequence
 
 import torch
 
-from lfdm_bench.baselines.calibration import real_generator, static_generator
+from lfdm_bench.baselines.calibration import assign_fresh_takes, real_generator, static_generator, video_generator
 from lfdm_bench.checkpoints import run_record
 from lfdm_bench.config import from_dict
 from lfdm_bench.data.config import DataConfig
@@ -35,6 +37,7 @@ from lfdm_bench.data.dataset import ClipDataset
 from lfdm_bench.data.loading import load_data
 from lfdm_bench.data.records import VideoRecord
 from lfdm_bench.lfdm.load import load_lfae
+from lfdm_bench.metrics.reconstruction import fit_steps
 from lfdm_bench.runs import Run
 from lfdm_bench.sampling.config import SampleConfig
 from lfdm_bench.sampling.eval_set import EvalSource, build_eval_set
@@ -42,7 +45,7 @@ from lfdm_bench.sampling.generate import generate_eval_samples
 from lfdm_bench.utils.device import pick_device
 from lfdm_bench.utils.io import atomic_write_json
 
-BASELINES = ("static", "real", "retrieval", "lfae")
+BASELINES = ("static", "real", "retrieval", "lfae", "lfae_fit", "real_fresh")
 
 
 def _by_class(train_records: Sequence[VideoRecord]) -> dict[int, list[VideoRecord]]:
@@ -62,21 +65,24 @@ def retrieve(by_class: dict[int, list[VideoRecord]], source: EvalSource) -> Vide
 
 
 def _render_real_flows(lfae, recs: Sequence[VideoRecord], images: torch.Tensor, n_frames: int, size: int,
-                       sampling: str, crop) -> torch.Tensor:
-    """The flows of ``recs`` (frame 0 -> t, estimated by the LFAE) rendered on ``images`` -> ``[B, T, 3, H, W]``."""
+                       sampling: str, crop, refine_steps: int | None = None) -> torch.Tensor:
+    """The flows of ``recs`` (frame 0 -> t, estimated by the LFAE; refined by ``refine_steps``, default the
+    config's) rendered on ``images`` -> ``[B, T, 3, H, W]``."""
     device = next(lfae.parameters()).device
     ds = ClipDataset(recs, n_frames=n_frames, size=size, sampling=sampling, crop=crop)
     video = torch.stack([ds.get(i).video for i in range(len(recs))]).to(device)  # [B, T, 3, H, W]
-    target = lfae.dm_target_from_video(video.transpose(1, 2))  # [B, 3, T, h, w], frame 0 -> frame t
+    target = lfae.dm_target_from_video(video.transpose(1, 2), refine_steps=refine_steps)  # [B, 3, T, h, w], 0 -> t
     out = lfae.generate_from_dm(images.to(device), target)  # [B, 3, T, H, W]
     return out.transpose(1, 2)  # [B, T, 3, H, W]
 
 
-def lfae_generator(lfae, n_frames: int, size: int, *, sampling: str = "uniform", crop=None):
-    """``generate_fn`` of ``lfae``: each source video's own LFAE flows rendered on its frame 0 (the image given)."""
+def lfae_generator(lfae, n_frames: int, size: int, *, fit: bool = False, sampling: str = "uniform", crop=None):
+    """``generate_fn`` of ``lfae`` (``fit=False``: the flow predictor's flows) / ``lfae_fit`` (flows refined against
+    the target frames, :func:`fit_steps`): each source video's own motion rendered on its frame 0 (the image given)."""
+    steps = fit_steps(lfae) if fit else 0
 
     def generate(images: torch.Tensor, sources: Sequence[EvalSource]) -> torch.Tensor:
-        return _render_real_flows(lfae, [s.record for s in sources], images, n_frames, size, sampling, crop)
+        return _render_real_flows(lfae, [s.record for s in sources], images, n_frames, size, sampling, crop, steps)
 
     return generate
 
@@ -112,7 +118,7 @@ def sample_baseline(run_dir: str | Path, kind: str, split: str = "test", out: st
         raise ValueError(f"unknown baseline {kind!r}; expected one of {', '.join(BASELINES)}")
     run = Run.open(run_dir)
     record = run_record(run)
-    if record.model != "lfdm" and kind in ("retrieval", "lfae"):
+    if record.model != "lfdm" and kind in ("retrieval", "lfae", "lfae_fit"):
         raise ValueError(f"{run.root} is an {record.model.upper()} run; the {kind} baseline needs an LFDM run's "
                          "trained LFAE")
     data = from_dict(DataConfig, record.config["data"], "data")
@@ -122,19 +128,34 @@ def sample_baseline(run_dir: str | Path, kind: str, split: str = "test", out: st
     sources = build_eval_set(info.records, split, per_pair=per_pair, seed=sample.seed)
     n, size = data.n_frames, data.size
     chosen: dict[str, str] = {}
+    extra: dict = {}
     if kind == "static":
         gen = static_generator(n)
     elif kind == "real":
         gen = real_generator(info.records, n, size)
-    elif kind == "lfae":
-        gen = lfae_generator(load_lfae(run, pick_device(record.config.get("device", "auto"))), n, size)
+    elif kind == "real_fresh":
+        from lfdm_bench.data.synth.takes import extended_takes
+
+        fresh = extended_takes(data.dataset, per_pair, splits=[split], fresh_only=True, root=data.root,
+                               progress=progress, **data.options)
+        takes = assign_fresh_takes(sources, fresh)
+        gen = video_generator(lambda s: takes[s.sample_id], n, size)
+        ks = sorted({r.params["take_index"] for r in fresh})
+        extra = {"fresh_takes": f"takes {ks[0]}..{ks[-1]} of every {split} pair, rendered with the dataset's seed "
+                                "(not in the reference set)",
+                 "frame0": "the source image (every take of a pair starts from the same rest pose)"}
+    elif kind in ("lfae", "lfae_fit"):
+        lfae = load_lfae(run, pick_device(record.config.get("device", "auto")))
+        gen = lfae_generator(lfae, n, size, fit=kind == "lfae_fit")
+        extra = {"flows": f"fitted to the target frames ({fit_steps(lfae)} Adam steps): an oracle"
+                 if kind == "lfae_fit" else "the flow predictor's, from (frame 0, frame t)"}
     else:
         lfae = load_lfae(run, pick_device(record.config.get("device", "auto")))
         gen = retrieval_generator(lfae, info.split("train"), n, size, chosen=chosen)
     folder = Path(out) if out else run.samples / f"{split}_{kind}"
     settings = {"baseline": kind, "per_pair": per_pair, "dataset": data.dataset, "dataset_options": dict(data.options),
                 "dataset_root": data.root, "size": size, "n_frames": n, "run": str(run.root.resolve()),
-                "sample_seed": sample.seed,
+                "sample_seed": sample.seed, **extra,
                 "clip_sampling": "uniform"}  # real / retrieval clips are read uniformly over the whole video
     manifest = generate_eval_samples(gen, sources, folder, method=kind, size=size, settings=settings,
                                      batch_size=batch_size or sample.batch_size, progress=progress)

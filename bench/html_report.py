@@ -188,6 +188,7 @@ def _split_caption(sources: Sequence[PageSource], split: str) -> str:
     interval = next((n["interval"]["method"] for n in notes if isinstance(n.get("interval"), dict)
                      and n["interval"].get("method")), "bootstrap interval over the generated videos")
     what = {k: v for n in notes for k, v in (n.get("what") or {}).items()}
+    what |= {k: f"not run, {v}" for s in sources for k, v in ((s.results or {}).get("skipped") or {}).items()}
     rows = "".join(f" {METHOD_NAMES.get(k, k)}: {v}." for k, v in what.items())
     return (f"{split.capitalize()}-subject source images; " + "; ".join(parts)
             + f". FVD with its 95% interval: {interval}.{rows} cFVD / sFVD as mean ± std over "

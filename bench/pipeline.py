@@ -180,6 +180,9 @@ class Benchmark:
                 floor.update(protocol=record["protocol"], detector=record["detector"], method="floor", split=split,
                              seconds_per_video=None)
                 atomic_write_json(self.out / "metrics" / f"floor_{split}.json", jsonable(floor))
+        if method == "real_fresh":
+            record["what"] = (f"{self.bc.per_pair} fresh real take(s) of every (subject, class) pair (new motion draws "
+                              "of the same subjects and classes, not in the reference), evaluated like a generator")
         record["seconds_per_video"] = seconds_per_video(samples / "manifest.csv")
         record["method"], record["split"] = method, split
         path = self.out / "metrics" / f"{method}_{split}.json"
@@ -199,13 +202,24 @@ class Benchmark:
         return str(out / "ablation.json")
 
     def _grids(self) -> list[str]:
-        paths = write_method_grids({m: self.out / "samples" / f"{m}_test" for m in self.bc.methods}, self.out / "grids")
+        paths = write_method_grids({m: self.out / "samples" / f"{m}_test" for m in self.bc.methods
+                                    if m not in self.skipped()}, self.out / "grids")
         generators = {m.upper(): self.out / "samples" / f"{m}_test" for m in ("lfdm", "ldm") if m in self.bc.methods}
         return paths + write_comparison_grids(generators, self.out / "grids")
+
+    def skipped(self) -> dict[str, str]:
+        """Methods of the config that cannot run on this dataset -> why (stated in the log and the tables)."""
+        from lfdm_bench.data.synth.make import SYNTH_DATASETS
+
+        d = self.lfdm_cfg.data.dataset
+        if "real_fresh" not in self.bc.methods or d in SYNTH_DATASETS:
+            return {}
+        return {"real_fresh": f"{d} is not an embedded dataset: fresh real takes cannot be rendered for it"}
 
     def _tables(self) -> dict:
         wall = {k: v["seconds"] for k, v in self.state.data["parts"].items()}
         results = build_results(self.out, self.bc, self.lfdm_cfg, {"LFDM": self.lfdm_dir, "LDM": self.ldm_dir}, wall)
+        results["skipped"] = self.skipped()
         return {k: str(v) for k, v in write_tables(results, self.out).items()}
 
     def _report(self) -> str:
@@ -220,7 +234,10 @@ class Benchmark:
             steps.append(("train:lfdm", self._train_lfdm))
         if "ldm" in bc.methods and not bc.ldm_run:
             steps.append(("train:ldm", self._train_ldm))
-        pairs = [(m, "test") for m in bc.methods] + [(m, "train") for m in bc.train_split_methods]
+        for m, why in self.skipped().items():
+            self.say(f"[bench] {m}: skipped, {why}")
+        pairs = [(m, "test") for m in bc.methods if m not in self.skipped()] + [
+            (m, "train") for m in bc.train_split_methods if m not in self.skipped()]
         steps += [(f"sample:{m}:{s}", (lambda m=m, s=s: self._sample(m, s))) for m, s in pairs]
         steps += [(f"eval:{m}:{s}", (lambda m=m, s=s: self._eval(m, s))) for m, s in pairs]
         if bc.ablation.samplers and "lfdm" in bc.methods:

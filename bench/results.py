@@ -77,8 +77,27 @@ def method_summary(rec: dict, split: str) -> dict[str, Any]:
         "motion_ratio": _get(v, "motion", split, "amplitude", "ratio"),
         "frame0_psnr": _get(v, "motion", split, "opening_frame", "psnr"),
         "n_generated": _get(rec, "counts", "generated", split), "n_real": _get(rec, "counts", "real", split),
-        "seconds_per_video": rec.get("seconds_per_video"),
+        "sizes": sizes_text(rec, split), "seconds_per_video": rec.get("seconds_per_video"),
     }
+
+
+def sizes_text(rec: dict, split: str) -> str | None:
+    """What one row compares: ``"546 vs 546; per class 78 vs 78; per subject 21 vs 21"`` (generated vs real videos,
+    overall and per cFVD / sFVD group; ``3-4`` when the groups differ in size; a held-out real row's groups are those
+    of its first slot)."""
+    n_gen, n_real = _get(rec, "counts", "generated", split), _get(rec, "counts", "real", split)
+    if n_gen is None:
+        return None
+    parts = [f"{n_gen} vs {n_real}"]
+    for metric, key, what in (("cfvd", "per_class", "class"), ("sfvd", "per_subject", "subject")):
+        v = _get(rec["values"], metric, split) or {}
+        groups = v.get(key) if isinstance(v, dict) else None
+        if groups is None and isinstance(v, dict) and v.get("per_slot"):
+            groups = v["per_slot"][0].get(key)
+        if isinstance(groups, dict) and groups:
+            lo_hi = [sorted({g[f"n_{side}"] for g in groups.values()}) for side in ("generated", "real")]
+            parts.append(f"per {what} " + " vs ".join(f"{n[0]}" if len(n) == 1 else f"{n[0]}-{n[-1]}" for n in lo_hi))
+    return "; ".join(parts)
 
 
 def _group_sizes(groups: Any) -> dict[str, int | None]:

@@ -15,10 +15,11 @@ from lfdm_bench.metrics.format import digits_of, display_rows, format_mean_std, 
 from lfdm_bench.utils.io import atomic_write_json, atomic_write_text
 
 METHOD_NAMES = {"lfdm": "LFDM", "ldm": "LDM", "static": "static (source image)", "retrieval": "retrieval (LFAE)",
-                "real": "real (other take)", "lfae": "LFAE (real flows)",
-                "floor": "real vs real (disjoint halves)"}
+                "real": "real (other take)", "real_fresh": "real, fresh takes", "lfae": "LFAE (predicted flows)",
+                "lfae_fit": "LFAE (flows fitted to the target)", "floor": "real vs real (disjoint halves)"}
 # acc x real: class accuracy / the probe's accuracy on real test videos; motion x real: generated / real amplitude
-MAIN_HEADERS = ["method", "FVD [95% CI]", "cFVD", "sFVD", "KVD", "class acc %", "acc x real", "PSNR", "SSIM",
+# N: generated vs real videos of the row, and per cFVD (class) / sFVD (subject) group
+MAIN_HEADERS = ["method", "N", "FVD [95% CI]", "cFVD", "sFVD", "KVD", "class acc %", "acc x real", "PSNR", "SSIM",
                 "motion x real", "frame-0 PSNR", "s/video"]
 AE_HEADERS = ["autoencoder", "L1", "PSNR (mean)", "PSNR (pooled)", "SSIM", "frames"]
 ABLATION_COLUMNS = ("point", "method", "sampler", "steps", "guidance", "eta", "fvd", "cfvd", "sfvd", "kvd",
@@ -41,7 +42,8 @@ def main_rows(results: dict, split: str) -> list[list[str]]:
         fvd = _v(s["fvd"], "fvd") + (f" [{_v(ci[0], 'fvd')}, {_v(ci[1], 'fvd')}]" if ci else "")
         group = {k: format_mean_std(s[k]["mean"], s[k]["std"], digits_of(k), missing="-")
                  for k in ("cfvd", "sfvd")}
-        rows.append([METHOD_NAMES.get(m, m), fvd, group["cfvd"], group["sfvd"], _v(s["kvd"], "kvd"),
+        rows.append([METHOD_NAMES.get(m, m), s.get("sizes") or "-", fvd, group["cfvd"], group["sfvd"],
+                     _v(s["kvd"], "kvd"),
                      _v(None if s["acc"] is None else 100 * s["acc"], "acc_percent"),
                      _v(s.get("acc_ratio"), "acc_ratio"), _v(s["psnr"], "psnr"),
                      _v(s["ssim"], "ssim"), _v(s.get("motion_ratio"), "motion_ratio"),
@@ -92,10 +94,11 @@ def _caption(results: dict, split: str) -> str:
     if ci:
         lines.append(f"FVD [95% CI]: the point estimate +- 1.96 SE, SE over {ci['n_boot']} bootstrap resamples of "
                      "both the generated and the real videos.")
-    for m, label in (("real", "real (other take)"), ("floor", "real vs real (disjoint halves)")):
+    for m in ("real_fresh", "real", "floor"):
         what = notes.get("what", {}).get(m)
         if what:
-            lines.append(f"{label}: {what}.")
+            lines.append(f"{METHOD_NAMES[m]}: {what}.")
+    lines += [f"{METHOD_NAMES.get(m, m)}: not run, {why}." for m, why in (results.get("skipped") or {}).items()]
     lines.append(f"Class accuracy by a linear probe on motion features of real training videos (chance "
                  f"{100 * (chance or 0):.1f}%).")
     return " ".join(lines)
@@ -199,7 +202,7 @@ def main_csv_rows(results: dict, split: str) -> list[dict[str, Any]]:
                          "cfvd_mean": s["cfvd"]["mean"], "cfvd_std": s["cfvd"]["std"], "sfvd_mean": s["sfvd"]["mean"],
                          "sfvd_std": s["sfvd"]["std"], "kvd": s["kvd"], "acc": s["acc"], "acc_i3d": s["acc_i3d"], "acc_ratio": s.get("acc_ratio"),
                          "psnr": s["psnr"], "ssim": s["ssim"], "motion_ratio": s.get("motion_ratio"),
-                         "frame0_psnr": s.get("frame0_psnr"), "n_generated": s["n_generated"],
+                         "frame0_psnr": s.get("frame0_psnr"), "n_generated": s["n_generated"], "sizes": s.get("sizes"),
                          "n_real": s["n_real"], "seconds_per_video": s["seconds_per_video"]})
     return rows
 

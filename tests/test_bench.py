@@ -5,6 +5,7 @@ Run as a user runs the README's main command: from a working directory of its ow
 output folder (``bench_out/<name>``), so every manifest is written and read relative to the working directory."""
 
 import json
+import re
 
 import pytest
 from click.testing import CliRunner
@@ -31,7 +32,17 @@ def test_bench_writes_tables_for_every_method(bench_out):
     root, _, r = bench_out
     assert r.exit_code == 0, r.output
     res = json.loads((root / "out/results.json").read_text())
-    assert set(res["methods"]) == {"lfdm", "ldm", "static", "retrieval", "real", "lfae", "floor"}
+    assert set(res["methods"]) == {"lfdm", "ldm", "static", "retrieval", "real", "real_fresh", "lfae", "lfae_fit",
+                                   "floor"}
+    # every row states what it compares: the methods and the fresh real takes at the same sizes (14 vs 14, 2 vs 2
+    # per class, 7 vs 7 per subject), the halves floor at half of them
+    sizes = {m: d["test"]["sizes"] for m, d in res["methods"].items()}
+    assert sizes["lfdm"] == sizes["real_fresh"] == sizes["lfae_fit"] == ("14 vs 14; per class 2 vs 2; per subject 7 "
+                                                                          "vs 7")
+    assert sizes["floor"] == "7 vs 7; per class 1 vs 1; per subject 3-4 vs 3-4"
+    fresh = res["methods"]["real_fresh"]["test"]
+    assert fresh["frame0_psnr"] > 40.0 and fresh["psnr"] is not None  # frame 0 = the source image; another take
+    assert "fresh real take(s)" in res["table_notes"]["test"]["what"]["real_fresh"]
     # the real-vs-real floor: two disjoint halves of the real test videos, with an interval around its value
     floor = res["methods"]["floor"]["test"]
     assert floor["n_generated"] + floor["n_real"] == res["methods"]["lfdm"]["test"]["n_real"]
@@ -43,7 +54,8 @@ def test_bench_writes_tables_for_every_method(bench_out):
     assert t["fvd"] >= 0 and t["n_generated"] == 14 and t["fvd_ci"][0] < t["fvd"] < t["fvd_ci"][1]
     assert res["table_notes"]["test"]["group_sizes"]["lfdm"]["cfvd"]["generated"] == 2
     assert res["table_notes"]["test"]["interval"]["n_boot"] == 20
-    assert set(res["autoencoders"]) >= {"LFAE", "LDM-AE", "copy-frame-0", "warp-only"}
+    assert set(res["autoencoders"]) >= {"LFAE (predicted flows)", "LFAE (flows fitted to the target)", "LDM-AE",
+                                        "copy-frame-0", "warp-only (predicted flows)"}
     for name in ("LFDM", "LDM"):  # parameters and training FLOPs side by side
         assert res["models"][name]["unet_params"] > 0 and res["models"][name]["unet_train_gflop_per_step"] > 0
     md = (root / "out/tables.md").read_text()
@@ -58,7 +70,9 @@ def test_bench_writes_tables_for_every_method(bench_out):
     static = res["methods"]["static"]["test"]
     assert static["motion_ratio"] == 0 and static["frame0_psnr"] > 40.0  # (only the mp4 encoding differs)
     assert res["methods"]["lfae"]["test"]["motion_ratio"] > 0
-    assert "LFAE (real flows)" in md and "motion x real" in md and "acc x real" in md
+    assert "LFAE (predicted flows)" in md and "LFAE (flows fitted to the target)" in md and "motion x real" in md
+    assert "acc x real" in md
+    assert re.search(r"\| real, fresh takes +\| 14 vs 14; per class 2 vs 2; per subject 7 vs 7 +\|", md)
     t_acc = res["methods"]["lfdm"]["test"]
     assert t_acc["acc_ratio"] == pytest.approx(t_acc["acc"] / t_acc["acc_real"])
     # comparison grids: 2 test subjects, per class the real take, LFDM and LDM from the same source, 8 of 10 frames
@@ -119,7 +133,10 @@ def test_bench_writes_a_report_page_of_every_number(bench_out):
     assert {out / p for p in res["ablation"]["plots"]} <= set(files)
     text = "".join(page.text)
     for s in ("source take", "LFDM", "LDM", "static (source image)", "retrieval (LFAE)", "real (other take)",
-              "Autoencoders", "LFAE", "Sampler ablation", "diffusers-dpmsolver++", "NOT comparable"):
+              "real, fresh takes", "LFAE (flows fitted to the target)",
+              "14 vs 14; per class 2 vs 2; per subject 7 vs 7",
+              "N: generated vs real (per group)", "Autoencoders", "LFAE", "Sampler ablation", "diffusers-dpmsolver++",
+              "NOT comparable"):
         assert s in text, s
 
 
@@ -155,3 +172,20 @@ def test_best_setting_rule():
     assert best_setting(rows)["point"] == "b"
     assert best_setting([row("x", 0.5, 2.0, 5), row("y", 0.6, 3.0, 10)])["point"] == "y"  # none within: all count
     assert best_setting([{"acc_motion": None}]) is None
+
+
+def test_fresh_takes_row_is_skipped_with_its_reason_on_a_real_dataset(tmp_path):
+    """Real datasets have no renderer: the benchmark plans no real_fresh stage and its tables say why."""
+    from lfdm_bench.bench.config import BenchConfig
+    from lfdm_bench.bench.pipeline import Benchmark
+    from lfdm_bench.bench.tables import _caption
+
+    said = []
+    bc = BenchConfig(lfdm_config="tiny", lfdm_overrides=("data.dataset=mug", "data.root=nowhere"),
+                     ldm_config="ldm-tiny")
+    b = Benchmark(bc, tmp_path, progress=False, log=said.append)
+    stages = [name for name, _ in b.plan()]
+    assert "sample:real_fresh:test" not in stages and "sample:real:test" in stages
+    assert "real_fresh: skipped, mug is not an embedded dataset" in said[0]
+    results = {"methods": {}, "table_notes": {}, "skipped": b.skipped()}
+    assert "real, fresh takes: not run, mug is not an embedded dataset" in _caption(results, "test")

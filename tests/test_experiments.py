@@ -96,8 +96,8 @@ def test_new_domain_finetunes_decoder_only_and_whole(trained):
     r = _invoke(["new-domain", "--run", str(run), "--style", "sketch", "--steps", "2", "--out", str(out)])
     state = json.loads((out / "new_domain.json").read_text())
     names = [row["row"] for row in state["rows"]]
-    assert set(names) == {"recon:source", "recon:copy-frame-0", "recon:decoder", "recon:whole",
-                          "gen:source", "gen:decoder", "gen:whole"}
+    assert set(names) == {"recon:source", "recon:copy-frame-0", "recon:decoder", "recon:whole", "recon:source:fit",
+                          "recon:decoder:fit", "recon:whole:fit", "gen:source", "gen:decoder", "gen:whole"}
     rows = {row["row"]: row for row in state["rows"]}
     for v in ("source", "decoder", "whole"):
         assert rows[f"recon:{v}"]["psnr"] > 0 and rows[f"gen:{v}"]["fvd"] >= 0

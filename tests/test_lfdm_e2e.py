@@ -26,7 +26,8 @@ def test_train_writes_run_directory(trained):
               "samples/progress/dm_step000006.gif"):
         assert (run / p).is_file(), p
     scores = json.loads((run / "metrics/lfae_reconstruction.json").read_text())["scores"]
-    assert set(scores) == {"LFAE", "warp-only", "copy-frame-0"}
+    assert set(scores) == {"LFAE (predicted flows)", "LFAE (flows fitted to the target)", "warp-only (predicted flows)",
+                           "warp-only (flows fitted to the target)", "copy-frame-0"}
     assert "copy-frame-0" in output
 
 

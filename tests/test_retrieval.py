@@ -127,6 +127,79 @@ def test_real_folder(cache_env):
     assert read_video(recs[0].path).shape == (cfg.data.n_frames, 32, 32, 3)
 
 
+def test_real_fresh_folder_holds_fresh_takes_that_start_at_the_source_image(cache_env):
+    """real_fresh: one fresh real take per source, of the source's subject and class but not a video of the dataset
+    (another motion), read like the reference clips; its frame 0 is the source image."""
+    import json
+
+    from lfdm_bench.baselines.retrieval import sample_baseline
+    from lfdm_bench.data.dataset import ClipDataset
+    from lfdm_bench.data.loading import load_data
+    from lfdm_bench.sampling.eval_set import build_eval_set
+    from lfdm_bench.sampling.generate import source_images
+
+    run, cfg, _ = cache_env
+    manifest = sample_baseline(run.root, "real_fresh", "test", progress=False)
+    recs = read_manifest(manifest)
+    assert manifest.parent.name == "test_real_fresh" and len(recs) == 14
+    assert all(r.params["method"] == "real_fresh" for r in recs)
+    settings = json.loads((manifest.parent / "settings.json").read_text())
+    assert "takes 1..1" in json.dumps(settings) and "source image" in json.dumps(settings)
+    sources = {s.sample_id: s for s in build_eval_set(load_data(cfg.data).records, "test")}
+    for r in recs:
+        src = sources[r.take]
+        assert (r.subject, r.class_index) == (src.subject, src.class_index)
+        v = _frames(r.path)  # [T, H, W, 3]
+        image = source_images([src], cfg.data.size)[0].permute(1, 2, 0) * 255
+        assert (v[0] - image).abs().max() <= 2  # frame 0 = the source image (up to RGB <-> YUV rounding)
+        own = ClipDataset([src.record], n_frames=cfg.data.n_frames, size=cfg.data.size).get(0).video
+        assert (v - 255 * own.permute(0, 2, 3, 1)).abs().max() > 20  # another take: another motion
+
+
+def test_lfae_rows_render_predicted_and_target_fitted_flows(cache_env):
+    """lfae renders the flow predictor's flows, lfae_fit flows fitted to the target frames: different videos, and the
+    fitted flows warp frame 0 closer to the target (what the refinement minimises)."""
+    import json
+
+    from lfdm_bench.baselines.retrieval import sample_baseline
+    from lfdm_bench.data.loading import clip_dataset, load_data
+    from lfdm_bench.lfdm.load import load_lfae
+    from lfdm_bench.metrics.reconstruction import LFAE_FITTED, LFAE_PREDICTED, lfae_reconstructor, reconstruction_scores
+
+    run, cfg, _ = cache_env
+    folders = {k: sample_baseline(run.root, k, "test", progress=False, batch_size=14).parent
+               for k in ("lfae", "lfae_fit")}
+    flows = {k: json.loads((f / "settings.json").read_text())["flows"] for k, f in folders.items()}
+    assert "predictor" in flows["lfae"] and "20 Adam steps" in flows["lfae_fit"] and "oracle" in flows["lfae_fit"]
+    a, b = (_frames(read_manifest(f / "manifest.csv")[0].path) for f in folders.values())
+    assert (a - b).abs().max() > 1
+    clips = clip_dataset(load_data(cfg.data), cfg.data, "test", train=False)
+    clips.records = clips.records[:4]
+    scores = reconstruction_scores(lfae_reconstructor(load_lfae(run)), clips)
+    assert set(scores) == {LFAE_PREDICTED, LFAE_FITTED, "warp-only (predicted flows)",
+                           "warp-only (flows fitted to the target)", "copy-frame-0"}
+    assert scores["warp-only (flows fitted to the target)"]["l1"] < scores["warp-only (predicted flows)"]["l1"]
+
+
+def test_extended_takes_keep_the_datasets_own_takes_and_add_fresh_ones(tmp_path):
+    from lfdm_bench.data.synth.make import ensure_synthetic
+    from lfdm_bench.data.synth.takes import extended_takes
+
+    opts = dict(n_subjects=2, n_takes=1, size=32, frames=8, n_train_subjects=1)
+    own = {r.key: r for r in read_manifest(ensure_synthetic("synth-faces", tmp_path, False, **opts))}
+    recs = extended_takes("synth-faces", 2, splits=["test"], root=tmp_path, progress=False, **opts)
+    assert len(recs) == 7 * 3 and {r.split for r in recs} == {"test"}
+    for r in recs:
+        k = r.params["take_index"]
+        assert r.params["fresh"] == (k >= 1)
+        if k == 0:  # bit-identical to the dataset's own video
+            assert (read_video(r.path) == read_video(own[r.key].path)).all()
+    fresh = extended_takes("synth-faces", 2, splits=["test"], fresh_only=True, root=tmp_path, progress=False, **opts)
+    assert [r.path for r in fresh] == [r.path for r in recs if r.params["take_index"] >= 1]
+    with pytest.raises(ValueError, match="embedded datasets"):
+        extended_takes("mug", 1)
+
+
 def test_unknown_baseline_names_the_valid_ones(cache_env):
     from lfdm_bench.baselines.retrieval import sample_baseline
 

@@ -14,9 +14,10 @@ import torch
 
 from lfdm_bench.metrics.set_distortions import (collapse_classes, colour_shift, flatten, pair_index, replace_subjects,
                                                 split_pairs, swap_classes)
-from lfdm_bench.metrics.vcnn.corpus import (BENCHMARK_SEED, DEFAULT_CORPORA, CorpusSpec, SubjectOverlapError,
-                                            appearance_fingerprint, check_no_shared_subjects, load_corpus,
-                                            synthetic_fingerprints)
+from lfdm_bench.metrics.vcnn.corpus import (BENCHMARK_SEED, DEFAULT_CORPORA, MIN_APPEARANCE_DISTANCE, CorpusSpec,
+                                            SubjectOverlapError, appearance_distances, appearance_fingerprint,
+                                            benchmark_nearest, check_nearest_subjects, check_no_shared_subjects,
+                                            load_corpus, synthetic_appearances, synthetic_fingerprints)
 from lfdm_bench.metrics.vcnn.source import (DEFAULT_DETECTORS, WEIGHTS_DIR, DetectorChecksumError, VCNNDetector,
                                             load_detector, shipped_detectors)
 
@@ -39,7 +40,47 @@ def test_corpus_shares_no_subject_with_any_benchmark_split(dataset):
     # the shipped detector was trained on exactly this corpus, and says so
     meta = _meta(DEFAULT_DETECTORS[dataset])
     assert meta["corpus"]["fingerprints"] == corpus
-    assert meta["corpus"]["benchmark_check"]["shared"] == 0
+
+
+@pytest.mark.parametrize("dataset", DATASETS)
+def test_every_benchmark_subject_is_far_from_its_nearest_corpus_subject(dataset):
+    """Each benchmark subject (train and test) has a nearest corpus subject in appearance space, at least
+    MIN_APPEARANCE_DISTANCE away; the shipped detector's metadata stores exactly these (recomputed here)."""
+    near = benchmark_nearest(DEFAULT_CORPORA[dataset])
+    per = near["per_subject"]
+    assert set(per) == set(synthetic_fingerprints(dataset, BENCHMARK_SEED))
+    assert {v["split"] for v in per.values()} == {"train", "test"}
+    assert near["min_distance"] == min(v["distance"] for v in per.values()) >= MIN_APPEARANCE_DISTANCE
+    corpus = synthetic_appearances(dataset, DEFAULT_CORPORA[dataset].seed, DEFAULT_CORPORA[dataset].total_subjects)
+    assert set(v["nearest"] for v in per.values()) <= set(corpus)
+    stored = _meta(DEFAULT_DETECTORS[dataset])["corpus"]["benchmark_check"]["nearest"]
+    assert stored == json.loads(json.dumps(near))
+
+
+def test_appearance_distance_matches_a_hand_computation():
+    a = {"skin": [0.2, 0.4], "style": "short", "hat": None, "size": 1.0}
+    b = {"skin": [0.6, 0.4], "style": "long", "hat": {"kind": "cap"}, "size": 1.0}
+    c = {"skin": [0.4, 0.4], "style": "short", "hat": None, "size": 2.0}
+    d = appearance_distances([a, b], [a, b, c])
+    # varying attributes: skin[0] (range 0.4), style, hat? (none / present), size (range 1); skin#, skin[1] constant;
+    # hat.kind only in b (no pair has it on both sides except b-b)
+    assert d[0, 0] == 0 and d[1, 1] == 0
+    assert d[0, 1] == pytest.approx((1 + 1 + 1 + 0) / 4)  # a vs b: skin[0] 0.4/0.4, style, hat?, size
+    assert d[0, 2] == pytest.approx((0.5 + 0 + 0 + 1) / 4)  # a vs c: skin[0] 0.2/0.4, size 1/1
+    assert d[1, 2] == pytest.approx((0.5 + 1 + 1 + 1) / 4)
+
+
+def test_a_near_copy_of_a_benchmark_subject_is_refused():
+    """A corpus subject copied from a benchmark subject with one colour nudged has a new fingerprint (the exact check
+    passes) but lies next to it in appearance space."""
+    bench = synthetic_appearances("synth-faces", BENCHMARK_SEED)
+    corpus = synthetic_appearances("synth-faces", 1000, 8)
+    corpus["s008"] = dict(bench["s007"], skin=[v + 0.01 for v in bench["s007"]["skin"]])
+    fps = {k: appearance_fingerprint(v) for k, v in corpus.items()}
+    check_no_shared_subjects(fps, {k: appearance_fingerprint(v) for k, v in bench.items()}, corpus_name="c",
+                             other_name="b")
+    with pytest.raises(SubjectOverlapError, match=r"s007 ~ s008 \(0\.00"):
+        check_nearest_subjects(corpus, bench, corpus_name="corpus", other_name="bench")
 
 
 def test_overlap_is_detected_and_named():
@@ -256,3 +297,4 @@ def test_detector_cli_info():
     for name in DEFAULT_DETECTORS.values():
         assert name in res.output
     assert "(verified)" in res.output and "not comparable with published" in res.output
+    assert "nearest corpus subject of every benchmark subject (52, train and test)" in res.output

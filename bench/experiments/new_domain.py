@@ -31,7 +31,7 @@ from lfdm_bench.lfdm.load import lfdm_config, load_lfae
 from lfdm_bench.lfdm.sample import sample_lfdm_run
 from lfdm_bench.lfdm.train import lfae_loss_fn, open_lfdm_run, pair_collate
 from lfdm_bench.metrics.protocol import parse_metrics
-from lfdm_bench.metrics.reconstruction import lfae_reconstructor, reconstruction_scores
+from lfdm_bench.metrics.reconstruction import LFAE_FITTED, LFAE_PREDICTED, lfae_reconstructor, reconstruction_scores
 from lfdm_bench.models.lfae.lfae import LFAE, LFAEConfig
 from lfdm_bench.runs import Run
 from lfdm_bench.training.engine import Trainer
@@ -118,8 +118,9 @@ def run_new_domain(run_dir: str | Path, style: str, steps: int | None = None, sp
             :func:`lfdm_bench.bench.experiments.unconditional.run_unconditional`.
 
     Returns:
-        the state written to ``OUT/new_domain.json``: rows ``recon:<variant>`` (plus ``recon:copy-frame-0``) and
-        ``gen:<variant>`` for variants ``source`` (no fine-tuning), ``decoder``, ``whole``.
+        the state written to ``OUT/new_domain.json``: rows ``recon:<variant>`` (predicted flows),
+        ``recon:<variant>:fit`` (flows fitted to the target), ``recon:copy-frame-0`` and ``gen:<variant>`` for
+        variants ``source`` (no fine-tuning), ``decoder``, ``whole``.
     """
     say = say_to(log_fn)
     src = Run.open(run_dir)
@@ -178,12 +179,15 @@ def run_new_domain(run_dir: str | Path, style: str, steps: int | None = None, sp
         for variant, run in runs.items():
             scores = reconstruction_scores(lfae_reconstructor(load_lfae(run, device)), clips)
             trained = state.get(f"train:{variant}")
-            state.data["rows"].append({"row": f"recon:{variant}", "part": "reconstruction", "lfae": variant,
-                                       "trained": trained["steps"], **scores["LFAE"], "settings": settings})
+            for label, flows in ((LFAE_PREDICTED, "predicted"), (LFAE_FITTED, "fitted to the target (oracle)")):
+                state.data["rows"].append({"row": f"recon:{variant}" + ("" if label == LFAE_PREDICTED else ":fit"),
+                                           "part": "reconstruction", "lfae": variant, "flows": flows,
+                                           "trained": trained["steps"], **scores[label], "settings": settings})
             if variant == "source":
                 state.data["rows"].append({"row": "recon:copy-frame-0", "part": "reconstruction",
                                            "lfae": "copy-frame-0", **scores["copy-frame-0"], "settings": settings})
-            say(f"[new-domain] reconstruction {variant}: psnr {scores['LFAE']['psnr']:.2f}")
+            say(f"[new-domain] reconstruction {variant}: psnr {scores[LFAE_PREDICTED]['psnr']:.2f} (predicted flows), "
+                f"{scores[LFAE_FITTED]['psnr']:.2f} (fitted)")
         state.mark("recon", settings)
 
     # 3. generation with the source DM over each LFAE

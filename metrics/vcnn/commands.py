@@ -105,6 +105,7 @@ def train(dataset, out, steps, feature_dim, width, batch_size, lr, seed, corpus_
 @click.argument("names", nargs=-1)
 def info(names) -> None:
     """Describe shipped detectors (or the given names / metadata paths): checksum check, validation, corpus."""
+    from lfdm_bench.metrics.vcnn.corpus import CorpusSpec, benchmark_nearest
     from lfdm_bench.metrics.vcnn.source import load_model, resolve_metadata, shipped_detectors
 
     for n in names or shipped_detectors():
@@ -121,6 +122,11 @@ def info(names) -> None:
         click.echo(f"  corpus {c['dataset']} seed {c['seed']}: {c['n_subjects']} + {c['n_heldout_subjects']} held-out "
                    f"subjects x {c['n_takes']} takes ({c['n_videos']} videos), no subject shared with the benchmark "
                    f"({c['benchmark_check']['n_subjects_checked']} checked)")
+        near = benchmark_nearest(CorpusSpec(**{k: c[k] for k in CorpusSpec.__dataclass_fields__}))  # recomputed
+        stored = (c["benchmark_check"].get("nearest") or {}).get("min_distance")
+        click.echo(f"  nearest corpus subject of every benchmark subject ({len(near['per_subject'])}, train and test):"
+                   f" closest pair {near['closest'][0]} ~ {near['closest'][1]} at appearance distance "
+                   f"{near['min_distance']:.3f} (minimum allowed {near['threshold']}; stored: {stored})")
         click.echo(f"  trained {tr['steps']} steps, batch {tr['batch_size']}, {tr['seconds']} s, {tr['threads']} "
                    f"thread(s), torch {tr['torch']}")
         line = (f"  probes on the held-out take: class {v['class']['heldout_take']:.3f}, subject "

@@ -10,7 +10,11 @@ last ``n_heldout_subjects`` are never trained on and measure how the features ge
 colours, shapes, accessories, background; independent of style, size and frames). :func:`appearance_fingerprint`
 hashes it; :func:`load_corpus` refuses a corpus whose fingerprints meet those of the benchmark's subjects (both
 splits, the benchmark's default seed), and the detector stores its corpus fingerprints so that every dataset it
-evaluates is checked again (:func:`check_no_shared_subjects`).
+evaluates is checked again (:func:`check_no_shared_subjects`). Fingerprints only catch exact copies, so
+:func:`check_nearest_subjects` also finds each benchmark subject's nearest corpus subject in appearance space (the
+Gower distance of :func:`appearance_distances` over the same appearance dicts) and refuses a corpus with one closer
+than :data:`MIN_APPEARANCE_DISTANCE`; the detector stores each benchmark subject's nearest corpus subject and the
+minimum distance (``corpus.benchmark_check.nearest`` of its metadata; ``lfdm-bench detector info`` recomputes it).
 
 **Targets.** Besides class and subject, the detector regresses / classifies the generating parameters of what it sees:
 the subject's appearance and the take's motion, flattened by :class:`AttributeSchema` (numbers -> standardised
@@ -42,6 +46,12 @@ __all__ = [
     "record_fingerprints",
     "synthetic_fingerprints",
     "check_no_shared_subjects",
+    "MIN_APPEARANCE_DISTANCE",
+    "appearance_distances",
+    "synthetic_appearances",
+    "nearest_subjects",
+    "check_nearest_subjects",
+    "benchmark_nearest",
     "load_corpus",
 ]
 
@@ -136,8 +146,8 @@ def record_fingerprints(records: Iterable[VideoRecord]) -> dict[str, str]:
     return out
 
 
-def synthetic_fingerprints(dataset: str, seed: int = BENCHMARK_SEED, n_subjects: int | None = None) -> dict[str, str]:
-    """Subject id -> fingerprint of a synthetic dataset's subjects, computed without rendering anything.
+def synthetic_appearances(dataset: str, seed: int = BENCHMARK_SEED, n_subjects: int | None = None) -> dict[str, dict]:
+    """Subject id -> appearance dict of a synthetic dataset's subjects, computed without rendering anything.
 
     ``n_subjects=None`` takes the dataset's default (52 faces, 16 figures): the benchmark's subjects.
     """
@@ -145,7 +155,12 @@ def synthetic_fingerprints(dataset: str, seed: int = BENCHMARK_SEED, n_subjects:
 
     opts = {"seed": seed} | ({"n_subjects": n_subjects} if n_subjects is not None else {})
     config = make_config(dataset, **opts)
-    return {sid: appearance_fingerprint(subject_appearance(config, i)) for i, sid in enumerate(subject_ids(config))}
+    return {sid: subject_appearance(config, i) for i, sid in enumerate(subject_ids(config))}
+
+
+def synthetic_fingerprints(dataset: str, seed: int = BENCHMARK_SEED, n_subjects: int | None = None) -> dict[str, str]:
+    """Subject id -> fingerprint of :func:`synthetic_appearances`."""
+    return {sid: appearance_fingerprint(a) for sid, a in synthetic_appearances(dataset, seed, n_subjects).items()}
 
 
 def check_no_shared_subjects(corpus: Mapping[str, str], other: Mapping[str, str], *, corpus_name: str,
@@ -166,6 +181,83 @@ def check_no_shared_subjects(corpus: Mapping[str, str], other: Mapping[str, str]
             "Render the corpus with another seed (lfdm-bench detector train --corpus-seed N) or evaluate another "
             "dataset.")
     return len(other)
+
+
+# ------------------------------------------------------------------------------------------------ nearest subjects
+MIN_APPEARANCE_DISTANCE = 0.1
+"""The smallest Gower distance (:func:`appearance_distances`) allowed between a benchmark subject and its nearest
+corpus subject. Independent draws of the generators lie 0.19-0.26 apart at the closest (synth-faces: the 52
+benchmark subjects from each other 0.19, from the 72 corpus subjects 0.21; synth-actions: 0.26 and 0.21); a copied
+subject with a few attributes changed lies near 0 and passes the fingerprint check."""
+
+
+def appearance_distances(a: Sequence[Mapping[str, Any]], b: Sequence[Mapping[str, Any]]) -> np.ndarray:
+    """Gower distances ``[len(a), len(b)]`` between appearance dicts: the mean, over the attributes of
+    :func:`flatten_attributes` that both dicts have and that vary, of ``|x - y| / range`` for numbers (range over
+    ``a`` and ``b`` together) and of ``x != y`` for categories. 0: the same appearance; 1: every attribute as far
+    apart as the two sets allow."""
+    fa, fb = [flatten_attributes(x) for x in a], [flatten_attributes(x) for x in b]
+    total, weight = np.zeros((len(fa), len(fb))), np.zeros((len(fa), len(fb)))
+    for k in sorted({k for f in fa + fb for k in f}):
+        va, vb = [f.get(k) for f in fa], [f.get(k) for f in fb]
+        have = np.array([v is not None for v in va])[:, None] & np.array([v is not None for v in vb])[None]
+        vals = [v for v in va + vb if v is not None]
+        if all(isinstance(v, float) for v in vals):
+            span = max(vals) - min(vals)
+            if span <= 0:
+                continue
+            xa, xb = (np.array([0.0 if v is None else v for v in vs]) for vs in (va, vb))
+            d = np.abs(xa[:, None] - xb[None]) / span
+        else:
+            if len({str(v) for v in vals}) < 2:
+                continue
+            d = np.array([[str(x) != str(y) for y in vb] for x in va], dtype=np.float64)
+        total += np.where(have, d, 0.0)
+        weight += have
+    return total / np.maximum(weight, 1)
+
+
+def nearest_subjects(corpus: Mapping[str, Mapping[str, Any]], other: Mapping[str, Mapping[str, Any]],
+                     splits: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """For each subject of ``other`` (id -> appearance) its nearest subject of ``corpus`` and their distance
+    (:func:`appearance_distances`), with the minimum over ``other``; ``splits``: subject id -> split, stored."""
+    c_ids, o_ids = sorted(corpus), sorted(other)
+    d = appearance_distances([other[s] for s in o_ids], [corpus[s] for s in c_ids])  # [other, corpus]
+    near = d.argmin(1)
+    per = {s: {"nearest": c_ids[j], "distance": round(float(d[i, j]), 6)} | (
+        {"split": splits[s]} if splits and s in splits else {}) for i, (s, j) in enumerate(zip(o_ids, near))}
+    i = int(d[np.arange(len(o_ids)), near].argmin())
+    return {"metric": "Gower distance of the appearance dicts (numbers: |x - y| / range, categories: mismatch)",
+            "min_distance": per[o_ids[i]]["distance"], "closest": [o_ids[i], per[o_ids[i]]["nearest"]],
+            "threshold": MIN_APPEARANCE_DISTANCE, "per_subject": per}
+
+
+def check_nearest_subjects(corpus: Mapping[str, Mapping[str, Any]], other: Mapping[str, Mapping[str, Any]], *,
+                           corpus_name: str, other_name: str, splits: Mapping[str, str] | None = None
+                           ) -> dict[str, Any]:
+    """:func:`nearest_subjects`, raising :class:`SubjectOverlapError` when a subject of ``other`` lies closer than
+    :data:`MIN_APPEARANCE_DISTANCE` to one of ``corpus`` (a near copy)."""
+    near = nearest_subjects(corpus, other, splits)
+    close = [(s, v) for s, v in near["per_subject"].items() if v["distance"] < MIN_APPEARANCE_DISTANCE]
+    if close:
+        pairs = ", ".join(f"{s} ~ {v['nearest']} ({v['distance']:.3g})" for s, v in close[:5])
+        raise SubjectOverlapError(
+            f"{len(close)} subject(s) of {other_name} lie within appearance distance {MIN_APPEARANCE_DISTANCE} of a "
+            f"subject of {corpus_name} ({pairs}): near copies of evaluated subjects. Render the corpus with another "
+            "seed (lfdm-bench detector train --corpus-seed N).")
+    return near
+
+
+def benchmark_nearest(spec: CorpusSpec) -> dict[str, Any]:
+    """:func:`check_nearest_subjects` of the benchmark's subjects (both splits, seed :data:`BENCHMARK_SEED`) against
+    the corpus of ``spec``, computed from the generators (nothing rendered)."""
+    from lfdm_bench.data.synth.make import make_config, split_subjects
+
+    splits = {s: k for k, ss in split_subjects(make_config(spec.dataset, seed=BENCHMARK_SEED)).items() for s in ss}
+    return check_nearest_subjects(synthetic_appearances(spec.dataset, spec.seed, spec.total_subjects),
+                                  synthetic_appearances(spec.dataset, BENCHMARK_SEED), splits=splits,
+                                  corpus_name=f"the detector corpus (seed {spec.seed})",
+                                  other_name=f"the benchmark's {spec.dataset} (seed {BENCHMARK_SEED})")
 
 
 # ------------------------------------------------------------------------------------------------ targets
@@ -369,8 +461,10 @@ def load_corpus(spec: CorpusSpec, *, root: str | None = None, progress: bool = F
     fps = record_fingerprints(records)
     checked = check_no_shared_subjects(fps, bench_fps, corpus_name=f"the detector corpus (seed {spec.seed})",
                                        other_name=f"the benchmark's {spec.dataset} (seed {BENCHMARK_SEED})")
+    near = benchmark_nearest(spec)
     say(f"corpus {spec.dataset} seed {spec.seed}: {len(records)} videos from {manifest}; no subject shared with the "
-        f"{checked} benchmark subjects")
+        f"{checked} benchmark subjects, the nearest pair {near['closest']} at appearance distance "
+        f"{near['min_distance']:.3f} (>= {MIN_APPEARANCE_DISTANCE})")
     clips = ClipSpec(n_frames=spec.frames, size=spec.read_size, sampling="uniform", seed=0, use_record_crop=True)
     chunks = [v for _, v in iter_clip_batches(records, clips, 64, progress, desc="decoding corpus")]
     videos = torch.cat(chunks)  # [N, T, 3, S, S] uint8
@@ -385,5 +479,5 @@ def load_corpus(spec: CorpusSpec, *, root: str | None = None, progress: bool = F
         motions=[motion_targets(spec.dataset, r.params["appearance"], r.params["motion"], spec.frames)
                  for r in records], fingerprints=fps,
         benchmark_check={"dataset": spec.dataset, "seed": BENCHMARK_SEED, "n_subjects_checked": checked,
-                         "shared": 0},
+                         "nearest": near},
         seconds=time.perf_counter() - t0)

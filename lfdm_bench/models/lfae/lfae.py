@@ -316,10 +316,12 @@ class LFAE(nn.Module):
         occlusion = ((x[:, 2:3] + 1) / 2).clamp(0, 1)  # [B, 1, h, w]
         return flow, occlusion
 
-    def dm_target_from_video(self, video: Tensor, source: Optional[Tensor] = None) -> Tensor:
+    def dm_target_from_video(self, video: Tensor, source: Optional[Tensor] = None,
+                             refine_steps: Optional[int] = None) -> Tensor:
         """Stage-2 target of a clip: ``video [B, 3, T, H, W]`` -> ``[B, 3, T, h, w]``, the flow + occlusion from
         ``source`` (default: frame 0) to every frame, in one batched call (source regions computed once), refined
-        by :meth:`refine_flow` when ``config.refine_steps > 0`` (in eval mode).
+        by :meth:`refine_flow` when ``refine_steps`` (default ``config.refine_steps``) > 0, in eval mode; 0 gives the
+        flow predictor's own flows.
         Meant for a frozen LFAE: call it in eval mode under ``torch.no_grad()``."""
         if video.dim() != 5:
             raise ValueError(f"dm_target_from_video: expected video [B, 3, T, H, W], got {tuple(video.shape)}")
@@ -332,9 +334,10 @@ class LFAE(nn.Module):
         sources = source.repeat_interleave(t, dim=0)  # [B*T, 3, H, W]
         dense = self.motion(sources, frames, source_regions)[0]
         flow = dense.flow
-        if self.config.refine_steps and not self.training:
+        steps = self.config.refine_steps if refine_steps is None else int(refine_steps)
+        if steps and not self.training:
             features = self.generator.encode(source).expand_frames(t)  # encoded once per clip
-            flow = self.refine_flow(features, flow, dense.occlusion, frames)
+            flow = self.refine_flow(features, flow, dense.occlusion, frames, steps=steps)
         target = self.flow_to_dm_target(flow, dense.occlusion)  # [B*T, 3, h, w]
         return rearrange(target, "(b t) c h w -> b c t h w", b=b)
 
