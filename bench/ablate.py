@@ -279,8 +279,8 @@ def write_tables(rows: Sequence[dict[str, Any]], out: str | Path, protocol: dict
 def ablate(run_dir: Path, samplers: list[str], steps: list[int], guidance: list[float], etas: list[float],
            **kw: Any) -> None:
     """Sampler ablation of a trained run: FVD, class accuracy, seconds and NFE per video over
-    samplers x steps x guidance (x eta for DDIM), all on the same evaluation set: by default the validation
-    subjects, so that the setting chosen is not chosen on the test subjects. Resumable."""
+    samplers x steps x guidance (x eta for DDIM), all on the same evaluation set. By default the validation
+    subjects: settings are chosen there, never on the test subjects. Resumable."""
     args = eval_arguments(kw)
     rows = guarded(lambda: run_ablation(run_dir, samplers, steps, guidance, etas, **args))
     target = args["out"] or run_dir / "ablation"
