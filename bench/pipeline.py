@@ -1,8 +1,8 @@
 """The benchmark pipeline: data -> train LFDM and LDM -> choose each generator's sampler on the validation subjects
-(sampler ablation) -> sample every method on train and test subjects -> evaluate -> grids -> tables. The test
-split is scored once, at the end; no setting is chosen on it. One command, resumable: ``OUT/state.json`` records finished stages, which are not redone, and
-every stage itself resumes (training from its last checkpoint, sampling from its manifest, evaluation from the
-cached real features).
+(sampler ablation) -> sample every method on train and test subjects -> evaluate -> grids -> tables. The test split
+is scored once, at the end; no setting is chosen on it. One command, resumable: ``OUT/state.json`` records finished
+stages, which are not redone, and every stage itself resumes (training from its last checkpoint, sampling from its
+manifest, evaluation from the cached real features).
 
 Layout of ``OUT``::
 
@@ -135,9 +135,8 @@ class Benchmark:
     def sampler(self, method: str) -> dict[str, Any]:
         """The sampler settings of generator ``method``: its validation ablation's best (``{}`` without an
         ablation: the run config's ``sample`` section)."""
-        if not self.state.done(f"ablate:{method}"):
-            return {}
-        best = self.state.get(f"ablate:{method}")["output"]["chosen"]
+        out = self.state.get(f"ablate:{method}")["output"] if self.state.done(f"ablate:{method}") else None
+        best = out.get("chosen") if isinstance(out, dict) else None
         return {k: best[k] for k in ("sampler", "steps", "guidance", "eta")} if best else {}
 
     def _sample(self, method: str, split: str) -> str:

@@ -137,8 +137,8 @@ def best_line(ab: dict) -> str:
     if not b:
         return ""
     used = " (the sampler of its test and train videos)" if ab.get("split") == "val" else ""
-    return (f"\n\nBest at its cost{used}: {b['sampler']}, {b['steps']} steps, guidance {b['guidance']:g} (class accuracy "
-            f"{_v(b['acc_motion'], 'acc_motion')}, motion x real {_v(b['motion_ratio'], 'motion_ratio')}, "
+    return (f"\n\nBest at its cost{used}: {b['sampler']}, {b['steps']} steps, guidance {b['guidance']:g} (class "
+            f"accuracy {_v(b['acc_motion'], 'acc_motion')}, motion x real {_v(b['motion_ratio'], 'motion_ratio')}, "
             f"{b['nfe_per_video']} NFE per video); rule: {b['rule']}.")
 
 
@@ -146,8 +146,8 @@ def fact_rows(results: dict) -> list[list[Any]]:
     f = results["facts"]
     facts = [["dataset", f"{f['dataset']} {f['dataset_options']}"],
              ["resolution / frames", f"{f['resolution']} px / {f['frames']}"], ["eval frames", f["eval_frames"]],
-             ["detector", f["detector"]], ["seeds", json.dumps(f["seeds"])], ["sampler", json.dumps(f["sampler"])],
-             ["hardware", f["hardware"]]]
+             ["detector", f["detector"]], ["seeds", json.dumps(f["seeds"])],
+             ["sampler (LFDM config)", json.dumps(f["sampler"])], ["hardware", f["hardware"]]]
     for name, s in (f.get("samplers") or {}).items():
         where = ("its ablation's best on the validation subjects" if s["chosen_on"] == "val"
                  else "the run config's")

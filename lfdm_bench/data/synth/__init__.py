@@ -1,13 +1,13 @@
 """Embedded, procedurally generated datasets that stand in for the paper's (which cannot be downloaded here).
 
-Each also has validation subjects (13 faces / 4 figures, split ``val``) rendered with another seed, where settings
-are chosen (:func:`ensure_validation`).
-
 - ``synth-faces`` (for MUG): 52 subjects (26 train / 26 test) x 7 expressions (MUG's class names, used verbatim as
   the condition text) x 3 takes; expressions deform brows, eyelids, mouth and head pose from a neutral first
   frame, and opening ones reveal teeth, tongue and sclera hidden in that frame.
 - ``synth-actions`` (for UTD-MHAD / NATOPS): 16 articulated figures (8 / 8) x 12 MHAD actions (MHAD's texts) x 3
   takes: large articulated motion from a rest pose.
+
+Each also has validation subjects (13 faces / 4 figures, split ``val``) rendered with another seed, where settings
+are chosen (:func:`ensure_validation`).
 
 Usage::
 
@@ -43,6 +43,7 @@ from lfdm_bench.data.synth.render import STYLES
 
 __all__ = [
     "COMPLETE", "STYLES", "SYNTH_DATASETS", "VERSION", "SynthConfig", "SynthDatasetSpec", "cache_folder",
-    "dataset_records", "ensure_synthetic", "ensure_validation", "is_complete", "load_synthetic_info", "load_synthetic_records",
-    "make_config", "render_take", "split_subjects", "subject_appearance", "subject_ids", "take_motion", "validation_config",
+    "dataset_records", "ensure_synthetic", "ensure_validation", "is_complete", "load_synthetic_info",
+    "load_synthetic_records", "make_config", "render_take", "split_subjects", "subject_appearance", "subject_ids",
+    "take_motion", "validation_config",
 ]
