@@ -200,6 +200,7 @@ class Benchmark:
         """Generator ``method``'s sampler ablation on the validation subjects (no test video is read); its best
         setting (:func:`~lfdm_bench.bench.results.best_setting`) samples that generator's test and train sets."""
         a = self.bc.ablation
+        load_data(self.lfdm_cfg.data, progress=False).split("val")  # a dataset without validation subjects: say so
         # the main tables' protocol on the validation split; the dataset comes from the run and the number of
         # generated videos from the grid
         protocol = asdict(self.protocol("val"))

@@ -54,7 +54,8 @@ class DatasetInfo:
             raise ValueError(f"dataset {self.name} has no validation ('val') subjects: only the embedded datasets "
                              "(synth-faces, synth-actions) render them (data.options.n_val_subjects); the real "
                              "datasets' train / test splits are fixed, so settings cannot be chosen on held-out "
-                             "subjects there")
+                             "subjects there (lfdm-bench bench: --set ablation.samplers=[] keeps the run configs' "
+                             "samplers)")
         return out
 
     def subjects(self, split: str | None = None) -> list[str]:
