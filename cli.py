@@ -158,8 +158,8 @@ class SamplerName(click.ParamType):
 
 @click.command()
 @click.option("--run", "run_dir", type=click.Path(exists=True, file_okay=False), required=True, help="A trained run.")
-@click.option("--split", type=click.Choice(["test", "train", "both"]), default="test",
-              help="Source images from test-subject or train-subject videos.")
+@click.option("--split", type=click.Choice(["test", "train", "both", "val"]), default="test",
+              help="Source images from test-subject or train-subject videos (val: the validation subjects).")
 @click.option("--per-pair", "per_pair", type=click.IntRange(min=1), default=None,
               help="Videos per (subject, class) pair (default: the config's sample.per_pair).")
 @click.option("--sampler", type=SamplerName(), default=None,

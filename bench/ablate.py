@@ -119,10 +119,11 @@ def row_from_result(split: str, result: Any) -> dict[str, Any]:
     for m in ("cfvd", "sfvd"):
         s = v.get(m, {}).get(split) or {}
         row[m], row[f"{m}_std"] = num_or_none(s.get("mean")), num_or_none(s.get("std"))
+    held = "real_val" if split == "val" else "real_test"  # the probes' real reference: held-out real videos
     for key, probe in (("acc_motion", "probe-motion"), ("acc_i3d", "probe-i3d")):
         p = v.get("acc", {}).get(probe) or {}
         row[key] = num_or_none(((p.get("generated") or {}).get(split) or {}).get("accuracy"))
-        row[f"{key}_real"] = num_or_none((p.get("real_test") or {}).get("accuracy"))
+        row[f"{key}_real"] = num_or_none((p.get(held) or {}).get("accuracy"))
     motion = v.get("motion", {}).get(split) or {}
     row["motion_ratio"] = num_or_none((motion.get("amplitude") or {}).get("ratio"))
     row["open_motion"] = num_or_none((motion.get("opening_motion") or {}).get("generated"))
@@ -156,7 +157,7 @@ def _nfe(run_dir: Path, point: GridPoint) -> tuple[int, str]:
 
 
 def run_ablation(run_dir: str | Path, samplers: Sequence[str] = ("ddim",), steps: Sequence[int] = (10,),
-                 guidance: Sequence[float] = (1.0,), etas: Sequence[float] = (1.0,), split: str = "test",
+                 guidance: Sequence[float] = (1.0,), etas: Sequence[float] = (1.0,), split: str = "val",
                  per_pair: int = 1, max_videos: int | None = None, metrics: Iterable[str] = ("fvd", "acc"),
                  out: str | Path | None = None, progress: bool = False, *, detector: Any = None,
                  cache: Any = True, log_fn: LogFn | None = None, plots: bool = True,
@@ -166,7 +167,8 @@ def run_ablation(run_dir: str | Path, samplers: Sequence[str] = ("ddim",), steps
     Args:
         run_dir: a run directory trained by ``lfdm-bench train`` (its checkpoints name the model: lfdm or ldm).
         samplers, steps, guidance, etas: the grid (see :func:`build_grid`).
-        split: split of the source images (``test`` or ``train``).
+        split: split of the source images: ``val`` (the validation subjects of the embedded datasets: where
+            settings are chosen, as the benchmark does), ``test`` or ``train``.
         per_pair: videos per (subject, class) pair of the split.
         max_videos: evaluate at most this many generated videos (class-stratified, seeded, so the same subset at
             every point); the whole evaluation set of the split is still sampled.
@@ -192,8 +194,8 @@ def run_ablation(run_dir: str | Path, samplers: Sequence[str] = ("ddim",), steps
     say = log_fn or (lambda m: print(m, file=sys.stderr, flush=True))
     trained = open_trained_run(run_dir)
     run, method, cfg = trained.run, trained.model, trained.config
-    if split not in ("test", "train"):
-        raise ValueError(f"split must be 'test' or 'train', got {split!r}")
+    if split not in ("val", "test", "train"):
+        raise ValueError(f"split must be 'val', 'test' or 'train', got {split!r}")
     if int(per_pair) < 1:
         raise ValueError(f"per_pair must be >= 1, got {per_pair}")
     wanted = parse_metrics(metrics)
@@ -273,11 +275,13 @@ def write_tables(rows: Sequence[dict[str, Any]], out: str | Path, protocol: dict
               help="DDIM eta values (ddim / diffusers-ddim only).")
 @click.option("--max-subjects", type=click.IntRange(min=1), default=None, metavar="N",
               help="Sample only the first N subjects of the split (every class) [default: all].")
-@eval_options("fvd,acc", "Output folder [default: RUN/ablation]; an existing one is resumed.")
+@eval_options("fvd,acc", "Output folder [default: RUN/ablation]; an existing one is resumed.",
+              ("val", "test", "train"))
 def ablate(run_dir: Path, samplers: list[str], steps: list[int], guidance: list[float], etas: list[float],
            **kw: Any) -> None:
     """Sampler ablation of a trained run: FVD, class accuracy, seconds and NFE per video over
-    samplers x steps x guidance (x eta for DDIM), all on the same evaluation set. Resumable."""
+    samplers x steps x guidance (x eta for DDIM), all on the same evaluation set. By default the validation
+    subjects: settings are chosen there, never on the test subjects. Resumable."""
     args = eval_arguments(kw)
     rows = guarded(lambda: run_ablation(run_dir, samplers, steps, guidance, etas, **args))
     target = args["out"] or run_dir / "ablation"

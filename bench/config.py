@@ -39,15 +39,17 @@ class BenchEvalConfig:
 
 @dataclass
 class BenchAblationConfig:
-    """Table 3: a sampler x steps x guidance grid of the trained LFDM (``lfdm-bench ablate`` inside the benchmark),
-    on the first ``max_subjects`` test subjects (every class), against the benchmark's real reference set.
-    ``samplers: []`` skips it."""
+    """Table 3: a sampler x steps x guidance grid of each trained generator (LFDM and LDM: ``lfdm-bench ablate``
+    inside the benchmark) on the first ``max_subjects`` VALIDATION subjects (every class; ``None``: all), against
+    the real validation videos. Each generator's best setting by one rule
+    (:func:`lfdm_bench.bench.results.best_setting`) then samples its test and train videos: no setting is chosen on
+    the test subjects. ``samplers: []`` skips it (the run configs' samplers are used)."""
 
     samplers: tuple[str, ...] = ("ddim", "dpmsolver++")
     steps: tuple[int, ...] = (5, 10, 20)
     guidance: tuple[float, ...] = (1.0, 3.0)
     etas: tuple[float, ...] = (1.0,)
-    max_subjects: int | None = 4
+    max_subjects: int | None = None
     per_pair: int = 1  # videos per (subject, class) pair at each setting (the main tables' per_pair is separate)
     metrics: tuple[str, ...] = ("fvd", "acc", "motion")
 

@@ -37,7 +37,8 @@ __all__ = ["PageSource", "write_html_report", "render_page"]
 
 SPLIT_TITLES = {"test": "Main table, test subjects", "train": "Main table, train subjects",
                 "gap": "Generalisation gap (test - train)"}
-KNOWN_KEYS = ("benchmark", "protocol", "detector", "methods", "autoencoders", "ablation", "models", "facts")
+KNOWN_KEYS = ("benchmark", "protocol", "detector", "methods", "autoencoders", "ablation", "ablation_ldm", "models",
+              "facts")
 DATA_FILES = ("results.json", "tables.md", "tables.tex", "main_test.csv", "main_train.csv", "bench_config.yaml",
               "state.json", "ablation.json", "ablation.md", "ablation.csv", "ablation/ablation.json",
               "ablation/ablation.md", "ablation/ablation.csv", "metrics/*.json", "grids/*.png", "grids/*.gif",
@@ -271,29 +272,38 @@ def _samples_section(sources: Sequence[PageSource], assets: Assets, gifs: Sequen
 
 
 def _ablation_section(sources: Sequence[PageSource], assets: Assets, markers: Mapping[str, Sequence[str]]) -> str:
-    rows, plots = [], []
+    rows, plots, found = [], [], []
     for i, s in enumerate(sources):
-        ab = (s.results or {}).get("ablation") or s.ablation or {}
-        for r in ab.get("rows") or []:
-            keys = [str(r.get("point", ""))] + ([_source_name(s, markers)] if len(sources) > 1 else [])
-            rows.append(Row(keys, r, {"source": s.label, "point": str(r.get("point", ""))}))
-        files = [Path(s.path) / p for p in ((s.results or {}).get("ablation") or {}).get("plots") or []]
-        if not files and s.ablation:
-            files = sorted(Path(s.path).glob("plots/*.png")) or sorted(Path(s.path).glob("ablation/plots/*.png"))
-        imgs = "".join(f'<a href="{_href(rel)}"><img src="{_href(rel)}" alt="{esc(f.stem.replace("_", " "))}"></a>'
-                       for f in files if f.is_file() for rel in [assets.rel(f, i, s)])
-        if imgs:
-            plots.append((f'<div class="src-label">{esc(_source_name(s, markers))}</div>' if len(sources) > 1 else "")
-                         + f'<div class="plots">{imgs}</div>')
+        res = s.results or {}
+        for ab in [res.get("ablation"), res.get("ablation_ldm")] if res.get("ablation") else [s.ablation]:
+            if not ab:
+                continue
+            found.append(ab)
+            gen = f"{ab['generator']} " if res.get("ablation_ldm") and ab.get("generator") else ""
+            for r in ab.get("rows") or []:
+                keys = [gen + str(r.get("point", ""))] + ([_source_name(s, markers)] if len(sources) > 1 else [])
+                rows.append(Row(keys, r, {"source": s.label, "point": str(r.get("point", ""))}))
+            files = [Path(s.path) / p for p in ab.get("plots") or []]
+            if not files and ab is s.ablation:
+                files = sorted(Path(s.path).glob("plots/*.png")) or sorted(Path(s.path).glob("ablation/plots/*.png"))
+            imgs = "".join(f'<a href="{_href(rel)}"><img src="{_href(rel)}" alt="{esc(f.stem.replace("_", " "))}">'
+                           f'</a>' for f in files if f.is_file() for rel in [assets.rel(f, i, s)])
+            if imgs:
+                label = " ".join(x for x in [_source_name(s, markers) if len(sources) > 1 else "", gen.strip()] if x)
+                plots.append((f'<div class="src-label">{esc(label)}</div>' if label else "")
+                             + f'<div class="plots">{imgs}</div>')
     if not rows and not plots:
         return ""
-    ab0 = next(((s.results or {}).get("ablation") or s.ablation for s in sources
-                if (s.results or {}).get("ablation") or s.ablation), {}) or {}
+    ab0 = found[0]
     first = (ab0.get("rows") or [{}])[0]
     max_subj = ab0.get("max_subjects") or (ab0.get("request") or {}).get("max_subjects") or "all"
-    caption = (f"LFDM on the first {max_subj} test subjects (every class, the same sources and seeds at every setting):"
-               f" {first.get('n_videos', '?')} generated vs {first.get('n_real', '?')} real videos per setting; NFE = "
-               "network evaluations per video (a guided step counts 2).")
+    split = ab0.get("split") or (ab0.get("request") or {}).get("split") or "test"
+    who = " and ".join(dict.fromkeys(ab.get("generator") or "LFDM" for ab in found))
+    caption = (f"{who} on the first {max_subj} {'validation' if split == 'val' else split} subjects (every class, "
+               f"the same sources and seeds at every setting): {first.get('n_videos', '?')} generated vs "
+               f"{first.get('n_real', '?')} real videos per setting; NFE = network evaluations per video (a guided "
+               "step counts 2)." + (" Each generator's best setting samples its test and train videos."
+                                    if split == "val" else ""))
     keys = ["setting"] + (["source"] if len(sources) > 1 else [])
     return data_table(rows, keys, caption=caption, skip=("point",)) + "".join(plots)
 

@@ -48,11 +48,13 @@ class SamplerList(click.ParamType):
             self.fail(str(e), param, ctx)
 
 
-def eval_options(default_metrics: str, out_help: str) -> Callable:
-    """The options that choose the evaluation set and protocol of a command that samples and scores a run."""
+def eval_options(default_metrics: str, out_help: str, splits: tuple[str, ...] = ("test", "train")) -> Callable:
+    """The options that choose the evaluation set and protocol of a command that samples and scores a run
+    (``--split``: one of ``splits``, the first by default)."""
     options = [
-        click.option("--split", type=click.Choice(["test", "train"]), default="test",
-                     help="Split of the source images."),
+        click.option("--split", type=click.Choice(list(splits)), default=splits[0], show_default=True,
+                     help="Split of the source images" + (" (val: validation subjects, where settings are chosen)."
+                                                          if "val" in splits else ".")),
         click.option("--per-pair", "per_pair", type=click.IntRange(min=1), default=1,
                      help="Videos per (subject, class) pair of the split."),
         click.option("--max-videos", type=click.IntRange(min=2), default=None, metavar="N",

@@ -1,7 +1,8 @@
-"""The benchmark pipeline: data -> train LFDM and LDM -> sample every method on train and test subjects -> evaluate
--> grids -> tables. One command, resumable: ``OUT/state.json`` records finished stages, which are not redone, and
-every stage itself resumes (training from its last checkpoint, sampling from its manifest, evaluation from the
-cached real features).
+"""The benchmark pipeline: data -> train LFDM and LDM -> choose each generator's sampler on the validation subjects
+(sampler ablation) -> sample every method on train and test subjects -> evaluate -> grids -> tables. The test split
+is scored once, at the end; no setting is chosen on it. One command, resumable: ``OUT/state.json`` records finished
+stages, which are not redone, and every stage itself resumes (training from its last checkpoint, sampling from its
+manifest, evaluation from the cached real features).
 
 Layout of ``OUT``::
 
@@ -11,7 +12,8 @@ Layout of ``OUT``::
     runs/lfdm, runs/ldm        the training runs (unless given with lfdm_run / ldm_run)
     samples/<method>_<split>/  sample folders (manifest.csv + videos)
     metrics/<method>_<split>.json   every number of one evaluation + its protocol
-    ablation/                  LFDM sampler x steps x guidance grid: ablation.json/.md/.csv, plots/*.png
+    ablation/, ablation_ldm/   LFDM's / LDM's sampler x steps x guidance grid on the validation subjects:
+                               ablation.json/.md/.csv, plots/*.png; its best setting samples that generator
     grids/                     sample grids (PNG, GIF); compare_<subject>.png: real take vs LFDM vs LDM (compare.md)
     results.json, tables.md, tables.tex, *.csv
     report.html, report_files/ the page of it all (:mod:`lfdm_bench.bench.html_report`), per-class sample GIFs
@@ -28,11 +30,11 @@ from lfdm_bench.baselines.ldm.config import load_ldm_config
 from lfdm_bench.baselines.ldm.train import open_ldm_run, train_ldm_run
 from lfdm_bench.baselines.retrieval import sample_baseline
 from lfdm_bench.bench.ablate import run_ablation
-from lfdm_bench.bench.config import BenchConfig
+from lfdm_bench.bench.config import GENERATORS, BenchConfig
 from lfdm_bench.bench.grids import write_comparison_grids, write_method_grids
 from lfdm_bench.bench.html_report import write_html_report
 from lfdm_bench.bench.report import load_source
-from lfdm_bench.bench.results import build_results
+from lfdm_bench.bench.results import ABLATION_DIRS, best_setting, build_results
 from lfdm_bench.bench.state import ResumeState
 from lfdm_bench.bench.tables import write_tables
 from lfdm_bench.config import dump_yaml
@@ -130,11 +132,19 @@ class Benchmark:
         self.say(out["ae"]["table"])
         return {k: {"steps": v["steps"], "seconds": v["seconds"], "params": v["params"]} for k, v in out.items()}
 
+    def sampler(self, method: str) -> dict[str, Any]:
+        """The sampler settings of generator ``method``: its validation ablation's best (``{}`` without an
+        ablation: the run config's ``sample`` section)."""
+        out = self.state.get(f"ablate:{method}")["output"] if self.state.done(f"ablate:{method}") else None
+        best = out.get("chosen") if isinstance(out, dict) else None
+        return {k: best[k] for k in ("sampler", "steps", "guidance", "eta")} if best else {}
+
     def _sample(self, method: str, split: str) -> str:
         folder = self.out / "samples" / f"{method}_{split}"
         if method in ("lfdm", "ldm"):
             trained = open_trained_run(self.lfdm_dir if method == "lfdm" else self.ldm_dir)
-            path = trained.sample(split=split, per_pair=self.bc.per_pair, out=folder, progress=self.progress)
+            path = trained.sample(split=split, per_pair=self.bc.per_pair, out=folder, progress=self.progress,
+                                  **self.sampler(method))
         else:
             path = sample_baseline(self.lfdm_dir, method, split, folder, per_pair=self.bc.per_pair,
                                    progress=self.progress)
@@ -189,17 +199,25 @@ class Benchmark:
         atomic_write_json(path, jsonable(record))
         return str(path)
 
-    def _ablate(self) -> str:
+    def _ablate(self, method: str) -> dict[str, Any]:
+        """Generator ``method``'s sampler ablation on the validation subjects (no test video is read); its best
+        setting (:func:`~lfdm_bench.bench.results.best_setting`) samples that generator's test and train sets."""
         a = self.bc.ablation
-        # the main tables' protocol; the dataset comes from the run and the number of generated videos from the grid
-        protocol = asdict(self.protocol("test"))
+        load_data(self.lfdm_cfg.data, progress=False).split("val")  # a dataset without validation subjects: say so
+        # the main tables' protocol on the validation split; the dataset comes from the run and the number of
+        # generated videos from the grid
+        protocol = asdict(self.protocol("val"))
         for key in ("dataset", "root", "dataset_options", "split", "max_generated", "overrides"):
             del protocol[key]
-        out = self.out / "ablation"
-        run_ablation(self.lfdm_dir, a.samplers, a.steps, a.guidance, a.etas, split="test", per_pair=a.per_pair,
-                     metrics=a.metrics, out=out, progress=self.progress, log_fn=self.say, max_subjects=a.max_subjects,
-                     **protocol)
-        return str(out / "ablation.json")
+        out = self.out / ABLATION_DIRS[method]
+        rows = run_ablation(self.lfdm_dir if method == "lfdm" else self.ldm_dir, a.samplers, a.steps, a.guidance,
+                            a.etas, split="val", per_pair=a.per_pair, metrics=a.metrics, out=out,
+                            progress=self.progress, log_fn=self.say, max_subjects=a.max_subjects, **protocol)
+        chosen = best_setting(rows)
+        if chosen:
+            self.say(f"[bench] {method} sampler chosen on validation subjects: {chosen['sampler']}, "
+                     f"{chosen['steps']} steps, guidance {chosen['guidance']:g}")
+        return {"ablation": str(out / "ablation.json"), "split": "val", "chosen": chosen}
 
     def _grids(self) -> list[str]:
         paths = write_method_grids({m: self.out / "samples" / f"{m}_test" for m in self.bc.methods
@@ -236,12 +254,13 @@ class Benchmark:
             steps.append(("train:ldm", self._train_ldm))
         for m, why in self.skipped().items():
             self.say(f"[bench] {m}: skipped, {why}")
+        # settings are chosen on the validation subjects before anything is sampled from the test subjects
+        if bc.ablation.samplers:
+            steps += [(f"ablate:{m}", (lambda m=m: self._ablate(m))) for m in GENERATORS if m in bc.methods]
         pairs = [(m, "test") for m in bc.methods if m not in self.skipped()] + [
             (m, "train") for m in bc.train_split_methods if m not in self.skipped()]
         steps += [(f"sample:{m}:{s}", (lambda m=m, s=s: self._sample(m, s))) for m, s in pairs]
         steps += [(f"eval:{m}:{s}", (lambda m=m, s=s: self._eval(m, s))) for m, s in pairs]
-        if bc.ablation.samplers and "lfdm" in bc.methods:
-            steps.append(("ablate:lfdm", self._ablate))
         if bc.grids:
             steps.append(("grids", self._grids))
         steps.append(("tables", self._tables))

@@ -37,6 +37,7 @@ def _ratio(a: float | None, b: float | None) -> float | None:
     return None if a is None or not b else a / b
 
 
+ABLATION_DIRS = {"lfdm": "ablation", "ldm": "ablation_ldm"}  # each generator's sampler ablation (validation subjects)
 BEST_RULE = ("among the settings whose motion amplitude is within {tol:.0%} of real (all settings if none is), "
              "the highest class accuracy; settings within one video of it count as equal, and of those the fewest "
              "network evaluations per video, then the lowest FVD, win")
@@ -177,17 +178,40 @@ def build_results(out: Path, bc: BenchConfig, cfg: LFDMConfig, runs: dict[str, P
         p = Path(runs[name]) / "metrics" / file
         if p.is_file():
             autoencoders.update(read_json(p)["scores"])
-    ablation = None
-    ab_path = out / "ablation" / "ablation.json"
-    if ab_path.is_file():
-        ab = read_json(ab_path, f"restore it, or delete it and the ablate:lfdm entry of {out / 'state.json'} (parts) "
-                                "to run the ablation again")
-        ablation = {"rows": ab["rows"], "max_subjects": ab["request"].get("max_subjects"),
-                    "best": best_setting(ab["rows"]),
-                    "plots": sorted(str(p.relative_to(out)) for p in (out / "ablation" / "plots").glob("*.png"))}
+    ablations = {m: read_ablation(out, m) for m in ABLATION_DIRS}
     facts = run_facts(bc, cfg, wall_seconds)
+    facts["samplers"] = samplers_used(out, ablations)
     return {"benchmark": {"name": bc.name, "config": to_dict(bc), "hardware": facts["hardware"],
                           "environment": facts["environment"]},
             "protocol": protocol, "detector": detector, "methods": methods, "table_notes": table_notes,
-            "autoencoders": autoencoders,
-            "ablation": ablation, "models": model_facts(runs), "facts": facts}
+            "autoencoders": autoencoders, "ablation": ablations["lfdm"], "ablation_ldm": ablations["ldm"],
+            "models": model_facts(runs), "facts": facts}
+
+
+def read_ablation(out: Path, method: str) -> dict[str, Any] | None:
+    """Generator ``method``'s sampler ablation in the benchmark folder ``out``: rows, split, subjects, best setting
+    and plots (``None`` when it was not run)."""
+    folder = out / ABLATION_DIRS[method]
+    if not (folder / "ablation.json").is_file():
+        return None
+    ab = read_json(folder / "ablation.json", f"restore it, or delete it and the ablate:{method} entry of "
+                   f"{out / 'state.json'} (parts) to run the ablation again")
+    return {"generator": method.upper(), "rows": ab["rows"], "split": ab["request"].get("split"),
+            "max_subjects": ab["request"].get("max_subjects"), "best": best_setting(ab["rows"]),
+            "plots": sorted(str(p.relative_to(out)) for p in (folder / "plots").glob("*.png"))}
+
+
+def samplers_used(out: Path, ablations: dict[str, Any]) -> dict[str, Any]:
+    """Per generator: the sampler settings its test and train videos were made with (their ``settings.json``) and
+    where they were chosen (``val``: they are its ablation's best on the validation subjects; else ``config``: the
+    run config's ``sample`` section)."""
+    used: dict[str, Any] = {}
+    for m, ab in ablations.items():
+        path = out / "samples" / f"{m}_test" / "settings.json"
+        if path.is_file():
+            s = read_json(path)
+            best = (ab or {}).get("best") or {}
+            chosen = best and all(s.get(k) == best[k] for k in ("sampler", "steps", "guidance"))
+            used[m.upper()] = {**{k: s.get(k) for k in ("sampler", "steps", "eta", "guidance")},
+                               "chosen_on": ab["split"] if chosen else "config"}
+    return used

@@ -123,11 +123,15 @@ def ablation_table(rows: Sequence[dict[str, Any]]) -> list[dict[str, str]]:
     return display_rows(rows, ABLATION_COLUMNS)
 
 
+SPLIT_NAMES = {"val": "validation", "test": "test", "train": "train"}
+
+
 def ablation_caption(ab: dict) -> str:
     n, n_real = ab["rows"][0].get("n_videos"), ab["rows"][0].get("n_real")
-    return (f"{n} generated videos per setting (the first {ab.get('max_subjects') or 'all'} test subjects, every "
-            f"class, same sources and seeds at every setting) vs {n_real} real videos; NFE = network evaluations "
-            f"per video (a guided step counts 2).")
+    split = SPLIT_NAMES.get(ab.get("split") or "test", ab.get("split"))
+    return (f"{n} generated videos per setting (the first {ab.get('max_subjects') or 'all'} {split} subjects, every "
+            f"class, same sources and seeds at every setting) vs {n_real} real {split} videos; NFE = network "
+            f"evaluations per video (a guided step counts 2).")
 
 
 def best_line(ab: dict) -> str:
@@ -135,8 +139,9 @@ def best_line(ab: dict) -> str:
     b = ab.get("best")
     if not b:
         return ""
-    return (f"\n\nBest at its cost: {b['sampler']}, {b['steps']} steps, guidance {b['guidance']:g} (class accuracy "
-            f"{_v(b['acc_motion'], 'acc_motion')}, motion x real {_v(b['motion_ratio'], 'motion_ratio')}, "
+    used = " (the sampler of its test and train videos)" if ab.get("split") == "val" else ""
+    return (f"\n\nBest at its cost{used}: {b['sampler']}, {b['steps']} steps, guidance {b['guidance']:g} (class "
+            f"accuracy {_v(b['acc_motion'], 'acc_motion')}, motion x real {_v(b['motion_ratio'], 'motion_ratio')}, "
             f"{b['nfe_per_video']} NFE per video); rule: {b['rule']}.")
 
 
@@ -144,8 +149,13 @@ def fact_rows(results: dict) -> list[list[Any]]:
     f = results["facts"]
     facts = [["dataset", f"{f['dataset']} {f['dataset_options']}"],
              ["resolution / frames", f"{f['resolution']} px / {f['frames']}"], ["eval frames", f["eval_frames"]],
-             ["detector", f["detector"]], ["seeds", json.dumps(f["seeds"])], ["sampler", json.dumps(f["sampler"])],
-             ["hardware", f["hardware"]]]
+             ["detector", f["detector"]], ["seeds", json.dumps(f["seeds"])],
+             ["sampler (LFDM config)", json.dumps(f["sampler"])], ["hardware", f["hardware"]]]
+    for name, s in (f.get("samplers") or {}).items():
+        where = ("its ablation's best on the validation subjects" if s["chosen_on"] == "val"
+                 else "the run config's")
+        facts.append([f"{name} sampler (test / train videos)", f"{s['sampler']}, {s['steps']} steps, guidance "
+                                                               f"{s['guidance']:g}: {where}"])
     for name, m in results.get("models", {}).items():
         facts.append([f"{name} parameters (stage 1 / U-Net)", f"{m['stage1_params']:,} / {m['unet_params']:,}"])
         facts.append([f"{name} U-Net GFLOP per training step",
@@ -170,11 +180,12 @@ def render_markdown(results: dict) -> str:
         parts.append("## Autoencoders: reconstruction of test-subject frames 1..T-1\n\n"
                      "PSNR as the mean over frames (identical frames capped at 100 dB) and of the pooled MSE.\n\n"
                      + to_markdown(ae, AE_HEADERS))
-    ab = results.get("ablation")
-    if ab and ab["rows"]:
-        parts.append(f"## Sampler ablation (LFDM, test subjects)\n\n{ablation_caption(ab)}\n\n"
-                     + to_markdown(ablation_table(ab["rows"])) + best_line(ab)
-                     + "\n\nPlots: " + ", ".join(f"`{p}`" for p in ab["plots"]))
+    for ab in (results.get("ablation"), results.get("ablation_ldm")):
+        if ab and ab["rows"]:
+            split = SPLIT_NAMES.get(ab.get("split") or "test", ab.get("split"))
+            parts.append(f"## Sampler ablation ({ab.get('generator', 'LFDM')}, {split} subjects)\n\n"
+                         f"{ablation_caption(ab)}\n\n" + to_markdown(ablation_table(ab["rows"])) + best_line(ab)
+                         + "\n\nPlots: " + ", ".join(f"`{p}`" for p in ab["plots"]))
     parts.append("## Run facts\n\n" + to_markdown(fact_rows(results), ["", ""]))
     return "\n\n".join(parts) + "\n"
 
@@ -185,10 +196,11 @@ def render_latex(results: dict) -> str:
         rows = main_rows(results, split)
         if rows:
             out.append(latex_table(MAIN_HEADERS, rows, _caption(results, split)))
-    ab = results.get("ablation")
-    if ab and ab["rows"]:
-        rows = ablation_table(ab["rows"])
-        out.append(latex_table(list(rows[0].keys()), [list(r.values()) for r in rows], ablation_caption(ab)))
+    for ab in (results.get("ablation"), results.get("ablation_ldm")):
+        if ab and ab["rows"]:
+            rows = ablation_table(ab["rows"])
+            out.append(latex_table(list(rows[0].keys()), [list(r.values()) for r in rows],
+                                   f"{ab.get('generator', 'LFDM')} sampler ablation: {ablation_caption(ab)}"))
     return "\n\n".join(out) + "\n"
 
 

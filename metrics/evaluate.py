@@ -163,8 +163,8 @@ def evaluate(protocol: EvalProtocol, samples: str | Path | Sequence[str | Path] 
     real: dict[str, list[VideoRecord]] = {}
     need_real = {protocol.reference_split(s) for s in protocol.splits} \
         if set(wanted) & {"fvd", "cfvd", "sfvd", "kvd"} else set()
-    if "acc" in wanted:
-        need_real |= {"train", "test"}
+    if "acc" in wanted:  # probes fitted on real train videos, their reference scored on real held-out ones
+        need_real |= {"train", _probe_heldout(protocol)}
     for s in sorted(need_real):
         real[s], short = select_clips(dataset.split(s), protocol.real_sampling, n, protocol.seed, protocol.max_real,
                                       protocol.subset)
@@ -329,14 +329,22 @@ def _gt_sampling(protocol: EvalProtocol, gen: Sequence[VideoRecord]) -> str:
     return "first" if bases == {"first"} else "uniform"
 
 
+def _probe_heldout(protocol: EvalProtocol) -> str:
+    """The real held-out split the class-accuracy probes are scored on: ``val`` for validation sources, else
+    ``test``."""
+    return "val" if protocol.split == "val" else "test"
+
+
 def _class_accuracy(gen: list[VideoRecord], gen_feats: dict[str, np.ndarray], real: dict[str, list[VideoRecord]],
                     real_feats: dict[str, dict[str, np.ndarray]], n_classes: int,
                     protocol: EvalProtocol) -> dict[str, Any]:
-    """Both probes: trained on real train-split features, scored on generated (per split) and real test videos."""
+    """Both probes: trained on real train-split features, scored on generated (per split) and real held-out videos
+    (``real_test``; ``real_val`` when evaluating validation subjects, so that no test video is read)."""
     out: dict[str, Any] = {}
+    held = _probe_heldout(protocol)
     for probe, src in (("probe-i3d", "i3d"), ("probe-motion", "motion")):
         train = (real_feats["train"][src], np.array([r.class_index for r in real["train"]]))
-        evals = {"real_test": (real_feats["test"][src], np.array([r.class_index for r in real["test"]]))}
+        evals = {f"real_{held}": (real_feats[held][src], np.array([r.class_index for r in real[held]]))}
         for s in protocol.splits:
             rows = [i for i, r in enumerate(gen) if r.split == s]
             evals[f"generated_{s}"] = (gen_feats[src][rows], np.array([gen[i].class_index for i in rows]))

@@ -64,7 +64,7 @@ __all__ = ["METRICS", "FEATURE_METRICS", "EVAL_SPLITS", "REAL_SAMPLINGS", "Unkno
 
 METRICS = ("fvd", "cfvd", "sfvd", "kvd", "psnr", "ssim", "acc", "motion")
 FEATURE_METRICS = ("fvd", "cfvd", "sfvd", "kvd", "acc")
-EVAL_SPLITS = ("test", "train", "both")
+EVAL_SPLITS = ("test", "train", "both", "val")  # val: the validation subjects of the embedded datasets
 REAL_SAMPLINGS = REAL_CLIPS
 
 
@@ -99,7 +99,8 @@ class EvalProtocol:
         dataset: registry name (``synth-faces``, ``mug``, ...) or a manifest path: the real reference set.
         root: folder of a real dataset copy (or where a synthetic one is generated); ``None``: default.
         dataset_options: extra options forwarded to :func:`lfdm_bench.data.registry.get_dataset`.
-        split: ``test``, ``train`` or ``both`` (split of the source images of the generated videos).
+        split: ``test``, ``train``, ``both`` or ``val`` (split of the source images of the generated videos; ``val``:
+            the validation subjects, where settings are chosen without reading a test video).
         preset: the FVD protocol preset (:data:`lfdm_bench.metrics.presets.PRESET_NAMES`).
         n_frames: (preset) frames per clip (I3D needs >= 9; LFDM reports 40, StyleGAN-V 16).
         resolution: side the frames are read at before the detector's resize to 224; ``None``: the real
@@ -204,7 +205,7 @@ class EvalProtocol:
 
     @property
     def splits(self) -> tuple[str, ...]:
-        """The source splits evaluated: ``("test",)``, ``("train",)`` or ``("test", "train")``."""
+        """The source splits evaluated: ``("test",)``, ``("train",)``, ``("val",)`` or ``("test", "train")``."""
         return ("test", "train") if self.split == "both" else (self.split,)
 
     def reference_split(self, split: str) -> str:

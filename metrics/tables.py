@@ -66,8 +66,9 @@ def summary_rows(result: Any) -> list[dict[str, Any]]:
         for split, g in s["generated"].items():
             rows.append(_row(f"acc:{probe}", split, g["accuracy"], None, g["n"], s["n_train"],
                              f"on generated videos (chance {s['chance']:.3f}; n_real = probe training set)"))
-        rows.append(_row(f"acc:{probe}", "real test", s["real_test"]["accuracy"], None, "", s["real_test"]["n"],
-                         f"on real test videos (reference); train fit {s['train_fit']:.3f}"))
+        held = "val" if "real_val" in s else "test"
+        rows.append(_row(f"acc:{probe}", f"real {held}", s[f"real_{held}"]["accuracy"], None, "",
+                         s[f"real_{held}"]["n"], f"on real {held} videos (reference); train fit {s['train_fit']:.3f}"))
     return rows
 
 

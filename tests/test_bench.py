@@ -92,6 +92,10 @@ def test_bench_writes_tables_for_every_method(bench_out):
     assert [r["nfe_per_video"] for r in ab["rows"]] == [2, 4, 2, 4]
     assert ab["plots"] and all((root / "out" / p).is_file() for p in ab["plots"])
     assert "Sampler ablation" in md and "diffusers-dpmsolver++" in (root / "out/tables.tex").read_text()
+    # both generators tuned on the validation subjects; each one's best setting sampled its test and train videos
+    assert ab["split"] == res["ablation_ldm"]["split"] == "val" and res["ablation_ldm"]["rows"]
+    assert {m: s["chosen_on"] for m, s in res["facts"]["samplers"].items()} == {"LFDM": "val", "LDM": "val"}
+    assert "Sampler ablation (LDM, validation subjects)" in md and "LDM sampler (test / train videos)" in md
 
 
 def test_bench_resumes(bench_out):

@@ -92,6 +92,8 @@ def _fake_synth(monkeypatch, calls: list) -> None:
 
     monkeypatch.setattr(make, "ensure_synthetic", ensure_synthetic)  # what `data make` calls
     monkeypatch.setattr(registry, "ensure_synthetic", ensure_synthetic)  # what get_dataset calls
+    for module in (make, registry):  # the fake dataset has no validation subjects
+        monkeypatch.setattr(module, "ensure_validation", lambda *a, **k: None)
 
 
 def test_make_forwards_overrides_and_reports(monkeypatch, tmp_path):

@@ -103,7 +103,7 @@ def test_protocol_validation_and_dict() -> None:
     with pytest.raises(ValueError, match="n_frames must be >= 9"):
         EvalProtocol(dataset="x", n_frames=8)
     with pytest.raises(ValueError, match="split must be one of"):
-        EvalProtocol(dataset="x", split="val")
+        EvalProtocol(dataset="x", split="validation")
     with pytest.raises(ValueError, match="ddof must be 0"):
         EvalProtocol(dataset="x", ddof=2)
     p = EvalProtocol(dataset="x", split="both", ddof=0)

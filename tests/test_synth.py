@@ -282,3 +282,52 @@ def test_workers_do_not_change_the_videos(tmp_path):
         assert np.abs(read_video(r.path).astype(float) - ref).mean() < 1.0
     with pytest.raises(ValueError, match="workers must be an int >= 1"):
         ensure_synthetic("synth-faces", root=tmp_path, progress=False, workers=0, **ov)
+
+
+# ------------------------------------------------------------------------------------------------ validation split
+def test_validation_subjects_are_new_and_leave_train_test_alone(tmp_path):
+    """The val subjects come from another seed, share no appearance with the train / test subjects or the detector
+    corpora, live in a folder of their own, and adding them changes no train / test record or folder key."""
+    from lfdm_bench.data.registry import get_dataset
+    from lfdm_bench.data.synth import ensure_validation, subject_ids
+    from lfdm_bench.metrics.vcnn.corpus import DEFAULT_CORPORA, appearance_fingerprint, synthetic_fingerprints
+
+    ov = dict(n_subjects=8, n_takes=1, size=32, frames=8)
+    info = get_dataset("synth-faces", root=tmp_path, progress=False, **ov)
+    val = info.split("val")
+    config = make_config("synth-faces", **ov)
+    assert config.n_val_subjects == 2 and config.val_seed == config.seed + synth_make.VAL_SEED_OFFSET
+    assert sorted({r.subject for r in val}) == ["v001", "v002"] and len(val) == 2 * 7
+    assert {r.split for r in info.records} == {"train", "test", "val"}
+    assert all("-val-" in r.path for r in val) and not any("-val-" in r.path for r in info.split("both")
+                                                             if r.split != "val")
+    # train / test: exactly the records (and folder key) of the dataset without validation subjects
+    no_val = make_config("synth-faces", n_val_subjects=0, **ov)
+    assert no_val.cache_key() == config.cache_key() == make_config("synth-faces", val_seed=7, **ov).cache_key()
+    assert [r for r in info.records if r.split != "val"] == dataset_records(no_val, tmp_path / no_val.cache_key())
+    assert ensure_validation("synth-faces", root=tmp_path, n_val_subjects=0, **ov) is None
+    # appearances: none shared with the benchmark's 52 subjects at this seed, nor with the detector corpus
+    val_fps = {appearance_fingerprint(r.params["appearance"]) for r in val}
+    main = {appearance_fingerprint(subject_appearance(config, i)) for i in range(len(subject_ids(config)))}
+    spec = DEFAULT_CORPORA["synth-faces"]
+    corpus = set(synthetic_fingerprints("synth-faces", seed=spec.seed, n_subjects=spec.total_subjects).values())
+    bench = set(synthetic_fingerprints("synth-faces").values())
+    assert len(val_fps) == 2 and not val_fps & (main | corpus | bench)
+
+
+def test_validation_split_errors(tmp_path, monkeypatch):
+    from lfdm_bench.data.info import DatasetInfo
+    from lfdm_bench.data.synth import ensure_validation
+
+    with pytest.raises(ValueError, match="val_seed"):
+        SynthConfig(seed=3, val_seed=3)
+    with pytest.raises(ValueError, match="n_val_subjects"):
+        SynthConfig(n_val_subjects=1)
+    real = DatasetInfo("mug", ["a"], ["a"], [], tmp_path)
+    with pytest.raises(ValueError, match="no validation .* real datasets"):
+        real.split("val")
+    # a validation subject drawn with a train / test subject's appearance is refused before anything is rendered
+    monkeypatch.setattr(synth_make, "subject_appearance", lambda config, i: {"hair": "same"})
+    with pytest.raises(ValueError, match=r"v001 .* appearance of subject s00\d"):
+        ensure_validation("synth-faces", root=tmp_path, n_subjects=4, n_takes=1, size=32, frames=8)
+    assert not any(tmp_path.iterdir())

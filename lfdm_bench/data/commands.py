@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 import click
 
+from lfdm_bench.data.records import SPLITS
 from lfdm_bench.data.registry import DATASETS, SYNTHETIC_DATASETS, DatasetInfo, get_dataset
 from lfdm_bench.utils.errors import SEED
 
@@ -77,17 +78,18 @@ def make(name: str, size: int | None, frames: int | None, n_subjects: int | None
     given = {"size": size, "frames": frames, "n_subjects": n_subjects, "n_takes": n_takes, "seed": seed, "style": style}
     overrides = {k: v for k, v in given.items() if v is not None}
     try:
-        from lfdm_bench.data.synth.make import ensure_synthetic
+        from lfdm_bench.data.synth.make import ensure_synthetic, ensure_validation
 
         t0 = time.perf_counter()
         manifest = Path(ensure_synthetic(name, root=out, progress=progress, **overrides))
+        val = ensure_validation(name, root=out, progress=progress, **overrides)
         elapsed = time.perf_counter() - t0
-        counts = summarize(read_manifest(manifest))
+        counts = summarize(read_manifest(manifest) + (read_manifest(val) if val else []))
     except _LIBRARY_ERRORS as e:
         raise _fail(e) from e
     per_split = ", ".join(f"{k} {v}" for k, v in sorted(counts["per_split"].items()))
     click.echo(f"{name}: {counts['videos']} videos ({per_split}) in {manifest.parent}")
-    click.echo(f"manifest: {manifest}")
+    click.echo(f"manifest: {manifest}" + (f"\nvalidation subjects: {val}" if val else ""))
     click.echo(f"took {elapsed:.1f} s")
 
 
@@ -96,21 +98,22 @@ def _tables(info: DatasetInfo) -> str:
 
     recs = info.records
     split_rows = []
-    for split in ("train", "test"):
+    splits = [s for s in SPLITS if s != "val" or any(r.split == s for r in recs)]
+    for split in splits:
         rs = [r for r in recs if r.split == split]
         split_rows.append([split, len(rs), len({r.subject for r in rs}), len({r.class_index for r in rs})])
     split_rows.append(["all", len(recs), len({r.subject for r in recs}), len({r.class_index for r in recs})])
     class_rows = []
     for i, (cname, text) in enumerate(zip(info.class_names, info.class_texts)):
         rs = [r for r in recs if r.class_index == i]
-        class_rows.append([i, cname, text, sum(r.split == "train" for r in rs), sum(r.split == "test" for r in rs)])
+        class_rows.append([i, cname, text, *(sum(r.split == s for r in rs) for s in splits)])
     subject_rows = []
     for subject in sorted({r.subject for r in recs}):
         rs = [r for r in recs if r.subject == subject]
         subject_rows.append([subject, rs[0].split, len(rs), len({r.class_index for r in rs})])
     return "\n\n".join([
         tabulate(split_rows, headers=["split", "videos", "subjects", "classes"]),
-        tabulate(class_rows, headers=["index", "class", "text", "train", "test"], disable_numparse=[1, 2]),
+        tabulate(class_rows, headers=["index", "class", "text", *splits], disable_numparse=[1, 2]),
         tabulate(subject_rows, headers=["subject", "split", "videos", "classes"], disable_numparse=True),
     ])
 
@@ -200,7 +203,7 @@ _INFO_HELP = (f"Describe dataset NAME ({', '.join(DATASETS)}, or a manifest .csv
               help="Real datasets: your copy's folder (required). Synthetic: where it is generated  [default: cache]")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None, metavar="DIR",
               help="Where to write the contact sheet and clip grid  [default: ./data_info/NAME]")
-@click.option("--split", type=click.Choice(["train", "test", "both"]), default="both", show_default=True,
+@click.option("--split", type=click.Choice(["train", "test", "val", "both"]), default="both", show_default=True,
               help="Videos shown in the sheet and grid")
 @click.option("--sheet-by", type=click.Choice(["subject", "class"]), default="subject", show_default=True,
               help="One contact-sheet tile per subject or per class")

@@ -45,10 +45,18 @@ class DatasetInfo:
         return len(self.class_names)
 
     def split(self, split: str | None) -> list[VideoRecord]:
-        """Records of ``train`` / ``test`` (``None`` or ``both``: all)."""
-        if split not in (None, "both", "train", "test"):
-            raise ValueError(f"split must be 'train', 'test', 'both' or None, got {split!r}")
-        return filter_records(self.records, split=split)
+        """Records of ``train`` / ``test`` / ``val`` (``None`` or ``both``: all); a dataset without validation
+        subjects (the real ones: fixed train / test splits) raises ``ValueError`` for ``val``."""
+        if split not in (None, "both", "train", "test", "val"):
+            raise ValueError(f"split must be 'train', 'test', 'val', 'both' or None, got {split!r}")
+        out = filter_records(self.records, split=split)
+        if split == "val" and not out:
+            raise ValueError(f"dataset {self.name} has no validation ('val') subjects: only the embedded datasets "
+                             "(synth-faces, synth-actions) render them (data.options.n_val_subjects); the real "
+                             "datasets' train / test splits are fixed, so settings cannot be chosen on held-out "
+                             "subjects there (lfdm-bench bench: --set ablation.samplers=[] keeps the run configs' "
+                             "samplers)")
+        return out
 
     def subjects(self, split: str | None = None) -> list[str]:
         """Sorted subjects of a split."""

@@ -18,7 +18,7 @@ from typing import Iterable, NamedTuple, Sequence
 
 from lfdm_bench.utils.io import atomic_write_text
 
-SPLITS = ("train", "test")
+SPLITS = ("train", "test", "val")  # val: validation subjects (embedded datasets), where settings are chosen
 
 
 class CropBox(NamedTuple):

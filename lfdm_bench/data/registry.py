@@ -4,7 +4,9 @@ Names:
 
 - ``synth-faces``, ``synth-actions``: the embedded synthetic datasets, generated (once, cached) by
   ``lfdm_bench.data.synth.make.ensure_synthetic``; options (``size``, ``frames``, ``n_subjects``, ``n_takes``,
-  ``seed``, ``style``, ``progress``) are forwarded to it.
+  ``seed``, ``style``, ``n_val_subjects``, ``val_seed``, ``progress``) are forwarded to it; besides the train and test
+  subjects they hold ``val`` subjects rendered with another seed (``ensure_validation``), on which settings are chosen.
+- the real datasets' splits are fixed (train / test): they have no ``val`` split, and asking for one is an error.
 - ``mug``, ``mhad``, ``natops``: the paper's real datasets read from a user's copy (``root`` required); see
   :mod:`lfdm_bench.data.real`.
 - a path to a manifest ``.csv`` (with an optional ``dataset.json`` beside it holding ``class_names`` and
@@ -21,7 +23,7 @@ from typing import Any
 from lfdm_bench.data.info import DatasetInfo, MissingRootError
 from lfdm_bench.data.real import mhad, mug, natops
 from lfdm_bench.data.records import VideoRecord, read_manifest
-from lfdm_bench.data.synth.make import ensure_synthetic
+from lfdm_bench.data.synth.make import ensure_synthetic, ensure_validation
 
 SYNTHETIC_DATASETS: tuple[str, ...] = ("synth-faces", "synth-actions")
 REAL_DATASETS: tuple[str, ...] = ("mug", "mhad", "natops")
@@ -62,8 +64,15 @@ def _load_manifest_dataset(path: Path) -> DatasetInfo:
 
 
 def _load_synthetic(name: str, root: str | os.PathLike | None, options: dict[str, Any]) -> DatasetInfo:
-    manifest = Path(ensure_synthetic(name, root=Path(root) if root is not None else None, **options))
+    """The train and test subjects, then the validation subjects (rendered with another seed; see
+    :func:`lfdm_bench.data.synth.make.ensure_validation`)."""
+    root = Path(root) if root is not None else None
+    manifest = Path(ensure_synthetic(name, root=root, **options))
     info = _load_manifest_dataset(manifest)
+    val = ensure_validation(name, root=root, **options)
+    if val is not None:
+        info.records += read_manifest(val)
+        info.notes.append(f"validation subjects: {val}")
     info.name = name
     return info
 

@@ -13,7 +13,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Sequence
 
-from lfdm_bench.data.records import VideoRecord, filter_records
+from lfdm_bench.data.records import SPLITS, VideoRecord, filter_records
 from lfdm_bench.utils.io import stable_hash
 
 
@@ -39,9 +39,10 @@ class EvalSource:
 
 def build_eval_set(records: Sequence[VideoRecord], split: str, per_pair: int = 1, seed: int = 0,
                    classes: Sequence[int] | None = None, subjects: Sequence[str] | None = None) -> list[EvalSource]:
-    """Every (subject, class) pair of ``split`` (``train``/``test``), ``per_pair`` sources each, sorted and seeded."""
-    if split not in ("train", "test"):
-        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+    """Every (subject, class) pair of ``split`` (``train`` / ``test`` / ``val``), ``per_pair`` sources each, sorted and
+    seeded."""
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
     if per_pair < 1:
         raise ValueError(f"per_pair must be >= 1, got {per_pair}")
     recs = filter_records(records, split=split, subjects=subjects, classes=classes)

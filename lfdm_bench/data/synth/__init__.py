@@ -6,6 +6,9 @@
 - ``synth-actions`` (for UTD-MHAD / NATOPS): 16 articulated figures (8 / 8) x 12 MHAD actions (MHAD's texts) x 3
   takes: large articulated motion from a rest pose.
 
+Each also has validation subjects (13 faces / 4 figures, split ``val``) rendered with another seed, where settings
+are chosen (:func:`ensure_validation`).
+
 Usage::
 
     from lfdm_bench.data.synth import ensure_synthetic, load_synthetic_info
@@ -24,6 +27,7 @@ from lfdm_bench.data.synth.make import (
     cache_folder,
     dataset_records,
     ensure_synthetic,
+    ensure_validation,
     is_complete,
     load_synthetic_info,
     load_synthetic_records,
@@ -33,11 +37,13 @@ from lfdm_bench.data.synth.make import (
     subject_appearance,
     subject_ids,
     take_motion,
+    validation_config,
 )
 from lfdm_bench.data.synth.render import STYLES
 
 __all__ = [
     "COMPLETE", "STYLES", "SYNTH_DATASETS", "VERSION", "SynthConfig", "SynthDatasetSpec", "cache_folder",
-    "dataset_records", "ensure_synthetic", "is_complete", "load_synthetic_info", "load_synthetic_records",
-    "make_config", "render_take", "split_subjects", "subject_appearance", "subject_ids", "take_motion",
+    "dataset_records", "ensure_synthetic", "ensure_validation", "is_complete", "load_synthetic_info",
+    "load_synthetic_records", "make_config", "render_take", "split_subjects", "subject_appearance", "subject_ids",
+    "take_motion", "validation_config",
 ]

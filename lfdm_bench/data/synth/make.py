@@ -16,6 +16,13 @@ Every video is a pure function of ``(config, subject, class, take)``: appearance
 generators seeded by ``(seed, dataset, subject[, class, take])``, so the order of generation, the number of
 subjects and the style do not change any other video; the styles (``flat``, ``shaded``, ``sketch``) render the
 same subjects performing the same motions.
+
+**Validation split.** ``n_val_subjects`` further subjects (``v001``, ...; split ``val``) are rendered with another
+master seed (``val_seed``, default ``seed +`` :data:`VAL_SEED_OFFSET`) into a folder of their own beside the main one
+(``{name}-val-{hash}``, written by :func:`ensure_validation`): every choice of settings (sampler, guidance, ...) is
+made on them, never on the test subjects. They share no appearance with the train and test subjects (checked when
+they are generated; the detector's corpus is checked against every evaluated record at evaluation time). The main
+folder's key leaves the validation fields out, so the train / test videos and their folder are what they were.
 """
 
 from __future__ import annotations
@@ -25,7 +32,7 @@ import os
 import re
 import sys
 import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Callable
 
@@ -36,6 +43,8 @@ from lfdm_bench.data.synth import actions, faces
 from lfdm_bench.data.synth.render import STYLES
 from lfdm_bench.utils.io import atomic_write_json, atomic_write_text, stable_hash
 
+VAL_SEED_OFFSET = 100  # validation subjects: master seed + this (the detector corpora use 1000)
+VAL_FIELDS = ("n_val_subjects", "val_seed")  # not in the main folder's key: they change no train / test video
 VERSION = 1  # bump when the generators change what they draw: the cache key changes with it
 MANIFEST = "manifest.csv"
 INFO = "dataset.json"
@@ -95,6 +104,10 @@ class SynthConfig:
         style: ``flat`` (default), or ``shaded`` / ``sketch``: the same subjects and motions in a shifted
             appearance domain (for the new-domain experiment).
         n_train_subjects: subjects in the train split (``None``: half); the rest are test subjects.
+        n_val_subjects: validation subjects, rendered with ``val_seed`` apart from the train / test ones (``None``:
+            a quarter of ``n_subjects``, at least 2: 13 faces, 4 figures; ``0``: no validation split).
+        val_seed: master seed of the validation subjects (``None``: ``seed +`` :data:`VAL_SEED_OFFSET`); must differ
+            from ``seed``.
     """
 
     name: str = "synth-faces"
@@ -106,6 +119,8 @@ class SynthConfig:
     fps: int = 10
     style: str = "flat"
     n_train_subjects: int | None = None
+    n_val_subjects: int | None = None
+    val_seed: int | None = None
 
     def __post_init__(self) -> None:
         spec = _spec(self.name)
@@ -115,14 +130,21 @@ class SynthConfig:
             object.__setattr__(self, "n_takes", spec.n_takes)
         if self.n_train_subjects is None:
             object.__setattr__(self, "n_train_subjects", self.n_subjects // 2)
-        for f in ("n_subjects", "n_takes", "size", "frames", "seed", "fps", "n_train_subjects"):
+        if self.n_val_subjects is None:
+            object.__setattr__(self, "n_val_subjects", max(2, self.n_subjects // 4))
+        if self.val_seed is None and isinstance(self.seed, (int, np.integer)):
+            object.__setattr__(self, "val_seed", self.seed + VAL_SEED_OFFSET)
+        for f in ("n_subjects", "n_takes", "size", "frames", "seed", "fps", "n_train_subjects", "n_val_subjects",
+                  "val_seed"):
             val = getattr(self, f)
             if not isinstance(val, (int, np.integer)) or isinstance(val, bool):
                 raise TypeError(f"SynthConfig.{f} must be an int, got {val!r}")
         checks = [("n_subjects", self.n_subjects >= 2, ">= 2"), ("n_takes", self.n_takes >= 1, ">= 1"),
                   ("size", 32 <= self.size <= 128, "in [32, 128]"), ("frames", 8 <= self.frames <= 64, "in [8, 64]"),
                   ("seed", self.seed >= 0, ">= 0"), ("fps", self.fps >= 1, ">= 1"),
-                  ("n_train_subjects", 1 <= self.n_train_subjects < self.n_subjects, "in [1, n_subjects - 1]")]
+                  ("n_train_subjects", 1 <= self.n_train_subjects < self.n_subjects, "in [1, n_subjects - 1]"),
+                  ("n_val_subjects", self.n_val_subjects == 0 or self.n_val_subjects >= 2, "0 or >= 2"),
+                  ("val_seed", self.val_seed >= 0 and self.val_seed != self.seed, f">= 0 and not seed {self.seed}")]
         for f, ok, want in checks:
             if not ok:
                 raise ValueError(f"SynthConfig.{f} must be {want}, got {getattr(self, f)}")
@@ -138,8 +160,24 @@ class SynthConfig:
         return self.n_subjects * len(self.spec.class_names) * self.n_takes
 
     def cache_key(self) -> str:
-        """``{name}-{hash}``: the hash covers every field and :data:`VERSION`."""
-        return f"{self.name}-{stable_hash({'config': asdict(self), 'version': VERSION})}"
+        """``{name}-{hash}``: the hash covers every field but :data:`VAL_FIELDS`, and :data:`VERSION`."""
+        config = {k: v for k, v in asdict(self).items() if k not in VAL_FIELDS}
+        return f"{self.name}-{stable_hash({'config': config, 'version': VERSION})}"
+
+
+def validation_config(config: SynthConfig) -> SynthConfig:
+    """The config that renders ``config``'s validation subjects: its ``val_seed`` as master seed, ``n_val_subjects``
+    subjects (all in the ``val`` split, see :func:`dataset_records`), everything else the same."""
+    if not config.n_val_subjects:
+        raise ValueError(f"{config.name}: n_val_subjects is 0, there is no validation split")
+    return replace(config, seed=config.val_seed, n_subjects=config.n_val_subjects, n_train_subjects=1,
+                   n_val_subjects=0, val_seed=config.seed)
+
+
+def validation_key(config: SynthConfig) -> str:
+    """``{name}-val-{hash}``: the folder of ``config``'s validation subjects (never a main folder's key)."""
+    vc = validation_config(config)
+    return f"{config.name}-val-{stable_hash({'config': asdict(vc), 'version': VERSION, 'split': 'val'})}"
 
 
 def make_config(name: str, **overrides) -> SynthConfig:
@@ -191,12 +229,18 @@ def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
 
 
-def dataset_records(config: SynthConfig, folder: str | os.PathLike) -> list[VideoRecord]:
-    """The records of every video of the dataset (paths under ``folder/videos``), ordered by subject, class, take."""
+def dataset_records(config: SynthConfig, folder: str | os.PathLike, validation: bool = False) -> list[VideoRecord]:
+    """The records of every video of the dataset (paths under ``folder/videos``), ordered by subject, class, take.
+
+    ``validation``: ``config`` is a :func:`validation_config`; its subjects are ``v001``, ... in the ``val`` split."""
     spec, folder = config.spec, Path(folder)
     split_of = {s: k for k, ss in split_subjects(config).items() for s in ss}
+    ids = subject_ids(config)
+    if validation:
+        split_of = {f"v{s[1:]}": "val" for s in ids}
+        ids = list(split_of)
     out = []
-    for i, sid in enumerate(subject_ids(config)):
+    for i, sid in enumerate(ids):
         app = subject_appearance(config, i)
         for c, (cname, text) in enumerate(zip(spec.class_names, spec.class_texts)):
             for k in range(config.n_takes):
@@ -247,7 +291,8 @@ def _render_and_write(job: tuple[SynthConfig, int, int, int, str]) -> str:
 def ensure_synthetic(name: str, root: str | os.PathLike | None = None, progress: bool = True, *,
                      workers: int = 1, **overrides) -> Path:
     """Return the manifest path of the synthetic dataset ``name`` with config ``overrides``, generating it first
-    unless a complete copy is cached.
+    unless a complete copy is cached (its train and test subjects; :func:`ensure_validation` renders the
+    validation subjects).
 
     Args:
         name: a key of :data:`SYNTH_DATASETS` (``synth-faces``, ``synth-actions``).
@@ -255,12 +300,41 @@ def ensure_synthetic(name: str, root: str | os.PathLike | None = None, progress:
         progress: show a progress bar while generating.
         workers: processes rendering videos (1: in this process); the content does not depend on it.
         **overrides: :class:`SynthConfig` fields (``n_subjects``, ``n_takes``, ``size``, ``frames``, ``seed``,
-            ``fps``, ``style``, ``n_train_subjects``).
+            ``fps``, ``style``, ``n_train_subjects``, ``n_val_subjects``, ``val_seed``).
     """
     config = make_config(name, **overrides)
     if not isinstance(workers, int) or workers < 1:
         raise ValueError(f"workers must be an int >= 1, got {workers!r}")
     folder = cache_folder(config, root)
+    return _generate(config, folder, dataset_records(config, folder), split_subjects(config), progress, workers)
+
+
+def ensure_validation(name: str, root: str | os.PathLike | None = None, progress: bool = True, *,
+                      workers: int = 1, **overrides) -> Path | None:
+    """The manifest of the validation subjects of ``ensure_synthetic(name, root, **overrides)``'s dataset (its own
+    folder ``{name}-val-{hash}`` under the same root), generated first unless complete; ``None`` when
+    ``n_val_subjects`` is 0. Raises ``ValueError`` if a validation subject has the appearance of a train or test
+    subject."""
+    config = make_config(name, **overrides)
+    if not config.n_val_subjects:
+        return None
+    vc = validation_config(config)
+    main = {json.dumps(subject_appearance(config, i), sort_keys=True, default=str): sid
+            for i, sid in enumerate(subject_ids(config))}
+    for i in range(vc.n_subjects):
+        sid = main.get(json.dumps(subject_appearance(vc, i), sort_keys=True, default=str))
+        if sid is not None:
+            raise ValueError(f"{name}: validation subject v{i + 1:03d} (val_seed {config.val_seed}) has the "
+                             f"appearance of subject {sid} (seed {config.seed}): choose another val_seed")
+    folder = cache_folder(config, root).with_name(validation_key(config))
+    return _generate(vc, folder, dataset_records(vc, folder, validation=True),
+                     {"val": [f"v{s[1:]}" for s in subject_ids(vc)]}, progress, workers)
+
+
+def _generate(config: SynthConfig, folder: Path, records: list[VideoRecord], splits: dict[str, list[str]],
+              progress: bool, workers: int) -> Path:
+    """Render the missing videos of ``records`` into ``folder``, then write the manifest, ``dataset.json`` and the
+    ``COMPLETE`` marker (last); returns the manifest path (at once when ``folder`` is complete)."""
     manifest = folder / MANIFEST
     if is_complete(folder):
         damage = _damaged(folder)
@@ -270,13 +344,13 @@ def ensure_synthetic(name: str, root: str | os.PathLike | None = None, progress:
               "rendered are kept)", file=sys.stderr, flush=True)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / COMPLETE).unlink(missing_ok=True)
-    records = dataset_records(config, folder)
     todo = [(config, r.params["subject_index"], r.class_index, r.params["take_index"], r.path)
             for r in records if not (Path(r.path).is_file() and Path(r.path).stat().st_size > 0)]
     for r in records:
         Path(r.path).parent.mkdir(parents=True, exist_ok=True)
     from lfdm_bench.utils.progress import progress_bar
 
+    name = config.name
     t0 = time.perf_counter()
     with progress_bar(total=len(records), initial=len(records) - len(todo), desc=f"generating {name}", unit="video",
               disable=not progress) as bar:
@@ -294,15 +368,16 @@ def ensure_synthetic(name: str, root: str | os.PathLike | None = None, progress:
                     bar.update()
     write_manifest(records, manifest, relative_to=folder)
     spec = config.spec
+    subjects = sorted({r.subject: r.params["appearance"] for r in records}.items())
     atomic_write_json(folder / INFO, {
         "name": name, "version": VERSION, "config": asdict(config), "class_names": list(spec.class_names),
-        "class_texts": list(spec.class_texts), "splits": split_subjects(config), "n_videos": len(records),
+        "class_texts": list(spec.class_texts), "splits": splits, "n_videos": len(records),
         "stands_in_for": spec.stands_in_for, "manifest": MANIFEST, "styles": list(STYLES),
         "mp4": {"codec": "libx264", "pix_fmt": "yuv444p", "crf": MP4_CRF},
-        "subjects": {sid: subject_appearance(config, i) for i, sid in enumerate(subject_ids(config))},
+        "subjects": dict(subjects),
         "generation_seconds": round(time.perf_counter() - t0, 2), **spec.extra,
     })
-    atomic_write_text(folder / COMPLETE, config.cache_key() + "\n")
+    atomic_write_text(folder / COMPLETE, folder.name + "\n")
     return manifest
 
 
@@ -320,5 +395,6 @@ def load_synthetic_info(folder: str | os.PathLike) -> dict:
 
 def load_synthetic_records(name: str, root: str | os.PathLike | None = None, progress: bool = True,
                            **overrides) -> list[VideoRecord]:
-    """:func:`ensure_synthetic` then :func:`read_manifest`."""
-    return read_manifest(ensure_synthetic(name, root, progress, **overrides))
+    """The train and test records (:func:`ensure_synthetic`), then the validation ones (:func:`ensure_validation`)."""
+    val = ensure_validation(name, root, progress, **overrides)
+    return read_manifest(ensure_synthetic(name, root, progress, **overrides)) + (read_manifest(val) if val else [])
