@@ -13,7 +13,7 @@ from pathlib import Path
 
 import click
 
-DEFAULTS = {"steps": 2500, "batch_size": 16, "lr": 1e-3, "seed": 0, "threads": 1}
+DEFAULTS = {"steps": 1200, "batch_size": 16, "lr": 1e-3, "seed": 0, "threads": 1}
 BENCHMARK_CONFIGS = {"synth-faces": "ldm-synth-faces-cpu"}
 """The LDM config whose data the weights are validated on (its test subjects: the benchmark's)."""
 

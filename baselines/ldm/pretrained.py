@@ -64,7 +64,7 @@ class PretrainConfig:
     linear warm-up then cosine decay to ``lr * final_lr_ratio`` (the detector's schedule), loss
     :class:`AutoencoderLoss` (multi-scale L1 + ``kl_weight`` * KL, no perceptual term: no VGG weights here)."""
 
-    steps: int = 2500
+    steps: int = 1200
     batch_size: int = 16
     lr: float = 1e-3
     warmup_steps: int = 50
