@@ -37,6 +37,10 @@ def test_shipped_weights_load_with_checksum_and_are_small():
 
     cfg = load_ldm_config("ldm-synth-faces-cpu")
     assert cfg.ae.pretrained == SHIPPED and cfg.ae.model == model.cfg
+    from lfdm_bench.cli import main
+
+    r = CliRunner().invoke(main, ["ldm-ae", "info"])
+    assert r.exit_code == 0 and f"{SHIPPED}  (" in r.output and "(verified)" in r.output, r.output
 
 
 def test_corrupt_or_incomplete_weights_are_refused(tmp_path):
