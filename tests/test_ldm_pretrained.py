@@ -95,9 +95,10 @@ def test_shipped_weights_reconstruct_benchmark_test_subjects(tmp_path):
     model, meta = P.load_pretrained(SHIPPED)
     scores = P.video_scores(model, videos)
     measured = meta["validation"]["benchmark_test_subjects"]
-    # far below what the metadata records for every test clip (well above the 16.7 dB of the AE trained on 26 faces)
-    assert scores["frames"] == 14 * 15 and scores["psnr_pooled"] > 28.0 and scores["ssim"] > 0.85
-    assert measured["psnr_pooled"] > 30.0 and measured["videos"] == 546
+    # well below what the metadata records for every test clip (~22 dB pooled, SSIM ~0.7), and above the 16.6 dB /
+    # SSIM 0.52 of the autoencoder trained on the 26 benchmark training faces only (README, issue 20)
+    assert scores["frames"] == 14 * 15 and scores["psnr_pooled"] > 19.0 and scores["ssim"] > 0.6
+    assert measured["psnr_pooled"] > 20.0 and measured["videos"] == 546 and measured["frames"] == 546 * 15
 
 
 # ------------------------------------------------------------------------------------------------ retraining

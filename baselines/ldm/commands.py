@@ -13,7 +13,7 @@ from pathlib import Path
 
 import click
 
-DEFAULTS = {"steps": 1200, "batch_size": 16, "lr": 1e-3, "seed": 0, "threads": 1}
+DEFAULTS = {"steps": 1200, "batch_size": 16, "lr": 1e-3, "seed": 0, "threads": 1, "latent_channels": None}
 BENCHMARK_CONFIGS = {"synth-faces": "ldm-synth-faces-cpu"}
 """The LDM config whose data the weights are validated on (its test subjects: the benchmark's)."""
 
@@ -40,13 +40,15 @@ def ldm_ae() -> None:
 @click.option("--corpus-subjects", type=int, default=None, help="Training subjects of the corpus [default: 240].")
 @click.option("--threads", type=int, default=DEFAULTS["threads"], show_default=True,
               help="torch threads; 1 gives bit-identical weights on one machine.")
+@click.option("--latent-channels", type=int, default=None,
+              help="Latent channels c (latents c x H/4 x W/4) [default: the dataset's architecture's].")
 @click.option("--log-every", type=int, default=50, show_default=True, help="Steps per line of the loss log.")
 @click.option("--name", default=None, help="Weights name [default: <dataset>-klae-v1, plus non-default settings].")
 @click.option("--no-benchmark-check", is_flag=True,
               help="Skip the validation on the benchmark's test subjects (renders the benchmark data once).")
 @click.option("--progress/--no-progress", default=False)
-def train(dataset, out, steps, batch_size, lr, seed, corpus_seed, corpus_subjects, threads, log_every, name,
-          no_benchmark_check, progress) -> None:
+def train(dataset, out, steps, batch_size, lr, seed, corpus_seed, corpus_subjects, threads, latent_channels, log_every,
+          name, no_benchmark_check, progress) -> None:
     """Render the corpus (once, cached), pretrain the autoencoder, validate it, write the weights and metadata."""
     from dataclasses import replace
 
@@ -60,8 +62,9 @@ def train(dataset, out, steps, batch_size, lr, seed, corpus_seed, corpus_subject
 
     spec = DEFAULT_CORPORA[dataset]
     spec = replace(spec, **{k: v for k, v in (("seed", corpus_seed), ("n_subjects", corpus_subjects)) if v is not None})
-    settings = {"steps": steps, "batch_size": batch_size, "lr": lr, "seed": seed, "threads": threads}
-    short = {"steps": "s", "batch_size": "b", "lr": "lr", "seed": "seed", "threads": "t"}
+    settings = {"steps": steps, "batch_size": batch_size, "lr": lr, "seed": seed, "threads": threads,
+                "latent_channels": latent_channels}
+    short = {"steps": "s", "batch_size": "b", "lr": "lr", "seed": "seed", "threads": "t", "latent_channels": "c"}
     suffix = [f"{short[k]}{v:g}" if isinstance(v, float) else f"{short[k]}{v}" for k, v in settings.items()
               if DEFAULTS[k] != v]
     suffix += [f"cs{corpus_seed}"] if corpus_seed is not None else []
@@ -81,7 +84,9 @@ def train(dataset, out, steps, batch_size, lr, seed, corpus_seed, corpus_subject
         f"/ decode); training on every frame of subjects 0..{spec.n_subjects - 1}")
     cfg = PretrainConfig(steps=steps, batch_size=batch_size, lr=lr, warmup_steps=min(50, max(1, steps // 10)),
                          seed=seed, threads=threads, log_every=log_every)
-    trained = pretrain_autoencoder(corpus, DEFAULT_ARCHITECTURES[dataset], cfg, log_fn=say)
+    arch = DEFAULT_ARCHITECTURES[dataset]
+    arch = replace(arch, latent_channels=latent_channels) if latent_channels is not None else arch
+    trained = pretrain_autoencoder(corpus, arch, cfg, log_fn=say)
     say(f"trained {steps} steps in {trained.seconds:.0f} s ({threads} thread(s))")
     heldout = corpus.videos[corpus.rows(heldout=True, takes="all")]
     val = {"frames_scored": "1..T-1 of every clip, each frame encoded (posterior mean) and decoded by itself",
