@@ -36,6 +36,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
                    "generation, a new domain, BERT vs one-hot text, grid vs displacement flow target."),
     "detector": ("lfdm_bench.metrics.vcnn.commands", "detector", "The embedded-domain FVD detector (VCNN): train it "
                  "reproducibly, show what is shipped."),
+    "ldm-ae": ("lfdm_bench.baselines.ldm.commands", "ldm_ae", "The LDM baseline's pretrained KL autoencoder: retrain "
+               "it reproducibly, show what is shipped."),
 }
 
 

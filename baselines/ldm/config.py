@@ -25,12 +25,16 @@ from lfdm_bench.training.engine import TrainConfig
 
 @dataclass
 class AEStageConfig:
-    """Stage 1: the KL image autoencoder, trained on single random frames of training-subject clips."""
+    """Stage 1: the KL image autoencoder, trained on single random frames of training-subject clips, or
+    ``pretrained``: the name of shipped weights (``synth-faces-klae-v1``, :mod:`lfdm_bench.baselines.ldm.pretrained`)
+    or the path of a metadata JSON written by ``lfdm-bench ldm-ae train``; then stage 1 is not trained (``train`` is
+    unused), the weights are sha256-checked and copied into the run, and ``model`` must equal their architecture."""
 
     model: KLAutoencoderConfig = field(default_factory=KLAutoencoderConfig.tiny)
     train: TrainConfig = field(default_factory=lambda: TrainConfig(steps=2000, batch_size=16, lr=2e-4,
                                                                    betas=(0.5, 0.9)))
     scale_clips: int = 64  # training clips (all their frames) whose latent std sets the scale factor
+    pretrained: str | None = None
 
 
 def _ldm_dm_stage() -> DMStageConfig:

@@ -6,7 +6,10 @@ Mirrors :mod:`lfdm_bench.lfdm.train` (same data helpers, class table, device cho
   (``RUN/checkpoints/ae/last.pt``); then the latent scale factor (``1 / std`` of the latents of
   ``ae.scale_clips`` training clips, LDM's recipe) is stored in that checkpoint as ``scale_factor``, and the
   autoencoder is scored on the test-subject frames that ``evaluate_lfae_run`` scores
-  (``RUN/metrics/ae_reconstruction.json`` + ``.md``);
+  (``RUN/metrics/ae_reconstruction.json`` + ``.md``). With ``ae.pretrained`` (the CPU benchmark's default) the
+  autoencoder is not trained: the shipped weights (:mod:`lfdm_bench.baselines.ldm.pretrained`, pretrained on a
+  generic corpus as the paper's LDM) are sha256-checked and written into the run as its finished stage-1
+  checkpoint, which records their name and sha256 (``pretrained``); the scale factor and scores follow as above;
 - stage 2 (``--stage dm``): :class:`VideoDiffusion` over scaled latents ``[B, c, T, h, w]`` of uniform training
   clips, conditioned on the first frame's latent ``[B, c, h, w]`` and the class text, with classifier-free
   guidance dropout as LFDM (``RUN/checkpoints/dm/last.pt``). With ``dm.precompute_targets`` the latents are
@@ -24,6 +27,7 @@ from torch import nn
 
 from lfdm_bench.baselines.ldm.autoencoder import AutoencoderLoss, KLAutoencoder, KLAutoencoderConfig
 from lfdm_bench.baselines.ldm.config import LDMConfig
+from lfdm_bench.baselines.ldm.pretrained import ae_reconstructor, load_pretrained, resolve_metadata
 from lfdm_bench.checkpoints import load_checkpoint, run_info
 from lfdm_bench.config import dump_yaml
 from lfdm_bench.data.clip import collate
@@ -57,8 +61,40 @@ def _frame_collate(items) -> torch.Tensor:
     return torch.stack(frames)
 
 
+def install_pretrained(cfg: LDMConfig, run: Run) -> dict[str, Any]:
+    """Stage 1 with ``ae.pretrained``: the shipped (or given) weights, sha256-checked, written into the run as its
+    finished stage-1 checkpoint (float32, ``pretrained``: name, sha256, file, corpus seed), once."""
+    import time
+
+    path = _ae_checkpoint(run)
+    if path.is_file() and load_checkpoint(path).get("finished"):
+        run.log(f"[{AE_STAGE}] already installed ({cfg.ae.pretrained}); nothing to do")
+        return {"steps": 0, "resumed": True, "seconds": 0.0}
+    t0 = time.perf_counter()
+    model, meta = load_pretrained(cfg.ae.pretrained)
+    if model.cfg != cfg.ae.model:
+        diff = {k: v for k, v in model.cfg.to_dict().items() if cfg.ae.model.to_dict()[k] != v}
+        raise ValueError(f"ae.model differs from the architecture of ae.pretrained={cfg.ae.pretrained} in {diff}; "
+                         "set ae.model to it (or ae.pretrained=null to train stage 1 on the run's data)")
+    record = {"name": meta["name"], "sha256": meta["weights"]["sha256"], "file": str(resolve_metadata(
+        cfg.ae.pretrained).parent / meta["weights"]["file"]), "corpus_seed": meta["corpus"]["seed"],
+        "corpus_subjects": meta["corpus"]["n_subjects"], "training_steps": meta["training"]["steps"]}
+    ck = {"stage": AE_STAGE, "model": model.state_dict(), "model_config": model.cfg.to_dict(),
+          "run": run_info("ldm", cfg), "ema": None, "step": 0, "train_config": {"steps": 0}, "finished": True,
+          "pretrained": record}
+    atomic_torch_save(ck, path)
+    run.log(f"[{AE_STAGE}] pretrained {record['name']} (sha256 {record['sha256'][:16]}..., verified) installed in "
+            f"{path}; stage 1 is not trained on the run's data", echo=True)
+    return {"steps": 0, "seconds": time.perf_counter() - t0, "pretrained": record}
+
+
 def train_ae(cfg: LDMConfig, run: Run, progress: bool = True, stop_at: int | None = None) -> dict[str, Any]:
-    """Stage 1: the KL autoencoder, reconstructing single frames (multi-scale L1 + ``kl_weight`` * KL)."""
+    """Stage 1: the KL autoencoder, reconstructing single frames (multi-scale L1 + ``kl_weight`` * KL), or the
+    pretrained one of ``ae.pretrained`` (:func:`install_pretrained`)."""
+    if cfg.ae.pretrained:
+        out = install_pretrained(cfg, run)
+        out["params"] = _count(KLAutoencoder(cfg.ae.model))
+        return out
     info = load_data(cfg.data)
     ds = training_items(clip_dataset(info, cfg.data, "train", seed=cfg.seed), cfg.data.preload, progress)
     torch.manual_seed(cfg.seed)
@@ -116,18 +152,6 @@ def fit_scale(cfg: LDMConfig, run: Run, progress: bool = True) -> float:
     return scale
 
 
-def ae_reconstructor(ae: KLAutoencoder):
-    """Every frame encoded (posterior mean) and decoded by itself, plus the copy-frame-0 baseline."""
-    device = next(ae.parameters()).device
-
-    def reconstruct(video: torch.Tensor) -> dict[str, torch.Tensor]:
-        v = video.to(device)  # [B, T, 3, H, W]
-        recon = ae.decode_video(ae.encode_video(v.transpose(1, 2), chunk_size=256), chunk_size=256)  # [B, 3, T, H, W]
-        return {"LDM-AE": recon.transpose(1, 2), "copy-frame-0": v[:, :1].expand_as(v)}
-
-    return reconstruct
-
-
 def evaluate_ae_run(run: Run, cfg: LDMConfig, split: str = "test", max_videos: int | None = 128) -> str:
     """Score the run's autoencoder on the clips and frames ``evaluate_lfae_run`` scores (frames 1..T-1 of uniform
     ``split`` clips, the same even spread of at most ``max_videos``); writes ``RUN/metrics/ae_reconstruction.*``."""
@@ -137,12 +161,17 @@ def evaluate_ae_run(run: Run, cfg: LDMConfig, split: str = "test", max_videos: i
         clips.records = spread(clips.records, max_videos)  # the selection of evaluate_lfae_run
     ae = load_ae(run, pick_device(cfg.device))
     scores = reconstruction_scores(ae_reconstructor(ae), clips)
+    pretrained = load_checkpoint(_ae_checkpoint(run)).get("pretrained")
     settings = {"dataset": cfg.data.dataset, "split": split, "videos": len(clips), "size": cfg.data.size,
                 "n_frames": cfg.data.n_frames, "sampling": "uniform",
-                "frames_scored": "1..T-1, each frame encoded and decoded by itself"}
+                "frames_scored": "1..T-1, each frame encoded and decoded by itself",
+                "autoencoder": pretrained or "trained on the run's training subjects"}
     run.write_json({"scores": scores, "settings": settings}, "metrics", "ae_reconstruction.json")
-    table = format_table(scores, f"LDM autoencoder reconstruction on {split} subjects ({len(clips)} videos, "
-                                 f"{cfg.data.size}px, {cfg.data.n_frames} frames; frames 1..T-1)")
+    which = (f"pretrained {pretrained['name']} (sha256 {pretrained['sha256'][:12]}, corpus seed "
+             f"{pretrained['corpus_seed']}, {pretrained['corpus_subjects']} subjects)" if pretrained
+             else "trained on the run's training subjects")
+    table = format_table(scores, f"LDM autoencoder ({which}) reconstruction on {split} subjects ({len(clips)} "
+                                 f"videos, {cfg.data.size}px, {cfg.data.n_frames} frames; frames 1..T-1)")
     (run.metrics / "ae_reconstruction.md").write_text(table + "\n")
     return table
 
@@ -233,7 +262,8 @@ def train_ldm_run(cfg: LDMConfig, run: Run, stage: str = "all", progress: bool =
     out: dict[str, Any] = {}
     if stage in (AE_STAGE, "all"):
         out[AE_STAGE] = r = train_ae(cfg, run, progress=progress)
-        run.log(f"AE: {r['steps']} steps, {r['params']:,} parameters, {r['seconds']:.0f} s", echo=True)
+        run.log(f"AE: {'pretrained ' + cfg.ae.pretrained if cfg.ae.pretrained else str(r['steps']) + ' steps'}, "
+                f"{r['params']:,} parameters, {r['seconds']:.0f} s", echo=True)
         r["scale_factor"] = scale = fit_scale(cfg, run, progress=progress)
         run.log(f"AE latent scale factor: {scale:.4f}", echo=True)
         r["table"] = evaluate_ae_run(run, cfg)
