@@ -70,11 +70,12 @@ class _ClusterSums:
 
     def __init__(self, feats: np.ndarray, cluster: np.ndarray, k: int):
         x = np.asarray(feats, np.float64)
-        self.n = np.bincount(cluster, minlength=k).astype(np.float64)
-        self.s1 = np.zeros((k, x.shape[1]))
-        np.add.at(self.s1, cluster, x)
-        self.s2 = np.zeros((k, x.shape[1], x.shape[1]))
-        np.add.at(self.s2, cluster, x[:, :, None] * x[:, None, :])
+        n, d = x.shape
+        onehot = np.zeros((k, n))
+        onehot[cluster, np.arange(n)] = 1.0
+        self.n = onehot.sum(1)
+        self.s1 = onehot @ x
+        self.s2 = (onehot @ (x[:, :, None] * x[:, None, :]).reshape(n, d * d)).reshape(k, d, d)
 
     def moments(self, w: np.ndarray, ddof: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Weights ``w [B, K]`` (how often each cluster is drawn) -> ``mu [B, D]``, ``cov [B, D, D]``, ``N [B]``: the
@@ -104,6 +105,20 @@ def _batched_frechet(mu1: np.ndarray, s1: np.ndarray, mu2: np.ndarray, s2: np.nd
     return out
 
 
+def _weighted_fvd(w: np.ndarray, gen: _ClusterSums, real: _ClusterSums, ddof: int,
+                  w_real: np.ndarray | None = None) -> np.ndarray:
+    """FVD of the generated vs the real set, their clusters re-weighted by ``w [B, K]`` (the real set's by ``w_real``
+    if given) -> ``[B]``, in chunks of resamples whose covariance stacks stay ~40 MB (I3D's 400-d features)."""
+    w_real = w if w_real is None else w_real
+    d = gen.s1.shape[1]
+    step = max(1, 5_000_000 // (d * d))
+    out = []
+    for i in range(0, len(w), step):
+        mg, mr = gen.moments(w[i:i + step], ddof), real.moments(w_real[i:i + step], ddof)
+        out.append(_batched_frechet(mg[0], mg[1], mr[0], mr[1]))
+    return np.concatenate(out)
+
+
 def _cluster_ids(*labels: Sequence[Hashable]) -> tuple[list[np.ndarray], int]:
     """Labels of several sets -> integer cluster ids over their union (sorted by ``str``) and the cluster count."""
     names = sorted({x for lab in labels for x in lab}, key=str)
@@ -111,9 +126,10 @@ def _cluster_ids(*labels: Sequence[Hashable]) -> tuple[list[np.ndarray], int]:
     return [np.array([index[x] for x in lab], dtype=np.int64) for lab in labels], len(names)
 
 
-def _draws(k: int, n_boot: int, seed: int) -> np.ndarray:
-    """``[n_boot, k]`` counts of k clusters drawn k times with replacement (seeded)."""
-    return np.random.default_rng([seed, 7]).multinomial(k, np.full(k, 1.0 / k), size=n_boot).astype(np.float64)
+def _draws(k: int, n_boot: int, rng: np.random.Generator) -> np.ndarray:
+    """``[n_boot, k]``: how often each of k clusters is drawn in k draws with replacement, per resample."""
+    picks = rng.integers(0, k, (n_boot, k)) + k * np.arange(n_boot)[:, None]  # [n_boot, k] cluster ids, offset
+    return np.bincount(picks.ravel(), minlength=n_boot * k).reshape(n_boot, k).astype(np.float64)
 
 
 def subject_bootstrap(pairs: Sequence[tuple[np.ndarray, Sequence[Hashable], np.ndarray, Sequence[Hashable]]],
@@ -130,22 +146,23 @@ def subject_bootstrap(pairs: Sequence[tuple[np.ndarray, Sequence[Hashable], np.n
         resample leaves a set with <= ddof videos).
     """
     ids, k = _cluster_ids(*[lab for g, gl, r, rl in pairs for lab in (gl, rl)])
-    w = np.vstack([np.ones((1, k)), _draws(k, n_boot, seed)])  # row 0: the sets as they are
+    w = np.vstack([np.ones((1, k)), _draws(k, n_boot, np.random.default_rng([seed, 7]))])  # row 0: the sets as given
     out = np.empty((n_boot + 1, len(pairs)))
-    for p, (g, _, r, _) in enumerate(pairs):
-        mg, mr = _ClusterSums(g, ids[2 * p], k).moments(w, ddof), _ClusterSums(r, ids[2 * p + 1], k).moments(w, ddof)
-        out[:, p] = _batched_frechet(mg[0], mg[1], mr[0], mr[1])
+    with single_thread_blas():
+        for p, (g, _, r, _) in enumerate(pairs):
+            out[:, p] = _weighted_fvd(w, _ClusterSums(g, ids[2 * p], k), _ClusterSums(r, ids[2 * p + 1], k), ddof)
     return out[0], out[1:]
 
 
-def _video_bootstrap(gen: np.ndarray, real: np.ndarray, n_boot: int, seed: int, ddof: int) -> np.ndarray:
-    """The video-level bootstrap: each set's videos resampled on its own -> ``[n_boot]`` FVDs."""
+def _video_bootstrap(gen: np.ndarray, real: np.ndarray, n_boot: int, seed: int, ddof: int) -> tuple[float,
+                                                                                                      np.ndarray]:
+    """The video-level bootstrap: each set's videos resampled on its own -> ``(point, [n_boot] FVDs)``."""
     rng = np.random.default_rng([seed, 7])
-    wg = rng.multinomial(len(gen), np.full(len(gen), 1.0 / len(gen)), size=n_boot).astype(np.float64)
-    wr = rng.multinomial(len(real), np.full(len(real), 1.0 / len(real)), size=n_boot).astype(np.float64)
-    mg = _ClusterSums(gen, np.arange(len(gen)), len(gen)).moments(wg, ddof)
-    mr = _ClusterSums(real, np.arange(len(real)), len(real)).moments(wr, ddof)
-    return _batched_frechet(mg[0], mg[1], mr[0], mr[1])
+    wg, wr = (np.vstack([np.ones((1, n)), _draws(n, n_boot, rng)]) for n in (len(gen), len(real)))
+    with single_thread_blas():
+        vals = _weighted_fvd(wg, _ClusterSums(gen, np.arange(len(gen)), len(gen)),
+                             _ClusterSums(real, np.arange(len(real)), len(real)), ddof, wr)
+    return float(vals[0]), vals[1:]
 
 
 def interval_of(point: float, values: np.ndarray, z: float = Z95, scale: str = "sqrt") -> dict[str, float]:
@@ -176,15 +193,15 @@ def fvd_interval(gen: np.ndarray, real: np.ndarray, n_boot: int = 200, seed: int
     gen, real = np.asarray(gen, np.float64), np.asarray(real, np.float64)
     if n_boot <= 0 or min(len(gen), len(real)) < max(3, ddof + 2):
         return None
-    point = fvd_of(gen, real, ddof)
     if (gen_groups is None) != (real_groups is None):
         raise ValueError("give the subjects of both sets (gen_groups and real_groups) or of neither")
-    with single_thread_blas():
-        if gen_groups is None:
-            vals, method, n_subj = _video_bootstrap(gen, real, n_boot, seed, ddof), VIDEO_LEVEL_METHOD, None
-        else:
-            vals = subject_bootstrap([(gen, gen_groups, real, real_groups)], n_boot, seed, ddof)[1][:, 0]
-            method, n_subj = INTERVAL_METHOD, len(set(gen_groups) | set(real_groups))
+    if gen_groups is None:
+        point, vals = _video_bootstrap(gen, real, n_boot, seed, ddof)
+        method, n_subj = VIDEO_LEVEL_METHOD, None
+    else:
+        points, boot = subject_bootstrap([(gen, gen_groups, real, real_groups)], n_boot, seed, ddof)
+        point, vals = float(points[0]), boot[:, 0]
+        method, n_subj = INTERVAL_METHOD, len(set(gen_groups) | set(real_groups))
     return {"fvd": point, **interval_of(point, vals, z), "n_boot": int(n_boot), "n_generated": len(gen),
             "n_real": len(real), "n_subjects": n_subj, "resampling": "videos" if n_subj is None else "subjects",
             "method": method}
@@ -198,8 +215,7 @@ def paired_differences(gens: Mapping[str, tuple[np.ndarray, Sequence[Hashable]]]
     same ``real`` videos. Returns method -> ``{"fvd", "reference_fvd", "diff", "se", "lo", "hi", "bias", "n_boot",
     "n_subjects", "method"}`` for every method but the reference."""
     names = [reference] + [m for m in gens if m != reference]
-    with single_thread_blas():
-        points, vals = subject_bootstrap([(*gens[m], real, real_groups) for m in names], n_boot, seed, ddof)
+    points, vals = subject_bootstrap([(*gens[m], real, real_groups) for m in names], n_boot, seed, ddof)
     n_subj = len(set(real_groups).union(*(set(gens[m][1]) for m in names)))
     out = {}
     for j, m in enumerate(names[1:], start=1):
@@ -219,19 +235,16 @@ def resampled_scores(gen: np.ndarray, gen_subjects: Sequence[Hashable], real: np
     resampled cFVD recomputes every class's FVD from the drawn subjects' videos of that class; a resampled sFVD is the
     mean of the per-subject FVDs over the drawn subjects (a subject drawn twice counts twice)."""
     (ig, ir), k = _cluster_ids(gen_subjects, real_subjects)
-    w = _draws(k, n_boot, seed)
+    w = _draws(k, n_boot, np.random.default_rng([seed, 7]))
     out: dict[str, np.ndarray] = {}
     with single_thread_blas():
-        mg, mr = _ClusterSums(gen, ig, k).moments(w, ddof), _ClusterSums(real, ir, k).moments(w, ddof)
-        out["fvd"] = _batched_frechet(mg[0], mg[1], mr[0], mr[1])
+        out["fvd"] = _weighted_fvd(w, _ClusterSums(gen, ig, k), _ClusterSums(real, ir, k), ddof)
         if gen_classes is not None and real_classes is not None:
             gc, rc = np.asarray(list(gen_classes), object), np.asarray(list(real_classes), object)
             per = []
             for c in sorted(set(gc) & set(rc), key=str):
                 gi, ri = gc == c, rc == c
-                a = _ClusterSums(gen[gi], ig[gi], k).moments(w, ddof)
-                b = _ClusterSums(real[ri], ir[ri], k).moments(w, ddof)
-                per.append(_batched_frechet(a[0], a[1], b[0], b[1]))
+                per.append(_weighted_fvd(w, _ClusterSums(gen[gi], ig[gi], k), _ClusterSums(real[ri], ir[ri], k), ddof))
             out["cfvd"] = np.nanmean(np.stack(per, 1), axis=1) if per else np.full(n_boot, np.nan)
     groups, _ = group_fvd(gen, list(gen_subjects), real, list(real_subjects), ddof)
     names = sorted({x for x in gen_subjects} | {x for x in real_subjects}, key=str)
@@ -330,8 +343,7 @@ def leave_take_out(feats: np.ndarray, records: Sequence[VideoRecord], split: str
                                                                                              for f in folds]}}
     interval = None
     if n_boot > 0:  # the mean over slots on each resample of the subjects (the same subjects for every slot)
-        with single_thread_blas():
-            _, vals = subject_bootstrap(pairs_k, n_boot, seed, ddof)
+        _, vals = subject_bootstrap(pairs_k, n_boot, seed, ddof)
         interval = {"fvd": scores["fvd"], **interval_of(scores["fvd"], vals.mean(1)), "n_boot": n_boot,
                     "n_generated": folds[0][1], "n_real": folds[0][2], "n_subjects": len({r.subject for r in records}),
                     "resampling": "subjects", "method": INTERVAL_METHOD}
