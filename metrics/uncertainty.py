@@ -71,6 +71,7 @@ class _ClusterSums:
     def __init__(self, feats: np.ndarray, cluster: np.ndarray, k: int):
         x = np.asarray(feats, np.float64)
         n, d = x.shape
+        self.x, self.cluster = x, np.asarray(cluster)
         onehot = np.zeros((k, n))
         onehot[cluster, np.arange(n)] = 1.0
         self.n = onehot.sum(1)
@@ -105,15 +106,40 @@ def _batched_frechet(mu1: np.ndarray, s1: np.ndarray, mu2: np.ndarray, s2: np.nd
     return out
 
 
+def _video_space_fvd(w_gen: np.ndarray, gen: _ClusterSums, w_real: np.ndarray, real: _ClusterSums,
+                     ddof: int) -> np.ndarray:
+    """The same FVDs computed in the space of the videos, for features of more dimensions than videos (I3D's 400-d
+    on a few subjects): with ``A = sqrt(w) (X - mu) / sqrt(N - ddof)`` per set (``[B, n, D]``, so ``cov = A^T A``),
+    ``tr((S1 S2)^1/2)`` is the sum of the singular values of ``A1 A2^T`` ``[B, n1, n2]``."""
+    def centred(w: np.ndarray, cs: _ClusterSums) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        wv = w[:, cs.cluster]  # [B, n] weight of every video
+        n = wv.sum(1)
+        safe = np.where(n > ddof, n, np.nan)
+        mu = (wv @ cs.x) / safe[:, None]
+        return np.sqrt(wv / (safe - ddof)[:, None])[:, :, None] * (cs.x[None] - mu[:, None]), mu, n
+
+    a1, mu1, _ = centred(w_gen, gen)
+    a2, mu2, _ = centred(w_real, real)
+    sv = np.linalg.svd(np.nan_to_num(a1) @ np.swapaxes(np.nan_to_num(a2), 1, 2), compute_uv=False)
+    fd = ((mu1 - mu2) ** 2).sum(1) + (a1 ** 2).sum((1, 2)) + (a2 ** 2).sum((1, 2)) - 2 * sv.sum(1)
+    return np.clip(fd, 0, None)  # NaN (a set with <= ddof videos) stays NaN
+
+
 def _weighted_fvd(w: np.ndarray, gen: _ClusterSums, real: _ClusterSums, ddof: int,
                   w_real: np.ndarray | None = None) -> np.ndarray:
     """FVD of the generated vs the real set, their clusters re-weighted by ``w [B, K]`` (the real set's by ``w_real``
-    if given) -> ``[B]``, in chunks of resamples whose covariance stacks stay ~40 MB (I3D's 400-d features)."""
+    if given) -> ``[B]``, in chunks of resamples whose stacks stay ~40 MB; in the videos' space when the features
+    have more dimensions than a set has videos."""
     w_real = w if w_real is None else w_real
     d = gen.s1.shape[1]
-    step = max(1, 5_000_000 // (d * d))
+    n = max(len(gen.x), len(real.x))
+    video_space = d > min(len(gen.x), len(real.x))
+    step = max(1, 5_000_000 // (n * d if video_space else d * d))
     out = []
     for i in range(0, len(w), step):
+        if video_space:
+            out.append(_video_space_fvd(w[i:i + step], gen, w_real[i:i + step], real, ddof))
+            continue
         mg, mr = gen.moments(w[i:i + step], ddof), real.moments(w_real[i:i + step], ddof)
         out.append(_batched_frechet(mg[0], mg[1], mr[0], mr[1]))
     return np.concatenate(out)
