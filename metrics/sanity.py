@@ -161,20 +161,33 @@ RULE = (f"a row passes when each target metric rises over the previous strength 
 
 
 def _rise_text(row: dict[str, Any]) -> str:
-    """``fvd +0.34 / 0.052`` per target: the rise over the previous strength and the SE at this setting."""
-    return ", ".join(f"{t} {row['rise'][t]:+.3g} / {row['se'][t]:.2g}" if row.get("rise", {}).get(t) is not None
-                     and row.get("se", {}).get(t) is not None else f"{t} -" for t in row.get("targets", ["fvd"]))
+    """``fvd +0.34 / 0.052 (0.01)`` per target: the rise over the previous strength, the SE at this setting (the
+    rule's) and, in brackets, the SE of the rise itself (paired: the same resampled subjects at both strengths)."""
+    def one(t: str) -> str:
+        rise, se, paired = (row.get(k, {}).get(t) for k in ("rise", "se", "se_rise"))
+        if rise is None or se is None:
+            return f"{t} -"
+        return f"{t} {rise:+.3g} / {se:.2g}" + (f" ({paired:.2g})" if paired is not None else "")
+
+    return ", ".join(one(t) for t in row.get("targets", ["fvd"]))
 
 
-def _score_rise(row: dict[str, Any], previous: dict[str, Any], scores: dict[str, np.ndarray]) -> bool:
-    """Fill ``row["rise"]`` and ``row["se"]`` for the row's targets; True when every target rises by > 2 SE."""
-    row["rise"], row["se"] = {}, {}
+def _std(v: np.ndarray) -> float | None:
+    v = v[np.isfinite(v)]
+    return float(v.std(ddof=1)) if v.size > 1 else None
+
+
+def _score_rise(row: dict[str, Any], previous: dict[str, Any], scores: dict[str, np.ndarray],
+                prev_scores: dict[str, np.ndarray]) -> bool:
+    """Fill ``row["rise"]``, ``row["se"]`` (the metric's SE at this setting) and ``row["se_rise"]`` (the paired SE of
+    the rise, for information) for the row's targets; True when every target rises by more than 2 SE."""
+    row["rise"], row["se"], row["se_rise"] = {}, {}, {}
     ok = True
     for t in row["targets"]:
-        v = scores[t][np.isfinite(scores[t])]
-        se = float(v.std(ddof=1)) if v.size > 1 else None
+        se = _std(scores[t])
         rise = None if row.get(t) is None or previous.get(t) is None else float(row[t] - previous[t])
         row["rise"][t], row["se"][t] = rise, se
+        row["se_rise"][t] = _std(scores[t] - prev_scores[t]) if t in prev_scores else None
         ok = ok and rise is not None and se is not None and rise > RISE_SE * se
     return ok
 
@@ -242,13 +255,18 @@ def run_sanity(protocol: EvalProtocol, strengths: Mapping[str, Sequence[float]] 
     f32 = all_feats.get("i3d_fp32")
     if f32 is not None:  # bf16 asked for: the same comparison in fp32
         baseline["fvd_fp32"] = _fvd(f32[ia], f32[ib], protocol.ddof)
+    # the same subject draws at every row (same subjects, same seed): the rise of a row has a paired SE too
+    base_scores = resampled_scores(fb, [r.subject for r in half_b], fa, subj_a,
+                                   gen_classes=[r.class_name for r in half_b], real_classes=cls_a,
+                                   n_boot=SANITY_BOOT, seed=protocol.seed, ddof=protocol.ddof)
+    baseline["se"] = {m: _std(v) for m, v in base_scores.items()}
     say(f"halves A ({len(ia)}) vs B ({len(ib)}): FVD {baseline['fvd']:.4g}")
 
     subj_b = [r.subject for r in half_b]
     rows: list[dict[str, Any]] = []
     non_monotone: list[str] = []
     for name, values in strengths.items():
-        previous = {"fvd": baseline["fvd"]}
+        previous, prev_scores = {"fvd": baseline["fvd"]}, base_scores
         for strength in values:
             d = Distortion(name, float(strength), protocol.seed)
             dist = cached_features(dataset.name, half_b, spec, sources, max_videos=protocol.max_real,
@@ -259,15 +277,16 @@ def run_sanity(protocol: EvalProtocol, strengths: Mapping[str, Sequence[float]] 
             value = _fvd(fa, fd, protocol.ddof)
             row = {"distortion": name, "strength": float(strength), "fvd": value, "kvd": kvd_from_features(fa, fd),
                    "cfvd": None, "sfvd": None, "targets": ["fvd"]}
-            rises = _score_rise(row, previous, resampled_scores(fd, subj_b, fa, subj_a, n_boot=SANITY_BOOT,
-                                                                seed=protocol.seed, ddof=protocol.ddof))
+            scores = resampled_scores(fd, subj_b, fa, subj_a, n_boot=SANITY_BOOT, seed=protocol.seed,
+                                      ddof=protocol.ddof)
+            rises = _score_rise(row, previous, scores, prev_scores)
             rows.append(row | {"rises": bool(rises)})
             if f32 is not None:
                 rows[-1]["fvd_fp32"] = _fvd(f32[ia], dist["i3d_fp32"], protocol.ddof)
             if not rises:
                 non_monotone.append(d.label)
             say(f"{d.label}: FVD {value:.4g} ({_rise_text(row)}){'' if rises else '  <- rise <= 2 SE'}")
-            previous = {"fvd": value}
+            previous, prev_scores = {"fvd": value}, scores
     notes = reference_notes(protocol, len(records), 0)[1:] if protocol.overrides else []
     if short:
         notes.append(f"{len(short)} real video(s) shorter than {protocol.n_frames} frames have no "
@@ -284,7 +303,7 @@ def run_sanity(protocol: EvalProtocol, strengths: Mapping[str, Sequence[float]] 
                                       batch_size=protocol.batch_size, progress=progress, log_fn=say,
                                       desc=f"real ({other} split: other subjects)")["i3d"]
         try:
-            rows += _set_rows(feats, records, ib, donor_feats, donor_recs, fa, cls_a, subj_a, baseline,
+            rows += _set_rows(feats, records, ib, donor_feats, donor_recs, fa, cls_a, subj_a, baseline, base_scores,
                               set_strengths, protocol, non_monotone, say)
         except (KeyError, ValueError) as e:  # e.g. a subset without every (subject, class) pair in half B
             notes.append(f"set-level rows skipped: {e}")
@@ -297,7 +316,8 @@ def run_sanity(protocol: EvalProtocol, strengths: Mapping[str, Sequence[float]] 
     if min(len(ia), len(ib)) < (source_dim := feats.shape[1]):
         notes.append(f"each half holds fewer videos than the feature dimension ({source_dim}): FVD is biased upwards; "
                      "only the ordering of rows is meaningful")
-    notes.append(f"rule: {RULE}")
+    notes.append(f"rule: {RULE}. In brackets after each SE: the SE of the rise itself (paired: the same resampled "
+                 "subjects at both strengths), for information; the rule uses the SE at the setting")
     if non_monotone:
         notes.append(f"rows without a rise of more than {RISE_SE:g} SE: {', '.join(non_monotone)}")
     proto = protocol.to_dict() | {"resolution": resolution, "mode": "sanity", "detector_info": info,
@@ -310,8 +330,8 @@ def run_sanity(protocol: EvalProtocol, strengths: Mapping[str, Sequence[float]] 
 
 def _set_rows(feats: np.ndarray, records: Sequence[VideoRecord], ib: Sequence[int], donor_feats: np.ndarray,
               donor_recs: Sequence[VideoRecord], fa: np.ndarray, cls_a: list[str], subj_a: list[str],
-              baseline: dict[str, Any], set_strengths: Sequence[float], protocol: EvalProtocol,
-              non_monotone: list[str], say: LogFn) -> list[dict[str, Any]]:
+              baseline: dict[str, Any], base_scores: dict[str, np.ndarray], set_strengths: Sequence[float],
+              protocol: EvalProtocol, non_monotone: list[str], say: LogFn) -> list[dict[str, Any]]:
     """The set-level rows: half B's (subject, class) pairs re-pointed at other rows (same split or the donors)."""
     allf = np.concatenate([feats, donor_feats])
     off = len(records)
@@ -328,7 +348,7 @@ def _set_rows(feats: np.ndarray, records: Sequence[VideoRecord], ib: Sequence[in
             "class-swap": lambda f: swap_classes(alt, f, protocol.seed)}
     out = []
     for name, targets in SET_ROWS.items():
-        previous = dict(baseline)
+        previous, prev_scores = dict(baseline), base_scores
         for strength in set_strengths:
             rows, subj, cls = flatten(make[name](float(strength)))
             fd = allf[rows]
@@ -338,14 +358,14 @@ def _set_rows(feats: np.ndarray, records: Sequence[VideoRecord], ib: Sequence[in
                    "sfvd": _group_mean(fd, list(subj), fa, subj_a, protocol.ddof), "targets": list(targets)}
             scores = resampled_scores(fd, list(subj), fa, subj_a, gen_classes=[class_name[c] for c in cls],
                                       real_classes=cls_a, n_boot=SANITY_BOOT, seed=protocol.seed, ddof=protocol.ddof)
-            row["rises"] = _score_rise(row, previous, scores)
+            row["rises"] = _score_rise(row, previous, scores, prev_scores)
             label = f"{name}@{strength:g}"
             if not row["rises"]:
                 non_monotone.append(label)
             say(f"{label}: " + ", ".join(f"{t} {row[t]:.4g}" for t in targets) + f" ({_rise_text(row)})"
                 + ("" if row["rises"] else "  <- rise <= 2 SE"))
             out.append(row)
-            previous = row
+            previous, prev_scores = row, scores
     return out
 
 

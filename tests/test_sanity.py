@@ -123,7 +123,7 @@ def test_sanity_fvd_rises_with_strength_and_is_cached(tiny4, tmp_path: Path) -> 
     # the 2-SE rule: a row passes exactly when its rise exceeds twice the SE at its setting ...
     for r in res.rows:
         assert r["rise"]["fvd"] > 0 and r["se"]["fvd"] > 0
-        assert r["rises"] == (r["rise"]["fvd"] > 2 * r["se"]["fvd"])
+        assert r["rises"] == (r["rise"]["fvd"] > 2 * r["se"]["fvd"]) and r["se_rise"]["fvd"] > 0
     assert res.non_monotone == [f"{r['distortion']}@{r['strength']:g}" for r in res.rows if not r["rises"]]
     # ... so a rise inside the resampling noise fails although the FVD goes up (blur of 1 px on 32 px frames; the
     # old "any rise" rule passed it), while the strong distortions pass
