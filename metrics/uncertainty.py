@@ -11,11 +11,12 @@ spread (``tests/test_uncertainty.py``). Every resample is computed at once from 
 
 **Interval** (:data:`INTERVAL_METHOD`): FVD is the square of the Fréchet distance ``d = sqrt(FVD)``. The interval is a
 bias-corrected normal interval on ``d``: ``c = 2 d - mean(d*)`` (the bootstrap's bias removed: resampling duplicates
-subjects and an FVD estimate is biased upwards), ``[max(0, c - z SE(d*)), max(0, c + z SE(d*))]``, squared. It
+subjects and an FVD estimate is biased upwards), ``[max(0, c - z SE(d*)), max(0, c + z SE(d*))]``, squared, with SE
+scaled by sqrt(k / (k - 1)) for k subjects (the bootstrap's small-sample shortfall). It
 never goes below 0 and, being bias-corrected, need not contain the (upward-biased) point estimate. A **difference**
 of two methods (:func:`paired_differences`: the same resampled subjects for both, against the same real videos) uses
 the bias-corrected normal interval on its own scale, ``D - (mean(D*) - D) +- z SE(D*)``: it may be negative. Both
-cover the true population value at 93-95% in ``tests/test_uncertainty.py``'s simulation, where the video-level
+cover the true population value at 91-97% in ``tests/test_uncertainty.py``'s simulation, where the video-level
 bootstrap covers ~100% (its SE is too large). At a true FVD of exactly 0 (two samples of one distribution) the point
 estimate is all bias and the interval, though >= 0, usually excludes 0: compare a method with the real-vs-real floor
 or with another method through the paired difference, not through an interval's lower end.
@@ -50,11 +51,11 @@ __all__ = ["INTERVAL_METHOD", "DIFFERENCE_METHOD", "fvd_of", "subject_bootstrap"
 Z95 = 1.959963984540054
 INTERVAL_METHOD = ("subject-cluster bootstrap (subjects drawn with replacement, each bringing its generated and its "
                    "real videos); bias-corrected normal interval on the Fréchet distance sqrt(FVD), squared "
-                   "(never below 0)")
+                   "(never below 0), SE x sqrt(k / (k - 1)) for k subjects")
 VIDEO_LEVEL_METHOD = ("video-level bootstrap (no subject ids: each set's videos resampled on its own); "
                       "bias-corrected normal interval on sqrt(FVD), squared")
 DIFFERENCE_METHOD = ("paired subject-cluster bootstrap (the same resampled subjects for both methods and the real "
-                     "set); bias-corrected normal interval of the difference")
+                     "set); bias-corrected normal interval of the difference, SE x sqrt(k / (k - 1)) for k subjects")
 
 
 def fvd_of(gen: np.ndarray, real: np.ndarray, ddof: int = 1) -> float:
@@ -191,16 +192,20 @@ def _video_bootstrap(gen: np.ndarray, real: np.ndarray, n_boot: int, seed: int, 
     return float(vals[0]), vals[1:]
 
 
-def interval_of(point: float, values: np.ndarray, z: float = Z95, scale: str = "sqrt") -> dict[str, float]:
+def interval_of(point: float, values: np.ndarray, z: float = Z95, scale: str = "sqrt",
+                n_clusters: int | None = None) -> dict[str, float]:
     """``{"se", "lo", "hi", "bias"}`` from bootstrap ``values`` of a statistic with estimate ``point``:
     ``scale="sqrt"`` for an FVD (the interval of :data:`INTERVAL_METHOD`, >= 0), ``"identity"`` for a difference
-    (:data:`DIFFERENCE_METHOD`). ``se`` and ``bias`` are on the statistic's own scale."""
+    (:data:`DIFFERENCE_METHOD`). ``se`` and ``bias`` are on the statistic's own scale. With ``n_clusters`` (k
+    resampled subjects) the spreads are scaled by sqrt(k / (k - 1)): a bootstrap of k clusters gives (k - 1) / k of the
+    unbiased variance."""
     v = np.asarray(values, np.float64)
     v = v[np.isfinite(v)]
-    se, bias = float(v.std(ddof=1)), float(v.mean() - point)
+    k = np.sqrt(n_clusters / (n_clusters - 1)) if n_clusters and n_clusters > 1 else 1.0
+    se, bias = float(v.std(ddof=1) * k), float(v.mean() - point)
     if scale == "sqrt":
         d, dv = np.sqrt(max(point, 0.0)), np.sqrt(np.clip(v, 0, None))
-        c, s = 2 * d - dv.mean(), dv.std(ddof=1)
+        c, s = 2 * d - dv.mean(), dv.std(ddof=1) * k
         lo, hi = max(0.0, c - z * s) ** 2, max(0.0, c + z * s) ** 2
     elif scale == "identity":
         lo, hi = point - bias - z * se, point - bias + z * se
@@ -228,7 +233,8 @@ def fvd_interval(gen: np.ndarray, real: np.ndarray, n_boot: int = 200, seed: int
         points, boot = subject_bootstrap([(gen, gen_groups, real, real_groups)], n_boot, seed, ddof)
         point, vals = float(points[0]), boot[:, 0]
         method, n_subj = INTERVAL_METHOD, len(set(gen_groups) | set(real_groups))
-    return {"fvd": point, **interval_of(point, vals, z), "n_boot": int(n_boot), "n_generated": len(gen),
+    return {"fvd": point, **interval_of(point, vals, z, n_clusters=n_subj), "n_boot": int(n_boot),
+            "n_generated": len(gen),
             "n_real": len(real), "n_subjects": n_subj, "resampling": "videos" if n_subj is None else "subjects",
             "method": method}
 
@@ -247,7 +253,7 @@ def paired_differences(gens: Mapping[str, tuple[np.ndarray, Sequence[Hashable]]]
     for j, m in enumerate(names[1:], start=1):
         diff = float(points[j] - points[0])
         out[m] = {"fvd": float(points[j]), "reference_fvd": float(points[0]), "diff": diff,
-                  **interval_of(diff, vals[:, j] - vals[:, 0], z, "identity"), "n_boot": int(n_boot),
+                  **interval_of(diff, vals[:, j] - vals[:, 0], z, "identity", n_subj), "n_boot": int(n_boot),
                   "n_subjects": n_subj, "reference": reference, "method": DIFFERENCE_METHOD}
     return out
 
@@ -370,8 +376,9 @@ def leave_take_out(feats: np.ndarray, records: Sequence[VideoRecord], split: str
     interval = None
     if n_boot > 0:  # the mean over slots on each resample of the subjects (the same subjects for every slot)
         _, vals = subject_bootstrap(pairs_k, n_boot, seed, ddof)
-        interval = {"fvd": scores["fvd"], **interval_of(scores["fvd"], vals.mean(1)), "n_boot": n_boot,
-                    "n_generated": folds[0][1], "n_real": folds[0][2], "n_subjects": len({r.subject for r in records}),
+        n_subj = len({r.subject for r in records})
+        interval = {"fvd": scores["fvd"], **interval_of(scores["fvd"], vals.mean(1), n_clusters=n_subj),
+                    "n_boot": n_boot, "n_generated": folds[0][1], "n_real": folds[0][2], "n_subjects": n_subj,
                     "resampling": "subjects", "method": INTERVAL_METHOD}
     what = (f"each take slot of every (subject, class) pair ({folds[0][1]} videos) vs the pair's other takes "
             f"({folds[0][2]}), mean over {n_slots} slots: no video is compared with itself")
