@@ -191,6 +191,11 @@ def _split_caption(sources: Sequence[PageSource], split: str) -> str:
     what = {k: v for n in notes for k, v in (n.get("what") or {}).items()}
     what |= {k: f"not run, {v}" for s in sources for k, v in ((s.results or {}).get("skipped") or {}).items()}
     rows = "".join(f" {METHOD_NAMES.get(k, k)}: {v}." for k, v in what.items())
+    diff = next((n["difference"] for n in notes if isinstance(n.get("difference"), dict)), None)
+    if diff:
+        rows = (f" FVD - LFDM [95% CI]: the method's FVD minus LFDM's against the same real videos, {diff['method']}"
+                f" ({diff.get('n_boot')} resamples of {diff.get('n_subjects')} subjects); an interval that excludes 0 "
+                "is a difference, overlapping FVD intervals are no evidence of none." + rows)
     return (f"{split.capitalize()}-subject source images; " + "; ".join(parts)
             + f". FVD with its 95% interval: {interval}.{rows} cFVD / sFVD as mean ± std over "
             "classes / subjects; ↓ lower is better, ↑ higher is better.")

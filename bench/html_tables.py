@@ -28,7 +28,8 @@ from lfdm_bench.metrics.format import digits_of, format_value
 __all__ = ["ORDER", "LABELS", "Row", "cells", "label_of", "data_table", "kv_table", "esc", "flatten"]
 
 # known keys first, in this order; unknown keys follow in the order met, then TRAILING (bookkeeping columns)
-ORDER = ("point", "method", "sizes", "sampler", "steps", "guidance", "eta", "fvd", "cfvd", "sfvd", "kvd", "acc",
+ORDER = ("point", "method", "sizes", "sampler", "steps", "guidance", "eta", "fvd", "fvd_diff_lfdm", "cfvd", "sfvd",
+         "kvd", "acc",
          "acc_motion", "acc_i3d", "psnr", "psnr_pooled", "ssim", "motion_ratio", "frame0_psnr", "open_motion", "l1")
 TRAILING = ("acc_real", "chance", "seconds_per_video", "nfe_per_video", "n_generated", "n_videos", "n_real", "frames")
 LABELS = {"fvd": "FVD", "cfvd": "cFVD", "sfvd": "sFVD", "kvd": "KVD", "acc": "class acc %",
@@ -38,7 +39,7 @@ LABELS = {"fvd": "FVD", "cfvd": "cFVD", "sfvd": "sFVD", "kvd": "KVD", "acc": "cl
           "n_generated": "generated videos", "n_real": "real videos", "n_videos": "videos", "frames": "frames",
           "fvd_test": "FVD test", "fvd_train": "FVD train", "gap_fvd": "FVD gap (test - train)",
           "motion_ratio": "motion x real", "frame0_psnr": "frame-0 PSNR", "open_motion": "opening motion",
-          "sizes": "N: generated vs real (per group)"}
+          "sizes": "N: generated vs real (per group)", "fvd_diff_lfdm": "FVD - LFDM"}
 G_KEYS = ("guidance", "eta")  # settings shown as %g
 LOWER_BETTER = ("fvd", "cfvd", "sfvd", "kvd", "l1")
 HIGHER_BETTER = ("acc", "acc_motion", "acc_i3d", "psnr", "psnr_pooled", "ssim")

@@ -34,7 +34,7 @@ from lfdm_bench.bench.config import GENERATORS, BenchConfig
 from lfdm_bench.bench.grids import write_comparison_grids, write_method_grids
 from lfdm_bench.bench.html_report import write_html_report
 from lfdm_bench.bench.report import load_source
-from lfdm_bench.bench.results import ABLATION_DIRS, best_setting, build_results
+from lfdm_bench.bench.results import ABLATION_DIRS, best_setting, build_results, write_feature_set
 from lfdm_bench.bench.state import ResumeState
 from lfdm_bench.bench.tables import write_tables
 from lfdm_bench.config import dump_yaml
@@ -171,8 +171,13 @@ class Benchmark:
         if "fvd" in metrics and "i3d" in feats.get("generated", {}) and f"real_{ref}" in feats:
             rows = [i for i, r in enumerate(result.records["generated"]) if r.split == split]
             real_feats, real_recs = feats[f"real_{ref}"]["i3d"], result.records[f"real_{ref}"]
+            gen_subjects = [result.records["generated"][i].subject for i in rows]
             record["fvd_interval"] = fvd_interval(feats["generated"]["i3d"][rows], real_feats, e.bootstrap, e.seed,
-                                                  ddof)
+                                                  ddof, gen_groups=gen_subjects,
+                                                  real_groups=[r.subject for r in real_recs])
+            if not (method == "real" and ref == split):  # the paired differences to LFDM (tables stage) read these
+                write_feature_set(self.out / "metrics" / f"{method}_{split}.features.npz",
+                                  feats["generated"]["i3d"][rows], gen_subjects, real_feats, real_recs)
             record["fvd_ci"] = record["fvd_interval"] and [record["fvd_interval"]["lo"], record["fvd_interval"]["hi"]]
             if method == "real" and ref == split:
                 # the copied takes belong to the reference: score each take slot against the pair's other takes

@@ -8,7 +8,7 @@ renders plain data.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 import torch
@@ -20,9 +20,14 @@ from lfdm_bench.config import to_dict
 from lfdm_bench.utils.io import read_json
 from lfdm_bench.lfdm.config import LFDMConfig
 from lfdm_bench.metrics.presets import get_preset
+from lfdm_bench.metrics.uncertainty import paired_differences
 from lfdm_bench.models.lfae.lfae import LFAE, LFAEConfig
 from lfdm_bench.models.video_diffusion import VideoDiffusion, VideoDiffusionConfig
 from lfdm_bench.runs import environment, hardware_summary
+from lfdm_bench.utils.io import atomic_save, atomic_write_json
+
+REFERENCE_METHOD = "lfdm"
+"""The method every other one is compared with (paired differences of FVD, :func:`fvd_differences`)."""
 
 
 def _get(d: Any, *keys: Any) -> Any:
@@ -109,6 +114,54 @@ def _group_sizes(groups: Any) -> dict[str, int | None]:
     return med
 
 
+def write_feature_set(path: Path, gen: np.ndarray, gen_subjects: Sequence[str], real: np.ndarray,
+                      real_records: Sequence[Any]) -> None:
+    """Per-video detector features and subjects of one evaluation (generated [N, D], real reference [M, D]) as an
+    ``.npz`` beside its ``metrics/<method>_<split>.json``, for the paired differences of the tables stage."""
+    def write(tmp: str) -> None:
+        with open(tmp, "wb") as f:
+            np.savez(f, gen=np.asarray(gen, np.float64), gen_subjects=np.asarray(list(gen_subjects), dtype=str),
+                     real=np.asarray(real, np.float64),
+                     real_subjects=np.asarray([r.subject for r in real_records], dtype=str))
+
+    atomic_save(path, write)
+
+
+def fvd_differences(metrics_dir: Path, split: str, n_boot: int, seed: int, ddof: int,
+                    reference: str = REFERENCE_METHOD) -> dict[str, Any] | None:
+    """FVD of every method minus the reference's on ``split``, with paired subject-cluster intervals
+    (:func:`lfdm_bench.metrics.uncertainty.paired_differences`), from the ``<method>_<split>.features.npz`` files.
+    Methods scored against another real set than the reference's are left out (``skipped``). The result is kept in
+    ``differences_<split>.json`` under a key of the inputs, so a re-run of the tables stage recomputes nothing.
+    ``None`` without the reference's features."""
+    files = {p.name[: -len(f"_{split}.features.npz")]: p for p in sorted(metrics_dir.glob(f"*_{split}.features.npz"))}
+    if reference not in files or n_boot <= 0:
+        return None
+    key = {"files": {m: [p.stat().st_size, p.stat().st_mtime_ns] for m, p in files.items()}, "n_boot": n_boot,
+           "seed": seed, "ddof": ddof, "reference": reference}
+    cached = metrics_dir / f"differences_{split}.json"
+    if cached.is_file():
+        try:
+            old = json.loads(cached.read_text())
+            if old.get("key") == key:
+                return old["differences"]
+        except (ValueError, KeyError):  # a damaged cache file is recomputed
+            pass
+    sets = {}
+    for m, p in files.items():
+        with np.load(p) as f:
+            sets[m] = {k: f[k] for k in f.files}
+    ref = sets[reference]
+    same = {m: d for m, d in sets.items() if np.array_equal(d["real"], ref["real"])
+            and np.array_equal(d["real_subjects"], ref["real_subjects"])}
+    diffs = paired_differences({m: (d["gen"], list(d["gen_subjects"])) for m, d in same.items()}, ref["real"],
+                               list(ref["real_subjects"]), reference, n_boot, seed, ddof)
+    out = {"reference": reference, "per_method": diffs, "skipped": sorted(set(sets) - set(same)),
+           "n_boot": n_boot, "seed": seed}
+    atomic_write_json(cached, {"key": key, "differences": out})
+    return out
+
+
 def run_facts(bc: BenchConfig, cfg: LFDMConfig, wall_seconds: dict[str, float]) -> dict[str, Any]:
     """Dataset, sizes, detector, seeds, hardware and wall times of the benchmark (its run-facts table)."""
     return {
@@ -166,10 +219,21 @@ def build_results(out: Path, bc: BenchConfig, cfg: LFDMConfig, runs: dict[str, P
         if rec.get("what"):
             notes["what"][m] = rec["what"]
         if rec.get("fvd_interval"):
-            notes["interval"] = {k: rec["fvd_interval"][k] for k in ("n_boot", "method")}
+            notes["interval"] = {k: rec["fvd_interval"].get(k)
+                                 for k in ("n_boot", "method", "resampling", "n_subjects")}
         notes["group_sizes"][m] = {g: _group_sizes(_get(rec["values"], g, s, key))
                                    for g, key in (("cfvd", "per_class"), ("sfvd", "per_subject"))}
         protocol, detector = protocol or rec["protocol"], detector or rec["detector"]
+    for s in list(table_notes):
+        ddof = int((protocol or {}).get("ddof", 1))
+        diffs = fvd_differences(out / "metrics", s, bc.eval.bootstrap, bc.eval.seed, ddof)
+        if diffs:
+            for m, d in diffs["per_method"].items():
+                if s in methods.get(m, {}):
+                    methods[m][s].update(fvd_diff_lfdm=d["diff"], fvd_diff_lfdm_ci=[d["lo"], d["hi"]])
+            table_notes[s]["difference"] = {k: v for k, v in next(iter(diffs["per_method"].values()), {}).items()
+                                            if k in ("method", "n_boot", "n_subjects", "reference")}
+            table_notes[s]["difference"]["skipped"] = diffs["skipped"]
     for m, d in methods.items():
         if d.get("test", {}).get("fvd") is not None and d.get("train", {}).get("fvd") is not None:
             d["gap"] = {"fvd": d["test"]["fvd"] - d["train"]["fvd"]}

@@ -19,8 +19,8 @@ METHOD_NAMES = {"lfdm": "LFDM", "ldm": "LDM", "static": "static (source image)",
                 "lfae_fit": "LFAE (flows fitted to the target)", "floor": "real vs real (disjoint halves)"}
 # acc x real: class accuracy / the probe's accuracy on real test videos; motion x real: generated / real amplitude
 # N: generated vs real videos of the row, and per cFVD (class) / sFVD (subject) group
-MAIN_HEADERS = ["method", "N", "FVD [95% CI]", "cFVD", "sFVD", "KVD", "class acc %", "acc x real", "PSNR", "SSIM",
-                "motion x real", "frame-0 PSNR", "s/video"]
+MAIN_HEADERS = ["method", "N", "FVD [95% CI]", "FVD - LFDM [95% CI]", "cFVD", "sFVD", "KVD", "class acc %",
+                "acc x real", "PSNR", "SSIM", "motion x real", "frame-0 PSNR", "s/video"]
 AE_HEADERS = ["autoencoder", "L1", "PSNR (mean)", "PSNR (pooled)", "SSIM", "frames"]
 ABLATION_COLUMNS = ("point", "method", "sampler", "steps", "guidance", "eta", "fvd", "cfvd", "sfvd", "kvd",
                     "acc_motion", "acc_i3d", "motion_ratio", "open_motion", "seconds_per_video", "nfe_per_video",
@@ -38,17 +38,23 @@ def main_rows(results: dict, split: str) -> list[list[str]]:
         s = d.get(split)
         if not s:
             continue
-        ci = s.get("fvd_ci")
+        ci, dci = s.get("fvd_ci"), s.get("fvd_diff_lfdm_ci")
         fvd = _v(s["fvd"], "fvd") + (f" [{_v(ci[0], 'fvd')}, {_v(ci[1], 'fvd')}]" if ci else "")
+        diff = ("(reference)" if m == "lfdm" and s.get("fvd") is not None and _has_differences(results, split) else
+                _v(s.get("fvd_diff_lfdm"), "fvd") + (f" [{_v(dci[0], 'fvd')}, {_v(dci[1], 'fvd')}]" if dci else ""))
         group = {k: format_mean_std(s[k]["mean"], s[k]["std"], digits_of(k), missing="-")
                  for k in ("cfvd", "sfvd")}
-        rows.append([METHOD_NAMES.get(m, m), s.get("sizes") or "-", fvd, group["cfvd"], group["sfvd"],
+        rows.append([METHOD_NAMES.get(m, m), s.get("sizes") or "-", fvd, diff, group["cfvd"], group["sfvd"],
                      _v(s["kvd"], "kvd"),
                      _v(None if s["acc"] is None else 100 * s["acc"], "acc_percent"),
                      _v(s.get("acc_ratio"), "acc_ratio"), _v(s["psnr"], "psnr"),
                      _v(s["ssim"], "ssim"), _v(s.get("motion_ratio"), "motion_ratio"),
                      _v(s.get("frame0_psnr"), "frame0_psnr"), _v(s["seconds_per_video"], "seconds_per_video")])
     return rows
+
+
+def _has_differences(results: dict, split: str) -> bool:
+    return bool(((results.get("table_notes") or {}).get(split) or {}).get("difference"))
 
 
 def _group_size(results: dict, split: str, metric: str, side: str) -> int | None:
@@ -92,8 +98,16 @@ def _caption(results: dict, split: str) -> str:
     notes = (results.get("table_notes") or {}).get(split, {})
     ci = notes.get("interval")
     if ci:
-        lines.append(f"FVD [95% CI]: the point estimate +- 1.96 SE, SE over {ci['n_boot']} bootstrap resamples of "
-                     "both the generated and the real videos.")
+        lines.append(f"FVD [95% CI]: {ci['method']}, {ci['n_boot']} resamples"
+                     + (f" of {ci['n_subjects']} subjects" if ci.get("n_subjects") else "")
+                     + "; bias-corrected, so an interval need not contain the (upward-biased) point estimate.")
+    diff = notes.get("difference")
+    if diff:
+        lines.append(f"FVD - LFDM [95% CI]: the method's FVD minus LFDM's against the same real videos; "
+                     f"{diff['method']}, {diff['n_boot']} resamples of {diff['n_subjects']} subjects. A difference "
+                     "whose interval excludes 0 is a difference; overlapping FVD intervals are no evidence of none."
+                     + (f" Not paired (another real set): {', '.join(diff['skipped'])}." if diff.get("skipped")
+                        else ""))
     for m in ("real_fresh", "real", "floor"):
         what = notes.get("what", {}).get(m)
         if what:
@@ -210,7 +224,10 @@ def main_csv_rows(results: dict, split: str) -> list[dict[str, Any]]:
         if split in d:
             s = d[split]
             ci = s["fvd_ci"] or [None, None]
+            dci = s.get("fvd_diff_lfdm_ci") or [None, None]
             rows.append({"method": m, "fvd": s["fvd"], "fvd_ci_lo": ci[0], "fvd_ci_hi": ci[1],
+                         "fvd_diff_lfdm": s.get("fvd_diff_lfdm"), "fvd_diff_lfdm_ci_lo": dci[0],
+                         "fvd_diff_lfdm_ci_hi": dci[1],
                          "cfvd_mean": s["cfvd"]["mean"], "cfvd_std": s["cfvd"]["std"], "sfvd_mean": s["sfvd"]["mean"],
                          "sfvd_std": s["sfvd"]["std"], "kvd": s["kvd"], "acc": s["acc"], "acc_i3d": s["acc_i3d"], "acc_ratio": s.get("acc_ratio"),
                          "psnr": s["psnr"], "ssim": s["ssim"], "motion_ratio": s.get("motion_ratio"),

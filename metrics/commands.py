@@ -19,6 +19,8 @@ The command is a thin layer over :func:`lfdm_bench.metrics.evaluate.evaluate`,
 
 from __future__ import annotations
 
+import shlex
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -201,6 +203,8 @@ def eval_cmd(metric_names: tuple[list[str], ...], split: str | None, samples: Pa
                 _echo_err(f"beside: {beside} on the first {beside_subjects} subjects of each split")
                 result.beside = run_sanity(replace(protocol, detector=beside), dataset=info, cache=not no_cache,
                                            max_subjects=beside_subjects, progress=progress, log_fn=_echo_err)
+            if sys.argv[1:2] == ["eval"]:  # the command as typed (its output is shipped as evidence in docs/sanity/)
+                result.command = "lfdm-bench " + shlex.join(sys.argv[1:])
             click.echo(render_sanity(result))
             paths = _write_results(write_sanity, result, target, "sanity")
             click.echo(f"\nsanity.json: {paths['json']}  (table: {paths['md']})")

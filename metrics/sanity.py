@@ -8,8 +8,12 @@ shuffling, frozen first frame, colour shift) at increasing strengths and FVD(A, 
 split (``test`` or ``train``) the set-level rows of :mod:`lfdm_bench.metrics.set_distortions` follow: another
 subject's appearance (videos of a fraction of B's subjects replaced by subjects of the other split: FVD and sFVD),
 another class's motion (class-collapse: FVD and cFVD), subject-swap (sFVD) and class-swap (cFVD). A working pipeline
-shows every row's target metric rising with every strength; every row that does not rise above the previous one is
-flagged. ``beside`` runs the same table with a second detector (e.g. ``i3d-random`` on a few subjects).
+shows every row's target metric rising with every strength. A row passes only when the rise is a detection: its target
+metric exceeds the previous strength's (the halves' baseline for the first) by more than :data:`RISE_SE` (2) times
+the metric's SE at that setting, from the subject-cluster bootstrap of
+:func:`lfdm_bench.metrics.uncertainty.resampled_scores` (half A and the distorted half B resampled by subject,
+together); every row that does not is flagged. ``beside`` runs the same table with a second detector (e.g.
+``i3d-random`` on a few subjects).
 
 Real features of the whole set are shared with :func:`lfdm_bench.metrics.evaluate.evaluate` through the cache, and the
 features of each distorted half are cached too (the distortion is part of the key), so a repeated sanity run
@@ -42,7 +46,7 @@ from lfdm_bench.metrics.real_cache import (ClipSpec, FeatureCache, FeatureSource
                                            video_ids)
 from lfdm_bench.metrics.set_distortions import (SET_ROWS, collapse_classes, flatten, pair_index, replace_subjects,
                                                 swap_classes)
-from lfdm_bench.metrics.uncertainty import pair_halves
+from lfdm_bench.metrics.uncertainty import pair_halves, resampled_scores
 
 __all__ = ["DEFAULT_STRENGTHS", "SET_STRENGTHS", "SANITY_MAX_REAL", "SanityResult", "split_halves", "run_sanity",
            "write_real_samples"]
@@ -60,8 +64,11 @@ DEFAULT_STRENGTHS: dict[str, tuple[float, ...]] = {
 SET_STRENGTHS: tuple[float, ...] = (0.25, 0.5, 1.0)
 """Fractions of the subjects / pairs replaced by the set-level rows (:data:`SET_ROWS` names the metric each must
 raise)."""
-RISE_RTOL = 1e-6
-"""A row "rises" when its FVD exceeds the previous one by more than this relative amount (not float noise)."""
+RISE_SE = 2.0
+"""A row passes when each target metric rises over the previous strength by more than this many SEs of the metric at
+the row's setting (a detectable rise, not resampling noise)."""
+SANITY_BOOT = 200
+"""Subject-cluster bootstrap resamples behind each row's SE."""
 SANITY_MAX_REAL = 64
 """Default number of real videos of the CLI's sanity mode (32 per half): a few minutes of CPU with I3D."""
 
@@ -96,8 +103,9 @@ class SanityResult:
         detector: the detector's ``DetectorInfo.to_dict()``.
         baseline: ``{"fvd", "kvd", "cfvd", "sfvd", "n_a", "n_b"}`` of half A vs untouched half B.
         rows: one dict per (distortion, strength): ``distortion, strength, fvd, kvd, cfvd, sfvd, targets, rises``
-            (every target metric above the previous strength's, the baseline's for the first).
-        non_monotone: labels (``"blur@2"``) of the rows that do not rise.
+            (every target metric above the previous strength's, the baseline's for the first, by more than
+            :data:`RISE_SE` x its SE), ``rise`` and ``se`` (per target metric).
+        non_monotone: labels (``"blur@2"``) of the rows that do not rise by more than 2 SE.
         beside: the same table with a second detector, or ``None``.
     """
 
@@ -109,6 +117,7 @@ class SanityResult:
     notes: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     beside: "SanityResult | None" = None
+    command: str | None = None
 
     @property
     def monotone(self) -> bool:
@@ -119,11 +128,12 @@ class SanityResult:
         base = {"distortion": "none (halves A vs B)", "strength": 0.0, "fvd": self.baseline["fvd"],
                 "kvd": self.baseline["kvd"], "cfvd": self.baseline.get("cfvd"), "sfvd": self.baseline.get("sfvd"),
                 "targets": "", "rises": ""}
-        return [base] + [r | {"targets": "+".join(r.get("targets", ["fvd"])),
-                              "rises": "yes" if r["rises"] else "NO (non-monotone)"} for r in self.rows]
+        return [base] + [r | {"targets": "+".join(r.get("targets", ["fvd"])), "rise / SE": _rise_text(r),
+                              "rises": "yes" if r["rises"] else "NO (rise <= 2 SE)"} for r in self.rows]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"protocol": self.protocol, "detector": self.detector, "baseline": self.baseline, "rows": self.rows,
+        return {"command": self.command, "rule": RULE, "protocol": self.protocol, "detector": self.detector,
+                "baseline": self.baseline, "rows": self.rows,
                 "non_monotone": self.non_monotone, "monotone": self.monotone, "notes": self.notes,
                 "timings": self.timings,
                 "comparable_with_published": bool(self.detector.get("comparable_with_published")),
@@ -145,10 +155,41 @@ def _group_mean(fb: np.ndarray, labels_b: Sequence[Any], fa: np.ndarray, labels_
     return summarise_groups(groups)["mean"]
 
 
-def _rises(value: float | None, previous: float | None) -> bool:
-    if value is None or previous is None:
-        return False
-    return value > previous + RISE_RTOL * abs(previous) + 1e-12
+RULE = (f"a row passes when each target metric rises over the previous strength (the halves' baseline for the first) "
+        f"by more than {RISE_SE:g} SE of the metric at the row's setting; SE over {SANITY_BOOT} subject-cluster "
+        "bootstrap resamples (half A and the distorted half B drawn by subject, together)")
+
+
+def _rise_text(row: dict[str, Any]) -> str:
+    """``fvd +0.34 / 0.052 (0.01)`` per target: the rise over the previous strength, the SE at this setting (the
+    rule's) and, in brackets, the SE of the rise itself (paired: the same resampled subjects at both strengths)."""
+    def one(t: str) -> str:
+        rise, se, paired = (row.get(k, {}).get(t) for k in ("rise", "se", "se_rise"))
+        if rise is None or se is None:
+            return f"{t} -"
+        return f"{t} {rise:+.3g} / {se:.2g}" + (f" ({paired:.2g})" if paired is not None else "")
+
+    return ", ".join(one(t) for t in row.get("targets", ["fvd"]))
+
+
+def _std(v: np.ndarray) -> float | None:
+    v = v[np.isfinite(v)]
+    return float(v.std(ddof=1)) if v.size > 1 else None
+
+
+def _score_rise(row: dict[str, Any], previous: dict[str, Any], scores: dict[str, np.ndarray],
+                prev_scores: dict[str, np.ndarray]) -> bool:
+    """Fill ``row["rise"]``, ``row["se"]`` (the metric's SE at this setting) and ``row["se_rise"]`` (the paired SE of
+    the rise, for information) for the row's targets; True when every target rises by more than 2 SE."""
+    row["rise"], row["se"], row["se_rise"] = {}, {}, {}
+    ok = True
+    for t in row["targets"]:
+        se = _std(scores[t])
+        rise = None if row.get(t) is None or previous.get(t) is None else float(row[t] - previous[t])
+        row["rise"][t], row["se"][t] = rise, se
+        row["se_rise"][t] = _std(scores[t] - prev_scores[t]) if t in prev_scores else None
+        ok = ok and rise is not None and se is not None and rise > RISE_SE * se
+    return ok
 
 
 def _first_subjects(records: Sequence[VideoRecord], k: int | None) -> list[VideoRecord]:
@@ -214,12 +255,18 @@ def run_sanity(protocol: EvalProtocol, strengths: Mapping[str, Sequence[float]] 
     f32 = all_feats.get("i3d_fp32")
     if f32 is not None:  # bf16 asked for: the same comparison in fp32
         baseline["fvd_fp32"] = _fvd(f32[ia], f32[ib], protocol.ddof)
+    # the same subject draws at every row (same subjects, same seed): the rise of a row has a paired SE too
+    base_scores = resampled_scores(fb, [r.subject for r in half_b], fa, subj_a,
+                                   gen_classes=[r.class_name for r in half_b], real_classes=cls_a,
+                                   n_boot=SANITY_BOOT, seed=protocol.seed, ddof=protocol.ddof)
+    baseline["se"] = {m: _std(v) for m, v in base_scores.items()}
     say(f"halves A ({len(ia)}) vs B ({len(ib)}): FVD {baseline['fvd']:.4g}")
 
+    subj_b = [r.subject for r in half_b]
     rows: list[dict[str, Any]] = []
     non_monotone: list[str] = []
     for name, values in strengths.items():
-        previous = baseline["fvd"]
+        previous, prev_scores = {"fvd": baseline["fvd"]}, base_scores
         for strength in values:
             d = Distortion(name, float(strength), protocol.seed)
             dist = cached_features(dataset.name, half_b, spec, sources, max_videos=protocol.max_real,
@@ -228,16 +275,18 @@ def run_sanity(protocol: EvalProtocol, strengths: Mapping[str, Sequence[float]] 
                                    desc=f"distorted real ({d.label})")
             fd = dist["i3d"]
             value = _fvd(fa, fd, protocol.ddof)
-            rises = _rises(value, previous)
-            rows.append({"distortion": name, "strength": float(strength), "fvd": value,
-                         "kvd": kvd_from_features(fa, fd), "cfvd": None, "sfvd": None, "targets": ["fvd"],
-                         "rises": bool(rises)})
+            row = {"distortion": name, "strength": float(strength), "fvd": value, "kvd": kvd_from_features(fa, fd),
+                   "cfvd": None, "sfvd": None, "targets": ["fvd"]}
+            scores = resampled_scores(fd, subj_b, fa, subj_a, n_boot=SANITY_BOOT, seed=protocol.seed,
+                                      ddof=protocol.ddof)
+            rises = _score_rise(row, previous, scores, prev_scores)
+            rows.append(row | {"rises": bool(rises)})
             if f32 is not None:
                 rows[-1]["fvd_fp32"] = _fvd(f32[ia], dist["i3d_fp32"], protocol.ddof)
             if not rises:
                 non_monotone.append(d.label)
-            say(f"{d.label}: FVD {value:.4g}{'' if rises else '  <- NOT above the previous strength'}")
-            previous = value
+            say(f"{d.label}: FVD {value:.4g} ({_rise_text(row)}){'' if rises else '  <- rise <= 2 SE'}")
+            previous, prev_scores = {"fvd": value}, scores
     notes = reference_notes(protocol, len(records), 0)[1:] if protocol.overrides else []
     if short:
         notes.append(f"{len(short)} real video(s) shorter than {protocol.n_frames} frames have no "
@@ -254,7 +303,7 @@ def run_sanity(protocol: EvalProtocol, strengths: Mapping[str, Sequence[float]] 
                                       batch_size=protocol.batch_size, progress=progress, log_fn=say,
                                       desc=f"real ({other} split: other subjects)")["i3d"]
         try:
-            rows += _set_rows(feats, records, ib, donor_feats, donor_recs, fa, cls_a, subj_a, baseline,
+            rows += _set_rows(feats, records, ib, donor_feats, donor_recs, fa, cls_a, subj_a, baseline, base_scores,
                               set_strengths, protocol, non_monotone, say)
         except (KeyError, ValueError) as e:  # e.g. a subset without every (subject, class) pair in half B
             notes.append(f"set-level rows skipped: {e}")
@@ -267,8 +316,10 @@ def run_sanity(protocol: EvalProtocol, strengths: Mapping[str, Sequence[float]] 
     if min(len(ia), len(ib)) < (source_dim := feats.shape[1]):
         notes.append(f"each half holds fewer videos than the feature dimension ({source_dim}): FVD is biased upwards; "
                      "only the ordering of rows is meaningful")
+    notes.append(f"rule: {RULE}. In brackets after each SE: the SE of the rise itself (paired: the same resampled "
+                 "subjects at both strengths), for information; the rule uses the SE at the setting")
     if non_monotone:
-        notes.append(f"non-monotone rows: {', '.join(non_monotone)}")
+        notes.append(f"rows without a rise of more than {RISE_SE:g} SE: {', '.join(non_monotone)}")
     proto = protocol.to_dict() | {"resolution": resolution, "mode": "sanity", "detector_info": info,
                                   "strengths": {k: list(v) for k, v in strengths.items()},
                                   "set_strengths": list(set_strengths or []), "max_subjects": max_subjects,
@@ -279,8 +330,8 @@ def run_sanity(protocol: EvalProtocol, strengths: Mapping[str, Sequence[float]] 
 
 def _set_rows(feats: np.ndarray, records: Sequence[VideoRecord], ib: Sequence[int], donor_feats: np.ndarray,
               donor_recs: Sequence[VideoRecord], fa: np.ndarray, cls_a: list[str], subj_a: list[str],
-              baseline: dict[str, Any], set_strengths: Sequence[float], protocol: EvalProtocol,
-              non_monotone: list[str], say: LogFn) -> list[dict[str, Any]]:
+              baseline: dict[str, Any], base_scores: dict[str, np.ndarray], set_strengths: Sequence[float],
+              protocol: EvalProtocol, non_monotone: list[str], say: LogFn) -> list[dict[str, Any]]:
     """The set-level rows: half B's (subject, class) pairs re-pointed at other rows (same split or the donors)."""
     allf = np.concatenate([feats, donor_feats])
     off = len(records)
@@ -297,7 +348,7 @@ def _set_rows(feats: np.ndarray, records: Sequence[VideoRecord], ib: Sequence[in
             "class-swap": lambda f: swap_classes(alt, f, protocol.seed)}
     out = []
     for name, targets in SET_ROWS.items():
-        previous = dict(baseline)
+        previous, prev_scores = dict(baseline), base_scores
         for strength in set_strengths:
             rows, subj, cls = flatten(make[name](float(strength)))
             fd = allf[rows]
@@ -305,14 +356,16 @@ def _set_rows(feats: np.ndarray, records: Sequence[VideoRecord], ib: Sequence[in
                    "kvd": kvd_from_features(fa, fd),
                    "cfvd": _group_mean(fd, [class_name[c] for c in cls], fa, cls_a, protocol.ddof),
                    "sfvd": _group_mean(fd, list(subj), fa, subj_a, protocol.ddof), "targets": list(targets)}
-            row["rises"] = all(_rises(row[t], previous[t]) for t in targets)
+            scores = resampled_scores(fd, list(subj), fa, subj_a, gen_classes=[class_name[c] for c in cls],
+                                      real_classes=cls_a, n_boot=SANITY_BOOT, seed=protocol.seed, ddof=protocol.ddof)
+            row["rises"] = _score_rise(row, previous, scores, prev_scores)
             label = f"{name}@{strength:g}"
             if not row["rises"]:
                 non_monotone.append(label)
-            say(f"{label}: " + ", ".join(f"{t} {row[t]:.4g}" for t in targets)
-                + ("" if row["rises"] else "  <- NOT above the previous strength"))
+            say(f"{label}: " + ", ".join(f"{t} {row[t]:.4g}" for t in targets) + f" ({_rise_text(row)})"
+                + ("" if row["rises"] else "  <- rise <= 2 SE"))
             out.append(row)
-            previous = row
+            previous, prev_scores = row, scores
     return out
 
 

@@ -97,7 +97,7 @@ def sanity_rows(result: Any) -> list[dict[str, Any]]:
     for r in result.table_rows():
         row = {"distortion": r["distortion"], "strength": r["strength"], "fvd": fmt(r["fvd"], "fvd"),
                "cfvd": fmt(r.get("cfvd"), "cfvd"), "sfvd": fmt(r.get("sfvd"), "sfvd"), "kvd": fmt(r["kvd"], "kvd"),
-               "targets": r.get("targets", ""), "rises": r["rises"]}
+               "targets": r.get("targets", ""), "rise / SE": r.get("rise / SE", ""), "rises": r["rises"]}
         if other:
             b = other.get((r["distortion"], r["strength"]), {})
             name = result.beside.detector.get("name", "beside")
@@ -120,18 +120,20 @@ def render_eval(result: Any) -> str:
 
 def render_sanity(result: Any) -> str:
     """The printed sanity report: protocol line, warning, table, verdict and notes."""
-    lines = protocol_header(result.protocol, result.detector,
-                            prefix="Sanity mode (real half A vs real / distorted half B). Protocol: ")
+    lines = [f"Command: `{result.command}`", ""] if getattr(result, "command", None) else []
+    lines += protocol_header(result.protocol, result.detector,
+                             prefix="Sanity mode (real half A vs real / distorted half B). Protocol: ")
     lines += ["", to_markdown(sanity_rows(result)), ""]
-    lines.append("FVD rises with every distortion strength: OK" if result.monotone else
-                 f"FLAG: FVD does not rise at {', '.join(result.non_monotone)}")
+    lines.append("Every row's target metric rises by more than 2 SE: OK" if result.monotone else
+                 f"FLAG: no rise of more than 2 SE at {', '.join(result.non_monotone)}")
     lines += [f"note: {n}" for n in result.notes]
     b = getattr(result, "beside", None)
     if b is not None:
         n_subj = b.protocol.get("max_subjects")
         lines.append(f"beside: {b.detector.get('name')} on the first {n_subj} subjects of each split (halves "
                      f"{b.baseline['n_a']} vs {b.baseline['n_b']}; target shown: the row's last target metric): "
-                     + ("every row rises" if b.monotone else f"does not rise at {', '.join(b.non_monotone)}"))
+                     + ("every row rises by more than 2 SE" if b.monotone
+                        else f"no rise of more than 2 SE at {', '.join(b.non_monotone)}"))
         lines += [f"beside note: {n}" for n in b.notes]
     return "\n".join(lines)
 

@@ -46,12 +46,20 @@ def test_bench_writes_tables_for_every_method(bench_out):
     # the real-vs-real floor: two disjoint halves of the real test videos, with an interval around its value
     floor = res["methods"]["floor"]["test"]
     assert floor["n_generated"] + floor["n_real"] == res["methods"]["lfdm"]["test"]["n_real"]
-    assert floor["fvd_ci"][0] < floor["fvd"] < floor["fvd_ci"][1]
+    assert 0 <= floor["fvd_ci"][0] <= floor["fvd_ci"][1]
     assert "disjoint halves" in res["table_notes"]["test"]["what"]["floor"]
     for m in ("lfdm", "ldm"):
         assert {"test", "train", "gap"} <= set(res["methods"][m])
     t = res["methods"]["lfdm"]["test"]
-    assert t["fvd"] >= 0 and t["n_generated"] == 14 and t["fvd_ci"][0] < t["fvd"] < t["fvd_ci"][1]
+    assert t["fvd"] >= 0 and t["n_generated"] == 14 and 0 <= t["fvd_ci"][0] <= t["fvd_ci"][1]
+    # differences to LFDM: paired over the same resampled subjects, from the features each evaluation wrote
+    for m in ("ldm", "static", "retrieval", "lfae"):
+        d = res["methods"][m]["test"]
+        assert d["fvd_diff_lfdm"] == pytest.approx(d["fvd"] - t["fvd"], rel=1e-6, abs=1e-9), m
+        assert d["fvd_diff_lfdm_ci"][0] <= d["fvd_diff_lfdm_ci"][1]
+    assert "fvd_diff_lfdm" not in t and "fvd_diff_lfdm" not in res["methods"]["real"]["test"]
+    assert res["table_notes"]["test"]["difference"]["n_subjects"] == 2
+    assert (root / "out/metrics/differences_test.json").is_file()
     assert res["table_notes"]["test"]["group_sizes"]["lfdm"]["cfvd"]["generated"] == 2
     assert res["table_notes"]["test"]["interval"]["n_boot"] == 20
     assert set(res["autoencoders"]) >= {"LFAE (predicted flows)", "LFAE (flows fitted to the target)", "LDM-AE",
@@ -60,7 +68,9 @@ def test_bench_writes_tables_for_every_method(bench_out):
         assert res["models"][name]["unet_params"] > 0 and res["models"][name]["unet_train_gflop_per_step"] > 0
     md = (root / "out/tables.md").read_text()
     assert "Main table, test subjects" in md and "LFDM" in md and "Generalisation" in md and "Run facts" in md
-    assert "real vs real (disjoint halves)" in md and "bootstrap resamples of both" in md and "per class: 2" in md
+    assert "real vs real (disjoint halves)" in md and "subject-cluster bootstrap" in md and "per class: 2" in md
+    assert "FVD - LFDM [95% CI]" in md and "(reference)" in md
+    assert "fvd_diff_lfdm" in (root / "out/main_test.csv").read_text()
     assert "\\toprule" in (root / "out/tables.tex").read_text()
     assert (root / "out/main_test.csv").is_file() and (root / "out/grids/lfdm_test.png").is_file()
     # the static baseline reproduces the source exactly: its PSNR on frame 0 dominates; real has no PSNR

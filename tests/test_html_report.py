@@ -39,7 +39,10 @@ def _results(hardware, fvd):
     return {"benchmark": {"name": "bench-html", "hardware": hardware, "config": {"methods": ["lfdm", "static"]}},
             "protocol": PROTOCOL, "detector": DETECTOR,
             "methods": {"lfdm": {"test": _split(fvd), "train": _split(fvd - 10), "gap": {"fvd": 10.0}},
-                        "static": {"test": _split(fvd + 50)}},
+                        "static": {"test": {**_split(fvd + 50), "fvd_diff_lfdm": 50.0,
+                                            "fvd_diff_lfdm_ci": [48.5, 51.25]}}},
+            "table_notes": {"test": {"difference": {"method": "paired subject-cluster bootstrap", "n_boot": 20,
+                                                    "n_subjects": 2, "reference": "lfdm"}}},
             "autoencoders": {"LFAE": {"l1": 0.0456, "psnr": 25.125, "ssim": 0.8125, "frames": 100}},
             "models": {"LFDM": {"unet_params": 123456, "train_batch_shape": [4, 3, 10, 8, 8]}},
             "facts": {"hardware": hardware, "seeds": {"train": 7}, "note": HOSTILE},
@@ -215,7 +218,7 @@ def test_page_of_one_folder(tmp_path):
     assert out / "ablation" / "plots" / "fvd_vs_steps.png" in files and out / "results.json" in files
     body = "".join(page.text)
     for s in ("Autoencoders", "0.0456", "123,456", "[4, 3, 10, 8, 8]", "calibration", "3.50", "ddim_s2_g1", "9.88",
-              "FVD gap (test - train)", "i3d_pretrained_400.pt"):
+              "FVD gap (test - train)", "i3d_pretrained_400.pt", "FVD - LFDM", "paired subject-cluster bootstrap"):
         assert s in body, s
     assert "NOT comparable" not in body  # a pretrained detector: no warning
 

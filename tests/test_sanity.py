@@ -116,17 +116,27 @@ def test_sanity_fvd_rises_with_strength_and_is_cached(tiny4, tmp_path: Path) -> 
     # the per-frame distortions (these features hold mean colours, which a hue rotation need not move monotonically)
     strengths = {k: v for k, v in DEFAULT_STRENGTHS.items() if k != "colour"}
     res = run_sanity(protocol, strengths, dataset=tiny4, detector=det, cache=cache)
-    assert res.monotone, render_sanity(res)
     assert len(res.rows) == 12 and res.baseline["n_a"] == res.baseline["n_b"] == 24
     for name in strengths:
         fvds = [res.baseline["fvd"]] + [r["fvd"] for r in res.rows if r["distortion"] == name]
         assert all(b > a for a, b in zip(fvds, fvds[1:])), (name, fvds)
+    # the 2-SE rule: a row passes exactly when its rise exceeds twice the SE at its setting ...
+    for r in res.rows:
+        assert r["rise"]["fvd"] > 0 and r["se"]["fvd"] > 0
+        assert r["rises"] == (r["rise"]["fvd"] > 2 * r["se"]["fvd"]) and r["se_rise"]["fvd"] > 0
+    assert res.non_monotone == [f"{r['distortion']}@{r['strength']:g}" for r in res.rows if not r["rises"]]
+    # ... so a rise inside the resampling noise fails although the FVD goes up (blur of 1 px on 32 px frames; the
+    # old "any rise" rule passed it), while the strong distortions pass
+    blur1 = next(r for r in res.rows if r["distortion"] == "blur" and r["strength"] == 1.0)
+    assert 0 < blur1["rise"]["fvd"] < blur1["se"]["fvd"] and "blur@1" in res.non_monotone
+    assert all(r["rises"] for r in res.rows if r["distortion"] in ("noise", "freeze"))
     text = render_sanity(res)
-    assert "none (halves A vs B)" in text and "FVD rises with every distortion strength: OK" in text
+    assert "none (halves A vs B)" in text and "FLAG: no rise of more than 2 SE at blur@1" in text
+    assert "rise / SE" in text and "subject-cluster bootstrap" in text
     assert "NOT comparable with published numbers" in text
     paths = write_sanity(res, tmp_path / "out", environment={"test": True})
     saved = json.loads(paths["json"].read_text())
-    assert saved["monotone"] is True and saved["protocol"]["resolution"] == 32
+    assert saved["monotone"] is False and saved["protocol"]["resolution"] == 32 and "2 SE" in saved["rule"]
     assert saved["environment"] == {"test": True}
     # second run: everything (real and distorted halves) comes from the cache
     det2 = FunctionDetector(sanity_features, "sanity-features")
@@ -142,7 +152,7 @@ def test_sanity_flags_non_monotone_rows(tiny4) -> None:
     protocol = EvalProtocol(dataset=tiny4.name, split="both", n_frames=10)
     res = run_sanity(protocol, {"shuffle": (0.5, 1.0)}, dataset=tiny4, detector=colour_only, cache=None)
     assert not res.monotone and res.non_monotone == ["shuffle@0.5", "shuffle@1"]
-    assert "FLAG: FVD does not rise at shuffle@0.5, shuffle@1" in render_sanity(res)
+    assert "FLAG: no rise of more than 2 SE at shuffle@0.5, shuffle@1" in render_sanity(res)
     with pytest.raises(ValueError, match="strictly increasing"):
         run_sanity(protocol, {"noise": (0.2, 0.1)}, dataset=tiny4, detector=colour_only, cache=None)
 
