@@ -142,10 +142,10 @@ def fvd_differences(metrics_dir: Path, split: str, n_boot: int, seed: int, ddof:
     cached = metrics_dir / f"differences_{split}.json"
     if cached.is_file():
         try:
-            old = json.loads(cached.read_text())
+            old = read_json(cached)
             if old.get("key") == key:
                 return old["differences"]
-        except (ValueError, KeyError):  # a damaged cache file is recomputed
+        except (ValueError, KeyError, AttributeError):  # a damaged cache file is recomputed
             pass
     sets = {}
     for m, p in files.items():
