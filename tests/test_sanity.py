@@ -119,7 +119,12 @@ def test_sanity_fvd_rises_with_strength_and_is_cached(tiny4, tmp_path: Path) -> 
     assert len(res.rows) == 12 and res.baseline["n_a"] == res.baseline["n_b"] == 24
     for name in strengths:
         fvds = [res.baseline["fvd"]] + [r["fvd"] for r in res.rows if r["distortion"] == name]
-        assert all(b > a for a, b in zip(fvds, fvds[1:])), (name, fvds)
+        # every strength above the undistorted halves; the strengths in order where the distortion is not a random
+        # draw (which frames a shuffle moves is drawn per video from its path, i.e. from pytest's tmp folder, and
+        # on 24 videos half and all frames shuffled can land either way)
+        assert all(f > fvds[0] for f in fvds[1:]), (name, fvds)
+        if name != "shuffle":
+            assert all(b > a for a, b in zip(fvds, fvds[1:])), (name, fvds)
     # the 2-SE rule: a row passes exactly when its rise exceeds twice the SE at its setting ...
     for r in res.rows:
         assert r["rise"]["fvd"] > 0 and r["se"]["fvd"] > 0
