@@ -33,6 +33,7 @@ from lfdm_bench.baselines.ldm.autoencoder import AutoencoderLoss, KLAutoencoder,
 from lfdm_bench.metrics.vcnn.corpus import Corpus, CorpusSpec
 from lfdm_bench.metrics.vcnn.train import TrainConfig as _VCNNTrain
 from lfdm_bench.metrics.vcnn.train import deterministic
+from lfdm_bench.utils.paths import resolve_shipped_json, shipped_names
 
 __all__ = ["WEIGHTS_DIR", "DEFAULT_CORPORA", "DEFAULT_ARCHITECTURES", "AutoencoderChecksumError", "PretrainConfig",
            "PretrainedAE", "pretrain_autoencoder", "ae_reconstructor", "video_scores", "export_autoencoder",
@@ -225,22 +226,13 @@ def export_autoencoder(trained: PretrainedAE, corpus: Corpus, out_dir: str | os.
 
 def shipped_autoencoders() -> list[str]:
     """Names of the pretrained autoencoders shipped in the package (``baselines/ldm/weights/*.json``)."""
-    return sorted(p.stem for p in WEIGHTS_DIR.glob("*.json"))
+    return shipped_names(WEIGHTS_DIR)
 
 
 def resolve_metadata(name_or_path: str | os.PathLike[str]) -> Path:
     """The metadata JSON of a shipped name (``synth-faces-klae-v1``) or a JSON path; errors list the shipped ones."""
-    p = Path(name_or_path)
-    if p.suffix == ".json":
-        if not p.is_file():
-            raise FileNotFoundError(f"autoencoder metadata {p} does not exist")
-        return p.resolve()
-    cand = WEIGHTS_DIR / f"{p}.json"
-    if cand.is_file():
-        return cand
-    raise FileNotFoundError(f"unknown pretrained autoencoder {str(name_or_path)!r} (ae.pretrained); shipped: "
-                            f"{', '.join(shipped_autoencoders()) or 'none'}, or the path of a .json written by "
-                            "`lfdm-bench ldm-ae train --out DIR`")
+    return resolve_shipped_json(name_or_path, WEIGHTS_DIR, "pretrained autoencoder (ae.pretrained)",
+                                "lfdm-bench ldm-ae train --out DIR")
 
 
 def load_pretrained(name_or_path: str | os.PathLike[str]) -> tuple[KLAutoencoder, dict[str, Any]]:

@@ -22,3 +22,26 @@ def cache_dir(kind: str) -> Path:
     p = cache_root() / kind
     p.mkdir(parents=True, exist_ok=True)
     return p
+
+
+def shipped_names(folder: Path) -> list[str]:
+    """Names of the weights shipped in a package folder: the stems of its ``*.json`` metadata files."""
+    return sorted(p.stem for p in Path(folder).glob("*.json"))
+
+
+def resolve_shipped_json(name_or_path: str | os.PathLike[str], folder: Path, what: str, written_by: str) -> Path:
+    """The metadata JSON of shipped weights: a shipped name (a ``folder/<name>.json``) or a ``.json`` path.
+
+    ``what`` names the kind in errors (``embedded detector``), ``written_by`` the command that writes such a file;
+    an unknown name is a ``FileNotFoundError`` listing the shipped ones."""
+    text = str(name_or_path)
+    p = Path(text)
+    if p.suffix == ".json":
+        if not p.is_file():
+            raise FileNotFoundError(f"{what} metadata {p} does not exist")
+        return p.resolve()
+    cand = Path(folder) / f"{text}.json"
+    if cand.is_file():
+        return cand
+    raise FileNotFoundError(f"unknown {what} {text!r}; shipped: {', '.join(shipped_names(folder)) or 'none'} "
+                            f"(in {folder}), or give the path of a .json written by `{written_by}`")

@@ -27,6 +27,7 @@ from torch import Tensor
 from lfdm_bench.metrics.detector import DetectorInfo
 from lfdm_bench.metrics.vcnn.corpus import SubjectOverlapError, check_no_shared_subjects, record_fingerprints
 from lfdm_bench.metrics.vcnn.model import RESIZE_RULE, VCNN, VCNNConfig, prepare_videos
+from lfdm_bench.utils.paths import resolve_shipped_json, shipped_names
 
 __all__ = ["WEIGHTS_DIR", "DEFAULT_DETECTORS", "DetectorChecksumError", "EmbeddedDetectorInfo", "VCNNDetector",
            "shipped_detectors", "is_vcnn_detector", "resolve_metadata", "load_detector", "default_detector_for",
@@ -64,7 +65,7 @@ class EmbeddedDetectorInfo(DetectorInfo):
 
 def shipped_detectors() -> list[str]:
     """Names of the detectors shipped in the package (``metrics/vcnn/weights/*.json``)."""
-    return sorted(p.stem for p in WEIGHTS_DIR.glob("*.json"))
+    return shipped_names(WEIGHTS_DIR)
 
 
 def is_vcnn_detector(value: Any) -> bool:
@@ -85,18 +86,7 @@ def is_vcnn_detector(value: Any) -> bool:
 
 def resolve_metadata(name_or_path: str | os.PathLike[str]) -> Path:
     """The metadata JSON of a shipped name (``synth-faces-vcnn-v1``) or a JSON path; errors list the shipped ones."""
-    text = str(name_or_path)
-    p = Path(text)
-    if p.suffix == ".json":
-        if not p.is_file():
-            raise FileNotFoundError(f"detector metadata {p} does not exist")
-        return p.resolve()
-    cand = WEIGHTS_DIR / f"{text}.json"
-    if cand.is_file():
-        return cand
-    raise FileNotFoundError(f"unknown embedded detector {text!r}; shipped: {', '.join(shipped_detectors()) or 'none'} "
-                            f"(in {WEIGHTS_DIR}), or give the path of a detector's .json written by "
-                            "`lfdm-bench detector train --out DIR`")
+    return resolve_shipped_json(name_or_path, WEIGHTS_DIR, "embedded detector", "lfdm-bench detector train --out DIR")
 
 
 def _sha256(path: Path) -> str:
