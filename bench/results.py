@@ -17,14 +17,13 @@ from lfdm_bench.baselines.ldm.autoencoder import KLAutoencoder, KLAutoencoderCon
 from lfdm_bench.bench.config import BenchConfig
 from lfdm_bench.checkpoints import load_checkpoint, run_record
 from lfdm_bench.config import to_dict
-from lfdm_bench.utils.io import read_json
 from lfdm_bench.lfdm.config import LFDMConfig
 from lfdm_bench.metrics.presets import get_preset
 from lfdm_bench.metrics.uncertainty import paired_differences
 from lfdm_bench.models.lfae.lfae import LFAE, LFAEConfig
 from lfdm_bench.models.video_diffusion import VideoDiffusion, VideoDiffusionConfig
 from lfdm_bench.runs import environment, hardware_summary
-from lfdm_bench.utils.io import atomic_save, atomic_write_json
+from lfdm_bench.utils.io import atomic_save, atomic_write_json, read_json
 
 REFERENCE_METHOD = "lfdm"
 """The method every other one is compared with (paired differences of FVD, :func:`fvd_differences`)."""

@@ -108,8 +108,9 @@ def _atomic(path: str | os.PathLike, write: Callable[[str], None]) -> None:
     except BaseException as e:
         if os.path.exists(tmp):
             os.unlink(tmp)
-        if isinstance(e, OSError) and _naming(e, path) is not e:
-            raise _naming(e, path) from e
+        named = _naming(e, path) if isinstance(e, OSError) else e
+        if named is not e:
+            raise named from e
         raise
 
 
