@@ -1,4 +1,4 @@
-"""The `lfdm-bench` command line (import name ``lfdm_bench.cli``): a thin click layer over the library.
+"""The `lfdm-bench` command line (import name ``cli``): a thin click layer over the library.
 
 Each command group lives beside the code it drives (``lfdm_bench/data/commands.py``, ``metrics/commands.py``, ...)
 and is listed in :data:`COMMANDS` with its one-line help, so ``lfdm-bench --help`` imports none of them (nor torch);
@@ -18,25 +18,25 @@ import lfdm_bench
 # order `--help` lists them
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "data": ("lfdm_bench.data.commands", "data", "Datasets: generate the synthetic ones, inspect any of them."),
-    "train": ("lfdm_bench.cli", "train",
+    "train": ("cli", "train",
               "Train LFDM (stage 1 LFAE, stage 2 flow DM) or the LDM baseline; resumes an interrupted run by itself."),
-    "sample": ("lfdm_bench.cli", "sample", "Generate the evaluation set of a trained run (every subject x class of a "
+    "sample": ("cli", "sample", "Generate the evaluation set of a trained run (every subject x class of a "
                "split) as mp4 + manifest."),
-    "eval": ("lfdm_bench.metrics.commands", "eval_cmd", "Evaluate generated videos (FVD, cFVD, sFVD, KVD, PSNR, SSIM, "
+    "eval": ("metrics.commands", "eval_cmd", "Evaluate generated videos (FVD, cFVD, sFVD, KVD, PSNR, SSIM, "
              "class accuracy) against a dataset's real videos under an explicit protocol, or run the sanity table "
              "(--sanity)."),
-    "bench": ("lfdm_bench.bench.commands", "bench", "Run the benchmark: data, train LFDM + LDM, sample every method on "
+    "bench": ("bench.commands", "bench", "Run the benchmark: data, train LFDM + LDM, sample every method on "
               "train and test subjects, evaluate FVD / cFVD / sFVD / KVD / class accuracy / PSNR / SSIM, write grids "
               "and paper-style tables."),
-    "ablate": ("lfdm_bench.bench.ablate", "ablate", "Sampler ablation of a trained run: FVD, class accuracy, seconds "
+    "ablate": ("bench.ablate", "ablate", "Sampler ablation of a trained run: FVD, class accuracy, seconds "
                "and NFE per video over samplers x steps x guidance (x eta for DDIM), all on the same evaluation set."),
-    "report": ("lfdm_bench.bench.report", "report", "Side-by-side tables of results.json / ablation.json from one or "
+    "report": ("bench.report", "report", "Side-by-side tables of results.json / ablation.json from one or "
                "more folders, such as a GPU cluster's and a laptop's; refuses to mix protocols unless --allow-mixed."),
-    "experiment": ("lfdm_bench.bench.experiments", "experiment", "The paper's other experiments: unconditional "
+    "experiment": ("bench.experiments", "experiment", "The paper's other experiments: unconditional "
                    "generation, a new domain, BERT vs one-hot text, grid vs displacement flow target."),
-    "detector": ("lfdm_bench.metrics.vcnn.commands", "detector", "The embedded-domain FVD detector (VCNN): train it "
+    "detector": ("metrics.vcnn.commands", "detector", "The embedded-domain FVD detector (VCNN): train it "
                  "reproducibly, show what is shipped."),
-    "ldm-ae": ("lfdm_bench.baselines.ldm.commands", "ldm_ae", "The LDM baseline's pretrained KL autoencoder: retrain "
+    "ldm-ae": ("baselines.ldm.commands", "ldm_ae", "The LDM baseline's pretrained KL autoencoder: retrain "
                "it reproducibly, show what is shipped."),
 }
 
@@ -110,7 +110,7 @@ def train(model: str, stage: str, config: str | None, out: str | None, overrides
 def _train_lfdm(config: str, overrides: tuple[str, ...], out: str | None, stage: str, progress: bool) -> None:
     from lfdm_bench.lfdm.config import load_lfdm_config
     from lfdm_bench.lfdm.train import open_lfdm_run, train_lfdm_run
-    from lfdm_bench.metrics.reconstruction import evaluate_lfae_run
+    from metrics.reconstruction import evaluate_lfae_run
     from lfdm_bench.utils.dist import is_main_process
 
     cfg = load_lfdm_config(config, overrides)
@@ -127,8 +127,8 @@ def _train_lfdm(config: str, overrides: tuple[str, ...], out: str | None, stage:
 
 
 def _train_ldm(config: str, overrides: tuple[str, ...], out: str | None, stage: str, progress: bool) -> None:
-    from lfdm_bench.baselines.ldm.config import load_ldm_config
-    from lfdm_bench.baselines.ldm.train import open_ldm_run, train_ldm_run
+    from baselines.ldm.config import load_ldm_config
+    from baselines.ldm.train import open_ldm_run, train_ldm_run
 
     cfg = load_ldm_config(config, overrides)
     run = open_ldm_run(cfg, out, config, overrides)

@@ -10,7 +10,7 @@
   subject and class, a new motion draw, not in the reference set), read like the reference clips. Its frame 0 is the
   source image (every take of a pair starts from the same rest pose). Evaluated like a generator, at the methods'
   sizes (546 vs 546 on the default benchmark; cFVD groups 78 vs 78, sFVD 21 vs 21): the floor of every metric.
-- ``retrieval`` (needs a trained LFAE) lives in :mod:`lfdm_bench.baselines.retrieval`.
+- ``retrieval`` (needs a trained LFAE) lives in :mod:`baselines.retrieval`.
 
 All produce the same sample folder + manifest as the generators (:func:`lfdm_bench.sampling.generate`), so ``eval``
 treats them alike.

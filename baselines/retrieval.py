@@ -10,11 +10,11 @@ each of its frames (:meth:`LFAE.dm_target_from_video`) and renders them on the s
 of the autoencoder itself: each source video's *own* motion (frame 0 to every frame) rendered on its frame 0, i.e.
 the LFAE's reconstruction of the real take. ``lfae`` uses the flow predictor's flows from (frame 0, frame t) as they
 come; ``lfae_fit`` refines them by Adam steps against the target frame itself (:meth:`LFAE.refine_flow`, the steps of
-:func:`lfdm_bench.metrics.reconstruction.fit_steps`): an oracle that sees the frames it renders. Neither is a
+:func:`metrics.reconstruction.fit_steps`): an oracle that sees the frames it renders. Neither is a
 ceiling LFDM can reach by construction: its DM is trained on fitted flows of training videos and samples flows
 without seeing any target.
 
-``static``, ``real`` and ``real_fresh`` come from :mod:`lfdm_bench.baselines.calibration`. :func:`sample_baseline`
+``static``, ``real`` and ``real_fresh`` come from :mod:`baselines.calibration`. :func:`sample_baseline`
 writes their sample folders (``RUN/samples/<split>_<kind>/``, method = the kind) over the evaluation set of a run,
 exactly the sources and seeds the generators get; ``retrieval`` also writes ``retrieved.json`` (sample id ->
 the training video whose motion was used).
@@ -29,7 +29,7 @@ from typing import Sequence
 
 import torch
 
-from lfdm_bench.baselines.calibration import assign_fresh_takes, real_generator, static_generator, video_generator
+from baselines.calibration import assign_fresh_takes, real_generator, static_generator, video_generator
 from lfdm_bench.checkpoints import run_record
 from lfdm_bench.config import from_dict
 from lfdm_bench.data.config import DataConfig
@@ -37,7 +37,7 @@ from lfdm_bench.data.dataset import ClipDataset
 from lfdm_bench.data.loading import load_data
 from lfdm_bench.data.records import VideoRecord
 from lfdm_bench.lfdm.load import load_lfae
-from lfdm_bench.metrics.reconstruction import fit_steps
+from metrics.reconstruction import fit_steps
 from lfdm_bench.runs import Run
 from lfdm_bench.sampling.config import SampleConfig
 from lfdm_bench.sampling.eval_set import EvalSource, build_eval_set

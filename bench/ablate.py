@@ -5,9 +5,9 @@ oddly, that more DDIM steps did not help). :func:`run_ablation` reproduces that 
 
 * every grid point samples the SAME evaluation set (same source images, same per-source seeds: the run's
   ``sample.seed``) with :func:`~lfdm_bench.sampling.run.sample_lfdm_run` or
-  :func:`~lfdm_bench.baselines.ldm.sample.sample_ldm_run` (chosen by :func:`lfdm_bench.generators.open_trained_run`
+  :func:`~baselines.ldm.sample.sample_ldm_run` (chosen by :func:`lfdm_bench.generators.open_trained_run`
   from the run's checkpoints) into ``OUT/samples/<point>/``;
-* each sample folder is scored with :func:`lfdm_bench.metrics.evaluate.evaluate` under ONE :class:`EvalProtocol` (real
+* each sample folder is scored with :func:`metrics.evaluate.evaluate` under ONE :class:`EvalProtocol` (real
   features are cached, so only the generated videos go through the detector at each point);
 * eta only matters for ``ddim`` / ``diffusers-ddim``: other samplers are not multiplied by the eta values (their
   rows have ``eta = None``); ``ddpm`` ignores steps: it runs once per guidance value with all ``T`` steps and its
@@ -17,7 +17,7 @@ oddly, that more DDIM steps did not help). :func:`run_ablation` reproduces that 
   (one batched forward over ``[cond; null]``, counted as 2).
 
 Outputs in ``OUT``: ``ablation.json`` (rows + the protocol + the environment; rewritten atomically after every point,
-so a rerun skips finished points), ``ablation.md`` / ``ablation.csv`` and the plots of :mod:`lfdm_bench.bench.plots`.
+so a rerun skips finished points), ``ablation.md`` / ``ablation.csv`` and the plots of :mod:`bench.plots`.
 
 Example::
 
@@ -36,16 +36,16 @@ from typing import Any, Callable, Iterable, Sequence
 import click
 import pandas as pd
 
-from lfdm_bench.bench.options import CONTEXT, RUN_DIR, CommaList, SamplerList, eval_arguments, eval_options, guarded
-from lfdm_bench.bench.plots import plot_all
-from lfdm_bench.bench.state import ResumeState
-from lfdm_bench.bench.tables import ablation_table
+from bench.options import CONTEXT, RUN_DIR, CommaList, SamplerList, eval_arguments, eval_options, guarded
+from bench.plots import plot_all
+from bench.state import ResumeState
+from bench.tables import ablation_table
 from lfdm_bench.data.registry import get_dataset
 from lfdm_bench.diffusion.samplers import resolve_sampler
 from lfdm_bench.generators import open_trained_run
-from lfdm_bench.metrics.evaluate import evaluate
-from lfdm_bench.metrics.format import protocol_header, to_markdown
-from lfdm_bench.metrics.protocol import EvalProtocol, parse_metrics
+from metrics.evaluate import evaluate
+from metrics.format import protocol_header, to_markdown
+from metrics.protocol import EvalProtocol, parse_metrics
 from lfdm_bench.runs import Run
 from lfdm_bench.sampling.generate import seconds_per_video
 from lfdm_bench.utils.io import atomic_write_text, ensure_writable
@@ -172,17 +172,17 @@ def run_ablation(run_dir: str | Path, samplers: Sequence[str] = ("ddim",), steps
         per_pair: videos per (subject, class) pair of the split.
         max_videos: evaluate at most this many generated videos (class-stratified, seeded, so the same subset at
             every point); the whole evaluation set of the split is still sampled.
-        metrics: names from :data:`lfdm_bench.metrics.protocol.METRICS` (``fvd``, ``cfvd``, ``sfvd``, ``kvd``,
+        metrics: names from :data:`metrics.protocol.METRICS` (``fvd``, ``cfvd``, ``sfvd``, ``kvd``,
         ``acc``, ...).
         max_subjects: sample only the first N subjects of the split (every class of each): a cheaper,
             class-balanced grid; ``max_videos`` then subsamples what was sampled.
         out: output folder (default ``RUN/ablation``).
         detector: I3D weight path or ``"i3d-random"`` (protocol setting), or a
-            :class:`~lfdm_bench.metrics.real_cache.FeatureSource` replacing the protocol's I3D (tests; its ``info`` is
+            :class:`~metrics.real_cache.FeatureSource` replacing the protocol's I3D (tests; its ``info`` is
             recorded).
-        cache: real-feature cache (``True``: default folder; see :func:`lfdm_bench.metrics.evaluate.evaluate`).
-        plots: write the PNG plots of :mod:`lfdm_bench.bench.plots`.
-        **protocol_kwargs: :class:`~lfdm_bench.metrics.protocol.EvalProtocol` fields (``detector`` name via
+        cache: real-feature cache (``True``: default folder; see :func:`metrics.evaluate.evaluate`).
+        plots: write the PNG plots of :mod:`bench.plots`.
+        **protocol_kwargs: :class:`~metrics.protocol.EvalProtocol` fields (``detector`` name via
             ``i3d="i3d-random"`` or a path, ``n_frames``, ``resolution``, ``ddof``, ``bn_eps``, ``resize_method``,
             ``real_sampling``, ``max_real``, ``seed``, ``batch_size``, ``device``). ``n_frames`` defaults to the
             run's clip length.

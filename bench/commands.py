@@ -1,4 +1,4 @@
-"""`lfdm-bench bench`: the whole benchmark from one config (see :mod:`lfdm_bench.bench.pipeline`)."""
+"""`lfdm-bench bench`: the whole benchmark from one config (see :mod:`bench.pipeline`)."""
 
 from __future__ import annotations
 
@@ -18,8 +18,8 @@ import click
 def bench(config: str, out: str | None, overrides: tuple[str, ...], progress: bool) -> None:
     """Run the benchmark: data, train LFDM + LDM, sample every method on train and test subjects, evaluate FVD /
     cFVD / sFVD / KVD / class accuracy / PSNR / SSIM, write grids and paper-style tables. Resumable."""
-    from lfdm_bench.bench.config import BenchConfig
-    from lfdm_bench.bench.pipeline import Benchmark, BenchConfigMismatch
+    from bench.config import BenchConfig
+    from bench.pipeline import Benchmark, BenchConfigMismatch
     from lfdm_bench.config import ConfigError, load_config, resolve_config_path
     from lfdm_bench.runs import RunConfigMismatch
     from lfdm_bench.utils.errors import clean_errors

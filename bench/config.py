@@ -14,13 +14,13 @@ GENERATORS = ("lfdm", "ldm")
 @dataclass
 class BenchEvalConfig:
     """The evaluation protocol of every number of the benchmark (see
-    :class:`lfdm_bench.metrics.protocol.EvalProtocol`)."""
+    :class:`metrics.protocol.EvalProtocol`)."""
 
     metrics: tuple[str, ...] = ("fvd", "cfvd", "sfvd", "kvd", "acc", "psnr", "ssim", "motion")
     # "auto": the embedded dataset's shipped VCNN (synth-faces-vcnn-v1, ...); or a VCNN name / JSON, a path to I3D
     # weights (comparable only with a known published sha256), or i3d-random (a pipeline smoke test only)
     detector: str = "auto"
-    protocol: str = "lfdm-bench"  # FVD preset (lfdm_bench.metrics.presets): lfdm-bench, tf, stylegan-v, videogpt, ...
+    protocol: str = "lfdm-bench"  # FVD preset (metrics.presets): lfdm-bench, tf, stylegan-v, videogpt, ...
     # None = the preset's value; a value given here overrides the preset and is recorded as an override
     n_frames: int | None = None
     real_sampling: str | None = None
@@ -32,7 +32,7 @@ class BenchEvalConfig:
     precision: str | None = None  # fp32 (default of every preset) or bf16 (the fp32 drift is then stored)
     batch_size: int = 8
     # bootstrap resamples (of both the generated and the real videos) for the SE of the 95% FVD interval
-    # (lfdm_bench.metrics.uncertainty.fvd_interval; 0 = off)
+    # (metrics.uncertainty.fvd_interval; 0 = off)
     bootstrap: int = 200
     seed: int = 0
 
@@ -42,7 +42,7 @@ class BenchAblationConfig:
     """Table 3: a sampler x steps x guidance grid of each trained generator (LFDM and LDM: ``lfdm-bench ablate``
     inside the benchmark) on the first ``max_subjects`` VALIDATION subjects (every class; ``None``: all), against
     the real validation videos. Each generator's best setting by one rule
-    (:func:`lfdm_bench.bench.results.best_setting`) then samples its test and train videos: no setting is chosen on
+    (:func:`bench.results.best_setting`) then samples its test and train videos: no setting is chosen on
     the test subjects. ``samplers: []`` skips it (the run configs' samplers are used)."""
 
     samplers: tuple[str, ...] = ("ddim", "dpmsolver++")

@@ -7,8 +7,8 @@ same) with a short script that, once the page has loaded, writes the state of ``
 
 Usage::
 
-    python -m lfdm_bench.bench.html_browser OUT/report.html                    # check the images, print the result
-    python -m lfdm_bench.bench.html_browser OUT/report.html --png docs/report_page.png --height 1100 --colors 256
+    python -m bench.html_browser OUT/report.html                    # check the images, print the result
+    python -m bench.html_browser OUT/report.html --png docs/report_page.png --height 1100 --colors 256
 
 ``$LFDM_BENCH_CHROMIUM`` names the browser binary; otherwise the first of :data:`BROWSERS` on ``PATH``.
 """
@@ -112,7 +112,7 @@ def screenshot(page: str | Path, png: str | Path, *, width: int = 1280, height: 
 def main(argv: list[str] | None = None) -> int:
     import argparse
 
-    ap = argparse.ArgumentParser(prog="python -m lfdm_bench.bench.html_browser", description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m bench.html_browser", description=__doc__.split("\n\n")[0])
     ap.add_argument("page", type=Path, help="report.html")
     ap.add_argument("--png", type=Path, default=None, help="also write a screenshot of the top of the page here")
     ap.add_argument("--width", type=int, default=1280)

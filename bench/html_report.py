@@ -3,9 +3,9 @@ the sample folders), side by side.
 
 The page shows the protocol line (and the warning of a detector not comparable with published numbers), the main
 tables of every split with their intervals, the generalisation gap, the sample GIFs (per class: the source take,
-LFDM, LDM and the baselines for a few test subjects, :mod:`lfdm_bench.bench.sample_gifs`), the autoencoders, the
+LFDM, LDM and the baselines for a few test subjects, :mod:`bench.sample_gifs`), the autoencoders, the
 sampler ablation with its plots, the models and the run facts, then every other key of ``results.json`` as a table
-of its own. Tables are generic over the keys of the results (:mod:`lfdm_bench.bench.html_tables`): a metric added to
+of its own. Tables are generic over the keys of the results (:mod:`bench.html_tables`): a metric added to
 ``results.json`` later appears without a change here.
 
 The page is static HTML with inline CSS (no script, no external file, no server): open it from disk. Every link and
@@ -26,11 +26,11 @@ from urllib.parse import quote
 
 import yaml
 
-from lfdm_bench.bench.html_tables import Row, data_table, esc, kv_table
-from lfdm_bench.bench.sample_gifs import SOURCE_COLUMN, read_sample_gifs, sample_folders, write_sample_gifs
-from lfdm_bench.bench.tables import METHOD_NAMES
+from bench.html_tables import Row, data_table, esc, kv_table
+from bench.sample_gifs import SOURCE_COLUMN, read_sample_gifs, sample_folders, write_sample_gifs
+from bench.tables import METHOD_NAMES
 from lfdm_bench.data.records import VideoRecord
-from lfdm_bench.metrics.format import protocol_header
+from metrics.format import protocol_header
 from lfdm_bench.utils.io import atomic_write_text
 
 __all__ = ["PageSource", "write_html_report", "render_page"]
@@ -94,7 +94,7 @@ ul.files { columns: 3 220px; padding-left: 18px; font-size: 13px; }
 
 
 class PageSource(Protocol):
-    """A folder of results (:class:`lfdm_bench.bench.report.Source`): its path, label, results and ablation."""
+    """A folder of results (:class:`bench.report.Source`): its path, label, results and ablation."""
 
     path: Path
     label: str
@@ -431,7 +431,7 @@ def write_html_report(sources: Sequence[PageSource], page: str | Path, *, footno
     Sample GIFs: built from a source's sample folders into ``<page>_files/`` when the page lies in that source's
     folder or ``rebuild_gifs``; otherwise copied from the source's own ``report_files/samples`` when it has them.
     ``source_records``: the dataset's records (crop boxes of the ground-truth clips; see
-    :func:`lfdm_bench.bench.sample_gifs.write_sample_gifs`)."""
+    :func:`bench.sample_gifs.write_sample_gifs`)."""
     page = Path(page)
     page.parent.mkdir(parents=True, exist_ok=True)
     assets = Assets(page)

@@ -4,7 +4,7 @@ calibration rows) appear without a change here. Only the ORDER and the labels of
 
 How a value is shown (:func:`cells`):
 
-- a number: with the digits of :data:`lfdm_bench.metrics.format.DIGITS` (integers with thousands separators;
+- a number: with the digits of :data:`metrics.format.DIGITS` (integers with thousands separators;
   ``acc*`` / ``chance`` fractions as percentages);
 - ``X_ci`` = ``[lo, hi]`` next to a metric ``X`` of the same row: the interval after X's value, ``X [lo, hi]``;
   ``X_std`` next to ``X``: ``X ± std``;
@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from html import escape
 from typing import Any, Mapping, Sequence
 
-from lfdm_bench.metrics.format import digits_of, format_value
+from metrics.format import digits_of, format_value
 
 __all__ = ["ORDER", "LABELS", "Row", "cells", "label_of", "data_table", "kv_table", "esc", "flatten"]
 

@@ -10,7 +10,7 @@ import click
 
 from lfdm_bench.config import ConfigError
 from lfdm_bench.diffusion.samplers import resolve_sampler
-from lfdm_bench.metrics.commands import MetricNames
+from metrics.commands import MetricNames
 from lfdm_bench.sampling.generate import SampleFolderMismatch
 from lfdm_bench.utils.errors import clean_errors
 

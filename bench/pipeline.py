@@ -7,7 +7,7 @@ manifest, evaluation from the cached real features).
 Layout of ``OUT``::
 
     state.json                 finished stages, their wall times and outputs
-    (:class:`~lfdm_bench.bench.state.ResumeState`)
+    (:class:`~bench.state.ResumeState`)
     bench_config.yaml          the resolved benchmark config
     runs/lfdm, runs/ldm        the training runs (unless given with lfdm_run / ldm_run)
     samples/<method>_<split>/  sample folders (manifest.csv + videos)
@@ -16,7 +16,7 @@ Layout of ``OUT``::
                                ablation.json/.md/.csv, plots/*.png; its best setting samples that generator
     grids/                     sample grids (PNG, GIF); compare_<subject>.png: real take vs LFDM vs LDM (compare.md)
     results.json, tables.md, tables.tex, *.csv
-    report.html, report_files/ the page of it all (:mod:`lfdm_bench.bench.html_report`), per-class sample GIFs
+    report.html, report_files/ the page of it all (:mod:`bench.html_report`), per-class sample GIFs
 """
 
 from __future__ import annotations
@@ -26,27 +26,27 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Callable
 
-from lfdm_bench.baselines.ldm.config import load_ldm_config
-from lfdm_bench.baselines.ldm.train import open_ldm_run, train_ldm_run
-from lfdm_bench.baselines.retrieval import sample_baseline
-from lfdm_bench.bench.ablate import run_ablation
-from lfdm_bench.bench.config import GENERATORS, BenchConfig
-from lfdm_bench.bench.grids import write_comparison_grids, write_method_grids
-from lfdm_bench.bench.html_report import write_html_report
-from lfdm_bench.bench.report import load_source
-from lfdm_bench.bench.results import ABLATION_DIRS, best_setting, build_results, write_feature_set
-from lfdm_bench.bench.state import ResumeState
-from lfdm_bench.bench.tables import write_tables
+from baselines.ldm.config import load_ldm_config
+from baselines.ldm.train import open_ldm_run, train_ldm_run
+from baselines.retrieval import sample_baseline
+from bench.ablate import run_ablation
+from bench.config import GENERATORS, BenchConfig
+from bench.grids import write_comparison_grids, write_method_grids
+from bench.html_report import write_html_report
+from bench.report import load_source
+from bench.results import ABLATION_DIRS, best_setting, build_results, write_feature_set
+from bench.state import ResumeState
+from bench.tables import write_tables
 from lfdm_bench.config import dump_yaml
 from lfdm_bench.data.loading import load_data
 from lfdm_bench.generators import open_trained_run
 from lfdm_bench.lfdm.config import LFDMConfig, load_lfdm_config
 from lfdm_bench.lfdm.load import lfdm_config
 from lfdm_bench.lfdm.train import open_lfdm_run, train_lfdm_run
-from lfdm_bench.metrics.evaluate import evaluate
-from lfdm_bench.metrics.protocol import EvalProtocol
-from lfdm_bench.metrics.reconstruction import evaluate_lfae_run
-from lfdm_bench.metrics.uncertainty import fvd_interval, leave_take_out, real_floor
+from metrics.evaluate import evaluate
+from metrics.protocol import EvalProtocol
+from metrics.reconstruction import evaluate_lfae_run
+from metrics.uncertainty import fvd_interval, leave_take_out, real_floor
 from lfdm_bench.runs import Run
 from lfdm_bench.sampling.generate import seconds_per_video
 from lfdm_bench.utils.io import atomic_write_json, atomic_write_text, jsonable
@@ -61,11 +61,11 @@ def _lfdm_cfg(bc: BenchConfig) -> LFDMConfig:
 
 def resolve_bench_detector(detector: str | None, dataset: str) -> str | None:
     """The benchmark's detector setting -> the protocol's: ``auto`` is the dataset's shipped embedded-domain VCNN
-    (:data:`lfdm_bench.metrics.vcnn.DEFAULT_DETECTORS`); anything else is passed on (a VCNN name or JSON, an I3D
+    (:data:`metrics.vcnn.DEFAULT_DETECTORS`); anything else is passed on (a VCNN name or JSON, an I3D
     weight path, ``i3d-random`` = pipeline smoke test)."""
     if detector != "auto":
         return detector
-    from lfdm_bench.metrics.vcnn.source import default_detector_for
+    from metrics.vcnn.source import default_detector_for
 
     name = default_detector_for(dataset)
     if name is None:
@@ -206,7 +206,7 @@ class Benchmark:
 
     def _ablate(self, method: str) -> dict[str, Any]:
         """Generator ``method``'s sampler ablation on the validation subjects (no test video is read); its best
-        setting (:func:`~lfdm_bench.bench.results.best_setting`) samples that generator's test and train sets."""
+        setting (:func:`~bench.results.best_setting`) samples that generator's test and train sets."""
         a = self.bc.ablation
         load_data(self.lfdm_cfg.data, progress=False).split("val")  # a dataset without validation subjects: say so
         # the main tables' protocol on the validation split; the dataset comes from the run and the number of

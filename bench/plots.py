@@ -1,6 +1,6 @@
 """Ablation plots (PNG): FVD vs steps, FVD vs guidance, FVD vs seconds per video, class accuracy vs steps.
 
-Every function takes the ablation rows (dicts written by :func:`lfdm_bench.bench.ablate.run_ablation`: ``sampler``,
+Every function takes the ablation rows (dicts written by :func:`bench.ablate.run_ablation`: ``sampler``,
 ``steps``,
 ``guidance``, ``eta``, ``fvd``, ``acc_motion`` / ``acc_i3d``, ``seconds_per_video``, ``point``) and an output folder,
 and returns the paths written (empty when the rows hold nothing to plot). Figures are drawn on matplotlib's Agg

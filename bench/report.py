@@ -9,7 +9,7 @@ and the numbers of generated / real videos of every shared row; by default a dif
 marker (on the column group of every source for protocol keys, on the affected cells for video counts).
 
 Outputs: Markdown, LaTeX (booktabs, ``mean $\\pm$ std``) and CSV (long format: one line per source, row and metric);
-with ``--html FILE`` also a page of the sources side by side (:mod:`lfdm_bench.bench.html_report`).
+with ``--html FILE`` also a page of the sources side by side (:mod:`bench.html_report`).
 
 Example::
 
@@ -27,8 +27,8 @@ from typing import Any, Sequence
 
 import click
 
-from lfdm_bench.metrics.format import digits_of, format_value, tex_escape, to_markdown
-from lfdm_bench.metrics.presets import DEFAULT_PRESET, get_preset
+from metrics.format import digits_of, format_value, tex_escape, to_markdown
+from metrics.presets import DEFAULT_PRESET, get_preset
 from lfdm_bench.utils.io import atomic_write_text, read_json
 
 __all__ = ["PROTOCOL_KEYS", "MixedProtocolError", "Source", "Table", "Report", "load_source", "gather",
@@ -47,7 +47,7 @@ FORMATS = ("md", "tex", "csv")
 # what to do about a damaged results.json / ablation.json
 REBUILD = ("restore it; a benchmark's results.json is written again by `lfdm-bench bench` once the tables entry of its "
            "state.json (parts) is deleted")
-# (result key, column label); digits from lfdm_bench.metrics.format.DIGITS
+# (result key, column label); digits from metrics.format.DIGITS
 MAIN_METRICS = (("fvd", "FVD"), ("cfvd", "cFVD"), ("sfvd", "sFVD"), ("kvd", "KVD"), ("acc", "Acc"), ("psnr", "PSNR"),
                 ("ssim", "SSIM"), ("seconds_per_video", "s/video"))
 AE_METRICS = (("l1", "L1"), ("psnr", "PSNR"), ("psnr_pooled", "PSNR pooled"), ("ssim", "SSIM"))
@@ -420,7 +420,7 @@ def report(dirs: tuple[Path, ...], out: Path | None, allow_mixed: bool, fmt: str
     elif out is None and fmt == "html" and not pages:
         raise click.UsageError("--format html writes a file: give --out DIR (or --html FILE)")
     if pages:
-        from lfdm_bench.bench.html_report import write_html_report
+        from bench.html_report import write_html_report
 
         for page in pages:
             write_html_report(rep.sources, page, footnotes=rep.footnotes, header_markers=rep.header_markers)

@@ -1,7 +1,7 @@
 """What the benchmark's ``results.json`` holds, collected from its output folder: every evaluation's main numbers,
 the autoencoders' reconstruction scores, the sampler ablation, the models' sizes and the run facts.
 
-Everything that needs a checkpoint or the pipeline's state is computed here, so that :mod:`lfdm_bench.bench.tables`
+Everything that needs a checkpoint or the pipeline's state is computed here, so that :mod:`bench.tables`
 renders plain data.
 """
 
@@ -13,13 +13,13 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
-from lfdm_bench.baselines.ldm.autoencoder import KLAutoencoder, KLAutoencoderConfig
-from lfdm_bench.bench.config import BenchConfig
+from baselines.ldm.autoencoder import KLAutoencoder, KLAutoencoderConfig
+from bench.config import BenchConfig
 from lfdm_bench.checkpoints import load_checkpoint, run_record
 from lfdm_bench.config import to_dict
 from lfdm_bench.lfdm.config import LFDMConfig
-from lfdm_bench.metrics.presets import get_preset
-from lfdm_bench.metrics.uncertainty import paired_differences
+from metrics.presets import get_preset
+from metrics.uncertainty import paired_differences
 from lfdm_bench.models.lfae.lfae import LFAE, LFAEConfig
 from lfdm_bench.models.video_diffusion import VideoDiffusion, VideoDiffusionConfig
 from lfdm_bench.runs import environment, hardware_summary
@@ -129,7 +129,7 @@ def write_feature_set(path: Path, gen: np.ndarray, gen_subjects: Sequence[str], 
 def fvd_differences(metrics_dir: Path, split: str, n_boot: int, seed: int, ddof: int,
                     reference: str = REFERENCE_METHOD) -> dict[str, Any] | None:
     """FVD of every method minus the reference's on ``split``, with paired subject-cluster intervals
-    (:func:`lfdm_bench.metrics.uncertainty.paired_differences`), from the ``<method>_<split>.features.npz`` files.
+    (:func:`metrics.uncertainty.paired_differences`), from the ``<method>_<split>.features.npz`` files.
     Methods scored against another real set than the reference's are left out (``skipped``). The result is kept in
     ``differences_<split>.json`` under a key of the inputs, so a re-run of the tables stage recomputes nothing.
     ``None`` without the reference's features."""

@@ -1,6 +1,6 @@
-"""The benchmark's tables, rendered from plain ``results.json`` data (see :mod:`lfdm_bench.bench.results`): main
+"""The benchmark's tables, rendered from plain ``results.json`` data (see :mod:`bench.results`): main
 (per split), generalisation gap, autoencoders, sampler ablation, run facts; as Markdown, LaTeX (booktabs) and CSV.
-Every number is shown with the digits of :data:`lfdm_bench.metrics.format.DIGITS`.
+Every number is shown with the digits of :data:`metrics.format.DIGITS`.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import Any, Sequence
 
 import pandas as pd
 
-from lfdm_bench.metrics.format import digits_of, display_rows, format_mean_std, format_value, latex_table, to_markdown
+from metrics.format import digits_of, display_rows, format_mean_std, format_value, latex_table, to_markdown
 from lfdm_bench.utils.io import atomic_write_json, atomic_write_text
 
 METHOD_NAMES = {"lfdm": "LFDM", "ldm": "LDM", "static": "static (source image)", "retrieval": "retrieval (LFAE)",
@@ -149,7 +149,7 @@ def ablation_caption(ab: dict) -> str:
 
 
 def best_line(ab: dict) -> str:
-    """The ablation's best setting at its cost (:func:`lfdm_bench.bench.results.best_setting`) as a sentence."""
+    """The ablation's best setting at its cost (:func:`bench.results.best_setting`) as a sentence."""
     b = ab.get("best")
     if not b:
         return ""

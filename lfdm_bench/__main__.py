@@ -1,6 +1,6 @@
 """``python -m lfdm_bench ...`` runs the ``lfdm-bench`` command line."""
 
-from lfdm_bench.cli import main
+from cli import main
 
 if __name__ == "__main__":
     main(prog_name="lfdm-bench")

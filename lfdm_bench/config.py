@@ -23,7 +23,7 @@ import yaml
 T = TypeVar("T")
 
 _HERE = Path(__file__).resolve().parent
-# the repository's configs/ in a source checkout (see lfdm_bench/__init__.py), else the copy a wheel installs
+# the repository's configs/ in a source checkout or editable install, else the copy a wheel installs (lfdm_bench.configs)
 _CHECKOUT = (_HERE.parent / "pyproject.toml").is_file() and (_HERE.parent / "cli.py").is_file()
 CONFIG_DIR = _HERE.parent / "configs" if _CHECKOUT else _HERE / "configs"
 

@@ -1,5 +1,5 @@
 """The trained generators behind one interface: LFDM (:mod:`lfdm_bench.lfdm`) and the LDM baseline
-(:mod:`lfdm_bench.baselines.ldm`).
+(:mod:`baselines.ldm`).
 
 :func:`open_trained_run` reads what a run folder holds from its checkpoints (:func:`lfdm_bench.checkpoints.run_record`)
 and returns a :class:`TrainedRun` whose ``sample`` runs that model's sampler: the one place that maps a run's model
@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from lfdm_bench.baselines.ldm.config import LDMConfig
-from lfdm_bench.baselines.ldm.sample import sample_ldm_run
+from baselines.ldm.config import LDMConfig
+from baselines.ldm.sample import sample_ldm_run
 from lfdm_bench.checkpoints import run_record
 from lfdm_bench.config import from_dict
 from lfdm_bench.lfdm.config import LFDMConfig

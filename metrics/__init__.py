@@ -2,7 +2,7 @@
 
 Typical use::
 
-    from lfdm_bench.metrics import FeatureExtractor, FeatureStats, fvd_from_stats
+    from metrics import FeatureExtractor, FeatureStats, fvd_from_stats
 
     fx = FeatureExtractor("path/to/i3d_pretrained_400.pt")   # or None: $LFDM_BENCH_I3D / cache
     real, fake = FeatureStats(), FeatureStats()

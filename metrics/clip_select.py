@@ -8,7 +8,7 @@
   first frame, so a window is an ordinary video to the cache (keyed by file and segment), the groups and the tables:
 
   - ``window``: one window per video, offset ``o`` uniform in ``[0, L - T]`` (inclusive) from
-    ``numpy.random.default_rng([seed, video id])`` (video id: :func:`lfdm_bench.metrics.real_cache.video_ids`), so a
+    ``numpy.random.default_rng([seed, video id])`` (video id: :func:`metrics.real_cache.video_ids`), so a
     video's window does not depend on the order or on the other videos (StyleGAN-V's
     ``random.randint(0, L - T)``, cd-fvd's ``random.randint(0, n_clip - 1)``; both unseeded there);
   - ``windows-all``: every ``(video, offset)`` window of the set, in a ``numpy.random.default_rng(seed)`` permutation,
@@ -36,8 +36,8 @@ import numpy as np
 
 from lfdm_bench.data.dataset import ClipDataset, record_segment
 from lfdm_bench.data.records import VideoRecord
-from lfdm_bench.metrics.groups import select_subset
-from lfdm_bench.metrics.real_cache import record_id, video_ids
+from metrics.groups import select_subset
+from metrics.real_cache import record_id, video_ids
 
 __all__ = ["SPAN_RTOL", "WHOLE_VIDEO_SAMPLINGS", "SpanCheck", "frame_count", "choose_videos", "window_record",
            "select_clips", "real_span", "generated_span", "span_check", "source_id"]
@@ -54,7 +54,7 @@ def frame_count(record: VideoRecord, counter: ClipDataset | None = None) -> int:
 
 
 def choose_videos(records: Sequence[VideoRecord], limit: int | None, rule: str, seed: int) -> list[VideoRecord]:
-    """At most ``limit`` records: ``stratified`` (:func:`lfdm_bench.metrics.groups.select_subset`) or ``sorted-first``
+    """At most ``limit`` records: ``stratified`` (:func:`metrics.groups.select_subset`) or ``sorted-first``
     (the first ``limit`` in sorted :func:`record_id` order); ``None``: all, in their order."""
     if rule == "sorted-first":
         ordered = sorted(records, key=record_id)

@@ -9,12 +9,12 @@ Examples::
     lfdm-bench eval --make-samples /tmp/noisy --distort noise:0.1 --dataset synth-faces --i3d i3d-random
     lfdm-bench eval --run runs/x --dataset mug --root /data/MUG --protocol stylegan-v --i3d i3d_torchscript.pt
 
-``--protocol`` picks a preset of :mod:`lfdm_bench.metrics.presets` (the rules of a reference implementation); the
+``--protocol`` picks a preset of :mod:`metrics.presets` (the rules of a reference implementation); the
 flags below it that default to "the preset's" override it, and every override is recorded with the result.
 
-The command is a thin layer over :func:`lfdm_bench.metrics.evaluate.evaluate`,
-:func:`lfdm_bench.metrics.sanity.run_sanity` and
-:mod:`lfdm_bench.metrics.tables`; heavy imports happen inside it.
+The command is a thin layer over :func:`metrics.evaluate.evaluate`,
+:func:`metrics.sanity.run_sanity` and
+:mod:`metrics.tables`; heavy imports happen inside it.
 """
 
 from __future__ import annotations
@@ -26,11 +26,11 @@ from typing import Any
 
 import click
 
-from lfdm_bench.metrics.presets import (DEFAULT_PRESET, GENERATED_CLIPS, LOAD_RESIZES, PRECISIONS, PRESET_NAMES,
+from metrics.presets import (DEFAULT_PRESET, GENERATED_CLIPS, LOAD_RESIZES, PRECISIONS, PRESET_NAMES,
                                         QUANTIZE_MODES, REAL_CLIPS)
-from lfdm_bench.metrics.protocol import EVAL_SPLITS, METRICS
+from metrics.protocol import EVAL_SPLITS, METRICS
 from lfdm_bench.utils.errors import SEED
-from lfdm_bench.metrics.preprocess import RESIZE_METHODS
+from metrics.preprocess import RESIZE_METHODS
 
 __all__ = ["eval_cmd"]
 
@@ -41,7 +41,7 @@ class MetricNames(click.ParamType):
     name = "metric"
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> list[str]:
-        from lfdm_bench.metrics.protocol import UnknownMetricError, parse_metrics
+        from metrics.protocol import UnknownMetricError, parse_metrics
 
         names = [v for v in str(value).split(",") if v.strip()] if not isinstance(value, list) else value
         try:
@@ -143,11 +143,11 @@ def eval_cmd(metric_names: tuple[list[str], ...], split: str | None, samples: Pa
     """Evaluate generated videos (FVD, cFVD, sFVD, KVD, PSNR, SSIM, class accuracy) against a dataset's real
     videos under an explicit protocol, or run the sanity table (--sanity). Writes metrics.json + tables."""
     from lfdm_bench.config import ConfigError
-    from lfdm_bench.metrics.evaluate import evaluate
-    from lfdm_bench.metrics.protocol import EvalProtocol
-    from lfdm_bench.metrics.sample_checks import check_dataset, sample_settings
-    from lfdm_bench.metrics.sanity import SANITY_MAX_REAL, run_sanity, write_real_samples
-    from lfdm_bench.metrics.tables import render_eval, render_sanity, write_eval, write_sanity
+    from metrics.evaluate import evaluate
+    from metrics.protocol import EvalProtocol
+    from metrics.sample_checks import check_dataset, sample_settings
+    from metrics.sanity import SANITY_MAX_REAL, run_sanity, write_real_samples
+    from metrics.tables import render_eval, render_sanity, write_eval, write_sanity
     from lfdm_bench.utils.errors import clean_errors
     from lfdm_bench.utils.io import ensure_writable
 
@@ -161,7 +161,7 @@ def eval_cmd(metric_names: tuple[list[str], ...], split: str | None, samples: Pa
         raise click.UsageError("--distort only applies with --make-samples DIR")
     if beside and not sanity:
         raise click.UsageError("--beside only applies with --sanity")
-    from lfdm_bench.metrics.vcnn.source import default_detector_for, is_vcnn_detector
+    from metrics.vcnn.source import default_detector_for, is_vcnn_detector
 
     if not sanity and not make_samples:
         with clean_errors(usage=(ConfigError,)):
@@ -175,7 +175,7 @@ def eval_cmd(metric_names: tuple[list[str], ...], split: str | None, samples: Pa
     options = _dataset_options(dataset, extra, no_crop)
     if embedded and default_detector_for(dataset) is not None:
         # the detector's own embedded dataset: rendered and read as its corpus and the embedded benchmark
-        from lfdm_bench.metrics.vcnn.source import read_size, render_options
+        from metrics.vcnn.source import read_size, render_options
 
         options = render_options(detector) | options
         size = size or read_size(detector)
@@ -223,7 +223,7 @@ def eval_cmd(metric_names: tuple[list[str], ...], split: str | None, samples: Pa
             ensure_writable(target)
         info = _load_dataset(dataset, root, options)
         if make_samples:
-            from lfdm_bench.metrics.distortions import parse_distortion
+            from metrics.distortions import parse_distortion
 
             d = parse_distortion(distort, seed) if distort else None
             _echo_err(f"writing real{' + ' + d.label if d else ''} clips of split {split} to {make_samples}")
@@ -249,8 +249,8 @@ def _from_samples(run_dir: Path | None, samples: Path | None, dataset: str | Non
     import json
 
     from lfdm_bench.config import ConfigError
-    from lfdm_bench.metrics.presets import get_preset
-    from lfdm_bench.metrics.sample_checks import dataset_identity, sample_settings
+    from metrics.presets import get_preset
+    from metrics.sample_checks import dataset_identity, sample_settings
 
     folders = sorted(p.parent for p in (run_dir / "samples").glob("*/manifest.csv")) if run_dir else [samples]
     recorded = [(folder / "settings.json", s) for folder, s in sample_settings(folders) if "dataset" in s]

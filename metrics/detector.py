@@ -9,11 +9,11 @@ Weights are resolved in this order (no download is ever attempted):
    ``~/.cache/lfdm_bench``).
 
 Every result must store the :class:`DetectorInfo` of the detector that produced it, including the weights' label
-(:mod:`lfdm_bench.metrics.weights`: a published checkpoint only for a known sha256).
+(:mod:`metrics.weights`: a published checkpoint only for a known sha256).
 
 Precision: fp32 by default on every device (on CUDA with TF32 switched off while features are computed, as
 StyleGAN-V's scripts do: ``allow_tf32 = False`` for matmul and cuDNN). ``precision="bf16"`` runs the network under
-bf16 autocast (CUDA or CPU) only when asked; :func:`lfdm_bench.metrics.evaluate.evaluate` then also computes the fp32
+bf16 autocast (CUDA or CPU) only when asked; :func:`metrics.evaluate.evaluate` then also computes the fp32
 features of the same clips (:meth:`FeatureExtractor.fp32_twin`) and stores the FVD drift beside the number.
 """
 
@@ -104,13 +104,13 @@ class DetectorInfo:
         name: weight file name (``i3d_pretrained_400.pt``, ``i3d_torchscript.pt``, ...) or ``"i3d-random"``.
         sha256: checksum of the weight file, or ``"i3d-random-v2"`` (the built-in fallback).
         bn_eps: BatchNorm epsilon (NaN for TorchScript graphs, which carry their own).
-        resize_method: how frames were brought to 224x224 (see :mod:`lfdm_bench.metrics.preprocess`), or
+        resize_method: how frames were brought to 224x224 (see :mod:`metrics.preprocess`), or
             ``"torchscript-internal"`` when the TorchScript detector resized.
         precision: ``"fp32"`` (TF32 off on CUDA) or ``"bf16"`` (autocast).
         comparable_with_published: True only for weights whose sha256 is a known published checkpoint
-            (:data:`lfdm_bench.metrics.weights.KNOWN_I3D_DIGESTS`); False for random, unverified or stand-in weights.
+            (:data:`metrics.weights.KNOWN_I3D_DIGESTS`); False for random, unverified or stand-in weights.
         weights_status: ``published``, ``unverified``, ``random``, ``function`` (a stand-in feature function) or
-            ``embedded-domain`` (a VCNN of :mod:`lfdm_bench.metrics.vcnn`, checked against its own metadata).
+            ``embedded-domain`` (a VCNN of :mod:`metrics.vcnn`, checked against its own metadata).
         weights_label: the text printed with every result ("matches published checkpoint X", "unverified weights
             (sha256 ...)", "random weights ...").
     """
@@ -138,7 +138,7 @@ class FeatureExtractor:
         detector: a weight path, ``"i3d-random"``, ``None`` (resolve via :func:`resolve_i3d_path`), or an
             already built ``nn.Module`` with the I3D contract (e.g. a dummy in tests).
         bn_eps: BatchNorm epsilon when loading a state dict (1e-3 TF-Hub, 1e-5 VideoGPT/TATS).
-        resize_method: one of :data:`lfdm_bench.metrics.preprocess.RESIZE_METHODS`; ignored by the TorchScript
+        resize_method: one of :data:`metrics.preprocess.RESIZE_METHODS`; ignored by the TorchScript
             detector called ``uint8-internal``, which resizes uint8 input itself.
         device: torch device; default CUDA when available, else CPU.
         batch_size: clips per detector call.

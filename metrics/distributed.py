@@ -5,7 +5,7 @@ Each process takes a contiguous shard of the videos (:func:`shard`), extracts th
 
 * :func:`gather_features`: every process receives all features ``[N, D]`` in the original video order, the exact
   array one process would hold (the features of a video do not depend on which process computed them); or
-* :func:`gather_stats`: the processes' :class:`~lfdm_bench.metrics.fvd.FeatureStats` merged in rank order (only the
+* :func:`gather_stats`: the processes' :class:`~metrics.fvd.FeatureStats` merged in rank order (only the
   sums travel: ``D + D*D`` float64 numbers per process; equal to the single-process statistics up to the order of
   float64 additions, ~1e-15 relative).
 
@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from lfdm_bench.metrics.fvd import FeatureStats
+from metrics.fvd import FeatureStats
 from lfdm_bench.utils import dist
 
 __all__ = ["shard", "gather_features", "gather_stats"]

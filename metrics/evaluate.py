@@ -1,8 +1,8 @@
 """``evaluate``: FVD, cFVD, sFVD, KVD, PSNR / SSIM and class accuracy of generated videos under an
-:class:`~lfdm_bench.metrics.protocol.EvalProtocol` (what is compared with what: see that module).
+:class:`~metrics.protocol.EvalProtocol` (what is compared with what: see that module).
 
 Each video is decoded and passed through the detector ONCE; all groups index the per-video features. Real features
-are cached (:mod:`lfdm_bench.metrics.real_cache`).
+are cached (:mod:`metrics.real_cache`).
 """
 
 from __future__ import annotations
@@ -18,16 +18,16 @@ import numpy as np
 from lfdm_bench.data.dataset import ClipDataset
 from lfdm_bench.data.records import VideoRecord
 from lfdm_bench.data.registry import get_dataset
-from lfdm_bench.metrics.clip_select import choose_videos, select_clips, source_id, span_check
-from lfdm_bench.metrics.detector import FeatureExtractor
-from lfdm_bench.metrics.frame_scores import FrameScores
-from lfdm_bench.metrics.groups import group_fvd, summarise_groups
-from lfdm_bench.metrics.kvd import kvd_from_features
-from lfdm_bench.metrics.probe import motion_source, probe_accuracy
-from lfdm_bench.metrics.protocol import FEATURE_METRICS, EvalProtocol, EvalResult, parse_metrics
-from lfdm_bench.metrics.real_cache import (FeatureCache, FeatureSource, cached_features, compute_features,
+from metrics.clip_select import choose_videos, select_clips, source_id, span_check
+from metrics.detector import FeatureExtractor
+from metrics.frame_scores import FrameScores
+from metrics.groups import group_fvd, summarise_groups
+from metrics.kvd import kvd_from_features
+from metrics.probe import motion_source, probe_accuracy
+from metrics.protocol import FEATURE_METRICS, EvalProtocol, EvalResult, parse_metrics
+from metrics.real_cache import (FeatureCache, FeatureSource, cached_features, compute_features,
                                            iter_clip_batches, record_id)
-from lfdm_bench.metrics.sample_checks import (actual_frame_counts, check_classes, check_dataset, check_frame_sizes,
+from metrics.sample_checks import (actual_frame_counts, check_classes, check_dataset, check_frame_sizes,
                                               check_generated_size, frame_size, read_samples, sample_settings,
                                               training_notes)
 
@@ -40,7 +40,7 @@ LogFn = Callable[[str], None]
 
 def load_samples(samples: str | Path | Sequence[str | Path] | Sequence[VideoRecord]) -> list[VideoRecord]:
     """Generated-video records from a sample folder (``DIR/manifest.csv``), a manifest path, a list of those, or a
-    record list (see :func:`lfdm_bench.metrics.sample_checks.read_samples`)."""
+    record list (see :func:`metrics.sample_checks.read_samples`)."""
     return read_samples(samples)[0]
 
 
@@ -53,10 +53,10 @@ def infer_resolution(records: Sequence[VideoRecord]) -> int:
 
 def build_detector(protocol: EvalProtocol) -> FeatureSource:
     """The feature source described by ``protocol.detector``: an embedded-domain VCNN (a shipped name such as
-    ``synth-faces-vcnn-v1`` or a detector's metadata JSON, :mod:`lfdm_bench.metrics.vcnn`; native resolution, no
-    224 resize), else the I3D :class:`~lfdm_bench.metrics.detector.FeatureExtractor` (weights resolved on call;
+    ``synth-faces-vcnn-v1`` or a detector's metadata JSON, :mod:`metrics.vcnn`; native resolution, no
+    224 resize), else the I3D :class:`~metrics.detector.FeatureExtractor` (weights resolved on call;
     ``i3d-random`` = random weights, a pipeline smoke test)."""
-    from lfdm_bench.metrics.vcnn import is_vcnn_detector, load_detector
+    from metrics.vcnn import is_vcnn_detector, load_detector
 
     if is_vcnn_detector(protocol.detector):
         return load_detector(protocol.detector, device=protocol.device)
@@ -111,7 +111,7 @@ def evaluate(protocol: EvalProtocol, samples: str | Path | Sequence[str | Path] 
     Args:
         protocol: the settings (see :class:`EvalProtocol`).
         samples: a sample folder (holding ``manifest.csv``), a manifest path, a list of those, or generated
-            :class:`VideoRecord` objects. Checked first (:mod:`lfdm_bench.metrics.sample_checks`): one frame size,
+            :class:`VideoRecord` objects. Checked first (:mod:`metrics.sample_checks`): one frame size,
             one the dataset can mean (>= 16 px a side, aspect ratio near the dataset's), classes of the dataset, no
             repeated video, made from this dataset with these options; their frames are counted from the files.
         metrics: names from :data:`METRICS` or ``all``.

@@ -1,9 +1,9 @@
-"""PSNR / SSIM (and the motion statistics of :mod:`lfdm_bench.metrics.motion_stats`) of generated videos against the
+"""PSNR / SSIM (and the motion statistics of :mod:`metrics.motion_stats`) of generated videos against the
 ground-truth clips of their source videos, batch by batch.
 
 The ground truth of a generated video is the clip of the real video named by its ``params["source"]`` (whose frame 0
 was the source image) and, for a segment of a longer file (NATOPS' raw repetitions), ``params["source_segment"]``,
-read under the protocol's real clip settings; see :mod:`lfdm_bench.metrics.protocol`. Ground truths are looked up by
+read under the protocol's real clip settings; see :mod:`metrics.protocol`. Ground truths are looked up by
 (file, segment), never by path alone: several repetitions share one NATOPS file.
 """
 
@@ -17,20 +17,20 @@ import torch
 
 from lfdm_bench.data.records import VideoRecord
 from lfdm_bench.data.video_io import BadVideoError
-from lfdm_bench.metrics.clip_select import source_id
-from lfdm_bench.metrics.frame_metrics import frame_metrics
-from lfdm_bench.metrics.motion_stats import MotionStatsAccumulator
-from lfdm_bench.metrics.real_cache import ClipSpec
+from metrics.clip_select import source_id
+from metrics.frame_metrics import frame_metrics
+from metrics.motion_stats import MotionStatsAccumulator
+from metrics.real_cache import ClipSpec
 
 
 class FrameScores:
     """PSNR / SSIM of generated batches against the ground-truth clips of their source videos, and (``motion``)
-    the motion statistics of :mod:`lfdm_bench.metrics.motion_stats` per split: amplitude against the same real
+    the motion statistics of :mod:`metrics.motion_stats` per split: amplitude against the same real
     takes, frame 0 against the source image (frame 0 of the real take), motion in the opening frames."""
 
     def __init__(self, gen: list[VideoRecord], real_index: dict[str, VideoRecord], spec: ClipSpec, cap_db: float,
                  motion: bool = False):
-        """``real_index``: :func:`~lfdm_bench.metrics.real_cache.record_id` -> real record (the dataset's videos)."""
+        """``real_index``: :func:`~metrics.real_cache.record_id` -> real record (the dataset's videos)."""
         self.gen, self.real_index, self.spec, self.cap_db = gen, real_index, spec, cap_db
         self.psnr: dict[int, np.ndarray] = {}  # generated row -> [T]
         self.ssim: dict[int, np.ndarray] = {}
@@ -75,7 +75,7 @@ class FrameScores:
                     acc.add_real(gt[k:k + 1, :n])
 
     def motion_summary(self, split: str) -> dict[str, Any] | None:
-        """:func:`lfdm_bench.metrics.motion_stats.motion_stats` of ``split``'s generated videos and their real takes
+        """:func:`metrics.motion_stats.motion_stats` of ``split``'s generated videos and their real takes
         (None when none was scored)."""
         if self.motion is None or split not in self.motion:
             return None

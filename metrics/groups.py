@@ -11,7 +11,7 @@ from typing import Any, Hashable, Sequence
 import numpy as np
 
 from lfdm_bench.data.records import VideoRecord
-from lfdm_bench.metrics.fvd import FeatureStats, SmallSampleWarning, fvd_from_stats
+from metrics.fvd import FeatureStats, SmallSampleWarning, fvd_from_stats
 
 __all__ = ["select_subset", "single_thread_blas", "group_fvd", "summarise_groups"]
 

@@ -24,7 +24,7 @@ Three sources of weights (see :func:`load_i3d`):
   Its values are not comparable with published numbers (``is_pretrained = False``).
 
 Whether a file's values are comparable with published numbers is decided by its sha256 alone
-(:mod:`lfdm_bench.metrics.weights`): a known published digest, or "unverified weights"; random content (the
+(:mod:`metrics.weights`): a known published digest, or "unverified weights"; random content (the
 ``i3d-random`` construction, untrained BatchNorm statistics) is labelled random whatever the file is called.
 """
 
@@ -194,11 +194,11 @@ def check_i3d_input(x: Tensor) -> None:
         shape = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
         raise ValueError(
             f"I3D expects a float tensor [B, 3, T, 224, 224] with values in [-1, 1], got {shape}. "
-            "Use lfdm_bench.metrics.preprocess.to_i3d_input (or lfdm_bench.metrics.FeatureExtractor) to convert videos."
+            "Use metrics.preprocess.to_i3d_input (or metrics.FeatureExtractor) to convert videos."
         )
     if not x.is_floating_point():
         raise ValueError(f"I3D expects a floating-point tensor in [-1, 1], got dtype {x.dtype}; "
-                         "use lfdm_bench.metrics.preprocess.to_i3d_input to convert uint8 videos.")
+                         "use metrics.preprocess.to_i3d_input to convert uint8 videos.")
     if x.shape[2] < MIN_FRAMES:
         raise ValueError(
             f"I3D needs at least {MIN_FRAMES} frames per clip (its last pooling needs 2 time positions), "
@@ -208,7 +208,7 @@ def check_i3d_input(x: Tensor) -> None:
     if x.shape[3] != I3D_INPUT_SIZE or x.shape[4] != I3D_INPUT_SIZE:
         raise ValueError(
             f"I3D expects 224x224 frames, got {x.shape[3]}x{x.shape[4]}; resize with "
-            "lfdm_bench.metrics.preprocess.to_i3d_input first."
+            "metrics.preprocess.to_i3d_input first."
         )
 
 
@@ -435,7 +435,7 @@ def load_i3d(path: str | os.PathLike[str], bn_eps: float = 1e-3,
     Returns:
         An ``nn.Module`` mapping float [B, 3, T, 224, 224] in [-1, 1] (T >= 9) to [B, 400] logits, with
         attributes ``name``, ``is_pretrained``, ``sha256`` (file checksum, or ``"i3d-random-v2"``), ``bn_eps`` and
-        ``weights`` (a :class:`~lfdm_bench.metrics.weights.WeightsLabel`: published checkpoint only for a known
+        ``weights`` (a :class:`~metrics.weights.WeightsLabel`: published checkpoint only for a known
         digest, random for ``i3d-random`` or random-looking content, else unverified).
 
     Raises:

@@ -1,5 +1,5 @@
 """Video layout checks, the resize/rescale that turns videos into I3D input, and the load-time resize and
-quantisation of the FVD protocol presets (:mod:`lfdm_bench.metrics.presets`).
+quantisation of the FVD protocol presets (:mod:`metrics.presets`).
 
 The FVD value depends on how frames reach 224x224, so the method is a named, recorded choice. Each method follows
 its reference's arithmetic order (so a preset's features equal the reference's bit for bit where the same torch
@@ -21,7 +21,7 @@ Every method works on whole batches ([B*T, 3, H, W] at once, never a loop over f
 Load-time steps (frames -> the evaluation resolution, before the detector; :func:`load_resize`, :func:`quantize`):
 ``shortside-crop`` / ``shortside-crop-antialias`` resize float ``[0, 1]`` frames as TATS / VideoGPT / cd-fvd
 ``data.py`` do, and the quantisation modes turn them into uint8 as each reference does (see
-:mod:`lfdm_bench.metrics.presets`).
+:mod:`metrics.presets`).
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from lfdm_bench.metrics.presets import LOAD_RESIZES, QUANTIZE_MODES
+from metrics.presets import LOAD_RESIZES, QUANTIZE_MODES
 
 __all__ = [
     "RESIZE_METHODS",

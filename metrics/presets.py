@@ -3,7 +3,7 @@
 A preset fixes every setting of the I3D path that changes an FVD value: BatchNorm epsilon, covariance divisor, which
 frames of real and generated videos make a clip, how frames are brought to the evaluation resolution and to 224x224,
 how float frames are quantised to uint8, the network precision, and how many videos the reference uses. An
-:class:`~lfdm_bench.metrics.protocol.EvalProtocol` starts from one preset (``--protocol NAME``); settings given
+:class:`~metrics.protocol.EvalProtocol` starts from one preset (``--protocol NAME``); settings given
 explicitly override it and are recorded as overrides.
 
 The rules come from the reference code (file, commit and line cited per preset in :data:`PRESETS`; the research note
@@ -24,7 +24,7 @@ Settings (the fields of :class:`FVDPreset`):
 * ``load_resize``: frames -> the evaluation resolution: ``pad`` (keep aspect, zero-pad, antialiased: the toolkit's
   loader), ``shortside-crop`` (shorter side bilinear, no antialias, ``ceil`` on the long side, centre crop:
   TATS / VideoGPT ``data.py``), ``shortside-crop-antialias`` (the same with antialias: cd-fvd).
-* ``resize_method``: evaluation frames -> 224x224 (:data:`lfdm_bench.metrics.preprocess.RESIZE_METHODS`).
+* ``resize_method``: evaluation frames -> 224x224 (:data:`metrics.preprocess.RESIZE_METHODS`).
 * ``real_quantize`` / ``generated_quantize``: float frames -> uint8 after the load resize: ``round``, ``truncate``
   (``(x * 255).byte()``), ``truncate-shifted`` (``((x - 0.5) + 0.5) * 255`` truncated: TATS / VideoGPT centre clips
   at 0 in ``data.py`` and shift back before ``.byte()``, which moves 63 of the 256 levels down by one even without a
@@ -36,7 +36,7 @@ Settings (the fields of :class:`FVDPreset`):
 * ``n_real`` / ``n_generated`` / ``n_trials``: the reference's numbers of videos and repeats (guidance: the result
   notes when an evaluation uses fewer).
 * ``fd_route``: how the reference computes the Fréchet distance. The toolkit always uses its symmetric
-  eigendecomposition (:func:`lfdm_bench.metrics.fvd.frechet_distance`), equal to each route in exact arithmetic and
+  eigendecomposition (:func:`metrics.fvd.frechet_distance`), equal to each route in exact arithmetic and
   within ~1e-7 relative in float64 (pinned per preset by ``tests/test_fvd_presets.py``).
 """
 

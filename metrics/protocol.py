@@ -2,11 +2,11 @@
 sample folder.
 
 This module holds the metric names, :class:`EvalProtocol` (every setting that determines a number) and
-:class:`EvalResult`; :func:`lfdm_bench.metrics.evaluate.evaluate` computes the numbers, with the group and subset
-helpers of :mod:`lfdm_bench.metrics.groups` and the PSNR / SSIM scorer of :mod:`lfdm_bench.metrics.frame_scores`.
+:class:`EvalResult`; :func:`metrics.evaluate.evaluate` computes the numbers, with the group and subset
+helpers of :mod:`metrics.groups` and the PSNR / SSIM scorer of :mod:`metrics.frame_scores`.
 
 Every number is computed under an explicit :class:`EvalProtocol` and stored beside it (``protocol.to_dict()``) with
-the detector's identity (:class:`~lfdm_bench.metrics.detector.DetectorInfo`: name, weight checksum, BatchNorm epsilon,
+the detector's identity (:class:`~metrics.detector.DetectorInfo`: name, weight checksum, BatchNorm epsilon,
 resize
 method, precision). What is compared with what:
 
@@ -21,12 +21,12 @@ method, precision). What is compared with what:
 * **PSNR / SSIM**: generated frame t vs frame t of the ground-truth clip, i.e. the clip of the real video named by
   ``params["source"]`` (whose frame 0 was the source image), read at the same resolution with the protocol's real clip
   sampling (the clips the generator was trained to produce).
-* **Class accuracy** (:mod:`lfdm_bench.metrics.probe`): linear probes trained on real training-split videos.
-* **Motion** (:mod:`lfdm_bench.metrics.motion_stats`): against the same ground-truth clips as PSNR / SSIM, the ratio of
+* **Class accuracy** (:mod:`metrics.probe`): linear probes trained on real training-split videos.
+* **Motion** (:mod:`metrics.motion_stats`): against the same ground-truth clips as PSNR / SSIM, the ratio of
   the generated to the real motion amplitude (mean ``|x_t - x_0|``, total and per frame), the error of generated
   frame 0 against the source image (L1, PSNR) and the amplitude of frames 1-2 (the real takes start still).
 
-Protocol presets (:mod:`lfdm_bench.metrics.presets`): every setting that changes an FVD value (BatchNorm eps,
+Protocol presets (:mod:`metrics.presets`): every setting that changes an FVD value (BatchNorm eps,
 covariance divisor, real / generated clip rules, load resize, resize to 224, quantisation, precision, frames) comes
 from the named preset (``preset``, default ``lfdm-bench``); a setting given explicitly overrides it and is recorded
 in ``overrides``. ``to_dict()`` stores the preset by name and by value with every result.
@@ -36,12 +36,12 @@ frames evenly spaced over the video; both resized keeping aspect and zero-padded
 real reference's frame size; never the generated videos', which are brought to it and refused when no dataset size
 can be meant: under 16 pixels a side, or an aspect ratio far from the dataset's), quantised to uint8 and then
 brought to 224x224 by the detector's resize method. Window rules (``window``, ``windows-all``) make each real (or
-generated) clip a segment record (:mod:`lfdm_bench.metrics.clip_select`). Generated and real clips must cover the
+generated) clip a segment record (:mod:`metrics.clip_select`). Generated and real clips must cover the
 same fraction of their videos' time span, counted from the frames in the generated files (not their manifest's
 ``n_frames``): an evaluation where they differ is refused unless ``allow_span_mismatch`` (then the difference is
 stated in the protocol line). Each video
 is decoded and passed through the detector ONCE; all groups index the per-video features. Real features are cached
-(:mod:`lfdm_bench.metrics.real_cache`), keyed per (file, segment). Std over groups is the population std (ddof 0).
+(:mod:`metrics.real_cache`), keyed per (file, segment). Std over groups is the population std (ddof 0).
 """
 
 from __future__ import annotations
@@ -52,12 +52,12 @@ from typing import Any, Iterable
 import numpy as np
 
 from lfdm_bench.data.records import VideoRecord
-from lfdm_bench.metrics.preprocess import RESIZE_METHODS
-from lfdm_bench.metrics.presets import (DEFAULT_PRESET, GENERATED_CLIPS, LOAD_RESIZES, PRECISIONS,
+from metrics.preprocess import RESIZE_METHODS
+from metrics.presets import (DEFAULT_PRESET, GENERATED_CLIPS, LOAD_RESIZES, PRECISIONS,
                                         QUANTIZE_MODES, REAL_CLIPS, REAL_SPLITS, SUBSETS, TORCHSCRIPT_CALLS,
                                         get_preset)
-from lfdm_bench.metrics.real_cache import ClipSpec
-from lfdm_bench.metrics.sample_checks import MIN_RESOLUTION
+from metrics.real_cache import ClipSpec
+from metrics.sample_checks import MIN_RESOLUTION
 
 __all__ = ["METRICS", "FEATURE_METRICS", "EVAL_SPLITS", "REAL_SAMPLINGS", "UnknownMetricError", "EvalProtocol",
            "EvalResult", "parse_metrics"]
@@ -101,7 +101,7 @@ class EvalProtocol:
         dataset_options: extra options forwarded to :func:`lfdm_bench.data.registry.get_dataset`.
         split: ``test``, ``train``, ``both`` or ``val`` (split of the source images of the generated videos; ``val``:
             the validation subjects, where settings are chosen without reading a test video).
-        preset: the FVD protocol preset (:data:`lfdm_bench.metrics.presets.PRESET_NAMES`).
+        preset: the FVD protocol preset (:data:`metrics.presets.PRESET_NAMES`).
         n_frames: (preset) frames per clip (I3D needs >= 9; LFDM reports 40, StyleGAN-V 16).
         resolution: side the frames are read at before the detector's resize to 224; ``None``: the real
             reference's frame size (the larger side of the first video of the reference split, after its crop
@@ -115,12 +115,12 @@ class EvalProtocol:
             2048, cd-fvd all / 2048, LFDM all / 10,000; all videos for ``lfdm-bench`` and ``tf``); a value given
             that differs from the preset's is recorded in ``overrides``.
         detector: I3D weight path, ``"i3d-random"`` (a pipeline smoke test; not comparable with published
-            numbers), an embedded-domain VCNN (``synth-faces-vcnn-v1``, ...: :mod:`lfdm_bench.metrics.vcnn`), or
-            ``None`` (``$LFDM_BENCH_I3D`` / the cache; see :func:`lfdm_bench.metrics.detector.resolve_i3d_path`).
+            numbers), an embedded-domain VCNN (``synth-faces-vcnn-v1``, ...: :mod:`metrics.vcnn`), or
+            ``None`` (``$LFDM_BENCH_I3D`` / the cache; see :func:`metrics.detector.resolve_i3d_path`).
         bn_eps: (preset) I3D BatchNorm epsilon (1e-3 TF-Hub, 1e-5 VideoGPT/TATS/cd-fvd port).
         ddof: (preset) covariance normalisation, 1 (N - 1; TF-GAN, VideoGPT, TATS, LFDM) or 0 (N; StyleGAN-V, cd-fvd).
         load_resize: (preset) frames -> ``resolution``: ``pad``, ``shortside-crop`` or ``shortside-crop-antialias``.
-        resize_method: (preset) frames -> 224x224, one of :data:`lfdm_bench.metrics.preprocess.RESIZE_METHODS`.
+        resize_method: (preset) frames -> 224x224, one of :data:`metrics.preprocess.RESIZE_METHODS`.
         real_quantize, generated_quantize: (preset) float frames -> uint8 (``round``, ``truncate``,
             ``truncate-shifted``, ``round-half-up``).
         precision: (preset) ``fp32`` (TF32 off on CUDA) or ``bf16`` (the fp32 drift is then measured and stored).
@@ -231,7 +231,7 @@ class EvalProtocol:
             "resize to 224"
         d["feature"] = "I3D Kinetics-400 logits averaged over time (400-d)"
         d["fd"] = "symmetric eigendecomposition in float64 (equal to the preset's reference route to ~1e-7)"
-        from lfdm_bench.metrics.vcnn.source import is_vcnn_detector
+        from metrics.vcnn.source import is_vcnn_detector
 
         if is_vcnn_detector(self.detector):
             d["frame_resize"] = d["frame_resize"].replace("then the detector's resize to 224",

@@ -36,8 +36,8 @@ from torch import Tensor
 from lfdm_bench.data.records import VideoRecord
 from lfdm_bench.utils.io import atomic_save, stable_hash
 from lfdm_bench.utils.paths import cache_dir
-from lfdm_bench.metrics.detector import DetectorInfo
-from lfdm_bench.metrics.preprocess import LOAD_RESIZE_MODES, QUANTIZE, load_resize, quantize
+from metrics.detector import DetectorInfo
+from metrics.preprocess import LOAD_RESIZE_MODES, QUANTIZE, load_resize, quantize
 
 __all__ = [
     "CACHE_FORMAT",
@@ -62,10 +62,10 @@ BatchHook = Callable[[Sequence[int], Tensor], None]
 
 
 class FeatureSource(Protocol):
-    """What turns clips into features: :class:`lfdm_bench.metrics.detector.FeatureExtractor` or any stand-in.
+    """What turns clips into features: :class:`metrics.detector.FeatureExtractor` or any stand-in.
 
     ``source(videos)`` takes uint8 ``[B, T, 3, H, W]`` (or float in ``[0, 1]``) and returns float ``[B, D]``;
-    ``source.info`` (a :class:`~lfdm_bench.metrics.detector.DetectorInfo`) names it in cache keys and results.
+    ``source.info`` (a :class:`~metrics.detector.DetectorInfo`) names it in cache keys and results.
     """
 
     info: DetectorInfo
@@ -136,8 +136,8 @@ class ClipSpec:
         use_record_crop: apply each record's crop box (real datasets: LFDM's MHAD / NATOPS boxes); generated
             videos are read uncropped.
         resize: ``pad`` (keep aspect, antialiased, zero-pad: the toolkit's loader), ``shortside-crop`` or
-            ``shortside-crop-antialias`` (see :func:`lfdm_bench.metrics.preprocess.load_resize`).
-        quantize: float frames -> uint8 (:func:`lfdm_bench.metrics.preprocess.quantize`); frames are always read as
+            ``shortside-crop-antialias`` (see :func:`metrics.preprocess.load_resize`).
+        quantize: float frames -> uint8 (:func:`metrics.preprocess.quantize`); frames are always read as
             float [0, 1], resized, then quantised, so ``pad`` + ``round`` is the toolkit's historical uint8 clip.
     """
 
@@ -204,7 +204,7 @@ def compute_features(records: Sequence[VideoRecord], spec: ClipSpec, sources: Ma
         sources: name -> feature source; all see the same decoded (and transformed) batch.
         batch_size: videos decoded and passed to the sources at once.
         transform: optional ``(videos [b, T, 3, H, W], video ids) -> float [b, T, 3, H, W]`` applied before the
-            sources (a :class:`~lfdm_bench.metrics.distortions.Distortion`); the ids are :func:`video_ids` of the batch.
+            sources (a :class:`~metrics.distortions.Distortion`); the ids are :func:`video_ids` of the batch.
         on_batch: optional ``(record indices, uint8 videos [b, T, 3, H, W])`` hook, called with every decoded batch
             (PSNR / SSIM use it, so frames are not decoded twice).
 

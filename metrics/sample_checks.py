@@ -70,7 +70,7 @@ def read_samples(samples: Any) -> tuple[list[VideoRecord], list[str] | None]:
         if not manifest.is_file():
             raise FileNotFoundError(
                 f"no generated samples at {s}: expected a folder holding manifest.csv (written by `lfdm-bench sample`, "
-                "or by lfdm_bench.metrics.sanity.write_real_samples for real / distorted-real stand-ins)")
+                "or by metrics.sanity.write_real_samples for real / distorted-real stand-ins)")
         recs = read_manifest(manifest)
         if not recs:
             raise ValueError(f"{manifest} lists no videos")

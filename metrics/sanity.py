@@ -1,21 +1,21 @@
 """Sanity mode: does the FVD pipeline rank real videos above distorted ones? Works before any generator exists.
 
 The real set (one split, or both) is cut into two disjoint halves A and B, by video, dealt per (subject, class) pair
-(:func:`lfdm_bench.metrics.uncertainty.pair_halves`). The baseline is FVD(A, B): the distance between two samples of
+(:func:`metrics.uncertainty.pair_halves`). The baseline is FVD(A, B): the distance between two samples of
 the same distribution (not 0 for finite sets, and large when the halves hold fewer videos than the feature
-dimensions). Then half B is distorted (:mod:`lfdm_bench.metrics.distortions`: Gaussian noise, Gaussian blur, temporal
+dimensions). Then half B is distorted (:mod:`metrics.distortions`: Gaussian noise, Gaussian blur, temporal
 shuffling, frozen first frame, colour shift) at increasing strengths and FVD(A, distorted B) is computed. With one
-split (``test`` or ``train``) the set-level rows of :mod:`lfdm_bench.metrics.set_distortions` follow: another
+split (``test`` or ``train``) the set-level rows of :mod:`metrics.set_distortions` follow: another
 subject's appearance (videos of a fraction of B's subjects replaced by subjects of the other split: FVD and sFVD),
 another class's motion (class-collapse: FVD and cFVD), subject-swap (sFVD) and class-swap (cFVD). A working pipeline
 shows every row's target metric rising with every strength. A row passes only when the rise is a detection: its target
 metric exceeds the previous strength's (the halves' baseline for the first) by more than :data:`RISE_SE` (2) times
 the metric's SE at that setting, from the subject-cluster bootstrap of
-:func:`lfdm_bench.metrics.uncertainty.resampled_scores` (half A and the distorted half B resampled by subject,
+:func:`metrics.uncertainty.resampled_scores` (half A and the distorted half B resampled by subject,
 together); every row that does not is flagged. ``beside`` runs the same table with a second detector (e.g.
 ``i3d-random`` on a few subjects).
 
-Real features of the whole set are shared with :func:`lfdm_bench.metrics.evaluate.evaluate` through the cache, and the
+Real features of the whole set are shared with :func:`metrics.evaluate.evaluate` through the cache, and the
 features of each distorted half are cached too (the distortion is part of the key), so a repeated sanity run
 computes nothing.
 
@@ -34,19 +34,19 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 
 from lfdm_bench.data.records import VideoRecord
-from lfdm_bench.metrics.distortions import DISTORTIONS, Distortion
-from lfdm_bench.metrics.fvd import FeatureStats, SmallSampleWarning, fvd_from_stats
-from lfdm_bench.metrics.kvd import kvd_from_features
-from lfdm_bench.metrics.clip_select import select_clips
-from lfdm_bench.metrics.evaluate import (build_detector, check_detector_domain, infer_resolution, reference_notes,
+from metrics.distortions import DISTORTIONS, Distortion
+from metrics.fvd import FeatureStats, SmallSampleWarning, fvd_from_stats
+from metrics.kvd import kvd_from_features
+from metrics.clip_select import select_clips
+from metrics.evaluate import (build_detector, check_detector_domain, infer_resolution, reference_notes,
                                          with_fp32_twin)
-from lfdm_bench.metrics.groups import group_fvd, single_thread_blas, summarise_groups
-from lfdm_bench.metrics.protocol import EvalProtocol
-from lfdm_bench.metrics.real_cache import (ClipSpec, FeatureCache, FeatureSource, cached_features, iter_clip_batches,
+from metrics.groups import group_fvd, single_thread_blas, summarise_groups
+from metrics.protocol import EvalProtocol
+from metrics.real_cache import (ClipSpec, FeatureCache, FeatureSource, cached_features, iter_clip_batches,
                                            video_ids)
-from lfdm_bench.metrics.set_distortions import (SET_ROWS, collapse_classes, flatten, pair_index, replace_subjects,
+from metrics.set_distortions import (SET_ROWS, collapse_classes, flatten, pair_index, replace_subjects,
                                                 swap_classes)
-from lfdm_bench.metrics.uncertainty import pair_halves, resampled_scores
+from metrics.uncertainty import pair_halves, resampled_scores
 
 __all__ = ["DEFAULT_STRENGTHS", "SET_STRENGTHS", "SANITY_MAX_REAL", "SanityResult", "split_halves", "run_sanity",
            "write_real_samples"]
@@ -213,7 +213,7 @@ def run_sanity(protocol: EvalProtocol, strengths: Mapping[str, Sequence[float]] 
         set_strengths: fractions of the set-level rows (``None`` or empty: none; they need one split, ``test`` or
             ``train``, and take their outside subjects from the other split).
         max_subjects: only the first N subjects (sorted) of each split (a cheaper table for a slow detector).
-        dataset, detector, cache, progress, log_fn: as in :func:`lfdm_bench.metrics.evaluate.evaluate`.
+        dataset, detector, cache, progress, log_fn: as in :func:`metrics.evaluate.evaluate`.
     """
     say = log_fn or log.info
     strengths = dict(DEFAULT_STRENGTHS if strengths is None else strengths)
@@ -375,7 +375,7 @@ def write_real_samples(dataset: Any, out_dir: str | Path, *, split: str = "test"
     """Write real clips of ``dataset`` (optionally distorted) as a generated-sample folder; returns its manifest.
 
     One mp4 per real video of ``split`` (``both``: all; at most ``max_videos``, class-stratified): its ``n_frames``
-    clip under ``sampling`` (``uniform``, ``first``, or a window rule of :mod:`lfdm_bench.metrics.clip_select`) at
+    clip under ``sampling`` (``uniform``, ``first``, or a window rule of :mod:`metrics.clip_select`) at
     ``resolution`` (default: the first video's size), distorted if asked. Each manifest row keeps the real video's
     subject / split / class and ``params = {"source": real path, "seed", "sampler": "none", "steps": 0,
     "guidance": None, "seconds": 0.0, "method": "real" or "real+<distortion>@<strength>", "clip_sampling"}`` (+

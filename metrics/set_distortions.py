@@ -1,7 +1,7 @@
 """Appearance and set-level distortions for FVD sanity checks (beside the per-frame ones of
-:mod:`lfdm_bench.metrics.distortions`).
+:mod:`metrics.distortions`).
 
-``colour_shift`` (re-exported from :mod:`lfdm_bench.metrics.distortions`, where it is the ``colour`` distortion) is a
+``colour_shift`` (re-exported from :mod:`metrics.distortions`, where it is the ``colour`` distortion) is a
 per-video transform with the same signature as the per-frame distortions. The other rows act
 on *which* videos form the distorted set, and need care: replacing videos by other videos **of the same set** (another
 subject of the set, another class of the set) is a permutation that leaves the pooled distribution -- hence the
@@ -32,7 +32,7 @@ from typing import Hashable, Sequence
 
 import numpy as np
 
-from lfdm_bench.metrics.distortions import DEFINITIONS, colour_shift
+from metrics.distortions import DEFINITIONS, colour_shift
 
 __all__ = ["Pairs", "SET_ROWS", "SET_DEFINITIONS", "colour_shift", "COLOUR_DEFINITION", "pair_index", "split_pairs",
            "flatten", "replace_subjects", "collapse_classes", "swap_classes"]

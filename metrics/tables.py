@@ -20,7 +20,7 @@ from typing import Any
 
 import pandas as pd
 
-from lfdm_bench.metrics.format import digits_of, format_mean_std, format_value, protocol_header, to_markdown
+from metrics.format import digits_of, format_mean_std, format_value, protocol_header, to_markdown
 from lfdm_bench.utils.io import append_line, atomic_write_json, atomic_write_text, jsonable
 
 __all__ = ["summary_rows", "group_rows", "sanity_rows", "render_eval", "render_sanity", "write_eval", "write_sanity"]
@@ -34,7 +34,7 @@ def _row(metric: str, split: str, value: float | None, std: float | None, n_gen:
 
 
 def summary_rows(result: Any) -> list[dict[str, Any]]:
-    """One row per (metric, split) of an :class:`~lfdm_bench.metrics.protocol.EvalResult` (``display`` is mean ±
+    """One row per (metric, split) of an :class:`~metrics.protocol.EvalResult` (``display`` is mean ±
     std)."""
     v, c = result.values, result.counts
     ng, nr = c.get("generated", {}), c.get("real", {})
@@ -84,7 +84,7 @@ def group_rows(result: Any, metric: str) -> list[dict[str, Any]]:
 
 
 def sanity_rows(result: Any) -> list[dict[str, Any]]:
-    """Rows of a :class:`~lfdm_bench.metrics.sanity.SanityResult` table: distortion, strength, FVD, cFVD, sFVD, KVD,
+    """Rows of a :class:`~metrics.sanity.SanityResult` table: distortion, strength, FVD, cFVD, sFVD, KVD,
     the metrics the row must raise and whether they rise; with a ``beside`` detector, its FVD / targets / rises."""
     def fmt(x: Any, metric: str) -> str:
         return format_value(x, digits_of(metric), missing="-")

@@ -30,7 +30,7 @@ the pair's OTHER takes (the reference excludes the scored videos), averaged over
 generator as good as the data, without the optimism of comparing videos with themselves; its interval resamples the
 subjects of all slots at once.
 
-Values follow :func:`lfdm_bench.metrics.evaluate.evaluate`'s layout (``values[metric][split]``, ``counts``).
+Values follow :func:`metrics.evaluate.evaluate`'s layout (``values[metric][split]``, ``counts``).
 """
 
 from __future__ import annotations
@@ -41,9 +41,9 @@ from typing import Any, Hashable, Mapping, Sequence
 import numpy as np
 
 from lfdm_bench.data.records import VideoRecord
-from lfdm_bench.metrics.fvd import FeatureStats, SmallSampleWarning, fvd_from_stats
-from lfdm_bench.metrics.groups import group_fvd, single_thread_blas, summarise_groups
-from lfdm_bench.metrics.kvd import kvd_from_features
+from metrics.fvd import FeatureStats, SmallSampleWarning, fvd_from_stats
+from metrics.groups import group_fvd, single_thread_blas, summarise_groups
+from metrics.kvd import kvd_from_features
 
 __all__ = ["INTERVAL_METHOD", "DIFFERENCE_METHOD", "fvd_of", "subject_bootstrap", "fvd_interval", "interval_of",
            "paired_differences", "resampled_scores", "pair_halves", "feature_scores", "real_floor", "leave_take_out"]
@@ -90,7 +90,7 @@ class _ClusterSums:
 
 
 def _batched_frechet(mu1: np.ndarray, s1: np.ndarray, mu2: np.ndarray, s2: np.ndarray) -> np.ndarray:
-    """Fréchet distance (as :func:`lfdm_bench.metrics.fvd.frechet_distance`) of B pairs: mu [B, D], cov [B, D, D]
+    """Fréchet distance (as :func:`metrics.fvd.frechet_distance`) of B pairs: mu [B, D], cov [B, D, D]
     -> [B] (NaN where an input is NaN), clamped to >= 0."""
     ok = np.isfinite(mu1).all(1) & np.isfinite(mu2).all(1)
     out = np.full(len(mu1), np.nan)

@@ -92,7 +92,7 @@ def random_weights_reason(state: Mapping[str, Any]) -> str | None:
 
     Two content signatures (file names are ignored):
 
-    * the ``i3d-random`` construction (:func:`lfdm_bench.metrics.i3d.build_random_i3d`): the first layer's 7 temporal
+    * the ``i3d-random`` construction (:func:`metrics.i3d.build_random_i3d`): the first layer's 7 temporal
       taps are zero except taps 2 and 3, which are exact negatives of each other;
     * untrained BatchNorm: every ``running_mean`` is 0 and every ``running_var`` is 1 (a trained network's running
       statistics never stay at their initial values).

@@ -20,7 +20,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
-from lfdm_bench.metrics.i3d import build_random_i3d  # noqa: E402
+from metrics.i3d import build_random_i3d  # noqa: E402
 
 
 def machine_description(device: torch.device) -> str:

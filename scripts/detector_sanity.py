@@ -10,16 +10,16 @@ per class (cFVD), 21 vs 21 per subject (sFVD).
 Rows (FD of the reference vs the distorted stand-in; overall, mean over classes, mean over subjects):
 
 * ``none``: the real-vs-real floor (disjoint takes);
-* per-frame distortions of :mod:`lfdm_bench.metrics.distortions` (noise, blur, shuffle, freeze) and ``colour`` (hue
-  rotation, :func:`lfdm_bench.metrics.set_distortions.colour_shift`): checked on FVD;
-* set-level rows of :mod:`lfdm_bench.metrics.set_distortions`: other-subject (train-split subjects; FVD and sFVD),
+* per-frame distortions of :mod:`metrics.distortions` (noise, blur, shuffle, freeze) and ``colour`` (hue
+  rotation, :func:`metrics.set_distortions.colour_shift`): checked on FVD;
+* set-level rows of :mod:`metrics.set_distortions`: other-subject (train-split subjects; FVD and sFVD),
   class-collapse (FVD and cFVD), subject-swap (sFVD), class-swap (cFVD).
 
 A row "rises" when its target metric exceeds the previous strength's (the floor for the first strength).
 
 Also: detector throughput (clips/s at the thread count used; decode excluded), and with ``--samples ROOT`` the FD of
 each ``ROOT/<method>_test`` sample folder against all real test videos (generated clips: first frames, as in
-:mod:`lfdm_bench.metrics.evaluate`). ``--i3d-subjects K`` runs the random-weight I3D on a subset (K test subjects,
+:mod:`metrics.evaluate`). ``--i3d-subjects K`` runs the random-weight I3D on a subset (K test subjects,
 the same rows).
 
     OMP_NUM_THREADS=1 python scripts/detector_sanity.py --detector synth-faces-vcnn-v1 --seeds 0,1,2 \
@@ -41,9 +41,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from lfdm_bench.metrics.distortions import DEFINITIONS, Distortion  # noqa: E402
-from lfdm_bench.metrics.fvd import FeatureStats, SmallSampleWarning, fvd_from_stats  # noqa: E402
-from lfdm_bench.metrics.set_distortions import (  # noqa: E402
+from metrics.distortions import DEFINITIONS, Distortion  # noqa: E402
+from metrics.fvd import FeatureStats, SmallSampleWarning, fvd_from_stats  # noqa: E402
+from metrics.set_distortions import (  # noqa: E402
     COLOUR_DEFINITION, SET_DEFINITIONS, SET_ROWS, Pairs, collapse_classes, colour_shift, flatten, pair_index,
     replace_subjects, split_pairs, swap_classes)
 
@@ -112,7 +112,7 @@ def load_reference(dataset: str, takes: int, log) -> tuple[torch.Tensor, list, d
     benchmark's videos, the others new draws)."""
     from lfdm_bench.data.synth.make import make_config
     from lfdm_bench.data.synth.takes import extended_takes
-    from lfdm_bench.metrics.real_cache import ClipSpec, iter_clip_batches
+    from metrics.real_cache import ClipSpec, iter_clip_batches
 
     extra = takes - make_config(dataset).n_takes
     records = extended_takes(dataset, extra, progress=False, size=64, frames=16)
@@ -181,7 +181,7 @@ def method_table(feats: Features, dataset: str, samples_root: Path, records: lis
     """FD of each ROOT/<method>_test folder (first 16 frames at 32 px) vs all real test videos of the benchmark, and of
     fresh real takes (not in the reference: takes 3..5 of the 6-take rendering; 1 and 3 per pair) as the floor."""
     from lfdm_bench.data.registry import get_dataset
-    from lfdm_bench.metrics.real_cache import ClipSpec, iter_clip_batches
+    from metrics.real_cache import ClipSpec, iter_clip_batches
 
     ds = get_dataset(dataset, size=64, frames=16, progress=False)
     real = ds.split("test")
@@ -190,7 +190,7 @@ def method_table(feats: Features, dataset: str, samples_root: Path, records: lis
     rkeys = [(r.subject, r.class_index) for r in real]
     out: dict[str, Any] = {"n_real": len(real)}
     gspec = ClipSpec(n_frames=16, size=32, sampling="first", seed=0, use_record_crop=False)
-    from lfdm_bench.metrics.evaluate import load_samples
+    from metrics.evaluate import load_samples
 
     for label, takes in (("real (fresh take 3, 1 per pair)", (3,)), ("real (fresh takes 3-5, 3 per pair)", (3, 4, 5))):
         rows = [i for i, r in enumerate(records) if r.split == "test" and int(r.params["take_index"]) in takes]
@@ -259,7 +259,7 @@ def main() -> None:
                     help="take splits over which the real-vs-real floor's spread is measured (clean features only)")
     ap.add_argument("--out", type=Path, required=True)
     args = ap.parse_args()
-    from lfdm_bench.metrics.vcnn.source import load_detector
+    from metrics.vcnn.source import load_detector
 
     torch.set_num_threads(1)
     log = lambda s: print(s, flush=True)  # noqa: E731
@@ -315,7 +315,7 @@ def main() -> None:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(result, indent=1))
     if args.i3d_subjects:
-        from lfdm_bench.metrics.detector import FeatureExtractor
+        from metrics.detector import FeatureExtractor
 
         fx = FeatureExtractor("i3d-random", device="cpu", batch_size=8)
         feats = Features("i3d-random", fx, videos, 8)

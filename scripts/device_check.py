@@ -464,9 +464,9 @@ def section_i3d(check: Check, deadline: float):
     bf16 (median batch time, the first batch of each precision being the warm-up) and the FVD between the two sets
     under each precision. Batch by batch, both precisions on the same clips, until the sets or the time run out.
     bf16 is skipped (and recorded so) on a CPU without native bf16."""
-    from lfdm_bench.metrics.detector import FeatureExtractor
-    from lfdm_bench.metrics.fvd import SmallSampleWarning, fvd_from_features
-    from lfdm_bench.metrics.i3d import build_random_i3d
+    from metrics.detector import FeatureExtractor
+    from metrics.fvd import SmallSampleWarning, fvd_from_features
+    from metrics.i3d import build_random_i3d
 
     s, dev, bs = check.state, check.device, check.state.i3d_batch
     model = build_random_i3d()  # shared by both extractors (fp32: TF32 off on CUDA; bf16: autocast)

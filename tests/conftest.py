@@ -38,9 +38,9 @@ def one_thread_per_module():
 def tiny_eval_set(tmp_path, monkeypatch) -> dict:
     """The tiny 4-subject dataset, a real-clip sample folder of its test split, a private cache, and the tiny
     detector in place of ``build_detector`` (each one built is appended to ``built``)."""
-    import lfdm_bench.metrics.evaluate
+    import metrics.evaluate
     from lfdm_bench.data.registry import get_dataset
-    from lfdm_bench.metrics.sanity import write_real_samples
+    from metrics.sanity import write_real_samples
     from test_protocol import make_tiny_dataset, tiny_detector
 
     monkeypatch.setenv("LFDM_BENCH_CACHE", str(tmp_path / "cache"))
@@ -53,5 +53,5 @@ def tiny_eval_set(tmp_path, monkeypatch) -> dict:
         built.append(tiny_detector())
         return built[-1]
 
-    monkeypatch.setattr(lfdm_bench.metrics.evaluate, "build_detector", fake_build)
+    monkeypatch.setattr(metrics.evaluate, "build_detector", fake_build)
     return {"manifest": str(manifest), "samples": samples, "tmp": tmp_path, "built": built}

@@ -32,7 +32,7 @@ def features(v: torch.Tensor) -> np.ndarray:
 
 def local_stats(v: torch.Tensor, indices: range):
     """Features and FeatureStats (updated in batches of BATCH) of the videos ``indices``."""
-    from lfdm_bench.metrics.fvd import FeatureStats
+    from metrics.fvd import FeatureStats
 
     stats, feats = FeatureStats(DIM), []
     for start in range(indices.start, indices.stop, BATCH):
@@ -81,7 +81,7 @@ def worker(rank: int, world: int, port: int, out_dir: str) -> None:
     os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(world), MASTER_ADDR="127.0.0.1",
                       MASTER_PORT=str(port))
     torch.set_num_threads(1)
-    from lfdm_bench.metrics.distributed import gather_features, gather_stats, shard
+    from metrics.distributed import gather_features, gather_stats, shard
     from lfdm_bench.utils import dist
 
     out = {"rank": dist.rank(), "world": dist.world_size()}

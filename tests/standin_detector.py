@@ -5,10 +5,10 @@ import torch
 
 
 def use_standin_detector(mp) -> None:
-    """Make :func:`lfdm_bench.metrics.evaluate.build_detector` (and the sanity mode's) return the stand-in (``mp``: a
+    """Make :func:`metrics.evaluate.build_detector` (and the sanity mode's) return the stand-in (``mp``: a
     pytest MonkeyPatch)."""
-    from lfdm_bench.metrics import evaluate, sanity
-    from lfdm_bench.metrics.real_cache import FunctionDetector
+    from metrics import evaluate, sanity
+    from metrics.real_cache import FunctionDetector
 
     def feats(videos):
         v = videos.float() / (255.0 if videos.dtype == torch.uint8 else 1.0)  # [B, T, 3, H, W]

@@ -10,9 +10,9 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from lfdm_bench.bench.ablate import GridPoint, build_grid, nfe_per_video, run_ablation
-from lfdm_bench.cli import main
-from lfdm_bench.metrics.real_cache import FunctionDetector
+from bench.ablate import GridPoint, build_grid, nfe_per_video, run_ablation
+from cli import main
+from metrics.real_cache import FunctionDetector
 
 
 def _features(videos):
@@ -112,7 +112,7 @@ def test_resume_skips_finished_points(ablation):
 
 def test_cli_unknown_sampler(tiny_run):
     _, run = tiny_run
-    from lfdm_bench.bench.ablate import ablate
+    from bench.ablate import ablate
 
     r = CliRunner().invoke(ablate, ["--run", str(run), "--sampler", "ddim,bogus", "--i3d", "i3d-random"])
     assert r.exit_code != 0 and "unknown sampler 'bogus'" in r.output and "dpmsolver++" in r.output

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from lfdm_bench.cli import main
+from cli import main
 from test_cli_errors import one_error_line
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -73,7 +73,7 @@ def test_eval_run_refuses_flags_that_contradict_the_run(sampled_run, flags, reco
 def test_short_video_error_names_eval_frames(tiny_eval_set) -> None:
     from lfdm_bench.data.records import read_manifest
     from lfdm_bench.data.video_io import BadVideoError
-    from lfdm_bench.metrics.real_cache import ClipSpec
+    from metrics.real_cache import ClipSpec
 
     records = read_manifest(tiny_eval_set["samples"] / "manifest.csv")
     with pytest.raises(BadVideoError) as e:
@@ -124,8 +124,8 @@ def test_bad_values_name_their_key(tmp_path, override, key) -> None:
 
 
 def test_rules_hold_in_every_config_type() -> None:
-    from lfdm_bench.baselines.ldm.config import LDMConfig
-    from lfdm_bench.bench.config import BenchConfig
+    from baselines.ldm.config import LDMConfig
+    from bench.config import BenchConfig
     from lfdm_bench.config import ConfigError, from_dict
 
     for cls in (BenchConfig, LDMConfig):
@@ -151,7 +151,7 @@ def _flip(p: Path) -> None:
 @pytest.mark.parametrize("damage", [_truncate, _flip, lambda p: p.write_bytes(b"")], ids=["truncated", "flipped",
                                                                                           "empty"])
 def test_corrupt_feature_cache_is_reported_and_recomputed(tiny_eval_set, damage) -> None:
-    from lfdm_bench.metrics.commands import eval_cmd
+    from metrics.commands import eval_cmd
 
     args = ["--samples", str(tiny_eval_set["samples"]), "--dataset", tiny_eval_set["manifest"], "--metric", "fvd",
             "--frames", "10"]
@@ -175,7 +175,7 @@ def test_corrupt_feature_cache_is_reported_and_recomputed(tiny_eval_set, damage)
 
 # ------------------------------------------------------------------------------ 5: files and writes named
 def test_truncated_state_json_is_named(tmp_path) -> None:
-    from lfdm_bench.bench.state import ResumeState
+    from bench.state import ResumeState
 
     state = ResumeState(tmp_path / "state.json", {"a": 1}, what="a benchmark")
     state.mark("data", 1)
@@ -195,8 +195,8 @@ def test_truncated_results_json_is_one_line_naming_it(tmp_path) -> None:
 
 def test_detector_that_is_not_weights_is_one_line(tmp_path, monkeypatch) -> None:
     from lfdm_bench.data.registry import get_dataset
-    from lfdm_bench.metrics.commands import eval_cmd
-    from lfdm_bench.metrics.sanity import write_real_samples
+    from metrics.commands import eval_cmd
+    from metrics.sanity import write_real_samples
     from test_protocol import make_tiny_dataset
 
     monkeypatch.setenv("LFDM_BENCH_CACHE", str(tmp_path / "cache"))
@@ -225,7 +225,7 @@ def test_manifest_with_byte_order_mark_is_read(tmp_path) -> None:
 
 
 def test_sample_naming_an_unknown_subject_is_refused(tiny_eval_set) -> None:
-    from lfdm_bench.metrics.commands import eval_cmd
+    from metrics.commands import eval_cmd
 
     manifest = tiny_eval_set["samples"] / "manifest.csv"
     lines = manifest.read_text().splitlines()
@@ -294,8 +294,8 @@ def test_disk_full_while_writing_a_manifest_names_it(tmp_path, monkeypatch) -> N
 
 
 def test_metrics_jsonl_keeps_whole_records_on_a_full_disk(tiny_eval_set, monkeypatch) -> None:
-    from lfdm_bench.metrics.commands import eval_cmd
-    from lfdm_bench.metrics import tables
+    from metrics.commands import eval_cmd
+    from metrics import tables
     from lfdm_bench.utils.io import read_jsonl
 
     args = ["--samples", str(tiny_eval_set["samples"]), "--dataset", tiny_eval_set["manifest"], "--frames", "10",

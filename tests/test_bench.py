@@ -10,7 +10,7 @@ import re
 import pytest
 from click.testing import CliRunner
 
-from lfdm_bench.cli import main
+from cli import main
 from standin_detector import use_standin_detector
 
 
@@ -156,7 +156,7 @@ def test_bench_writes_a_report_page_of_every_number(bench_out):
 
 @pytest.mark.slow
 def test_bench_report_page_loads_its_images_in_chromium(bench_out):
-    from lfdm_bench.bench.html_browser import find_browser, image_check, screenshot
+    from bench.html_browser import find_browser, image_check, screenshot
 
     if find_browser() is None:
         pytest.skip("no headless Chromium/Chrome installed")
@@ -171,7 +171,7 @@ def test_bench_report_page_loads_its_images_in_chromium(bench_out):
 
 
 def test_best_setting_rule():
-    from lfdm_bench.bench.results import best_setting
+    from bench.results import best_setting
 
     def row(point, acc, motion, nfe, fvd=1.0):
         return {"point": point, "sampler": "ddim", "steps": nfe, "guidance": 1.0, "acc_motion": acc,
@@ -190,9 +190,9 @@ def test_best_setting_rule():
 
 def test_fresh_takes_row_is_skipped_with_its_reason_on_a_real_dataset(tmp_path):
     """Real datasets have no renderer: the benchmark plans no real_fresh stage and its tables say why."""
-    from lfdm_bench.bench.config import BenchConfig
-    from lfdm_bench.bench.pipeline import Benchmark
-    from lfdm_bench.bench.tables import _caption
+    from bench.config import BenchConfig
+    from bench.pipeline import Benchmark
+    from bench.tables import _caption
 
     said = []
     bc = BenchConfig(lfdm_config="tiny", lfdm_overrides=("data.dataset=mug", "data.root=nowhere"),

@@ -4,7 +4,7 @@ LDM's stage 1 is ``--stage ae`` (``lfae`` is refused for LDM with a message, and
 import pytest
 from click.testing import CliRunner
 
-from lfdm_bench.cli import main
+from cli import main
 
 
 @pytest.mark.parametrize("model, stage", [("ldm", "lfae"), ("lfdm", "ae")])

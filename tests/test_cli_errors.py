@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from lfdm_bench.cli import main
+from cli import main
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -193,7 +193,7 @@ def test_eval_cache_that_cannot_be_written_is_skipped_with_a_warning(tiny, monke
 
 
 def test_eval_results_that_cannot_be_saved_go_to_a_spare_folder(tiny, monkeypatch):
-    import lfdm_bench.metrics.tables as tables
+    import metrics.tables as tables
 
     real_write, calls = tables.write_eval, []
 

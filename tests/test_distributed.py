@@ -13,8 +13,8 @@ import torch
 
 import dist_worker as W
 from lfdm_bench.checkpoints import load_checkpoint
-from lfdm_bench.metrics.distributed import gather_features, gather_stats, shard
-from lfdm_bench.metrics.fvd import fvd_from_stats
+from metrics.distributed import gather_features, gather_stats, shard
+from metrics.fvd import fvd_from_stats
 
 
 def _free_port() -> int:
@@ -63,7 +63,7 @@ def test_gathered_features_and_stats_equal_one_process(job):
             np.testing.assert_allclose(mean, stats.mean(), rtol=1e-12, atol=1e-15)
             np.testing.assert_allclose(cov, stats.cov(1), rtol=1e-12, atol=1e-15)
     # FVD of the gathered statistics = FVD of one process (an FVD of per-process FVDs would not be)
-    from lfdm_bench.metrics.fvd import FeatureStats, frechet_distance
+    from metrics.fvd import FeatureStats, frechet_distance
 
     fvd_one = fvd_from_stats(single["a"], single["b"])
     (_, ma, ca), (_, mb, cb) = ranks[1]["a_stats"], ranks[1]["b_stats"]

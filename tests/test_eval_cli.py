@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-import lfdm_bench.metrics.evaluate
-import lfdm_bench.metrics.sanity
-from lfdm_bench.metrics.commands import eval_cmd
-from lfdm_bench.metrics.sanity import write_real_samples
+import metrics.evaluate
+import metrics.sanity
+from metrics.commands import eval_cmd
+from metrics.sanity import write_real_samples
 from test_protocol import make_tiny_dataset, tiny_detector
 
 PROTOCOL_FIELDS = ("dataset", "split", "n_frames", "resolution", "real_sampling", "max_real", "max_generated",
@@ -30,8 +30,8 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict:
         detectors.append(tiny_detector())
         return detectors[-1]
 
-    monkeypatch.setattr(lfdm_bench.metrics.evaluate, "build_detector", fake_build)
-    monkeypatch.setattr(lfdm_bench.metrics.sanity, "build_detector", fake_build)
+    monkeypatch.setattr(metrics.evaluate, "build_detector", fake_build)
+    monkeypatch.setattr(metrics.sanity, "build_detector", fake_build)
     return {"manifest": str(manifest), "tmp": tmp_path, "detectors": detectors}
 
 
@@ -132,9 +132,9 @@ def test_missing_i3d_weights_explains_how_to_provide(tmp_path: Path, monkeypatch
 def test_i3d_random_end_to_end_on_embedded_dataset(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The real i3d-random network on a few synth-faces videos: all metrics, cached second run."""
     from lfdm_bench.data.registry import get_dataset
-    from lfdm_bench.metrics.evaluate import evaluate
-    from lfdm_bench.metrics.protocol import EvalProtocol
-    from lfdm_bench.metrics.tables import write_eval
+    from metrics.evaluate import evaluate
+    from metrics.protocol import EvalProtocol
+    from metrics.tables import write_eval
 
     monkeypatch.setenv("LFDM_BENCH_CACHE", str(tmp_path / "cache"))
     faces = get_dataset("synth-faces", root=tmp_path / "data", n_subjects=4, n_takes=1, size=32, frames=16,
@@ -159,8 +159,8 @@ def test_i3d_random_end_to_end_on_embedded_dataset(tmp_path: Path, monkeypatch: 
 def test_i3d_random_sanity_noise_rises(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The real i3d-random network sees strong noise: FVD(A, noisy B) rises above FVD(A, B) and with strength."""
     from lfdm_bench.data.registry import get_dataset
-    from lfdm_bench.metrics.protocol import EvalProtocol
-    from lfdm_bench.metrics.sanity import run_sanity
+    from metrics.protocol import EvalProtocol
+    from metrics.sanity import run_sanity
 
     monkeypatch.setenv("LFDM_BENCH_CACHE", str(tmp_path / "cache"))
     faces = get_dataset("synth-faces", root=tmp_path / "data", n_subjects=4, n_takes=1, size=32, frames=16,

@@ -19,9 +19,9 @@ from click.testing import CliRunner
 
 from lfdm_bench.data.records import read_manifest
 from lfdm_bench.data.video_io import write_mp4, write_png
-from lfdm_bench.metrics.commands import eval_cmd
-from lfdm_bench.metrics.evaluate import evaluate
-from lfdm_bench.metrics.protocol import EvalProtocol
+from metrics.commands import eval_cmd
+from metrics.evaluate import evaluate
+from metrics.protocol import EvalProtocol
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -9,7 +9,7 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from lfdm_bench.bench.experiments import experiment
+from bench.experiments import experiment
 from standin_detector import use_standin_detector
 
 OVERRIDES = ["lfae.train.steps=2", "dm.train.steps=2", "data.n_frames=10"]
@@ -71,7 +71,7 @@ def test_unconditional_rows_use_the_null_condition(trained):
     assert (out / "unconditional.csv").is_file() and "unconditional" in r.output
 
     # a rerun resumes: nothing is resampled
-    from lfdm_bench.bench.experiments import run_unconditional
+    from bench.experiments import run_unconditional
 
     before = (out / "samples/unconditional/manifest.csv").stat().st_mtime_ns
     said = []
@@ -126,8 +126,8 @@ def test_new_domain_finetunes_decoder_only_and_whole(trained):
 def test_decoder_only_fine_tuning_keeps_frozen_modules_in_eval(trained, monkeypatch):
     """The decoder-only variant trains only the decoder's parameters, and the engine keeps every other module in eval
     mode (frozen BatchNorm statistics) while it trains -- without patching the model's ``train``."""
-    from lfdm_bench.bench.experiments import new_domain
-    from lfdm_bench.bench.experiments.new_domain import decoder_modules, finetune_lfae, new_domain_config
+    from bench.experiments import new_domain
+    from bench.experiments.new_domain import decoder_modules, finetune_lfae, new_domain_config
     from lfdm_bench.lfdm.load import lfdm_config
     from lfdm_bench.runs import Run
     from lfdm_bench.training.engine import Trainer
@@ -155,7 +155,7 @@ def test_decoder_only_fine_tuning_keeps_frozen_modules_in_eval(trained, monkeypa
 
 
 def test_new_domain_refuses_the_runs_own_style_and_bad_steps(trained):
-    from lfdm_bench.bench.experiments import run_new_domain
+    from bench.experiments import run_new_domain
 
     root, run = trained
     with pytest.raises(ValueError, match="trained on style 'flat' already"):
@@ -185,7 +185,7 @@ def test_text_encoder_bert_vs_onehot_from_one_lfae(trained):
 
 
 def test_text_encoder_trains_one_shared_lfae_when_none_given(trained):
-    from lfdm_bench.bench.experiments import run_text_encoder
+    from bench.experiments import run_text_encoder
 
     root, _ = trained
     out = root / "text-own"
@@ -219,9 +219,9 @@ def test_flow_target_grid_vs_displacement_from_one_lfae(trained):
 
 
 def test_unconditional_on_an_ldm_run(trained):
-    from lfdm_bench.baselines.ldm.config import load_ldm_config
-    from lfdm_bench.baselines.ldm.train import open_ldm_run, train_ldm_run
-    from lfdm_bench.bench.experiments import run_unconditional
+    from baselines.ldm.config import load_ldm_config
+    from baselines.ldm.train import open_ldm_run, train_ldm_run
+    from bench.experiments import run_unconditional
 
     root, _ = trained
     overrides = ["ae.train.steps=2", "dm.train.steps=2", "data.n_frames=10"]

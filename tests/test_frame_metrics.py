@@ -7,7 +7,7 @@ import pytest
 import torch
 from scipy.ndimage import gaussian_filter
 
-from lfdm_bench.metrics import frame_metrics, psnr_frames, ssim_frames
+from metrics import frame_metrics, psnr_frames, ssim_frames
 
 
 def ssim_image(x: np.ndarray, y: np.ndarray) -> float:

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import scipy.linalg
 
-from lfdm_bench.metrics import FeatureStats, SmallSampleWarning, frechet_distance, fvd_from_features, fvd_from_stats
+from metrics import FeatureStats, SmallSampleWarning, frechet_distance, fvd_from_features, fvd_from_stats
 
 
 def scipy_fd(x: np.ndarray, y: np.ndarray, ddof: int = 1) -> float:

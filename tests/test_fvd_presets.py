@@ -29,12 +29,12 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 
-import lfdm_bench.metrics.detector as detector_mod
+import metrics.detector as detector_mod
 from lfdm_bench.data.records import VideoRecord, write_manifest
 from lfdm_bench.data.registry import get_dataset
-from lfdm_bench.metrics.evaluate import evaluate
-from lfdm_bench.metrics.presets import PRESET_NAMES, get_preset
-from lfdm_bench.metrics.protocol import EvalProtocol
+from metrics.evaluate import evaluate
+from metrics.presets import PRESET_NAMES, get_preset
+from metrics.protocol import EvalProtocol
 
 SIZE = 16  # generated resolution (and the square real videos')
 WIDE = (20, 28)  # H, W of the non-square real videos (shorter-side resize + centre crop presets)
@@ -376,7 +376,7 @@ def test_bf16_only_when_asked_and_its_drift_is_stored(sets: dict, mini_detector:
 def test_protocol_values_listed_in_help() -> None:
     from click.testing import CliRunner
 
-    from lfdm_bench.metrics.commands import eval_cmd
+    from metrics.commands import eval_cmd
 
     out = CliRunner().invoke(eval_cmd, ["--help"]).output
     assert "--protocol" in out
@@ -390,7 +390,7 @@ def test_preset_features_equal_reference_with_the_real_i3d(name: str, sets: dict
     """The full I3D (seeded random weights saved as a state dict, loaded by ``build_detector`` with the preset's
     epsilon): each selected clip's features equal those of the reference's input through the I3D built with the
     reference's literal epsilon."""
-    from lfdm_bench.metrics.i3d import InceptionI3d
+    from metrics.i3d import InceptionI3d
     from test_i3d import random_state_dict
 
     ref = REFERENCE[name]

@@ -14,22 +14,22 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-import lfdm_bench.metrics.weights as weights_mod
+import metrics.weights as weights_mod
 from lfdm_bench.data.dataset import ClipDataset
 from lfdm_bench.data.records import VideoRecord
 from lfdm_bench.data.registry import get_dataset
-from lfdm_bench.metrics.clip_select import choose_videos, select_clips, span_check
-from lfdm_bench.metrics.commands import eval_cmd
-from lfdm_bench.metrics.evaluate import evaluate
-from lfdm_bench.metrics.format import protocol_line
-from lfdm_bench.metrics.frame_scores import FrameScores
-from lfdm_bench.metrics.i3d import InceptionI3d, build_random_i3d, load_i3d
-from lfdm_bench.metrics.preprocess import quantize, tf_legacy_bilinear
-from lfdm_bench.metrics.protocol import EvalProtocol
-from lfdm_bench.metrics.protocol import EvalProtocol as _EvalProtocol
-from lfdm_bench.metrics.real_cache import ClipSpec, FeatureCache, cached_features, compute_features, record_id
-from lfdm_bench.metrics.sanity import write_real_samples
-from lfdm_bench.metrics.weights import KNOWN_I3D_DIGESTS, KnownCheckpoint, label_weights
+from metrics.clip_select import choose_videos, select_clips, span_check
+from metrics.commands import eval_cmd
+from metrics.evaluate import evaluate
+from metrics.format import protocol_line
+from metrics.frame_scores import FrameScores
+from metrics.i3d import InceptionI3d, build_random_i3d, load_i3d
+from metrics.preprocess import quantize, tf_legacy_bilinear
+from metrics.protocol import EvalProtocol
+from metrics.protocol import EvalProtocol as _EvalProtocol
+from metrics.real_cache import ClipSpec, FeatureCache, cached_features, compute_features, record_id
+from metrics.sanity import write_real_samples
+from metrics.weights import KNOWN_I3D_DIGESTS, KnownCheckpoint, label_weights
 from lfdm_bench.utils.io import sha256_file
 from test_fvd_presets import tf_resize_bilinear_legacy
 from test_i3d import random_state_dict

@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lfdm_bench.metrics import (
+from metrics import (
     DetectorNotFoundError,
     FeatureExtractor,
     I3DWeightsError,
@@ -27,7 +27,7 @@ from lfdm_bench.metrics import (
     resolve_i3d_path,
     to_i3d_input,
 )
-from lfdm_bench.metrics.i3d import FrozenBatchNorm3d, TorchScriptI3D
+from metrics.i3d import FrozenBatchNorm3d, TorchScriptI3D
 
 KEYS_FILE = Path(__file__).parent / "data" / "i3d_state_dict_keys.txt"
 

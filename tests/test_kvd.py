@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lfdm_bench.metrics import kvd_from_features, kvd_subsets, mmd2_unbiased, polynomial_kernel
+from metrics import kvd_from_features, kvd_subsets, mmd2_unbiased, polynomial_kernel
 
 
 def direct_mmd2(x: np.ndarray, y: np.ndarray) -> float:

@@ -13,8 +13,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 # folder -> import name of its package (see lfdm_bench/__init__.py and pyproject.toml)
-SOURCES = {"lfdm_bench": "lfdm_bench", "metrics": "lfdm_bench.metrics", "baselines": "lfdm_bench.baselines",
-           "bench": "lfdm_bench.bench"}
+SOURCES = {"lfdm_bench": "lfdm_bench", "metrics": "metrics", "baselines": "baselines",
+           "bench": "bench"}
 # The layers, bottom first: a package or a module directly in lfdm_bench/ may import only from lower layers.
 # Data flows one way: data -> models -> training -> sampling -> LFDM -> metrics -> baselines -> bench -> CLI.
 LAYERS = [
@@ -25,25 +25,25 @@ LAYERS = [
     ["lfdm_bench.training"],
     ["lfdm_bench.sampling"],
     ["lfdm_bench.lfdm"],
-    ["lfdm_bench.metrics"],
-    ["lfdm_bench.baselines"],
+    ["metrics"],
+    ["baselines"],
     ["lfdm_bench.generators"],
-    ["lfdm_bench.bench"],
-    ["lfdm_bench.cli"],
+    ["bench"],
+    ["cli"],
     ["lfdm_bench.__main__"],
 ]
 MAX_LINES = 600
 
 
 def project_modules() -> dict[str, Path]:
-    """Import name -> file of every project module (cli.py is lfdm_bench.cli)."""
-    mods = {"lfdm_bench.cli": ROOT / "cli.py"}
-    for folder, name in SOURCES.items():
+    """Import name -> file of every project module (cli.py is cli)."""
+    mods = {"cli": ROOT / "cli.py"}
+    for folder in SOURCES:
         for path in (ROOT / folder).rglob("*.py"):
-            parts = list(path.relative_to(ROOT / folder).with_suffix("").parts)
+            parts = list(path.relative_to(ROOT).with_suffix("").parts)
             if parts[-1] == "__init__":
                 parts = parts[:-1]
-            mods[".".join([name, *parts])] = path
+            mods[".".join(parts)] = path
     return mods
 
 
@@ -99,8 +99,10 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
 
 
 def layer_of(module: str) -> str:
-    """``lfdm_bench.data.real.mug`` -> ``lfdm_bench.data``; ``lfdm_bench.runs`` -> itself."""
-    return ".".join(module.split(".")[:2])
+    """``lfdm_bench.data.real.mug`` -> ``lfdm_bench.data``; ``lfdm_bench.runs`` -> itself; ``metrics.fvd`` ->
+    ``metrics``."""
+    parts = module.split(".")
+    return ".".join(parts[:2]) if parts[0] == "lfdm_bench" else parts[0]
 
 
 def test_find_cycle_finds_a_circle():
@@ -133,14 +135,24 @@ def test_pyproject_installs_every_package_folder():
     cfg = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
     packages = {m for m, p in project_modules().items() if p.name == "__init__.py"}
     assert set(cfg["packages"]) == packages | {"lfdm_bench.configs"}
-    assert cfg["package-dir"] == {"lfdm_bench.metrics": "metrics", "lfdm_bench.baselines": "baselines",
-                                  "lfdm_bench.bench": "bench", "lfdm_bench.configs": "configs"}
-    assert cfg.get("py-modules") is None and "lfdm_bench.cli:main" in (ROOT / "pyproject.toml").read_text()
+    assert cfg["package-dir"] == {"lfdm_bench.configs": "configs"}  # code: import name == folder, no mapping
+    assert cfg["py-modules"] == ["cli"] and 'lfdm-bench = "cli:main"' in (ROOT / "pyproject.toml").read_text()
+
+
+def test_import_names_are_folder_names():
+    """``import metrics`` is this checkout's ``metrics/`` (no other distribution shadows a top-level name), and
+    importing ``lfdm_bench`` changes no search path."""
+    import lfdm_bench
+
+    for name in ("metrics", "baselines", "bench", "cli"):
+        mod = importlib.import_module(name)
+        assert Path(mod.__file__).resolve().is_relative_to(ROOT), (name, mod.__file__)
+    assert not hasattr(lfdm_bench, "__path__") or list(lfdm_bench.__path__) == [str(ROOT / "lfdm_bench")]
 
 
 def test_cli_command_table_matches_the_commands():
     """``--help`` lists each command from a static table; its text is the command's own short help."""
-    from lfdm_bench.cli import COMMANDS, main
+    from cli import COMMANDS, main
 
     assert list(main.list_commands(None)) == list(COMMANDS)
     for name, (module, attr, short) in COMMANDS.items():
@@ -154,23 +166,24 @@ HEAVY = ("torch", "numpy", "scipy", "transformers", "diffusers", "decord", "PIL"
 def test_help_answers_without_torch_quickly():
     """Quick by construction, not by a stopwatch (a time limit would fail on a slow or busy machine): ``--help``
     imports the CLI module and no heavy package (~0.05 s of imports on the 2-core CPU)."""
-    code = ("import sys; from lfdm_bench.cli import main\n"
+    code = ("import sys; from cli import main\n"
             "try:\n    main(['--help'], prog_name='lfdm-bench')\nexcept SystemExit:\n    pass\n"
             f"print('HEAVY', sorted(m for m in {HEAVY!r} if m in sys.modules));"
-            "print('LOADED', sorted(m for m in sys.modules if m.startswith('lfdm_bench')))")
+            "print('LOADED', sorted(m for m in sys.modules if m.split('.')[0] in "
+            "('lfdm_bench', 'metrics', 'baselines', 'bench', 'cli')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
                          timeout=600).stdout  # a hang guard only
     assert "Commands:" in out and "experiment" in out and "HEAVY []" in out, out
-    assert "LOADED ['lfdm_bench', 'lfdm_bench.cli']" in out, out
+    assert "LOADED ['cli', 'lfdm_bench']" in out, out
 
 
 @pytest.mark.parametrize("command, torch_loaded", [("data", False), ("train", False), ("eval", True)])
 def test_subcommand_help_imports_its_own_module(command, torch_loaded):
     """A command's ``--help`` imports that command's module only (``eval``'s imports the metric code, with torch)."""
-    code = ("import sys\nfrom lfdm_bench.cli import main\ntry:\n"
+    code = ("import sys\nfrom cli import main\ntry:\n"
             f"    main([{command!r}, '--help'], prog_name='lfdm-bench')\n"
             "except SystemExit:\n    pass\nprint('TORCH', 'torch' in sys.modules)\n"
-            "print('BENCH', any(m.startswith('lfdm_bench.bench') for m in sys.modules))")
+            "print('BENCH', any(m.split('.')[0] == 'bench' for m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
                          timeout=600).stdout  # a hang guard only
     assert f"Usage: lfdm-bench {command}" in out and f"TORCH {torch_loaded}" in out and "BENCH False" in out, out

@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch.distributions import Normal, kl_divergence
 
-from lfdm_bench.baselines.ldm import AutoencoderLoss, DiagonalGaussian, KLAutoencoder, KLAutoencoderConfig
+from baselines.ldm import AutoencoderLoss, DiagonalGaussian, KLAutoencoder, KLAutoencoderConfig
 from lfdm_bench.config import ConfigError
 
 

@@ -7,7 +7,7 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from lfdm_bench.cli import main
+from cli import main
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -39,7 +39,7 @@ def test_train_writes_run_directory(trained):
 
 
 def test_checkpoints_hold_scale_and_latent_unet(trained):
-    from lfdm_bench.baselines.ldm.train import load_ae
+    from baselines.ldm.train import load_ae
     from lfdm_bench.runs import Run
     from lfdm_bench.lfdm.load import load_dm
 
@@ -71,7 +71,7 @@ def test_changed_config_refuses_to_mix_runs(trained):
 
 
 def test_ldm_config_validation():
-    from lfdm_bench.baselines.ldm.config import load_ldm_config
+    from baselines.ldm.config import load_ldm_config
     from lfdm_bench.config import ConfigError
 
     with pytest.raises((ValueError, ConfigError), match="out_heads must be empty"):
@@ -105,7 +105,7 @@ def test_sample_evaluation_set(trained):
 
 def test_same_sources_and_seeds_as_lfdm(trained):
     """The LDM generator gets LFDM's evaluation set: same source videos and the same per-source seeds."""
-    from lfdm_bench.baselines.ldm.config import load_ldm_config
+    from baselines.ldm.config import load_ldm_config
     from lfdm_bench.config import load_config, resolve_config_path
     from lfdm_bench.lfdm.config import LFDMConfig
     from lfdm_bench.sampling.eval_set import build_eval_set
@@ -124,7 +124,7 @@ def test_cpu_config_mirrors_lfdm():
     """ldm-synth-faces-cpu: LFDM's data, U-Net width, diffusion, text, DM optimiser, steps and sampler."""
     from dataclasses import asdict
 
-    from lfdm_bench.baselines.ldm.config import load_ldm_config
+    from baselines.ldm.config import load_ldm_config
     from lfdm_bench.config import load_config, resolve_config_path
     from lfdm_bench.lfdm.config import LFDMConfig
 

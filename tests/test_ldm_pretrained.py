@@ -1,4 +1,4 @@
-"""The LDM baseline's pretrained autoencoder (lfdm_bench.baselines.ldm.pretrained): shipped weights (size, checksum,
+"""The LDM baseline's pretrained autoencoder (baselines.ldm.pretrained): shipped weights (size, checksum,
 strict load, corpus disjoint from the benchmark), their reconstruction of benchmark test-subject frames, the retrain
 command on a tiny corpus (loss falls, bit-identical on one thread), and an LDM run that uses pretrained weights."""
 
@@ -11,9 +11,9 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from lfdm_bench.baselines.ldm import pretrained as P
-from lfdm_bench.baselines.ldm.autoencoder import KLAutoencoderConfig
-from lfdm_bench.metrics.vcnn.corpus import BENCHMARK_SEED, CorpusSpec, synthetic_fingerprints
+from baselines.ldm import pretrained as P
+from baselines.ldm.autoencoder import KLAutoencoderConfig
+from metrics.vcnn.corpus import BENCHMARK_SEED, CorpusSpec, synthetic_fingerprints
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 SHIPPED = "synth-faces-klae-v1"
@@ -33,11 +33,11 @@ def test_shipped_weights_load_with_checksum_and_are_small():
     assert model.cfg == P.DEFAULT_ARCHITECTURES["synth-faces"] and not model.training
     assert meta["command"].startswith("lfdm-bench ldm-ae train --dataset synth-faces")
     # the LDM's CPU benchmark config uses these weights by default, with their architecture
-    from lfdm_bench.baselines.ldm.config import load_ldm_config
+    from baselines.ldm.config import load_ldm_config
 
     cfg = load_ldm_config("ldm-synth-faces-cpu")
     assert cfg.ae.pretrained == SHIPPED and cfg.ae.model == model.cfg
-    from lfdm_bench.cli import main
+    from cli import main
 
     r = CliRunner().invoke(main, ["ldm-ae", "info"])
     assert r.exit_code == 0 and f"{SHIPPED}  (" in r.output and "(verified)" in r.output, r.output
@@ -82,7 +82,7 @@ def test_shipped_weights_reconstruct_benchmark_test_subjects(tmp_path):
     dataset with the benchmark's seed renders the same subjects and takes whatever its subject / take counts)."""
     from lfdm_bench.data.records import read_manifest
     from lfdm_bench.data.synth.make import ensure_synthetic, make_config, split_subjects
-    from lfdm_bench.metrics.real_cache import ClipSpec, iter_clip_batches
+    from metrics.real_cache import ClipSpec, iter_clip_batches
 
     test_ids = split_subjects(make_config("synth-faces"))["test"][:2]
     n = max(int(s[1:]) for s in test_ids)
@@ -115,7 +115,7 @@ def retrained(tmp_path_factory):
     mp.setenv("LFDM_BENCH_CACHE", str(root / "cache"))
     mp.setitem(P.DEFAULT_CORPORA, "synth-faces", TINY_CORPUS)
     mp.setitem(P.DEFAULT_ARCHITECTURES, "synth-faces", KLAutoencoderConfig.tiny())
-    from lfdm_bench.cli import main
+    from cli import main
 
     outs = []
     torch.set_num_threads(1)
@@ -148,8 +148,8 @@ def test_retrain_command_loss_falls_and_is_reproducible(retrained):
 def test_ldm_run_installs_pretrained_weights(retrained, tmp_path, monkeypatch):
     """Stage 1 with ae.pretrained: not trained, the verified weights' name and sha256 are in the run's checkpoint
     and its reconstruction table; a config whose ae.model differs is refused."""
-    from lfdm_bench.baselines.ldm.config import load_ldm_config
-    from lfdm_bench.baselines.ldm.train import load_ae, open_ldm_run, train_ldm_run
+    from baselines.ldm.config import load_ldm_config
+    from baselines.ldm.train import load_ae, open_ldm_run, train_ldm_run
     from lfdm_bench.checkpoints import load_checkpoint
 
     monkeypatch.setenv("LFDM_BENCH_CACHE", str(tmp_path / "cache"))

@@ -5,7 +5,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from lfdm_bench.cli import main
+from cli import main
 
 
 @pytest.fixture(scope="module")

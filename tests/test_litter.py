@@ -10,7 +10,7 @@ import re
 import time
 from pathlib import Path
 
-from lfdm_bench.metrics.real_cache import FeatureCache, cache_prefix
+from metrics.real_cache import FeatureCache, cache_prefix
 from lfdm_bench.utils.io import atomic_torch_save, atomic_write_text, stale_temp_files
 from lfdm_bench.utils.progress import LineProgress, progress_bar
 
@@ -112,7 +112,7 @@ def test_every_progress_bar_goes_through_progress_bar():
 def test_cli_progress_without_terminal_has_no_carriage_returns(tmp_path, monkeypatch):
     from click.testing import CliRunner
 
-    from lfdm_bench.cli import main
+    from cli import main
 
     monkeypatch.setenv("LFDM_BENCH_CACHE", str(tmp_path / "cache"))
     r = CliRunner().invoke(main, ["data", "make", "synth-faces", "--size", "32", "--frames", "8", "--subjects", "2",

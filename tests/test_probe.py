@@ -9,9 +9,9 @@ import pytest
 import torch
 
 from lfdm_bench.data.registry import get_dataset
-from lfdm_bench.metrics.probe import LinearProbe, feature_scale, motion_features, motion_source, probe_accuracy
-from lfdm_bench.metrics.evaluate import evaluate
-from lfdm_bench.metrics.protocol import EvalProtocol
+from metrics.probe import LinearProbe, feature_scale, motion_features, motion_source, probe_accuracy
+from metrics.evaluate import evaluate
+from metrics.protocol import EvalProtocol
 from test_protocol import make_tiny_dataset, tiny_detector
 
 
@@ -69,8 +69,8 @@ def test_motion_features_shape_and_static_video() -> None:
 
 
 def test_accuracy_in_evaluate(tmp_path: Path) -> None:
-    from lfdm_bench.metrics.distortions import Distortion
-    from lfdm_bench.metrics.sanity import write_real_samples
+    from metrics.distortions import Distortion
+    from metrics.sanity import write_real_samples
 
     tiny = get_dataset(str(make_tiny_dataset(tmp_path / "data", takes=3)))
     write_real_samples(tiny, tmp_path / "real", split="test", n_frames=10)

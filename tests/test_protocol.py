@@ -18,11 +18,11 @@ import torch
 from lfdm_bench.data.records import VideoRecord, write_manifest
 from lfdm_bench.data.registry import get_dataset
 from lfdm_bench.data.video_io import write_mp4
-from lfdm_bench.metrics.kvd import kvd_from_features
-from lfdm_bench.metrics.evaluate import evaluate
-from lfdm_bench.metrics.groups import group_fvd, select_subset, summarise_groups
-from lfdm_bench.metrics.protocol import EvalProtocol, UnknownMetricError, parse_metrics
-from lfdm_bench.metrics.real_cache import FeatureCache, FunctionDetector
+from metrics.kvd import kvd_from_features
+from metrics.evaluate import evaluate
+from metrics.groups import group_fvd, select_subset, summarise_groups
+from metrics.protocol import EvalProtocol, UnknownMetricError, parse_metrics
+from metrics.real_cache import FeatureCache, FunctionDetector
 
 CLASSES = ["right", "down", "still"]
 SUBJECTS = {"s1": "train", "s2": "train", "s3": "test", "s4": "test"}
@@ -195,7 +195,7 @@ def test_identical_generated_and_real_give_zero(tiny, tmp_path: Path) -> None:
 
 
 def test_sample_folder_split_filter_and_errors(tiny, tmp_path: Path) -> None:
-    from lfdm_bench.metrics.sanity import write_real_samples
+    from metrics.sanity import write_real_samples
 
     write_real_samples(tiny, tmp_path / "s", split="train", n_frames=10, max_videos=6)
     protocol = EvalProtocol(dataset=tiny.name, split="test", n_frames=10)
@@ -209,8 +209,8 @@ def test_sample_folder_split_filter_and_errors(tiny, tmp_path: Path) -> None:
 
 
 def test_distorted_samples_score_worse_than_real(tiny, tmp_path: Path) -> None:
-    from lfdm_bench.metrics.distortions import Distortion
-    from lfdm_bench.metrics.sanity import write_real_samples
+    from metrics.distortions import Distortion
+    from metrics.sanity import write_real_samples
 
     write_real_samples(tiny, tmp_path / "real", split="test", n_frames=10)
     write_real_samples(tiny, tmp_path / "frozen", split="test", n_frames=10, distortion=Distortion("freeze", 1.0))

@@ -20,7 +20,7 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from lfdm_bench.cli import main
+from cli import main
 from standin_detector import use_standin_detector
 from test_i3d import random_state_dict
 from test_real_datasets import _png_frames, _ramp, write_avi

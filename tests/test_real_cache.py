@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from lfdm_bench.data.registry import get_dataset
-from lfdm_bench.metrics.evaluate import evaluate
-from lfdm_bench.metrics.protocol import EvalProtocol
-from lfdm_bench.metrics.real_cache import ClipSpec, FeatureCache, cached_features, compute_features
+from metrics.evaluate import evaluate
+from metrics.protocol import EvalProtocol
+from metrics.real_cache import ClipSpec, FeatureCache, cached_features, compute_features
 from test_protocol import make_tiny_dataset, tiny_detector
 
 
@@ -21,7 +21,7 @@ def tiny(tmp_path: Path):
 
 
 def _samples(tiny, tmp_path: Path) -> Path:
-    from lfdm_bench.metrics.sanity import write_real_samples
+    from metrics.sanity import write_real_samples
 
     write_real_samples(tiny, tmp_path / "samples", split="test", n_frames=10, max_videos=6)
     return tmp_path / "samples"
@@ -115,7 +115,7 @@ def test_corrupt_or_foreign_file_is_ignored(tiny, tmp_path: Path) -> None:
 
 
 def test_transform_needs_a_key(tiny, tmp_path: Path) -> None:
-    from lfdm_bench.metrics.distortions import Distortion
+    from metrics.distortions import Distortion
 
     with pytest.raises(ValueError, match="transform_key"):
         cached_features("d", tiny.split("test"), ClipSpec(10, 32), {"f": tiny_detector()},

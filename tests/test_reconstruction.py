@@ -3,7 +3,7 @@
 import numpy as np
 import torch
 
-from lfdm_bench.metrics.reconstruction import format_table, reconstruction_scores
+from metrics.reconstruction import format_table, reconstruction_scores
 
 
 class _Clips:

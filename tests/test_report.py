@@ -8,7 +8,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from lfdm_bench.bench.report import MixedProtocolError, gather, render_csv, render_latex, render_markdown, report
+from bench.report import MixedProtocolError, gather, render_csv, render_latex, render_markdown, report
 
 PROTOCOL = {"dataset": "synth-faces", "split": "both", "n_frames": 16, "resolution": 64, "detector": "i3d.pt",
             "bn_eps": 1e-3, "resize_method": "bilinear", "ddof": 1, "real_sampling": "uniform",

@@ -41,7 +41,7 @@ def _frames(path):
 
 
 def test_retrieval_folder(cache_env):
-    from lfdm_bench.baselines.retrieval import sample_baseline
+    from baselines.retrieval import sample_baseline
     from lfdm_bench.data.loading import load_data
 
     run, cfg, _ = cache_env
@@ -64,7 +64,7 @@ def test_retrieval_folder(cache_env):
 
 
 def test_retrieve_is_deterministic_and_avoids_the_source_subject(cache_env):
-    from lfdm_bench.baselines.retrieval import _by_class, retrieve
+    from baselines.retrieval import _by_class, retrieve
     from lfdm_bench.sampling.eval_set import build_eval_set
     from lfdm_bench.data.loading import load_data
 
@@ -81,7 +81,7 @@ def test_retrieve_is_deterministic_and_avoids_the_source_subject(cache_env):
 
 
 def test_retrieval_generator_shape(cache_env):
-    from lfdm_bench.baselines.retrieval import retrieval_generator
+    from baselines.retrieval import retrieval_generator
     from lfdm_bench.sampling.eval_set import build_eval_set
     from lfdm_bench.sampling.generate import source_images
     from lfdm_bench.data.loading import load_data
@@ -98,7 +98,7 @@ def test_retrieval_generator_shape(cache_env):
 
 
 def test_static_frames_equal_the_source(cache_env):
-    from lfdm_bench.baselines.retrieval import sample_baseline
+    from baselines.retrieval import sample_baseline
     from lfdm_bench.sampling.eval_set import build_eval_set
     from lfdm_bench.sampling.generate import source_images
     from lfdm_bench.data.loading import load_data
@@ -117,7 +117,7 @@ def test_static_frames_equal_the_source(cache_env):
 
 
 def test_real_folder(cache_env):
-    from lfdm_bench.baselines.retrieval import sample_baseline
+    from baselines.retrieval import sample_baseline
 
     run, cfg, _ = cache_env
     manifest = sample_baseline(run.root, "real", "test", progress=False)
@@ -132,7 +132,7 @@ def test_real_fresh_folder_holds_fresh_takes_that_start_at_the_source_image(cach
     (another motion), read like the reference clips; its frame 0 is the source image."""
     import json
 
-    from lfdm_bench.baselines.retrieval import sample_baseline
+    from baselines.retrieval import sample_baseline
     from lfdm_bench.data.dataset import ClipDataset
     from lfdm_bench.data.loading import load_data
     from lfdm_bench.sampling.eval_set import build_eval_set
@@ -161,10 +161,10 @@ def test_lfae_rows_render_predicted_and_target_fitted_flows(cache_env):
     fitted flows warp frame 0 closer to the target (what the refinement minimises)."""
     import json
 
-    from lfdm_bench.baselines.retrieval import sample_baseline
+    from baselines.retrieval import sample_baseline
     from lfdm_bench.data.loading import clip_dataset, load_data
     from lfdm_bench.lfdm.load import load_lfae
-    from lfdm_bench.metrics.reconstruction import LFAE_FITTED, LFAE_PREDICTED, lfae_reconstructor, reconstruction_scores
+    from metrics.reconstruction import LFAE_FITTED, LFAE_PREDICTED, lfae_reconstructor, reconstruction_scores
 
     run, cfg, _ = cache_env
     folders = {k: sample_baseline(run.root, k, "test", progress=False, batch_size=14).parent
@@ -201,7 +201,7 @@ def test_extended_takes_keep_the_datasets_own_takes_and_add_fresh_ones(tmp_path)
 
 
 def test_unknown_baseline_names_the_valid_ones(cache_env):
-    from lfdm_bench.baselines.retrieval import sample_baseline
+    from baselines.retrieval import sample_baseline
 
     with pytest.raises(ValueError, match="static, real, retrieval"):
         sample_baseline(cache_env[0].root, "copy", "test")

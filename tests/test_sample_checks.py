@@ -18,11 +18,11 @@ from lfdm_bench.data.records import read_manifest
 from lfdm_bench.data.registry import get_dataset
 from lfdm_bench.data.video_io import write_mp4
 from lfdm_bench.lfdm.config import LFDMConfig
-from lfdm_bench.metrics.commands import eval_cmd
-from lfdm_bench.metrics.evaluate import evaluate
-from lfdm_bench.metrics.protocol import EvalProtocol
-from lfdm_bench.metrics.real_cache import FeatureCache, FunctionDetector
-from lfdm_bench.metrics.sample_checks import check_dataset
+from metrics.commands import eval_cmd
+from metrics.evaluate import evaluate
+from metrics.protocol import EvalProtocol
+from metrics.real_cache import FeatureCache, FunctionDetector
+from metrics.sample_checks import check_dataset
 from lfdm_bench.runs import Run
 from lfdm_bench.sampling.generate import SampleFolderMismatch, generate_eval_samples
 from lfdm_bench.sampling.run import sample_run
@@ -131,7 +131,7 @@ def test_rows_listing_one_video_are_refused(tiny):
 
 
 def test_the_same_video_in_two_folders_is_refused(tiny):
-    from lfdm_bench.metrics.sample_checks import read_samples
+    from metrics.sample_checks import read_samples
 
     copy = tiny["tmp"] / "copy"
     copy.mkdir()
@@ -205,7 +205,7 @@ def test_sampling_an_unfinished_run_warns_and_records_it(tmp_path, capsys):
     assert settings["training_unfinished"] == "dm at step 3 of 6"
     assert settings["training"]["dm"] == {"step": 3, "steps": 6, "finished": False}
     assert settings["dataset_options"] == dict(cfg.data.options)
-    from lfdm_bench.metrics.sample_checks import sample_settings, training_notes
+    from metrics.sample_checks import sample_settings, training_notes
 
     assert training_notes(sample_settings(manifest.parent)) == [
         f"{manifest.parent}: sampled from a run whose training did not finish (dm at step 3 of 6)"]
@@ -220,7 +220,7 @@ def test_split_both_with_out_writes_one_folder_per_split_inside_it(tmp_path, mon
     assert sorted(p.name for p in out.iterdir()) == ["test_ddim4_eta1_g1", "train_ddim4_eta1_g1"]
     # the command passes --out as that parent folder with --split both (it was ignored before)
     import lfdm_bench.generators
-    from lfdm_bench.cli import main
+    from cli import main
 
     seen = []
 

@@ -11,7 +11,7 @@ import torch
 
 from lfdm_bench.data.records import read_manifest
 from lfdm_bench.data.registry import get_dataset
-from lfdm_bench.metrics.distortions import (
+from metrics.distortions import (
     DISTORTIONS,
     Distortion,
     apply_distortion,
@@ -20,12 +20,12 @@ from lfdm_bench.metrics.distortions import (
     parse_distortion,
     shuffle_frames,
 )
-from lfdm_bench.metrics.protocol import EvalProtocol
-from lfdm_bench.metrics.real_cache import FeatureCache, FunctionDetector
-from lfdm_bench.metrics.sanity import DEFAULT_STRENGTHS, SET_STRENGTHS, run_sanity, split_halves, write_real_samples
-from lfdm_bench.metrics.set_distortions import SET_ROWS
-from lfdm_bench.metrics.format import format_value
-from lfdm_bench.metrics.tables import render_sanity, write_sanity
+from metrics.protocol import EvalProtocol
+from metrics.real_cache import FeatureCache, FunctionDetector
+from metrics.sanity import DEFAULT_STRENGTHS, SET_STRENGTHS, run_sanity, split_halves, write_real_samples
+from metrics.set_distortions import SET_ROWS
+from metrics.format import format_value
+from metrics.tables import render_sanity, write_sanity
 from test_protocol import make_tiny_dataset, tiny_features
 
 

@@ -24,8 +24,8 @@ pytestmark = pytest.mark.usefixtures("one_thread_per_module")
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     """A tiny LFDM run (displacement flow target) and a tiny LDM run, trained 2 + 2 steps, with a private cache."""
-    from lfdm_bench.baselines.ldm.config import load_ldm_config
-    from lfdm_bench.baselines.ldm.train import open_ldm_run, train_ldm_run
+    from baselines.ldm.config import load_ldm_config
+    from baselines.ldm.train import open_ldm_run, train_ldm_run
     from lfdm_bench.lfdm.config import LFDMConfig
     from lfdm_bench.lfdm.train import open_lfdm_run, train_lfdm_run
 

@@ -290,7 +290,7 @@ def test_validation_subjects_are_new_and_leave_train_test_alone(tmp_path):
     corpora, live in a folder of their own, and adding them changes no train / test record or folder key."""
     from lfdm_bench.data.registry import get_dataset
     from lfdm_bench.data.synth import ensure_validation, subject_ids
-    from lfdm_bench.metrics.vcnn.corpus import DEFAULT_CORPORA, appearance_fingerprint, synthetic_fingerprints
+    from metrics.vcnn.corpus import DEFAULT_CORPORA, appearance_fingerprint, synthetic_fingerprints
 
     ov = dict(n_subjects=8, n_takes=1, size=32, frames=8)
     info = get_dataset("synth-faces", root=tmp_path, progress=False, **ov)

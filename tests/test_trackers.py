@@ -126,7 +126,7 @@ def test_log_with_is_validated():
 @pytest.mark.skipif(importlib.util.find_spec("wandb") is not None, reason="wandb is installed")
 def test_wandb_missing_is_a_clear_error(tmp_path):
     """The option is accepted by the config; training refuses to start without the package."""
-    from lfdm_bench.cli import main
+    from cli import main
 
     assert load_config(LFDMConfig, None, ["dm.train.log_with=wandb"]).dm.train.log_with == "wandb"
     with pytest.raises(ConfigError, match=r"toy: train\.log_with=wandb needs the 'wandb' package.*pip install wandb"):
@@ -141,7 +141,7 @@ def test_wandb_missing_is_a_clear_error(tmp_path):
 @needs_tb
 def test_lfdm_training_with_tensorboard(tmp_path, monkeypatch):
     """The CLI option end to end on the tiny LFAE stage: its CSV columns and its preview GIF reach TensorBoard."""
-    from lfdm_bench.cli import main
+    from cli import main
 
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     run = tmp_path / "tiny"

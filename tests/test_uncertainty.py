@@ -1,5 +1,5 @@
 """FVD intervals that fit the design, paired differences, the real-vs-real floor and the leave-one-take-out real row
-(lfdm_bench.metrics.uncertainty).
+(metrics.uncertainty).
 
 The intervals are checked against what they claim by simulation, on features built like the benchmark's sets: S
 subjects, each with a random appearance vector shared by its real AND its generated videos, a method-specific
@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from lfdm_bench.data.records import VideoRecord
-from lfdm_bench.metrics.uncertainty import (feature_scores, fvd_interval, fvd_of, interval_of, leave_take_out,
+from metrics.uncertainty import (feature_scores, fvd_interval, fvd_of, interval_of, leave_take_out,
                                             pair_halves, paired_differences, real_floor, resampled_scores,
                                             subject_bootstrap)
 

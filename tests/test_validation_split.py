@@ -7,14 +7,14 @@ import os
 
 from standin_detector import use_standin_detector
 
-from lfdm_bench.bench.config import BenchConfig
-from lfdm_bench.bench.pipeline import Benchmark
+from bench.config import BenchConfig
+from bench.pipeline import Benchmark
 from lfdm_bench.config import load_config, resolve_config_path
 from lfdm_bench.data import dataset as dataset_module
 from lfdm_bench.data.dataset import ClipDataset
 from lfdm_bench.data.loading import load_data
-from lfdm_bench.metrics import evaluate as evaluate_module
-from lfdm_bench.metrics import sample_checks
+from metrics import evaluate as evaluate_module
+from metrics import sample_checks
 
 
 def _record_reads(monkeypatch) -> list[str]:

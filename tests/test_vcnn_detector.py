@@ -1,4 +1,4 @@
-"""The embedded-domain detector (lfdm_bench.metrics.vcnn): corpus disjoint from the benchmark, shipped weights
+"""The embedded-domain detector (metrics.vcnn): corpus disjoint from the benchmark, shipped weights
 (checksum, strict load, pinned features, validation figures), deterministic training whose loss falls, the
 feature-source adapter, and the appearance / set-level sanity distortions."""
 
@@ -12,13 +12,13 @@ import numpy as np
 import pytest
 import torch
 
-from lfdm_bench.metrics.set_distortions import (collapse_classes, colour_shift, flatten, pair_index, replace_subjects,
+from metrics.set_distortions import (collapse_classes, colour_shift, flatten, pair_index, replace_subjects,
                                                 split_pairs, swap_classes)
-from lfdm_bench.metrics.vcnn.corpus import (BENCHMARK_SEED, DEFAULT_CORPORA, MIN_APPEARANCE_DISTANCE, CorpusSpec,
+from metrics.vcnn.corpus import (BENCHMARK_SEED, DEFAULT_CORPORA, MIN_APPEARANCE_DISTANCE, CorpusSpec,
                                             SubjectOverlapError, appearance_distances, appearance_fingerprint,
                                             benchmark_nearest, check_nearest_subjects, check_no_shared_subjects,
                                             load_corpus, synthetic_appearances, synthetic_fingerprints)
-from lfdm_bench.metrics.vcnn.source import (DEFAULT_DETECTORS, WEIGHTS_DIR, DetectorChecksumError, VCNNDetector,
+from metrics.vcnn.source import (DEFAULT_DETECTORS, WEIGHTS_DIR, DetectorChecksumError, VCNNDetector,
                                             load_detector, shipped_detectors)
 
 DATASETS = ("synth-faces", "synth-actions")
@@ -159,7 +159,7 @@ def test_pinned_features_reproduce(tmp_path, name):
     """Render the pinned corpus videos afresh (same generator, mp4 round trip, evaluation reader) and compare."""
     from lfdm_bench.data.records import read_manifest
     from lfdm_bench.data.synth.make import ensure_synthetic
-    from lfdm_bench.metrics.real_cache import ClipSpec, compute_features
+    from metrics.real_cache import ClipSpec, compute_features
 
     meta = _meta(name)
     c = meta["corpus"]
@@ -178,7 +178,7 @@ def test_pinned_features_reproduce(tmp_path, name):
 @pytest.mark.parametrize("name", sorted(DEFAULT_DETECTORS.values()))
 def test_stored_validation_reproduces(name):
     """Probe accuracies recomputed from the shipped weights on the (cached or re-rendered) corpus."""
-    from lfdm_bench.metrics.vcnn.train import TrainedDetector, validate
+    from metrics.vcnn.train import TrainedDetector, validate
 
     meta = _meta(name)
     c = {k: v for k, v in meta["corpus"].items() if k in CorpusSpec.__dataclass_fields__}
@@ -194,7 +194,7 @@ def test_stored_validation_reproduces(name):
 
 # ------------------------------------------------------------------------------------------------ training
 def test_training_is_deterministic_and_its_loss_falls(tmp_path):
-    from lfdm_bench.metrics.vcnn.train import TrainConfig, corpus_features, train_vcnn, validate
+    from metrics.vcnn.train import TrainConfig, corpus_features, train_vcnn, validate
 
     spec = CorpusSpec("synth-faces", seed=4242, n_subjects=3, n_heldout_subjects=0, n_takes=2, val_take=1, size=32,
                       frames=10, read_size=32)
@@ -205,7 +205,7 @@ def test_training_is_deterministic_and_its_loss_falls(tmp_path):
     a, b = (r.model.state_dict() for r in runs)
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
     # exported under different names and folders: byte-identical weight files
-    from lfdm_bench.metrics.vcnn.train import export_detector
+    from metrics.vcnn.train import export_detector
 
     shas = [json.loads(export_detector(r, corpus, tmp_path / f"out{i}", f"det{i}", command="test")[1].read_text())
             ["weights"]["sha256"] for i, r in enumerate(runs)]
@@ -226,7 +226,7 @@ def test_training_is_deterministic_and_its_loss_falls(tmp_path):
 
 # ------------------------------------------------------------------------------------------------ adapter
 def test_feature_source_adapter():
-    from lfdm_bench.metrics.vcnn.model import prepare_videos
+    from metrics.vcnn.model import prepare_videos
 
     det = load_detector(DEFAULT_DETECTORS["synth-faces"])
     d = det.info.to_dict()
@@ -290,7 +290,7 @@ def test_set_rows_change_what_they_claim():
 def test_detector_cli_info():
     from click.testing import CliRunner
 
-    from lfdm_bench.cli import main
+    from cli import main
 
     res = CliRunner().invoke(main, ["detector", "info"])
     assert res.exit_code == 0, res.output

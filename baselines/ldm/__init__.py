@@ -4,7 +4,7 @@ The paper's LDM encodes every frame of a clip with an image autoencoder at 1/4 r
 LFDM's 32x32 for 128x128 frames) and runs the same kind of 3D U-Net diffusion over those latents.
 """
 
-from lfdm_bench.baselines.ldm.autoencoder import (
+from baselines.ldm.autoencoder import (
     AutoencoderLoss,
     DiagonalGaussian,
     KLAutoencoder,

@@ -52,13 +52,13 @@ def train(dataset, out, steps, batch_size, lr, seed, corpus_seed, corpus_subject
     """Render the corpus (once, cached), pretrain the autoencoder, validate it, write the weights and metadata."""
     from dataclasses import replace
 
-    from lfdm_bench.baselines.ldm.config import load_ldm_config
-    from lfdm_bench.baselines.ldm.pretrained import (DEFAULT_ARCHITECTURES, DEFAULT_CORPORA, PretrainConfig,
+    from baselines.ldm.config import load_ldm_config
+    from baselines.ldm.pretrained import (DEFAULT_ARCHITECTURES, DEFAULT_CORPORA, PretrainConfig,
                                                      export_autoencoder, pretrain_autoencoder, video_scores)
     from lfdm_bench.data.loading import clip_dataset, load_data
     from lfdm_bench.data.records import spread
-    from lfdm_bench.metrics.vcnn.corpus import load_corpus
-    from lfdm_bench.metrics.vcnn.train import history_lines
+    from metrics.vcnn.corpus import load_corpus
+    from metrics.vcnn.train import history_lines
 
     spec = DEFAULT_CORPORA[dataset]
     spec = replace(spec, **{k: v for k, v in (("seed", corpus_seed), ("n_subjects", corpus_subjects)) if v is not None})
@@ -116,7 +116,7 @@ def train(dataset, out, steps, batch_size, lr, seed, corpus_seed, corpus_subject
 @click.argument("names", nargs=-1)
 def info(names) -> None:
     """Describe shipped autoencoders (or the given names / metadata paths): checksum check, corpus, validation."""
-    from lfdm_bench.baselines.ldm.pretrained import load_pretrained, resolve_metadata, shipped_autoencoders
+    from baselines.ldm.pretrained import load_pretrained, resolve_metadata, shipped_autoencoders
 
     for n in names or shipped_autoencoders():
         path = resolve_metadata(n)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar, Sequence
 
-from lfdm_bench.baselines.ldm.autoencoder import KLAutoencoderConfig
+from baselines.ldm.autoencoder import KLAutoencoderConfig
 from lfdm_bench.config import load_config, resolve_config_path
 from lfdm_bench.diffusion.schedule import DiffusionConfig
 from lfdm_bench.lfdm.config import DMStageConfig, RunConfig
@@ -26,7 +26,7 @@ from lfdm_bench.training.engine import TrainConfig
 @dataclass
 class AEStageConfig:
     """Stage 1: the KL image autoencoder, trained on single random frames of training-subject clips, or
-    ``pretrained``: the name of shipped weights (``synth-faces-klae-v1``, :mod:`lfdm_bench.baselines.ldm.pretrained`)
+    ``pretrained``: the name of shipped weights (``synth-faces-klae-v1``, :mod:`baselines.ldm.pretrained`)
     or the path of a metadata JSON written by ``lfdm-bench ldm-ae train``; then stage 1 is not trained (``train`` is
     unused), the weights are sha256-checked and copied into the run, and ``model`` must equal their architecture."""
 

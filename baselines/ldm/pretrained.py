@@ -3,7 +3,7 @@
 The paper's LDM uses an image autoencoder pretrained on generic images; an autoencoder trained on the benchmark's
 26 training faces only memorises them and renders an unseen subject as another, blurred face. Here the "generic
 images" are frames of many synthetic subjects rendered with another seed, exactly as the VCNN detector's corpus
-(:mod:`lfdm_bench.metrics.vcnn.corpus`, reused as is: same renderer, mp4 encoding and clip reader, and the same
+(:mod:`metrics.vcnn.corpus`, reused as is: same renderer, mp4 encoding and clip reader, and the same
 appearance-fingerprint check that no subject is shared with the benchmark). The first ``n_subjects`` subjects
 train the autoencoder (every frame of every class and take); the last ``n_heldout_subjects`` are never trained on
 and validate it on unseen faces.
@@ -12,7 +12,7 @@ Shipped files (``baselines/ldm/weights/``): ``<name>.pt`` (float16 state dict) a
 corpus spec and fingerprints, training settings and loss curve, validation on held-out corpus subjects and on the
 benchmark's test subjects, the weights' sha256, the command that retrains them). :func:`load_pretrained` verifies the
 sha256 before loading (:class:`AutoencoderChecksumError` otherwise). ``lfdm-bench ldm-ae train`` retrains them,
-bit-identically on one CPU thread (:func:`~lfdm_bench.metrics.vcnn.train.deterministic`).
+bit-identically on one CPU thread (:func:`~metrics.vcnn.train.deterministic`).
 """
 
 from __future__ import annotations
@@ -29,10 +29,10 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from lfdm_bench.baselines.ldm.autoencoder import AutoencoderLoss, KLAutoencoder, KLAutoencoderConfig
-from lfdm_bench.metrics.vcnn.corpus import Corpus, CorpusSpec
-from lfdm_bench.metrics.vcnn.train import TrainConfig as _VCNNTrain
-from lfdm_bench.metrics.vcnn.train import deterministic
+from baselines.ldm.autoencoder import AutoencoderLoss, KLAutoencoder, KLAutoencoderConfig
+from metrics.vcnn.corpus import Corpus, CorpusSpec
+from metrics.vcnn.train import TrainConfig as _VCNNTrain
+from metrics.vcnn.train import deterministic
 from lfdm_bench.utils.paths import resolve_shipped_json, shipped_names
 
 __all__ = ["WEIGHTS_DIR", "DEFAULT_CORPORA", "DEFAULT_ARCHITECTURES", "AutoencoderChecksumError", "PretrainConfig",
@@ -173,7 +173,7 @@ class _Videos:
 def video_scores(model: KLAutoencoder, clips: Any, threads: int = 1) -> dict[str, float]:
     """L1, mean / pooled PSNR, SSIM of ``model`` on frames 1..T-1 of ``clips`` (a ClipDataset, or uint8 videos
     ``[N, T, 3, S, S]``): every frame encoded (posterior mean) and decoded by itself, as the LDM run scores it."""
-    from lfdm_bench.metrics.reconstruction import reconstruction_scores
+    from metrics.reconstruction import reconstruction_scores
 
     clips = _Videos(clips) if isinstance(clips, Tensor) else clips
     with deterministic(threads):

@@ -13,9 +13,9 @@ from typing import Any, Sequence
 
 import torch
 
-from lfdm_bench.baselines.ldm.autoencoder import KLAutoencoder
-from lfdm_bench.baselines.ldm.config import LDMConfig
-from lfdm_bench.baselines.ldm.train import load_ae
+from baselines.ldm.autoencoder import KLAutoencoder
+from baselines.ldm.config import LDMConfig
+from baselines.ldm.train import load_ae
 from lfdm_bench.checkpoints import run_record
 from lfdm_bench.config import from_dict
 from lfdm_bench.lfdm.load import load_dm

@@ -7,7 +7,7 @@ Mirrors :mod:`lfdm_bench.lfdm.train` (same data helpers, class table, device cho
   ``ae.scale_clips`` training clips, LDM's recipe) is stored in that checkpoint as ``scale_factor``, and the
   autoencoder is scored on the test-subject frames that ``evaluate_lfae_run`` scores
   (``RUN/metrics/ae_reconstruction.json`` + ``.md``). With ``ae.pretrained`` (the CPU benchmark's default) the
-  autoencoder is not trained: the shipped weights (:mod:`lfdm_bench.baselines.ldm.pretrained`, pretrained on a
+  autoencoder is not trained: the shipped weights (:mod:`baselines.ldm.pretrained`, pretrained on a
   generic corpus as the paper's LDM) are sha256-checked and written into the run as its finished stage-1
   checkpoint, which records their name and sha256 (``pretrained``); the scale factor and scores follow as above;
 - stage 2 (``--stage dm``): :class:`VideoDiffusion` over scaled latents ``[B, c, T, h, w]`` of uniform training
@@ -25,16 +25,16 @@ import numpy as np
 import torch
 from torch import nn
 
-from lfdm_bench.baselines.ldm.autoencoder import AutoencoderLoss, KLAutoencoder, KLAutoencoderConfig
-from lfdm_bench.baselines.ldm.config import LDMConfig
-from lfdm_bench.baselines.ldm.pretrained import ae_reconstructor, load_pretrained, resolve_metadata
+from baselines.ldm.autoencoder import AutoencoderLoss, KLAutoencoder, KLAutoencoderConfig
+from baselines.ldm.config import LDMConfig
+from baselines.ldm.pretrained import ae_reconstructor, load_pretrained, resolve_metadata
 from lfdm_bench.checkpoints import load_checkpoint, run_info
 from lfdm_bench.config import dump_yaml
 from lfdm_bench.data.clip import collate
 from lfdm_bench.data.dataset import ClipDataset
 from lfdm_bench.data.loading import clip_dataset, load_data
 from lfdm_bench.data.records import spread
-from lfdm_bench.metrics.reconstruction import format_table, reconstruction_scores
+from metrics.reconstruction import format_table, reconstruction_scores
 from lfdm_bench.models.video_diffusion import VideoDiffusion, build_video_diffusion
 from lfdm_bench.runs import Run, open_training_run
 from lfdm_bench.text import class_table

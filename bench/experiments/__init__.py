@@ -1,17 +1,17 @@
 """The paper's other experiments on trained runs, and the ``lfdm-bench experiment`` command group.
 
-* :func:`~lfdm_bench.bench.experiments.unconditional.run_unconditional` (``experiment unconditional``): a run sampled
+* :func:`~bench.experiments.unconditional.run_unconditional` (``experiment unconditional``): a run sampled
   with the null condition and conditionally, same sources and seeds, one protocol;
-* :func:`~lfdm_bench.bench.experiments.new_domain.run_new_domain` (``experiment new-domain``): an LFDM run's LFAE
+* :func:`~bench.experiments.new_domain.run_new_domain` (``experiment new-domain``): an LFDM run's LFAE
   fine-tuned to another appearance (decoder only / whole), reconstruction and generation with the run's DM;
-* :func:`~lfdm_bench.bench.experiments.text_encoder.run_text_encoder` (``experiment text-encoder``): the DM trained
+* :func:`~bench.experiments.text_encoder.run_text_encoder` (``experiment text-encoder``): the DM trained
   with BERT text and with one-hot classes from one LFAE;
-* :func:`~lfdm_bench.bench.experiments.flow_target.run_flow_target` (``experiment flow-target``): the DM trained on
+* :func:`~bench.experiments.flow_target.run_flow_target` (``experiment flow-target``): the DM trained on
   the paper's absolute-grid target and on the displacement target from one LFAE.
 
 Each writes ``OUT/<name>.json`` (rows + the request + the evaluation protocol + the detector + the environment,
 rewritten atomically after every part, so a rerun skips finished parts and a rerun with other settings is refused),
-``OUT/<name>.md`` and ``OUT/<name>.csv`` (:mod:`lfdm_bench.bench.experiments.common`).
+``OUT/<name>.md`` and ``OUT/<name>.csv`` (:mod:`bench.experiments.common`).
 
 Example::
 
@@ -28,11 +28,11 @@ from typing import Any, Callable
 
 import click
 
-from lfdm_bench.bench.experiments.flow_target import run_flow_target
-from lfdm_bench.bench.experiments.new_domain import run_new_domain
-from lfdm_bench.bench.experiments.text_encoder import run_text_encoder
-from lfdm_bench.bench.experiments.unconditional import run_unconditional
-from lfdm_bench.bench.options import CONTEXT, RUN_DIR, eval_arguments, eval_options, guarded
+from bench.experiments.flow_target import run_flow_target
+from bench.experiments.new_domain import run_new_domain
+from bench.experiments.text_encoder import run_text_encoder
+from bench.experiments.unconditional import run_unconditional
+from bench.options import CONTEXT, RUN_DIR, eval_arguments, eval_options, guarded
 
 __all__ = ["experiment", "run_unconditional", "run_new_domain", "run_text_encoder", "run_flow_target"]
 

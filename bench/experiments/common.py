@@ -1,6 +1,6 @@
 """What the experiments share: their evaluation protocol, scoring a sample folder into a result row, and their
 tables (``OUT/<name>.md`` with the protocol header, ``OUT/<name>.csv``); their state is a
-:class:`~lfdm_bench.bench.state.ResumeState` (``OUT/<name>.json``)."""
+:class:`~bench.state.ResumeState` (``OUT/<name>.json``)."""
 
 from __future__ import annotations
 
@@ -10,13 +10,13 @@ from typing import Any, Callable, Sequence
 
 import pandas as pd
 
-from lfdm_bench.bench.ablate import num_or_none, row_from_result
-from lfdm_bench.bench.state import ResumeState
+from bench.ablate import num_or_none, row_from_result
+from bench.state import ResumeState
 from lfdm_bench.data.config import DataConfig
 from lfdm_bench.data.registry import get_dataset
-from lfdm_bench.metrics.evaluate import evaluate
-from lfdm_bench.metrics.format import display_rows, protocol_header, to_markdown
-from lfdm_bench.metrics.protocol import EvalProtocol
+from metrics.evaluate import evaluate
+from metrics.format import display_rows, protocol_header, to_markdown
+from metrics.protocol import EvalProtocol
 from lfdm_bench.sampling.generate import seconds_per_video
 from lfdm_bench.utils.io import atomic_write_text, ensure_writable
 

@@ -3,7 +3,7 @@ budget and seeds, one per variant of the config, then sampled and scored under o
 
 A variant is a name, a function ``config -> variant config`` and the ``--set`` overrides that say the same in the
 variant run's ``config.yaml``; the state is ``OUT/<name>.json`` (rows = variants, resumable, see
-:mod:`lfdm_bench.bench.experiments.common`).
+:mod:`bench.experiments.common`).
 """
 
 from __future__ import annotations
@@ -12,15 +12,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
-from lfdm_bench.bench.ablate import split_detector
-from lfdm_bench.bench.experiments.common import (LogFn, check_split, experiment_protocol, experiment_state, say_to,
+from bench.ablate import split_detector
+from bench.experiments.common import (LogFn, check_split, experiment_protocol, experiment_state, say_to,
                                                  score, write_experiment_tables)
 from lfdm_bench.checkpoints import copy_checkpoint, load_checkpoint, run_record
 from lfdm_bench.config import apply_overrides, from_dict, to_dict
 from lfdm_bench.lfdm.config import LFDMConfig, load_lfdm_config
 from lfdm_bench.lfdm.sample import sample_lfdm_run
 from lfdm_bench.lfdm.train import open_lfdm_run, train_dm, train_lfae
-from lfdm_bench.metrics.protocol import parse_metrics
+from metrics.protocol import parse_metrics
 from lfdm_bench.models.lfae.lfae import LFAEConfig
 from lfdm_bench.runs import Run
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-from lfdm_bench.bench.experiments.common import LogFn
-from lfdm_bench.bench.experiments.dm_variants import Variant, run_dm_variants
+from bench.experiments.common import LogFn
+from bench.experiments.dm_variants import Variant, run_dm_variants
 from lfdm_bench.config import from_dict, to_dict
 from lfdm_bench.lfdm.config import LFDMConfig
 
@@ -48,7 +48,7 @@ def run_flow_target(config: str | Path | None = None, overrides: Sequence[str] =
     """The DM trained on the paper's absolute-grid target (dynamic thresholding 0.9) and on the standardised
     displacement target (``dm.flow_target``'s scales, no thresholding), from one shared LFAE, same budget and seeds.
 
-    Arguments as for :func:`lfdm_bench.bench.experiments.text_encoder.run_text_encoder`; returns the state written to
+    Arguments as for :func:`bench.experiments.text_encoder.run_text_encoder`; returns the state written to
     ``OUT/flow_target.json`` (rows ``grid`` and ``displacement``).
     """
     variants = [Variant(k, lambda c, k=k: _target_variant(c, k), _target_overrides(k), _target_fields)

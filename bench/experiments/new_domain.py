@@ -19,8 +19,8 @@ from typing import Any, Iterable
 import torch
 from torch import nn
 
-from lfdm_bench.bench.ablate import split_detector
-from lfdm_bench.bench.experiments.common import (LogFn, check_split, experiment_protocol, experiment_state, say_to,
+from bench.ablate import split_detector
+from bench.experiments.common import (LogFn, check_split, experiment_protocol, experiment_state, say_to,
                                                  score, write_experiment_tables)
 from lfdm_bench.checkpoints import copy_checkpoint, load_checkpoint, run_info
 from lfdm_bench.config import from_dict, to_dict
@@ -30,8 +30,8 @@ from lfdm_bench.lfdm.config import LFDMConfig
 from lfdm_bench.lfdm.load import lfdm_config, load_lfae
 from lfdm_bench.lfdm.sample import sample_lfdm_run
 from lfdm_bench.lfdm.train import lfae_loss_fn, open_lfdm_run, pair_collate
-from lfdm_bench.metrics.protocol import parse_metrics
-from lfdm_bench.metrics.reconstruction import LFAE_FITTED, LFAE_PREDICTED, lfae_reconstructor, reconstruction_scores
+from metrics.protocol import parse_metrics
+from metrics.reconstruction import LFAE_FITTED, LFAE_PREDICTED, lfae_reconstructor, reconstruction_scores
 from lfdm_bench.models.lfae.lfae import LFAE, LFAEConfig
 from lfdm_bench.runs import Run
 from lfdm_bench.training.engine import Trainer
@@ -115,7 +115,7 @@ def run_new_domain(run_dir: str | Path, style: str, steps: int | None = None, sp
         split: test subjects of the new domain for reconstruction and generation (``test`` or ``train``).
         max_recon: reconstruction scored on at most this many clips (an even cover of subjects and classes).
         per_pair, max_videos, metrics, detector, cache, **protocol_kwargs: as for
-            :func:`lfdm_bench.bench.experiments.unconditional.run_unconditional`.
+            :func:`bench.experiments.unconditional.run_unconditional`.
 
     Returns:
         the state written to ``OUT/new_domain.json``: rows ``recon:<variant>`` (predicted flows),

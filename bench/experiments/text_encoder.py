@@ -6,8 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-from lfdm_bench.bench.experiments.common import LogFn
-from lfdm_bench.bench.experiments.dm_variants import Variant, run_dm_variants
+from bench.experiments.common import LogFn
+from bench.experiments.dm_variants import Variant, run_dm_variants
 from lfdm_bench.config import from_dict, to_dict
 from lfdm_bench.lfdm.config import LFDMConfig
 
@@ -47,7 +47,7 @@ def run_text_encoder(config: str | Path | None = None, overrides: Sequence[str] 
         lfae_run: reuse this run's trained LFAE (its checkpoint is copied into each variant's run); else it is
             trained once into ``OUT/runs/lfae``.
         split, per_pair, max_videos, metrics, detector, cache, **protocol_kwargs: as for
-            :func:`lfdm_bench.bench.experiments.unconditional.run_unconditional`.
+            :func:`bench.experiments.unconditional.run_unconditional`.
 
     Returns:
         the state written to ``OUT/text_encoder.json`` (rows ``bert`` and ``onehot``).

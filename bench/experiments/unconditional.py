@@ -10,11 +10,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Iterable
 
-from lfdm_bench.bench.ablate import split_detector
-from lfdm_bench.bench.experiments.common import (LogFn, check_split, experiment_protocol, experiment_state, say_to,
+from bench.ablate import split_detector
+from bench.experiments.common import (LogFn, check_split, experiment_protocol, experiment_state, say_to,
                                                  score, write_experiment_tables)
 from lfdm_bench.generators import open_trained_run
-from lfdm_bench.metrics.protocol import parse_metrics
+from metrics.protocol import parse_metrics
 
 UNCOND_COLUMNS = ("row", "method", "condition", "guidance", "fvd", "acc_motion", "acc_i3d", "seconds_per_video",
                   "n_videos")
@@ -31,9 +31,9 @@ def run_unconditional(run_dir: str | Path, split: str = "test", per_pair: int = 
         split: split of the source images (``test`` or ``train``).
         per_pair: videos per (subject, class) pair of the split.
         max_videos: evaluate at most this many generated videos (class-stratified, seeded; the same subset for both).
-        metrics: metric names of :mod:`lfdm_bench.metrics.protocol` (default FVD + class accuracy).
+        metrics: metric names of :mod:`metrics.protocol` (default FVD + class accuracy).
         out: output folder (default ``RUN/experiments/unconditional``).
-        detector, cache, **protocol_kwargs: as for :func:`lfdm_bench.bench.ablate.run_ablation`.
+        detector, cache, **protocol_kwargs: as for :func:`bench.ablate.run_ablation`.
 
     Returns:
         the state dict written to ``OUT/unconditional.json`` (rows ``conditional`` and ``unconditional``).

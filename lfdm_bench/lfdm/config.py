@@ -2,7 +2,7 @@
 
 Loaded from ``configs/<name>.yaml`` with ``--set section.key=value`` overrides (see :mod:`lfdm_bench.config`);
 the resolved config is stored in every stage checkpoint (see :mod:`lfdm_bench.checkpoints`) and written to
-``RUN/config.yaml`` for people. The LDM baseline's config (:mod:`lfdm_bench.baselines.ldm.config`) reuses the data,
+``RUN/config.yaml`` for people. The LDM baseline's config (:mod:`baselines.ldm.config`) reuses the data,
 diffusion-stage and sampling sections.
 """
 

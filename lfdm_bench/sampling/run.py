@@ -2,7 +2,7 @@
 
 :func:`sample_run` holds what every generator shares (sampler settings from the config or the call, the evaluation
 set, the folder, the recorded settings and NFE); :func:`lfdm_bench.lfdm.sample.sample_lfdm_run` plugs in LFDM's
-generator and :func:`lfdm_bench.baselines.ldm.sample.sample_ldm_run` the LDM's.
+generator and :func:`baselines.ldm.sample.sample_ldm_run` the LDM's.
 """
 
 from __future__ import annotations

@@ -52,8 +52,8 @@ def train(dataset, out, steps, feature_dim, width, batch_size, lr, seed, corpus_
     """Render the detector corpus (once, cached), train VCNN, print and store its validation."""
     from dataclasses import replace
 
-    from lfdm_bench.metrics.vcnn.corpus import DEFAULT_CORPORA, load_corpus
-    from lfdm_bench.metrics.vcnn.train import TrainConfig, export_detector, history_lines, train_vcnn, validate
+    from metrics.vcnn.corpus import DEFAULT_CORPORA, load_corpus
+    from metrics.vcnn.train import TrainConfig, export_detector, history_lines, train_vcnn, validate
 
     if name is not None:
         from lfdm_bench.config import ConfigError, check_plain_name
@@ -105,8 +105,8 @@ def train(dataset, out, steps, feature_dim, width, batch_size, lr, seed, corpus_
 @click.argument("names", nargs=-1)
 def info(names) -> None:
     """Describe shipped detectors (or the given names / metadata paths): checksum check, validation, corpus."""
-    from lfdm_bench.metrics.vcnn.corpus import CorpusSpec, benchmark_nearest
-    from lfdm_bench.metrics.vcnn.source import load_model, resolve_metadata, shipped_detectors
+    from metrics.vcnn.corpus import CorpusSpec, benchmark_nearest
+    from metrics.vcnn.source import load_model, resolve_metadata, shipped_detectors
 
     for n in names or shipped_detectors():
         path = resolve_metadata(n)

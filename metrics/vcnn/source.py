@@ -3,7 +3,7 @@
 ``load_detector("synth-faces-vcnn-v1")`` reads ``metrics/vcnn/weights/synth-faces-vcnn-v1.{json,pt}``, checks the
 weight file's sha256 against the metadata (a mismatch raises :class:`DetectorChecksumError` naming the file), loads
 the state dict strictly and returns a :class:`VCNNDetector`: ``detector(videos [B, T, 3, H, W]) -> float64 [B, D]``,
-``detector.info`` (an :class:`EmbeddedDetectorInfo`, a :class:`~lfdm_bench.metrics.detector.DetectorInfo` that also
+``detector.info`` (an :class:`EmbeddedDetectorInfo`, a :class:`~metrics.detector.DetectorInfo` that also
 says the detector is embedded-domain, not comparable with published FVDs) and ``detector.check_dataset(dataset)``, which
 refuses a dataset sharing a subject with the detector's training corpus.
 
@@ -24,9 +24,9 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from lfdm_bench.metrics.detector import DetectorInfo
-from lfdm_bench.metrics.vcnn.corpus import SubjectOverlapError, check_no_shared_subjects, record_fingerprints
-from lfdm_bench.metrics.vcnn.model import RESIZE_RULE, VCNN, VCNNConfig, prepare_videos
+from metrics.detector import DetectorInfo
+from metrics.vcnn.corpus import SubjectOverlapError, check_no_shared_subjects, record_fingerprints
+from metrics.vcnn.model import RESIZE_RULE, VCNN, VCNNConfig, prepare_videos
 from lfdm_bench.utils.paths import resolve_shipped_json, shipped_names
 
 __all__ = ["WEIGHTS_DIR", "DEFAULT_DETECTORS", "DetectorChecksumError", "EmbeddedDetectorInfo", "VCNNDetector",
@@ -124,7 +124,7 @@ class VCNNDetector:
 
     Calling it: ``detector(videos)`` with ``videos`` uint8 ``[B, T, 3, H, W]`` (or float in ``[0, 1]``) returns
     float64 ``[B, D]`` standardised features; frames of another size than the network's input are resized
-    (:data:`lfdm_bench.metrics.vcnn.model.RESIZE_RULE`).
+    (:data:`metrics.vcnn.model.RESIZE_RULE`).
     """
 
     accepts_uint8 = True

@@ -9,7 +9,7 @@ Objective (every head is linear on the D-dimensional feature, so the feature its
 * motion attributes of the take (onset, rise / duration, amplitude, per-control jitter, cycles, blinks ...):
   how the class is performed.
 
-Validation: linear probes (:class:`lfdm_bench.metrics.probe.LinearProbe`) on the standardised features, fitted on the
+Validation: linear probes (:class:`metrics.probe.LinearProbe`) on the standardised features, fitted on the
 training takes and scored on the held-out take, for class and subject; and on subjects never trained on.
 
 Exported weights are stored in float16 (the standardisation buffers in float32); standardisation statistics,
@@ -32,8 +32,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from lfdm_bench.metrics.vcnn.corpus import MOTION_EXCLUDE, AttributeSchema, Corpus
-from lfdm_bench.metrics.vcnn.model import VCNN, VCNNConfig, prepare_videos
+from metrics.vcnn.corpus import MOTION_EXCLUDE, AttributeSchema, Corpus
+from metrics.vcnn.model import VCNN, VCNNConfig, prepare_videos
 
 __all__ = ["TrainConfig", "TrainedDetector", "deterministic", "train_vcnn", "corpus_features", "validate",
            "pinned_rows", "export_detector", "FORMAT_VERSION"]
@@ -224,7 +224,7 @@ def train_vcnn(corpus: Corpus, config: TrainConfig, *, width: int = 32, feature_
 
 def validate(trained: TrainedDetector, corpus: Corpus, *, threads: int = 1) -> dict[str, Any]:
     """Linear-probe accuracies (and the heads' own) on held-out corpus videos; stored in ``trained.validation``."""
-    from lfdm_bench.metrics.probe import probe_accuracy
+    from metrics.probe import probe_accuracy
 
     with deterministic(threads):
         feats = corpus_features(trained.model, corpus.videos)
@@ -236,7 +236,7 @@ def validate(trained: TrainedDetector, corpus: Corpus, *, threads: int = 1) -> d
     n_cls, n_subj = corpus.n_classes, corpus.spec.n_subjects
     out: dict[str, Any] = {"features": f"standardised {trained.config.feature_dim}-d",
                            "probe": "softmax regression, L-BFGS, l2 1e-2, standardised features "
-                                    "(lfdm_bench.metrics.probe)"}
+                                    "(metrics.probe)"}
     pc = probe_accuracy((feats[tr], cls[tr]), {"heldout_take": (feats[va], cls[va])}, n_cls)
     ps = probe_accuracy((feats[tr], subj[tr]), {"heldout_take": (feats[va], subj[va])}, n_subj)
     out["class"] = {"heldout_take": pc["heldout_take"]["accuracy"], "train_fit": pc["train_fit"],
@@ -301,8 +301,8 @@ def export_detector(trained: TrainedDetector, corpus: Corpus, out_dir: str | Pat
         "weights": {"file": pt.name, "sha256": sha256_file(pt), "bytes": pt.stat().st_size,
                     "dtype": "float16 (feat_mean / feat_std float32)", "n_parameters":
                         int(sum(p.numel() for p in trained.model.parameters()))},
-        "architecture": trained.config.to_dict() | {"class": "lfdm_bench.metrics.vcnn.model.VCNN"},
-        "input": {"layout": "[B, T, 3, H, W] uint8 or float in [0, 1]", "resize": "see lfdm_bench.metrics.vcnn.model",
+        "architecture": trained.config.to_dict() | {"class": "metrics.vcnn.model.VCNN"},
+        "input": {"layout": "[B, T, 3, H, W] uint8 or float in [0, 1]", "resize": "see metrics.vcnn.model",
                   "size": trained.config.input_size, "frames_trained": trained.config.frames},
         "corpus": spec.to_dict() | {
             "n_videos": int(corpus.videos.shape[0]), "class_names": [names[i] for i in range(len(names))],
