@@ -13,6 +13,7 @@ import importlib
 import click
 
 import lfdm_bench
+from lfdm_bench.kinds import MODELS, STAGE_CHOICES, train_stages
 
 # name -> (module, attribute, short help = the first sentence of the command's docstring, checked by a test), in the
 # order `--help` lists them
@@ -71,12 +72,9 @@ def main() -> None:
 
 
 # ------------------------------------------------------------------------------------------------ train / sample
-STAGES = {"lfdm": ("lfae", "dm", "all"), "ldm": ("ae", "dm", "all")}
-
-
 @click.command()
-@click.option("--model", type=click.Choice(["lfdm", "ldm"]), default="lfdm", help="Which generator to train.")
-@click.option("--stage", type=click.Choice(["lfae", "ae", "dm", "all"]), default="all",
+@click.option("--model", type=click.Choice(list(MODELS)), default="lfdm", help="Which generator to train.")
+@click.option("--stage", type=click.Choice(list(STAGE_CHOICES)), default="all",
               help="LFDM: stage 1 (lfae), stage 2 (dm) or both. LDM: its image autoencoder (ae), dm or both.")
 @click.option("--config", "config", default=None, metavar="NAME|PATH",
               help="A YAML config or the name of one in configs/ [default: synth-faces-cpu, LDM: ldm-synth-faces-cpu].")
@@ -93,9 +91,10 @@ def train(model: str, stage: str, config: str | None, out: str | None, overrides
     from lfdm_bench.runs import RunConfigMismatch
     from lfdm_bench.utils.errors import clean_errors
 
-    if stage not in STAGES[model]:
+    if stage not in train_stages(model):
         raise click.UsageError(f"--stage {stage} is not a stage of {model.upper()}; its stages are "
-                               f"{', '.join(STAGES[model])} (stage 1 of LFDM is its LFAE, of LDM its autoencoder 'ae')")
+                               f"{', '.join(train_stages(model))} (stage 1 of LFDM is its LFAE, of LDM its "
+                               "autoencoder 'ae')")
     with clean_errors(usage=(RunConfigMismatch, ConfigError)):
         try:
             if model == "ldm":
@@ -110,7 +109,7 @@ def train(model: str, stage: str, config: str | None, out: str | None, overrides
 def _train_lfdm(config: str, overrides: tuple[str, ...], out: str | None, stage: str, progress: bool) -> None:
     from lfdm_bench.lfdm.config import load_lfdm_config
     from lfdm_bench.lfdm.train import open_lfdm_run, train_lfdm_run
-    from metrics.reconstruction import evaluate_lfae_run
+    from lfdm_bench.lfdm.reconstruction import evaluate_lfae_run
     from lfdm_bench.utils.dist import is_main_process
 
     cfg = load_lfdm_config(config, overrides)
@@ -177,7 +176,7 @@ class SamplerName(click.ParamType):
 def sample(run_dir, split, per_pair, sampler, steps, eta, guidance, unconditional, out, progress) -> None:
     """Generate the evaluation set of a trained run (every subject x class of a split) as mp4 + manifest."""
     from lfdm_bench.config import ConfigError
-    from lfdm_bench.generators import open_trained_run
+    from bench.generators import open_trained_run
     from lfdm_bench.sampling.generate import SampleFolderMismatch
     from lfdm_bench.utils.errors import clean_errors
 

@@ -10,7 +10,7 @@ each of its frames (:meth:`LFAE.dm_target_from_video`) and renders them on the s
 of the autoencoder itself: each source video's *own* motion (frame 0 to every frame) rendered on its frame 0, i.e.
 the LFAE's reconstruction of the real take. ``lfae`` uses the flow predictor's flows from (frame 0, frame t) as they
 come; ``lfae_fit`` refines them by Adam steps against the target frame itself (:meth:`LFAE.refine_flow`, the steps of
-:func:`metrics.reconstruction.fit_steps`): an oracle that sees the frames it renders. Neither is a
+:func:`lfdm_bench.training.trained_models.fit_steps`): an oracle that sees the frames it renders. Neither is a
 ceiling LFDM can reach by construction: its DM is trained on fitted flows of training videos and samples flows
 without seeing any target.
 
@@ -36,12 +36,11 @@ from lfdm_bench.data.config import DataConfig
 from lfdm_bench.data.dataset import ClipDataset
 from lfdm_bench.data.loading import load_data
 from lfdm_bench.data.records import VideoRecord
-from lfdm_bench.lfdm.load import load_lfae
-from metrics.reconstruction import fit_steps
 from lfdm_bench.runs import Run
 from lfdm_bench.sampling.config import SampleConfig
 from lfdm_bench.sampling.eval_set import EvalSource, build_eval_set
 from lfdm_bench.sampling.generate import generate_eval_samples
+from lfdm_bench.training.trained_models import fit_steps, load_lfae
 from lfdm_bench.utils.device import pick_device
 from lfdm_bench.utils.io import atomic_write_json
 

@@ -5,7 +5,7 @@ oddly, that more DDIM steps did not help). :func:`run_ablation` reproduces that 
 
 * every grid point samples the SAME evaluation set (same source images, same per-source seeds: the run's
   ``sample.seed``) with :func:`~lfdm_bench.sampling.run.sample_lfdm_run` or
-  :func:`~baselines.ldm.sample.sample_ldm_run` (chosen by :func:`lfdm_bench.generators.open_trained_run`
+  :func:`~baselines.ldm.sample.sample_ldm_run` (chosen by :func:`bench.generators.open_trained_run`
   from the run's checkpoints) into ``OUT/samples/<point>/``;
 * each sample folder is scored with :func:`metrics.evaluate.evaluate` under ONE :class:`EvalProtocol` (real
   features are cached, so only the generated videos go through the detector at each point);
@@ -36,13 +36,13 @@ from typing import Any, Callable, Iterable, Sequence
 import click
 import pandas as pd
 
+from bench.generators import open_trained_run
 from bench.options import CONTEXT, RUN_DIR, CommaList, SamplerList, eval_arguments, eval_options, guarded
 from bench.plots import plot_all
 from bench.state import ResumeState
 from bench.tables import ablation_table
 from lfdm_bench.data.registry import get_dataset
 from lfdm_bench.diffusion.samplers import resolve_sampler
-from lfdm_bench.generators import open_trained_run
 from metrics.evaluate import evaluate
 from metrics.format import protocol_header, to_markdown
 from metrics.protocol import EvalProtocol, parse_metrics

@@ -5,10 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from lfdm_bench.kinds import MODELS
+
 # real_fresh ("real, fresh takes", the floor at the methods' sizes) exists for the embedded datasets only: the
 # benchmark skips it, saying so, on others; lfae / lfae_fit: the LFAE with predicted / target-fitted (oracle) flows
-METHODS = ("lfdm", "ldm", "static", "retrieval", "real", "real_fresh", "lfae", "lfae_fit")
-GENERATORS = ("lfdm", "ldm")
+GENERATORS = MODELS  # the trained generators (lfdm_bench.kinds), first among the methods
+METHODS = (*GENERATORS, "static", "retrieval", "real", "real_fresh", "lfae", "lfae_fit")
 
 
 @dataclass

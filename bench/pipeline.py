@@ -31,6 +31,7 @@ from baselines.ldm.train import open_ldm_run, train_ldm_run
 from baselines.retrieval import sample_baseline
 from bench.ablate import run_ablation
 from bench.config import GENERATORS, BenchConfig
+from bench.generators import open_trained_run
 from bench.grids import write_comparison_grids, write_method_grids
 from bench.html_report import write_html_report
 from bench.report import load_source
@@ -39,13 +40,12 @@ from bench.state import ResumeState
 from bench.tables import write_tables
 from lfdm_bench.config import dump_yaml
 from lfdm_bench.data.loading import load_data
-from lfdm_bench.generators import open_trained_run
 from lfdm_bench.lfdm.config import LFDMConfig, load_lfdm_config
 from lfdm_bench.lfdm.load import lfdm_config
+from lfdm_bench.lfdm.reconstruction import evaluate_lfae_run
 from lfdm_bench.lfdm.train import open_lfdm_run, train_lfdm_run
 from metrics.evaluate import evaluate
 from metrics.protocol import EvalProtocol
-from metrics.reconstruction import evaluate_lfae_run
 from metrics.uncertainty import fvd_interval, leave_take_out, real_floor
 from lfdm_bench.runs import Run
 from lfdm_bench.sampling.generate import seconds_per_video

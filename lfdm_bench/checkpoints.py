@@ -24,11 +24,9 @@ from typing import Any
 import torch
 
 from lfdm_bench.config import ConfigError, load_yaml, to_dict
-from lfdm_bench.runs import MODELS, Run
+from lfdm_bench.kinds import MODELS, RECORD_STAGES
+from lfdm_bench.runs import Run
 from lfdm_bench.utils.io import atomic_save, atomic_torch_save
-
-# the stages whose checkpoint names the run, newest first: the diffusion model, then stage 1 (LFAE / LDM's AE)
-RECORD_STAGES = ("dm", "lfae", "ae")
 
 
 class CorruptCheckpointError(ValueError):

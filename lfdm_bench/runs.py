@@ -28,11 +28,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
+from lfdm_bench.kinds import MODELS
 from lfdm_bench.utils.dist import is_main_process
 from lfdm_bench.utils.io import atomic_write_json, atomic_write_text, read_json
 
 SUBDIRS = ("logs", "checkpoints", "samples", "metrics")
-MODELS = ("lfdm", "ldm")
 PACKAGES = ("torch", "numpy", "scipy", "transformers", "diffusers", "accelerate", "decord", "av", "einops", "pandas")
 
 

@@ -41,7 +41,7 @@ def test_train_writes_run_directory(trained):
 def test_checkpoints_hold_scale_and_latent_unet(trained):
     from baselines.ldm.train import load_ae
     from lfdm_bench.runs import Run
-    from lfdm_bench.lfdm.load import load_dm
+    from lfdm_bench.training.trained_models import load_dm
 
     run = Run.open(trained[0])
     ae, dm = load_ae(run), load_dm(run)

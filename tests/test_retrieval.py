@@ -85,7 +85,7 @@ def test_retrieval_generator_shape(cache_env):
     from lfdm_bench.sampling.eval_set import build_eval_set
     from lfdm_bench.sampling.generate import source_images
     from lfdm_bench.data.loading import load_data
-    from lfdm_bench.lfdm.load import load_lfae
+    from lfdm_bench.training.trained_models import load_lfae
 
     run, cfg, _ = cache_env
     info = load_data(cfg.data)
@@ -163,8 +163,9 @@ def test_lfae_rows_render_predicted_and_target_fitted_flows(cache_env):
 
     from baselines.retrieval import sample_baseline
     from lfdm_bench.data.loading import clip_dataset, load_data
-    from lfdm_bench.lfdm.load import load_lfae
-    from metrics.reconstruction import LFAE_FITTED, LFAE_PREDICTED, lfae_reconstructor, reconstruction_scores
+    from lfdm_bench.training.trained_models import load_lfae
+    from lfdm_bench.lfdm.reconstruction import LFAE_FITTED, LFAE_PREDICTED, lfae_reconstructor
+    from metrics.reconstruction import reconstruction_scores
 
     run, cfg, _ = cache_env
     folders = {k: sample_baseline(run.root, k, "test", progress=False, batch_size=14).parent

@@ -1,6 +1,7 @@
 """Run directories and atomic writes."""
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -48,3 +49,22 @@ def test_stable_hash_is_order_independent():
     assert stable_hash({"a": 1, "b": 2}) == stable_hash({"b": 2, "a": 1})
     assert stable_hash({"a": 1}) != stable_hash({"a": 2})
     assert environment()["cpu_count"] >= 1
+
+
+def test_model_kinds_and_stages_are_listed_once():
+    """lfdm_bench.kinds is the one list of model kinds and stages: run folders, checkpoints, the LDM trainer, the
+    generator registry, the benchmark config and ``train --model / --stage`` read it."""
+    import cli
+    from baselines.ldm.train import AE_STAGE, STAGES
+    from bench.config import GENERATORS as BENCH_GENERATORS
+    from bench.generators import GENERATORS
+    from lfdm_bench.kinds import MODEL_STAGES, MODELS, RECORD_STAGES, STAGE_CHOICES, train_stages
+    from lfdm_bench.runs import open_training_run
+
+    assert MODELS == ("lfdm", "ldm") and RECORD_STAGES == ("dm", "lfae", "ae")  # newest checkpoint first
+    assert STAGE_CHOICES == ("lfae", "ae", "dm", "all") and train_stages("ldm") == ("ae", "dm", "all")
+    assert tuple(GENERATORS) == MODELS == BENCH_GENERATORS and (AE_STAGE, *MODEL_STAGES["ldm"][1:], "all") == STAGES
+    params = {p.name: p for p in cli.train.params}
+    assert tuple(params["model"].type.choices) == MODELS and tuple(params["stage"].type.choices) == STAGE_CHOICES
+    with pytest.raises(ValueError, match="model must be one of"):
+        open_training_run(Path("unused"), "gan", "a: 1\n")

@@ -219,7 +219,7 @@ def test_split_both_with_out_writes_one_folder_per_split_inside_it(tmp_path, mon
         sample_run(run, cfg, "lfdm", _fake_generator, split=split, under=out, progress=False, max_subjects=1)
     assert sorted(p.name for p in out.iterdir()) == ["test_ddim4_eta1_g1", "train_ddim4_eta1_g1"]
     # the command passes --out as that parent folder with --split both (it was ignored before)
-    import lfdm_bench.generators
+    import bench.generators
     from cli import main
 
     seen = []
@@ -229,7 +229,7 @@ def test_split_both_with_out_writes_one_folder_per_split_inside_it(tmp_path, mon
             seen.append((split, kw.get("out"), kw.get("under")))
             return Path("x")
 
-    monkeypatch.setattr(lfdm_bench.generators, "open_trained_run", lambda run_dir: Fake())
+    monkeypatch.setattr(bench.generators, "open_trained_run", lambda run_dir: Fake())
     r = CliRunner().invoke(main, ["sample", "--run", str(run.root), "--split", "both", "--out", str(out)])
     assert r.exit_code == 0, r.output
     assert seen == [("test", None, str(out)), ("train", None, str(out))]

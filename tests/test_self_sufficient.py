@@ -8,10 +8,11 @@ from before the run record was stored falls back to ``config.yaml`` and, without
 import pytest
 import torch
 
-from lfdm_bench.checkpoints import RECORD_STAGES, load_checkpoint, run_record
+from bench.generators import open_trained_run
+from lfdm_bench.checkpoints import load_checkpoint, run_record
 from lfdm_bench.config import load_config, resolve_config_path
 from lfdm_bench.data.records import read_manifest
-from lfdm_bench.generators import open_trained_run
+from lfdm_bench.kinds import RECORD_STAGES
 from lfdm_bench.utils.io import atomic_torch_save
 
 OVERRIDES = ["lfae.train.steps=2", "dm.train.steps=2", "data.n_frames=10", "dm.flow_target.kind=displacement",
@@ -70,7 +71,8 @@ def test_sampling_without_config_yaml_gives_identical_videos(runs, model):
 
 def test_flow_codec_comes_from_the_checkpoint(runs):
     """The DM checkpoint names the displacement target; decoding its output as grids would give other motion."""
-    from lfdm_bench.lfdm.load import flow_codec, lfdm_config, load_dm, load_lfae
+    from lfdm_bench.lfdm.load import flow_codec, lfdm_config
+    from lfdm_bench.training.trained_models import load_dm, load_lfae
     from lfdm_bench.lfdm.sample import lfdm_generator
     from lfdm_bench.models.flow_target import FlowTargetCodec, FlowTargetConfig
     from lfdm_bench.runs import Run

@@ -1,8 +1,9 @@
 """The experiment config of an LDM baseline run: data, stage 1 (image autoencoder), stage 2 (latent video DM), sampling.
 
-Loaded like LFDM's (``configs/ldm-<name>.yaml`` + ``--set section.key=value``); the data, diffusion-stage and
-sampling sections are LFDM's own dataclasses (:mod:`lfdm_bench.lfdm.config`), so the two methods are configured
-and compared with the same U-Net, diffusion, text encoder, optimiser and sampler settings. The U-Net's
+Loaded like LFDM's (``configs/ldm-<name>.yaml`` + ``--set section.key=value``); the run-level fields (name, seed,
+device, data), the diffusion stage (:mod:`lfdm_bench.training.run_config`) and the sampling section
+(:class:`~lfdm_bench.sampling.config.SampleConfig`) are the dataclasses LFDM's config uses too, so the two methods
+are configured and compared with the same U-Net, diffusion, text encoder, optimiser and sampler settings. The U-Net's
 ``in_channels`` / ``out_channels`` / ``cond_channels`` are filled from the autoencoder's latent channels when the
 model is built (the YAML values are ignored, as for LFDM).
 """
@@ -17,10 +18,10 @@ from typing import ClassVar, Sequence
 from baselines.ldm.autoencoder import KLAutoencoderConfig
 from lfdm_bench.config import load_config, resolve_config_path
 from lfdm_bench.diffusion.schedule import DiffusionConfig
-from lfdm_bench.lfdm.config import DMStageConfig, RunConfig
 from lfdm_bench.models.unet3d import UNet3DConfig
 from lfdm_bench.sampling.config import SampleConfig
 from lfdm_bench.training.engine import TrainConfig
+from lfdm_bench.training.run_config import DMStageConfig, RunConfig
 
 
 @dataclass

@@ -18,12 +18,12 @@ from baselines.ldm.config import LDMConfig
 from baselines.ldm.train import load_ae
 from lfdm_bench.checkpoints import run_record
 from lfdm_bench.config import from_dict
-from lfdm_bench.lfdm.load import load_dm
 from lfdm_bench.models.video_diffusion import VideoDiffusion
 from lfdm_bench.runs import Run
 from lfdm_bench.sampling.eval_set import EvalSource
 from lfdm_bench.sampling.generate import GenerateFn, initial_noise
 from lfdm_bench.sampling.run import sample_run
+from lfdm_bench.training.trained_models import load_dm
 from lfdm_bench.utils.device import autocast, autocast_dtype
 
 

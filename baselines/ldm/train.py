@@ -34,6 +34,7 @@ from lfdm_bench.data.clip import collate
 from lfdm_bench.data.dataset import ClipDataset
 from lfdm_bench.data.loading import clip_dataset, load_data
 from lfdm_bench.data.records import spread
+from lfdm_bench.kinds import MODEL_STAGES, train_stages
 from metrics.reconstruction import format_table, reconstruction_scores
 from lfdm_bench.models.video_diffusion import VideoDiffusion, build_video_diffusion
 from lfdm_bench.runs import Run, open_training_run
@@ -43,8 +44,8 @@ from lfdm_bench.training.items import TensorItems, cached_tensors, stack_collate
 from lfdm_bench.utils.device import pick_device
 from lfdm_bench.utils.io import atomic_torch_save
 
-AE_STAGE = "ae"
-STAGES = (AE_STAGE, "dm", "all")
+AE_STAGE = MODEL_STAGES["ldm"][0]
+STAGES = train_stages("ldm")
 
 
 def _count(m: nn.Module) -> int:

@@ -27,15 +27,17 @@ from lfdm_bench.config import from_dict, to_dict
 from lfdm_bench.data.loading import clip_dataset, load_data
 from lfdm_bench.data.records import spread
 from lfdm_bench.lfdm.config import LFDMConfig
-from lfdm_bench.lfdm.load import lfdm_config, load_lfae
+from lfdm_bench.lfdm.load import lfdm_config
+from lfdm_bench.lfdm.reconstruction import LFAE_FITTED, LFAE_PREDICTED, lfae_reconstructor
 from lfdm_bench.lfdm.sample import sample_lfdm_run
 from lfdm_bench.lfdm.train import lfae_loss_fn, open_lfdm_run, pair_collate
 from metrics.protocol import parse_metrics
-from metrics.reconstruction import LFAE_FITTED, LFAE_PREDICTED, lfae_reconstructor, reconstruction_scores
+from metrics.reconstruction import reconstruction_scores
 from lfdm_bench.models.lfae.lfae import LFAE, LFAEConfig
 from lfdm_bench.runs import Run
 from lfdm_bench.training.engine import Trainer
 from lfdm_bench.training.items import SeededClipItems
+from lfdm_bench.training.trained_models import load_lfae
 from lfdm_bench.utils.device import pick_device
 
 STYLES = ("flat", "shaded", "sketch")

@@ -13,7 +13,7 @@ from typing import Any, Iterable
 from bench.ablate import split_detector
 from bench.experiments.common import (LogFn, check_split, experiment_protocol, experiment_state, say_to,
                                                  score, write_experiment_tables)
-from lfdm_bench.generators import open_trained_run
+from bench.generators import open_trained_run
 from metrics.protocol import parse_metrics
 
 UNCOND_COLUMNS = ("row", "method", "condition", "guidance", "fvd", "acc_motion", "acc_i3d", "seconds_per_video",

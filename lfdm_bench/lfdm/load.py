@@ -1,15 +1,13 @@
-"""A trained LFDM run's models and config, rebuilt from its checkpoints alone (see :mod:`lfdm_bench.checkpoints`)."""
+"""A trained LFDM run's config and flow codec, rebuilt from its checkpoints alone (see :mod:`lfdm_bench.checkpoints`);
+its models load with :func:`~lfdm_bench.training.trained_models.load_lfae` and
+:func:`~lfdm_bench.training.trained_models.load_dm` (shared with the LDM baseline and the calibration baselines)."""
 
 from __future__ import annotations
 
-import torch
-
-from lfdm_bench.checkpoints import load_checkpoint, run_record
+from lfdm_bench.checkpoints import run_record
 from lfdm_bench.config import from_dict
 from lfdm_bench.lfdm.config import LFDMConfig
 from lfdm_bench.models.flow_target import FlowTargetCodec
-from lfdm_bench.models.lfae.lfae import LFAE, LFAEConfig
-from lfdm_bench.models.video_diffusion import VideoDiffusion, VideoDiffusionConfig
 from lfdm_bench.runs import Run
 
 
@@ -19,22 +17,6 @@ def lfdm_config(run: Run) -> LFDMConfig:
     if record.model != "lfdm":
         raise ValueError(f"{run.root} is an {record.model.upper()} run ({record.source}), not an LFDM run")
     return from_dict(LFDMConfig, record.config)
-
-
-def load_lfae(run: Run, device: torch.device | str = "cpu") -> LFAE:
-    """The trained LFAE of a run, frozen, in eval mode."""
-    ck = load_checkpoint(run.checkpoints / "lfae" / "last.pt")
-    model = LFAE(LFAEConfig.from_dict(ck["model_config"]))
-    model.load_state_dict(ck["model"])
-    return model.to(device).eval().requires_grad_(False)
-
-
-def load_dm(run: Run, device: torch.device | str = "cpu") -> VideoDiffusion:
-    """The trained diffusion model of a run (EMA weights when kept; LFDM's flow DM or LDM's latent DM), frozen."""
-    ck = load_checkpoint(run.checkpoints / "dm" / "last.pt")
-    model = VideoDiffusion(VideoDiffusionConfig.from_dict(ck["model_config"]))
-    model.load_state_dict(ck["ema"] if ck.get("ema") else ck["model"])
-    return model.to(device).eval().requires_grad_(False)
 
 
 def flow_codec(cfg: LFDMConfig) -> FlowTargetCodec:

@@ -11,7 +11,7 @@ from typing import Any, Sequence
 
 import torch
 
-from lfdm_bench.lfdm.load import flow_codec, lfdm_config, load_dm, load_lfae
+from lfdm_bench.lfdm.load import flow_codec, lfdm_config
 from lfdm_bench.models.flow_target import FlowTargetCodec
 from lfdm_bench.models.lfae.lfae import LFAE
 from lfdm_bench.models.video_diffusion import VideoDiffusion
@@ -19,6 +19,7 @@ from lfdm_bench.runs import Run
 from lfdm_bench.sampling.eval_set import EvalSource
 from lfdm_bench.sampling.generate import GenerateFn, initial_noise
 from lfdm_bench.sampling.run import sample_run
+from lfdm_bench.training.trained_models import load_dm, load_lfae
 from lfdm_bench.utils.device import autocast, autocast_dtype
 
 

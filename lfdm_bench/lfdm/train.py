@@ -1,7 +1,8 @@
 """LFDM's two training stages on the shared engine: the LFAE (stage 1) and the flow diffusion model (stage 2).
 
 Checkpoints: ``RUN/checkpoints/lfae/last.pt`` and ``RUN/checkpoints/dm/last.pt`` (each holds its model config and
-the run's kind and config, so :mod:`lfdm_bench.lfdm.load` rebuilds and samples the models without the YAML).
+the run's kind and config, so :mod:`lfdm_bench.training.trained_models` and :mod:`lfdm_bench.lfdm.load`
+rebuild and sample the models without the YAML).
 Stage 2's targets (flow + occlusion from frame 0 to every frame, and z0) come from the frozen LFAE; with
 ``dm.precompute_targets`` they are computed once per training clip and cached in ``RUN/cache/`` (valid because
 the clips are then sampled deterministically, without augmentation), else on the fly from random clips.
@@ -23,7 +24,6 @@ from lfdm_bench.data.clip import collate
 from lfdm_bench.data.dataset import ClipDataset
 from lfdm_bench.data.loading import clip_dataset, load_data
 from lfdm_bench.lfdm.config import LFDMConfig
-from lfdm_bench.lfdm.load import load_lfae
 from lfdm_bench.lfdm.previews import dm_preview, lfae_preview
 from lfdm_bench.models.flow_target import FlowTargetCodec
 from lfdm_bench.models.lfae.lfae import LFAE, LFAEConfig
@@ -33,6 +33,7 @@ from lfdm_bench.runs import Run, open_training_run
 from lfdm_bench.text import ClassEmbeddingTable, class_table
 from lfdm_bench.training.engine import Trainer
 from lfdm_bench.training.items import TensorItems, cached_tensors, stack_collate, training_items
+from lfdm_bench.training.trained_models import load_lfae
 from lfdm_bench.utils.device import pick_device
 
 

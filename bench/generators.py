@@ -1,5 +1,6 @@
-"""The trained generators behind one interface: LFDM (:mod:`lfdm_bench.lfdm`) and the LDM baseline
-(:mod:`baselines.ldm`).
+"""The generator registry: the trained generators behind one interface, LFDM (:mod:`lfdm_bench.lfdm`) and the LDM
+baseline (:mod:`baselines.ldm`). It sits above both methods (which never import each other) and below the rest of
+the benchmark and the command line; the model kinds themselves are listed once, in :mod:`lfdm_bench.kinds`.
 
 :func:`open_trained_run` reads what a run folder holds from its checkpoints (:func:`lfdm_bench.checkpoints.run_record`)
 and returns a :class:`TrainedRun` whose ``sample`` runs that model's sampler: the one place that maps a run's model
@@ -17,15 +18,17 @@ from baselines.ldm.config import LDMConfig
 from baselines.ldm.sample import sample_ldm_run
 from lfdm_bench.checkpoints import run_record
 from lfdm_bench.config import from_dict
+from lfdm_bench.kinds import MODELS
 from lfdm_bench.lfdm.config import LFDMConfig
 from lfdm_bench.lfdm.sample import sample_lfdm_run
 from lfdm_bench.runs import Run
 
 # model kind -> (its config class, its sampler: sampler(run, split, **sample_run arguments) -> manifest path)
-GENERATORS: dict[str, tuple[type, Callable[..., Path]]] = {
-    "lfdm": (LFDMConfig, sample_lfdm_run),
-    "ldm": (LDMConfig, sample_ldm_run),
-}
+_CODE: dict[str, tuple[type, Callable[..., Path]]] = {"lfdm": (LFDMConfig, sample_lfdm_run),
+                                                      "ldm": (LDMConfig, sample_ldm_run)}
+if set(_CODE) != set(MODELS):  # a kind added to lfdm_bench.kinds needs its code here
+    raise ImportError(f"the generator registry covers {sorted(_CODE)}, lfdm_bench.kinds.MODELS is {list(MODELS)}")
+GENERATORS = {kind: _CODE[kind] for kind in MODELS}  # in the order of lfdm_bench.kinds.MODELS
 
 
 @dataclass(frozen=True)
