@@ -178,7 +178,7 @@ def run_ablation(run_dir: str | Path, samplers: Sequence[str] = ("ddim",), steps
             class-balanced grid; ``max_videos`` then subsamples what was sampled.
         out: output folder (default ``RUN/ablation``).
         detector: I3D weight path or ``"i3d-random"`` (protocol setting), or a
-            :class:`~metrics.real_cache.FeatureSource` replacing the protocol's I3D (tests; its ``info`` is
+            :class:`~metrics.video_features.FeatureSource` replacing the protocol's I3D (tests; its ``info`` is
             recorded).
         cache: real-feature cache (``True``: default folder; see :func:`metrics.evaluate.evaluate`).
         plots: write the PNG plots of :mod:`bench.plots`.

@@ -63,7 +63,7 @@ def _fit(video: np.ndarray, t: int, size: int) -> np.ndarray:
 def _source_clip(rec: VideoRecord, known: Mapping[str, VideoRecord] | None, t: int, size: int,
                  protocol: Mapping[str, Any]) -> np.ndarray | None:
     """The ground-truth clip of a generated video (uint8 ``[t, size, size, 3]``), or ``None`` when unreadable."""
-    from metrics.real_cache import ClipSpec
+    from metrics.video_features import ClipSpec
 
     src = rec.params.get("source")
     if not src:

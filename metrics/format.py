@@ -1,7 +1,7 @@
 """How numbers appear in every table of the toolkit: the one formatter, the digits of each metric, the one protocol
 header, Markdown and LaTeX (booktabs) tables.
 
-Used by the ``eval`` tables (:mod:`metrics.tables`), the reconstruction tables, the benchmark's tables,
+Used by the ``eval`` tables (:mod:`metrics.result_files`), the reconstruction tables, the benchmark's tables,
 the sampler ablation, the experiments and ``report``: a metric shows the same digits everywhere.
 """
 

@@ -21,7 +21,7 @@ from lfdm_bench.data.loading import clip_dataset, load_data
 from lfdm_bench.data.records import spread
 from lfdm_bench.lfdm.load import load_lfae
 from metrics.format import digits_of, format_value, to_markdown
-from metrics.frame_metrics import frame_metrics
+from metrics.psnr_ssim import frame_metrics
 from lfdm_bench.utils.device import pick_device
 
 # reconstruct(video [B, T, 3, H, W] in [0, 1]) -> {method name: [B, T, 3, H, W]}

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from bench.ablate import GridPoint, build_grid, nfe_per_video, run_ablation
 from cli import main
-from metrics.real_cache import FunctionDetector
+from metrics.video_features import FunctionDetector
 
 
 def _features(videos):

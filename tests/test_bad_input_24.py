@@ -73,7 +73,7 @@ def test_eval_run_refuses_flags_that_contradict_the_run(sampled_run, flags, reco
 def test_short_video_error_names_eval_frames(tiny_eval_set) -> None:
     from lfdm_bench.data.records import read_manifest
     from lfdm_bench.data.video_io import BadVideoError
-    from metrics.real_cache import ClipSpec
+    from metrics.video_features import ClipSpec
 
     records = read_manifest(tiny_eval_set["samples"] / "manifest.csv")
     with pytest.raises(BadVideoError) as e:

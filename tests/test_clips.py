@@ -13,7 +13,7 @@ from torch.utils.data import DataLoader
 from lfdm_bench.data.clip import Clip, ClipBatch, collate
 from lfdm_bench.data.dataset import ClipDataset
 from lfdm_bench.data.records import VideoRecord, read_manifest, write_manifest
-from lfdm_bench.data.sampling import SAMPLING_MODES, sample_indices, uniform_indices
+from lfdm_bench.data.frame_indices import SAMPLING_MODES, sample_indices, uniform_indices
 from lfdm_bench.data.records import CropBox
 from lfdm_bench.data.transforms import crop, hflip, resize_pad, resize_pad_geometry, time_flip, to_uint8
 from lfdm_bench.data.video_io import write_gif, write_mp4

@@ -31,7 +31,7 @@ from torch import Tensor
 
 from baselines.ldm.autoencoder import AutoencoderLoss, KLAutoencoder, KLAutoencoderConfig
 from metrics.vcnn.corpus import Corpus, CorpusSpec
-from metrics.vcnn.train import TrainConfig as _VCNNTrain
+from metrics.vcnn.train import DetectorTrainConfig
 from metrics.vcnn.train import deterministic
 from lfdm_bench.utils.paths import resolve_shipped_json, shipped_names
 
@@ -78,7 +78,7 @@ class PretrainConfig:
         if self.steps < 1 or self.batch_size < 1 or self.threads < 1 or self.lr <= 0:
             raise ValueError(f"PretrainConfig needs steps, batch_size, threads >= 1 and lr > 0; got {self}")
 
-    lr_at = _VCNNTrain.lr_at
+    lr_at = DetectorTrainConfig.lr_at
 
 
 @dataclass
