@@ -21,7 +21,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from lfdm_bench.data.records import VideoRecord, read_manifest
+from lfdm_bench.data.records import VideoRecord, first_per_pair, read_manifest
 from lfdm_bench.data.video_io import BadVideoError, make_grid, read_video, write_gif
 from lfdm_bench.utils.io import atomic_write_json
 
@@ -38,14 +38,6 @@ def sample_folders(out: Path, split: str = "test", order: Sequence[str] = ()) ->
     found = {p.parent.name[: -len(split) - 1]: p.parent
              for p in sorted(Path(out).glob(f"samples/*_{split}/manifest.csv"))}
     return {m: found[m] for m in [*[m for m in order if m in found], *sorted(set(found) - set(order))]}
-
-
-def _first_per_pair(records: Sequence[VideoRecord]) -> dict[tuple[str, int], VideoRecord]:
-    """(subject, class index) -> the record with the smallest take (the first of ``per_pair`` videos)."""
-    out: dict[tuple[str, int], VideoRecord] = {}
-    for r in sorted(records, key=lambda r: r.take):
-        out.setdefault((r.subject, r.class_index), r)
-    return out
 
 
 def _fit(video: np.ndarray, t: int, size: int) -> np.ndarray:
@@ -106,7 +98,7 @@ def write_sample_gifs(folders: Mapping[str, Path], out: Path, *, subjects: int =
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     labels, protocol = dict(labels or {}), dict(protocol or {})
-    pairs = {m: _first_per_pair(read_manifest(Path(f) / "manifest.csv")) for m, f in folders.items()}
+    pairs = {m: first_per_pair(read_manifest(Path(f) / "manifest.csv")) for m, f in folders.items()}
     pairs = {m: p for m, p in pairs.items() if p}
     notes: list[str] = []
     data: dict[str, Any] = {"columns": [], "methods": [], "subjects": [], "classes": [], "tile": 0, "pad": PAD,

@@ -28,7 +28,7 @@ from lfdm_bench.data.clip import Clip
 from lfdm_bench.data.records import CropBox, VideoRecord
 from lfdm_bench.data.frame_indices import check_mode, sample_indices
 from lfdm_bench.data.transforms import crop as crop_frames, frames_to_tensor, hflip as hflip_frames
-from lfdm_bench.data.transforms import resize_pad, time_flip as time_flip_frames, to_float, to_uint8
+from lfdm_bench.data.transforms import resize_pad, time_flip as time_flip_frames, to_float, to_uint8_tensor
 from lfdm_bench.data.video_io import IMAGE_EXTS, BadVideoError, check_frame_folder, count_frames, read_video
 
 log = logging.getLogger(__name__)
@@ -280,7 +280,7 @@ class ClipDataset(Dataset):
             video = time_flip_frames(video)
             indices = indices[::-1]
         if self.dtype == "uint8":
-            video = to_uint8(video)
+            video = to_uint8_tensor(video)
         return Clip(
             video=video.contiguous(),
             subject=record.subject,
@@ -303,4 +303,4 @@ class ClipDataset(Dataset):
         if box is not None:
             video = self._crop(record, video, box)
         video = resize_pad(video, self.size, self.antialias) if self.size is not None else to_float(video)
-        return (to_uint8(video) if self.dtype == "uint8" else video)[0]
+        return (to_uint8_tensor(video) if self.dtype == "uint8" else video)[0]
