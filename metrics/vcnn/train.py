@@ -32,6 +32,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from lfdm_bench.utils.params import count_params
+
 from metrics.vcnn.corpus import MOTION_EXCLUDE, AttributeSchema, Corpus
 from metrics.vcnn.model import VCNN, VCNNConfig, prepare_videos
 
@@ -300,7 +302,7 @@ def export_detector(trained: TrainedDetector, corpus: Corpus, out_dir: str | Pat
                  "FVDs"),
         "weights": {"file": pt.name, "sha256": sha256_file(pt), "bytes": pt.stat().st_size,
                     "dtype": "float16 (feat_mean / feat_std float32)", "n_parameters":
-                        int(sum(p.numel() for p in trained.model.parameters()))},
+                        count_params(trained.model)},
         "architecture": trained.config.to_dict() | {"class": "metrics.vcnn.model.VCNN"},
         "input": {"layout": "[B, T, 3, H, W] uint8 or float in [0, 1]", "resize": "see metrics.vcnn.model",
                   "size": trained.config.input_size, "frames_trained": trained.config.frames},
