@@ -4,7 +4,7 @@ LFDM's paper compares DDPM with DDIM, the number of steps and the guidance scale
 oddly, that more DDIM steps did not help). :func:`run_ablation` reproduces that study on a trained run:
 
 * every grid point samples the SAME evaluation set (same source images, same per-source seeds: the run's
-  ``sample.seed``) with :func:`~lfdm_bench.sampling.run.sample_lfdm_run` or
+  ``sample.seed``) with :func:`~lfdm_bench.lfdm.sample.sample_lfdm_run` or
   :func:`~baselines.ldm.sample.sample_ldm_run` (chosen by :func:`bench.generators.open_trained_run`
   from the run's checkpoints) into ``OUT/samples/<point>/``;
 * each sample folder is scored with :func:`metrics.evaluate.evaluate` under ONE :class:`EvalProtocol` (real
@@ -17,7 +17,8 @@ oddly, that more DDIM steps did not help). :func:`run_ablation` reproduces that 
   (one batched forward over ``[cond; null]``, counted as 2).
 
 Outputs in ``OUT``: ``ablation.json`` (rows + the protocol + the environment; rewritten atomically after every point,
-so a rerun skips finished points), ``ablation.md`` / ``ablation.csv`` and the plots of :mod:`bench.plots`.
+so a rerun skips finished points), ``ablation.md`` / ``ablation.csv`` (:func:`bench.tables.write_ablation_tables`) and
+the plots of :mod:`bench.plots`.
 
 Example::
 
@@ -34,23 +35,22 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
 import click
-import pandas as pd
 
 from bench.generators import open_trained_run
 from bench.options import CONTEXT, RUN_DIR, CommaList, SamplerList, eval_arguments, eval_options, guarded
 from bench.plots import plot_all
 from bench.state import ResumeState
-from bench.tables import ablation_table
+from bench.tables import ablation_table, write_ablation_tables
 from lfdm_bench.data.registry import get_dataset
 from lfdm_bench.diffusion.samplers import resolve_sampler
 from metrics.evaluate import evaluate
-from metrics.format import protocol_header, to_markdown
+from metrics.format import to_markdown
 from metrics.protocol import EvalProtocol, parse_metrics
 from lfdm_bench.runs import Run
 from lfdm_bench.sampling.generate import seconds_per_video
-from lfdm_bench.utils.io import atomic_write_text, ensure_writable
+from lfdm_bench.utils.io import ensure_writable
 
-__all__ = ["ETA_SAMPLERS", "GridPoint", "build_grid", "nfe_per_video", "run_ablation", "write_tables",
+__all__ = ["ETA_SAMPLERS", "GridPoint", "build_grid", "nfe_per_video", "run_ablation",
            "split_detector", "row_from_result", "num_or_none", "ablate"]
 
 ETA_SAMPLERS = ("ddim", "diffusers-ddim")
@@ -178,7 +178,7 @@ def run_ablation(run_dir: str | Path, samplers: Sequence[str] = ("ddim",), steps
             class-balanced grid; ``max_videos`` then subsamples what was sampled.
         out: output folder (default ``RUN/ablation``).
         detector: I3D weight path or ``"i3d-random"`` (protocol setting), or a
-            :class:`~metrics.real_cache.FeatureSource` replacing the protocol's I3D (tests; its ``info`` is
+            :class:`~metrics.video_features.FeatureSource` replacing the protocol's I3D (tests; its ``info`` is
             recorded).
         cache: real-feature cache (``True``: default folder; see :func:`metrics.evaluate.evaluate`).
         plots: write the PNG plots of :mod:`bench.plots`.
@@ -239,26 +239,10 @@ def run_ablation(run_dir: str | Path, samplers: Sequence[str] = ("ddim",), steps
         state.save()
     order = {p.label: k for k, p in enumerate(grid)}
     rows = sorted(state.data["rows"], key=lambda r: order.get(r["point"], len(order)))
-    write_tables(rows, out, state.data["protocol"], state.data["detector"])
+    write_ablation_tables(rows, out, state.data["protocol"], state.data["detector"])
     if plots:
         plot_all(rows, out / "plots")
     return rows
-
-
-def write_tables(rows: Sequence[dict[str, Any]], out: str | Path, protocol: dict | None = None,
-                 detector: dict | None = None) -> dict[str, Path]:
-    """``ablation.md`` (protocol header + table) and ``ablation.csv`` (raw values) in ``out``."""
-    out = Path(out)
-    lines = ["# Sampler ablation", ""]
-    header = protocol_header(protocol, detector)
-    lines += header + ([""] if header else [])
-    lines += [to_markdown(ablation_table(rows)), "",
-              "NFE = network evaluations per video (a guided step counts 2: conditional + null branch).", ""]
-    md = out / "ablation.md"
-    atomic_write_text(md, "\n".join(lines))
-    csv = out / "ablation.csv"
-    atomic_write_text(csv, pd.DataFrame(list(rows)).to_csv(index=False))
-    return {"md": md, "csv": csv}
 
 
 # ------------------------------------------------------------------------------------------------ CLI

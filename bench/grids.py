@@ -5,13 +5,12 @@ frame 0 was the source image), then each generator's video from that source, ``m
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
 from lfdm_bench.data.dataset import ClipDataset
-from lfdm_bench.data.records import VideoRecord, read_manifest
-from lfdm_bench.data.video_io import make_grid, read_video, write_gif, write_png
+from lfdm_bench.data.records import VideoRecord, first_per_pair, read_manifest
+from lfdm_bench.data.video_io import make_grid, read_video, to_uint8_frames, write_gif, write_png
 from lfdm_bench.utils.io import atomic_write_text
 
 
@@ -47,21 +46,13 @@ def write_method_grids(folders: dict[str, Path], out: Path) -> list[str]:
     return paths
 
 
-def _first_per_pair(folder: Path) -> dict[tuple[str, int], VideoRecord]:
-    """(subject, class index) -> the first generated video of that pair (by sample path) of a sample folder."""
-    out: dict[tuple[str, int], VideoRecord] = {}
-    for r in sorted(read_manifest(Path(folder) / "manifest.csv"), key=lambda r: r.path):
-        out.setdefault((r.subject, r.class_index), r)
-    return out
-
-
 def _real_take(rec: VideoRecord, n_frames: int, size: int) -> np.ndarray:
     """The clip (``n_frames``, uniform sampling, ``size`` px) of the real video whose frame 0 was ``rec``'s source
     image -> uint8 ``[T, H, W, 3]``."""
     src = VideoRecord(path=str(rec.params["source"]), subject=rec.subject, class_index=rec.class_index,
                       class_name=rec.class_name, text=rec.text, split=rec.split)
     video = ClipDataset([src], n_frames=n_frames, size=size, sampling="uniform").get(0).video  # [T, 3, H, W]
-    return (video.clamp(0, 1) * 255).round().byte().permute(0, 2, 3, 1).numpy()
+    return to_uint8_frames(video)
 
 
 def write_comparison_grids(folders: dict[str, Path], out: Path, n_subjects: int = 2,
@@ -70,7 +61,8 @@ def write_comparison_grids(folders: dict[str, Path], out: Path, n_subjects: int 
     (in class order) one row for the real take, then one per generator of ``folders`` (label -> sample folder, e.g.
     LFDM, LDM), all from the same source image; ``max_frames`` frames spread over the clip (frame 0 first).
     ``out/compare.md`` says which row is what. Pairs missing from a folder are left out of every row."""
-    picks = {label: _first_per_pair(f) for label, f in folders.items() if (Path(f) / "manifest.csv").is_file()}
+    picks = {label: first_per_pair(read_manifest(Path(f) / "manifest.csv")) for label, f in folders.items()
+             if (Path(f) / "manifest.csv").is_file()}
     if not picks:
         return []
     first = next(iter(picks.values()))

@@ -5,7 +5,7 @@ calibration rows) appear without a change here. Only the ORDER and the labels of
 How a value is shown (:func:`cells`):
 
 - a number: with the digits of :data:`metrics.format.DIGITS` (integers with thousands separators;
-  ``acc*`` / ``chance`` fractions as percentages);
+  fractions of :data:`metrics.format.PERCENT_KEYS` as percentages);
 - ``X_ci`` = ``[lo, hi]`` next to a metric ``X`` of the same row: the interval after X's value, ``X [lo, hi]``;
   ``X_std`` next to ``X``: ``X ± std``;
 - ``{"mean", "std", ...}``: ``mean ± std`` (and ``[lo, hi]`` of a ``ci`` key), other keys of the dict as columns
@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from html import escape
 from typing import Any, Mapping, Sequence
 
-from metrics.format import digits_of, format_value
+from metrics.format import METRIC_LABELS, PERCENT_KEYS, digits_of, format_value
 
 __all__ = ["ORDER", "LABELS", "Row", "cells", "label_of", "data_table", "kv_table", "esc", "flatten"]
 
@@ -32,14 +32,7 @@ ORDER = ("point", "method", "sizes", "sampler", "steps", "guidance", "eta", "fvd
          "kvd", "acc",
          "acc_motion", "acc_i3d", "psnr", "psnr_pooled", "ssim", "motion_ratio", "frame0_psnr", "open_motion", "l1")
 TRAILING = ("acc_real", "chance", "seconds_per_video", "nfe_per_video", "n_generated", "n_videos", "n_real", "frames")
-LABELS = {"fvd": "FVD", "cfvd": "cFVD", "sfvd": "sFVD", "kvd": "KVD", "acc": "class acc %",
-          "acc_motion": "class acc % (motion probe)", "acc_i3d": "class acc % (detector probe)", "acc_ratio": "acc x real",
-          "acc_real": "real-video acc %", "chance": "chance %", "psnr": "PSNR", "psnr_pooled": "PSNR (pooled)",
-          "ssim": "SSIM", "l1": "L1", "seconds_per_video": "s/video", "nfe_per_video": "NFE/video",
-          "n_generated": "generated videos", "n_real": "real videos", "n_videos": "videos", "frames": "frames",
-          "fvd_test": "FVD test", "fvd_train": "FVD train", "gap_fvd": "FVD gap (test - train)",
-          "motion_ratio": "motion x real", "frame0_psnr": "frame-0 PSNR", "open_motion": "opening motion",
-          "sizes": "N: generated vs real (per group)", "fvd_diff_lfdm": "FVD - LFDM"}
+LABELS = METRIC_LABELS  # the toolkit's one metric -> label mapping
 G_KEYS = ("guidance", "eta")  # settings shown as %g
 LOWER_BETTER = ("fvd", "cfvd", "sfvd", "kvd", "l1")
 HIGHER_BETTER = ("acc", "acc_motion", "acc_i3d", "psnr", "psnr_pooled", "ssim")
@@ -56,7 +49,7 @@ def _is_num(x: Any) -> bool:
 
 def _is_percent(key: str) -> bool:
     last = key.rsplit(".", 1)[-1]
-    return last.startswith("acc") or last == "chance"
+    return last in PERCENT_KEYS
 
 
 def fmt(x: Any, key: str) -> str:

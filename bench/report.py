@@ -27,7 +27,7 @@ from typing import Any, Sequence
 
 import click
 
-from metrics.format import digits_of, format_value, tex_escape, to_markdown
+from metrics.format import format_value, metric_label, shown_value, tex_escape, to_markdown
 from metrics.presets import DEFAULT_PRESET, get_preset
 from lfdm_bench.utils.io import atomic_write_text, read_json
 
@@ -47,12 +47,12 @@ FORMATS = ("md", "tex", "csv")
 # what to do about a damaged results.json / ablation.json
 REBUILD = ("restore it; a benchmark's results.json is written again by `lfdm-bench bench` once the tables entry of its "
            "state.json (parts) is deleted")
-# (result key, column label); digits from metrics.format.DIGITS
-MAIN_METRICS = (("fvd", "FVD"), ("cfvd", "cFVD"), ("sfvd", "sFVD"), ("kvd", "KVD"), ("acc", "Acc"), ("psnr", "PSNR"),
-                ("ssim", "SSIM"), ("seconds_per_video", "s/video"))
-AE_METRICS = (("l1", "L1"), ("psnr", "PSNR"), ("psnr_pooled", "PSNR pooled"), ("ssim", "SSIM"))
-ABLATION_METRICS = (("fvd", "FVD"), ("acc_motion", "Acc (motion)"), ("seconds_per_video", "s/video"),
-                    ("nfe_per_video", "NFE"))
+# (result key, column label): labels from metrics.format.METRIC_LABELS, digits from metrics.format.DIGITS (class
+# accuracies shown, and written to the CSV, as percentages: metrics.format.shown_value)
+MAIN_METRICS = tuple((k, metric_label(k)) for k in ("fvd", "cfvd", "sfvd", "kvd", "acc", "psnr", "ssim",
+                                                    "seconds_per_video"))
+AE_METRICS = tuple((k, metric_label(k)) for k in ("l1", "psnr", "psnr_pooled", "ssim"))
+ABLATION_METRICS = tuple((k, metric_label(k)) for k in ("fvd", "acc_motion", "seconds_per_video", "nfe_per_video"))
 
 
 class MixedProtocolError(ValueError):
@@ -152,6 +152,12 @@ def _value(x: Any) -> tuple[float | None, float | None]:
     return x, None
 
 
+def _cell(metric: str, mean: float | None, std: float | None = None) -> Cell:
+    """A cell of ``metric`` as shown (class accuracies as percentages, see :func:`metrics.format.shown_value`)."""
+    value, digits = shown_value(metric, mean)
+    return Cell(value, shown_value(metric, std)[0], digits)
+
+
 def _main_table(sources: Sequence[Source]) -> tuple[Table | None, dict[tuple, dict[str, dict[str, Any]]]]:
     """(method, split) rows incl. the test - train FVD gap; also the per-row video counts for the protocol check."""
     have = [s for s in sources if s.results]
@@ -173,8 +179,7 @@ def _main_table(sources: Sequence[Source]) -> tuple[Table | None, dict[tuple, di
                 vals = splits[split]
                 for m, label in MAIN_METRICS:
                     if m in vals and vals[m] is not None:
-                        mean, std = _value(vals[m])
-                        row[(s.label, label)] = Cell(mean, std, digits_of(m))
+                        row[(s.label, label)] = _cell(m, *_value(vals[m]))
                         used.add(label)
                 if split != "gap":
                     for c in COUNT_KEYS:
@@ -193,7 +198,7 @@ def _ae_table(sources: Sequence[Source]) -> Table | None:
                 keys.append((name,))
             for m, label in AE_METRICS:
                 if vals.get(m) is not None:
-                    cells.setdefault((name,), {})[(s.label, label)] = Cell(vals[m], None, digits_of(m))
+                    cells.setdefault((name,), {})[(s.label, label)] = _cell(m, vals[m])
                     used.add(label)
     if not keys:
         return None
@@ -214,7 +219,7 @@ def _ablation_table(sources: Sequence[Source]) -> tuple[Table | None, dict[tuple
                 keys.append(key)
             for m, label in ABLATION_METRICS:
                 if r.get(m) is not None:
-                    cells.setdefault(key, {})[(s.label, label)] = Cell(r[m], None, digits_of(m))
+                    cells.setdefault(key, {})[(s.label, label)] = _cell(m, r[m])
                     used.add(label)
             counts.setdefault(key, {}).setdefault("n_generated", {})[s.label] = r.get("n_videos")
             counts.setdefault(key, {}).setdefault("n_real", {})[s.label] = r.get("n_real")

@@ -24,6 +24,7 @@ from lfdm_bench.models.lfae.lfae import LFAE, LFAEConfig
 from lfdm_bench.models.video_diffusion import VideoDiffusion, VideoDiffusionConfig
 from lfdm_bench.runs import environment, hardware_summary
 from lfdm_bench.utils.io import atomic_save, atomic_write_json, read_json
+from lfdm_bench.utils.params import count_params
 
 REFERENCE_METHOD = "lfdm"
 """The method every other one is compared with (paired differences of FVD, :func:`fvd_differences`)."""
@@ -195,8 +196,8 @@ def model_facts(runs: dict[str, Path]) -> dict[str, Any]:
             unet = VideoDiffusion(vcfg).unet
             m1 = (LFAE(LFAEConfig.from_dict(s1["model_config"])) if stage1 == "lfae"
                   else KLAutoencoder(KLAutoencoderConfig.from_dict(s1["model_config"])))
-        out[name] = {"stage1_params": sum(p.numel() for p in m1.parameters()),
-                     "unet_params": sum(p.numel() for p in unet.parameters()),
+        out[name] = {"stage1_params": count_params(m1),
+                     "unet_params": count_params(unet),
                      "unet_train_gflop_per_step": unet.flops_per_forward(shape, backward=True) / 1e9,
                      "train_batch_shape": list(shape)}
     return out

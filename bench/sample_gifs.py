@@ -21,7 +21,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from lfdm_bench.data.records import VideoRecord, read_manifest
+from lfdm_bench.data.records import VideoRecord, first_per_pair, read_manifest
 from lfdm_bench.data.video_io import BadVideoError, make_grid, read_video, write_gif
 from lfdm_bench.utils.io import atomic_write_json
 
@@ -40,14 +40,6 @@ def sample_folders(out: Path, split: str = "test", order: Sequence[str] = ()) ->
     return {m: found[m] for m in [*[m for m in order if m in found], *sorted(set(found) - set(order))]}
 
 
-def _first_per_pair(records: Sequence[VideoRecord]) -> dict[tuple[str, int], VideoRecord]:
-    """(subject, class index) -> the record with the smallest take (the first of ``per_pair`` videos)."""
-    out: dict[tuple[str, int], VideoRecord] = {}
-    for r in sorted(records, key=lambda r: r.take):
-        out.setdefault((r.subject, r.class_index), r)
-    return out
-
-
 def _fit(video: np.ndarray, t: int, size: int) -> np.ndarray:
     """uint8 ``[T', H, W, 3]`` -> ``[t, size, size, 3]``: last frame held or extra frames cut; nearest resize."""
     if len(video) < t:
@@ -63,7 +55,7 @@ def _fit(video: np.ndarray, t: int, size: int) -> np.ndarray:
 def _source_clip(rec: VideoRecord, known: Mapping[str, VideoRecord] | None, t: int, size: int,
                  protocol: Mapping[str, Any]) -> np.ndarray | None:
     """The ground-truth clip of a generated video (uint8 ``[t, size, size, 3]``), or ``None`` when unreadable."""
-    from metrics.real_cache import ClipSpec
+    from metrics.video_features import ClipSpec
 
     src = rec.params.get("source")
     if not src:
@@ -106,7 +98,7 @@ def write_sample_gifs(folders: Mapping[str, Path], out: Path, *, subjects: int =
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     labels, protocol = dict(labels or {}), dict(protocol or {})
-    pairs = {m: _first_per_pair(read_manifest(Path(f) / "manifest.csv")) for m, f in folders.items()}
+    pairs = {m: first_per_pair(read_manifest(Path(f) / "manifest.csv")) for m, f in folders.items()}
     pairs = {m: p for m, p in pairs.items() if p}
     notes: list[str] = []
     data: dict[str, Any] = {"columns": [], "methods": [], "subjects": [], "classes": [], "tile": 0, "pad": PAD,

@@ -1,6 +1,8 @@
 """The benchmark's tables, rendered from plain ``results.json`` data (see :mod:`bench.results`): main
-(per split), generalisation gap, autoencoders, sampler ablation, run facts; as Markdown, LaTeX (booktabs) and CSV.
-Every number is shown with the digits of :data:`metrics.format.DIGITS`.
+(per split), generalisation gap, autoencoders, sampler ablation, run facts; as Markdown, LaTeX (booktabs) and CSV
+(:func:`write_tables`), and the sampler ablation's own ``ablation.md`` / ``ablation.csv``
+(:func:`write_ablation_tables`). Every number is shown with the digits of :data:`metrics.format.DIGITS` and every
+metric column is named by :data:`metrics.format.METRIC_LABELS`.
 """
 
 from __future__ import annotations
@@ -11,7 +13,8 @@ from typing import Any, Sequence
 
 import pandas as pd
 
-from metrics.format import digits_of, display_rows, format_mean_std, format_value, latex_table, to_markdown
+from metrics.format import (digits_of, display_rows, format_mean_std, format_value, latex_table, metric_label,
+                            protocol_header, to_markdown)
 from lfdm_bench.utils.io import atomic_write_json, atomic_write_text
 
 METHOD_NAMES = {"lfdm": "LFDM", "ldm": "LDM", "static": "static (source image)", "retrieval": "retrieval (LFAE)",
@@ -19,9 +22,12 @@ METHOD_NAMES = {"lfdm": "LFDM", "ldm": "LDM", "static": "static (source image)",
                 "lfae_fit": "LFAE (flows fitted to the target)", "floor": "real vs real (disjoint halves)"}
 # acc x real: class accuracy / the probe's accuracy on real test videos; motion x real: generated / real amplitude
 # N: generated vs real videos of the row, and per cFVD (class) / sFVD (subject) group
-MAIN_HEADERS = ["method", "N", "FVD [95% CI]", "FVD - LFDM [95% CI]", "cFVD", "sFVD", "KVD", "class acc %",
-                "acc x real", "PSNR", "SSIM", "motion x real", "frame-0 PSNR", "s/video"]
-AE_HEADERS = ["autoencoder", "L1", "PSNR (mean)", "PSNR (pooled)", "SSIM", "frames"]
+MAIN_HEADERS = ["method", "N", *(f"{metric_label(k)} [95% CI]" for k in ("fvd", "fvd_diff_lfdm")),
+                *map(metric_label, ("cfvd", "sfvd", "kvd", "acc", "acc_ratio", "psnr", "ssim", "motion_ratio",
+                                    "frame0_psnr", "seconds_per_video"))]
+GAP_HEADERS = ["method", *map(metric_label, ("fvd_test", "fvd_train", "gap_fvd")),
+               f"{metric_label('acc')} test", f"{metric_label('acc')} train"]
+AE_HEADERS = ["autoencoder", *map(metric_label, ("l1", "psnr", "psnr_pooled", "ssim", "frames"))]
 ABLATION_COLUMNS = ("point", "method", "sampler", "steps", "guidance", "eta", "fvd", "cfvd", "sfvd", "kvd",
                     "acc_motion", "acc_i3d", "motion_ratio", "open_motion", "seconds_per_video", "nfe_per_video",
                     "n_videos")
@@ -133,8 +139,9 @@ def ae_rows(results: dict) -> list[list[Any]]:
 
 
 def ablation_table(rows: Sequence[dict[str, Any]]) -> list[dict[str, str]]:
-    """Display rows of a sampler ablation: columns of :data:`ABLATION_COLUMNS` that hold a value somewhere."""
-    return display_rows(rows, ABLATION_COLUMNS)
+    """Display rows of a sampler ablation: columns of :data:`ABLATION_COLUMNS` that hold a value somewhere, named by
+    :func:`~metrics.format.metric_label` (class accuracies as percentages)."""
+    return display_rows(rows, ABLATION_COLUMNS, labelled=True)
 
 
 SPLIT_NAMES = {"val": "validation", "test": "test", "train": "train"}
@@ -187,8 +194,7 @@ def render_markdown(results: dict) -> str:
     gap = gap_rows(results)
     if gap:
         parts.append("## Generalisation: FVD from test-subject vs train-subject images\n\n"
-                     + to_markdown(gap, ["method", "FVD test", "FVD train", "gap (test - train)", "class acc % test",
-                                         "class acc % train"]))
+                     + to_markdown(gap, GAP_HEADERS))
     ae = ae_rows(results)
     if ae:
         parts.append("## Autoencoders: reconstruction of test-subject frames 1..T-1\n\n"
@@ -249,3 +255,20 @@ def write_tables(results: dict, out: str | Path) -> dict[str, Path]:
             paths[f"csv_{split}"] = out / f"main_{split}.csv"
             atomic_write_text(paths[f"csv_{split}"], pd.DataFrame(rows).to_csv(index=False))
     return paths
+
+
+def write_ablation_tables(rows: Sequence[dict[str, Any]], out: str | Path, protocol: dict | None = None,
+                          detector: dict | None = None) -> dict[str, Path]:
+    """A sampler ablation's ``ablation.md`` (protocol header + :func:`ablation_table`) and ``ablation.csv`` (raw
+    values, result keys as columns) in ``out``."""
+    out = Path(out)
+    lines = ["# Sampler ablation", ""]
+    header = protocol_header(protocol, detector)
+    lines += header + ([""] if header else [])
+    lines += [to_markdown(ablation_table(rows)), "",
+              "NFE = network evaluations per video (a guided step counts 2: conditional + null branch).", ""]
+    md = out / "ablation.md"
+    atomic_write_text(md, "\n".join(lines))
+    csv = out / "ablation.csv"
+    atomic_write_text(csv, pd.DataFrame(list(rows)).to_csv(index=False))
+    return {"md": md, "csv": csv}

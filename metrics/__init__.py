@@ -23,7 +23,7 @@ from .detector import (
     default_i3d_path,
     resolve_i3d_path,
 )
-from .frame_metrics import FrameMetrics, frame_metrics, psnr_frames, ssim_frames
+from .psnr_ssim import FrameMetrics, frame_metrics, psnr_frames, ssim_frames
 from .fvd import FeatureStats, SmallSampleWarning, frechet_distance, fvd_from_features, fvd_from_stats
 from .i3d import (
     MIN_FRAMES,

@@ -3,12 +3,12 @@
 * :func:`choose_videos`: at most N videos, ``stratified`` (class-stratified, seeded: the toolkit) or ``sorted-first``
   (the first N in sorted path order: StyleGAN-V's ``metric_utils.py#L224/#L230``).
 * :func:`select_clips`: the clip rule of a preset. ``uniform`` / ``first`` keep the records (frames chosen by
-  :mod:`lfdm_bench.data.sampling` when read); ``window`` and ``windows-all`` turn every clip into a **segment record**
+  :mod:`lfdm_bench.data.frame_indices` when read); ``window`` and ``windows-all`` turn every clip into a **segment record**
   (``params["segment"] = [start, start + T)`` inside the video, or inside the record's own segment), read from its
   first frame, so a window is an ordinary video to the cache (keyed by file and segment), the groups and the tables:
 
   - ``window``: one window per video, offset ``o`` uniform in ``[0, L - T]`` (inclusive) from
-    ``numpy.random.default_rng([seed, video id])`` (video id: :func:`metrics.real_cache.video_ids`), so a
+    ``numpy.random.default_rng([seed, video id])`` (video id: :func:`metrics.video_features.video_ids`), so a
     video's window does not depend on the order or on the other videos (StyleGAN-V's
     ``random.randint(0, L - T)``, cd-fvd's ``random.randint(0, n_clip - 1)``; both unseeded there);
   - ``windows-all``: every ``(video, offset)`` window of the set, in a ``numpy.random.default_rng(seed)`` permutation,
@@ -37,7 +37,7 @@ import numpy as np
 from lfdm_bench.data.dataset import ClipDataset, record_segment
 from lfdm_bench.data.records import VideoRecord
 from metrics.groups import select_subset
-from metrics.real_cache import record_id, video_ids
+from metrics.video_features import record_id, video_ids
 
 __all__ = ["SPAN_RTOL", "WHOLE_VIDEO_SAMPLINGS", "SpanCheck", "frame_count", "choose_videos", "window_record",
            "select_clips", "real_span", "generated_span", "span_check", "source_id"]

@@ -14,7 +14,7 @@ flags below it that default to "the preset's" override it, and every override is
 
 The command is a thin layer over :func:`metrics.evaluate.evaluate`,
 :func:`metrics.sanity.run_sanity` and
-:mod:`metrics.tables`; heavy imports happen inside it.
+:mod:`metrics.result_files`; heavy imports happen inside it.
 """
 
 from __future__ import annotations
@@ -147,7 +147,7 @@ def eval_cmd(metric_names: tuple[list[str], ...], split: str | None, samples: Pa
     from metrics.protocol import EvalProtocol
     from metrics.sample_checks import check_dataset, sample_settings
     from metrics.sanity import SANITY_MAX_REAL, run_sanity, write_real_samples
-    from metrics.tables import render_eval, render_sanity, write_eval, write_sanity
+    from metrics.result_files import render_eval, render_sanity, write_eval, write_sanity
     from lfdm_bench.utils.errors import clean_errors
     from lfdm_bench.utils.io import ensure_writable
 

@@ -2,7 +2,7 @@
 :class:`~metrics.protocol.EvalProtocol` (what is compared with what: see that module).
 
 Each video is decoded and passed through the detector ONCE; all groups index the per-video features. Real features
-are cached (:mod:`metrics.real_cache`).
+are cached (:mod:`metrics.feature_cache`).
 """
 
 from __future__ import annotations
@@ -20,13 +20,13 @@ from lfdm_bench.data.records import VideoRecord
 from lfdm_bench.data.registry import get_dataset
 from metrics.clip_select import choose_videos, select_clips, source_id, span_check
 from metrics.detector import FeatureExtractor
-from metrics.frame_scores import FrameScores
+from metrics.ground_truth_scores import FrameScores
 from metrics.groups import group_fvd, summarise_groups
 from metrics.kvd import kvd_from_features
 from metrics.probe import motion_source, probe_accuracy
 from metrics.protocol import FEATURE_METRICS, EvalProtocol, EvalResult, parse_metrics
-from metrics.real_cache import (FeatureCache, FeatureSource, cached_features, compute_features,
-                                           iter_clip_batches, record_id)
+from metrics.feature_cache import FeatureCache, cached_features
+from metrics.video_features import FeatureSource, compute_features, iter_clip_batches, record_id
 from metrics.sample_checks import (actual_frame_counts, check_classes, check_dataset, check_frame_sizes,
                                               check_generated_size, frame_size, read_samples, sample_settings,
                                               training_notes)

@@ -1,7 +1,7 @@
-"""How numbers appear in every table of the toolkit: the one formatter, the digits of each metric, the one protocol
-header, Markdown and LaTeX (booktabs) tables.
+"""How numbers appear in every table of the toolkit: the one formatter, the digits and the label of each metric, the
+one protocol header, Markdown and LaTeX (booktabs) tables.
 
-Used by the ``eval`` tables (:mod:`metrics.tables`), the reconstruction tables, the benchmark's tables,
+Used by the ``eval`` tables (:mod:`metrics.result_files`), the reconstruction tables, the benchmark's tables,
 the sampler ablation, the experiments and ``report``: a metric shows the same digits everywhere.
 """
 
@@ -12,13 +12,26 @@ from typing import Any, Sequence
 
 from tabulate import tabulate
 
-__all__ = ["DIGITS", "NOT_COMPARABLE", "digits_of", "format_value", "format_mean_std", "display_rows", "to_markdown",
+__all__ = ["DIGITS", "METRIC_LABELS", "PERCENT_KEYS", "NOT_COMPARABLE", "digits_of", "metric_label", "shown_value", "format_value", "format_mean_std", "display_rows", "to_markdown",
            "latex_table", "tex_escape", "protocol_line", "protocol_header"]
 
 # decimals of each metric (row key or column name); a value too small for them keeps that many significant digits
 DIGITS = {"fvd": 2, "cfvd": 2, "sfvd": 2, "kvd": 4, "psnr": 2, "psnr_pooled": 2, "ssim": 4, "l1": 4, "acc": 3,
           "acc_motion": 3, "acc_i3d": 3, "acc_percent": 1, "seconds_per_video": 3, "nfe_per_video": 0,
           "motion_ratio": 2, "acc_ratio": 2, "frame0_psnr": 1, "open_motion": 4}
+# the one column label of each metric key: the benchmark's Markdown / LaTeX tables, the sampler ablation's table, the
+# side-by-side report (Markdown, LaTeX, CSV) and the HTML pages all name a metric this way
+METRIC_LABELS = {"fvd": "FVD", "cfvd": "cFVD", "sfvd": "sFVD", "kvd": "KVD", "acc": "class acc %",
+                 "acc_motion": "class acc % (motion probe)", "acc_i3d": "class acc % (detector probe)",
+                 "acc_ratio": "acc x real", "acc_real": "real-video acc %", "chance": "chance %", "psnr": "PSNR",
+                 "psnr_pooled": "PSNR (pooled)", "ssim": "SSIM", "l1": "L1", "seconds_per_video": "s/video",
+                 "nfe_per_video": "NFE/video", "n_generated": "generated videos", "n_real": "real videos",
+                 "n_videos": "videos", "frames": "frames", "fvd_test": "FVD test", "fvd_train": "FVD train",
+                 "gap_fvd": "FVD gap (test - train)", "motion_ratio": "motion x real", "frame0_psnr": "frame-0 PSNR",
+                 "open_motion": "opening motion", "sizes": "N: generated vs real (per group)",
+                 "fvd_diff_lfdm": "FVD - LFDM"}
+# fractions shown as percentages (their labels say %), with the digits of ``acc_percent``
+PERCENT_KEYS = ("acc", "acc_motion", "acc_i3d", "acc_real", "chance")
 NOT_COMPARABLE = "i3d-random / non-pretrained detector: values are NOT comparable with published numbers"
 EMBEDDED_NOTE = ("embedded-domain detector (trained on this benchmark's synthetic domain): values are internal to this "
                  "benchmark, NOT comparable with published numbers")
@@ -27,6 +40,19 @@ EMBEDDED_NOTE = ("embedded-domain detector (trained on this benchmark's syntheti
 def digits_of(metric: str, default: int = 2) -> int:
     """Decimals of ``metric`` (``acc:probe-motion`` counts as ``acc``)."""
     return DIGITS.get(metric.split(":")[0], default)
+
+
+def metric_label(key: str) -> str:
+    """The column label of a metric key (:data:`METRIC_LABELS`); an unknown key is its own label."""
+    return METRIC_LABELS.get(key, key)
+
+
+def shown_value(key: str, x: float | None) -> tuple[float | None, int]:
+    """``(value as shown, its digits)`` of metric ``key``: fractions of :data:`PERCENT_KEYS` times 100 with the digits
+    of ``acc_percent``, others unchanged with their own digits."""
+    if key in PERCENT_KEYS:
+        return (None if x is None else 100 * x), digits_of("acc_percent")
+    return x, digits_of(key)
 
 
 def format_value(x: float | None, digits: int = 2, missing: str = "n/a") -> str:
@@ -50,10 +76,11 @@ def format_mean_std(mean: float | None, std: float | None, digits: int = 2, miss
 
 
 def display_rows(rows: Sequence[dict[str, Any]], columns: Sequence[str],
-                 g_columns: Sequence[str] = ("guidance", "eta")) -> list[dict[str, str]]:
+                 g_columns: Sequence[str] = ("guidance", "eta"), labelled: bool = False) -> list[dict[str, str]]:
     """Display strings of result ``rows`` (dicts of plain values): the ``columns`` that hold a value in some row;
     cFVD / sFVD as mean ± std (``<col>_std``); ``g_columns`` in ``%g``; floats with :data:`DIGITS`; other values as
-    ``str``; missing values ``-``."""
+    ``str``; missing values ``-``. ``labelled``: columns named by :func:`metric_label`, fractions of
+    :data:`PERCENT_KEYS` shown as percentages (:func:`shown_value`)."""
     cols = [c for c in columns if any(r.get(c) is not None for r in rows)]
     table = []
     for r in rows:
@@ -66,11 +93,13 @@ def display_rows(rows: Sequence[dict[str, Any]], columns: Sequence[str],
                 d[c] = "-"
             elif c in g_columns:
                 d[c] = f"{float(x):g}"
+            elif isinstance(x, float) and labelled:
+                d[c] = format_value(*shown_value(c, x))
             elif isinstance(x, float):
                 d[c] = format_value(x, digits_of(c))
             else:
                 d[c] = str(x)
-        table.append(d)
+        table.append({metric_label(k): v for k, v in d.items()} if labelled else d)
     return table
 
 

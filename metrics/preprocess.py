@@ -34,6 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from lfdm_bench.data.transforms import to_uint8_tensor
 from metrics.presets import LOAD_RESIZES, QUANTIZE_MODES
 
 __all__ = [
@@ -204,7 +205,7 @@ def load_resize(video: Tensor, size: int, mode: str) -> Tensor:
 def quantize(video: Tensor, mode: str = "round") -> Tensor:
     """Float frames in [0, 1] -> uint8, as a reference does it.
 
-    * ``round``: ``round(255 x)`` (half to even), the toolkit's ``to_uint8``;
+    * ``round``: ``round(255 x)`` (half to even), the toolkit's :func:`~lfdm_bench.data.transforms.to_uint8_tensor`;
     * ``truncate``: ``(x * 255).byte()`` (cd-fvd; TATS / VideoGPT generated samples);
     * ``truncate-shifted``: ``(((x - 0.5) + 0.5) * 255).byte()``: TATS / VideoGPT real clips, which ``data.py``
       centres at 0 and the FVD script shifts back before truncating (63 of the 256 exact levels drop by one);
@@ -219,7 +220,7 @@ def quantize(video: Tensor, mode: str = "round") -> Tensor:
         raise ValueError("quantize expects float frames in [0, 1]; uint8 frames are quantised already")
     x = video.float()
     if mode == "round":
-        return x.mul(255.0).round_().clamp_(0, 255).to(torch.uint8)
+        return to_uint8_tensor(x)
     if mode == "truncate":
         return (x * 255.0).clamp_(0, 255).to(torch.uint8)
     if mode == "truncate-shifted":

@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from metrics.real_cache import FunctionDetector
+from metrics.video_features import FunctionDetector
 
 __all__ = ["PROBES", "LinearProbe", "feature_scale", "motion_features", "motion_source", "probe_accuracy"]
 

@@ -3,7 +3,7 @@ sample folder.
 
 This module holds the metric names, :class:`EvalProtocol` (every setting that determines a number) and
 :class:`EvalResult`; :func:`metrics.evaluate.evaluate` computes the numbers, with the group and subset
-helpers of :mod:`metrics.groups` and the PSNR / SSIM scorer of :mod:`metrics.frame_scores`.
+helpers of :mod:`metrics.groups` and the PSNR / SSIM scorer of :mod:`metrics.ground_truth_scores`.
 
 Every number is computed under an explicit :class:`EvalProtocol` and stored beside it (``protocol.to_dict()``) with
 the detector's identity (:class:`~metrics.detector.DetectorInfo`: name, weight checksum, BatchNorm epsilon,
@@ -41,7 +41,7 @@ same fraction of their videos' time span, counted from the frames in the generat
 ``n_frames``): an evaluation where they differ is refused unless ``allow_span_mismatch`` (then the difference is
 stated in the protocol line). Each video
 is decoded and passed through the detector ONCE; all groups index the per-video features. Real features are cached
-(:mod:`metrics.real_cache`), keyed per (file, segment). Std over groups is the population std (ddof 0).
+(:mod:`metrics.feature_cache`), keyed per (file, segment). Std over groups is the population std (ddof 0).
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ from metrics.preprocess import RESIZE_METHODS
 from metrics.presets import (DEFAULT_PRESET, GENERATED_CLIPS, LOAD_RESIZES, PRECISIONS,
                                         QUANTIZE_MODES, REAL_CLIPS, REAL_SPLITS, SUBSETS, TORCHSCRIPT_CALLS,
                                         get_preset)
-from metrics.real_cache import ClipSpec
+from metrics.video_features import ClipSpec
 from metrics.sample_checks import MIN_RESOLUTION
 
 __all__ = ["METRICS", "FEATURE_METRICS", "EVAL_SPLITS", "REAL_SAMPLINGS", "UnknownMetricError", "EvalProtocol",

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from metrics.format import digits_of, format_value, to_markdown
-from metrics.frame_metrics import frame_metrics
+from metrics.psnr_ssim import frame_metrics
 
 # reconstruct(video [B, T, 3, H, W] in [0, 1]) -> {method name: [B, T, 3, H, W]}
 ReconstructFn = Callable[[torch.Tensor], dict[str, torch.Tensor]]

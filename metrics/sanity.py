@@ -42,8 +42,8 @@ from metrics.evaluate import (build_detector, check_detector_domain, infer_resol
                                          with_fp32_twin)
 from metrics.groups import group_fvd, single_thread_blas, summarise_groups
 from metrics.protocol import EvalProtocol
-from metrics.real_cache import (ClipSpec, FeatureCache, FeatureSource, cached_features, iter_clip_batches,
-                                           video_ids)
+from metrics.feature_cache import FeatureCache, cached_features
+from metrics.video_features import ClipSpec, FeatureSource, iter_clip_batches, video_ids
 from metrics.set_distortions import (SET_ROWS, collapse_classes, flatten, pair_index, replace_subjects,
                                                 swap_classes)
 from metrics.uncertainty import pair_halves, resampled_scores

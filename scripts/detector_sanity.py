@@ -112,7 +112,7 @@ def load_reference(dataset: str, takes: int, log) -> tuple[torch.Tensor, list, d
     benchmark's videos, the others new draws)."""
     from lfdm_bench.data.synth.make import make_config
     from lfdm_bench.data.synth.takes import extended_takes
-    from metrics.real_cache import ClipSpec, iter_clip_batches
+    from metrics.video_features import ClipSpec, iter_clip_batches
 
     extra = takes - make_config(dataset).n_takes
     records = extended_takes(dataset, extra, progress=False, size=64, frames=16)
@@ -181,7 +181,7 @@ def method_table(feats: Features, dataset: str, samples_root: Path, records: lis
     """FD of each ROOT/<method>_test folder (first 16 frames at 32 px) vs all real test videos of the benchmark, and of
     fresh real takes (not in the reference: takes 3..5 of the 6-take rendering; 1 and 3 per pair) as the floor."""
     from lfdm_bench.data.registry import get_dataset
-    from metrics.real_cache import ClipSpec, iter_clip_batches
+    from metrics.video_features import ClipSpec, iter_clip_batches
 
     ds = get_dataset(dataset, size=64, frames=16, progress=False)
     real = ds.split("test")

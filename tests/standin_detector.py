@@ -8,7 +8,7 @@ def use_standin_detector(mp) -> None:
     """Make :func:`metrics.evaluate.build_detector` (and the sanity mode's) return the stand-in (``mp``: a
     pytest MonkeyPatch)."""
     from metrics import evaluate, sanity
-    from metrics.real_cache import FunctionDetector
+    from metrics.video_features import FunctionDetector
 
     def feats(videos):
         v = videos.float() / (255.0 if videos.dtype == torch.uint8 else 1.0)  # [B, T, 3, H, W]

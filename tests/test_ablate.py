@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from bench.ablate import GridPoint, build_grid, nfe_per_video, run_ablation
 from cli import main
-from metrics.real_cache import FunctionDetector
+from metrics.video_features import FunctionDetector
 
 
 def _features(videos):
@@ -92,7 +92,7 @@ def test_outputs_written(ablation):
     assert len(saved["rows"]) == 4 and saved["protocol"]["n_frames"] == 9 and saved["detector"]["name"] == "stand-in"
     assert "environment" in saved
     md = (out / "ablation.md").read_text()
-    assert "ddim_s4_g2_eta1" in md and "nfe_per_video" in md
+    assert "ddim_s4_g2_eta1" in md and "NFE/video" in md and "class acc % (motion probe)" in md
     assert (out / "ablation.csv").read_text().count("\n") == 5
     for name in ("fvd_vs_steps", "fvd_vs_guidance", "fvd_vs_time", "acc_vs_steps"):
         p = out / "plots" / f"{name}.png"

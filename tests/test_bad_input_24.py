@@ -73,7 +73,7 @@ def test_eval_run_refuses_flags_that_contradict_the_run(sampled_run, flags, reco
 def test_short_video_error_names_eval_frames(tiny_eval_set) -> None:
     from lfdm_bench.data.records import read_manifest
     from lfdm_bench.data.video_io import BadVideoError
-    from metrics.real_cache import ClipSpec
+    from metrics.video_features import ClipSpec
 
     records = read_manifest(tiny_eval_set["samples"] / "manifest.csv")
     with pytest.raises(BadVideoError) as e:
@@ -295,7 +295,7 @@ def test_disk_full_while_writing_a_manifest_names_it(tmp_path, monkeypatch) -> N
 
 def test_metrics_jsonl_keeps_whole_records_on_a_full_disk(tiny_eval_set, monkeypatch) -> None:
     from metrics.commands import eval_cmd
-    from metrics import tables
+    from metrics import result_files
     from lfdm_bench.utils.io import read_jsonl
 
     args = ["--samples", str(tiny_eval_set["samples"]), "--dataset", tiny_eval_set["manifest"], "--frames", "10",
@@ -303,7 +303,7 @@ def test_metrics_jsonl_keeps_whole_records_on_a_full_disk(tiny_eval_set, monkeyp
     jsonl = tiny_eval_set["samples"] / "metrics" / "metrics.jsonl"
     assert CliRunner().invoke(eval_cmd, args).exit_code == 0
     one = jsonl.read_bytes()
-    real_append = tables.append_line
+    real_append = result_files.append_line
 
     def full_disk_append(path, line):
         with monkeypatch.context() as m:
@@ -311,11 +311,11 @@ def test_metrics_jsonl_keeps_whole_records_on_a_full_disk(tiny_eval_set, monkeyp
             real_append(path, line)
         assert len(seen) == 1 and len(seen[0]) > 100  # one write of the whole record
 
-    monkeypatch.setattr(tables, "append_line", full_disk_append)
+    monkeypatch.setattr(result_files, "append_line", full_disk_append)
     r = CliRunner().invoke(eval_cmd, args)
     assert r.exit_code == 1 and f"{jsonl}: No space left on device" in r.output, r.output
     assert jsonl.read_bytes() == one  # the half-written record was taken back
-    monkeypatch.setattr(tables, "append_line", real_append)
+    monkeypatch.setattr(result_files, "append_line", real_append)
     # a file an older version left with half a record: the next append cuts it off, the reader skips it
     jsonl.write_bytes(one + one[:50])
     assert len(read_jsonl(jsonl)) == 1

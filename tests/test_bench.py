@@ -126,7 +126,7 @@ def test_report_on_a_benchmark_folder_includes_its_ablation(bench_out):
     root, _, _ = bench_out
     r = CliRunner().invoke(main, ["report", str(root / "out")], catch_exceptions=False)
     assert r.exit_code == 0, r.output
-    assert "Main results" in r.output and "Sampler ablation" in r.output and "PSNR pooled" in r.output
+    assert "Main results" in r.output and "Sampler ablation" in r.output and "PSNR (pooled)" in r.output
 
 
 def test_bench_writes_a_report_page_of_every_number(bench_out):

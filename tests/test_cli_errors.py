@@ -193,7 +193,7 @@ def test_eval_cache_that_cannot_be_written_is_skipped_with_a_warning(tiny, monke
 
 
 def test_eval_results_that_cannot_be_saved_go_to_a_spare_folder(tiny, monkeypatch):
-    import metrics.tables as tables
+    import metrics.result_files as tables
 
     real_write, calls = tables.write_eval, []
 

@@ -13,9 +13,9 @@ from torch.utils.data import DataLoader
 from lfdm_bench.data.clip import Clip, ClipBatch, collate
 from lfdm_bench.data.dataset import ClipDataset
 from lfdm_bench.data.records import VideoRecord, read_manifest, write_manifest
-from lfdm_bench.data.sampling import SAMPLING_MODES, sample_indices, uniform_indices
+from lfdm_bench.data.frame_indices import SAMPLING_MODES, sample_indices, uniform_indices
 from lfdm_bench.data.records import CropBox
-from lfdm_bench.data.transforms import crop, hflip, resize_pad, resize_pad_geometry, time_flip, to_uint8
+from lfdm_bench.data.transforms import crop, hflip, resize_pad, resize_pad_geometry, time_flip, to_uint8_tensor
 from lfdm_bench.data.video_io import write_gif, write_mp4
 
 
@@ -119,7 +119,7 @@ def test_resize_pad_uint8_and_upsampling():
     v = torch.full((2, 3, 8, 8), 255, dtype=torch.uint8)
     out = resize_pad(v, 16)
     assert out.dtype == torch.float32 and torch.allclose(out, torch.ones_like(out))
-    assert to_uint8(out).dtype == torch.uint8 and int(to_uint8(out).min()) == 255
+    assert to_uint8_tensor(out).dtype == torch.uint8 and int(to_uint8_tensor(out).min()) == 255
 
 
 def test_crop_and_flips():

@@ -134,7 +134,7 @@ def test_i3d_random_end_to_end_on_embedded_dataset(tmp_path: Path, monkeypatch: 
     from lfdm_bench.data.registry import get_dataset
     from metrics.evaluate import evaluate
     from metrics.protocol import EvalProtocol
-    from metrics.tables import write_eval
+    from metrics.result_files import write_eval
 
     monkeypatch.setenv("LFDM_BENCH_CACHE", str(tmp_path / "cache"))
     faces = get_dataset("synth-faces", root=tmp_path / "data", n_subjects=4, n_takes=1, size=32, frames=16,

@@ -22,12 +22,13 @@ from metrics.clip_select import choose_videos, select_clips, span_check
 from metrics.commands import eval_cmd
 from metrics.evaluate import evaluate
 from metrics.format import protocol_line
-from metrics.frame_scores import FrameScores
+from metrics.ground_truth_scores import FrameScores
 from metrics.i3d import InceptionI3d, build_random_i3d, load_i3d
 from metrics.preprocess import quantize, tf_legacy_bilinear
 from metrics.protocol import EvalProtocol
 from metrics.protocol import EvalProtocol as _EvalProtocol
-from metrics.real_cache import ClipSpec, FeatureCache, cached_features, compute_features, record_id
+from metrics.feature_cache import FeatureCache, cached_features
+from metrics.video_features import ClipSpec, compute_features, record_id
 from metrics.sanity import write_real_samples
 from metrics.weights import KNOWN_I3D_DIGESTS, KnownCheckpoint, label_weights
 from lfdm_bench.utils.io import sha256_file

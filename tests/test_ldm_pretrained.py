@@ -82,7 +82,7 @@ def test_shipped_weights_reconstruct_benchmark_test_subjects(tmp_path):
     dataset with the benchmark's seed renders the same subjects and takes whatever its subject / take counts)."""
     from lfdm_bench.data.records import read_manifest
     from lfdm_bench.data.synth.make import ensure_synthetic, make_config, split_subjects
-    from metrics.real_cache import ClipSpec, iter_clip_batches
+    from metrics.video_features import ClipSpec, iter_clip_batches
 
     test_ids = split_subjects(make_config("synth-faces"))["test"][:2]
     n = max(int(s[1:]) for s in test_ids)

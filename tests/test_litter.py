@@ -10,7 +10,7 @@ import re
 import time
 from pathlib import Path
 
-from metrics.real_cache import FeatureCache, cache_prefix
+from metrics.feature_cache import FeatureCache, cache_prefix
 from lfdm_bench.utils.io import atomic_torch_save, atomic_write_text, stale_temp_files
 from lfdm_bench.utils.progress import LineProgress, progress_bar
 

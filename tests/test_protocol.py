@@ -22,7 +22,8 @@ from metrics.kvd import kvd_from_features
 from metrics.evaluate import evaluate
 from metrics.groups import group_fvd, select_subset, summarise_groups
 from metrics.protocol import EvalProtocol, UnknownMetricError, parse_metrics
-from metrics.real_cache import FeatureCache, FunctionDetector
+from metrics.feature_cache import FeatureCache
+from metrics.video_features import FunctionDetector
 
 CLASSES = ["right", "down", "still"]
 SUBJECTS = {"s1": "train", "s2": "train", "s3": "test", "s4": "test"}

@@ -11,7 +11,8 @@ import pytest
 from lfdm_bench.data.registry import get_dataset
 from metrics.evaluate import evaluate
 from metrics.protocol import EvalProtocol
-from metrics.real_cache import ClipSpec, FeatureCache, cached_features, compute_features
+from metrics.feature_cache import FeatureCache, cached_features
+from metrics.video_features import ClipSpec, compute_features
 from test_protocol import make_tiny_dataset, tiny_detector
 
 

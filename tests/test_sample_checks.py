@@ -21,7 +21,8 @@ from lfdm_bench.lfdm.config import LFDMConfig
 from metrics.commands import eval_cmd
 from metrics.evaluate import evaluate
 from metrics.protocol import EvalProtocol
-from metrics.real_cache import FeatureCache, FunctionDetector
+from metrics.feature_cache import FeatureCache
+from metrics.video_features import FunctionDetector
 from metrics.sample_checks import check_dataset
 from lfdm_bench.runs import Run
 from lfdm_bench.sampling.generate import SampleFolderMismatch, generate_eval_samples

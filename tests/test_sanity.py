@@ -21,11 +21,12 @@ from metrics.distortions import (
     shuffle_frames,
 )
 from metrics.protocol import EvalProtocol
-from metrics.real_cache import FeatureCache, FunctionDetector
+from metrics.feature_cache import FeatureCache
+from metrics.video_features import FunctionDetector
 from metrics.sanity import DEFAULT_STRENGTHS, SET_STRENGTHS, run_sanity, split_halves, write_real_samples
 from metrics.set_distortions import SET_ROWS
 from metrics.format import format_value
-from metrics.tables import render_sanity, write_sanity
+from metrics.result_files import render_sanity, write_sanity
 from test_protocol import make_tiny_dataset, tiny_features
 
 

@@ -159,7 +159,7 @@ def test_pinned_features_reproduce(tmp_path, name):
     """Render the pinned corpus videos afresh (same generator, mp4 round trip, evaluation reader) and compare."""
     from lfdm_bench.data.records import read_manifest
     from lfdm_bench.data.synth.make import ensure_synthetic
-    from metrics.real_cache import ClipSpec, compute_features
+    from metrics.video_features import ClipSpec, compute_features
 
     meta = _meta(name)
     c = meta["corpus"]
@@ -194,13 +194,13 @@ def test_stored_validation_reproduces(name):
 
 # ------------------------------------------------------------------------------------------------ training
 def test_training_is_deterministic_and_its_loss_falls(tmp_path):
-    from metrics.vcnn.train import TrainConfig, corpus_features, train_vcnn, validate
+    from metrics.vcnn.train import DetectorTrainConfig, corpus_features, train_vcnn, validate
 
     spec = CorpusSpec("synth-faces", seed=4242, n_subjects=3, n_heldout_subjects=0, n_takes=2, val_take=1, size=32,
                       frames=10, read_size=32)
     corpus = load_corpus(spec, root=str(tmp_path))
     assert corpus.videos.shape == (3 * 7 * 2, 10, 3, 32, 32)
-    cfg = TrainConfig(steps=40, batch_size=8, lr=3e-3, warmup_steps=5, log_every=5, seed=3)
+    cfg = DetectorTrainConfig(steps=40, batch_size=8, lr=3e-3, warmup_steps=5, log_every=5, seed=3)
     runs = [train_vcnn(corpus, cfg, width=8, feature_dim=8) for _ in range(2)]
     a, b = (r.model.state_dict() for r in runs)
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
@@ -220,7 +220,7 @@ def test_training_is_deterministic_and_its_loss_falls(tmp_path):
     val = validate(runs[0], corpus)
     assert val["subject"]["heldout_take"] > 1 / 3  # beats chance on 3 subjects
     # another seed gives other weights
-    other = train_vcnn(corpus, TrainConfig(steps=2, batch_size=8, seed=4), width=8, feature_dim=8)
+    other = train_vcnn(corpus, DetectorTrainConfig(steps=2, batch_size=8, seed=4), width=8, feature_dim=8)
     assert not torch.equal(other.model.state_dict()["embed_proj.weight"], a["embed_proj.weight"])
 
 

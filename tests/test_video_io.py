@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lfdm_bench.data.video_io import (BadVideoError, count_frames, make_grid, read_video, to_uint8, write_gif,
+from lfdm_bench.data.video_io import (BadVideoError, count_frames, make_grid, read_video, to_uint8_frames, write_gif,
                                       write_mp4)
 
 
@@ -36,7 +36,7 @@ def test_gif_roundtrip_and_float_input(tmp_path):
     r = read_video(tmp_path / "a.gif")
     assert r.shape == (10, 24, 32, 3)
     assert count_frames(tmp_path / "a.gif") == 10
-    assert np.array_equal(to_uint8(v), to_uint8(to_uint8(v)))
+    assert np.array_equal(to_uint8_frames(v), to_uint8_frames(to_uint8_frames(v)))
 
 
 @pytest.mark.parametrize("content, match", [(b"", "empty file"), (b"not a video" * 20, "unreadable or corrupt")])

@@ -31,9 +31,10 @@ from torch import Tensor
 
 from baselines.ldm.autoencoder import AutoencoderLoss, KLAutoencoder, KLAutoencoderConfig
 from metrics.vcnn.corpus import Corpus, CorpusSpec
-from metrics.vcnn.train import TrainConfig as _VCNNTrain
+from metrics.vcnn.train import DetectorTrainConfig
 from metrics.vcnn.train import deterministic
 from lfdm_bench.utils.paths import resolve_shipped_json, shipped_names
+from lfdm_bench.utils.params import count_params
 
 __all__ = ["WEIGHTS_DIR", "DEFAULT_CORPORA", "DEFAULT_ARCHITECTURES", "AutoencoderChecksumError", "PretrainConfig",
            "PretrainedAE", "pretrain_autoencoder", "ae_reconstructor", "video_scores", "export_autoencoder",
@@ -78,7 +79,7 @@ class PretrainConfig:
         if self.steps < 1 or self.batch_size < 1 or self.threads < 1 or self.lr <= 0:
             raise ValueError(f"PretrainConfig needs steps, batch_size, threads >= 1 and lr > 0; got {self}")
 
-    lr_at = _VCNNTrain.lr_at
+    lr_at = DetectorTrainConfig.lr_at
 
 
 @dataclass
@@ -202,7 +203,7 @@ def export_autoencoder(trained: PretrainedAE, corpus: Corpus, out_dir: str | os.
         "note": (f"KL autoencoder (LDM's first stage) pretrained on a {spec.dataset} corpus rendered with seed "
                  f"{spec.seed}: {spec.n_subjects} subjects, none of the benchmark's"),
         "weights": {"file": pt.name, "sha256": sha256_file(pt), "bytes": pt.stat().st_size, "dtype": "float16",
-                    "n_parameters": int(sum(p.numel() for p in trained.model.parameters()))},
+                    "n_parameters": count_params(trained.model)},
         "architecture": trained.model.cfg.to_dict(),
         "corpus": spec.to_dict() | {"n_videos": int(corpus.videos.shape[0]),
                                     "n_training_frames": int(len(corpus.rows(heldout=False, takes="all"))

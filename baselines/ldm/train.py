@@ -43,13 +43,10 @@ from lfdm_bench.training.engine import Trainer
 from lfdm_bench.training.items import TensorItems, cached_tensors, stack_collate, training_items
 from lfdm_bench.utils.device import pick_device
 from lfdm_bench.utils.io import atomic_torch_save
+from lfdm_bench.utils.params import count_params
 
 AE_STAGE = MODEL_STAGES["ldm"][0]
 STAGES = train_stages("ldm")
-
-
-def _count(m: nn.Module) -> int:
-    return sum(p.numel() for p in m.parameters())
 
 
 # ------------------------------------------------------------------------------------------- stage 1: autoencoder
@@ -94,7 +91,7 @@ def train_ae(cfg: LDMConfig, run: Run, progress: bool = True, stop_at: int | Non
     pretrained one of ``ae.pretrained`` (:func:`install_pretrained`)."""
     if cfg.ae.pretrained:
         out = install_pretrained(cfg, run)
-        out["params"] = _count(KLAutoencoder(cfg.ae.model))
+        out["params"] = count_params(KLAutoencoder(cfg.ae.model))
         return out
     info = load_data(cfg.data)
     ds = training_items(clip_dataset(info, cfg.data, "train", seed=cfg.seed), cfg.data.preload, progress)
@@ -112,7 +109,7 @@ def train_ae(cfg: LDMConfig, run: Run, progress: bool = True, stop_at: int | Non
     trainer = Trainer(run, AE_STAGE, model, loss_fn, ds, _frame_collate, cfg.ae.train,
                       model_config=cfg.ae.model.to_dict(), progress=progress, run_info=run_info("ldm", cfg))
     out = trainer.fit(stop_at=stop_at)
-    out["params"] = _count(model)
+    out["params"] = count_params(model)
     return out
 
 
@@ -238,7 +235,7 @@ def train_ldm_dm(cfg: LDMConfig, run: Run, progress: bool = True, stop_at: int |
                       model_config=model.cfg.to_dict(), progress=progress, run_info=run_info("ldm", cfg),
                       compile_modules=[model.unet])
     out = trainer.fit(stop_at=stop_at)
-    out["params"] = _count(model.unet)
+    out["params"] = count_params(model.unet)
     h = cfg.data.size // 4
     try:  # FLOPs of one training step (forward + backward) of the U-Net, on the meta device
         out["train_flops_per_step"] = model.unet.flops_per_forward(

@@ -39,6 +39,7 @@ from lfdm_bench.training.engine import Trainer
 from lfdm_bench.training.items import SeededClipItems
 from lfdm_bench.training.trained_models import load_lfae
 from lfdm_bench.utils.device import pick_device
+from lfdm_bench.utils.params import count_params
 
 STYLES = ("flat", "shaded", "sketch")
 FINETUNE_VARIANTS = ("decoder", "whole")
@@ -92,8 +93,8 @@ def finetune_lfae(cfg: LFDMConfig, run: Run, init_checkpoint: str | Path, varian
                       run_info=run_info("lfdm", cfg), train_only=train_only)
     out = trainer.fit(stop_at=stop_at)
     out.pop("losses", None)
-    out["trainable_params"] = sum(p.numel() for p in params)
-    out["params"] = sum(p.numel() for p in model.parameters())
+    out["trainable_params"] = count_params(params)
+    out["params"] = count_params(model)
     return out
 
 

@@ -1,6 +1,6 @@
 """``ClipDataset``: records -> fixed-length, fixed-size clips, the one torch ``Dataset`` of every data source.
 
-For item ``i`` it samples ``n_frames`` frame indices of record ``i`` (:mod:`lfdm_bench.data.sampling`), decodes only
+For item ``i`` it samples ``n_frames`` frame indices of record ``i`` (:mod:`lfdm_bench.data.frame_indices`), decodes only
 those frames, crops them (LFDM's MHAD / NATOPS boxes), resizes keeping the aspect ratio and zero-pads to
 ``size x size`` (:mod:`lfdm_bench.data.transforms`), optionally flips them (training augmentation) and returns a
 :class:`~lfdm_bench.data.clip.Clip`. Randomness comes from a generator seeded with ``(seed, epoch, i)``, so items
@@ -26,9 +26,9 @@ from torch.utils.data import Dataset
 
 from lfdm_bench.data.clip import Clip
 from lfdm_bench.data.records import CropBox, VideoRecord
-from lfdm_bench.data.sampling import check_mode, sample_indices
+from lfdm_bench.data.frame_indices import check_mode, sample_indices
 from lfdm_bench.data.transforms import crop as crop_frames, frames_to_tensor, hflip as hflip_frames
-from lfdm_bench.data.transforms import resize_pad, time_flip as time_flip_frames, to_float, to_uint8
+from lfdm_bench.data.transforms import resize_pad, time_flip as time_flip_frames, to_float, to_uint8_tensor
 from lfdm_bench.data.video_io import IMAGE_EXTS, BadVideoError, check_frame_folder, count_frames, read_video
 
 log = logging.getLogger(__name__)
@@ -81,7 +81,7 @@ class ClipDataset(Dataset):
         n_frames: clip length ``T``.
         size: output side (frames resized keeping aspect, zero-padded to ``size x size``); ``None`` keeps the
             native (cropped) resolution.
-        sampling: ``uniform`` | ``random`` | ``very_random`` | ``first`` (see :mod:`lfdm_bench.data.sampling`).
+        sampling: ``uniform`` | ``random`` | ``very_random`` | ``first`` (see :mod:`lfdm_bench.data.frame_indices`).
         crop: ``None`` uses each record's own box (``params["crop"]``, set by the MHAD / NATOPS loaders); a
             :class:`CropBox` / ``(top, bottom, left, right)`` applies that box to every record; ``False`` disables
             cropping.
@@ -280,7 +280,7 @@ class ClipDataset(Dataset):
             video = time_flip_frames(video)
             indices = indices[::-1]
         if self.dtype == "uint8":
-            video = to_uint8(video)
+            video = to_uint8_tensor(video)
         return Clip(
             video=video.contiguous(),
             subject=record.subject,
@@ -303,4 +303,4 @@ class ClipDataset(Dataset):
         if box is not None:
             video = self._crop(record, video, box)
         video = resize_pad(video, self.size, self.antialias) if self.size is not None else to_float(video)
-        return (to_uint8(video) if self.dtype == "uint8" else video)[0]
+        return (to_uint8_tensor(video) if self.dtype == "uint8" else video)[0]

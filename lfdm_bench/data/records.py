@@ -213,3 +213,12 @@ def spread(records: Sequence, n: int | None) -> list:
         return records
     step = len(records) / n
     return [records[int(i * step)] for i in range(n)]
+
+
+def first_per_pair(records: Iterable[VideoRecord]) -> dict[tuple[str, int], VideoRecord]:
+    """(subject, class index) -> the pair's first video by path: the one video every figure shows for a pair (the
+    benchmark's comparison grids and the report's sample GIFs), so they always show the same video."""
+    out: dict[tuple[str, int], VideoRecord] = {}
+    for r in sorted(records, key=lambda r: r.path):
+        out.setdefault((r.subject, r.class_index), r)
+    return out

@@ -36,8 +36,10 @@ def to_float(video: torch.Tensor) -> torch.Tensor:
     return video.to(torch.float32)
 
 
-def to_uint8(video: torch.Tensor) -> torch.Tensor:
-    """float ``[0, 1]`` -> uint8 ``[0, 255]`` (rounded, clamped); uint8 tensors are returned unchanged."""
+def to_uint8_tensor(video: torch.Tensor) -> torch.Tensor:
+    """float ``[0, 1]`` -> uint8 ``[0, 255]`` (rounded half to even, clamped), a torch tensor of the same layout and
+    device; uint8 tensors are returned unchanged. For frames to write or show (numpy ``[T, H, W, 3]``) see
+    :func:`lfdm_bench.data.video_io.to_uint8_frames`."""
     if video.dtype == torch.uint8:
         return video
     return video.mul(255.0).round_().clamp_(0, 255).to(torch.uint8)

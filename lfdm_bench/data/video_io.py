@@ -221,8 +221,10 @@ def _read_gif(path: Path) -> np.ndarray:
     return np.stack(frames)
 
 
-def to_uint8(video) -> np.ndarray:
-    """Float [0, 1] or uint8, layout ``[T, H, W, 3]`` or ``[T, 3, H, W]`` (numpy or torch) -> uint8 ``[T, H, W, 3]``."""
+def to_uint8_frames(video) -> np.ndarray:
+    """Float [0, 1] or uint8, layout ``[T, H, W, 3]`` or ``[T, 3, H, W]`` (numpy or torch) -> contiguous numpy uint8
+    ``[T, H, W, 3]`` (channels last), the frames writers and grids take; rounding as
+    :func:`lfdm_bench.data.transforms.to_uint8_tensor`, which keeps a tensor's layout."""
     torch = sys.modules.get("torch")  # a tensor means torch is loaded; importing it here cost seconds per process
     if torch is not None and isinstance(video, torch.Tensor):
         video = video.detach().cpu().numpy()
@@ -251,7 +253,7 @@ def write_mp4(path: str | os.PathLike, video, fps: int = 10, crf: int = 0) -> No
     """
     import av
 
-    frames = to_uint8(video)
+    frames = to_uint8_frames(video)
 
     def w(tmp: str) -> None:
         with av.open(tmp, mode="w", format="mp4") as container:
@@ -273,7 +275,7 @@ def write_gif(path: str | os.PathLike, video, fps: int = 10) -> None:
     """Write an animated GIF (looping). ``video`` as in :func:`write_mp4`. Written atomically."""
     from PIL import Image
 
-    frames = to_uint8(video)
+    frames = to_uint8_frames(video)
     images = [Image.fromarray(f) for f in frames]
     frame_ms = max(1, int(round(1000 / fps)))
 

@@ -17,14 +17,14 @@ import torch
 from torch import nn
 
 from lfdm_bench.data.dataset import ClipDataset
-from lfdm_bench.data.video_io import make_grid, to_uint8, write_gif
+from lfdm_bench.data.video_io import make_grid, to_uint8_frames, write_gif
 from lfdm_bench.models.flow_target import FlowTargetCodec
 from lfdm_bench.runs import Run
 
 
 def _write(run: Run, name: str, step: int, videos: torch.Tensor, nrow: int) -> np.ndarray:
     """videos [N, T, 3, H, W] in [0, 1] -> one GIF grid; returns the grid (uint8 [T, H', W', 3])."""
-    tiles = torch.stack([torch.as_tensor(to_uint8(v)) for v in videos.detach().float().clamp(0, 1).cpu()]).numpy()
+    tiles = torch.stack([torch.as_tensor(to_uint8_frames(v)) for v in videos.detach().float().clamp(0, 1).cpu()]).numpy()
     grid = make_grid(tiles, nrow=nrow)
     write_gif(run.path("samples", "progress", f"{name}_step{step:06d}.gif"), grid)
     return grid

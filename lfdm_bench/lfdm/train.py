@@ -35,6 +35,7 @@ from lfdm_bench.training.engine import Trainer
 from lfdm_bench.training.items import TensorItems, cached_tensors, stack_collate, training_items
 from lfdm_bench.training.trained_models import load_lfae
 from lfdm_bench.utils.device import pick_device
+from lfdm_bench.utils.params import count_params
 
 
 # ------------------------------------------------------------------------------------------------ stage 1: LFAE
@@ -74,7 +75,7 @@ def train_lfae(cfg: LFDMConfig, run: Run, progress: bool = True, stop_at: int | 
                       model_config=asdict(cfg.lfae.model), on_sample=preview, progress=progress,
                       run_info=run_info("lfdm", cfg))
     out = trainer.fit(stop_at=stop_at)
-    out["params"] = sum(p.numel() for p in model.parameters())
+    out["params"] = count_params(model)
     return out
 
 
@@ -143,7 +144,7 @@ def train_dm(cfg: LFDMConfig, run: Run, progress: bool = True, stop_at: int | No
                       model_config=model.cfg.to_dict(), on_sample=preview, progress=progress,
                       run_info=run_info("lfdm", cfg), compile_modules=[model.unet])
     out = trainer.fit(stop_at=stop_at)
-    out["params"] = sum(p.numel() for p in model.unet.parameters())
+    out["params"] = count_params(model.unet)
     return out
 
 

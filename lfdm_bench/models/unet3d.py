@@ -32,6 +32,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from lfdm_bench.utils.params import count_params
+
 # ----------------------------------------------------------------------------------------------------------------
 # config
 
@@ -386,7 +388,7 @@ class UNet3D(nn.Module):
     # -- helpers ---------------------------------------------------------------------------------------------------
 
     def num_parameters(self, trainable_only: bool = False) -> int:
-        return sum(p.numel() for p in self.parameters() if p.requires_grad or not trainable_only)
+        return count_params(self, trainable_only)
 
     @property
     def downsample_factor(self) -> int:

@@ -1,1 +1,2 @@
-"""Small utilities: atomic file writes and hashes (io), the cache root (paths), devices, RNG state (seed)."""
+"""Small utilities: atomic file writes and hashes (io), the cache root (paths), devices, RNG state (seed), parameter
+counts (params)."""

@@ -53,7 +53,7 @@ def train(dataset, out, steps, feature_dim, width, batch_size, lr, seed, corpus_
     from dataclasses import replace
 
     from metrics.vcnn.corpus import DEFAULT_CORPORA, load_corpus
-    from metrics.vcnn.train import TrainConfig, export_detector, history_lines, train_vcnn, validate
+    from metrics.vcnn.train import DetectorTrainConfig, export_detector, history_lines, train_vcnn, validate
 
     if name is not None:
         from lfdm_bench.config import ConfigError, check_plain_name
@@ -83,7 +83,7 @@ def train(dataset, out, steps, feature_dim, width, batch_size, lr, seed, corpus_
     say(f"corpus: {corpus.videos.shape[0]} videos {tuple(corpus.videos.shape[1:])} ({corpus.seconds:.0f} s to render "
         f"/ decode); training on {len(corpus.rows(heldout=False, takes='train'))} (subjects 0..{spec.n_subjects - 1}, "
         f"takes != {spec.val_take})")
-    cfg = TrainConfig(steps=steps, batch_size=batch_size, lr=lr, seed=seed, threads=threads)
+    cfg = DetectorTrainConfig(steps=steps, batch_size=batch_size, lr=lr, seed=seed, threads=threads)
     trained = train_vcnn(corpus, cfg, width=width, feature_dim=feature_dim, log_fn=say)
     say(f"trained {steps} steps in {trained.seconds:.0f} s ({threads} thread(s))")
     val = validate(trained, corpus, threads=threads)

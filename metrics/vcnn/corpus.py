@@ -448,7 +448,7 @@ def load_corpus(spec: CorpusSpec, *, root: str | None = None, progress: bool = F
     """
     from lfdm_bench.data.records import read_manifest
     from lfdm_bench.data.synth.make import SYNTH_DATASETS, ensure_synthetic
-    from metrics.real_cache import ClipSpec, iter_clip_batches
+    from metrics.video_features import ClipSpec, iter_clip_batches
 
     say = log_fn or (lambda s: None)
     if spec.dataset not in SYNTH_DATASETS:

@@ -32,10 +32,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from lfdm_bench.utils.params import count_params
+
 from metrics.vcnn.corpus import MOTION_EXCLUDE, AttributeSchema, Corpus
 from metrics.vcnn.model import VCNN, VCNNConfig, prepare_videos
 
-__all__ = ["TrainConfig", "TrainedDetector", "deterministic", "train_vcnn", "corpus_features", "validate",
+__all__ = ["DetectorTrainConfig", "TrainedDetector", "deterministic", "train_vcnn", "corpus_features", "validate",
            "pinned_rows", "export_detector", "FORMAT_VERSION"]
 
 FORMAT_VERSION = 1
@@ -44,7 +46,7 @@ FP32_BUFFERS = ("feat_mean", "feat_std")
 
 
 @dataclass(frozen=True)
-class TrainConfig:
+class DetectorTrainConfig:
     """Optimisation settings (stored in the detector's metadata).
 
     Attributes:
@@ -74,7 +76,7 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         if self.steps < 1 or self.batch_size < 2 or self.threads < 1:
-            raise ValueError(f"TrainConfig needs steps >= 1, batch_size >= 2, threads >= 1; got {self}")
+            raise ValueError(f"DetectorTrainConfig needs steps >= 1, batch_size >= 2, threads >= 1; got {self}")
 
     def lr_at(self, step: int) -> float:
         if step < self.warmup_steps:
@@ -89,7 +91,7 @@ class TrainedDetector:
 
     model: VCNN
     config: VCNNConfig
-    train: TrainConfig
+    train: DetectorTrainConfig
     appearance_schema: AttributeSchema
     motion_schema: AttributeSchema
     history: list[dict[str, float]]
@@ -133,7 +135,7 @@ def _targets(corpus: Corpus, app: AttributeSchema, mot: AttributeSchema) -> dict
             "app_cat": a["cat"][subj], "mot_num": m["num"], "mot_mask": m["num_mask"], "mot_cat": m["cat"]}
 
 
-def _loss(model: VCNN, x: Tensor, t: dict[str, Tensor], cfg: TrainConfig) -> tuple[Tensor, dict[str, float]]:
+def _loss(model: VCNN, x: Tensor, t: dict[str, Tensor], cfg: DetectorTrainConfig) -> tuple[Tensor, dict[str, float]]:
     out = model.heads(model.embed(x))
     c = model.config
     parts = {
@@ -168,7 +170,7 @@ def corpus_features(model: VCNN, videos: Tensor, *, raw: bool = False, batch_siz
     return torch.cat(out).numpy()
 
 
-def train_vcnn(corpus: Corpus, config: TrainConfig, *, width: int = 32, feature_dim: int = 16, groups: int = 8,
+def train_vcnn(corpus: Corpus, config: DetectorTrainConfig, *, width: int = 32, feature_dim: int = 16, groups: int = 8,
                log_fn: LogFn | None = None) -> TrainedDetector:
     """Train on the corpus' training subjects and takes; returns the float16-rounded, standardised detector
     (validation not yet run: :func:`validate`)."""
@@ -300,7 +302,7 @@ def export_detector(trained: TrainedDetector, corpus: Corpus, out_dir: str | Pat
                  "FVDs"),
         "weights": {"file": pt.name, "sha256": sha256_file(pt), "bytes": pt.stat().st_size,
                     "dtype": "float16 (feat_mean / feat_std float32)", "n_parameters":
-                        int(sum(p.numel() for p in trained.model.parameters()))},
+                        count_params(trained.model)},
         "architecture": trained.config.to_dict() | {"class": "metrics.vcnn.model.VCNN"},
         "input": {"layout": "[B, T, 3, H, W] uint8 or float in [0, 1]", "resize": "see metrics.vcnn.model",
                   "size": trained.config.input_size, "frames_trained": trained.config.frames},

@@ -18,9 +18,9 @@ import torch
 from lfdm_bench.data.records import VideoRecord
 from lfdm_bench.data.video_io import BadVideoError
 from metrics.clip_select import source_id
-from metrics.frame_metrics import frame_metrics
+from metrics.psnr_ssim import frame_metrics
 from metrics.motion_stats import MotionStatsAccumulator
-from metrics.real_cache import ClipSpec
+from metrics.video_features import ClipSpec
 
 
 class FrameScores:
@@ -30,7 +30,7 @@ class FrameScores:
 
     def __init__(self, gen: list[VideoRecord], real_index: dict[str, VideoRecord], spec: ClipSpec, cap_db: float,
                  motion: bool = False):
-        """``real_index``: :func:`~metrics.real_cache.record_id` -> real record (the dataset's videos)."""
+        """``real_index``: :func:`~metrics.video_features.record_id` -> real record (the dataset's videos)."""
         self.gen, self.real_index, self.spec, self.cap_db = gen, real_index, spec, cap_db
         self.psnr: dict[int, np.ndarray] = {}  # generated row -> [T]
         self.ssim: dict[int, np.ndarray] = {}
