@@ -18,7 +18,7 @@ oddly, that more DDIM steps did not help). :func:`run_ablation` reproduces that 
 
 Outputs in ``OUT``: ``ablation.json`` (rows + the protocol + the environment; rewritten atomically after every point,
 so a rerun skips finished points), ``ablation.md`` / ``ablation.csv`` (:func:`bench.tables.write_ablation_tables`) and
-the plots of :mod:`bench.plots`.
+the plots of :mod:`bench.plots`. The command ``lfdm-bench ablate`` is in :mod:`bench.commands`.
 
 Example::
 
@@ -34,24 +34,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
-import click
 
 from bench.generators import open_trained_run
-from bench.options import CONTEXT, RUN_DIR, CommaList, SamplerList, eval_arguments, eval_options, guarded
 from bench.plots import plot_all
 from bench.state import ResumeState
-from bench.tables import ablation_table, write_ablation_tables
+from bench.tables import write_ablation_tables
 from lfdm_bench.data.registry import get_dataset
 from lfdm_bench.diffusion.samplers import resolve_sampler
 from metrics.evaluate import evaluate
-from metrics.format import to_markdown
 from metrics.protocol import EvalProtocol, parse_metrics
 from lfdm_bench.runs import Run
 from lfdm_bench.sampling.generate import seconds_per_video
 from lfdm_bench.utils.io import ensure_writable
 
 __all__ = ["ETA_SAMPLERS", "GridPoint", "build_grid", "nfe_per_video", "run_ablation",
-           "split_detector", "row_from_result", "num_or_none", "ablate"]
+           "split_detector", "row_from_result", "num_or_none"]
 
 ETA_SAMPLERS = ("ddim", "diffusers-ddim")
 LogFn = Callable[[str], None]
@@ -245,29 +242,3 @@ def run_ablation(run_dir: str | Path, samplers: Sequence[str] = ("ddim",), steps
     return rows
 
 
-# ------------------------------------------------------------------------------------------------ CLI
-@click.command("ablate", context_settings=CONTEXT)
-@click.option("--run", "run_dir", required=True, type=RUN_DIR, metavar="DIR",
-              help="A trained run directory (LFDM or LDM).")
-@click.option("--sampler", "samplers", type=SamplerList(), default="ddim", metavar="NAME[,NAME...]",
-              help="Samplers: ddpm, ddim, dpmsolver++, euler, unipc, diffusers-ddim, ...")
-@click.option("--steps", type=CommaList(int, "integer"), default="10", metavar="N[,N...]",
-              help="Sampling steps (ddpm always runs all T steps).")
-@click.option("--guidance", type=CommaList(float, "number"), default="1", metavar="G[,G...]",
-              help="Classifier-free guidance scales (1 = no guidance).")
-@click.option("--eta", "etas", type=CommaList(float, "number"), default="1", metavar="E[,E...]",
-              help="DDIM eta values (ddim / diffusers-ddim only).")
-@click.option("--max-subjects", type=click.IntRange(min=1), default=None, metavar="N",
-              help="Sample only the first N subjects of the split (every class) [default: all].")
-@eval_options("fvd,acc", "Output folder [default: RUN/ablation]; an existing one is resumed.",
-              ("val", "test", "train"))
-def ablate(run_dir: Path, samplers: list[str], steps: list[int], guidance: list[float], etas: list[float],
-           **kw: Any) -> None:
-    """Sampler ablation of a trained run: FVD, class accuracy, seconds and NFE per video over
-    samplers x steps x guidance (x eta for DDIM), all on the same evaluation set. By default the validation
-    subjects: settings are chosen there, never on the test subjects. Resumable."""
-    args = eval_arguments(kw)
-    rows = guarded(lambda: run_ablation(run_dir, samplers, steps, guidance, etas, **args))
-    target = args["out"] or run_dir / "ablation"
-    click.echo(to_markdown(ablation_table(rows)))
-    click.echo(f"\nablation.json: {target / 'ablation.json'}  (tables: ablation.md, ablation.csv; plots: plots/)")

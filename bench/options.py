@@ -1,58 +1,23 @@
-"""Click options and parameter types shared by the commands that sample and score a trained run (``ablate`` and the
-``experiment`` group): comma-separated lists, sampler names, the evaluation options and their error handling."""
+"""The evaluation options of the commands that sample and score a trained run (``ablate`` and the ``experiment``
+group), built from the shared declarations of :mod:`lfdm_bench.options` (``--ddof``, ``--device``,
+``--batch-size``, ``--progress``), with the metric type of :mod:`metrics.commands`: the same defaults as ``eval``."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, Callable
 
 import click
 
-from lfdm_bench.config import ConfigError
-from lfdm_bench.diffusion.samplers import resolve_sampler
+from lfdm_bench.options import (OUT_DIR, batch_size_option, config_errors, ddof_option, device_option,
+                                      progress_option)
 from metrics.commands import MetricNames
-from lfdm_bench.sampling.generate import SampleFolderMismatch
-from lfdm_bench.utils.errors import clean_errors
-
-CONTEXT = {"show_default": True, "help_option_names": ["-h", "--help"]}
-RUN_DIR = click.Path(file_okay=False, exists=True, path_type=Path)
-OUT_DIR = click.Path(file_okay=False, path_type=Path)
-
-
-class CommaList(click.ParamType):
-    """Comma-separated values of one type (``10,25,50``)."""
-
-    def __init__(self, cast: Callable[[str], Any], name: str) -> None:
-        self.cast, self.name = cast, name
-
-    def convert(self, value: Any, param, ctx) -> list[Any]:
-        if isinstance(value, list):
-            return value
-        try:
-            return [self.cast(v.strip()) for v in str(value).split(",") if v.strip()]
-        except ValueError:
-            self.fail(f"expected comma-separated {self.name} values, got {value!r}", param, ctx)
-
-
-class SamplerList(click.ParamType):
-    """Comma-separated sampler names, canonicalised (``dpmsolver++`` -> ``diffusers-dpmsolver++``); an unknown name
-    lists the valid ones."""
-
-    name = "samplers"
-
-    def convert(self, value: Any, param, ctx) -> list[str]:
-        names = value if isinstance(value, list) else [v.strip() for v in str(value).split(",") if v.strip()]
-        try:
-            return [resolve_sampler(n) for n in names]
-        except ValueError as e:
-            self.fail(str(e), param, ctx)
 
 
 def eval_options(default_metrics: str, out_help: str, splits: tuple[str, ...] = ("test", "train")) -> Callable:
     """The options that choose the evaluation set and protocol of a command that samples and scores a run
     (``--split``: one of ``splits``, the first by default)."""
     options = [
-        click.option("--split", type=click.Choice(list(splits)), default=splits[0], show_default=True,
+        click.option("--split", type=click.Choice(list(splits)), default=splits[0],
                      help="Split of the source images" + (" (val: validation subjects, where settings are chosen)."
                                                           if "val" in splits else ".")),
         click.option("--per-pair", "per_pair", type=click.IntRange(min=1), default=1,
@@ -66,11 +31,11 @@ def eval_options(default_metrics: str, out_help: str, splits: tuple[str, ...] = 
                      help="I3D weights [default: $LFDM_BENCH_I3D or the cache]; i3d-random = smoke tests only."),
         click.option("--frames", type=click.IntRange(min=9), default=None,
                      help="Frames per clip [default: the run's]."),
-        click.option("--ddof", type=click.Choice(["0", "1"]), default="1", help="Covariance divides by N - ddof."),
-        click.option("--batch-size", type=click.IntRange(min=1), default=8, help="Videos per detector call."),
-        click.option("--device", default=None, help="Torch device of the detector [default: cuda if available]."),
+        ddof_option,
+        batch_size_option,
+        device_option(),
         click.option("--out", type=OUT_DIR, default=None, metavar="DIR", help=out_help),
-        click.option("--progress/--no-progress", default=False, help="Progress bars."),
+        progress_option,
     ]
 
     def deco(f: Callable) -> Callable:
@@ -83,10 +48,12 @@ def eval_options(default_metrics: str, out_help: str, splits: tuple[str, ...] = 
 
 def eval_arguments(kw: dict[str, Any]) -> dict[str, Any]:
     """The keyword arguments of ``run_ablation`` / ``run_*`` experiments from the values of :func:`eval_options`:
-    metric names flattened, protocol settings (``i3d``, ``ddof``, ``batch_size``, ``device``, ``n_frames``)."""
+    metric names flattened, protocol settings (``i3d``, ``ddof``, ``batch_size``, ``device``, ``n_frames``); an unset
+    ``--ddof`` leaves the protocol preset's."""
     kw = dict(kw)
     names = [n for group in kw.pop("metric_names") for n in group]
-    protocol = {"i3d": kw.pop("i3d"), "ddof": int(kw.pop("ddof")), "batch_size": kw.pop("batch_size"),
+    ddof = kw.pop("ddof")
+    protocol = {"i3d": kw.pop("i3d"), "ddof": None if ddof is None else int(ddof), "batch_size": kw.pop("batch_size"),
                 "device": kw.pop("device")}
     frames = kw.pop("frames")
     if frames is not None:
@@ -94,9 +61,9 @@ def eval_arguments(kw: dict[str, Any]) -> dict[str, Any]:
     return {**kw, "metrics": names, **protocol}
 
 
-def guarded(fn: Callable[[], Any]) -> Any:
-    """Run ``fn``; a missing detector or file, a bad setting, an unreadable checkpoint or a folder that cannot be
-    written becomes a click error naming it (no traceback; :func:`lfdm_bench.utils.errors.clean_errors`); a bad
-    config or a sample folder of other settings is a usage error."""
-    with clean_errors(usage=(ConfigError, SampleFolderMismatch)):
-        return fn()
+def run_errors() -> tuple[type[BaseException], ...]:
+    """The usage-error kinds of a command that samples and scores a run: a bad config, or a sample folder of other
+    settings (the rest of its bad input: plain errors, by :func:`lfdm_bench.options.cli_errors`)."""
+    from lfdm_bench.sampling.generate import SampleFolderMismatch
+
+    return (*config_errors(), SampleFolderMismatch)

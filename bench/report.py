@@ -9,7 +9,8 @@ and the numbers of generated / real videos of every shared row; by default a dif
 marker (on the column group of every source for protocol keys, on the affected cells for video counts).
 
 Outputs: Markdown, LaTeX (booktabs, ``mean $\\pm$ std``) and CSV (long format: one line per source, row and metric);
-with ``--html FILE`` also a page of the sources side by side (:mod:`bench.html_report`).
+with ``--html FILE`` also a page of the sources side by side (:mod:`bench.html_report`). The command
+``lfdm-bench report`` is in :mod:`bench.commands`.
 
 Example::
 
@@ -25,14 +26,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
-import click
-
 from metrics.format import format_value, metric_label, shown_value, tex_escape, to_markdown
 from metrics.presets import DEFAULT_PRESET, get_preset
 from lfdm_bench.utils.io import atomic_write_text, read_json
 
 __all__ = ["PROTOCOL_KEYS", "MixedProtocolError", "Source", "Table", "Report", "load_source", "gather",
-           "render_markdown", "render_latex", "render_csv", "write_report", "report"]
+           "render_markdown", "render_latex", "render_csv", "write_report"]
 
 # protocol key -> where it is read from (protocol dict, or the detector dict)
 PROTOCOL_KEYS = ("detector", "detector_sha256", "n_frames", "resolution", "ddof", "resize_method", "bn_eps",
@@ -394,46 +393,3 @@ def write_report(report: Report, out: str | Path, formats: Sequence[str] = FORMA
         paths[f] = out / name
         atomic_write_text(paths[f], fn(report))
     return paths
-
-
-@click.command("report", context_settings={"show_default": True, "help_option_names": ["-h", "--help"]})
-@click.argument("dirs", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None, metavar="DIR",
-              help="Write the report files here [default: print Markdown only].")
-@click.option("--allow-mixed", is_flag=True,
-              help="Render sources evaluated under different protocols, with a footnote per differing key.")
-@click.option("--format", "fmt", type=click.Choice(FORMATS + ("html", "all")), default="all",
-              help="Format(s) written to --out (md is also printed); html: the page report.html with its plots and "
-                   "sample GIFs (report_files/).")
-@click.option("--label", "labels", multiple=True, metavar="NAME",
-              help="Column-group name per folder, in order [default: benchmark hardware / name, or folder name].")
-@click.option("--html", "html", type=click.Path(dir_okay=False, path_type=Path), default=None, metavar="FILE",
-              help="Also write an HTML page of the folders side by side (tables, plots, sample GIFs); files it "
-                   "shows from outside FILE's folder are copied into FILE_files/ next to it.")
-def report(dirs: tuple[Path, ...], out: Path | None, allow_mixed: bool, fmt: str, labels: tuple[str, ...],
-           html: Path | None) -> None:
-    """Side-by-side tables of results.json / ablation.json from one or more folders, such as a GPU cluster's and a
-    laptop's; refuses to mix protocols unless --allow-mixed."""
-    try:
-        rep = gather(list(dirs), list(labels) or None, allow_mixed=allow_mixed)
-    except (MixedProtocolError, FileNotFoundError, ValueError) as e:
-        raise click.ClickException(str(e)) from e
-    formats = FORMATS if fmt == "all" else () if fmt == "html" else (fmt,)
-    pages = [html] if html is not None else []
-    if out is not None and fmt in ("html", "all"):
-        pages.append(out / "report.html")
-    elif out is None and fmt == "html" and not pages:
-        raise click.UsageError("--format html writes a file: give --out DIR (or --html FILE)")
-    if pages:
-        from bench.html_report import write_html_report
-
-        for page in pages:
-            write_html_report(rep.sources, page, footnotes=rep.footnotes, header_markers=rep.header_markers)
-            click.echo(f"written: {page}", err=True)
-    if out is None:
-        click.echo({"md": render_markdown, "tex": render_latex, "csv": render_csv}[(formats or ("md",))[0]](rep))
-        return
-    paths = write_report(rep, out, formats)
-    click.echo(render_markdown(rep) if "md" in formats else "")
-    if paths:
-        click.echo("written: " + ", ".join(str(p) for p in paths.values()))

@@ -9,7 +9,8 @@ Examples::
     lfdm-bench eval --make-samples /tmp/noisy --distort noise:0.1 --dataset synth-faces --i3d i3d-random
     lfdm-bench eval --run runs/x --dataset mug --root /data/MUG --protocol stylegan-v --i3d i3d_torchscript.pt
 
-``--protocol`` picks a preset of :mod:`metrics.presets` (the rules of a reference implementation); the
+``lfdm-bench eval --help`` lists the options under the headings of :data:`EVAL_SECTIONS` (what to evaluate, the real
+reference, the protocol, the sanity table, running, output). ``--protocol`` picks a preset of :mod:`metrics.presets` (the rules of a reference implementation); the
 flags below it that default to "the preset's" override it, and every override is recorded with the result.
 
 The command is a thin layer over :func:`metrics.evaluate.evaluate`,
@@ -29,7 +30,8 @@ import click
 from metrics.presets import (DEFAULT_PRESET, GENERATED_CLIPS, LOAD_RESIZES, PRECISIONS, PRESET_NAMES,
                                         QUANTIZE_MODES, REAL_CLIPS)
 from metrics.protocol import EVAL_SPLITS, METRICS
-from lfdm_bench.utils.errors import SEED
+from lfdm_bench.options import (CONTEXT, SEED, SectionedCommand, batch_size_option, cli_errors, config_errors,
+                                      ddof_option, device_option, parse_key_values, progress_option)
 from metrics.preprocess import RESIZE_METHODS
 
 __all__ = ["eval_cmd"]
@@ -55,7 +57,22 @@ def _echo_err(message: str) -> None:
     click.echo(message, err=True)
 
 
-@click.command("eval", context_settings={"show_default": True, "help_option_names": ["-h", "--help"]})
+# the headings of `eval --help`: the three modes (a sample folder or a run, --make-samples, --sanity) are told apart in
+# the first section; the protocol options apply to all of them
+EVAL_SECTIONS = (
+    ("What to evaluate (exactly one of --samples, --run, --make-samples, or --sanity)",
+     ["samples", "run_dir", "make_samples", "distort", "sanity", "split", "metric_names"]),
+    ("Real reference", ["dataset", "root", "extra", "no_crop"]),
+    ("Protocol (defaults: the --protocol preset's; every override is recorded)",
+     ["preset", "frames", "size", "sampling", "gen_sampling", "detector", "bn_eps", "resize_method", "load_resize",
+      "quantize", "precision", "allow_span_mismatch", "real_max", "gen_max", "ddof", "seed"]),
+    ("Sanity table (with --sanity)", ["beside", "beside_subjects"]),
+    ("Running", ["batch_size", "device", "no_cache", "progress"]),
+    ("Output", ["out"]),
+)
+
+
+@click.command("eval", cls=SectionedCommand, sections=EVAL_SECTIONS, context_settings=CONTEXT)
 @click.option("--metric", "metric_names", type=MetricNames(), multiple=True, default=["all"],
               metavar="|".join(METRICS + ("all",)), help="Metric(s) to compute; repeat or comma-separate.")
 @click.option("--split", type=click.Choice(EVAL_SPLITS), default=None,
@@ -109,13 +126,12 @@ def _echo_err(message: str) -> None:
                    "for lfdm-bench; sanity mode: 64].")
 @click.option("--gen-max", type=click.IntRange(min=2), default=None, metavar="N",
               help="At most N generated videos per split [default: the preset's N, all for lfdm-bench].")
-@click.option("--ddof", type=click.Choice(["0", "1"]), default=None,
-              help="Covariance divides by N - ddof (1: TF-GAN/TATS; 0: StyleGAN-V) [default: the preset's].")
+@ddof_option
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None, metavar="DIR",
               help="Output folder [default: RUN/metrics, SAMPLES/metrics, or ./eval-<dataset>-sanity].")
 @click.option("--seed", type=SEED, default=0, help="Seed of subset selection, halves and distortions.")
-@click.option("--batch-size", type=click.IntRange(min=1), default=8, help="Videos per detector call.")
-@click.option("--device", default=None, help="Torch device of the detector [default: cuda if available, else cpu].")
+@batch_size_option
+@device_option("Torch device of the detector [default: cuda if available, else cpu].")
 @click.option("--sanity", is_flag=True, help="No samples: FVD of real halves vs distorted real videos.")
 @click.option("--beside", default=None, metavar="DETECTOR",
               help="Sanity mode: the same table with a second detector beside the first (e.g. i3d-random).")
@@ -131,7 +147,8 @@ def _echo_err(message: str) -> None:
                    "they were made with; other options are refused.")
 @click.option("--no-crop", is_flag=True, help="MHAD / NATOPS: do not apply LFDM's crop box to the real videos.")
 @click.option("--no-cache", is_flag=True, help="Neither read nor write cached real features.")
-@click.option("--progress/--no-progress", default=False, help="Progress bars.")
+@progress_option
+@cli_errors(usage=config_errors)
 def eval_cmd(metric_names: tuple[list[str], ...], split: str | None, samples: Path | None, run_dir: Path | None,
              dataset: str | None, root: Path | None, preset: str, frames: int | None, size: int | None,
              sampling: str | None, gen_sampling: str | None, detector: str | None, bn_eps: float | None,
@@ -142,13 +159,11 @@ def eval_cmd(metric_names: tuple[list[str], ...], split: str | None, samples: Pa
              progress: bool) -> None:
     """Evaluate generated videos (FVD, cFVD, sFVD, KVD, PSNR, SSIM, class accuracy) against a dataset's real
     videos under an explicit protocol, or run the sanity table (--sanity). Writes metrics.json + tables."""
-    from lfdm_bench.config import ConfigError
     from metrics.evaluate import evaluate
     from metrics.protocol import EvalProtocol
     from metrics.sample_checks import check_dataset, sample_settings
     from metrics.sanity import SANITY_MAX_REAL, run_sanity, write_real_samples
     from metrics.result_files import render_eval, render_sanity, write_eval, write_sanity
-    from lfdm_bench.utils.errors import clean_errors
     from lfdm_bench.utils.io import ensure_writable
 
     names = [n for group in metric_names for n in group]
@@ -164,9 +179,7 @@ def eval_cmd(metric_names: tuple[list[str], ...], split: str | None, samples: Pa
     from metrics.vcnn.source import default_detector_for, is_vcnn_detector
 
     if not sanity and not make_samples:
-        with clean_errors(usage=(ConfigError,)):
-            dataset, extra, root, frames = _from_samples(run_dir, samples, dataset, extra, no_crop, root, frames,
-                                                         preset)
+        dataset, extra, root, frames = _from_samples(run_dir, samples, dataset, extra, no_crop, root, frames, preset)
     if dataset is None:
         raise click.UsageError("--dataset is required with " + ("--sanity" if sanity else "--make-samples"))
     if detector is None:
@@ -183,61 +196,60 @@ def eval_cmd(metric_names: tuple[list[str], ...], split: str | None, samples: Pa
     # sanity mode at the embedded benchmark's protocol: every real test video (fast with the VCNN); I3D: 64 of both
     split = split or ("test" if sanity and embedded else "both" if sanity else "test")
     sanity_max = None if embedded else SANITY_MAX_REAL
-    with clean_errors(usage=(ConfigError,)):
-        protocol = EvalProtocol(
-            dataset=dataset, root=str(root) if root else None, dataset_options=options, split=split, preset=preset,
-            n_frames=frames, resolution=size, real_sampling=sampling, generated_sampling=gen_sampling,
-            max_real=real_max if real_max or not sanity else sanity_max, max_generated=gen_max,
-            detector=detector, bn_eps=bn_eps, resize_method=resize_method, load_resize=load_resize,
-            real_quantize=quantize, generated_quantize=quantize, precision=precision,
-            ddof=None if ddof is None else int(ddof), allow_span_mismatch=allow_span_mismatch, seed=seed,
-            batch_size=batch_size, device=device)
-        if sanity:
-            name = Path(dataset).stem if dataset.endswith(".csv") else dataset
-            target = ensure_writable(out or Path(f"eval-{name}-sanity"))  # before any work
-            info = _load_dataset(dataset, root, options)
-            result = run_sanity(protocol, dataset=info, cache=not no_cache, progress=progress, log_fn=_echo_err)
-            if beside:
-                from dataclasses import replace
-
-                _echo_err(f"beside: {beside} on the first {beside_subjects} subjects of each split")
-                result.beside = run_sanity(replace(protocol, detector=beside), dataset=info, cache=not no_cache,
-                                           max_subjects=beside_subjects, progress=progress, log_fn=_echo_err)
-            if sys.argv[1:2] == ["eval"]:  # the command as typed (its output is shipped as evidence in docs/sanity/)
-                result.command = "lfdm-bench " + shlex.join(sys.argv[1:])
-            click.echo(render_sanity(result))
-            paths = _write_results(write_sanity, result, target, "sanity")
-            click.echo(f"\nsanity.json: {paths['json']}  (table: {paths['md']})")
-            return
-        if run_dir is not None:
-            jobs = [(folders, (out or run_dir / "metrics") / name)
-                    for name, folders in run_sample_sets(run_dir, protocol.splits).items()]
-        else:
-            source = make_samples if make_samples else samples
-            assert source is not None
-            jobs = [([source], out or source / "metrics")]
-        for folders, target in jobs:  # cheap checks first: the samples' dataset, then where the results go
-            if not make_samples:
-                check_dataset(sample_settings(folders), dataset, options)
-        for folders, target in jobs:
-            ensure_writable(target)
+    protocol = EvalProtocol(
+        dataset=dataset, root=str(root) if root else None, dataset_options=options, split=split, preset=preset,
+        n_frames=frames, resolution=size, real_sampling=sampling, generated_sampling=gen_sampling,
+        max_real=real_max if real_max or not sanity else sanity_max, max_generated=gen_max,
+        detector=detector, bn_eps=bn_eps, resize_method=resize_method, load_resize=load_resize,
+        real_quantize=quantize, generated_quantize=quantize, precision=precision,
+        ddof=None if ddof is None else int(ddof), allow_span_mismatch=allow_span_mismatch, seed=seed,
+        batch_size=batch_size, device=device)
+    if sanity:
+        name = Path(dataset).stem if dataset.endswith(".csv") else dataset
+        target = ensure_writable(out or Path(f"eval-{name}-sanity"))  # before any work
         info = _load_dataset(dataset, root, options)
-        if make_samples:
-            from metrics.distortions import parse_distortion
+        result = run_sanity(protocol, dataset=info, cache=not no_cache, progress=progress, log_fn=_echo_err)
+        if beside:
+            from dataclasses import replace
 
-            d = parse_distortion(distort, seed) if distort else None
-            _echo_err(f"writing real{' + ' + d.label if d else ''} clips of split {split} to {make_samples}")
-            write_real_samples(info, make_samples, split=split, n_frames=protocol.n_frames, resolution=size,
-                               sampling=protocol.real_sampling, distortion=d, max_videos=gen_max, seed=seed,
-                               batch_size=batch_size)
-        for i, (folders, target) in enumerate(jobs):
-            if len(jobs) > 1:
-                _echo_err(f"[{i + 1}/{len(jobs)}] {target.name}")
-            result = evaluate(protocol, folders, names, dataset=info, cache=not no_cache, progress=progress,
-                              log_fn=_echo_err)
-            click.echo(render_eval(result))  # the numbers are shown before they are written
-            paths = _write_results(write_eval, result, target, "metrics")
-            click.echo(f"\nmetrics.json: {paths['json']}  (table: {paths['md']})")
+            _echo_err(f"beside: {beside} on the first {beside_subjects} subjects of each split")
+            result.beside = run_sanity(replace(protocol, detector=beside), dataset=info, cache=not no_cache,
+                                       max_subjects=beside_subjects, progress=progress, log_fn=_echo_err)
+        if sys.argv[1:2] == ["eval"]:  # the command as typed (its output is shipped as evidence in docs/sanity/)
+            result.command = "lfdm-bench " + shlex.join(sys.argv[1:])
+        click.echo(render_sanity(result))
+        paths = _write_results(write_sanity, result, target, "sanity")
+        click.echo(f"\nsanity.json: {paths['json']}  (table: {paths['md']})")
+        return
+    if run_dir is not None:
+        jobs = [(folders, (out or run_dir / "metrics") / name)
+                for name, folders in run_sample_sets(run_dir, protocol.splits).items()]
+    else:
+        source = make_samples if make_samples else samples
+        assert source is not None
+        jobs = [([source], out or source / "metrics")]
+    for folders, target in jobs:  # cheap checks first: the samples' dataset, then where the results go
+        if not make_samples:
+            check_dataset(sample_settings(folders), dataset, options)
+    for folders, target in jobs:
+        ensure_writable(target)
+    info = _load_dataset(dataset, root, options)
+    if make_samples:
+        from metrics.distortions import parse_distortion
+
+        d = parse_distortion(distort, seed) if distort else None
+        _echo_err(f"writing real{' + ' + d.label if d else ''} clips of split {split} to {make_samples}")
+        write_real_samples(info, make_samples, split=split, n_frames=protocol.n_frames, resolution=size,
+                           sampling=protocol.real_sampling, distortion=d, max_videos=gen_max, seed=seed,
+                           batch_size=batch_size)
+    for i, (folders, target) in enumerate(jobs):
+        if len(jobs) > 1:
+            _echo_err(f"[{i + 1}/{len(jobs)}] {target.name}")
+        result = evaluate(protocol, folders, names, dataset=info, cache=not no_cache, progress=progress,
+                          log_fn=_echo_err)
+        click.echo(render_eval(result))  # the numbers are shown before they are written
+        paths = _write_results(write_eval, result, target, "metrics")
+        click.echo(f"\nmetrics.json: {paths['json']}  (table: {paths['md']})")
 
 
 def _from_samples(run_dir: Path | None, samples: Path | None, dataset: str | None, extra: tuple[str, ...],
@@ -305,9 +317,7 @@ def _load_dataset(dataset: str, root: Path | None, options: dict[str, Any]) -> A
 
 def _dataset_options(dataset: str, extra: tuple[str, ...], no_crop: bool) -> dict[str, Any]:
     """The loader options of ``--option KEY=VALUE`` and ``--no-crop``."""
-    from lfdm_bench.data.commands import _parse_options
-
-    options = _parse_options(extra)
+    options = parse_key_values(extra)
     if no_crop:
         if dataset in ("mhad", "natops"):
             options["crop"] = False

@@ -112,7 +112,7 @@ def test_resume_skips_finished_points(ablation):
 
 def test_cli_unknown_sampler(tiny_run):
     _, run = tiny_run
-    from bench.ablate import ablate
+    from bench.commands import ablate
 
     r = CliRunner().invoke(ablate, ["--run", str(run), "--sampler", "ddim,bogus", "--i3d", "i3d-random"])
     assert r.exit_code != 0 and "unknown sampler 'bogus'" in r.output and "dpmsolver++" in r.output

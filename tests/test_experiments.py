@@ -9,7 +9,7 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from bench.experiments import experiment
+from bench.experiments.commands import experiment
 from standin_detector import use_standin_detector
 
 OVERRIDES = ["lfae.train.steps=2", "dm.train.steps=2", "data.n_frames=10"]

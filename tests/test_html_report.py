@@ -16,7 +16,8 @@ from click.testing import CliRunner
 
 from bench.html_browser import find_browser, image_check
 from bench.html_report import write_html_report
-from bench.report import load_source, report
+from bench.commands import report
+from bench.report import load_source
 from bench.sample_gifs import PAD, write_sample_gifs
 from lfdm_bench.data.records import VideoRecord, write_manifest
 from lfdm_bench.data.video_io import read_video, write_mp4

@@ -8,7 +8,8 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from bench.report import MixedProtocolError, gather, render_csv, render_latex, render_markdown, report
+from bench.commands import report
+from bench.report import MixedProtocolError, gather, render_csv, render_latex, render_markdown
 
 PROTOCOL = {"dataset": "synth-faces", "split": "both", "n_frames": 16, "resolution": 64, "detector": "i3d.pt",
             "bn_eps": 1e-3, "resize_method": "bilinear", "ddof": 1, "real_sampling": "uniform",

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import click
 
+from lfdm_bench.options import cli_errors, group, progress_option
+
 DEFAULTS = {"steps": 1200, "batch_size": 16, "lr": 1e-3, "seed": 0, "threads": 1, "latent_channels": None}
 BENCHMARK_CONFIGS = {"synth-faces": "ldm-synth-faces-cpu"}
 """The LDM config whose data the weights are validated on (its test subjects: the benchmark's)."""
@@ -23,30 +25,31 @@ def _line(what: str, s: dict) -> str:
             f"SSIM {s['ssim']:.4f} over {s['frames']} frames")
 
 
-@click.group("ldm-ae")
+@group("ldm-ae")
 def ldm_ae() -> None:
     """The LDM baseline's pretrained KL autoencoder: retrain it reproducibly, show what is shipped."""
 
 
 @ldm_ae.command()
-@click.option("--dataset", type=click.Choice(sorted(BENCHMARK_CONFIGS)), default="synth-faces", show_default=True)
-@click.option("--out", type=click.Path(file_okay=False), default="ldm_ae_runs", show_default=True,
+@click.option("--dataset", type=click.Choice(sorted(BENCHMARK_CONFIGS)), default="synth-faces")
+@click.option("--out", type=click.Path(file_okay=False), default="ldm_ae_runs",
               help="Folder for <name>.pt, <name>.json and <name>.log.jsonl (baselines/ldm/weights: the shipped files).")
-@click.option("--steps", type=int, default=DEFAULTS["steps"], show_default=True)
-@click.option("--batch-size", type=int, default=DEFAULTS["batch_size"], show_default=True)
-@click.option("--lr", type=float, default=DEFAULTS["lr"], show_default=True)
-@click.option("--seed", type=int, default=DEFAULTS["seed"], show_default=True, help="Initialisation / batch seed.")
+@click.option("--steps", type=int, default=DEFAULTS["steps"])
+@click.option("--batch-size", type=int, default=DEFAULTS["batch_size"])
+@click.option("--lr", type=float, default=DEFAULTS["lr"])
+@click.option("--seed", type=int, default=DEFAULTS["seed"], help="Initialisation / batch seed.")
 @click.option("--corpus-seed", type=int, default=None, help="Seed of the corpus rendering [default: 2000].")
 @click.option("--corpus-subjects", type=int, default=None, help="Training subjects of the corpus [default: 240].")
-@click.option("--threads", type=int, default=DEFAULTS["threads"], show_default=True,
+@click.option("--threads", type=int, default=DEFAULTS["threads"],
               help="torch threads; 1 gives bit-identical weights on one machine.")
 @click.option("--latent-channels", type=int, default=None,
               help="Latent channels c (latents c x H/4 x W/4) [default: the dataset's architecture's].")
-@click.option("--log-every", type=int, default=50, show_default=True, help="Steps per line of the loss log.")
+@click.option("--log-every", type=int, default=50, help="Steps per line of the loss log.")
 @click.option("--name", default=None, help="Weights name [default: <dataset>-klae-v1, plus non-default settings].")
 @click.option("--no-benchmark-check", is_flag=True,
               help="Skip the validation on the benchmark's test subjects (renders the benchmark data once).")
-@click.option("--progress/--no-progress", default=False)
+@progress_option
+@cli_errors()
 def train(dataset, out, steps, batch_size, lr, seed, corpus_seed, corpus_subjects, threads, latent_channels, log_every,
           name, no_benchmark_check, progress) -> None:
     """Render the corpus (once, cached), pretrain the autoencoder, validate it, write the weights and metadata."""
@@ -114,6 +117,7 @@ def train(dataset, out, steps, batch_size, lr, seed, corpus_seed, corpus_subject
 
 @ldm_ae.command()
 @click.argument("names", nargs=-1)
+@cli_errors()
 def info(names) -> None:
     """Describe shipped autoencoders (or the given names / metadata paths): checksum check, corpus, validation."""
     from baselines.ldm.pretrained import load_pretrained, resolve_metadata, shipped_autoencoders

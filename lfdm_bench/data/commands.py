@@ -9,7 +9,6 @@ The group is a thin layer over :func:`lfdm_bench.data.registry.get_dataset` and
 
 from __future__ import annotations
 
-import json
 import math
 import re
 import time
@@ -20,41 +19,26 @@ import click
 
 from lfdm_bench.data.records import SPLITS
 from lfdm_bench.data.registry import DATASETS, SYNTHETIC_DATASETS, DatasetInfo, get_dataset
-from lfdm_bench.utils.errors import SEED
+from lfdm_bench.options import SEED, cli_errors, group, parse_key_values, progress_option
 
 if TYPE_CHECKING:  # numpy / torch are imported inside the commands so `--help` stays fast
     import numpy as np
 
-_LIBRARY_ERRORS = (ValueError, TypeError, OSError)
 
-
-def _fail(e: Exception) -> click.ClickException:
-    from lfdm_bench.utils.errors import os_error_message
-
-    if isinstance(e, OSError) and not isinstance(e, FileNotFoundError):  # e.g. a cache folder that cannot be written
-        return click.ClickException(os_error_message(e))
-    return click.ClickException(str(e))
-
-
-def _parse_options(pairs: Sequence[str]) -> dict[str, Any]:
-    """``KEY=VALUE`` pairs -> dict; values parsed as JSON when possible (``3``, ``true``, ``[1, 2]``), else strings."""
-    out: dict[str, Any] = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key.strip():
-            raise click.BadParameter(f"expected KEY=VALUE, got {pair!r}", param_hint="--option")
-        try:
-            out[key.strip()] = json.loads(value)
-        except json.JSONDecodeError:
-            out[key.strip()] = value
-    return out
+def load_dataset(name: str, root: Path | None, options: dict[str, Any]) -> DatasetInfo:
+    """The dataset ``name`` with its loader ``options`` (``--option KEY=VALUE``); an option its loader does not take
+    is an error naming ``--option``."""
+    try:
+        return get_dataset(name, root=root, **options)
+    except TypeError as e:
+        raise click.ClickException(f"--option: {e}") from None
 
 
 def _safe_name(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(name).stem if name.endswith(".csv") else name).strip("_") or "dataset"
 
 
-@click.group("data")
+@group("data")
 def data() -> None:
     """Datasets: generate the synthetic ones, inspect any of them."""
 
@@ -69,7 +53,8 @@ def data() -> None:
 @click.option("--style", type=str, default=None, help="Rendering style (see the synthetic dataset's docs)")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None, metavar="DIR",
               help="Folder to generate into  [default: the cache, $LFDM_BENCH_CACHE/datasets]")
-@click.option("--progress/--no-progress", default=True, show_default=True, help="Show a progress bar")
+@progress_option
+@cli_errors()
 def make(name: str, size: int | None, frames: int | None, n_subjects: int | None, n_takes: int | None,
          seed: int | None, style: str | None, out: Path | None, progress: bool) -> None:
     """Generate the synthetic dataset NAME (or find it, if already generated with the same settings)."""
@@ -77,16 +62,13 @@ def make(name: str, size: int | None, frames: int | None, n_subjects: int | None
 
     given = {"size": size, "frames": frames, "n_subjects": n_subjects, "n_takes": n_takes, "seed": seed, "style": style}
     overrides = {k: v for k, v in given.items() if v is not None}
-    try:
-        from lfdm_bench.data.synth.make import ensure_synthetic, ensure_validation
+    from lfdm_bench.data.synth.make import ensure_synthetic, ensure_validation
 
-        t0 = time.perf_counter()
-        manifest = Path(ensure_synthetic(name, root=out, progress=progress, **overrides))
-        val = ensure_validation(name, root=out, progress=progress, **overrides)
-        elapsed = time.perf_counter() - t0
-        counts = summarize(read_manifest(manifest) + (read_manifest(val) if val else []))
-    except _LIBRARY_ERRORS as e:
-        raise _fail(e) from e
+    t0 = time.perf_counter()
+    manifest = Path(ensure_synthetic(name, root=out, progress=progress, **overrides))
+    val = ensure_validation(name, root=out, progress=progress, **overrides)
+    elapsed = time.perf_counter() - t0
+    counts = summarize(read_manifest(manifest) + (read_manifest(val) if val else []))
     per_split = ", ".join(f"{k} {v}" for k, v in sorted(counts["per_split"].items()))
     click.echo(f"{name}: {counts['videos']} videos ({per_split}) in {manifest.parent}")
     click.echo(f"manifest: {manifest}" + (f"\nvalidation subjects: {val}" if val else ""))
@@ -203,23 +185,23 @@ _INFO_HELP = (f"Describe dataset NAME ({', '.join(DATASETS)}, or a manifest .csv
               help="Real datasets: your copy's folder (required). Synthetic: where it is generated  [default: cache]")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None, metavar="DIR",
               help="Where to write the contact sheet and clip grid  [default: ./data_info/NAME]")
-@click.option("--split", type=click.Choice(["train", "test", "val", "both"]), default="both", show_default=True,
+@click.option("--split", type=click.Choice(["train", "test", "val", "both"]), default="both",
               help="Videos shown in the sheet and grid")
-@click.option("--sheet-by", type=click.Choice(["subject", "class"]), default="subject", show_default=True,
+@click.option("--sheet-by", type=click.Choice(["subject", "class"]), default="subject",
               help="One contact-sheet tile per subject or per class")
-@click.option("--thumb", type=click.IntRange(8, 512), default=64, show_default=True, help="Tile side in pixels")
-@click.option("--clips", type=click.IntRange(1, 64), default=8, show_default=True, help="Clips in the GIF grid")
-@click.option("--frames", type=click.IntRange(1, 256), default=16, show_default=True, help="Frames per GIF clip")
-@click.option("--fps", type=click.IntRange(1, 60), default=8, show_default=True, help="GIF frame rate")
+@click.option("--thumb", type=click.IntRange(8, 512), default=64, help="Tile side in pixels")
+@click.option("--clips", type=click.IntRange(1, 64), default=8, help="Clips in the GIF grid")
+@click.option("--frames", type=click.IntRange(1, 256), default=16, help="Frames per GIF clip")
+@click.option("--fps", type=click.IntRange(1, 60), default=8, help="GIF frame rate")
 @click.option("--no-crop", is_flag=True, help="MHAD / NATOPS: do not apply LFDM's crop box")
 @click.option("--option", "-o", "extra", multiple=True, metavar="KEY=VALUE",
               help="Loader option, repeatable (e.g. -o layout=raw -o segmentation=/data/segmentation.txt)")
+@cli_errors()
 def info(name: str, root: Path | None, out: Path | None, split: str, sheet_by: str, thumb: int, clips: int,
          frames: int, fps: int, no_crop: bool, extra: tuple[str, ...]) -> None:
-    from lfdm_bench.utils.errors import clean_errors
     from lfdm_bench.utils.io import atomic_write_json, ensure_writable
 
-    options = _parse_options(extra)
+    options = parse_key_values(extra)
     if no_crop:
         if name in ("mhad", "natops"):
             options["crop"] = False
@@ -227,10 +209,7 @@ def info(name: str, root: Path | None, out: Path | None, split: str, sheet_by: s
             click.echo(f"note: --no-crop ignored, {name} has no crop box")
     if name in SYNTHETIC_DATASETS:
         options.setdefault("progress", False)
-    try:
-        ds_info = get_dataset(name, root=root, **options)
-    except _LIBRARY_ERRORS as e:
-        raise _fail(e) from e
+    ds_info = load_dataset(name, root, options)
 
     click.echo(f"dataset: {ds_info.name}\nroot: {ds_info.root}\nvideos: {len(ds_info.records)}, "
                f"classes: {ds_info.n_classes}")
@@ -245,15 +224,14 @@ def info(name: str, root: Path | None, out: Path | None, split: str, sheet_by: s
     out = out if out is not None else Path.cwd() / "data_info" / _safe_name(name)
     stem = _safe_name(name)
     sheet_path, gif_path = out / f"{stem}_first_frames.png", out / f"{stem}_clips.gif"
-    with clean_errors():
-        ensure_writable(out)  # before reading any video
-        labels, skipped = _contact_sheet(ds_info, records, sheet_by, thumb, sheet_path)
-        n_written, skipped_clips = _clip_grid(ds_info, records, clips, frames, thumb, fps, gif_path)
-        skipped += skipped_clips
-        summary = {"name": ds_info.name, "root": str(ds_info.root), "class_names": ds_info.class_names,
-                   "class_texts": ds_info.class_texts, "notes": ds_info.notes, "summary": ds_info.summary(),
-                   "skipped": [{"path": p, "reason": why} for p, why in skipped]}
-        atomic_write_json(out / f"{stem}_info.json", summary)
+    ensure_writable(out)  # before reading any video
+    labels, skipped = _contact_sheet(ds_info, records, sheet_by, thumb, sheet_path)
+    n_written, skipped_clips = _clip_grid(ds_info, records, clips, frames, thumb, fps, gif_path)
+    skipped += skipped_clips
+    summary = {"name": ds_info.name, "root": str(ds_info.root), "class_names": ds_info.class_names,
+               "class_texts": ds_info.class_texts, "notes": ds_info.notes, "summary": ds_info.summary(),
+               "skipped": [{"path": p, "reason": why} for p, why in skipped]}
+    atomic_write_json(out / f"{stem}_info.json", summary)
     click.echo("")
     click.echo(f"contact sheet ({len(labels)} tiles, one per {sheet_by}, row-major: {', '.join(labels)}): {sheet_path}")
     click.echo(f"clip grid ({n_written} clips x {frames} frames): {gif_path}")

@@ -1,28 +1,19 @@
-"""What the command line shows when the input is bad: one line naming the file or option at fault, no traceback.
+"""One line for an operating-system error (:func:`os_error_message`): the path, the reason and what to change.
 
 The library raises errors whose messages say what is wrong and how to fix it (``ConfigError``, ``BadVideoError``,
-``FileNotFoundError`` of a missing run or checkpoint, a corrupt checkpoint, a folder that cannot be written, ...).
-:func:`clean_errors` turns them into click errors at the command's edge: usage errors (exit code 2) for the kinds the
-command names as such (a bad config or option value), other errors (exit code 1) for the rest. Programming errors of
-other types keep their traceback; ``LFDM_BENCH_TRACEBACK=1`` shows the traceback of the handled ones too.
+``FileNotFoundError`` of a missing run or checkpoint, a corrupt checkpoint, a folder that cannot be written, ...);
+the command line shows them as one ``Error: ...`` line through the one error wrapper of every command,
+:func:`lfdm_bench.options.cli_errors`, which words operating-system errors with :func:`os_error_message`.
 """
 
 from __future__ import annotations
 
-import contextlib
 import errno
-import os
 from pathlib import Path
-from typing import Iterator
-
-import click
 
 from lfdm_bench.utils.io import NotWritableError
 from lfdm_bench.utils.paths import ENV_CACHE, cache_root
 
-ENV_TRACEBACK = "LFDM_BENCH_TRACEBACK"
-# a --seed option's type: the seeds every config takes (lfdm_bench.config.FIELD_RULES), refused by click otherwise
-SEED = click.IntRange(0, 2**32 - 1)
 # errno values that mean "this place cannot be written"
 _WRITE_ERRNOS = {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.ENOTDIR, errno.EDQUOT}
 
@@ -48,26 +39,3 @@ def os_error_message(e: OSError) -> str:
         else:
             line += "; write the results elsewhere (--out) or make the folder writable"
     return line
-
-
-@contextlib.contextmanager
-def clean_errors(usage: tuple[type[BaseException], ...] = ()) -> Iterator[None]:
-    """Run the body of a command; the errors of bad input become one-line click errors (see the module docstring).
-
-    Args:
-        usage: exception types shown as usage errors (exit code 2), e.g. ``ConfigError``.
-    """
-    try:
-        yield
-    except click.ClickException:
-        raise
-    except (ValueError, OSError, FloatingPointError) as e:
-        if os.environ.get(ENV_TRACEBACK):
-            raise
-        if usage and isinstance(e, usage):
-            raise click.UsageError(str(e)) from None
-        if isinstance(e, OSError) and not isinstance(e, FileNotFoundError):
-            raise click.ClickException(os_error_message(e)) from None
-        if isinstance(e, FileNotFoundError) and e.strerror and e.filename:  # an OS-level one, not our message
-            raise click.ClickException(f"{e.filename}: {e.strerror}") from None
-        raise click.ClickException(str(e)) from None

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import click
 
-from lfdm_bench.utils.errors import SEED
+from lfdm_bench.options import SEED, cli_errors, group, progress_option
 
 DEFAULTS = {"steps": 600, "feature_dim": 16, "width": 32, "seed": 0, "threads": 1, "batch_size": 32, "lr": 2e-3}
 
@@ -28,7 +28,7 @@ def detector_name(dataset: str, version: int = 1, **settings) -> str:
     return "-".join([f"{dataset}-vcnn-v{version}", *parts])
 
 
-@click.group()
+@group()
 def detector() -> None:
     """The embedded-domain FVD detector (VCNN): train it reproducibly, show what is shipped."""
 
@@ -47,7 +47,8 @@ def detector() -> None:
 @click.option("--threads", type=int, default=DEFAULTS["threads"],
               help="torch threads; 1 gives bit-identical weights on one machine.")
 @click.option("--name", default=None, help="Detector name (default: <dataset>-vcnn-v1 plus non-default settings).")
-@click.option("--progress/--no-progress", default=False)
+@progress_option
+@cli_errors()
 def train(dataset, out, steps, feature_dim, width, batch_size, lr, seed, corpus_seed, threads, name, progress) -> None:
     """Render the detector corpus (once, cached), train VCNN, print and store its validation."""
     from dataclasses import replace
@@ -103,6 +104,7 @@ def train(dataset, out, steps, feature_dim, width, batch_size, lr, seed, corpus_
 
 @detector.command()
 @click.argument("names", nargs=-1)
+@cli_errors()
 def info(names) -> None:
     """Describe shipped detectors (or the given names / metadata paths): checksum check, validation, corpus."""
     from metrics.vcnn.corpus import CorpusSpec, benchmark_nearest
