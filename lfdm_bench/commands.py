@@ -1,8 +1,8 @@
 """``lfdm-bench train`` and ``lfdm-bench sample``: the commands that drive either generator (LFDM or the LDM
-baseline) through the generator registry :mod:`bench.generators` (so this module's layer is right above it; it lives in
-``lfdm_bench`` so that ``train --help`` imports neither ``bench`` nor torch), and the one sampler option type of the command line
-(:class:`SamplerName`, used by ``sample`` and ``ablate``). Heavy imports happen inside the commands, so their
-``--help`` imports no torch.
+baseline), ``sample`` through the generator registry :mod:`bench.generators` (this module's layer is right above it;
+it lives in ``lfdm_bench``, not ``bench``, so that ``train --help`` imports no bench module), and the one sampler
+option type of the command line (:class:`SamplerName`, used by ``sample`` and ``ablate``). Heavy imports happen
+inside the commands, so their ``--help`` imports no torch.
 """
 
 from __future__ import annotations
@@ -11,11 +11,10 @@ from typing import Any
 
 import click
 
+from lfdm_bench.kinds import MODELS, STAGE_CHOICES, train_stages
 from lfdm_bench.options import cli_errors, command, config_errors, progress_option, set_option
 
-__all__ = ["STAGES", "SamplerName", "train", "sample"]
-
-STAGES = {"lfdm": ("lfae", "dm", "all"), "ldm": ("ae", "dm", "all")}
+__all__ = ["SamplerName", "train", "sample"]
 
 
 class SamplerName(click.ParamType):

@@ -3,7 +3,7 @@
 Every command is defined in a ``commands.py`` of its package with :func:`command` / :func:`group` (one
 ``context_settings``: ``-h`` / ``--help``, defaults shown, 120-column help) and :func:`cli_errors` (one way of
 turning the project's bad-input errors into ``Error: ...`` naming the file or option, no traceback). The options several commands take are declared here once, with one
-default each: ``--progress/--no-progress`` (on when stderr is a terminal), ``--device``, ``--ddof`` (the protocol
+default each: ``--progress/--no-progress`` (on), ``--device``, ``--ddof`` (the protocol
 preset's), ``--batch-size``, ``--seed`` values (:data:`SEED`), ``--set KEY=VALUE`` and ``--option KEY=VALUE``
 (both parsed as YAML by :func:`lfdm_bench.config.parse_override`, through :func:`parse_key_values`), and
 comma-separated lists (:class:`CommaList`). Option types that need a higher layer live beside their commands
@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import functools
 import os
-import sys
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -84,19 +83,11 @@ def cli_errors(usage: Callable[[], tuple[type[BaseException], ...]] | None = Non
     return deco
 
 
-def _progress_default(ctx: click.Context, param: click.Parameter, value: bool | None) -> bool:
-    if value is not None:
-        return value
-    try:
-        return bool(sys.stderr.isatty())
-    except (ValueError, OSError):  # a closed stream
-        return False
-
-
 def progress_option(f: Callable) -> Callable:
-    """``--progress/--no-progress``: progress bars, on by default when stderr is a terminal."""
-    return click.option("--progress/--no-progress", default=None, callback=_progress_default,
-                        help="Progress bars [default: on when stderr is a terminal].")(f)
+    """``--progress/--no-progress``: progress bars, on by default (off a terminal they are plain lines now and then,
+    :func:`lfdm_bench.utils.progress.progress_bar`, so a log gets no carriage returns)."""
+    return click.option("--progress/--no-progress", default=True,
+                        help="Progress bars (off a terminal: a plain line every 30 s).")(f)
 
 
 def device_option(help: str = "Torch device of the detector [default: cuda if available].") -> Callable:

@@ -59,31 +59,14 @@ def test_one_progress_default_and_ddof_default():
     for path, cmd in all_commands():
         for p in cmd.params:
             if p.name == "progress":
-                progress.add((p.default, p.callback, p.help))
+                progress.add((p.default, p.help))
             if p.name == "ddof":
                 ddof.add((p.default, p.help))
-    assert len(progress) == 1 and next(iter(progress))[0] is None  # resolved to "stderr is a terminal"
+    assert len(progress) == 1 and next(iter(progress))[0] is True, progress
     # eval, ablate and every experiment: the protocol preset's ddof, as the benchmark's config (eval.ddof: null)
     from bench.config import BenchEvalConfig
 
     assert ddof == {(BenchEvalConfig().ddof, next(iter(ddof))[1])} and BenchEvalConfig().ddof is None
-
-
-def test_progress_default_follows_the_terminal(monkeypatch):
-    from lfdm_bench.options import progress_option
-
-    seen = []
-
-    @command()
-    @progress_option
-    def show(progress):
-        seen.append(progress)
-
-    runner = CliRunner()
-    runner.invoke(show, [], catch_exceptions=False)  # CliRunner's stderr is no terminal
-    runner.invoke(show, ["--progress"], catch_exceptions=False)
-    runner.invoke(show, ["--no-progress"], catch_exceptions=False)
-    assert seen == [False, True, False]
 
 
 def test_the_error_wrapper_turns_bad_input_into_one_line_with_its_exit_code(tmp_path, monkeypatch):
