@@ -102,7 +102,7 @@ def report(dirs: tuple[Path, ...], out: Path | None, allow_mixed: bool, fmt: str
            html: Path | None) -> None:
     """Side-by-side tables of results.json / ablation.json from one or more folders, such as a GPU cluster's and a
     laptop's; refuses to mix protocols unless --allow-mixed."""
-    from bench.report import gather, render_csv, render_latex, render_markdown, write_report
+    from bench.report import gather, report_csv, report_latex, report_markdown, write_report
 
     rep = gather(list(dirs), list(labels) or None, allow_mixed=allow_mixed)  # MixedProtocolError: an Error: line
     formats = FORMATS if fmt == "all" else () if fmt == "html" else (fmt,)
@@ -118,9 +118,9 @@ def report(dirs: tuple[Path, ...], out: Path | None, allow_mixed: bool, fmt: str
             write_html_report(rep.sources, page, footnotes=rep.footnotes, header_markers=rep.header_markers)
             click.echo(f"written: {page}", err=True)
     if out is None:
-        click.echo({"md": render_markdown, "tex": render_latex, "csv": render_csv}[(formats or ("md",))[0]](rep))
+        click.echo({"md": report_markdown, "tex": report_latex, "csv": report_csv}[(formats or ("md",))[0]](rep))
         return
     paths = write_report(rep, out, formats)
-    click.echo(render_markdown(rep) if "md" in formats else "")
+    click.echo(report_markdown(rep) if "md" in formats else "")
     if paths:
         click.echo("written: " + ", ".join(str(p) for p in paths.values()))

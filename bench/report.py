@@ -26,12 +26,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
-from metrics.format import format_value, metric_label, shown_value, tex_escape, to_markdown
+from metrics.format import format_value, latex_table, metric_label, shown_value, tex_escape, to_markdown
 from metrics.presets import DEFAULT_PRESET, get_preset
 from lfdm_bench.utils.io import atomic_write_text, read_json
 
 __all__ = ["PROTOCOL_KEYS", "MixedProtocolError", "Source", "Table", "Report", "load_source", "gather",
-           "render_markdown", "render_latex", "render_csv", "write_report"]
+           "report_markdown", "report_latex", "report_csv", "write_report"]
 
 # protocol key -> where it is read from (protocol dict, or the detector dict)
 PROTOCOL_KEYS = ("detector", "detector_sha256", "n_frames", "resolution", "ddof", "resize_method", "bn_eps",
@@ -299,7 +299,7 @@ def _group_name(report: Report, label: str) -> tuple[str, str]:
     return label, ",".join(report.header_markers.get(label, []))
 
 
-def render_markdown(report: Report) -> str:
+def report_markdown(report: Report) -> str:
     """Pipe tables, one column per (source, metric): ``source: metric``; markers as ``^a``."""
     out = ["# lfdm-bench report", "", "Sources: " + "; ".join(f"{s.label} = {s.path}" for s in report.sources), ""]
     for t in report.tables:
@@ -322,44 +322,31 @@ def render_markdown(report: Report) -> str:
     return "\n".join(out).rstrip() + "\n"
 
 
-def render_latex(report: Report) -> str:
-    r"""booktabs tables (``\toprule``, ``\midrule``, ``\bottomrule``), one ``\multicolumn`` group per source;
-    averaged values as ``mean $\pm$ std``; markers as superscripts, footnotes below each table."""
+def report_latex(report: Report) -> str:
+    r"""booktabs tables (:func:`metrics.format.latex_table`), one ``\multicolumn`` group per source; averaged
+    values as ``mean $\pm$ std``; markers as superscripts, footnotes below each table."""
     out = []
     for t in report.tables:
-        nk, nm = len(t.key_columns), len(t.metrics)
-        spec = "l" * nk + "".join("|" + "r" * nm if i else "r" * nm for i in range(len(report.sources)))
-        spec = spec.replace("|", "")
-        lines = [f"% {t.title}", r"\begin{tabular}{" + spec + "}", r"\toprule"]
-        groups, rules = [""] * nk, []
-        for i, s in enumerate(report.sources):
+        groups = []
+        for s in report.sources:
             name, mk = _group_name(report, s.label)
-            head = tex_escape(name) + (f"$^{{{mk}}}$" if mk else "")
-            groups.append(rf"\multicolumn{{{nm}}}{{c}}{{{head}}}")
-            start = nk + i * nm + 1
-            rules.append(rf"\cmidrule(lr){{{start}-{start + nm - 1}}}")
-        lines.append(" & ".join(g for g in groups[:nk]) + (" & " if nk else "") + " & ".join(groups[nk:]) + r" \\")
-        lines.append(" ".join(rules))
-        lines.append(" & ".join([tex_escape(c) for c in t.key_columns] + [tex_escape(m) for _ in report.sources
-                                                                      for m in t.metrics]) + r" \\")
-        lines.append(r"\midrule")
+            groups.append((tex_escape(name) + (f"$^{{{mk}}}$" if mk else ""), len(t.metrics)))
+        headers = [tex_escape(c) for c in t.key_columns] + [tex_escape(m) for _ in report.sources for m in t.metrics]
+        rows = []
         for key, cells in t.rows:
             row = [tex_escape(k) for k in key]
             for s in report.sources:
                 for m in t.metrics:
                     text, mk = _cell_text(cells.get((s.label, m)), r" $\pm$ ")
                     row.append(text + (f"$^{{{mk}}}$" if mk else ""))
-            lines.append(" & ".join(row) + r" \\")
-        lines += [r"\bottomrule", r"\end{tabular}"]
-        if report.footnotes:
-            lines += [r"\\[2pt]", r"{\footnotesize"]
-            lines += [rf"$^{{{m}}}$ {tex_escape(text)}\\" for m, text in report.footnotes]
-            lines.append("}")
-        out.append("\n".join(lines))
+            rows.append(row)
+        notes = [rf"$^{{{m}}}$ {tex_escape(text)}" for m, text in report.footnotes]
+        out.append(f"% {t.title}\n" + latex_table(headers, rows, groups=groups, n_left=len(t.key_columns),
+                                                   escape=False, notes=notes))
     return "\n\n".join(out) + "\n"
 
 
-def render_csv(report: Report) -> str:
+def report_csv(report: Report) -> str:
     """Long format: table, row keys, source, metric, value, std, markers (raw numbers, no rounding)."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
@@ -379,8 +366,8 @@ def render_csv(report: Report) -> str:
     return buf.getvalue()
 
 
-RENDERERS = {"md": ("report.md", render_markdown), "tex": ("report.tex", render_latex),
-             "csv": ("report.csv", render_csv)}
+RENDERERS = {"md": ("report.md", report_markdown), "tex": ("report.tex", report_latex),
+             "csv": ("report.csv", report_csv)}
 
 
 def write_report(report: Report, out: str | Path, formats: Sequence[str] = FORMATS) -> dict[str, Path]:

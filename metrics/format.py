@@ -125,13 +125,32 @@ def tex_escape(x: Any) -> str:
     return "".join(_TEX_ESCAPE.get(ch, ch) for ch in str(x))
 
 
-def latex_table(headers: Sequence[str], rows: Sequence[Sequence[Any]], caption: str) -> str:
-    """A booktabs table (first column left, the rest right-aligned); every cell and the caption escaped by
-    :func:`tex_escape`."""
-    body = "\n".join(" & ".join(tex_escape(c) for c in r) + r" \\" for r in rows)
-    return ("\\begin{table}[t]\n\\centering\n\\small\n\\begin{tabular}{l" + "r" * (len(headers) - 1) + "}\n"
-            "\\toprule\n" + " & ".join(tex_escape(h) for h in headers) + r" \\" + "\n\\midrule\n" + body
-            + "\n\\bottomrule\n\\end{tabular}\n" + f"\\caption{{{tex_escape(caption)}}}\n\\end{{table}}")
+def latex_table(headers: Sequence[str], rows: Sequence[Sequence[Any]], caption: str | None = None, *,
+                groups: Sequence[tuple[str, int]] = (), n_left: int = 1, escape: bool = True,
+                notes: Sequence[str] = ()) -> str:
+    r"""A booktabs table, the one LaTeX table writer of the project (benchmark tables, ablations, the side-by-side
+    report): ``n_left`` left-aligned key columns, the rest right-aligned; ``groups`` (text, span) put a
+    ``\multicolumn`` header with ``\cmidrule`` over the columns after the key columns; ``notes`` go below the
+    tabular in small print. Cells, headers and group names are escaped by :func:`tex_escape` unless ``escape`` is
+    False (the caller passes LaTeX). With a ``caption`` the tabular sits in a ``table`` float."""
+    esc = tex_escape if escape else str
+    lines = [r"\begin{tabular}{" + "l" * n_left + "r" * (len(headers) - n_left) + "}", r"\toprule"]
+    if groups:
+        cells, rules, start = [""] * n_left, [], n_left + 1
+        for text, span in groups:
+            cells.append(rf"\multicolumn{{{span}}}{{c}}{{{esc(text)}}}")
+            rules.append(rf"\cmidrule(lr){{{start}-{start + span - 1}}}")
+            start += span
+        lines += [" & ".join(cells) + r" \\", " ".join(rules)]
+    lines += [" & ".join(esc(h) for h in headers) + r" \\", r"\midrule"]
+    lines += [" & ".join(esc(c) for c in r) + r" \\" for r in rows]
+    lines += [r"\bottomrule", r"\end{tabular}"]
+    if notes:
+        lines += [r"\\[2pt]", r"{\footnotesize", *(n + r"\\" for n in notes), "}"]
+    body = "\n".join(lines)
+    if caption is None:
+        return body
+    return "\\begin{table}[t]\n\\centering\n\\small\n" + body + f"\n\\caption{{{tex_escape(caption)}}}\n\\end{{table}}"
 
 
 def _short_hash(sha: Any) -> str:

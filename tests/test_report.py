@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from bench.commands import report
-from bench.report import MixedProtocolError, gather, render_csv, render_latex, render_markdown
+from bench.report import MixedProtocolError, gather, report_csv, report_latex, report_markdown
 
 PROTOCOL = {"dataset": "synth-faces", "split": "both", "n_frames": 16, "resolution": 64, "detector": "i3d.pt",
             "bn_eps": 1e-3, "resize_method": "bilinear", "ddof": 1, "real_sampling": "uniform",
@@ -51,16 +51,16 @@ def test_same_protocol_renders_side_by_side(two_dirs):
     _, a, b = two_dirs
     rep = gather([a, b])
     assert [s.label for s in rep.sources] == ["GPU cluster", "laptop"] and not rep.footnotes
-    md = render_markdown(rep)
+    md = report_markdown(rep)
     assert "GPU cluster: FVD" in md and "laptop: FVD" in md
     line = next(l for l in md.splitlines() if l.startswith("| lfdm") and "| test" in l)
     assert "101.50" in line and "111.50" in line and "203.00 ± 3.25" in line  # cFVD mean ± std
     assert "gap (test - train)" in md and "## Autoencoder reconstruction" in md
-    tex = render_latex(rep)
+    tex = report_latex(rep)
     for s in (r"\toprule", r"\midrule", r"\bottomrule", r"\multicolumn{", r"203.00 $\pm$ 3.25", "GPU cluster"):
         assert s in tex
     assert tex.count(r"\begin{tabular}") == tex.count(r"\end{tabular}") == 2
-    rows = list(csv.DictReader(io.StringIO(render_csv(rep))))
+    rows = list(csv.DictReader(io.StringIO(report_csv(rep))))
     fvd = {(r["source"], r["row"]): float(r["value"]) for r in rows if r["metric"] == "FVD" and r["table"] == "Main results"}
     assert fvd[("GPU cluster", "lfdm / test")] == 101.5 and fvd[("laptop", "ldm / test")] == 222.0
     assert fvd[("laptop", "lfdm / gap (test - train)")] == 10.0
@@ -110,7 +110,7 @@ def test_ablation_json_and_count_markers(tmp_path):
     with pytest.raises(MixedProtocolError, match="n_generated"):
         gather([a, b], labels=["A", "B"])
     rep = gather([a, b], labels=["A", "B"], allow_mixed=True)
-    md = render_markdown(rep)
+    md = report_markdown(rep)
     assert "## Sampler ablation" in md and "50.00 ^a" in md and "^a n_generated differs" in md
     assert "A: NFE" in md
 
