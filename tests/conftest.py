@@ -41,7 +41,7 @@ def tiny_eval_set(tmp_path, monkeypatch) -> dict:
     import metrics.evaluate
     from lfdm_bench.data.registry import get_dataset
     from metrics.sanity import write_real_samples
-    from test_protocol import make_tiny_dataset, tiny_detector
+    from helpers import make_tiny_dataset, tiny_detector
 
     monkeypatch.setenv("LFDM_BENCH_CACHE", str(tmp_path / "cache"))
     manifest = make_tiny_dataset(tmp_path / "data")

@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from cli import main
-from test_cli_errors import one_error_line
+from helpers import one_error_line
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -197,7 +197,7 @@ def test_detector_that_is_not_weights_is_one_line(tmp_path, monkeypatch) -> None
     from lfdm_bench.data.registry import get_dataset
     from metrics.commands import eval_cmd
     from metrics.sanity import write_real_samples
-    from test_protocol import make_tiny_dataset
+    from helpers import make_tiny_dataset
 
     monkeypatch.setenv("LFDM_BENCH_CACHE", str(tmp_path / "cache"))
     manifest = make_tiny_dataset(tmp_path / "data")
@@ -213,7 +213,7 @@ def test_detector_that_is_not_weights_is_one_line(tmp_path, monkeypatch) -> None
 
 def test_manifest_with_byte_order_mark_is_read(tmp_path) -> None:
     from lfdm_bench.data.records import read_manifest
-    from test_protocol import make_tiny_dataset
+    from helpers import make_tiny_dataset
 
     manifest = make_tiny_dataset(tmp_path / "data", takes=1, frames=4)
     plain = read_manifest(manifest)
@@ -263,7 +263,7 @@ def test_disk_full_while_writing_a_manifest_names_it(tmp_path, monkeypatch) -> N
 
     from lfdm_bench.data.records import read_manifest, write_manifest
     from lfdm_bench.utils.errors import os_error_message
-    from test_protocol import make_tiny_dataset
+    from helpers import make_tiny_dataset
 
     manifest = make_tiny_dataset(tmp_path / "data", takes=1, frames=4)
     before = manifest.read_bytes()

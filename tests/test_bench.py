@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from cli import main
-from standin_detector import use_standin_detector
+from helpers import use_standin_detector
 
 
 @pytest.fixture(scope="module")
@@ -132,7 +132,7 @@ def test_report_on_a_benchmark_folder_includes_its_ablation(bench_out):
 def test_bench_writes_a_report_page_of_every_number(bench_out):
     """report.html parses, refers only to files inside the output folder (sample GIFs, plots, data files), and
     shows every method's every metric of results.json in its row."""
-    from test_html_report import Page, check_numbers_shown, check_refs_inside
+    from helpers import Page, check_numbers_shown, check_refs_inside
 
     root, _, _ = bench_out
     out = (root / "out").resolve()

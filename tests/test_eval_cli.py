@@ -12,7 +12,7 @@ import metrics.evaluate
 import metrics.sanity
 from metrics.commands import eval_cmd
 from metrics.sanity import write_real_samples
-from test_protocol import make_tiny_dataset, tiny_detector
+from helpers import make_tiny_dataset, tiny_detector
 
 PROTOCOL_FIELDS = ("dataset", "split", "n_frames", "resolution", "real_sampling", "max_real", "max_generated",
                    "detector", "bn_eps", "resize_method", "ddof", "seed", "batch_size")

@@ -10,7 +10,7 @@ import torch
 from click.testing import CliRunner
 
 from bench.experiments import experiment
-from standin_detector import use_standin_detector
+from helpers import use_standin_detector
 
 OVERRIDES = ["lfae.train.steps=2", "dm.train.steps=2", "data.n_frames=10"]
 DECODER_PREFIXES = ("generator.bottleneck.", "generator.up_blocks.", "generator.final.")

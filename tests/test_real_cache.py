@@ -12,7 +12,7 @@ from lfdm_bench.data.registry import get_dataset
 from metrics.evaluate import evaluate
 from metrics.protocol import EvalProtocol
 from metrics.real_cache import ClipSpec, FeatureCache, cached_features, compute_features
-from test_protocol import make_tiny_dataset, tiny_detector
+from helpers import make_tiny_dataset, tiny_detector
 
 
 @pytest.fixture()

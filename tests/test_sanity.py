@@ -26,7 +26,7 @@ from metrics.sanity import DEFAULT_STRENGTHS, SET_STRENGTHS, run_sanity, split_h
 from metrics.set_distortions import SET_ROWS
 from metrics.format import format_value
 from metrics.tables import render_sanity, write_sanity
-from test_protocol import make_tiny_dataset, tiny_features
+from helpers import make_tiny_dataset, tiny_features
 
 
 def sanity_features(videos: torch.Tensor) -> torch.Tensor:

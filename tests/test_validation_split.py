@@ -5,7 +5,7 @@ generator's test videos are then sampled with the setting its own ablation chose
 import json
 import os
 
-from standin_detector import use_standin_detector
+from helpers import use_standin_detector
 
 from bench.config import BenchConfig
 from bench.pipeline import Benchmark
