@@ -16,7 +16,7 @@ OVERRIDES = ["lfae.train.steps=2", "dm.train.steps=2", "data.n_frames=10"]
 DECODER_PREFIXES = ("generator.bottleneck.", "generator.up_blocks.", "generator.final.")
 
 
-pytestmark = pytest.mark.usefixtures("one_thread")
+pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("one_thread")]
 
 
 @pytest.fixture(scope="module")

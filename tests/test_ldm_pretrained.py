@@ -129,6 +129,7 @@ def retrained(tmp_path_factory):
     return outs
 
 
+@pytest.mark.e2e
 def test_retrain_command_loss_falls_and_is_reproducible(retrained):
     (out, output), (out2, _) = retrained
     meta = json.loads((out / "tiny-klae.json").read_text())
@@ -145,6 +146,7 @@ def test_retrain_command_loss_falls_and_is_reproducible(retrained):
     assert model.cfg == KLAutoencoderConfig.tiny()
 
 
+@pytest.mark.e2e
 def test_ldm_run_installs_pretrained_weights(retrained, tmp_path, monkeypatch):
     """Stage 1 with ae.pretrained: not trained, the verified weights' name and sha256 are in the run's checkpoint
     and its reconstruction table; a config whose ae.model differs is refused."""

@@ -121,7 +121,7 @@ def check_outputs(tmp_path: Path) -> None:
     assert (run / "experiments" / "new_domain_sketch" / "new_domain.json").is_file()
 
 
-pytestmark = pytest.mark.usefixtures("one_thread")
+pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("one_thread")]
 
 
 def test_quick_tour_runs_as_written(tmp_path, monkeypatch):
