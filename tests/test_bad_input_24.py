@@ -36,6 +36,7 @@ def sampled_run(tmp_path_factory) -> tuple[Path, dict]:
     return run, env
 
 
+@pytest.mark.e2e
 def test_eval_run_needs_no_other_flag(sampled_run) -> None:
     run, env = sampled_run
     r = cli("eval", "--run", str(run), env=env)
@@ -48,6 +49,7 @@ def test_eval_run_needs_no_other_flag(sampled_run) -> None:
     assert saved["values"]["fvd"]["test"] > 0
 
 
+@pytest.mark.e2e
 def test_eval_samples_needs_no_other_flag(sampled_run, tiny_eval_set) -> None:
     run, env = sampled_run
     folder = run / "samples" / "test_ddim4_eta1_g1"
@@ -64,6 +66,7 @@ def test_eval_samples_needs_no_other_flag(sampled_run, tiny_eval_set) -> None:
     (["--option", "n_subjects=6"], "n_subjects=4", 1),
     (["--dataset", "synth-actions"], "'synth-faces'", 1),
 ])
+@pytest.mark.e2e
 def test_eval_run_refuses_flags_that_contradict_the_run(sampled_run, flags, recorded, code) -> None:
     run, env = sampled_run
     line = one_error_line(cli("eval", "--run", str(run), *flags, env=env), code)

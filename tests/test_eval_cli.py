@@ -73,6 +73,7 @@ def test_unknown_metric_lists_valid_names(env) -> None:
     assert "unknown metric 'fid'; valid names: fvd, cfvd, sfvd, kvd, psnr, ssim, acc, motion, all" in res.output
 
 
+@pytest.mark.e2e
 def test_sanity_mode(env) -> None:
     out = env["tmp"] / "sanity"
     res = invoke("--sanity", "--dataset", env["manifest"], "--frames", "10", "--out", str(out))

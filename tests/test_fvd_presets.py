@@ -273,7 +273,9 @@ def _clip_indices(rec: VideoRecord, rule: str, t: int, length_of) -> list[int]:
     return list(range(start, stop))
 
 
-@pytest.mark.parametrize("name", PRESET_NAMES)
+# the house preset in the fast loop; every other preset with the end-to-end tests
+@pytest.mark.parametrize("name", [pytest.param(n, marks=() if n == "lfdm-bench" else pytest.mark.e2e)
+                                  for n in PRESET_NAMES])
 def test_preset_fvd_equals_reference_rules(name: str, sets: dict, mini_detector: list) -> None:
     ref = REFERENCE[name]
     preset = get_preset(name)
@@ -319,6 +321,7 @@ def test_preset_fvd_equals_reference_rules(name: str, sets: dict, mini_detector:
     assert result.protocol["real_split"] == preset.real_split
 
 
+@pytest.mark.e2e
 def test_presets_differ_on_the_same_sets(sets: dict, mini_detector: list) -> None:
     """The settings matter: eps, divisor and clip rules give different values on the same videos (so the agreement
     above is not an accident of insensitive data)."""

@@ -209,6 +209,7 @@ def test_weight_labels_come_from_the_digest_not_the_name(tmp_path: Path, monkeyp
     assert label_weights(digest, "x.pt", "untrained").status == "random"
 
 
+@pytest.mark.e2e
 def test_cli_random_weights_named_like_the_published_file_are_not_comparable(tmp_path: Path,
                                                                                monkeypatch) -> None:
     monkeypatch.setenv("LFDM_BENCH_CACHE", str(tmp_path / "cache"))

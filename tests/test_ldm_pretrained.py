@@ -77,6 +77,7 @@ def test_corpus_shares_no_subject_with_the_benchmark():
     assert meta["corpus"]["fingerprints"] == corpus and meta["corpus"]["benchmark_check"]["shared"] == 0
 
 
+@pytest.mark.e2e
 def test_shipped_weights_reconstruct_benchmark_test_subjects(tmp_path):
     """Take 0 of every class of the first two benchmark test subjects, rendered and read as the benchmark does (a
     dataset with the benchmark's seed renders the same subjects and takes whatever its subject / take counts)."""
