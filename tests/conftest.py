@@ -4,12 +4,26 @@
 synchronisation, which stalls badly on a shared 2-core CPU); modules opt in with
 ``pytestmark = pytest.mark.usefixtures("one_thread")`` (per test) or ``"one_thread_per_module"`` (once per module,
 also covering module-scoped fixtures that come after it).
+
+Markers: ``e2e`` marks the end-to-end tests (tiny trainings, bench pipeline runs, CLI runs that train or sample,
+subprocess jobs); ``pytest -m "not e2e" -q`` is the fast loop. A ``slow`` test counts as ``e2e`` too, so that the
+fast loop's ``-m`` (which replaces the default ``-m 'not slow'``) leaves it out as well.
+
+Shared builders (tiny datasets, detectors, models, writers) are in ``tests/helpers.py``.
 """
 
 import contextlib
 
 import pytest
 import torch
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    """Every ``slow`` test is also ``e2e`` (runs before ``-m`` selects)."""
+    for item in items:
+        if item.get_closest_marker("slow") and not item.get_closest_marker("e2e"):
+            item.add_marker(pytest.mark.e2e)
 
 
 @contextlib.contextmanager
@@ -41,7 +55,7 @@ def tiny_eval_set(tmp_path, monkeypatch) -> dict:
     import metrics.evaluate
     from lfdm_bench.data.registry import get_dataset
     from metrics.sanity import write_real_samples
-    from test_protocol import make_tiny_dataset, tiny_detector
+    from helpers import make_tiny_dataset, tiny_detector
 
     monkeypatch.setenv("LFDM_BENCH_CACHE", str(tmp_path / "cache"))
     manifest = make_tiny_dataset(tmp_path / "data")

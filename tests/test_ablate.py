@@ -14,6 +14,8 @@ from bench.ablate import GridPoint, build_grid, nfe_per_video, run_ablation
 from cli import main
 from metrics.video_features import FunctionDetector
 
+pytestmark = pytest.mark.e2e  # trains or runs the pipeline: deselect with -m 'not e2e'
+
 
 def _features(videos):
     v = videos.float()

@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from cli import main
-from test_cli_errors import one_error_line
+from helpers import one_error_line
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -36,6 +36,7 @@ def sampled_run(tmp_path_factory) -> tuple[Path, dict]:
     return run, env
 
 
+@pytest.mark.e2e
 def test_eval_run_needs_no_other_flag(sampled_run) -> None:
     run, env = sampled_run
     r = cli("eval", "--run", str(run), env=env)
@@ -48,6 +49,7 @@ def test_eval_run_needs_no_other_flag(sampled_run) -> None:
     assert saved["values"]["fvd"]["test"] > 0
 
 
+@pytest.mark.e2e
 def test_eval_samples_needs_no_other_flag(sampled_run, tiny_eval_set) -> None:
     run, env = sampled_run
     folder = run / "samples" / "test_ddim4_eta1_g1"
@@ -64,6 +66,7 @@ def test_eval_samples_needs_no_other_flag(sampled_run, tiny_eval_set) -> None:
     (["--option", "n_subjects=6"], "n_subjects=4", 1),
     (["--dataset", "synth-actions"], "'synth-faces'", 1),
 ])
+@pytest.mark.e2e
 def test_eval_run_refuses_flags_that_contradict_the_run(sampled_run, flags, recorded, code) -> None:
     run, env = sampled_run
     line = one_error_line(cli("eval", "--run", str(run), *flags, env=env), code)
@@ -197,7 +200,7 @@ def test_detector_that_is_not_weights_is_one_line(tmp_path, monkeypatch) -> None
     from lfdm_bench.data.registry import get_dataset
     from metrics.commands import eval_cmd
     from metrics.sanity import write_real_samples
-    from test_protocol import make_tiny_dataset
+    from helpers import make_tiny_dataset
 
     monkeypatch.setenv("LFDM_BENCH_CACHE", str(tmp_path / "cache"))
     manifest = make_tiny_dataset(tmp_path / "data")
@@ -213,7 +216,7 @@ def test_detector_that_is_not_weights_is_one_line(tmp_path, monkeypatch) -> None
 
 def test_manifest_with_byte_order_mark_is_read(tmp_path) -> None:
     from lfdm_bench.data.records import read_manifest
-    from test_protocol import make_tiny_dataset
+    from helpers import make_tiny_dataset
 
     manifest = make_tiny_dataset(tmp_path / "data", takes=1, frames=4)
     plain = read_manifest(manifest)
@@ -263,7 +266,7 @@ def test_disk_full_while_writing_a_manifest_names_it(tmp_path, monkeypatch) -> N
 
     from lfdm_bench.data.records import read_manifest, write_manifest
     from lfdm_bench.utils.errors import os_error_message
-    from test_protocol import make_tiny_dataset
+    from helpers import make_tiny_dataset
 
     manifest = make_tiny_dataset(tmp_path / "data", takes=1, frames=4)
     before = manifest.read_bytes()

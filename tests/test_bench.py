@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from cli import main
-from standin_detector import use_standin_detector
+from helpers import use_standin_detector
 
 
 @pytest.fixture(scope="module")
@@ -28,6 +28,7 @@ def bench_out(tmp_path_factory):
     mp.undo()
 
 
+@pytest.mark.e2e
 def test_bench_writes_tables_for_every_method(bench_out):
     root, _, r = bench_out
     assert r.exit_code == 0, r.output
@@ -108,6 +109,7 @@ def test_bench_writes_tables_for_every_method(bench_out):
     assert "Sampler ablation (LDM, validation subjects)" in md and "LDM sampler (test / train videos)" in md
 
 
+@pytest.mark.e2e
 def test_bench_resumes(bench_out):
     root, env, _ = bench_out
     mp = pytest.MonkeyPatch()
@@ -122,6 +124,7 @@ def test_bench_resumes(bench_out):
     assert r.output.count("done earlier, skipped") >= 10
 
 
+@pytest.mark.e2e
 def test_report_on_a_benchmark_folder_includes_its_ablation(bench_out):
     root, _, _ = bench_out
     r = CliRunner().invoke(main, ["report", str(root / "out")], catch_exceptions=False)
@@ -129,10 +132,11 @@ def test_report_on_a_benchmark_folder_includes_its_ablation(bench_out):
     assert "Main results" in r.output and "Sampler ablation" in r.output and "PSNR (pooled)" in r.output
 
 
+@pytest.mark.e2e
 def test_bench_writes_a_report_page_of_every_number(bench_out):
     """report.html parses, refers only to files inside the output folder (sample GIFs, plots, data files), and
     shows every method's every metric of results.json in its row."""
-    from test_html_report import Page, check_numbers_shown, check_refs_inside
+    from helpers import Page, check_numbers_shown, check_refs_inside
 
     root, _, _ = bench_out
     out = (root / "out").resolve()
@@ -154,6 +158,7 @@ def test_bench_writes_a_report_page_of_every_number(bench_out):
         assert s in text, s
 
 
+@pytest.mark.e2e
 @pytest.mark.slow
 def test_bench_report_page_loads_its_images_in_chromium(bench_out):
     from bench.html_browser import find_browser, image_check, screenshot

@@ -10,26 +10,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 from PIL import Image
 
-from cli import main
+from helpers import cli, one_error_line
 
 pytestmark = pytest.mark.usefixtures("one_thread")
-
-
-def cli(*args: str, **kw):
-    return CliRunner().invoke(main, list(args), **kw)
-
-
-def one_error_line(r, code: int) -> str:
-    """The result failed with ``code`` and printed one ``Error:`` line (after click's usage lines), no traceback."""
-    assert r.exit_code == code, r.output
-    assert isinstance(r.exception, SystemExit), repr(r.exception)  # a handled error, not an escaped exception
-    assert "Traceback" not in r.output
-    errors = [line for line in r.output.splitlines() if line.startswith("Error: ")]
-    assert len(errors) == 1, r.output
-    return errors[0]
 
 
 # --------------------------------------------------------------------------------------------------- 9: configs

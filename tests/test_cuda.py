@@ -10,7 +10,7 @@ import torch
 from lfdm_bench.models.lfae.lfae import LFAE, LFAEConfig
 from lfdm_bench.models.unet3d import Attention
 from lfdm_bench.training.engine import to_channels_last
-from test_speed_options import einsum_attention, tiny_dm
+from helpers import einsum_attention, tiny_dm
 
 pytestmark = [pytest.mark.cuda, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")]
 
@@ -113,7 +113,7 @@ def test_lfdm_generation_on_cuda_matches_cpu():
     dm = VideoDiffusion(VideoDiffusionConfig(unet=unet, diffusion=DiffusionConfig(num_timesteps=100),
                                              class_texts=("a", "b")), ClassEmbeddingTable(torch.randn(2, 4), ["a", "b"]))
     dm.eval()
-    from test_lfae import disc_video
+    from helpers import disc_video
 
     disc = disc_video(frames=2)[:, 0]  # a smooth image: warping errors stay in proportion to flow errors
     images = torch.stack([disc, disc.flip(-1)])  # [2, 3, 32, 32]

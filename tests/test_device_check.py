@@ -46,6 +46,7 @@ def run_tiny(tmp_path: Path, *args: str, **env: str) -> tuple[subprocess.Complet
     return proc, json.loads(out.read_text())
 
 
+@pytest.mark.e2e
 def test_tiny_run_on_cpu(tmp_path):
     proc, r = run_tiny(tmp_path)
     dc = load_script()
@@ -76,6 +77,7 @@ def test_tiny_run_on_cpu(tmp_path):
     assert "ratio" in r["table"] and "not comparable" in r["table"]
 
 
+@pytest.mark.e2e
 def test_cpu_without_native_bf16_skips_bf16_and_says_so(tmp_path):
     """oneDNN capped at AVX2 (a CPU without avx512_bf16 / amx_bf16, e.g. an AMD EPYC before Zen 4): bf16 autocast
     would be emulated, hundreds of times slower (the I3D section took 69 s on such a CPU): its figures are skipped

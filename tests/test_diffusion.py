@@ -164,6 +164,7 @@ def test_training_loss_is_reproducible_with_generator():
     assert a.item() == b.item()
 
 
+@pytest.mark.e2e
 def test_tiny_unet_training_reduces_loss():
     torch.manual_seed(0)
     gd = GaussianDiffusion(DiffusionConfig())

@@ -48,6 +48,7 @@ def test_single_process_gather_is_the_identity():
     assert merged.n == 5 and np.array_equal(merged.cov(), stats.cov())
 
 
+@pytest.mark.e2e
 def test_gathered_features_and_stats_equal_one_process(job):
     _, ranks = job
     assert [r["rank"] for r in ranks] == [0, 1] and ranks[0]["world"] == 2
@@ -73,6 +74,7 @@ def test_gathered_features_and_stats_equal_one_process(job):
     assert abs(fvd_from_stats(full_a, full_b) - fvd_one) <= 1e-12 * max(1.0, fvd_one)
 
 
+@pytest.mark.e2e
 def test_engine_two_processes_equal_one(job, tmp_path):
     out, ranks = job
     assert ranks[0]["ddp"] == "DistributedDataParallel"
@@ -99,6 +101,7 @@ def test_each_process_takes_its_slice_of_every_step():
         StepBatchSampler(10, 6, 4, world=4)
 
 
+@pytest.mark.e2e
 @pytest.mark.slow
 def test_accelerate_launch_of_the_train_command(tmp_path):
     """README's multi-GPU line on the CPU: ``accelerate launch --multi_gpu --num_processes 2 -m lfdm_bench train``

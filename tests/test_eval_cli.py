@@ -12,7 +12,7 @@ import metrics.evaluate
 import metrics.sanity
 from metrics.commands import eval_cmd
 from metrics.sanity import write_real_samples
-from test_protocol import make_tiny_dataset, tiny_detector
+from helpers import make_tiny_dataset, tiny_detector
 
 PROTOCOL_FIELDS = ("dataset", "split", "n_frames", "resolution", "real_sampling", "max_real", "max_generated",
                    "detector", "bn_eps", "resize_method", "ddof", "seed", "batch_size")
@@ -73,6 +73,7 @@ def test_unknown_metric_lists_valid_names(env) -> None:
     assert "unknown metric 'fid'; valid names: fvd, cfvd, sfvd, kvd, psnr, ssim, acc, motion, all" in res.output
 
 
+@pytest.mark.e2e
 def test_sanity_mode(env) -> None:
     out = env["tmp"] / "sanity"
     res = invoke("--sanity", "--dataset", env["manifest"], "--frames", "10", "--out", str(out))

@@ -10,13 +10,13 @@ import torch
 from click.testing import CliRunner
 
 from bench.experiments.commands import experiment
-from standin_detector import use_standin_detector
+from helpers import use_standin_detector
 
 OVERRIDES = ["lfae.train.steps=2", "dm.train.steps=2", "data.n_frames=10"]
 DECODER_PREFIXES = ("generator.bottleneck.", "generator.up_blocks.", "generator.final.")
 
 
-pytestmark = pytest.mark.usefixtures("one_thread")
+pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("one_thread")]
 
 
 @pytest.fixture(scope="module")

@@ -35,6 +35,7 @@ from lfdm_bench.data.registry import get_dataset
 from metrics.evaluate import evaluate
 from metrics.presets import PRESET_NAMES, get_preset
 from metrics.protocol import EvalProtocol
+from helpers import tf_resize_bilinear_legacy
 
 SIZE = 16  # generated resolution (and the square real videos')
 WIDE = (20, 28)  # H, W of the non-square real videos (shorter-side resize + centre crop presets)
@@ -176,30 +177,6 @@ def _shortside(x: torch.Tensor, size: int, antialias: bool) -> torch.Tensor:
     return x[..., top:top + size, left:left + size]
 
 
-def tf_resize_bilinear_legacy(img: np.ndarray, out_h: int, out_w: int) -> np.ndarray:
-    """TF1 ``resize_bilinear(align_corners=False, half_pixel_centers=False)`` of float32 [N, H, W, C], written from
-    TF's resize_bilinear_op.cc: per output index ``in = out * (in_size / out_size)`` in float32, lower = floor,
-    upper = min(ceil, in_size - 1), lerp = in - floor; ``top + (bottom - top) * y_lerp`` after the x interpolations."""
-    n, h, w, c = img.shape
-
-    def axis(n_in: int, n_out: int):
-        scale = np.float32(n_in) / np.float32(n_out)
-        pos = np.array([np.float32(i) * scale for i in range(n_out)], dtype=np.float32)
-        lo = np.floor(pos).astype(int)
-        hi = np.minimum(np.ceil(pos).astype(int), n_in - 1)
-        return lo, hi, (pos - np.floor(pos)).astype(np.float32)
-
-    y0, y1, ly = axis(h, out_h)
-    x0, x1, lx = axis(w, out_w)
-    img = img.astype(np.float32)
-    tl, tr = img[:, y0][:, :, x0], img[:, y0][:, :, x1]
-    bl, br = img[:, y1][:, :, x0], img[:, y1][:, :, x1]
-    lx, ly = lx[None, None, :, None], ly[None, :, None, None]
-    top = tl + (tr - tl) * lx
-    bottom = bl + (br - bl) * lx
-    return top + (bottom - top) * ly
-
-
 def _quantise(x: torch.Tensor, rule: str) -> torch.Tensor:
     """float [0, 1] -> uint8 as each reference writes it."""
     if rule == "truncate":  # (x * 255).byte() / .astype(np.uint8)
@@ -296,7 +273,9 @@ def _clip_indices(rec: VideoRecord, rule: str, t: int, length_of) -> list[int]:
     return list(range(start, stop))
 
 
-@pytest.mark.parametrize("name", PRESET_NAMES)
+# the house preset in the fast loop; every other preset with the end-to-end tests
+@pytest.mark.parametrize("name", [pytest.param(n, marks=() if n == "lfdm-bench" else pytest.mark.e2e)
+                                  for n in PRESET_NAMES])
 def test_preset_fvd_equals_reference_rules(name: str, sets: dict, mini_detector: list) -> None:
     ref = REFERENCE[name]
     preset = get_preset(name)
@@ -342,6 +321,7 @@ def test_preset_fvd_equals_reference_rules(name: str, sets: dict, mini_detector:
     assert result.protocol["real_split"] == preset.real_split
 
 
+@pytest.mark.e2e
 def test_presets_differ_on_the_same_sets(sets: dict, mini_detector: list) -> None:
     """The settings matter: eps, divisor and clip rules give different values on the same videos (so the agreement
     above is not an accident of insensitive data)."""
@@ -391,7 +371,7 @@ def test_preset_features_equal_reference_with_the_real_i3d(name: str, sets: dict
     epsilon): each selected clip's features equal those of the reference's input through the I3D built with the
     reference's literal epsilon."""
     from metrics.i3d import InceptionI3d
-    from test_i3d import random_state_dict
+    from helpers import random_state_dict
 
     ref = REFERENCE[name]
     weights = tmp_path / "w.pt"

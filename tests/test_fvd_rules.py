@@ -32,10 +32,7 @@ from metrics.video_features import ClipSpec, compute_features, record_id
 from metrics.sanity import write_real_samples
 from metrics.weights import KNOWN_I3D_DIGESTS, KnownCheckpoint, label_weights
 from lfdm_bench.utils.io import sha256_file
-from test_fvd_presets import tf_resize_bilinear_legacy
-from test_i3d import random_state_dict
-from test_protocol import make_tiny_dataset, tiny_detector
-from test_real_datasets import _ramp, write_avi
+from helpers import make_tiny_dataset, ramp, random_state_dict, tf_resize_bilinear_legacy, tiny_detector, write_avi
 
 
 # ------------------------------------------------------------------------------------------------ quantisation
@@ -213,6 +210,7 @@ def test_weight_labels_come_from_the_digest_not_the_name(tmp_path: Path, monkeyp
     assert label_weights(digest, "x.pt", "untrained").status == "random"
 
 
+@pytest.mark.e2e
 def test_cli_random_weights_named_like_the_published_file_are_not_comparable(tmp_path: Path,
                                                                                monkeypatch) -> None:
     monkeypatch.setenv("LFDM_BENCH_CACHE", str(tmp_path / "cache"))
@@ -237,7 +235,7 @@ def test_cli_random_weights_named_like_the_published_file_are_not_comparable(tmp
 @pytest.fixture()
 def natops(tmp_path: Path):
     root = tmp_path / "NATOPS"
-    video = _ramp(12)
+    video = ramp(12)
     video[5:, :, :16] = 230  # the second repetition differs in content, not only in brightness
     write_avi(root / "gesture01" / "g01s03.avi", video)
     seg = "\n".join(["// Subject 1", "1,1,1", "// Subject 2", "1,1,2", "// Subject 3", "1,1,3", "1:1,5", "2:6,12"])

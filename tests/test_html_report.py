@@ -5,9 +5,7 @@ source takes and the generated videos, tile by tile. The page of a real benchmar
 
 import copy
 import json
-import re
 import shutil
-from html.parser import HTMLParser
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +19,7 @@ from bench.report import load_source
 from bench.sample_gifs import PAD, write_sample_gifs
 from lfdm_bench.data.records import VideoRecord, write_manifest
 from lfdm_bench.data.video_io import read_video, write_mp4
+from helpers import Page, check_numbers_shown, check_refs_inside
 
 HOSTILE = '<script>alert("x")</script> & \'q\''
 PROTOCOL = {"dataset": "synth-faces", "split": "both", "n_frames": 4, "resolution": 8, "detector": "i3d.pt",
@@ -94,113 +93,6 @@ def _png(path: Path) -> None:
     from PIL import Image
 
     Image.fromarray(np.full((10, 12, 3), 90, np.uint8)).save(path)
-
-
-class Page(HTMLParser):
-    """Tags, attributes, text and tables (cells with their column's data-keys) of a page."""
-
-    def __init__(self, text: str):
-        super().__init__(convert_charrefs=True)
-        self.tags, self.refs, self.text, self.rows, self.stack = [], [], [], [], []
-        self._head, self._row, self._cell, self._in_head = [], None, None, False
-        self.feed(text)
-        self.close()
-
-    def handle_starttag(self, tag, attrs):
-        a = dict(attrs)
-        self.tags.append(tag)
-        if tag not in ("br", "img", "meta", "link", "input", "hr"):
-            self.stack.append(tag)
-        for k in ("src", "href"):
-            if a.get(k):
-                self.refs.append(a[k])
-        if tag == "thead":
-            self._in_head, self._head = True, []
-        elif tag == "tr":
-            self._row = {"attrs": a, "cells": []}
-        elif tag in ("td", "th"):
-            self._cell = {"tag": tag, "keys": a.get("data-keys", ""), "text": ""}
-
-    def handle_endtag(self, tag):
-        assert self.stack and self.stack[-1] == tag, f"</{tag}> closes <{self.stack[-1] if self.stack else None}>"
-        self.stack.pop()
-        if tag in ("td", "th") and self._cell is not None:
-            (self._head if self._in_head else self._row["cells"]).append(self._cell)
-            self._cell = None
-        elif tag == "thead":
-            self._in_head = False
-        elif tag == "tr" and not self._in_head:
-            self.rows.append({**self._row, "head": list(self._head)})
-
-    def handle_data(self, data):
-        self.text.append(data)
-        if self._cell is not None:
-            self._cell["text"] += data
-
-
-def _numbers(text: str) -> list[str]:
-    return re.findall(r"-?\d[\d,]*(?:\.\d+)?(?:e[-+]?\d+)?", text)
-
-
-def _shown(value: float, text: str) -> bool:
-    """``value`` (or value x 100, a percentage) is one of the numbers in ``text`` to the digits shown."""
-    for n in _numbers(text):
-        x = float(n.replace(",", ""))
-        mantissa, _, exp = n.partition("e")
-        decimals = (len(mantissa.split(".")[1]) if "." in mantissa else 0) - int(exp or 0)
-        tol = 0.5 * 10.0 ** -decimals + 1e-12
-        if abs(x - value) <= tol or abs(x - 100 * value) <= tol:
-            return True
-    return False
-
-
-def check_numbers_shown(page: Page, results: dict) -> int:
-    """Every number of every method row of results.json appears in that row, in a column whose data-keys name
-    it; returns the count checked."""
-    n = 0
-    for m, splits in results["methods"].items():
-        for split, vals in splits.items():
-            rows = [r for r in page.rows if r["attrs"].get("data-method") == m and r["attrs"].get("data-split") == split]
-            assert len(rows) == 1, (m, split, len(rows))
-            row = rows[0]
-            heads = row["head"][-len(row["cells"]):]  # a row spanned by the previous one lacks its first cell
-            flat = {}
-            for k, v in vals.items():
-                if isinstance(v, dict):
-                    flat.update({(f"{k}.{kk}" if kk not in ("mean",) else k): vv for kk, vv in v.items()})
-                else:
-                    flat[k] = v
-            for k, v in flat.items():
-                base = k.replace(".std", "")
-                cols = [c for c, h in zip(row["cells"], heads) if base in h["keys"].split() or
-                        f"{split}_{base}" in h["keys"].split() or f"gap_{base}" in h["keys"].split()]
-                assert cols, f"{m}/{split}: no column shows {k}"
-                values = v if isinstance(v, list) else [v]
-                for x in values:
-                    if x is None:
-                        assert "-" in cols[0]["text"], (m, split, k, cols[0]["text"])
-                    elif isinstance(x, str):  # a text value (the row's sizes) is shown as it is
-                        assert x in cols[0]["text"], (m, split, k, x, cols[0]["text"])
-                    else:
-                        assert _shown(float(x), cols[0]["text"]), (m, split, k, x, cols[0]["text"])
-                    n += 1
-    return n
-
-
-def check_refs_inside(page_path: Path, page: Page, folder: Path) -> list[Path]:
-    """Every src/href of the page is a relative path to an existing file inside ``folder`` (or an anchor)."""
-    from urllib.parse import unquote
-
-    files = []
-    for ref in page.refs:
-        if ref.startswith("#"):
-            continue
-        assert "://" not in ref and not ref.startswith("/"), ref
-        f = (page_path.parent / unquote(ref)).resolve()
-        assert f.is_file(), ref
-        f.relative_to(folder.resolve())  # raises when outside
-        files.append(f)
-    return files
 
 
 def test_page_of_one_folder(tmp_path):

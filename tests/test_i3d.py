@@ -28,30 +28,7 @@ from metrics import (
     to_i3d_input,
 )
 from metrics.i3d import FrozenBatchNorm3d, TorchScriptI3D
-
-KEYS_FILE = Path(__file__).parent / "data" / "i3d_state_dict_keys.txt"
-
-
-def reference_layout() -> dict[str, tuple[int, ...]]:
-    layout = {}
-    for line in KEYS_FILE.read_text().splitlines():
-        name, shape = line.split("\t")
-        layout[name] = tuple(int(s) for s in shape.strip("[]").split(","))
-    return layout
-
-
-def random_state_dict(seed: int = 0) -> dict[str, torch.Tensor]:
-    g = torch.Generator().manual_seed(seed)
-    sd = {}
-    for name, shape in reference_layout().items():
-        if name.endswith("conv3d.weight"):
-            fan_in = math.prod(shape[1:])
-            sd[name] = torch.randn(shape, generator=g) * math.sqrt(2.0 / fan_in)
-        elif name.endswith(("running_var", "bn.weight")):
-            sd[name] = torch.rand(shape, generator=g) + 0.5
-        else:  # bn.bias, running_mean, logits bias
-            sd[name] = torch.randn(shape, generator=g) * 0.1
-    return sd
+from helpers import random_state_dict, reference_layout
 
 
 @pytest.fixture(scope="module")

@@ -197,3 +197,24 @@ def test_subcommand_help_imports_its_own_module(command, torch_loaded):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
                          timeout=600).stdout  # a hang guard only
     assert f"Usage: lfdm-bench {command}" in out and f"TORCH {torch_loaded}" in out and "BENCH False" in out, out
+
+
+def test_test_modules_import_no_other_test_module():
+    """Shared builders live in tests/helpers.py or tests/conftest.py fixtures: no file under tests/ imports a
+    ``test_*`` module (module level or inside a function), so each test file can be read and run on its own."""
+    found = []
+    for path in sorted((ROOT / "tests").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import) else
+                     [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            found += [f"{path.relative_to(ROOT)}:{node.lineno} imports {n}" for n in names
+                      if n.split(".")[-1].startswith("test_") or n.startswith("tests.test_")]
+    assert not found, "\n".join(found)
+
+
+def test_scripts_hold_one_job_too():
+    """The ~600-line rule covers scripts/ as well as the packages (tests excepted)."""
+    scripts = sorted((ROOT / "scripts").glob("*.py"))
+    assert scripts, "no scripts found"
+    long = {str(p.relative_to(ROOT)): n for p in scripts if (n := len(p.read_text().splitlines())) > MAX_LINES}
+    assert not long, f"files over {MAX_LINES} lines: {long}"

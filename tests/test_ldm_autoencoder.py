@@ -187,6 +187,7 @@ def _train(n: int, steps: int, lr: float, seed: int = 0) -> tuple[float, float]:
     return final, baseline
 
 
+@pytest.mark.e2e
 def test_training_beats_mean_image():
     final, baseline = _train(n=4, steps=50, lr=2e-3)
     assert final < 0.6 * baseline, (final, baseline)

@@ -25,6 +25,7 @@ def trained(tmp_path_factory):
     return run, env, r.output
 
 
+@pytest.mark.e2e
 def test_train_writes_run_directory(trained):
     run, _, output = trained
     for p in ("config.yaml", "env.json", "run.json", "checkpoints/ae/last.pt", "checkpoints/dm/last.pt",
@@ -38,6 +39,7 @@ def test_train_writes_run_directory(trained):
     assert "U-Net parameters" in output and "GFLOP per training step" in output
 
 
+@pytest.mark.e2e
 def test_checkpoints_hold_scale_and_latent_unet(trained):
     from baselines.ldm.train import load_ae
     from lfdm_bench.runs import Run
@@ -51,6 +53,7 @@ def test_checkpoints_hold_scale_and_latent_unet(trained):
     assert (u.in_channels, u.out_channels, u.cond_channels, tuple(u.out_heads)) == (c, c, c, ())
 
 
+@pytest.mark.e2e
 def test_second_train_resumes_without_retraining(trained):
     run, env, _ = trained
     before = {s: (run / f"checkpoints/{s}/last.pt").stat().st_mtime_ns for s in ("ae", "dm")}
@@ -63,6 +66,7 @@ def test_second_train_resumes_without_retraining(trained):
     assert {s: (run / f"checkpoints/{s}/last.pt").stat().st_mtime_ns for s in ("ae", "dm")} == before
 
 
+@pytest.mark.e2e
 def test_changed_config_refuses_to_mix_runs(trained):
     run, env, _ = trained
     r = CliRunner().invoke(main, ["train", "--model", "ldm", "--config", "ldm-tiny", "--out", str(run),
@@ -82,6 +86,7 @@ def test_ldm_config_validation():
         load_ldm_config("ldm-tiny", ["dm.diffusion.dynamic_threshold=0.9"])
 
 
+@pytest.mark.e2e
 def test_sample_evaluation_set(trained):
     from lfdm_bench.data.records import read_manifest
     from lfdm_bench.data.video_io import read_video
@@ -103,6 +108,7 @@ def test_sample_evaluation_set(trained):
     assert len(read_manifest(out / "manifest.csv")) == 14
 
 
+@pytest.mark.e2e
 def test_same_sources_and_seeds_as_lfdm(trained):
     """The LDM generator gets LFDM's evaluation set: same source videos and the same per-source seeds."""
     from baselines.ldm.config import load_ldm_config

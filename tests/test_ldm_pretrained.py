@@ -77,6 +77,7 @@ def test_corpus_shares_no_subject_with_the_benchmark():
     assert meta["corpus"]["fingerprints"] == corpus and meta["corpus"]["benchmark_check"]["shared"] == 0
 
 
+@pytest.mark.e2e
 def test_shipped_weights_reconstruct_benchmark_test_subjects(tmp_path):
     """Take 0 of every class of the first two benchmark test subjects, rendered and read as the benchmark does (a
     dataset with the benchmark's seed renders the same subjects and takes whatever its subject / take counts)."""
@@ -129,6 +130,7 @@ def retrained(tmp_path_factory):
     return outs
 
 
+@pytest.mark.e2e
 def test_retrain_command_loss_falls_and_is_reproducible(retrained):
     (out, output), (out2, _) = retrained
     meta = json.loads((out / "tiny-klae.json").read_text())
@@ -145,6 +147,7 @@ def test_retrain_command_loss_falls_and_is_reproducible(retrained):
     assert model.cfg == KLAutoencoderConfig.tiny()
 
 
+@pytest.mark.e2e
 def test_ldm_run_installs_pretrained_weights(retrained, tmp_path, monkeypatch):
     """Stage 1 with ae.pretrained: not trained, the verified weights' name and sha256 are in the run's checkpoint
     and its reconstruction table; a config whose ae.model differs is refused."""

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 import pytest
 import torch
 
@@ -12,6 +10,7 @@ from lfdm_bench.models.lfae import (LFAE, EquivarianceLoss, LFAEConfig, LFAELoss
                                     MultiScaleReconstructionLoss, RandomTPS, VGG19Perceptual, identity_flow, warp)
 from lfdm_bench.models.lfae.region_predictor import heatmap_to_regions, sym_eig_2x2
 from lfdm_bench.models.lfae.warp import affine_to_grid, inverse_2x2, matmul_2x2, resize_grid, warp_multi
+from helpers import disc_video
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -20,21 +19,6 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 def make_model(seed: int = 0, **overrides) -> LFAE:
     torch.manual_seed(seed)
     return LFAE(LFAEConfig.tiny(**overrides))
-
-
-def disc_video(frames: int = 8, size: int = 32, radius: float = 6.0) -> torch.Tensor:
-    """A yellow disc moving left to right on a colour gradient: ``[3, T, size, size]`` in [0, 1]."""
-    ys, xs = torch.meshgrid(torch.arange(size, dtype=torch.float32), torch.arange(size, dtype=torch.float32),
-                            indexing="ij")
-    bg = torch.stack([xs / size * 0.6 + 0.2, ys / size * 0.6 + 0.2, torch.full_like(xs, 0.3)])
-    color = torch.tensor([0.95, 0.9, 0.1])[:, None, None]
-    out = []
-    for i in range(frames):
-        cx = size * (0.25 + 0.5 * i / (frames - 1))
-        cy = size * (0.5 + 0.125 * math.sin(math.pi * i / (frames - 1)))
-        inside = (((xs - cx) ** 2 + (ys - cy) ** 2) <= radius ** 2).float()
-        out.append(bg * (1 - inside) + color * inside)
-    return torch.stack(out, dim=1)
 
 
 # ------------------------------------------------------------------------------------------------ config

@@ -7,6 +7,8 @@ from click.testing import CliRunner
 
 from cli import main
 
+pytestmark = pytest.mark.e2e  # trains or runs the pipeline: deselect with -m 'not e2e'
+
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):

@@ -12,7 +12,7 @@ from lfdm_bench.data.registry import get_dataset
 from metrics.probe import LinearProbe, feature_scale, motion_features, motion_source, probe_accuracy
 from metrics.evaluate import evaluate
 from metrics.protocol import EvalProtocol
-from test_protocol import make_tiny_dataset, tiny_detector
+from helpers import make_tiny_dataset, tiny_detector
 
 
 def blobs(n_per_class: int, k: int, d: int, sep: float, seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -1,82 +1,26 @@
 """Evaluation protocol: grouping, per-group FVD against an independent numpy computation, identity, PSNR/SSIM.
 
-Uses a tiny dataset of mp4s written here (3 classes that differ by motion, 4 subjects, 12 frames, 32x32) and a
-tiny deterministic feature function instead of I3D. ``make_tiny_dataset`` and ``tiny_detector`` are imported by
-the other metric tests.
+Uses a tiny dataset of mp4s (written by tests/helpers.py) (3 classes that differ by motion, 4 subjects, 12 frames, 32x32) and a
+tiny deterministic feature function instead of I3D. ``make_tiny_dataset`` and ``tiny_detector`` (tests/helpers.py) are
+shared with the other metric tests.
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 import scipy.linalg
-import torch
 
-from lfdm_bench.data.records import VideoRecord, write_manifest
+from lfdm_bench.data.records import VideoRecord
 from lfdm_bench.data.registry import get_dataset
-from lfdm_bench.data.video_io import write_mp4
 from metrics.kvd import kvd_from_features
 from metrics.evaluate import evaluate
 from metrics.groups import group_fvd, select_subset, summarise_groups
 from metrics.protocol import EvalProtocol, UnknownMetricError, parse_metrics
 from metrics.feature_cache import FeatureCache
-from metrics.video_features import FunctionDetector
-
-CLASSES = ["right", "down", "still"]
-SUBJECTS = {"s1": "train", "s2": "train", "s3": "test", "s4": "test"}
-
-
-def render(subject: int, class_index: int, take: int, frames: int = 12, size: int = 32) -> np.ndarray:
-    """uint8 [T, H, W, 3]: a square on a subject-coloured background moving right / down / not at all."""
-    rng = np.random.default_rng([subject, class_index, take])
-    video = np.zeros((frames, size, size, 3), dtype=np.uint8)
-    video[:] = np.array([40 + 40 * subject, 90, 160 - 30 * subject], dtype=np.uint8)
-    y0, x0 = rng.integers(4, 10, size=2)
-    speed = 1.0 + 0.3 * take
-    for t in range(frames):
-        dx = int(round(speed * t)) if class_index == 0 else 0
-        dy = int(round(speed * t)) if class_index == 1 else 0
-        y, x = min(y0 + dy, size - 8), min(x0 + dx, size - 8)
-        video[t, y:y + 8, x:x + 8] = [250, 250, 40 + 60 * class_index]
-    return video
-
-
-def make_tiny_dataset(folder: Path, takes: int = 2, frames: int = 12) -> Path:
-    """Write the tiny dataset (manifest.csv + dataset.json + mp4s); returns the manifest path."""
-    folder.mkdir(parents=True, exist_ok=True)
-    records = []
-    for si, (subject, split) in enumerate(SUBJECTS.items()):
-        for c, name in enumerate(CLASSES):
-            for k in range(takes):
-                path = folder / f"{subject}_{name}_{k}.mp4"
-                write_mp4(path, render(si, c, k, frames))
-                records.append(VideoRecord(path=str(path), subject=subject, class_index=c, class_name=name,
-                                           text=f"moves {name}", split=split, take=f"t{k}", n_frames=frames))
-    manifest = folder / "manifest.csv"
-    write_manifest(records, manifest, relative_to=folder)
-    (folder / "dataset.json").write_text(json.dumps({"class_names": CLASSES,
-                                                     "class_texts": [f"moves {c}" for c in CLASSES]}))
-    return manifest
-
-
-def tiny_features(videos: torch.Tensor) -> torch.Tensor:
-    """[B, T, 3, H, W] -> [B, 12]: mean colour (3), pooled frame-difference energy on a 2x2 grid per time half (8),
-    and the mean absolute temporal change (1)."""
-    x = videos.double() / 255.0 if videos.dtype == torch.uint8 else videos.double()
-    colour = x.mean(dim=(1, 3, 4))  # [B, 3]
-    diff = (x[:, 1:] - x[:, :1]).abs().mean(dim=2)  # [B, T-1, H, W]
-    t_half = diff.shape[1] // 2
-    halves = torch.stack([diff[:, :t_half].mean(1), diff[:, t_half:].mean(1)], 1)  # [B, 2, H, W]
-    grid = torch.nn.functional.adaptive_avg_pool2d(halves, 2).reshape(x.shape[0], -1)  # [B, 8]
-    change = (x[:, 1:] - x[:, :-1]).abs().mean(dim=(1, 2, 3, 4)).unsqueeze(1)  # [B, 1]
-    return torch.cat([colour, grid * 10, change * 10], dim=1)
-
-
-def tiny_detector(name: str = "tiny") -> FunctionDetector:
-    return FunctionDetector(tiny_features, name=name, version="1")
+from helpers import CLASSES, SUBJECTS, make_tiny_dataset, tiny_detector
 
 
 def numpy_fd(a: np.ndarray, b: np.ndarray, ddof: int = 1) -> float:

@@ -21,9 +21,7 @@ import torch
 from click.testing import CliRunner
 
 from cli import main
-from standin_detector import use_standin_detector
-from test_i3d import random_state_dict
-from test_real_datasets import _png_frames, _ramp, write_avi
+from helpers import png_frames, ramp, random_state_dict, use_standin_detector, write_avi
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 TINY_DATA = ["--size", "32", "--frames", "16", "--subjects", "4", "--takes", "1"]  # tiny's data, with 16 frames
@@ -53,11 +51,11 @@ def fake_trees(root: Path) -> dict[str, Path]:
     """Tiny UTD-MHAD and MUG copies in their released layouts."""
     mhad = root / "UTD-MHAD"
     for a, s, t in [(1, 1, 1), (2, 4, 1), (27, 8, 4), (21, 5, 2), (3, 2, 3), (4, 6, 1)]:
-        write_avi(mhad / f"a{a}_s{s}_t{t}_color.avi", _ramp(3, 480, 640))  # native size: LFDM's crop box fits
+        write_avi(mhad / f"a{a}_s{s}_t{t}_color.avi", ramp(3, 480, 640))  # native size: LFDM's crop box fits
     mug = root / "MUG"
     for subject in ("008", "010", "001", "002"):  # LFDM's train (008, 010) and test (001, 002) subjects
         for k, expression in enumerate(("anger", "happiness", "surprise")):
-            _png_frames(mug / subject / expression / "take000", 8, h=16, w=16, name=lambda i, k=k: f"f{i + k:03d}")
+            png_frames(mug / subject / expression / "take000", 8, h=16, w=16, name=lambda i, k=k: f"f{i + k:03d}")
     return {"mhad": mhad, "mug": mug}
 
 
@@ -123,7 +121,7 @@ def check_outputs(tmp_path: Path) -> None:
     assert (run / "experiments" / "new_domain_sketch" / "new_domain.json").is_file()
 
 
-pytestmark = pytest.mark.usefixtures("one_thread")
+pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("one_thread")]
 
 
 def test_quick_tour_runs_as_written(tmp_path, monkeypatch):

@@ -13,7 +13,7 @@ from metrics.evaluate import evaluate
 from metrics.protocol import EvalProtocol
 from metrics.feature_cache import FeatureCache, cached_features
 from metrics.video_features import ClipSpec, compute_features
-from test_protocol import make_tiny_dataset, tiny_detector
+from helpers import make_tiny_dataset, tiny_detector
 
 
 @pytest.fixture()

@@ -5,43 +5,17 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import av
 import numpy as np
 import pytest
 import torch
-from PIL import Image
 
 from lfdm_bench.data.dataset import ClipDataset
 from lfdm_bench.data.real import DatasetLayoutError, load_split_spec
 from lfdm_bench.data.registry import DATASETS, MissingRootError, get_dataset
+from helpers import png_frames, ramp, write_avi
 
 MUG_TRAIN = "008 017 021 028 030 031 034 036 037 038 039 042 043 044 045 055 060 061 062 063 071 075 076 077 083 084"
 MUG_TEST = "001 002 006 007 010 013 014 020 027 032 033 040 046 048 049 052 064 065 066 070 072 073 074 078 079 082"
-
-
-def _png_frames(folder: Path, n: int, h: int = 8, w: int = 8, ext: str = "jpg", name=lambda k: f"img_{k:04d}") -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    for k in range(n):
-        Image.fromarray(np.full((h, w, 3), 30 * k, dtype=np.uint8)).save(folder / f"{name(k)}.{ext}")
-
-
-def write_avi(path: Path, frames: np.ndarray, fps: int = 20) -> Path:
-    """A real AVI container (MJPEG), as UTD-MHAD and NATOPS ship: uint8 [T, H, W, 3]."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with av.open(str(path), "w", format="avi") as c:
-        s = c.add_stream("mjpeg", rate=fps)
-        s.width, s.height, s.pix_fmt = frames.shape[2], frames.shape[1], "yuvj444p"
-        for f in frames:
-            for p in s.encode(av.VideoFrame.from_ndarray(f, format="rgb24")):
-                c.mux(p)
-        for p in s.encode():
-            c.mux(p)
-    return path
-
-
-def _ramp(t: int, h: int = 20, w: int = 32) -> np.ndarray:
-    """Frame k is grey level 10 + 20 k."""
-    return np.broadcast_to((10 + 20 * np.arange(t)).astype(np.uint8)[:, None, None, None], (t, h, w, 3)).copy()
 
 
 # ---------------------------------------------------------------------------------------------------- splits data
@@ -65,13 +39,13 @@ def test_split_files_hold_the_lfdm_lists():
 @pytest.fixture
 def mug_root(tmp_path) -> Path:
     root = tmp_path / "MUG"
-    _png_frames(root / "008" / "happiness" / "take000", 3)          # train
-    _png_frames(root / "008" / "anger" / "take001", 2)
-    _png_frames(root / "001" / "surprise" / "take000", 2)           # test
+    png_frames(root / "008" / "happiness" / "take000", 3)          # train
+    png_frames(root / "008" / "anger" / "take001", 2)
+    png_frames(root / "001" / "surprise" / "take000", 2)           # test
     for s in ("session0", "session1"):
-        _png_frames(root / "002" / s / "fear" / "take000", 2)        # test, two sessions
-        _png_frames(root / "003" / s / "neutral" / "take000", 2)     # in neither list
-    _png_frames(root / "049" / "session1" / "sadness" / "take002", 2)  # test, session1 only
+        png_frames(root / "002" / s / "fear" / "take000", 2)        # test, two sessions
+        png_frames(root / "003" / s / "neutral" / "take000", 2)     # in neither list
+    png_frames(root / "049" / "session1" / "sadness" / "take002", 2)  # test, session1 only
     (root / "008" / "landmarks").mkdir()                             # not an expression
     (root / "README.txt").write_text("MUG")
     return root
@@ -99,11 +73,11 @@ def test_mug_finds_and_splits(mug_root):
 
 def test_mug_wrong_layouts(tmp_path, mug_root):
     flat = tmp_path / "flat"
-    _png_frames(flat / "happiness" / "take000", 2)  # subject level missing
+    png_frames(flat / "happiness" / "take000", 2)  # subject level missing
     with pytest.raises(DatasetLayoutError, match=re.escape(str(flat)) + r"(.|\n)*<subject(.|\n)*happiness/"):
         get_dataset("mug", root=flat)
     loose = tmp_path / "loose"
-    _png_frames(loose / "008" / "anger", 2)  # take level missing
+    png_frames(loose / "008" / "anger", 2)  # take level missing
     with pytest.raises(DatasetLayoutError, match="images directly in .*anger"):
         get_dataset("mug", root=loose)
     with pytest.raises(DatasetLayoutError, match="does not exist"):
@@ -125,8 +99,8 @@ def test_registry_errors():
 def mhad_root(tmp_path) -> Path:
     root = tmp_path / "UTD-MHAD"
     for a, s, t in [(1, 1, 1), (2, 4, 1), (27, 8, 4), (21, 5, 2), (3, 2, 3), (4, 6, 1), (5, 3, 1), (6, 7, 2)]:
-        write_avi(root / f"a{a}_s{s}_t{t}_color.avi", _ramp(3))
-    write_avi(root / "b1_s1_t1_color.avi", _ramp(2))  # does not match the pattern
+        write_avi(root / f"a{a}_s{s}_t{t}_color.avi", ramp(3))
+    write_avi(root / "b1_s1_t1_color.avi", ramp(2))  # does not match the pattern
     (root / "a1_s1_t1_depth.mat").write_bytes(b"")
     return root
 
@@ -162,7 +136,7 @@ def test_mhad_lfdm_crop_on_native_frames(tmp_path):
 
 def test_mhad_wrong_layout(tmp_path):
     root = tmp_path / "videos"
-    write_avi(root / "action1_subject1.avi", _ramp(2))
+    write_avi(root / "action1_subject1.avi", ramp(2))
     with pytest.raises(DatasetLayoutError, match=r"a<action>_s<subject>_t<trial>_color\.avi(.|\n)*action1_subject1"):
         get_dataset("mhad", root=root)
 
@@ -173,7 +147,7 @@ def natops_frames_root(tmp_path) -> Path:
     root = tmp_path / "natops_split"
     for g, s, p in [(1, 3, 1), (1, 3, 2), (2, 2, 1), (24, 20, 20), (5, 1, 1), (12, 18, 7)]:
         name = f"g{g:02d}s{s:02d}p{p:02d}"
-        _png_frames(root / name, 2, h=240, w=320, ext="png", name=lambda k, n=name: f"{n}-{k:04d}-{40 + k:04d}")
+        png_frames(root / name, 2, h=240, w=320, ext="png", name=lambda k, n=name: f"{n}-{k:04d}-{40 + k:04d}")
     return root
 
 
@@ -193,9 +167,9 @@ def test_natops_frame_folders(natops_frames_root):
 
 def test_natops_raw_videos_with_segmentation(tmp_path):
     root = tmp_path / "NATOPS"
-    write_avi(root / "gesture01" / "g01s03.avi", _ramp(12))
-    write_avi(root / "gesture02" / "g02s03.avi", _ramp(6))
-    write_avi(root / "gesture01" / "g01s01.avi", _ramp(4))  # subject 1: unused
+    write_avi(root / "gesture01" / "g01s03.avi", ramp(12))
+    write_avi(root / "gesture02" / "g02s03.avi", ramp(6))
+    write_avi(root / "gesture01" / "g01s01.avi", ramp(4))  # subject 1: unused
     seg = "\n".join(["// Subject 1", "1,1,1", "1:1,2", "1,2,1", "1:1,2",
                      "// Subject 2", "1,1,2",
                      "// Subject 3", "1,1,3", "1:1,5", "2:6,12", "2,1,3", "1:2,6"])
@@ -213,7 +187,7 @@ def test_natops_raw_videos_with_segmentation(tmp_path):
 
 def test_natops_layout_errors(tmp_path):
     root = tmp_path / "raw"
-    write_avi(root / "gesture01" / "g01s03.avi", _ramp(3))
+    write_avi(root / "gesture01" / "g01s03.avi", ramp(3))
     with pytest.raises(DatasetLayoutError, match="segmentation"):
         get_dataset("natops", root=root)
     other = tmp_path / "other"

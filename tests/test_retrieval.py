@@ -10,7 +10,7 @@ from lfdm_bench.data.records import read_manifest
 from lfdm_bench.data.video_io import read_video
 
 
-pytestmark = pytest.mark.usefixtures("one_thread")
+pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("one_thread")]
 
 
 @pytest.fixture(scope="module")

@@ -27,7 +27,7 @@ from metrics.sample_checks import check_dataset
 from lfdm_bench.runs import Run
 from lfdm_bench.sampling.generate import SampleFolderMismatch, generate_eval_samples
 from lfdm_bench.sampling.run import sample_run
-from test_protocol import tiny_detector
+from helpers import tiny_detector
 
 TINY = resolve_config_path("tiny")
 

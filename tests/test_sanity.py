@@ -27,7 +27,7 @@ from metrics.sanity import DEFAULT_STRENGTHS, SET_STRENGTHS, run_sanity, split_h
 from metrics.set_distortions import SET_ROWS
 from metrics.format import format_value
 from metrics.result_files import render_sanity, write_sanity
-from test_protocol import make_tiny_dataset, tiny_features
+from helpers import make_tiny_dataset, tiny_features
 
 
 def sanity_features(videos: torch.Tensor) -> torch.Tensor:
@@ -110,6 +110,7 @@ def test_split_halves_stratified(tiny4) -> None:
     assert split_halves(recs, seed=0) == (a, b) != split_halves(recs, seed=1)
 
 
+@pytest.mark.e2e
 def test_sanity_fvd_rises_with_strength_and_is_cached(tiny4, tmp_path: Path) -> None:
     protocol = EvalProtocol(dataset=tiny4.name, split="both", n_frames=10)
     det = FunctionDetector(sanity_features, "sanity-features")
@@ -200,6 +201,7 @@ def test_sanity_set_level_rows(tiny4) -> None:
     assert both.rows == [] and any("need one split" in n for n in both.notes)
 
 
+@pytest.mark.e2e
 def test_sanity_table_shows_a_second_detector_beside(tiny4) -> None:
     protocol = EvalProtocol(dataset=tiny4.name, split="test", n_frames=10)
     res = run_sanity(protocol, {"noise": (0.1,)}, dataset=tiny4,

@@ -19,7 +19,7 @@ OVERRIDES = ["lfae.train.steps=2", "dm.train.steps=2", "data.n_frames=10", "dm.f
              "dm.diffusion.dynamic_threshold=null"]
 LDM_OVERRIDES = ["ae.train.steps=2", "dm.train.steps=2", "data.n_frames=10"]
 
-pytestmark = pytest.mark.usefixtures("one_thread_per_module")
+pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("one_thread_per_module")]
 
 
 @pytest.fixture(scope="module")

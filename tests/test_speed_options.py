@@ -4,53 +4,21 @@ torch.compile in the training engine, per-process devices under a launcher."""
 
 from __future__ import annotations
 
-import math
-
 import pytest
 import torch
 from torch import nn
 
-from lfdm_bench.diffusion.gaussian import GaussianDiffusion
-from lfdm_bench.diffusion.schedule import DiffusionConfig
-from lfdm_bench.models.unet3d import Attention, UNet3DConfig, _from_tokens, _to_tokens, apply_rotary, rotary_angles
-from lfdm_bench.models.video_diffusion import VideoDiffusion, VideoDiffusionConfig
+from lfdm_bench.models.unet3d import Attention
 from lfdm_bench.runs import Run
 from lfdm_bench.training.engine import TrainConfig, Trainer, to_channels_last
 from lfdm_bench.training.items import TensorItems, stack_collate
 from lfdm_bench.utils.device import autocast_dtype, pick_device
+from helpers import einsum_attention, tiny_dm
 
 pytestmark = pytest.mark.usefixtures("one_thread_per_module")
 
 
-def tiny_dm(seed: int = 0, text_dim: int = 4) -> VideoDiffusion:
-    torch.manual_seed(seed)
-    unet = UNet3DConfig(in_channels=3, out_channels=3, cond_channels=2, out_heads=(2, 1), dim=8, dim_mults=(1, 2),
-                        groups=4, attn_heads=2, attn_dim_head=4, text_dim=text_dim, init_kernel_size=3)
-    from lfdm_bench.text import ClassEmbeddingTable
-
-    table = ClassEmbeddingTable(torch.randn(3, text_dim), ["a", "b", "c"])
-    return VideoDiffusion(VideoDiffusionConfig(unet=unet, diffusion=DiffusionConfig(num_timesteps=100),
-                                               class_texts=("a", "b", "c")), table)
-
-
 # ------------------------------------------------------------------------------------------- fused attention
-
-
-def einsum_attention(att: Attention, x: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
-    """The textbook attention the official code writes with einsum: softmax(q k^T / sqrt(d) + bias) v."""
-    tok = att.norm(_to_tokens(x, att.over))  # [N, L, C]
-    N, L, _ = tok.shape
-    q, k, v = att.to_qkv(tok).chunk(3, dim=-1)
-    q, k, v = (t.reshape(N, L, att.heads, att.dim_head).transpose(1, 2) for t in (q, k, v))  # [N, h, L, d]
-    if att.rotary_dim:
-        ang = rotary_angles(L, att.dim_head, att.rotary_dim, x.device)
-        q, k = apply_rotary(q, ang), apply_rotary(k, ang)
-    scores = torch.einsum("nhid,nhjd->nhij", q, k) / math.sqrt(att.dim_head)
-    if bias is not None:
-        scores = scores + bias[None]
-    out = torch.einsum("nhij,nhjd->nhid", scores.softmax(dim=-1), v)  # [N, h, L, d]
-    out = att.to_out(out.transpose(1, 2).reshape(N, L, att.heads * att.dim_head))
-    return x + _from_tokens(out, att.over, x.shape)
 
 
 @pytest.mark.parametrize("over,rotary", [("time", 8), ("time", 0), ("space", 0)])

@@ -138,6 +138,7 @@ def test_wandb_missing_is_a_clear_error(tmp_path):
     assert not list((tmp_path / "cli").rglob("*.pt"))  # refused before any training
 
 
+@pytest.mark.e2e
 @needs_tb
 def test_lfdm_training_with_tensorboard(tmp_path, monkeypatch):
     """The CLI option end to end on the tiny LFAE stage: its CSV columns and its preview GIF reach TensorBoard."""

@@ -61,6 +61,7 @@ def test_a_resample_is_the_fvd_of_the_drawn_subjects_videos():
         assert len(set(subjects[rows])) < S  # duplicates: fewer distinct subjects
 
 
+@pytest.mark.e2e  # the interval pipeline end to end on 200 simulated draws
 def test_intervals_cover_the_true_value_and_the_video_bootstrap_does_not():
     """200 simulated draws x 200 subject resamples: the FVD interval and the paired difference interval cover the
     population values at 90-99%; on the same draws the old video-level bootstrap's SE is > 2x the true spread of

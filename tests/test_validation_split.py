@@ -5,7 +5,9 @@ generator's test videos are then sampled with the setting its own ablation chose
 import json
 import os
 
-from standin_detector import use_standin_detector
+import pytest
+
+from helpers import use_standin_detector
 
 from bench.config import BenchConfig
 from bench.pipeline import Benchmark
@@ -15,6 +17,8 @@ from lfdm_bench.data.dataset import ClipDataset
 from lfdm_bench.data.loading import load_data
 from metrics import evaluate as evaluate_module
 from metrics import sample_checks
+
+pytestmark = pytest.mark.e2e  # trains or runs the pipeline: deselect with -m 'not e2e'
 
 
 def _record_reads(monkeypatch) -> list[str]:

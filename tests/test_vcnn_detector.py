@@ -193,6 +193,7 @@ def test_stored_validation_reproduces(name):
 
 
 # ------------------------------------------------------------------------------------------------ training
+@pytest.mark.e2e
 def test_training_is_deterministic_and_its_loss_falls(tmp_path):
     from metrics.vcnn.train import DetectorTrainConfig, corpus_features, train_vcnn, validate
 
