@@ -54,7 +54,7 @@ def test_stable_hash_is_order_independent():
 def test_model_kinds_and_stages_are_listed_once():
     """lfdm_bench.kinds is the one list of model kinds and stages: run folders, checkpoints, the LDM trainer, the
     generator registry, the benchmark config and ``train --model / --stage`` read it."""
-    import cli
+    from lfdm_bench.commands import train
     from baselines.ldm.train import AE_STAGE, STAGES
     from bench.config import GENERATORS as BENCH_GENERATORS
     from bench.generators import GENERATORS
@@ -64,7 +64,7 @@ def test_model_kinds_and_stages_are_listed_once():
     assert MODELS == ("lfdm", "ldm") and RECORD_STAGES == ("dm", "lfae", "ae")  # newest checkpoint first
     assert STAGE_CHOICES == ("lfae", "ae", "dm", "all") and train_stages("ldm") == ("ae", "dm", "all")
     assert tuple(GENERATORS) == MODELS == BENCH_GENERATORS and (AE_STAGE, *MODEL_STAGES["ldm"][1:], "all") == STAGES
-    params = {p.name: p for p in cli.train.params}
+    params = {p.name: p for p in train.params}
     assert tuple(params["model"].type.choices) == MODELS and tuple(params["stage"].type.choices) == STAGE_CHOICES
     with pytest.raises(ValueError, match="model must be one of"):
         open_training_run(Path("unused"), "gan", "a: 1\n")
