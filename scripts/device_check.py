@@ -55,6 +55,8 @@ sys.path.insert(0, str(REPO))  # run from a checkout without installing
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
+from lfdm_bench.utils.params import count_params  # noqa: E402
+
 # the harness (anchors, budgets, guarded sections, the table): scripts/device_check_harness.py
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # also when loaded from its file (the tests)
 from device_check_harness import (  # noqa: E402, F401  (ANCHORS, VARIANTS, SectionTimeout, table_rows: read
@@ -133,8 +135,7 @@ def build_models(check: Check, deadline: float, config: str, overrides: list[str
     with torch.no_grad(), torch.autocast(dev.type, torch.bfloat16, enabled=dev.type == "cuda"):
         s.target = s.codec.encode(s.lfae.dm_target_from_video(s.video)).float()  # [B, 3, T, h, w]
         s.z0 = s.lfae.encode(s.video[:, :, 0]).z.float()  # [B, C_z, h, w]
-    params = {"dm_unet": sum(p.numel() for p in s.dm.unet.parameters()),
-              "lfae": sum(p.numel() for p in s.lfae.parameters())}
+    params = {"dm_unet": count_params(s.dm.unet), "lfae": count_params(s.lfae)}
     check.result["models"] = {"config": config, "overrides": overrides, "params": params, "batch": b, "frames": t,
                               "size": size, "latent": cfg.lfae.model.latent_size, "text_dim": text_dim,
                               "dm_unet": {"dim": cfg.dm.unet.dim, "dim_mults": list(cfg.dm.unet.dim_mults)}}
