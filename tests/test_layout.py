@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-# folder -> import name of its package (see lfdm_bench/__init__.py and pyproject.toml)
+# source folder -> import name of its package (the same: pyproject.toml installs each folder under its own name)
 SOURCES = {"lfdm_bench": "lfdm_bench", "metrics": "metrics", "baselines": "baselines",
            "bench": "bench"}
 # The layers, bottom first: a module may import only from lower layers, with no exception (its layer: layer_of;
