@@ -1,7 +1,7 @@
 """``lfdm-bench fvd REAL FAKE``: the same numbers as ``lfdm-bench eval`` on the same videos through manifests, under the
 presets lfdm-bench / stylegan-v / cd-fvd; frame folders and .npy arrays of the decoded frames give the numbers of the
-mp4s; an independent numpy / scipy Fréchet distance on an array; the REAL features' cache (hit, and missed when a
-real file changes); cFVD / sFVD grouping; every bad input's one-line message; README's subsection as written.
+mp4s (GIF / WebM sets: those of their decoded frames); an independent numpy / scipy Fréchet distance on an array;
+the REAL features' cache (hit, and missed when a real file changes); cFVD / sFVD grouping; every bad input's one-line message; README's subsection as written.
 
 Videos are written here with PyAV directly (not the toolkit's writer); a 6-d feature function stands in for I3D
 (N = 8 videos per set > D = 6, so no --allow-few is needed).
@@ -172,6 +172,39 @@ def test_frame_folders_and_npy_give_the_mp4_numbers(sets) -> None:
     grouped = fvd_json(str(sets["real"]), str(frames_dir), "--metric", "cfvd", "--group-by", "{class}/{subject}_*",
                        "--out", str(tmp / "c.json"))["values"]
     assert grouped["cfvd"]["test"]["n_groups"] == 2
+
+
+def test_gif_and_webm_sets_equal_their_decoded_frame_folders(sets) -> None:
+    """GIFs (written with PIL, read with PIL: decord cannot) and WebM (VP9 via PyAV) read as the frame folders of
+    their own decoded frames."""
+    tmp = sets["tmp"]
+    rng = np.random.default_rng(5)
+    (tmp / "gif").mkdir()
+    (tmp / "webm").mkdir()
+    for i in range(8):
+        video = rng.integers(0, 256, size=(18, 32, 32, 3), dtype=np.uint8)  # every frame differs: none merged
+        frames = [Image.fromarray(f) for f in video]
+        frames[0].save(tmp / "gif" / f"v{i}.gif", save_all=True, append_images=frames[1:], duration=100, loop=0)
+        with av.open(str(tmp / "webm" / f"v{i}.webm"), "w", format="webm") as c:
+            s = c.add_stream("libvpx-vp9", rate=10)
+            s.width, s.height, s.pix_fmt = 32, 32, "yuv420p"
+            s.options = {"deadline": "realtime", "cpu-used": "8"}
+            for f in video:
+                for p in s.encode(av.VideoFrame.from_ndarray(f, format="rgb24")):
+                    c.mux(p)
+            for p in s.encode():
+                c.mux(p)
+    for kind, ext in (("gif", "gif"), ("webm", "webm")):
+        for i in range(8):
+            decoded = read_video(tmp / kind / f"v{i}.{ext}")
+            assert decoded.shape == (18, 32, 32, 3), (kind, decoded.shape)
+            (tmp / f"{kind}_frames" / f"v{i}").mkdir(parents=True)
+            for t, frame in enumerate(decoded):
+                Image.fromarray(frame).save(tmp / f"{kind}_frames" / f"v{i}" / f"{t:03d}.png")
+        a = fvd_json(str(sets["real"]), str(tmp / kind), "--out", str(tmp / "a.json"))
+        b = fvd_json(str(sets["real"]), str(tmp / f"{kind}_frames"), "--out", str(tmp / "b.json"))
+        assert a["values"]["fvd"]["test"] == pytest.approx(b["values"]["fvd"]["test"], rel=1e-12), kind
+        assert a["protocol"]["video_sets"]["fake"]["kind"] == "videos" and a["counts"]["generated"]["test"] == 8
 
 
 def frechet(a: np.ndarray, b: np.ndarray, ddof: int) -> float:
