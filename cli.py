@@ -27,6 +27,9 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "eval": ("metrics.commands", "eval_cmd", "Evaluate generated videos (FVD, cFVD, sFVD, KVD, PSNR, SSIM, "
              "class accuracy) against a dataset's real videos under an explicit protocol, or run the sanity table "
              "(--sanity)."),
+    "fvd": ("metrics.commands", "fvd_cmd", "FVD and KVD of two sets of videos, REAL and FAKE (folders of videos, "
+            "folders of frame folders, or .npy arrays), under a protocol preset; cFVD / sFVD with --group-by or "
+            "--groups."),
     "bench": ("bench.commands", "bench", "Run the benchmark: data, train LFDM + LDM, sample every method on "
               "train and test subjects, evaluate FVD / cFVD / sFVD / KVD / class accuracy / PSNR / SSIM, write grids "
               "and paper-style tables."),

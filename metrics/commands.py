@@ -9,6 +9,9 @@ Examples::
     lfdm-bench eval --make-samples /tmp/noisy --distort noise:0.1 --dataset synth-faces --i3d i3d-random
     lfdm-bench eval --run runs/x --dataset mug --root /data/MUG --protocol stylegan-v --i3d i3d_torchscript.pt
 
+``lfdm-bench fvd REAL FAKE`` (:func:`fvd_cmd`): FVD / KVD (cFVD / sFVD with a grouping) of any two sets of videos
+(folders of videos, folders of frame folders, ``.npy`` arrays) through the same machinery (:mod:`metrics.fvd_sets`).
+
 ``lfdm-bench eval --help`` lists the options under the headings of :data:`EVAL_SECTIONS` (what to evaluate, the real
 reference, the protocol, the sanity table, running, output). ``--protocol`` picks a preset of :mod:`metrics.presets` (the rules of a reference implementation); the
 flags below it that default to "the preset's" override it, and every override is recorded with the result.
@@ -34,7 +37,7 @@ from lfdm_bench.options import (CONTEXT, SEED, SectionedCommand, batch_size_opti
                                       ddof_option, device_option, parse_key_values, progress_option)
 from metrics.preprocess import RESIZE_METHODS
 
-__all__ = ["eval_cmd"]
+__all__ = ["eval_cmd", "fvd_cmd"]
 
 
 class MetricNames(click.ParamType):
@@ -371,3 +374,78 @@ def run_sample_sets(run_dir: Path, splits: tuple[str, ...]) -> dict[str, list[Pa
                                 f"hold no videos from {'/'.join(splits)}-split sources; sample them with "
                                 f"`lfdm-bench sample --run {run_dir} --split {'both' if len(splits) > 1 else splits[0]}`")
     return sets
+
+
+FVD_SECTIONS = (
+    ("What to compare", ["metric_names", "group_by", "groups"]),
+    ("Protocol (defaults: the --protocol preset's)", ["preset", "detector", "frames", "ddof", "seed", "allow_few"]),
+    ("Running", ["batch_size", "device", "no_cache", "progress"]),
+    ("Output", ["out"]),
+)
+
+
+@click.command("fvd", cls=SectionedCommand, sections=FVD_SECTIONS, context_settings=CONTEXT)
+@click.argument("real", type=click.Path(path_type=Path))
+@click.argument("fake", type=click.Path(path_type=Path))
+@click.option("--metric", "metric_names", type=MetricNames(), multiple=True, default=["fvd,kvd"],
+              metavar="fvd|kvd|cfvd|sfvd", help="Metric(s) to compute; repeat or comma-separate.")
+@click.option("--group-by", default=None, metavar="PATTERN",
+              help="How class and subject are read from a video's path relative to its set, e.g. "
+                   "'{class}/{subject}_*' (fields {class} {subject}; * ? ** as in globs): needed by cfvd / sfvd.")
+@click.option("--groups", type=click.Path(dir_okay=False, path_type=Path), default=None, metavar="FILE.csv",
+              help="Or a CSV with columns path,class,subject (path relative to its set, absolute, or an array index).")
+@click.option("--protocol", "preset", type=click.Choice(PRESET_NAMES), default=DEFAULT_PRESET,
+              help="FVD protocol preset (docs/fvd_presets.md): its clip, resize and quantisation rules, as eval.")
+@click.option("--i3d", "--detector", "detector", default=None, metavar="PATH|i3d-random|VCNN",
+              help="Detector, as in eval: I3D weights (i3d_pretrained_400.pt or i3d_torchscript.pt) [default: "
+                   "$LFDM_BENCH_I3D or the cache], an embedded-domain VCNN name or JSON, or i3d-random (smoke test).")
+@click.option("--frames", type=click.IntRange(min=9), default=None,
+              help="Frames per clip (I3D needs >= 9) [default: the preset's].")
+@ddof_option
+@click.option("--seed", type=SEED, default=0, help="Seed of random clip windows and subsets.")
+@click.option("--allow-few", is_flag=True,
+              help="Compute FVD with fewer videos than the feature dimension (biased upwards; refused otherwise).")
+@batch_size_option
+@device_option("Torch device of the detector [default: cuda if available, else cpu].")
+@click.option("--no-cache", is_flag=True, help="Neither read nor write the cached REAL features.")
+@progress_option
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None, metavar="FILE.json",
+              help="Where the JSON record goes [default: beside FAKE, <FAKE>.fvd.json].")
+@cli_errors(usage=config_errors)
+def fvd_cmd(real: Path, fake: Path, metric_names: tuple[list[str], ...], group_by: str | None, groups: Path | None,
+            preset: str, detector: str | None, frames: int | None, ddof: str | None, seed: int, allow_few: bool,
+            batch_size: int, device: str | None, no_cache: bool, progress: bool, out: Path | None) -> None:
+    """FVD and KVD of two sets of videos, REAL and FAKE (folders of videos, folders of frame folders, or .npy
+    arrays), under a protocol preset; cFVD / sFVD with --group-by or --groups."""
+    from metrics.fvd_sets import SET_METRICS, default_out, fvd_of_sets, summary_line, write_json
+    from metrics.video_sets import Grouping, parse_pattern
+    from lfdm_bench.utils.io import ensure_writable
+
+    names = [n for group in metric_names for n in group]
+    names = list(SET_METRICS) if "all" in names else names
+    odd = [n for n in names if n not in SET_METRICS]
+    if odd:
+        raise click.BadParameter(f"{', '.join(odd)}: lfdm-bench fvd computes {', '.join(SET_METRICS)} (the rest "
+                                 "need a dataset: lfdm-bench eval)", param_hint="--metric")
+    if group_by and groups:
+        raise click.UsageError("give --group-by PATTERN or --groups FILE.csv, not both")
+    grouping = None
+    if group_by:
+        try:
+            parse_pattern(group_by)
+        except ValueError as e:
+            raise click.BadParameter(str(e).removeprefix(f"--group-by {group_by!r}: "), param_hint="--group-by")
+        grouping = Grouping(pattern=group_by, source=f"--group-by {group_by!r}")
+    elif groups:
+        grouping = Grouping.from_csv(groups)
+    target = out or default_out(fake)
+    ensure_writable(target.parent)
+    res = fvd_of_sets(real, fake, names, preset=preset, detector=detector, n_frames=frames,
+                      ddof=None if ddof is None else int(ddof), seed=seed, batch_size=batch_size, device=device,
+                      grouping=grouping, cache=not no_cache, allow_few=allow_few, progress=progress,
+                      log_fn=_echo_err)
+    for note in res.result.notes:
+        _echo_err(f"note: {note}")
+    click.echo(summary_line(res))
+    path = _write_results(write_json, res, target, "fvd")
+    click.echo(f"json: {path}")

@@ -51,12 +51,20 @@ def _to_rgb(frame: np.ndarray, path: str | os.PathLike) -> np.ndarray:
     return np.ascontiguousarray(frame)
 
 
+def natural_key(name: str) -> tuple:
+    """Sort key of a name (or relative path) in natural order: digit runs compare as numbers (``f2`` < ``f10``), then
+    the plain name breaks ties (``f01`` vs ``f1``)."""
+    parts = tuple((0, int(t), "") if t.isdigit() else (1, 0, t) for t in re.split(r"(\d+)", name) if t)
+    return parts, name
+
+
 def list_frame_files(folder: str | os.PathLike) -> list[Path]:
-    """Image files of a frame folder, sorted by name (zero-padded indices sort naturally)."""
+    """Image files of a frame folder in natural order (``f2`` before ``f10``; zero-padded names keep their plain
+    sorted order), ties broken by the plain name."""
     folder = Path(folder)
     if not folder.is_dir():
         raise BadVideoError(folder, "frame folder does not exist")
-    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTS)
+    files = sorted((p for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTS), key=lambda p: natural_key(p.name))
     if not files:
         raise BadVideoError(folder, f"frame folder holds no images ({', '.join(IMAGE_EXTS)})")
     return files
