@@ -11,8 +11,8 @@ The interface (a "generator")::
                        source frame; the frames span the time of a training clip (data.sampling)
 
 Optional attributes of the object: ``name`` (its method row; a spec ``NAME=module:object`` overrides it),
-``n_frames`` (the frames it makes: checked against the evaluation set before anything runs), ``settings`` (a dict
-recorded in the sample folder's ``settings.json``) and ``setup(info: GeneratorSetup)``, called once before the
+``n_frames`` (the frames it makes: checked against the evaluation set after ``setup``, before the first batch),
+``settings`` (a dict recorded in the sample folder's ``settings.json``) and ``setup(info: GeneratorSetup)``, called once before the
 first batch. A class is instantiated without arguments.
 
 A generator is named by a spec: ``module:object`` (``object`` may be dotted; ``module`` may be a ``.py`` path; the
@@ -197,10 +197,6 @@ def sample_generator(gen: Generator, info: DatasetInfo, data: DataConfig, split:
                      per_pair: int = 1, seed: int = 0, batch_size: int = 8, progress: bool = True) -> Path:
     """Write the sample folder of ``gen`` over the evaluation set of ``split`` (``per_pair`` and ``seed``: the run
     config's, as for its own generator); returns the manifest."""
-    n_frames = getattr(gen.fn, "n_frames", None)
-    if n_frames is not None and int(n_frames) != int(data.n_frames):
-        raise GeneratorError(f"--generator {gen.spec}: makes {n_frames} frames (its n_frames); this evaluation set "
-                             f"needs {data.n_frames} (data.n_frames)")
     sources = build_eval_set(info.records, split, per_pair=per_pair, seed=seed)
     setup = getattr(gen.fn, "setup", None)
     if callable(setup):
@@ -208,6 +204,10 @@ def sample_generator(gen: Generator, info: DatasetInfo, data: DataConfig, split:
             setup(GeneratorSetup(dataset=data.dataset, class_names=list(info.class_names),
                                  class_texts=list(info.class_texts), size=data.size, n_frames=data.n_frames,
                                  clip_sampling=data.sampling, split=split, train_records=info.split("train")))
+    n_frames = getattr(gen.fn, "n_frames", None)
+    if n_frames is not None and int(n_frames) != int(data.n_frames):
+        raise GeneratorError(f"--generator {gen.spec}: makes {n_frames} frames (its n_frames, after setup); this "
+                             f"evaluation set needs {data.n_frames} (data.n_frames)")
     settings = {**gen.settings(), "per_pair": per_pair, "dataset": data.dataset,
                 "dataset_options": dict(data.options), "dataset_root": data.root, "size": data.size,
                 "n_frames": data.n_frames, "sample_seed": seed, "clip_sampling": data.sampling}
