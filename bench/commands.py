@@ -13,7 +13,8 @@ import click
 from bench.options import eval_arguments, eval_options, run_errors
 from bench.report import FORMATS
 from lfdm_bench.commands import SamplerName
-from lfdm_bench.options import RUN_DIR, CommaList, cli_errors, command, config_errors, progress_option, set_option
+from lfdm_bench.options import (RUN_DIR, CommaList, cli_errors, command, config_errors, generator_option,
+                                progress_option, set_option)
 
 __all__ = ["bench", "ablate", "report"]
 
@@ -22,8 +23,9 @@ def _bench_errors() -> tuple[type[BaseException], ...]:
     # a bad config, or an output folder of another config (or its runs/ of an earlier benchmark): usage errors
     from bench.pipeline import BenchConfigMismatch
     from lfdm_bench.runs import RunConfigMismatch
+    from lfdm_bench.sampling.plugin import GeneratorError
 
-    return (*config_errors(), BenchConfigMismatch, RunConfigMismatch)
+    return (*config_errors(), BenchConfigMismatch, RunConfigMismatch, GeneratorError)
 
 
 @command()
@@ -32,18 +34,22 @@ def _bench_errors() -> tuple[type[BaseException], ...]:
 @click.option("--out", type=click.Path(file_okay=False), default=None,
               help="Output folder (default bench_out/<name>). Rerun with the same folder to resume.")
 @set_option("Override a benchmark config value, e.g. --set eval.max_real=100 (repeatable).")
+@generator_option(many=True)
 @progress_option
 @cli_errors(usage=_bench_errors)
-def bench(config: str, out: str | None, overrides: tuple[str, ...], progress: bool) -> None:
+def bench(config: str, out: str | None, overrides: tuple[str, ...], generators: tuple[str, ...],
+          progress: bool) -> None:
     """Run the benchmark: data, train LFDM + LDM, sample every method on train and test subjects, evaluate FVD /
     cFVD / sFVD / KVD / class accuracy / PSNR / SSIM, write grids and paper-style tables. Resumable."""
     from bench.config import BenchConfig
     from bench.pipeline import Benchmark
     from lfdm_bench.config import load_config, resolve_config_path
+    from lfdm_bench.sampling.plugin import load_generator
 
     bc = load_config(BenchConfig, resolve_config_path(config), overrides)
+    plugins = [load_generator(spec) for spec in generators or ()]  # before anything runs: a bad one stops here
     folder = Path(out or f"bench_out/{bc.name}")
-    b = Benchmark(bc, folder, progress=progress, log=lambda m: click.echo(m, err=True))
+    b = Benchmark(bc, folder, progress=progress, log=lambda m: click.echo(m, err=True), generators=plugins)
     b.run()
     tables = folder / "tables.md"
     if tables.is_file():

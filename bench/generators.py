@@ -22,6 +22,8 @@ from lfdm_bench.kinds import MODELS
 from lfdm_bench.lfdm.config import LFDMConfig
 from lfdm_bench.lfdm.sample import sample_lfdm_run
 from lfdm_bench.runs import Run
+from lfdm_bench.data.loading import load_data
+from lfdm_bench.sampling.plugin import Generator, sample_generator
 
 # model kind -> (its config class, its sampler: sampler(run, split, **sample_run arguments) -> manifest path)
 _CODE: dict[str, tuple[type, Callable[..., Path]]] = {"lfdm": (LFDMConfig, sample_lfdm_run),
@@ -43,6 +45,20 @@ class TrainedRun:
         """Sample the evaluation set of ``split`` into a sample folder (arguments of
         :func:`lfdm_bench.sampling.run.sample_run`); returns its manifest."""
         return GENERATORS[self.model][1](self.run, split, **kwargs)
+
+    def sample_with(self, generator: Generator, split: str = "test", per_pair: int | None = None,
+                    out: str | Path | None = None, under: str | Path | None = None, progress: bool = True) -> Path:
+        """Sample this run's evaluation set of ``split`` (its data, ``sample.per_pair`` unless given,
+        ``sample.seed``) with another generator (:mod:`lfdm_bench.sampling.plugin`) into ``out``, else
+        ``under/<split>_<name>`` (``under`` defaults to ``RUN/samples``); returns the manifest."""
+        cfg = self.config
+        under = under if under is not None else self.run.samples
+        folder = Path(out) if out else Path(under) / f"{split}_{generator.name}"
+        manifest = sample_generator(generator, load_data(cfg.data, progress=progress), cfg.data, split, folder,
+                                    per_pair=per_pair or cfg.sample.per_pair, seed=cfg.sample.seed,
+                                    batch_size=cfg.sample.batch_size, progress=progress)
+        self.run.log(f"sampled {split} videos with --generator {generator.spec} -> {manifest}")
+        return manifest
 
 
 def open_trained_run(run_dir: str | os.PathLike | Run) -> TrainedRun:

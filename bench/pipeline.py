@@ -24,13 +24,13 @@ from __future__ import annotations
 import time
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from baselines.ldm.config import load_ldm_config
 from baselines.ldm.train import open_ldm_run, train_ldm_run
 from baselines.retrieval import sample_baseline
 from bench.ablate import run_ablation
-from bench.config import GENERATORS, BenchConfig
+from bench.config import GENERATORS, METHODS, BenchConfig
 from bench.generators import open_trained_run
 from bench.grids import write_comparison_grids, write_method_grids
 from bench.html_report import write_html_report
@@ -49,6 +49,7 @@ from metrics.protocol import EvalProtocol
 from metrics.uncertainty import fvd_interval, leave_take_out, real_floor
 from lfdm_bench.runs import Run
 from lfdm_bench.sampling.generate import seconds_per_video
+from lfdm_bench.sampling.plugin import Generator, GeneratorError, sample_generator
 from lfdm_bench.utils.io import atomic_write_json, atomic_write_text, jsonable
 
 
@@ -82,8 +83,15 @@ class BenchConfigMismatch(ValueError):
 class Benchmark:
     """Runs the stages of a :class:`BenchConfig` into ``out``."""
 
-    def __init__(self, bc: BenchConfig, out: str | Path, progress: bool = True, log: Callable[[str], None] = print):
+    def __init__(self, bc: BenchConfig, out: str | Path, progress: bool = True, log: Callable[[str], None] = print,
+                 generators: Sequence[Generator] = ()):
         self.bc, self.out, self.progress, self.say = bc, Path(out), progress, log
+        # generators of --generator (lfdm_bench.sampling.plugin): one method row each, after the config's methods
+        self.generators = {g.name: g for g in generators}
+        for g in generators:
+            if g.name in METHODS or len(self.generators) != len(generators):
+                raise GeneratorError(f"--generator {g.spec}: its name {g.name!r} is taken (by a method of the "
+                                     f"benchmark or another --generator); give it another: NAME={g.source}")
         self.out.mkdir(parents=True, exist_ok=True)
         resolved = dump_yaml(bc)
         cfg_path = self.out / "bench_config.yaml"
@@ -141,7 +149,12 @@ class Benchmark:
 
     def _sample(self, method: str, split: str) -> str:
         folder = self.out / "samples" / f"{method}_{split}"
-        if method in ("lfdm", "ldm"):
+        if method in self.generators:  # the LFDM run's evaluation set, as for LFDM itself
+            cfg = self.lfdm_cfg
+            path = sample_generator(self.generators[method], load_data(cfg.data, progress=False), cfg.data, split,
+                                    folder, per_pair=self.bc.per_pair, seed=cfg.sample.seed,
+                                    batch_size=cfg.sample.batch_size, progress=self.progress)
+        elif method in ("lfdm", "ldm"):
             trained = open_trained_run(self.lfdm_dir if method == "lfdm" else self.ldm_dir)
             path = trained.sample(split=split, per_pair=self.bc.per_pair, out=folder, progress=self.progress,
                                   **self.sampler(method))
@@ -225,8 +238,9 @@ class Benchmark:
         return {"ablation": str(out / "ablation.json"), "split": "val", "chosen": chosen}
 
     def _grids(self) -> list[str]:
-        paths = write_method_grids({m: self.out / "samples" / f"{m}_test" for m in self.bc.methods
-                                    if m not in self.skipped()}, self.out / "grids")
+        methods = (*self.bc.methods, *self.generators)
+        paths = write_method_grids({m: self.out / "samples" / f"{m}_test" for m in methods if m not in self.skipped()},
+                                   self.out / "grids")
         generators = {m.upper(): self.out / "samples" / f"{m}_test" for m in ("lfdm", "ldm") if m in self.bc.methods}
         return paths + write_comparison_grids(generators, self.out / "grids")
 
@@ -243,6 +257,8 @@ class Benchmark:
         wall = {k: v["seconds"] for k, v in self.state.data["parts"].items()}
         results = build_results(self.out, self.bc, self.lfdm_cfg, {"LFDM": self.lfdm_dir, "LDM": self.ldm_dir}, wall)
         results["skipped"] = self.skipped()
+        if self.generators:  # only then: a benchmark without --generator writes the results it always did
+            results["generators"] = {n: g.source for n, g in self.generators.items()}
         return {k: str(v) for k, v in write_tables(results, self.out).items()}
 
     def _report(self) -> str:
@@ -264,6 +280,10 @@ class Benchmark:
             steps += [(f"ablate:{m}", (lambda m=m: self._ablate(m))) for m in GENERATORS if m in bc.methods]
         pairs = [(m, "test") for m in bc.methods if m not in self.skipped()] + [
             (m, "train") for m in bc.train_split_methods if m not in self.skipped()]
+        pairs += [(m, s) for s in ("test", "train") for m in self.generators]  # driven like LFDM and LDM
+        if any(not self.state.done(f"eval:{m}:{s}") for m in self.generators for s in ("test", "train")):
+            for part in ("grids", "tables", "report"):  # a --generator new to this folder: its rows join them
+                self.state.data["parts"].pop(part, None)
         steps += [(f"sample:{m}:{s}", (lambda m=m, s=s: self._sample(m, s))) for m, s in pairs]
         steps += [(f"eval:{m}:{s}", (lambda m=m, s=s: self._eval(m, s))) for m, s in pairs]
         if bc.grids:

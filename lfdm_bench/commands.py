@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from lfdm_bench.kinds import MODELS, STAGE_CHOICES, train_stages
-from lfdm_bench.options import cli_errors, command, config_errors, progress_option, set_option
+from lfdm_bench.options import cli_errors, command, config_errors, generator_option, progress_option, set_option
 
 __all__ = ["SamplerName", "train", "sample"]
 
@@ -114,8 +114,9 @@ def _train_ldm(config: str, overrides: tuple[str, ...], out: str | None, stage: 
 
 def _sample_errors() -> tuple[type[BaseException], ...]:
     from lfdm_bench.sampling.generate import SampleFolderMismatch
+    from lfdm_bench.sampling.plugin import GeneratorError
 
-    return (*config_errors(), SampleFolderMismatch)
+    return (*config_errors(), SampleFolderMismatch, GeneratorError)
 
 
 @command()
@@ -134,16 +135,29 @@ def _sample_errors() -> tuple[type[BaseException], ...]:
 @click.option("--out", type=click.Path(file_okay=False), default=None,
               help="Sample folder (default RUN/samples/<split>_<sampler settings>); with --split both, the folder "
                    "that holds test_<settings>/ and train_<settings>/. A folder of other settings is refused.")
+@generator_option(many=False)
 @progress_option
 @cli_errors(usage=_sample_errors)
-def sample(run_dir, split, per_pair, sampler, steps, eta, guidance, unconditional, out, progress) -> None:
+def sample(run_dir, split, per_pair, sampler, steps, eta, guidance, unconditional, out, generator, progress) -> None:
     """Generate the evaluation set of a trained run (every subject x class of a split) as mp4 + manifest."""
     from bench.generators import open_trained_run
 
+    if generator is not None:
+        given = [f"--{k}" for k, v in (("sampler", sampler), ("steps", steps), ("eta", eta), ("guidance", guidance))
+                 if v is not None] + (["--unconditional"] if unconditional else [])
+        if given:
+            raise click.UsageError(f"{', '.join(given)} set the run's sampler; --generator {generator} samples "
+                                   "your generator instead: drop them")
+        from lfdm_bench.sampling.plugin import load_generator
+
+        plugin = load_generator(generator)
     trained = open_trained_run(run_dir)
     splits = ["test", "train"] if split == "both" else [split]
     where = {"out": out} if len(splits) == 1 else {"under": out}  # both: one folder per split inside --out
     for sp in splits:
-        path = trained.sample(sp, per_pair=per_pair, sampler=sampler, steps=steps, eta=eta, guidance=guidance,
-                              unconditional=unconditional, progress=progress, **where)
+        if generator is not None:
+            path = trained.sample_with(plugin, sp, per_pair=per_pair, progress=progress, **where)
+        else:
+            path = trained.sample(sp, per_pair=per_pair, sampler=sampler, steps=steps, eta=eta, guidance=guidance,
+                                  unconditional=unconditional, progress=progress, **where)
         click.echo(f"{sp}: {path}")

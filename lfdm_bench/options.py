@@ -107,6 +107,18 @@ def batch_size_option(f: Callable) -> Callable:
     return click.option("--batch-size", type=click.IntRange(min=1), default=8, help="Videos per detector call.")(f)
 
 
+def generator_option(many: bool) -> Callable:
+    """``--generator [NAME=]module:object|ENTRY_POINT``: any image-to-video generator of the interface of
+    :mod:`lfdm_bench.sampling.plugin` (loaded by the command, so ``--help`` imports nothing); repeatable when
+    ``many``."""
+    what = ("A generator of your own (repeatable), one method row each, named by its `name` or NAME=: module:object "
+            "(a .py path works too) or the name of an installed lfdm_bench.generators entry point."
+            if many else "Sample a generator of your own instead of the run's model: [NAME=]module:object (a .py "
+            "path works too) or an lfdm_bench.generators entry point; the run gives the evaluation set.")
+    return click.option("--generator", "generators" if many else "generator", multiple=many, default=None,
+                        metavar="[NAME=]MODULE:OBJECT|ENTRY_POINT", help=what)
+
+
 def set_option(help: str = "Override a config value, e.g. --set dm.train.steps=500 (repeatable).") -> Callable:
     """``--set KEY=VALUE`` (repeatable, into ``overrides``): config overrides, parsed by the config loader (YAML)."""
     return click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help=help)
