@@ -72,7 +72,8 @@ class FrechetVideoDistance(_MetricBase):  # type: ignore[misc, valid-type]
 
     ``update(videos, real)``: ``videos`` uint8 ``[B, T, H, W, 3]`` or float ``[B, T, 3, H, W]`` in ``[0, 1]`` (any
     device; clips are prepared on the CPU, as the evaluation path does, then passed to the detector).
-    ``compute()``: float64 scalar tensor (or ``{"fvd", "kvd"}`` with ``kvd=True``).
+    ``compute()``: float64 scalar tensor (or ``{"fvd", "kvd"}`` with ``kvd=True``). Calling the metric
+    (``forward``) only updates: one batch has no FVD of its own.
     """
 
     is_differentiable = False
@@ -128,6 +129,11 @@ class FrechetVideoDistance(_MetricBase):  # type: ignore[misc, valid-type]
         setattr(self, f"{side}_outer", getattr(self, f"{side}_outer") + x.T @ x)
         if self.kvd:
             getattr(self, f"{side}_features").append(x)
+
+    def forward(self, videos: Tensor | np.ndarray, real: bool) -> None:  # type: ignore[override]
+        """``metric(videos, real=...)`` is :meth:`update` (FVD of one batch means nothing: there is no batch
+        value; read the value with :meth:`compute`)."""
+        self.update(videos, real=real)
 
     def stats(self, real: bool) -> FeatureStats:
         """The accumulated :class:`~metrics.fvd.FeatureStats` of one side (after a sync: of all processes)."""

@@ -145,7 +145,8 @@ def test_reset_forgets_every_video(tiny):
     _feed(metric, fake, real, [12], [12])  # other way round: another value
     assert float(metric.compute()["fvd"]) != pytest.approx(first["fvd"], rel=1e-3)
     metric.reset()
-    _feed(metric, real, fake, [4, 8], [6, 6])
+    assert metric(torch.from_numpy(np.stack(real[:4])), real=True) is None  # forward = update, no batch value
+    _feed(metric, real[4:], fake, [8], [6, 6])
     assert {k: float(v) for k, v in metric.compute().items()} == pytest.approx(first, rel=REL)
 
 
@@ -273,3 +274,24 @@ def test_readme_snippet_runs(tiny):
         warnings.simplefilter("ignore", SmallSampleWarning)
         expected = fvd_from_features(tiny_features(torch.cat(fake)).numpy(), tiny_features(torch.cat(real)).numpy())
     assert value == pytest.approx(expected, rel=REL)
+
+
+def test_a_detector_named_as_eval_takes_it(tiny):
+    """A shipped embedded-domain detector by name (``eval --detector synth-faces-vcnn-v1``) against the evaluation
+    with the same detector; an I3D name gives 400-d states without running I3D."""
+    from metrics.detector import FeatureExtractor
+    from metrics.vcnn import load_detector
+
+    protocol = _protocol(tiny, detector="synth-faces-vcnn-v1")
+    ref = evaluate(protocol, tiny["samples"], ["fvd"], detector=load_detector("synth-faces-vcnn-v1"), cache=False)
+    metric = FrechetVideoDistance("synth-faces-vcnn-v1", _protocol(tiny))
+    assert metric.protocol.detector == "synth-faces-vcnn-v1" and metric.feature_dim == metric.source.feature_dim
+    real, fake = _videos(tiny)
+    _feed(metric, real, fake, [6, 6], [12])
+    assert ref.values["fvd"]["test"] > 0
+    with pytest.warns(SmallSampleWarning, match=r"FVD of 12 generated and 12 real videos with 16-d features"):
+        value = float(metric.compute())
+    assert value == pytest.approx(ref.values["fvd"]["test"], rel=REL)
+    i3d = FrechetVideoDistance("i3d-random", "tf")
+    assert isinstance(i3d.source, FeatureExtractor) and i3d.real_outer.shape == (400, 400)
+    assert i3d.protocol.resize_method == "tf-legacy-bilinear" and i3d.protocol.n_frames == 16
