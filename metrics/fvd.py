@@ -123,6 +123,19 @@ class FeatureStats:
         c = (self._sum_outer - self._n * np.outer(mu, mu)) / (self._n - ddof)
         return (c + c.T) / 2.0
 
+    @classmethod
+    def from_sums(cls, n: int, total: np.ndarray, outer: np.ndarray) -> FeatureStats:
+        """Statistics from their parts: N, the sum of the features [D] and the sum of their outer products [D, D]
+        (as kept by :meth:`update`, e.g. summed across processes by torchmetrics)."""
+        total, outer = np.asarray(total, np.float64), np.asarray(outer, np.float64)
+        d = total.shape[0] if total.ndim == 1 else -1
+        if total.ndim != 1 or outer.shape != (d, d) or int(n) < 0:
+            raise ValueError(f"expected n >= 0, a sum [D] and a sum of outer products [D, D]; got n={n}, "
+                             f"{total.shape}, {outer.shape}")
+        stats = cls(dim=d)
+        stats._n, stats._sum, stats._sum_outer = int(n), total.copy(), outer.copy()
+        return stats
+
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write to ``path`` (.npz) atomically (temporary file in the same folder, then rename)."""
         if self.dim is None:

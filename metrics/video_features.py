@@ -144,6 +144,24 @@ class ClipSpec:
         """Clip ``index`` of a :meth:`dataset`: uint8 [T, 3, size, size]."""
         return self.finish(dataset[index].video)
 
+    def from_frames(self, frames: Tensor) -> Tensor:
+        """An in-memory video -> uint8 clip [T, 3, size, size], read as :meth:`dataset` and :meth:`clip` read a file
+        holding these frames (its ``uniform`` / ``first`` frame indices, the ``pad`` resize, :meth:`finish`; no
+        crop box). ``frames``: uint8 or float ``[0, 1]`` ``[N, 3, H, W]`` with ``N >= n_frames``."""
+        from lfdm_bench.data.frame_indices import sample_indices
+        from lfdm_bench.data.transforms import resize_pad, to_float
+
+        if self.sampling not in ("uniform", "first"):
+            raise ValueError(f"from_frames reads 'uniform' or 'first' clips, not {self.sampling!r} (seeded per file)")
+        if frames.ndim != 4 or frames.shape[1] != 3:
+            raise ValueError(f"expected frames [N, 3, H, W], got shape {tuple(frames.shape)}")
+        if frames.shape[0] < self.n_frames:
+            raise ValueError(f"a video of {frames.shape[0]} frames is shorter than the clip length {self.n_frames}")
+        idx = torch.from_numpy(sample_indices(frames.shape[0], self.n_frames, self.sampling).indices)
+        video = frames[idx]
+        video = resize_pad(video, self.size) if self.resize == "pad" else to_float(video)
+        return self.finish(video)
+
 
 def iter_clip_batches(records: Sequence[VideoRecord], spec: ClipSpec, batch_size: int,
                       progress: bool = False, desc: str = "videos") -> Iterator[tuple[list[int], Tensor]]:
