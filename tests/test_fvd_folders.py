@@ -127,6 +127,7 @@ def sets(env) -> dict:
 
 
 @pytest.mark.parametrize("preset", ["lfdm-bench", "stylegan-v", "cd-fvd"])
+@pytest.mark.e2e  # CLI runs / video decoding: the full suite runs it
 def test_same_numbers_as_eval_through_manifests(sets, preset) -> None:
     tmp = sets["tmp"]
     r = run("eval", "--samples", str(tmp / "fakem"), "--dataset", str(tmp / "realm" / "real.csv"), "--metric",
@@ -152,6 +153,7 @@ def test_same_numbers_as_eval_through_manifests(sets, preset) -> None:
     assert any(x.startswith("cFVD ") and "over 2 classes" in x for x in line)
 
 
+@pytest.mark.e2e  # CLI runs / video decoding: the full suite runs it
 def test_frame_folders_and_npy_give_the_mp4_numbers(sets) -> None:
     tmp = sets["tmp"]
     frames_dir, videos = tmp / "fake_frames", []
@@ -174,6 +176,7 @@ def test_frame_folders_and_npy_give_the_mp4_numbers(sets) -> None:
     assert grouped["cfvd"]["test"]["n_groups"] == 2
 
 
+@pytest.mark.e2e  # CLI runs / video decoding: the full suite runs it
 def test_gif_and_webm_sets_equal_their_decoded_frame_folders(sets) -> None:
     """GIFs (written with PIL, read with PIL: decord cannot) and WebM (VP9 via PyAV) read as the frame folders of
     their own decoded frames."""
@@ -230,6 +233,7 @@ def test_npy_fvd_against_an_independent_computation(env, preset, ddof) -> None:
     assert got["counts"]["real"]["test"] == 12 and got["counts"]["generated"]["test"] == 10
 
 
+@pytest.mark.e2e  # CLI runs / video decoding: the full suite runs it
 def test_real_cache_hit_then_missed_when_a_real_file_changes(sets) -> None:
     tmp, built = sets["tmp"], sets["built"]
     args = [str(sets["real"]), str(sets["fake"]), "--out", str(tmp / "o.json")]
@@ -247,6 +251,7 @@ def test_real_cache_hit_then_missed_when_a_real_file_changes(sets) -> None:
     assert built[-1].videos_seen == 16
 
 
+@pytest.mark.e2e  # CLI runs / video decoding: the full suite runs it
 def test_groups_csv_equals_group_by(sets) -> None:
     tmp = sets["tmp"]
     rows = ["path,class,subject"] + [f"{c}/{s}_{k}.mp4,{c},{s}" for c in CLASSES for s in SUBJECTS for k in range(2)]
@@ -368,6 +373,7 @@ def readme_lines() -> list[str]:
     return [line.split("  #")[0].strip() for line in block.splitlines() if line.startswith("lfdm-bench")]
 
 
+@pytest.mark.e2e  # CLI runs / video decoding: the full suite runs it
 def test_readme_subsection_runs_as_written(env, monkeypatch) -> None:
     """Mapped: the folders real/ and fake/ (made here: 2 classes x 2 subjects x 3 takes) and fake.npy (their
     decoded frames), and the I3D weights file -> the 6-d stand-in detector."""

@@ -249,6 +249,7 @@ def test_two_gloo_processes_give_the_one_process_number(tiny):
 # ------------------------------------------------------------------------------------------ README
 
 
+@pytest.mark.e2e  # CLI runs / video decoding: the full suite runs it
 def test_readme_snippet_runs(tiny):
     """README's "FVD inside a training loop (torchmetrics)" python block, run as written; the I3D weight path (no
     weights here) is mapped to the stand-in detector. Its random videos are drawn again here (same seed, same
@@ -276,6 +277,7 @@ def test_readme_snippet_runs(tiny):
     assert value == pytest.approx(expected, rel=REL)
 
 
+@pytest.mark.e2e  # CLI runs / video decoding: the full suite runs it
 def test_a_detector_named_as_eval_takes_it(tiny):
     """A shipped embedded-domain detector by name (``eval --detector synth-faces-vcnn-v1``) against the evaluation
     with the same detector; an I3D name gives 400-d states without running I3D."""
