@@ -331,6 +331,7 @@ def test_metrics_jsonl_keeps_whole_records_on_a_full_disk(tiny_eval_set, monkeyp
 
 
 @pytest.mark.parametrize("damaged, keep", [("dataset.json", 0.5), ("manifest.csv", 0.5), ("manifest.csv", 0.3)])
+@pytest.mark.e2e  # a whole command / evaluation / dataset build or a subprocess: the full suite runs it
 def test_damaged_dataset_cache_is_generated_again(tmp_path, capsys, damaged, keep) -> None:
     from lfdm_bench.data.registry import get_dataset
 

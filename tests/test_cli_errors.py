@@ -93,6 +93,7 @@ def test_corrupt_checkpoint_is_named(tmp_path):
     assert ck.read_bytes() == b"PK\x03\x04 half of a zip file"  # left as it was
 
 
+@pytest.mark.e2e  # a whole command / evaluation / dataset build or a subprocess: the full suite runs it
 def test_corrupt_checkpoint_when_training_resumes(tmp_path):
     ck = _corrupt_run(tmp_path, "lfae")
     line = one_error_line(cli("train", "--config", "tiny", "--stage", "lfae", "--out", str(tmp_path / "run"),

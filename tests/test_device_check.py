@@ -116,6 +116,7 @@ def test_native_bf16_detection(monkeypatch, cpuinfo, env, native):
     assert got is False and ("mkldnn" in why or "_MAX_CPU_ISA=" in why)
 
 
+@pytest.mark.e2e  # a whole command / evaluation / dataset build or a subprocess: the full suite runs it
 def test_sections_are_guarded(tmp_path):
     dc = load_script()
     check = dc.Check(tmp_path / "c.json", budget_s=8.0, tiny=True, device=torch.device("cpu"), settings={})

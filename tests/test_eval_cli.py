@@ -39,6 +39,7 @@ def invoke(*args: str):
     return CliRunner().invoke(eval_cmd, list(args), catch_exceptions=False)
 
 
+@pytest.mark.e2e  # a whole command / evaluation / dataset build or a subprocess: the full suite runs it
 def test_eval_samples_writes_metrics_json(env) -> None:
     from lfdm_bench.data.registry import get_dataset
 
@@ -84,6 +85,7 @@ def test_sanity_mode(env) -> None:
     assert "not comparable with published numbers" in res.output.lower()
 
 
+@pytest.mark.e2e  # a whole command / evaluation / dataset build or a subprocess: the full suite runs it
 def test_run_dir_and_make_samples(env) -> None:
     from lfdm_bench.data.registry import get_dataset
 

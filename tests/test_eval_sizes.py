@@ -70,6 +70,7 @@ def test_sizes_that_cannot_be_meant_are_refused(tiny_eval_set, height, width, me
     assert not tiny["built"] and not (tiny["samples"] / "metrics" / "metrics.json").exists()  # refused before work
 
 
+@pytest.mark.e2e  # a whole command / evaluation / dataset build or a subprocess: the full suite runs it
 def test_real_videos_are_read_at_the_dataset_size_not_the_generated_one(tiny_eval_set):
     """16x16 grey videos (a size that can be meant) are brought to the dataset's 32 px; the real videos are read at
     32 px as for the real-clip samples, so their features (and the real side of every FVD) are the same."""
@@ -95,6 +96,7 @@ def _lengthen(tiny: dict, frames: int) -> None:
         write_mp4(r.path, np.concatenate([loop] * (frames // len(loop) + 1))[:frames])
 
 
+@pytest.mark.e2e  # a whole command / evaluation / dataset build or a subprocess: the full suite runs it
 def test_time_span_uses_the_frames_in_the_files(tiny_eval_set):
     tiny = tiny_eval_set
     rows = read_manifest(tiny["samples"] / "manifest.csv")

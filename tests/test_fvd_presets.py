@@ -338,6 +338,7 @@ def test_presets_differ_on_the_same_sets(sets: dict, mini_detector: list) -> Non
     assert len({round(v, 6) for v in values.values()}) == len(values), values
 
 
+@pytest.mark.e2e  # a whole command / evaluation / dataset build or a subprocess: the full suite runs it
 def test_bf16_only_when_asked_and_its_drift_is_stored(sets: dict, mini_detector: list) -> None:
     data = sets["square"]
     base = dict(dataset=data.name, preset="stylegan-v", detector="mini", batch_size=4, allow_span_mismatch=True,

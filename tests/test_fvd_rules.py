@@ -162,6 +162,7 @@ def test_span_check_rules() -> None:
     assert span_check(real, unknown, "uniform", "first", 16, length, src_len).matches is None
 
 
+@pytest.mark.e2e  # a whole command / evaluation / dataset build or a subprocess: the full suite runs it
 def test_evaluate_refuses_different_time_spans(tmp_path: Path) -> None:
     data = get_dataset(str(make_tiny_dataset(tmp_path / "data")))
     samples = write_real_samples(data, tmp_path / "s", split="test", n_frames=12, max_videos=6)
@@ -186,6 +187,7 @@ def _i3d_layout(state: dict) -> dict:
     return {k: v for k, v in state.items() if not k.endswith("num_batches_tracked")}
 
 
+@pytest.mark.e2e  # a trained model, shipped weights on videos or a whole network pass: the full suite runs it
 def test_weight_labels_come_from_the_digest_not_the_name(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert all(len(d) == 64 and int(d, 16) >= 0 for d in KNOWN_I3D_DIGESTS)
     assert [k.name for k in KNOWN_I3D_DIGESTS.values()] == ["StyleGAN-V i3d_torchscript.pt"]

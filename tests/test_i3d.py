@@ -169,6 +169,7 @@ def test_too_few_frames_raise_before_the_network():
         model(torch.zeros(1, 3, 9, 112, 112))
 
 
+@pytest.mark.e2e  # a trained model, shipped weights on videos or a whole network pass: the full suite runs it
 def test_random_detector_is_deterministic():
     a, b = build_random_i3d(), load_i3d("i3d-random")
     assert a.name == "i3d-random" and not a.is_pretrained
@@ -181,6 +182,7 @@ def test_random_detector_is_deterministic():
     assert a.sha256 == "i3d-random-v2"  # the construction's version is part of feature-cache keys
 
 
+@pytest.mark.e2e  # a whole command / evaluation / dataset build or a subprocess: the full suite runs it
 def test_random_detector_sees_motion_not_stillness():
     """i3d-random's first layer is a temporal difference: a still video gives (numerically) zero features at any
     appearance, a moving one does not, and faster motion moves the features further."""
@@ -313,6 +315,7 @@ def test_feature_extractor_layouts_batches_and_info():
     assert len(det.calls) == n_calls  # rejected before reaching the detector
 
 
+@pytest.mark.e2e  # a trained model, shipped weights on videos or a whole network pass: the full suite runs it
 def test_feature_extractor_with_random_i3d():
     fx = FeatureExtractor("i3d-random", device="cpu")
     assert fx.info.to_dict() == {"name": "i3d-random", "sha256": "i3d-random-v2", "bn_eps": 1e-3,

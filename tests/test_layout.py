@@ -171,6 +171,7 @@ def test_cli_command_table_matches_the_commands():
 HEAVY = ("torch", "numpy", "scipy", "transformers", "diffusers", "decord", "PIL", "imageio", "av", "yaml")
 
 
+@pytest.mark.e2e  # a whole command / evaluation / dataset build or a subprocess: the full suite runs it
 def test_help_answers_without_torch_quickly():
     """Quick by construction, not by a stopwatch (a time limit would fail on a slow or busy machine): ``--help``
     imports the CLI module and the CLI convention (:mod:`lfdm_bench.options`, click only), no heavy package
@@ -188,6 +189,7 @@ def test_help_answers_without_torch_quickly():
 
 
 @pytest.mark.parametrize("command, torch_loaded", [("data", False), ("train", False), ("eval", True)])
+@pytest.mark.e2e  # a whole command / evaluation / dataset build or a subprocess: the full suite runs it
 def test_subcommand_help_imports_its_own_module(command, torch_loaded):
     """A command's ``--help`` imports that command's module only (``eval``'s imports the metric code, with torch)."""
     code = ("import sys\nfrom cli import main\ntry:\n"

@@ -324,6 +324,7 @@ def _overfit(steps: int, frames: int, lr: float = 2e-3) -> tuple[float, float]:
     return losses[0], min(losses[-3:])
 
 
+@pytest.mark.e2e  # a trained model, shipped weights on videos or a whole network pass: the full suite runs it
 def test_overfit_fast_halves_loss():
     first, last = _overfit(steps=12, frames=4)
     assert last < 0.5 * first, (first, last)

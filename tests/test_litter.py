@@ -10,6 +10,8 @@ import re
 import time
 from pathlib import Path
 
+import pytest
+
 from metrics.feature_cache import FeatureCache, cache_prefix
 from lfdm_bench.utils.io import atomic_torch_save, atomic_write_text, stale_temp_files
 from lfdm_bench.utils.progress import LineProgress, progress_bar
@@ -109,6 +111,7 @@ def test_every_progress_bar_goes_through_progress_bar():
     assert offenders == []
 
 
+@pytest.mark.e2e  # a whole command / evaluation / dataset build or a subprocess: the full suite runs it
 def test_cli_progress_without_terminal_has_no_carriage_returns(tmp_path, monkeypatch):
     from click.testing import CliRunner
 

@@ -68,6 +68,7 @@ def test_motion_features_shape_and_static_video() -> None:
         motion_features(v[0])
 
 
+@pytest.mark.e2e  # a whole command / evaluation / dataset build or a subprocess: the full suite runs it
 def test_accuracy_in_evaluate(tmp_path: Path) -> None:
     from metrics.distortions import Distortion
     from metrics.sanity import write_real_samples

@@ -153,6 +153,7 @@ def test_sample_folder_split_filter_and_errors(tiny, tmp_path: Path) -> None:
         evaluate(long, tmp_path / "s", ["fvd"], dataset=tiny, detector=tiny_detector(), cache=None)
 
 
+@pytest.mark.e2e  # a whole command / evaluation / dataset build or a subprocess: the full suite runs it
 def test_distorted_samples_score_worse_than_real(tiny, tmp_path: Path) -> None:
     from metrics.distortions import Distortion
     from metrics.sanity import write_real_samples

@@ -97,6 +97,7 @@ def test_sample_folder_of_other_settings_is_refused_and_left_as_is(tmp_path):
     assert calls == [3] and len(read_manifest(folder / "manifest.csv")) == 3
 
 
+@pytest.mark.e2e  # a whole command / evaluation / dataset build or a subprocess: the full suite runs it
 def test_folder_without_settings_json_is_checked_by_its_manifest(tiny):
     """Videos written by another tool (no settings.json): the manifest's parameters decide."""
     def gen(images, sources):

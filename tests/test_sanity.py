@@ -151,6 +151,7 @@ def test_sanity_fvd_rises_with_strength_and_is_cached(tiny4, tmp_path: Path) -> 
     assert det2.calls == 0 and again.rows == res.rows
 
 
+@pytest.mark.e2e  # a whole command / evaluation / dataset build or a subprocess: the full suite runs it
 def test_sanity_flags_non_monotone_rows(tiny4) -> None:
     def colour(v: torch.Tensor) -> torch.Tensor:  # blind to frame order
         return (v.double() / 255 if v.dtype == torch.uint8 else v.double()).mean(dim=(1, 3, 4))
@@ -179,6 +180,7 @@ def test_write_real_samples_manifest(tiny4, tmp_path: Path) -> None:
     assert np.unique([r.class_index for r in recs]).size == 3
 
 
+@pytest.mark.e2e  # a whole command / evaluation / dataset build or a subprocess: the full suite runs it
 def test_sanity_set_level_rows(tiny4) -> None:
     """One split: the set-level rows follow the per-frame ones, each checked on its own target metrics; a swap inside
     the set at strength 1 is a permutation of half B, so its pooled FVD equals the baseline's while its target (sFVD /

@@ -158,6 +158,7 @@ def _compiled_vs_eager(tmp_path):
     return eager, compiled_trainer.fit()["losses"], compiled_trainer
 
 
+@pytest.mark.e2e  # a trained model, shipped weights on videos or a whole network pass: the full suite runs it
 def test_compile_option_traces_the_model(tmp_path, monkeypatch):
     """``train.compile`` compiles the model in place (dynamo's graph capture with the eager backend: fast)."""
     compile_ = nn.Module.compile

@@ -165,6 +165,7 @@ def test_render_primitives():
 
 # ------------------------------------------------------------------------------------------------ generated sets
 
+@pytest.mark.e2e  # a whole command / evaluation / dataset build or a subprocess: the full suite runs it
 def test_manifest_splits_and_videos(tiny):
     name, ov, manifest, records, videos = tiny
     spec = SYNTH_DATASETS[name]
@@ -210,6 +211,7 @@ def _nearest_centroid(xtr, ytr, xte, yte, n_cls) -> float:
     return float((((xte[:, None] - cent[None]) ** 2).sum(-1).argmin(1) == yte).mean())
 
 
+@pytest.mark.e2e  # a whole command / evaluation / dataset build or a subprocess: the full suite runs it
 def test_class_is_in_the_motion_not_the_first_frame(tiny):
     """Nearest-centroid on train subjects, scored on test subjects: motion features predict the class, the first
     frame's appearance does not."""
@@ -285,6 +287,7 @@ def test_workers_do_not_change_the_videos(tmp_path):
 
 
 # ------------------------------------------------------------------------------------------------ validation split
+@pytest.mark.e2e  # a whole command / evaluation / dataset build or a subprocess: the full suite runs it
 def test_validation_subjects_are_new_and_leave_train_test_alone(tmp_path):
     """The val subjects come from another seed, share no appearance with the train / test subjects or the detector
     corpora, live in a folder of their own, and adding them changes no train / test record or folder key."""

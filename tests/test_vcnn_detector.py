@@ -155,6 +155,7 @@ def test_checksum_is_verified_and_load_is_strict(tmp_path, name):
 
 
 @pytest.mark.parametrize("name", sorted(DEFAULT_DETECTORS.values()))
+@pytest.mark.e2e  # a trained model, shipped weights on videos or a whole network pass: the full suite runs it
 def test_pinned_features_reproduce(tmp_path, name):
     """Render the pinned corpus videos afresh (same generator, mp4 round trip, evaluation reader) and compare."""
     from lfdm_bench.data.records import read_manifest
