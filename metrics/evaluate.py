@@ -1,4 +1,5 @@
-"""``evaluate``: FVD, cFVD, sFVD, KVD, PSNR / SSIM and class accuracy of generated videos under an
+"""``evaluate``: FVD, cFVD, sFVD, KVD, PSNR / SSIM, class accuracy, motion and expression change of generated videos
+under an
 :class:`~metrics.protocol.EvalProtocol` (what is compared with what: see that module).
 
 Each video is decoded and passed through the detector ONCE; all groups index the per-video features. Real features
@@ -23,6 +24,7 @@ from metrics.detector import FeatureExtractor
 from metrics.ground_truth_scores import FrameScores
 from metrics.groups import group_fvd, summarise_groups
 from metrics.kvd import kvd_from_features
+from metrics.expression import expression_change, expression_source
 from metrics.probe import motion_source, probe_accuracy
 from metrics.protocol import FEATURE_METRICS, EvalProtocol, EvalResult, parse_metrics
 from metrics.feature_cache import FeatureCache, cached_features
@@ -123,8 +125,10 @@ def evaluate(protocol: EvalProtocol, samples: str | Path | Sequence[str | Path] 
     Returns:
         :class:`EvalResult`; ``values`` holds ``fvd[split]`` (+ ``gap`` for ``both``), ``kvd[split]``,
         ``cfvd[split] = {mean, std, n_groups, n_skipped, per_class}``, ``sfvd[split] = {..., per_subject}``,
-        ``psnr[split]`` / ``ssim[split] = {mean, std, n_videos, per_frame}`` and
-        ``acc[probe] = {generated: {split: {accuracy, n}}, real_test: {...}, chance, train_fit, ...}``.
+        ``psnr[split]`` / ``ssim[split] = {mean, std, n_videos, per_frame}``,
+        ``acc[probe] = {generated: {split: {accuracy, n}}, real_test: {...}, chance, train_fit, ...}`` (probes
+        ``probe-i3d``, ``probe-motion``, ``probe-expression``) and ``expr[split] = {per_class, mean, min, min_class,
+        ...}`` (:func:`metrics.expression.expression_change` against the reference split's real videos).
     """
     say = log_fn or log.info
     wanted = parse_metrics(metrics)
@@ -162,7 +166,7 @@ def evaluate(protocol: EvalProtocol, samples: str | Path | Sequence[str | Path] 
 
     real: dict[str, list[VideoRecord]] = {}
     need_real = {protocol.reference_split(s) for s in protocol.splits} \
-        if set(wanted) & {"fvd", "cfvd", "sfvd", "kvd"} else set()
+        if set(wanted) & {"fvd", "cfvd", "sfvd", "kvd", "expr"} else set()
     if "acc" in wanted:  # probes fitted on real train videos, their reference scored on real held-out ones
         need_real |= {"train", _probe_heldout(protocol)}
     for s in sorted(need_real):
@@ -196,6 +200,8 @@ def evaluate(protocol: EvalProtocol, samples: str | Path | Sequence[str | Path] 
         check_detector_domain(sources["i3d"], dataset)
     if "acc" in wanted:
         sources["motion"] = motion_source()
+    if {"acc", "expr"} & set(wanted):
+        sources["expression"] = expression_source()
     sources = with_fp32_twin(sources)
     det_info = sources["i3d"].info.to_dict() if "i3d" in sources else None
     if det_info is not None:
@@ -247,7 +253,7 @@ def evaluate(protocol: EvalProtocol, samples: str | Path | Sequence[str | Path] 
             continue
         g_recs = [gen[i] for i in rows]
         ref = protocol.reference_split(s)
-        if ref in real_feats:
+        if ref in real_feats and "i3d" in gen_feats:
             gf, rf, r_recs = gen_feats["i3d"][rows], real_feats[ref]["i3d"], real[ref]
             if "fvd" in wanted:
                 one, small = group_fvd(gf, [s] * len(rows), rf, [s] * len(r_recs), protocol.ddof)
@@ -272,6 +278,13 @@ def evaluate(protocol: EvalProtocol, samples: str | Path | Sequence[str | Path] 
                 values[m][s] = frame_scores.summary(rows, m)
         if "motion" in wanted and frame_scores is not None:
             values["motion"][s] = frame_scores.motion_summary(s)
+        if "expr" in wanted and ref in real_feats:
+            values["expr"][s] = expression_change(
+                gen_feats["expression"][rows], [(r.subject, r.class_index) for r in g_recs],
+                real_feats[ref]["expression"], [(r.subject, r.class_index) for r in real[ref]], dataset.class_names)
+            if values["expr"][s]["n_without_reference"]:
+                notes.append(f"expr {s}: {values['expr'][s]['n_without_reference']} generated video(s) without a real "
+                             f"video of their (subject, class) pair in the {ref} split were left out")
     if drift:
         values["precision_drift"] = {"what": "FVD under bf16 autocast minus FVD in fp32, same clips", **drift}
     both = (values.get("fvd", {}).get("test"), values.get("fvd", {}).get("train"))
@@ -338,11 +351,12 @@ def _probe_heldout(protocol: EvalProtocol) -> str:
 def _class_accuracy(gen: list[VideoRecord], gen_feats: dict[str, np.ndarray], real: dict[str, list[VideoRecord]],
                     real_feats: dict[str, dict[str, np.ndarray]], n_classes: int,
                     protocol: EvalProtocol) -> dict[str, Any]:
-    """Both probes: trained on real train-split features, scored on generated (per split) and real held-out videos
-    (``real_test``; ``real_val`` when evaluating validation subjects, so that no test video is read)."""
+    """The three probes (detector features, motion features, expression-change features): trained on real
+    train-split features, scored on generated (per split) and real held-out videos (``real_test``; ``real_val`` when
+    evaluating validation subjects, so that no test video is read)."""
     out: dict[str, Any] = {}
     held = _probe_heldout(protocol)
-    for probe, src in (("probe-i3d", "i3d"), ("probe-motion", "motion")):
+    for probe, src in (("probe-i3d", "i3d"), ("probe-motion", "motion"), ("probe-expression", "expression")):
         train = (real_feats["train"][src], np.array([r.class_index for r in real["train"]]))
         evals = {f"real_{held}": (real_feats[held][src], np.array([r.class_index for r in real[held]]))}
         for s in protocol.splits:

@@ -18,7 +18,8 @@ __all__ = ["DIGITS", "METRIC_LABELS", "PERCENT_KEYS", "NOT_COMPARABLE", "digits_
 # decimals of each metric (row key or column name); a value too small for them keeps that many significant digits
 DIGITS = {"fvd": 2, "cfvd": 2, "sfvd": 2, "kvd": 4, "psnr": 2, "psnr_pooled": 2, "ssim": 4, "l1": 4, "acc": 3,
           "acc_motion": 3, "acc_i3d": 3, "acc_percent": 1, "seconds_per_video": 3, "nfe_per_video": 0,
-          "motion_ratio": 2, "acc_ratio": 2, "frame0_psnr": 1, "open_motion": 4}
+          "motion_ratio": 2, "acc_ratio": 2, "frame0_psnr": 1, "open_motion": 4, "expr": 2, "expr_ratio": 2,
+          "expr_min": 2, "acc_expr": 3, "acc_expr_ratio": 2}
 # the one column label of each metric key: the benchmark's Markdown / LaTeX tables, the sampler ablation's table, the
 # side-by-side report (Markdown, LaTeX, CSV) and the HTML pages all name a metric this way
 METRIC_LABELS = {"fvd": "FVD", "cfvd": "cFVD", "sfvd": "sFVD", "kvd": "KVD", "acc": "class acc %",
@@ -29,9 +30,13 @@ METRIC_LABELS = {"fvd": "FVD", "cfvd": "cFVD", "sfvd": "sFVD", "kvd": "KVD", "ac
                  "n_videos": "videos", "frames": "frames", "fvd_test": "FVD test", "fvd_train": "FVD train",
                  "gap_fvd": "FVD gap (test - train)", "motion_ratio": "motion x real", "frame0_psnr": "frame-0 PSNR",
                  "open_motion": "opening motion", "sizes": "N: generated vs real (per group)",
-                 "fvd_diff_lfdm": "FVD - LFDM"}
+                 "fvd_diff_lfdm": "FVD - LFDM", "expr": "expression change x real",
+                 "expr_change": "expression change x real (mean / worst class)",
+                 "expr_ratio": "expression change x real (mean)", "expr_min": "expression change x real (worst class)",
+                 "expr_min_class": "worst expression class", "acc_expr": "expr. acc %",
+                 "acc_expr_ratio": "expr. acc x real", "acc_expr_real": "real-video expr. acc %"}
 # fractions shown as percentages (their labels say %), with the digits of ``acc_percent``
-PERCENT_KEYS = ("acc", "acc_motion", "acc_i3d", "acc_real", "chance")
+PERCENT_KEYS = ("acc", "acc_motion", "acc_i3d", "acc_real", "chance", "acc_expr", "acc_expr_real")
 NOT_COMPARABLE = "i3d-random / non-pretrained detector: values are NOT comparable with published numbers"
 EMBEDDED_NOTE = ("embedded-domain detector (trained on this benchmark's synthetic domain): values are internal to this "
                  "benchmark, NOT comparable with published numbers")

@@ -5,13 +5,17 @@ on the weights, fitted full-batch with L-BFGS in float64 (deterministic: zero in
 It is trained on the REAL videos of the training split and scores whether a generated video shows the class it
 was asked for; its accuracy on real test-split videos is the reference (what a perfect generator would get).
 
-Two feature representations, named in results:
+Three feature representations, named in results:
 
 * ``probe-i3d``: the detector features (I3D logits) already extracted for FVD.
 * ``probe-motion``: :func:`motion_features`, absolute differences of every frame to frame 0, average-pooled on a
   coarse 8x8 grid: a hand-made representation of *where and when things move*, independent of any learned
   weights. On synth-faces (7 classes, chance 0.14), trained on 140 real training videos, it scores about 0.85 on
   140 real test videos (signed differences on a 4x4 grid: 0.54; 8x8: 0.65).
+* ``probe-expression``: :func:`metrics.expression.expression_features`, the signed change of the late frames
+  against frame 0, pooled 8x8: what the expression *looks like* at its end (new colour such as an open mouth), where
+  a warp's +/- edge pairs cancel; built in :func:`metrics.evaluate.evaluate` (about 0.81 on real synth-faces test
+  videos).
 
 Chance level is ``1 / n_classes``; with random-weight I3D the i3d probe is weaker but still beats chance when
 classes differ in motion: on synth-faces (140 real train / 140 real test videos, 16 frames at 64 px) ``probe-i3d``
@@ -32,7 +36,7 @@ from metrics.video_features import FunctionDetector
 
 __all__ = ["PROBES", "LinearProbe", "feature_scale", "motion_features", "motion_source", "probe_accuracy"]
 
-PROBES = ("probe-i3d", "probe-motion")
+PROBES = ("probe-i3d", "probe-motion", "probe-expression")
 MOTION_GRID = 8
 
 

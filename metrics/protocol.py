@@ -25,6 +25,9 @@ method, precision). What is compared with what:
 * **Motion** (:mod:`metrics.motion_stats`): against the same ground-truth clips as PSNR / SSIM, the ratio of
   the generated to the real motion amplitude (mean ``|x_t - x_0|``, total and per frame), the error of generated
   frame 0 against the source image (L1, PSNR) and the amplitude of frames 1-2 (the real takes start still).
+* **Expression change** (:mod:`metrics.expression`, ``expr``): per class, how much of the real appearance change of
+  the requested class (signed change of the late frames vs frame 0, pooled 8x8) a generated video shows, projected
+  on the mean change of the real reference videos of the same (subject, class) pair (1 = as much as the real takes).
 
 Protocol presets (:mod:`metrics.presets`): every setting that changes an FVD value (BatchNorm eps,
 covariance divisor, real / generated clip rules, load resize, resize to 224, quantisation, precision, frames) comes
@@ -62,7 +65,7 @@ from metrics.sample_checks import MIN_RESOLUTION
 __all__ = ["METRICS", "FEATURE_METRICS", "EVAL_SPLITS", "REAL_SAMPLINGS", "UnknownMetricError", "EvalProtocol",
            "EvalResult", "parse_metrics"]
 
-METRICS = ("fvd", "cfvd", "sfvd", "kvd", "psnr", "ssim", "acc", "motion")
+METRICS = ("fvd", "cfvd", "sfvd", "kvd", "psnr", "ssim", "acc", "motion", "expr")
 FEATURE_METRICS = ("fvd", "cfvd", "sfvd", "kvd", "acc")
 EVAL_SPLITS = ("test", "train", "both", "val")  # val: the validation subjects of the embedded datasets
 REAL_SAMPLINGS = REAL_CLIPS

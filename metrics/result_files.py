@@ -69,6 +69,11 @@ def summary_rows(result: Any) -> list[dict[str, Any]]:
         held = "val" if "real_val" in s else "test"
         rows.append(_row(f"acc:{probe}", f"real {held}", s[f"real_{held}"]["accuracy"], None, "",
                          s[f"real_{held}"]["n"], f"on real {held} videos (reference); train fit {s['train_fit']:.3f}"))
+    for split, s in v.get("expr", {}).items():
+        n_cls = sum(c["ratio"] is not None for c in s["per_class"].values())
+        worst = (f"; worst class {s['min_class']} {format_value(s['min'])}" if s.get("min_class") is not None else "")
+        rows.append(_row("expr", split, s["mean"], None, s["n_videos"], nr.get(split),
+                         f"expression change x real (1 = the real takes' change), mean over {n_cls} classes{worst}"))
     return rows
 
 

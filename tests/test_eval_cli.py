@@ -71,7 +71,7 @@ def test_eval_samples_writes_metrics_json(env) -> None:
 def test_unknown_metric_lists_valid_names(env) -> None:
     res = CliRunner().invoke(eval_cmd, ["--samples", "x", "--dataset", env["manifest"], "--metric", "fid"])
     assert res.exit_code == 2
-    assert "unknown metric 'fid'; valid names: fvd, cfvd, sfvd, kvd, psnr, ssim, acc, motion, all" in res.output
+    assert "unknown metric 'fid'; valid names: fvd, cfvd, sfvd, kvd, psnr, ssim, acc, motion, expr, all" in res.output
 
 
 @pytest.mark.e2e

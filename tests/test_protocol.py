@@ -38,7 +38,7 @@ def tiny(tmp_path_factory: pytest.TempPathFactory):
 
 
 def test_parse_metrics_and_unknown_name() -> None:
-    assert parse_metrics(["all"]) == ("fvd", "cfvd", "sfvd", "kvd", "psnr", "ssim", "acc", "motion")
+    assert parse_metrics(["all"]) == ("fvd", "cfvd", "sfvd", "kvd", "psnr", "ssim", "acc", "motion", "expr")
     assert parse_metrics(["SSIM", "fvd"]) == ("fvd", "ssim")
     with pytest.raises(UnknownMetricError, match="valid names: fvd, cfvd, sfvd, kvd, psnr, ssim, acc, motion"):
         parse_metrics(["fid"])
