@@ -18,7 +18,7 @@ class BenchEvalConfig:
     """The evaluation protocol of every number of the benchmark (see
     :class:`metrics.protocol.EvalProtocol`)."""
 
-    metrics: tuple[str, ...] = ("fvd", "cfvd", "sfvd", "kvd", "acc", "psnr", "ssim", "motion")
+    metrics: tuple[str, ...] = ("fvd", "cfvd", "sfvd", "kvd", "acc", "psnr", "ssim", "motion", "expr")
     # "auto": the embedded dataset's shipped VCNN (synth-faces-vcnn-v1, ...); or a VCNN name / JSON, a path to I3D
     # weights (comparable only with a known published sha256), or i3d-random (a pipeline smoke test only)
     detector: str = "auto"

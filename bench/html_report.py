@@ -2,7 +2,7 @@
 the sample folders), side by side.
 
 The page shows the protocol line (and the warning of a detector not comparable with published numbers), the main
-tables of every split with their intervals, the generalisation gap, the sample GIFs (per class: the source take,
+tables of every split with their intervals, the expression change per class of every split, the generalisation gap, the sample GIFs (per class: the source take,
 LFDM, LDM and the baselines for a few test subjects, :mod:`bench.sample_gifs`), the autoencoders, the
 sampler ablation with its plots, the models and the run facts, then every other key of ``results.json`` as a table
 of its own. Tables are generic over the keys of the results (:mod:`bench.html_tables`): a metric added to
@@ -28,7 +28,7 @@ import yaml
 
 from bench.html_tables import Row, data_table, esc, kv_table
 from bench.sample_gifs import SOURCE_COLUMN, read_sample_gifs, sample_folders, write_sample_gifs
-from bench.tables import METHOD_NAMES
+from bench.tables import EXPRESSION_NOTE, EXPRESSION_ORDER, METHOD_NAMES
 from lfdm_bench.data.records import VideoRecord
 from metrics.format import protocol_header
 from lfdm_bench.utils.io import atomic_write_text
@@ -38,7 +38,7 @@ __all__ = ["PageSource", "write_html_report", "render_page"]
 SPLIT_TITLES = {"test": "Main table, test subjects", "train": "Main table, train subjects",
                 "gap": "Generalisation gap (test - train)"}
 KNOWN_KEYS = ("benchmark", "protocol", "detector", "methods", "autoencoders", "ablation", "ablation_ldm", "models",
-              "facts")
+              "facts", "expression_per_class")
 DATA_FILES = ("results.json", "tables.md", "tables.tex", "main_test.csv", "main_train.csv", "bench_config.yaml",
               "state.json", "ablation.json", "ablation.md", "ablation.csv", "ablation/ablation.json",
               "ablation/ablation.md", "ablation/ablation.csv", "metrics/*.json", "grids/*.png", "grids/*.gif",
@@ -196,9 +196,33 @@ def _split_caption(sources: Sequence[PageSource], split: str) -> str:
         rows = (f" FVD - LFDM [95% CI]: the method's FVD minus LFDM's against the same real videos, {diff['method']}"
                 f" ({diff.get('n_boot')} resamples of {diff.get('n_subjects')} subjects); an interval that excludes 0 "
                 "is a difference, overlapping FVD intervals are no evidence of none." + rows)
+    expr = any(isinstance(d.get(split), dict) and d[split].get("expr_ratio") is not None
+               for s in sources for d in ((s.results or {}).get("methods") or {}).values())
     return (f"{split.capitalize()}-subject source images; " + "; ".join(parts)
             + f". FVD with its 95% interval: {interval}.{rows} cFVD / sFVD as mean ± std over "
-            "classes / subjects; ↓ lower is better, ↑ higher is better.")
+            "classes / subjects; ↓ lower is better, ↑ higher is better." + (f" {EXPRESSION_NOTE}" if expr else ""))
+
+
+def _expression_section(sources: Sequence[PageSource], split: str, markers: Mapping[str, Sequence[str]]) -> str:
+    """The expression change x real per class of ``split``: one row per method (the real fresh takes, the ceiling,
+    first) and source, one column per class (``-``: a class without a value, neutral)."""
+    per = [(s, (((s.results or {}).get("expression_per_class") or {}).get(split) or {})) for s in sources]
+    methods: list[str] = []
+    for _, p in per:
+        methods += [m for m in p if m not in methods]
+    methods = [m for m in EXPRESSION_ORDER if m in methods] + [m for m in methods if m not in EXPRESSION_ORDER]
+    multi = len(sources) > 1
+    rows = [Row([METHOD_NAMES.get(m, m)] + ([_source_name(s, markers)] if multi else []),
+                {c: v.get("ratio") for c, v in p[m].items()}, {"expr-method": m, "expr-split": split,
+                                                                "source": s.label})
+            for m in methods for s, p in per if m in p]
+    why = next((v["why"] for _, p in per for d in p.values() for v in d.values()
+                if v.get("ratio") is None and v.get("why")), "")
+    caption = ("Per class, the mean over the class's videos of r = <d, D> / <D, D>: d the video's signed change of the "
+               "late frames against frame 0 (pooled 8x8), D the mean change of the real videos of the same subject "
+               "and class; 1 = as much of the expression's appearance change as the real takes show, 0 = none. Real, "
+               "fresh takes are the ceiling." + (f" '-': {why}." if why else ""))
+    return data_table(rows, ["method"] + (["source"] if multi else []), caption=caption)
 
 
 def _splits(sources: Sequence[PageSource]) -> list[str]:
@@ -390,6 +414,9 @@ def render_page(sources: Sequence[PageSource], assets: Assets, gifs: Sequence[tu
         keys = ["method"] + (["source"] if multi else [])
         sections.append((f"split-{_slug(split)}", SPLIT_TITLES.get(split, f"Main table, {split}"),
                          data_table(rows, keys, caption=_split_caption(sources, split))))
+        if split != "gap":
+            sections.append((f"expression-{_slug(split)}", f"Expression change x real per class, {split} subjects",
+                             _expression_section(sources, split, markers)))
         if split == "test":
             sections.append(("samples", "Samples (test subjects)", _samples_section(sources, assets, gifs, markers)))
     if not any(a == "samples" for a, _, _ in sections):

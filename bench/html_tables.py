@@ -7,6 +7,8 @@ How a value is shown (:func:`cells`):
 - a number: with the digits of :data:`metrics.format.DIGITS` (integers with thousands separators;
   fractions of :data:`metrics.format.PERCENT_KEYS` as percentages);
 - ``X_ci`` = ``[lo, hi]`` next to a metric ``X`` of the same row: the interval after X's value, ``X [lo, hi]``;
+- a mean with its worst group (:data:`COMBINED`: ``expr_ratio`` with ``expr_min`` and ``expr_min_class``) in one
+  column: ``mean / worst (group)``;
   ``X_std`` next to ``X``: ``X ± std``;
 - ``{"mean", "std", ...}``: ``mean ± std`` (and ``[lo, hi]`` of a ``ci`` key), other keys of the dict as columns
   ``X.key``; any other dict: flattened to ``X.key`` columns;
@@ -30,12 +32,15 @@ __all__ = ["ORDER", "LABELS", "Row", "cells", "label_of", "data_table", "kv_tabl
 # known keys first, in this order; unknown keys follow in the order met, then TRAILING (bookkeeping columns)
 ORDER = ("point", "method", "sizes", "sampler", "steps", "guidance", "eta", "fvd", "fvd_diff_lfdm", "cfvd", "sfvd",
          "kvd", "acc",
-         "acc_motion", "acc_i3d", "psnr", "psnr_pooled", "ssim", "motion_ratio", "frame0_psnr", "open_motion", "l1")
-TRAILING = ("acc_real", "chance", "seconds_per_video", "nfe_per_video", "n_generated", "n_videos", "n_real", "frames")
+         "acc_motion", "acc_i3d", "psnr", "psnr_pooled", "ssim", "motion_ratio", "expr_ratio", "acc_expr",
+         "acc_expr_ratio", "frame0_psnr", "open_motion", "l1")
+TRAILING = ("acc_real", "acc_expr_real", "chance", "seconds_per_video", "nfe_per_video", "n_generated", "n_videos", "n_real", "frames")
 LABELS = METRIC_LABELS  # the toolkit's one metric -> label mapping
 G_KEYS = ("guidance", "eta")  # settings shown as %g
 LOWER_BETTER = ("fvd", "cfvd", "sfvd", "kvd", "l1")
-HIGHER_BETTER = ("acc", "acc_motion", "acc_i3d", "psnr", "psnr_pooled", "ssim")
+HIGHER_BETTER = ("acc", "acc_motion", "acc_i3d", "acc_expr", "psnr", "psnr_pooled", "ssim")
+# key -> (its worst-group value, that group's name, the label of the combined column)
+COMBINED = {"expr_ratio": ("expr_min", "expr_min_class", "expr_change")}
 
 
 def esc(x: Any) -> str:
@@ -86,9 +91,23 @@ def cells(values: Mapping[str, Any], prefix: str = "") -> dict[str, tuple[str, l
     plain = [k for k, v in values.items() if not isinstance(v, (dict, list))]
     used_ci = {f"{k}_ci" for k in plain if f"{k}_ci" in values}
     used_std = {f"{k}_std" for k in plain if f"{k}_std" in values and not isinstance(values[f"{k}_std"], (dict, list))}
+    used_worst = {part for k in plain if k in COMBINED for part in COMBINED[k][:2] if part in values}
     for k, v in values.items():
         col = f"{prefix}{k}"
-        if k in used_ci or k in used_std:
+        if k in used_ci or k in used_std or k in used_worst:
+            continue
+        if k in COMBINED and k in plain:
+            low, group, _ = COMBINED[k]
+            text, keys = fmt(v, col), [col]
+            if low in values:
+                keys.append(f"{prefix}{low}")
+                if v is not None and values[low] is not None:
+                    text += f" / {fmt(values[low], low)}"
+            if group in values:
+                keys.append(f"{prefix}{group}")
+                if v is not None and values[group] is not None:
+                    text += f" ({values[group]})"
+            out[col] = (text, keys, float(v) if _is_num(v) else None)
             continue
         if isinstance(v, dict):
             if "mean" in v and (v["mean"] is None or _is_num(v["mean"])):
@@ -129,6 +148,8 @@ def flatten(values: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
 def label_of(col: str) -> str:
     """Header text of a column: a known label, else the key itself (``X_ci``: ``X [95% CI]``)."""
     base = col.split(".")[0]
+    if col in COMBINED:
+        return LABELS[COMBINED[col][2]]
     if col in LABELS:
         return LABELS[col]
     if col.endswith("_ci") and col[:-3] in LABELS:

@@ -49,7 +49,7 @@ REBUILD = ("restore it; a benchmark's results.json is written again by `lfdm-ben
 # (result key, column label): labels from metrics.format.METRIC_LABELS, digits from metrics.format.DIGITS (class
 # accuracies shown, and written to the CSV, as percentages: metrics.format.shown_value)
 MAIN_METRICS = tuple((k, metric_label(k)) for k in ("fvd", "cfvd", "sfvd", "kvd", "acc", "psnr", "ssim",
-                                                    "seconds_per_video"))
+                                                    "expr_ratio", "expr_min", "acc_expr", "seconds_per_video"))
 AE_METRICS = tuple((k, metric_label(k)) for k in ("l1", "psnr", "psnr_pooled", "ssim"))
 ABLATION_METRICS = tuple((k, metric_label(k)) for k in ("fvd", "acc_motion", "seconds_per_video", "nfe_per_video"))
 

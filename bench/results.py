@@ -66,7 +66,10 @@ def best_setting(rows: list[dict[str, Any]], motion_tolerance: float = 0.15) -> 
 
 
 def method_summary(rec: dict, split: str) -> dict[str, Any]:
-    """The main-table numbers of one evaluation record (``metrics/<method>_<split>.json``)."""
+    """The main-table numbers of one evaluation record (``metrics/<method>_<split>.json``): ``expr_ratio`` /
+    ``expr_min`` (+ ``expr_min_class``) are the expression change x real (:mod:`metrics.expression`) averaged over
+    classes / of the worst class, ``acc_expr`` the probe-expression accuracy and ``acc_expr_ratio`` it over the real
+    held-out videos' (``acc_expr_real``)."""
     v = rec["values"]
     return {
         "fvd": _get(v, "fvd", split), "fvd_ci": rec.get("fvd_ci"),
@@ -81,6 +84,12 @@ def method_summary(rec: dict, split: str) -> dict[str, Any]:
                             _get(v, "acc", "probe-motion", "real_test", "accuracy")),
         "psnr": _get(v, "psnr", split, "mean"), "ssim": _get(v, "ssim", split, "mean"),
         "motion_ratio": _get(v, "motion", split, "amplitude", "ratio"),
+        "expr_ratio": _get(v, "expr", split, "mean"), "expr_min": _get(v, "expr", split, "min"),
+        "expr_min_class": _get(v, "expr", split, "min_class"),
+        "acc_expr": _get(v, "acc", "probe-expression", "generated", split, "accuracy"),
+        "acc_expr_real": _get(v, "acc", "probe-expression", "real_test", "accuracy"),
+        "acc_expr_ratio": _ratio(_get(v, "acc", "probe-expression", "generated", split, "accuracy"),
+                                 _get(v, "acc", "probe-expression", "real_test", "accuracy")),
         "frame0_psnr": _get(v, "motion", split, "opening_frame", "psnr"),
         "n_generated": _get(rec, "counts", "generated", split), "n_real": _get(rec, "counts", "real", split),
         "sizes": sizes_text(rec, split), "seconds_per_video": rec.get("seconds_per_video"),
@@ -208,6 +217,7 @@ def build_results(out: Path, bc: BenchConfig, cfg: LFDMConfig, runs: dict[str, P
     """Collect every evaluation of a finished benchmark in ``out`` into the ``results.json`` structure; ``runs``:
     the LFDM and LDM run folders, ``wall_seconds``: each stage's wall time."""
     methods: dict[str, Any] = {}
+    expression: dict[str, Any] = {}  # split -> method -> per-class expression change (metrics.expression)
     table_notes: dict[str, Any] = {}  # per split: what the reference rows are, interval, group sizes (captions)
     protocol = detector = None
     for path in sorted((out / "metrics").glob("*.json")):
@@ -215,6 +225,9 @@ def build_results(out: Path, bc: BenchConfig, cfg: LFDMConfig, runs: dict[str, P
                               f"{out / 'state.json'} (parts) to evaluate that set again")
         m, s = rec["method"], rec["split"]
         methods.setdefault(m, {})[s] = method_summary(rec, s)
+        per_class = _get(rec["values"], "expr", s, "per_class")
+        if per_class:
+            expression.setdefault(s, {})[m] = per_class
         notes = table_notes.setdefault(s, {"what": {}, "group_sizes": {}, "interval": None})
         if rec.get("what"):
             notes["what"][m] = rec["what"]
@@ -248,6 +261,7 @@ def build_results(out: Path, bc: BenchConfig, cfg: LFDMConfig, runs: dict[str, P
     return {"benchmark": {"name": bc.name, "config": to_dict(bc), "hardware": facts["hardware"],
                           "environment": facts["environment"]},
             "protocol": protocol, "detector": detector, "methods": methods, "table_notes": table_notes,
+            "expression_per_class": expression,
             "autoencoders": autoencoders, "ablation": ablations["lfdm"], "ablation_ldm": ablations["ldm"],
             "models": model_facts(runs), "facts": facts}
 

@@ -1,5 +1,6 @@
 """The benchmark's tables, rendered from plain ``results.json`` data (see :mod:`bench.results`): main
-(per split), generalisation gap, autoencoders, sampler ablation, run facts; as Markdown, LaTeX (booktabs) and CSV
+(per split), expression change per class (per split), generalisation gap, autoencoders, sampler ablation, run facts;
+as Markdown, LaTeX (booktabs) and CSV
 (:func:`write_tables`), and the sampler ablation's own ``ablation.md`` / ``ablation.csv``
 (:func:`write_ablation_tables`). Every number is shown with the digits of :data:`metrics.format.DIGITS` and every
 metric column is named by :data:`metrics.format.METRIC_LABELS`.
@@ -20,11 +21,17 @@ from lfdm_bench.utils.io import atomic_write_json, atomic_write_text
 METHOD_NAMES = {"lfdm": "LFDM", "ldm": "LDM", "static": "static (source image)", "retrieval": "retrieval (LFAE)",
                 "real": "real (other take)", "real_fresh": "real, fresh takes", "lfae": "LFAE (predicted flows)",
                 "lfae_fit": "LFAE (flows fitted to the target)", "floor": "real vs real (disjoint halves)"}
-# acc x real: class accuracy / the probe's accuracy on real test videos; motion x real: generated / real amplitude
-# N: generated vs real videos of the row, and per cFVD (class) / sFVD (subject) group
+# acc x real: class accuracy / the probe's accuracy on real test videos; motion x real: generated / real amplitude;
+# expression change x real: mean over classes / worst class (metrics.expression); expr. acc: the probe on those
+# change images. N: generated vs real videos of the row, and per cFVD (class) / sFVD (subject) group
 MAIN_HEADERS = ["method", "N", *(f"{metric_label(k)} [95% CI]" for k in ("fvd", "fvd_diff_lfdm")),
                 *map(metric_label, ("cfvd", "sfvd", "kvd", "acc", "acc_ratio", "psnr", "ssim", "motion_ratio",
-                                    "frame0_psnr", "seconds_per_video"))]
+                                    "expr_change", "acc_expr", "frame0_psnr", "seconds_per_video"))]
+EXPRESSION_NOTE = ("Expression change x real: the signed change of the late frames against frame 0 (pooled 8x8), "
+                   "projected on the same subject's real takes of the requested class (1 = as much as the real takes, "
+                   "0 = none: a warp without new colour scores near 0); mean over classes / worst class; neutral has "
+                   "no change to measure (-).")
+EXPRESSION_ORDER = ("real_fresh", "real")  # ceiling rows first in the per-class table
 GAP_HEADERS = ["method", *map(metric_label, ("fvd_test", "fvd_train", "gap_fvd")),
                f"{metric_label('acc')} test", f"{metric_label('acc')} train"]
 AE_HEADERS = ["autoencoder", *map(metric_label, ("l1", "psnr", "psnr_pooled", "ssim", "frames"))]
@@ -54,9 +61,42 @@ def main_rows(results: dict, split: str) -> list[list[str]]:
                      _v(s["kvd"], "kvd"),
                      _v(None if s["acc"] is None else 100 * s["acc"], "acc_percent"),
                      _v(s.get("acc_ratio"), "acc_ratio"), _v(s["psnr"], "psnr"),
-                     _v(s["ssim"], "ssim"), _v(s.get("motion_ratio"), "motion_ratio"),
+                     _v(s["ssim"], "ssim"), _v(s.get("motion_ratio"), "motion_ratio"), expression_cell(s),
+                     _v(None if s.get("acc_expr") is None else 100 * s["acc_expr"], "acc_percent"),
                      _v(s.get("frame0_psnr"), "frame0_psnr"), _v(s["seconds_per_video"], "seconds_per_video")])
     return rows
+
+
+def expression_cell(s: dict) -> str:
+    """``"0.82 / 0.57 (fear)"``: the expression change x real averaged over classes / of the worst class."""
+    if s.get("expr_ratio") is None:
+        return "-"
+    worst = (f" / {_v(s.get('expr_min'), 'expr_min')}" + (f" ({s['expr_min_class']})" if s.get("expr_min_class")
+                                                            else "")) if s.get("expr_min") is not None else ""
+    return _v(s["expr_ratio"], "expr_ratio") + worst
+
+
+def expression_table(results: dict, split: str) -> tuple[list[str], list[list[str]]]:
+    """Headers and rows of the per-class expression change x real of ``split``: one row per method (the real
+    fresh takes, the ceiling, first), one column per class; a class without a value (neutral) is ``-``."""
+    per = (results.get("expression_per_class") or {}).get(split) or {}
+    methods = [m for m in EXPRESSION_ORDER if m in per] + [m for m in per if m not in EXPRESSION_ORDER]
+    classes: list[str] = []
+    for m in methods:
+        classes += [c for c in per[m] if c not in classes]
+    rows = [[METHOD_NAMES.get(m, m), *(_v((per[m].get(c) or {}).get("ratio"), "expr") for c in classes)]
+            for m in methods]
+    return ["method", *classes], rows
+
+
+def _expression_caption(results: dict, split: str) -> str:
+    per = (results.get("expression_per_class") or {}).get(split) or {}
+    why = next((v["why"] for d in per.values() for v in d.values() if v.get("ratio") is None and v.get("why")), "")
+    return (f"{split.capitalize()}-subject source images. Per class: the mean over the class's videos of "
+            "r = <d, D> / <D, D>, d the video's signed change of the late frames against frame 0 (pooled 8x8), D the "
+            "mean change of the real videos of the same subject and class: 1 = as much of the expression's "
+            "appearance change as the real takes show, 0 = none. Real, fresh takes are the ceiling."
+            + (f" '-': {why}." if why else ""))
 
 
 def _has_differences(results: dict, split: str) -> bool:
@@ -120,7 +160,9 @@ def _caption(results: dict, split: str) -> str:
             lines.append(f"{METHOD_NAMES[m]}: {what}.")
     lines += [f"{METHOD_NAMES.get(m, m)}: not run, {why}." for m, why in (results.get("skipped") or {}).items()]
     lines.append(f"Class accuracy by a linear probe on motion features of real training videos (chance "
-                 f"{100 * (chance or 0):.1f}%).")
+                 f"{100 * (chance or 0):.1f}%); expr. acc: a probe of the same kind on their expression-change features.")
+    if any(split in v and v[split].get("expr_ratio") is not None for v in results["methods"].values()):
+        lines.append(EXPRESSION_NOTE)
     return " ".join(lines)
 
 
@@ -191,6 +233,10 @@ def render_markdown(results: dict) -> str:
         if rows:
             parts.append(f"## Main table, {split} subjects\n\n{_caption(results, split)}\n\n"
                          + to_markdown(rows, MAIN_HEADERS))
+        heads, expr = expression_table(results, split)
+        if expr:
+            parts.append(f"## Expression change x real per class, {split} subjects\n\n"
+                         f"{_expression_caption(results, split)}\n\n" + to_markdown(expr, heads))
     gap = gap_rows(results)
     if gap:
         parts.append("## Generalisation: FVD from test-subject vs train-subject images\n\n"
@@ -216,6 +262,10 @@ def render_latex(results: dict) -> str:
         rows = main_rows(results, split)
         if rows:
             out.append(latex_table(MAIN_HEADERS, rows, _caption(results, split)))
+        heads, expr = expression_table(results, split)
+        if expr:
+            out.append(latex_table(heads, expr, "Expression change x real per class: "
+                                   + _expression_caption(results, split)))
     for ab in (results.get("ablation"), results.get("ablation_ldm")):
         if ab and ab["rows"]:
             rows = ablation_table(ab["rows"])
@@ -237,13 +287,17 @@ def main_csv_rows(results: dict, split: str) -> list[dict[str, Any]]:
                          "cfvd_mean": s["cfvd"]["mean"], "cfvd_std": s["cfvd"]["std"], "sfvd_mean": s["sfvd"]["mean"],
                          "sfvd_std": s["sfvd"]["std"], "kvd": s["kvd"], "acc": s["acc"], "acc_i3d": s["acc_i3d"], "acc_ratio": s.get("acc_ratio"),
                          "psnr": s["psnr"], "ssim": s["ssim"], "motion_ratio": s.get("motion_ratio"),
+                         "expr_ratio": s.get("expr_ratio"), "expr_min": s.get("expr_min"),
+                         "expr_min_class": s.get("expr_min_class"), "acc_expr": s.get("acc_expr"),
+                         "acc_expr_ratio": s.get("acc_expr_ratio"),
                          "frame0_psnr": s.get("frame0_psnr"), "n_generated": s["n_generated"], "sizes": s.get("sizes"),
                          "n_real": s["n_real"], "seconds_per_video": s["seconds_per_video"]})
     return rows
 
 
 def write_tables(results: dict, out: str | Path) -> dict[str, Path]:
-    """results.json, tables.md, tables.tex and one CSV per main table; returns the paths."""
+    """results.json, tables.md, tables.tex, one CSV per main table and one per split's per-class expression change
+    (``expression_<split>.csv``: method, class, ratio, se, n); returns the paths."""
     out = Path(out)
     paths = {"json": out / "results.json", "md": out / "tables.md", "tex": out / "tables.tex"}
     atomic_write_json(paths["json"], results)
@@ -254,6 +308,12 @@ def write_tables(results: dict, out: str | Path) -> dict[str, Path]:
         if rows:
             paths[f"csv_{split}"] = out / f"main_{split}.csv"
             atomic_write_text(paths[f"csv_{split}"], pd.DataFrame(rows).to_csv(index=False))
+        per = (results.get("expression_per_class") or {}).get(split) or {}
+        if per:
+            paths[f"csv_expression_{split}"] = out / f"expression_{split}.csv"
+            atomic_write_text(paths[f"csv_expression_{split}"], pd.DataFrame(
+                [{"method": m, "class": c, "ratio": v.get("ratio"), "se": v.get("se"), "n": v.get("n"),
+                  "energy": v.get("energy")} for m, d in per.items() for c, v in d.items()]).to_csv(index=False))
     return paths
 
 

@@ -32,7 +32,8 @@ DETECTOR = {"name": "i3d_pretrained_400.pt", "sha256": "ab" * 32, "bn_eps": 1e-3
 def _split(fvd):
     return {"fvd": fvd, "fvd_ci": [fvd - 1.25, fvd + 1.5], "cfvd": {"mean": fvd * 2, "std": 3.25},
             "sfvd": {"mean": fvd * 3, "std": 4.5}, "kvd": 0.0123, "acc": 0.4286, "acc_real": 0.9, "psnr": 21.375,
-            "ssim": 0.6125, "n_generated": 6, "n_real": 6, "seconds_per_video": 0.5}
+            "ssim": 0.6125, "n_generated": 6, "n_real": 6, "seconds_per_video": 0.5, "expr_ratio": 0.8125,
+            "expr_min": 0.5625, "expr_min_class": "fear", "acc_expr": 0.3571, "acc_expr_ratio": 0.4375}
 
 
 def _results(hardware, fvd):
@@ -46,6 +47,11 @@ def _results(hardware, fvd):
             "autoencoders": {"LFAE": {"l1": 0.0456, "psnr": 25.125, "ssim": 0.8125, "frames": 100}},
             "models": {"LFDM": {"unet_params": 123456, "train_batch_shape": [4, 3, 10, 8, 8]}},
             "facts": {"hardware": hardware, "seeds": {"train": 7}, "note": HOSTILE},
+            "expression_per_class": {"test": {"lfdm": {"fear": {"ratio": 0.5625, "se": 0.1, "n": 3},
+                                                       "neutral": {"ratio": None, "why": "no change"},
+                                                       "surprise": {"ratio": 1.0625, "se": None, "n": 3}},
+                                              "real_fresh": {"fear": {"ratio": 0.9375}, "neutral": {"ratio": None},
+                                                             "surprise": {"ratio": 1.1875}}}},
             "calibration": {"lfdm": {"fvd_other": 3.5}}}  # a key the page has no section for
 
 
@@ -114,6 +120,16 @@ def test_page_of_one_folder(tmp_path):
               "FVD gap (test - train)", "i3d_pretrained_400.pt", "FVD - LFDM", "paired subject-cluster bootstrap"):
         assert s in body, s
     assert "NOT comparable" not in body  # a pretrained detector: no warning
+    # the main table's expression columns, then the per-class table (the real fresh takes, the ceiling, first)
+    lfdm = next(r for r in page.rows if r["attrs"].get("data-method") == "lfdm" and r["attrs"].get("data-split") == "test")
+    heads = {h["text"].rstrip(" ↑↓"): c["text"] for c, h in zip(lfdm["cells"], lfdm["head"][-len(lfdm["cells"]):])}
+    assert heads["expression change x real (mean / worst class)"] == "0.81 / 0.56 (fear)"
+    assert heads["expr. acc %"] == "35.7" and heads["expr. acc x real"] == "0.44"
+    per = [r for r in page.rows if r["attrs"].get("data-expr-split") == "test"]
+    assert [r["attrs"]["data-expr-method"] for r in per] == ["real_fresh", "lfdm"]
+    assert [c["text"] for c in per[1]["cells"]] == ["LFDM", "0.56", "-", "1.06"]
+    assert [h["text"] for h in per[1]["head"]] == ["method", "fear", "neutral", "surprise"]
+    assert "Expression change x real per class, test subjects" in body and "Real, fresh takes are the ceiling" in body
 
 
 def test_sample_gifs_hold_the_source_takes_and_the_generated_videos(tmp_path):

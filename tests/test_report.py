@@ -21,7 +21,8 @@ DETECTOR = {"name": "i3d_pretrained_400.pt", "sha256": "ab" * 32, "bn_eps": 1e-3
 def _split(fvd, n=64, acc=0.5):
     return {"fvd": fvd, "fvd_ci": [fvd - 1, fvd + 1], "cfvd": {"mean": fvd * 2, "std": 3.25},
             "sfvd": {"mean": fvd * 3, "std": 4.5}, "kvd": 0.0123, "acc": acc, "acc_real": 0.9, "psnr": None,
-            "ssim": None, "n_generated": n, "n_real": n, "seconds_per_video": 0.5}
+            "ssim": None, "n_generated": n, "n_real": n, "seconds_per_video": 0.5, "expr_ratio": 0.8125,
+            "expr_min": 0.5625, "expr_min_class": "fear", "acc_expr": 0.25}
 
 
 def _results(name, hardware, fvd_lfdm, fvd_ldm, protocol=PROTOCOL, detector=DETECTOR, n=64):
@@ -56,6 +57,9 @@ def test_same_protocol_renders_side_by_side(two_dirs):
     line = next(l for l in md.splitlines() if l.startswith("| lfdm") and "| test" in l)
     assert "101.50" in line and "111.50" in line and "203.00 ± 3.25" in line  # cFVD mean ± std
     assert "gap (test - train)" in md and "## Autoencoder reconstruction" in md
+    head = next(l for l in md.splitlines() if l.startswith("| method"))
+    assert "GPU cluster: expression change x real (mean)" in head and "laptop: expr. acc %" in head
+    assert "0.81" in line and "0.56" in line and "25.0" in line  # expression change, worst class, expr. acc %
     tex = report_latex(rep)
     for s in (r"\toprule", r"\midrule", r"\bottomrule", r"\multicolumn{", r"203.00 $\pm$ 3.25", "GPU cluster"):
         assert s in tex
