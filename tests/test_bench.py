@@ -86,6 +86,13 @@ def test_bench_writes_tables_for_every_method(bench_out):
     assert re.search(r"\| real, fresh takes +\| 14 vs 14; per class 2 vs 2; per subject 7 vs 7 +\|", md)
     t_acc = res["methods"]["lfdm"]["test"]
     assert t_acc["acc_ratio"] == pytest.approx(t_acc["acc"] / t_acc["acc_real"])
+    # expression change x real: the static baseline shows none, the fresh real takes about as much as the reference
+    assert abs(static["expr_ratio"]) < 1e-3 and res["methods"]["real_fresh"]["test"]["expr_ratio"] > 0.5
+    assert t_acc["acc_expr_ratio"] == pytest.approx(t_acc["acc_expr"] / t_acc["acc_expr_real"])
+    per_class = res["expression_per_class"]["test"]
+    assert per_class["lfdm"]["neutral"]["ratio"] is None and t_acc["expr_min_class"] in per_class["lfdm"]
+    assert "Expression change x real per class, test subjects" in md and "expression change x real" in md
+    assert "expr_ratio" in (root / "out/main_test.csv").read_text() and (root / "out/expression_test.csv").is_file()
     # comparison grids: 2 test subjects, per class the real take, LFDM and LDM from the same source, 8 of 10 frames
     from lfdm_bench.data.records import read_manifest
     from PIL import Image
