@@ -204,6 +204,7 @@ def test_expression_in_evaluate(tmp_path: Path) -> None:
     from metrics.evaluate import evaluate
     from metrics.feature_cache import FeatureCache
     from metrics.protocol import EvalProtocol
+    from metrics.result_files import summary_rows
     from metrics.sanity import write_real_samples
     from helpers import make_tiny_dataset, tiny_detector
 
@@ -224,6 +225,9 @@ def test_expression_in_evaluate(tmp_path: Path) -> None:
     assert probe["real_test"]["n"] == 18 and probe["n_train"] == 18
     assert probe["generated"]["test"]["accuracy"] == pytest.approx(probe["real_test"]["accuracy"], abs=0.12)
     assert {"probe-i3d", "probe-motion", "probe-expression"} <= set(res.values["acc"])
+    rows = {(r["metric"], r["split"]): r for r in summary_rows(res)}  # the eval command's summary table
+    assert rows[("expr", "test")]["value"] == expr["mean"] and "worst class" in rows[("expr", "test")]["detail"]
+    assert ("acc:probe-expression", "test") in rows
     # the real features of the expression source are cached by its name and reused
     logs: list[str] = []
     only = evaluate(protocol, tmp_path / "real", ["expr"], dataset=tiny, cache=cache, log_fn=logs.append)
