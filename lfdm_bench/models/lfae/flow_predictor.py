@@ -4,6 +4,10 @@ Given source and driving regions, each region k gives a sparse motion (driving -
 ``p -> A_s,k A_d,k^-1 (p - mu_d,k) + mu_s,k``; the background gives the global affine. An hourglass over the
 Gaussian heatmap differences and the source warped by each of the K = R + 1 motions predicts softmax weights over
 the K motions (their weighted sum is the dense flow) and a sigmoid occlusion map (1 = keep, 0 = inpaint).
+
+``sees_driving`` (not in MRAA/LFDM) also feeds the downscaled driving frame to the hourglass, so the occlusion map
+can mark where the driving frame shows what no motion of the source explains (an opened mouth, a blush): from
+region motions alone, a 1-2 pixel mouth opening at 32 px is invisible to the predictor.
 """
 
 from __future__ import annotations
@@ -73,11 +77,13 @@ class DenseMotionPredictor(nn.Module):
 
     def __init__(self, num_channels: int, num_regions: int, block_expansion: int, max_features: int,
                  num_blocks: int, scale_factor: float = 0.25, heatmap_variance: float = 0.01,
-                 use_deformed_source: bool = True, revert_axis_swap: bool = True, norm: str = "batch"):
+                 use_deformed_source: bool = True, revert_axis_swap: bool = True, norm: str = "batch",
+                 sees_driving: bool = False):
         super().__init__()
         k = num_regions + 1
         self.down = AntiAliasDownsample(num_channels, scale_factor)
-        in_channels = k * (1 + (num_channels if use_deformed_source else 0))
+        in_channels = k * (1 + (num_channels if use_deformed_source else 0)) + (num_channels if sees_driving else 0)
+        self.sees_driving = sees_driving
         self.hourglass = Hourglass(in_channels, block_expansion, max_features, num_blocks, norm)
         self.mask = nn.Conv2d(self.hourglass.out_channels, k, kernel_size=7, padding=3)
         self.occlusion = nn.Conv2d(self.hourglass.out_channels, 1, kernel_size=7, padding=3)
@@ -86,7 +92,8 @@ class DenseMotionPredictor(nn.Module):
         self.revert_axis_swap = revert_axis_swap
 
     def forward(self, source: Tensor, source_regions: RegionParams, driving_regions: RegionParams,
-                bg_theta: Optional[Tensor] = None) -> DenseMotion:
+                bg_theta: Optional[Tensor] = None, driving: Optional[Tensor] = None) -> DenseMotion:
+        """``driving [B, C, H, W]`` is needed (and only used) when the predictor ``sees_driving``."""
         src = self.down(source)  # [B, C, h, w]
         b, _, h, w = src.shape
         var = self.heatmap_variance
@@ -100,6 +107,10 @@ class DenseMotionPredictor(nn.Module):
             deformed = warp_multi(src, motions)  # [B, C, K, h, w]
             parts.append(deformed)
         x = torch.cat(parts, dim=1).view(b, -1, h, w)  # [B, (1 + C) * K, h, w]
+        if self.sees_driving:
+            if driving is None:
+                raise ValueError("DenseMotionPredictor(sees_driving=True) needs the driving frame")
+            x = torch.cat([x, self.down(driving).to(x.dtype)], dim=1)  # [B, (1 + C) * K + C, h, w]
         feat = self.hourglass(x)
         mask = F.softmax(geometry_dtype(self.mask(feat)), dim=1)  # [B, K, h, w], >= fp32
         flow = (mask[..., None] * motions).sum(dim=1)  # [B, h, w, 2]

@@ -94,9 +94,13 @@ class Generator(nn.Module):
             return warped * m
         return warped * m + previous * (1 - m)
 
-    def decode(self, features: SourceFeatures, flow: Tensor, occlusion: Tensor) -> Tensor:
+    def decode(self, features: SourceFeatures, flow: Tensor, occlusion: Tensor,
+               return_decoded: bool = False) -> Tensor | tuple[Tensor, Tensor]:
         """Render frames ``[B, C, H, W]`` in [0, 1] from source features warped by ``flow [B, h, w, 2]`` and
-        masked by ``occlusion [B, 1, h, w]`` (0 = inpaint, 1 = keep)."""
+        masked by ``occlusion [B, 1, h, w]`` (0 = inpaint, 1 = keep). ``return_decoded``: also the decoder's own
+        rendering ``[B, C, H, W]`` before the warped source image is blended in (what it paints where the
+        occlusion is 0; with skips and an occlusion of ~1 everywhere the output is the warped image alone and
+        this rendering gets no gradient from the output)."""
         motion: dict = {}
         out = self._blend(features.z, None, motion, flow, occlusion)  # [B, C_z, h, w]: warp(z) * m
         out = self.bottleneck(out)
@@ -107,7 +111,6 @@ class Generator(nn.Module):
             out = block(out)  # doubles the size
         if self.skips:
             out = self._blend(levels[0], out, motion, flow, occlusion)
-        out = torch.sigmoid(self.final(out))  # [B, C, H, W]
-        if self.skips:
-            out = self._blend(features.image, out, motion, flow, occlusion)
-        return out
+        decoded = torch.sigmoid(self.final(out))  # [B, C, H, W]
+        out = self._blend(features.image, decoded, motion, flow, occlusion) if self.skips else decoded
+        return (out, decoded) if return_decoded else out

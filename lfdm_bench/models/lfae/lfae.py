@@ -58,6 +58,7 @@ class LFAEConfig:
     flow_num_blocks: int = 5
     heatmap_variance: float = 0.01  # variance of the Gaussian heatmaps fed to the flow predictor
     use_deformed_source: bool = True  # feed the source warped by each region motion to the flow predictor
+    occlusion_sees_driving: bool = False  # also feed the driving frame (not in the paper: see flow_predictor.py)
     bg_motion: bool = True  # global background affine (initialised to identity); False = identity background
     bg_block_expansion: int = 32
     bg_max_features: int = 1024
@@ -162,7 +163,8 @@ class LFAE(nn.Module):
                                                        c.bg_num_blocks, c.norm) if c.bg_motion else None)
         self.flow_predictor = DenseMotionPredictor(
             c.num_channels, c.num_regions, c.flow_block_expansion, c.flow_max_features, c.flow_num_blocks,
-            c.scale_factor, c.heatmap_variance, c.use_deformed_source, c.revert_axis_swap, c.norm)
+            c.scale_factor, c.heatmap_variance, c.use_deformed_source, c.revert_axis_swap, c.norm,
+            c.occlusion_sees_driving)
         self.generator = Generator(c.num_channels, c.gen_block_expansion, c.gen_max_features,
                                    c.gen_num_down_blocks, c.gen_num_res_blocks, c.gen_skips, c.norm)
 
@@ -204,7 +206,7 @@ class LFAE(nn.Module):
         else:
             driving_regions = self.region_predictor(driving)
         bg_theta = self.bg_predictor(source, driving) if self.bg_predictor is not None else None
-        dense = self.flow_predictor(source, source_regions, driving_regions, bg_theta)
+        dense = self.flow_predictor(source, source_regions, driving_regions, bg_theta, driving)
         return dense, source_regions, driving_regions, bg_theta
 
     def estimate_flow(self, source: Tensor, driving: Tensor) -> tuple[Tensor, Tensor]:
@@ -286,7 +288,8 @@ class LFAE(nn.Module):
         """Reconstruct ``driving`` from ``source`` (both ``[B, 3, H, W]`` in [0, 1]).
 
         Returns a dict: ``prediction [B, 3, H, W]``, ``flow [B, h, w, 2]``, ``occlusion [B, 1, h, w]``,
-        ``deformed [B, 3, H, W]`` (source warped by the flow upsampled to H, W: warp-only output),
+        ``decoded [B, 3, H, W]`` (the decoder's own rendering, before the warped source image is blended in where
+        the occlusion is 1), ``deformed [B, 3, H, W]`` (source warped by the flow upsampled to H, W: warp-only output),
         ``regions_source`` / ``regions_driving`` (:class:`RegionParams`, heatmaps ``[B, R, h, w]``),
         ``bg_theta [B, 2, 3]`` or None, ``motion_mask [B, R + 1, h, w]``.
         """
@@ -294,9 +297,10 @@ class LFAE(nn.Module):
         self._check_images(driving, "forward(driving)")
         features = self.generator.encode(source)
         dense, reg_s, reg_d, bg_theta = self.motion(source, driving)
-        prediction = self.generator.decode(features, dense.flow, dense.occlusion)
+        prediction, decoded = self.generator.decode(features, dense.flow, dense.occlusion, return_decoded=True)
         deformed = warp(source, resize_grid(dense.flow, tuple(source.shape[-2:])))
-        return dict(prediction=prediction, flow=dense.flow, occlusion=dense.occlusion, deformed=deformed,
+        return dict(prediction=prediction, decoded=decoded, flow=dense.flow, occlusion=dense.occlusion,
+                    deformed=deformed,
                     regions_source=reg_s, regions_driving=reg_d, bg_theta=bg_theta, motion_mask=dense.mask)
 
     # ------------------------------------------------------------------------------ stage-2 representation

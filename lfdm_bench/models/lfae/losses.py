@@ -234,6 +234,16 @@ class LFAELossConfig:
     """
 
     reconstruction_weight: float = 1.0
+    # the same pixel pyramid on the decoder's own rendering (LFAE forward's ``decoded``, before the warped source
+    # image is blended in): not in the paper. Without it the decoder is trained only through 1 - occlusion, so while
+    # the occlusion map is ~1 it never learns to paint and the map never has a reason to fall (issue 21).
+    decoder_weight: float = 0.0
+    # occlusion supervision (not in the paper): the occlusion map is pulled (BCE) toward exp(-max(r - margin, 0) /
+    # tau), r = the warp-only rendering's absolute error, channel-mean, pooled to the latent grid: 1 where warping
+    # the source explains the driving frame, toward 0 where it shows content the source does not have.
+    occlusion_weight: float = 0.0
+    occlusion_margin: float = 0.02
+    occlusion_tau: float = 0.04
     scales: tuple[float, ...] = (1.0, 0.5, 0.25, 0.125)
     perceptual_weight: float = 0.0
     vgg_weights_path: Optional[str] = None
@@ -279,6 +289,16 @@ class LFAELoss(nn.Module):
         out = model(source, driving)
         lfae = getattr(model, "module", model)  # unwrap DDP
         weighted = {"reconstruction": (c.reconstruction_weight, self.reconstruction(out["prediction"], driving))}
+        if c.decoder_weight > 0:
+            weighted["decoder"] = (c.decoder_weight, self.reconstruction(out["decoded"], driving))
+        if c.occlusion_weight > 0:
+            occ = out["occlusion"]  # [B, 1, h, w]
+            with torch.no_grad():
+                r = (out["deformed"] - driving).abs().mean(dim=1, keepdim=True)  # [B, 1, H, W]
+                r = torch.nn.functional.adaptive_avg_pool2d(r, tuple(occ.shape[-2:]))  # [B, 1, h, w]
+                target = torch.exp(-(r - c.occlusion_margin).clamp_min(0) / c.occlusion_tau)
+            bce = torch.nn.functional.binary_cross_entropy(occ.float().clamp(1e-6, 1 - 1e-6), target.float())
+            weighted["occlusion"] = (c.occlusion_weight, bce)
         if self.perceptual is not None:
             weighted["perceptual"] = (c.perceptual_weight, self.perceptual(out["prediction"], driving))
         if c.equivariance_shift_weight > 0 or c.equivariance_affine_weight > 0:
