@@ -124,6 +124,8 @@ def row_from_result(split: str, result: Any) -> dict[str, Any]:
     motion = v.get("motion", {}).get(split) or {}
     row["motion_ratio"] = num_or_none((motion.get("amplitude") or {}).get("ratio"))
     row["open_motion"] = num_or_none((motion.get("opening_motion") or {}).get("generated"))
+    expr = v.get("expr", {}).get(split) or {}
+    row["expr_ratio"], row["expr_min"] = num_or_none(expr.get("mean")), num_or_none(expr.get("min"))
     row["n_videos"] = result.counts.get("generated", {}).get(split)
     row["n_real"] = result.counts.get("real", {}).get(split)
     return row

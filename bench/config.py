@@ -53,7 +53,7 @@ class BenchAblationConfig:
     etas: tuple[float, ...] = (1.0,)
     max_subjects: int | None = None
     per_pair: int = 1  # videos per (subject, class) pair at each setting (the main tables' per_pair is separate)
-    metrics: tuple[str, ...] = ("fvd", "acc", "motion")
+    metrics: tuple[str, ...] = ("fvd", "acc", "motion", "expr")
 
 
 @dataclass

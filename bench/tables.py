@@ -36,8 +36,8 @@ GAP_HEADERS = ["method", *map(metric_label, ("fvd_test", "fvd_train", "gap_fvd")
                f"{metric_label('acc')} test", f"{metric_label('acc')} train"]
 AE_HEADERS = ["autoencoder", *map(metric_label, ("l1", "psnr", "psnr_pooled", "ssim", "frames"))]
 ABLATION_COLUMNS = ("point", "method", "sampler", "steps", "guidance", "eta", "fvd", "cfvd", "sfvd", "kvd",
-                    "acc_motion", "acc_i3d", "motion_ratio", "open_motion", "seconds_per_video", "nfe_per_video",
-                    "n_videos")
+                    "acc_motion", "acc_i3d", "motion_ratio", "open_motion", "expr_ratio", "expr_min",
+                    "seconds_per_video", "nfe_per_video", "n_videos")
 
 
 def _v(x: Any, metric: str) -> str:

@@ -49,7 +49,8 @@ def ablation(tiny_run):
     root, run = tiny_run
     det = FunctionDetector(_features, "stand-in")
     out = root / "abl"
-    rows = run_ablation(run, ["ddim"], [2, 4], [1, 2], etas=[1.0], out=out, detector=det, log_fn=lambda m: None)
+    rows = run_ablation(run, ["ddim"], [2, 4], [1, 2], etas=[1.0], out=out, detector=det, log_fn=lambda m: None,
+                        metrics=("fvd", "acc", "motion", "expr"))
     return out, run, rows, det
 
 
@@ -72,6 +73,7 @@ def test_rows_and_nfe(ablation):
         assert r["method"] == "lfdm" and r["sampler"] == "ddim" and r["eta"] == 1.0
         assert r["n_videos"] == 14 and r["fvd"] is not None and r["seconds_per_video"] > 0
         assert r["acc_motion"] is not None and r["acc_i3d"] is not None
+        assert r["expr_ratio"] is not None and r["expr_min"] <= r["expr_ratio"]  # expression change per setting
         assert r["nfe_source"] == "sampler"  # read from RUN/samples/<point>.json
         assert r["nfe_per_video"] == r["steps"] * (2 if r["guidance"] == 2.0 else 1)
         assert (out / "samples" / r["point"] / "manifest.csv").is_file()
@@ -95,6 +97,7 @@ def test_outputs_written(ablation):
     assert "environment" in saved
     md = (out / "ablation.md").read_text()
     assert "ddim_s4_g2_eta1" in md and "NFE/video" in md and "class acc % (motion probe)" in md
+    assert "expression change x real (mean)" in md and "expression change x real (worst class)" in md
     assert (out / "ablation.csv").read_text().count("\n") == 5
     for name in ("fvd_vs_steps", "fvd_vs_guidance", "fvd_vs_time", "acc_vs_steps"):
         p = out / "plots" / f"{name}.png"
@@ -105,7 +108,8 @@ def test_resume_skips_finished_points(ablation):
     out, run, rows, _ = ablation
     det = FunctionDetector(_features, "stand-in")
     seen = []
-    again = run_ablation(run, ["ddim"], [2, 4], [1, 2], etas=[1.0], out=out, detector=det, log_fn=seen.append)
+    again = run_ablation(run, ["ddim"], [2, 4], [1, 2], etas=[1.0], out=out, detector=det, log_fn=seen.append,
+                         metrics=("fvd", "acc", "motion", "expr"))
     assert det.calls == 0 and sum("skipped" in m for m in seen) == 4
     assert [r["fvd"] for r in again] == [r["fvd"] for r in rows]
     with pytest.raises(ValueError, match="different settings"):
