@@ -28,7 +28,8 @@ import yaml
 
 from bench.html_tables import Row, data_table, esc, kv_table
 from bench.sample_gifs import SOURCE_COLUMN, read_sample_gifs, sample_folders, write_sample_gifs
-from bench.tables import EXPRESSION_NOTE, EXPRESSION_ORDER, METHOD_NAMES
+from bench.claims import CLAIM_HEADERS, claim_rows
+from bench.tables import CLAIMS_CAPTION, EXPRESSION_NOTE, EXPRESSION_ORDER, METHOD_NAMES, claim_number
 from lfdm_bench.data.records import VideoRecord
 from metrics.format import protocol_header
 from lfdm_bench.utils.io import atomic_write_text
@@ -38,7 +39,7 @@ __all__ = ["PageSource", "write_html_report", "render_page"]
 SPLIT_TITLES = {"test": "Main table, test subjects", "train": "Main table, train subjects",
                 "gap": "Generalisation gap (test - train)"}
 KNOWN_KEYS = ("benchmark", "protocol", "detector", "methods", "autoencoders", "ablation", "ablation_ldm", "models",
-              "facts", "expression_per_class")
+              "facts", "expression_per_class", "autoencoder_subject_psnr", "claims", "differences")
 DATA_FILES = ("results.json", "tables.md", "tables.tex", "main_test.csv", "main_train.csv", "bench_config.yaml",
               "state.json", "ablation.json", "ablation.md", "ablation.csv", "ablation/ablation.json",
               "ablation/ablation.md", "ablation/ablation.csv", "metrics/*.json", "grids/*.png", "grids/*.gif",
@@ -223,6 +224,24 @@ def _expression_section(sources: Sequence[PageSource], split: str, markers: Mapp
                "and class; 1 = as much of the expression's appearance change as the real takes show, 0 = none. Real, "
                "fresh takes are the ceiling." + (f" '-': {why}." if why else ""))
     return data_table(rows, ["method"] + (["source"] if multi else []), caption=caption)
+
+
+def _claims_section(sources: Sequence[PageSource], markers: Mapping[str, Sequence[str]]) -> str:
+    """The claims table of each source (:mod:`bench.claims`): claim, difference, estimate [95% CI], verdict."""
+    blocks = []
+    for s in sources:
+        claims = (s.results or {}).get("claims")
+        if not claims:
+            continue
+        head = "".join(f"<th>{esc(h)}</th>" for h in CLAIM_HEADERS)
+        body = "".join("<tr>" + f'<th scope="row">{esc(r[0])}</th>' + "".join(
+            f'<td class="verdict-{esc(c["verdict"].replace(" ", "-"))}">{esc(x)}</td>' if i == 2 else
+            f"<td>{esc(x)}</td>" for i, x in enumerate(r[1:])) + "</tr>"
+                       for r, c in zip(claim_rows(claims, claim_number), claims))
+        title = f"<h3>{esc(_source_name(s, markers))}</h3>" if len(sources) > 1 else ""
+        blocks.append(f'{title}<p class="caption">{esc(CLAIMS_CAPTION)}</p>'
+                      f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
+    return "".join(blocks)
 
 
 def _splits(sources: Sequence[PageSource]) -> list[str]:
@@ -429,6 +448,7 @@ def render_page(sources: Sequence[PageSource], assets: Assets, gifs: Sequence[tu
         caption="Reconstruction of test-subject frames 1..T-1: from frame 0 for the LFAE (and its copy-frame-0 / "
                 "warp-only references), frame by frame for LDM's autoencoder. PSNR as the mean over frames "
                 "(identical frames capped) and of the pooled MSE.")))
+    sections.append(("claims", "The paper's claims on this benchmark", _claims_section(sources, markers)))
     sections.append(("ablation", "Sampler ablation", _ablation_section(sources, assets, markers)))
     sections.append(("facts", "Models and run facts", _facts_section(sources, markers)))
     sections += [(f"extra-{_slug(k)}", k, html) for k, html in _other_sections(sources, markers)]

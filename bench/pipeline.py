@@ -190,7 +190,8 @@ class Benchmark:
                                                   real_groups=[r.subject for r in real_recs])
             if not (method == "real" and ref == split):  # the paired differences to LFDM (tables stage) read these
                 write_feature_set(self.out / "metrics" / f"{method}_{split}.features.npz",
-                                  feats["generated"]["i3d"][rows], gen_subjects, real_feats, real_recs)
+                                  feats["generated"]["i3d"][rows], gen_subjects, real_feats, real_recs,
+                                  [result.records["generated"][i].class_name for i in rows])
             record["fvd_ci"] = record["fvd_interval"] and [record["fvd_interval"]["lo"], record["fvd_interval"]["hi"]]
             if method == "real" and ref == split:
                 # the copied takes belong to the reference: score each take slot against the pair's other takes

@@ -14,12 +14,13 @@ import numpy as np
 import torch
 
 from baselines.ldm.autoencoder import KLAutoencoder, KLAutoencoderConfig
+from bench.claims import paper_claims
 from bench.config import BenchConfig
 from lfdm_bench.checkpoints import load_checkpoint, run_record
 from lfdm_bench.config import to_dict
 from lfdm_bench.lfdm.config import LFDMConfig
 from metrics.presets import get_preset
-from metrics.uncertainty import paired_differences
+from metrics.uncertainty import paired_differences, paired_group_differences
 from lfdm_bench.models.lfae.lfae import LFAE, LFAEConfig
 from lfdm_bench.models.video_diffusion import VideoDiffusion, VideoDiffusionConfig
 from lfdm_bench.runs import environment, hardware_summary
@@ -124,14 +125,18 @@ def _group_sizes(groups: Any) -> dict[str, int | None]:
 
 
 def write_feature_set(path: Path, gen: np.ndarray, gen_subjects: Sequence[str], real: np.ndarray,
-                      real_records: Sequence[Any]) -> None:
-    """Per-video detector features and subjects of one evaluation (generated [N, D], real reference [M, D]) as an
-    ``.npz`` beside its ``metrics/<method>_<split>.json``, for the paired differences of the tables stage."""
+                      real_records: Sequence[Any], gen_classes: Sequence[str] | None = None) -> None:
+    """Per-video detector features, subjects and classes of one evaluation (generated [N, D], real reference
+    [M, D]) as an ``.npz`` beside its ``metrics/<method>_<split>.json``, for the paired differences of the tables
+    stage (FVD and sFVD need the subjects, cFVD the classes too)."""
     def write(tmp: str) -> None:
+        extra = {} if gen_classes is None else {
+            "gen_classes": np.asarray(list(gen_classes), dtype=str),
+            "real_classes": np.asarray([r.class_name for r in real_records], dtype=str)}
         with open(tmp, "wb") as f:
             np.savez(f, gen=np.asarray(gen, np.float64), gen_subjects=np.asarray(list(gen_subjects), dtype=str),
                      real=np.asarray(real, np.float64),
-                     real_subjects=np.asarray([r.subject for r in real_records], dtype=str))
+                     real_subjects=np.asarray([r.subject for r in real_records], dtype=str), **extra)
 
     atomic_save(path, write)
 
@@ -165,6 +170,13 @@ def fvd_differences(metrics_dir: Path, split: str, n_boot: int, seed: int, ddof:
             and np.array_equal(d["real_subjects"], ref["real_subjects"])}
     diffs = paired_differences({m: (d["gen"], list(d["gen_subjects"])) for m, d in same.items()}, ref["real"],
                                list(ref["real_subjects"]), reference, n_boot, seed, ddof)
+    with_classes = {m: d for m, d in same.items() if "gen_classes" in d and "real_classes" in d}
+    groups = paired_group_differences(
+        {m: (d["gen"], list(d["gen_subjects"]), list(d["gen_classes"]) if m in with_classes else None)
+         for m, d in same.items()}, ref["real"], list(ref["real_subjects"]),
+        list(ref["real_classes"]) if reference in with_classes else None, reference, n_boot, seed, ddof)
+    for m, g in groups.items():
+        diffs[m].update(g)
     out = {"reference": reference, "per_method": diffs, "skipped": sorted(set(sets) - set(same)),
            "n_boot": n_boot, "seed": seed}
     atomic_write_json(cached, {"key": key, "differences": out})
@@ -237,6 +249,7 @@ def build_results(out: Path, bc: BenchConfig, cfg: LFDMConfig, runs: dict[str, P
         notes["group_sizes"][m] = {g: _group_sizes(_get(rec["values"], g, s, key))
                                    for g, key in (("cfvd", "per_class"), ("sfvd", "per_subject"))}
         protocol, detector = protocol or rec["protocol"], detector or rec["detector"]
+    differences: dict[str, Any] = {}  # split -> method -> metric -> paired difference to LFDM (the claims read it)
     for s in list(table_notes):
         ddof = int((protocol or {}).get("ddof", 1))
         diffs = fvd_differences(out / "metrics", s, bc.eval.bootstrap, bc.eval.seed, ddof)
@@ -244,6 +257,9 @@ def build_results(out: Path, bc: BenchConfig, cfg: LFDMConfig, runs: dict[str, P
             for m, d in diffs["per_method"].items():
                 if s in methods.get(m, {}):
                     methods[m][s].update(fvd_diff_lfdm=d["diff"], fvd_diff_lfdm_ci=[d["lo"], d["hi"]])
+                keep = ("diff", "lo", "hi", "se", "bias")
+                differences.setdefault(s, {})[m] = {"fvd": {k: d[k] for k in keep}, **{
+                    g: {k: d[g][k] for k in keep} if d.get(g) else None for g in ("cfvd", "sfvd")}}
             table_notes[s]["difference"] = {k: v for k, v in next(iter(diffs["per_method"].values()), {}).items()
                                             if k in ("method", "n_boot", "n_subjects", "reference")}
             table_notes[s]["difference"]["skipped"] = diffs["skipped"]
@@ -251,19 +267,26 @@ def build_results(out: Path, bc: BenchConfig, cfg: LFDMConfig, runs: dict[str, P
         if d.get("test", {}).get("fvd") is not None and d.get("train", {}).get("fvd") is not None:
             d["gap"] = {"fvd": d["test"]["fvd"] - d["train"]["fvd"]}
     autoencoders: dict[str, Any] = {}
+    ae_subjects: dict[str, Any] = {}  # per-subject mean PSNR of each autoencoder (the claims' paired comparison)
     for name, file in (("LFDM", "lfae_reconstruction.json"), ("LDM", "ae_reconstruction.json")):
         p = Path(runs[name]) / "metrics" / file
         if p.is_file():
-            autoencoders.update(read_json(p)["scores"])
+            for row, scores in read_json(p)["scores"].items():
+                per_subject = scores.pop("per_subject_psnr", None)
+                autoencoders[row] = scores
+                if per_subject:
+                    ae_subjects[row] = per_subject
     ablations = {m: read_ablation(out, m) for m in ABLATION_DIRS}
     facts = run_facts(bc, cfg, wall_seconds)
     facts["samplers"] = samplers_used(out, ablations)
-    return {"benchmark": {"name": bc.name, "config": to_dict(bc), "hardware": facts["hardware"],
+    results = {"benchmark": {"name": bc.name, "config": to_dict(bc), "hardware": facts["hardware"],
                           "environment": facts["environment"]},
             "protocol": protocol, "detector": detector, "methods": methods, "table_notes": table_notes,
             "expression_per_class": expression,
-            "autoencoders": autoencoders, "ablation": ablations["lfdm"], "ablation_ldm": ablations["ldm"],
+            "differences": differences, "autoencoders": autoencoders, "autoencoder_subject_psnr": ae_subjects, "ablation": ablations["lfdm"], "ablation_ldm": ablations["ldm"],
             "models": model_facts(runs), "facts": facts}
+    results["claims"] = paper_claims(results, bc.eval.bootstrap, bc.eval.seed)
+    return results
 
 
 def read_ablation(out: Path, method: str) -> dict[str, Any] | None:

@@ -14,6 +14,7 @@ from typing import Any, Sequence
 
 import pandas as pd
 
+from bench.claims import CLAIM_HEADERS, RULE, claim_rows
 from metrics.format import (digits_of, display_rows, format_mean_std, format_value, latex_table, metric_label,
                             protocol_header, to_markdown)
 from lfdm_bench.utils.io import atomic_write_json, atomic_write_text
@@ -38,6 +39,16 @@ AE_HEADERS = ["autoencoder", *map(metric_label, ("l1", "psnr", "psnr_pooled", "s
 ABLATION_COLUMNS = ("point", "method", "sampler", "steps", "guidance", "eta", "fvd", "cfvd", "sfvd", "kvd",
                     "acc_motion", "acc_i3d", "motion_ratio", "open_motion", "expr_ratio", "expr_min",
                     "seconds_per_video", "nfe_per_video", "n_videos")
+
+
+CLAIMS_CAPTION = ("Each claim of the paper that this run can test, as a difference between two methods that the claim "
+                  "says is > 0, with its 95% interval (FVD / cFVD / sFVD: paired subject-cluster bootstrap against the "
+                  "same real videos; gap: the two splits' paired differences, independent subjects; reconstruction: "
+                  "per-subject mean PSNR on the same clips, subjects resampled). Rule: " + RULE)
+
+
+def claim_number(x: float) -> str:
+    return format_value(x, 3, missing="-")
 
 
 def _v(x: Any, metric: str) -> str:
@@ -246,6 +257,9 @@ def render_markdown(results: dict) -> str:
         parts.append("## Autoencoders: reconstruction of test-subject frames 1..T-1\n\n"
                      "PSNR as the mean over frames (identical frames capped at 100 dB) and of the pooled MSE.\n\n"
                      + to_markdown(ae, AE_HEADERS))
+    if results.get("claims"):
+        parts.append("## The paper's claims on this benchmark\n\n" + CLAIMS_CAPTION + "\n\n"
+                     + to_markdown(claim_rows(results["claims"], claim_number), CLAIM_HEADERS))
     for ab in (results.get("ablation"), results.get("ablation_ldm")):
         if ab and ab["rows"]:
             split = SPLIT_NAMES.get(ab.get("split") or "test", ab.get("split"))

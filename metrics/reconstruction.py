@@ -29,14 +29,19 @@ def reconstruction_scores(reconstruct: ReconstructFn, clips, batch_size: int = 1
     Both PSNRs are reported because they rank differently here: the per-frame mean caps identical frames at 100 dB,
     so a method that copies frame 0 collects 100 dB on every frame before the motion starts (synth-faces clips hold
     still for a frame or two), which outweighs its errors elsewhere; the pooled PSNR is the error of all frames
-    together and has no such cap.
+    together and has no such cap. ``per_subject_psnr``: the mean per-frame PSNR of each subject's clips (the
+    subject-level values that a paired comparison of two autoencoders on the same clips resamples).
     """
     sums: dict[str, dict[str, list]] = {}
+    subjects: list[str] = []
     for start in range(0, len(clips), batch_size):
         video = torch.stack([clips.get(i).video for i in range(start, min(len(clips), start + batch_size))])
         with torch.no_grad():
             preds = reconstruct(video)
         target = video[:, 1:]
+        records = getattr(clips, "records", None)  # clip collections without records get no per-subject values
+        subjects += [str(records[i].subject) if records is not None else "" for i in
+                     range(start, min(len(clips), start + batch_size))]
         for name, pred in preds.items():
             pred = pred[:, 1:].float().clamp(0, 1).cpu()
             fm = frame_metrics(pred, target, psnr_cap_db=100.0)
@@ -49,8 +54,13 @@ def reconstruction_scores(reconstruct: ReconstructFn, clips, batch_size: int = 1
     for name, d in sums.items():
         means = {k: float(np.concatenate(v).mean()) for k, v in d.items()}
         mse = means.pop("mse")
+        psnr = np.concatenate([x.reshape(-1) for x in d["psnr"]]).reshape(len(subjects), -1)  # [clips, T - 1]
+        per_subject = {s: float(psnr[[i for i, x in enumerate(subjects) if x == s]].mean())
+                       for s in sorted(set(subjects)) if s}
         out[name] = means | {"psnr_pooled": float(10 * np.log10(1.0 / mse)) if mse > 0 else float("inf"),
                              "frames": int(sum(len(x) for x in d["l1"]))}
+        if per_subject:
+            out[name]["per_subject_psnr"] = per_subject
     return out
 
 

@@ -46,7 +46,7 @@ from metrics.groups import group_fvd, single_thread_blas, summarise_groups
 from metrics.kvd import kvd_from_features
 
 __all__ = ["INTERVAL_METHOD", "DIFFERENCE_METHOD", "fvd_of", "subject_bootstrap", "fvd_interval", "interval_of",
-           "paired_differences", "resampled_scores", "pair_halves", "feature_scores", "real_floor", "leave_take_out"]
+           "paired_differences", "paired_group_differences", "paired_mean_difference", "resampled_scores", "pair_halves", "feature_scores", "real_floor", "leave_take_out"]
 
 Z95 = 1.959963984540054
 INTERVAL_METHOD = ("subject-cluster bootstrap (subjects drawn with replacement, each bringing its generated and its "
@@ -256,6 +256,62 @@ def paired_differences(gens: Mapping[str, tuple[np.ndarray, Sequence[Hashable]]]
                   **interval_of(diff, vals[:, j] - vals[:, 0], z, "identity", n_subj), "n_boot": int(n_boot),
                   "n_subjects": n_subj, "reference": reference, "method": DIFFERENCE_METHOD}
     return out
+
+
+def paired_group_differences(gens: Mapping[str, tuple[np.ndarray, Sequence[Hashable], Sequence[Hashable] | None]],
+                             real: np.ndarray, real_subjects: Sequence[Hashable],
+                             real_classes: Sequence[Hashable] | None, reference: str, n_boot: int = 200,
+                             seed: int = 0, ddof: int = 1, z: float = Z95) -> dict[str, dict[str, Any]]:
+    """sFVD (and, where the classes of both sets are given, cFVD) of each generated set minus the ``reference``
+    set's, paired like :func:`paired_differences`: every method is rescored by :func:`resampled_scores` on the SAME
+    subject draws (same seed, same subjects), and the interval is that of the per-draw differences
+    (:data:`DIFFERENCE_METHOD`). ``gens`` maps a method to ``(features [N, D], subjects [N], classes [N] | None)``.
+    Points: the mean over classes (cFVD) / subjects (sFVD) of the group FVDs on all videos, as the tables report.
+    Returns method -> ``{"sfvd": {"diff", "se", "lo", "hi", "bias"}, "cfvd": {...} | None}`` for every method but
+    the reference (and ``{}`` when the methods' subjects differ from the reference's, which would unpair the draws)."""
+    def points_and_draws(feats, subjects, classes):
+        use_classes = classes is not None and real_classes is not None
+        draws = resampled_scores(feats, subjects, real, real_subjects, gen_classes=classes if use_classes else None,
+                                 real_classes=real_classes if use_classes else None, n_boot=n_boot, seed=seed,
+                                 ddof=ddof)
+        point = {"sfvd": summarise_groups(group_fvd(feats, list(subjects), real, list(real_subjects), ddof)[0])["mean"]}
+        if use_classes:
+            point["cfvd"] = summarise_groups(group_fvd(feats, list(classes), real, list(real_classes), ddof)[0])["mean"]
+        return point, draws
+
+    ref_point, ref_draws = points_and_draws(*gens[reference])
+    ref_subjects = set(gens[reference][1])
+    n_subj = len(set(real_subjects) | ref_subjects)
+    out: dict[str, dict[str, Any]] = {}
+    for m, (feats, subjects, classes) in gens.items():
+        if m == reference:
+            continue
+        if set(subjects) != ref_subjects:
+            out[m] = {}
+            continue
+        point, draws = points_and_draws(feats, subjects, classes)
+        out[m] = {"cfvd": None}
+        for g in ("sfvd", "cfvd"):
+            if g in point and g in ref_point and point[g] is not None and ref_point[g] is not None:
+                diff = float(point[g] - ref_point[g])
+                out[m][g] = {"diff": diff, **interval_of(diff, draws[g] - ref_draws[g], z, "identity", n_subj)}
+    return out
+
+
+def paired_mean_difference(a: Mapping[Hashable, float], b: Mapping[Hashable, float], n_boot: int = 200,
+                           seed: int = 0, z: float = Z95) -> dict[str, Any] | None:
+    """Mean over subjects of ``a[s] - b[s]`` (per-subject values of two methods on the same videos, e.g. their mean
+    reconstruction PSNR) with a subject-cluster bootstrap interval (subjects drawn with replacement;
+    :func:`interval_of`, identity scale). ``None`` with fewer than 2 shared subjects."""
+    shared = sorted(set(a) & set(b), key=str)
+    if len(shared) < 2 or n_boot <= 0:
+        return None
+    d = np.array([float(a[s]) - float(b[s]) for s in shared])
+    rng = np.random.default_rng([seed, 11])
+    draws = d[rng.integers(0, len(d), size=(n_boot, len(d)))].mean(axis=1)
+    point = float(d.mean())
+    return {"diff": point, **interval_of(point, draws, z, "identity", len(d)), "n_subjects": len(d),
+            "n_boot": int(n_boot)}
 
 
 def resampled_scores(gen: np.ndarray, gen_subjects: Sequence[Hashable], real: np.ndarray,

@@ -159,3 +159,21 @@ def test_csv_rows_and_written_files(results, tmp_path):
     for d in only_test["methods"].values():
         d.pop("train", None), d.pop("gap", None)  # a gap needs both splits
     assert "csv_train" not in write_tables(only_test, tmp_path / "t")
+
+
+def test_claims_section(results):
+    from bench.claims import paper_claims
+
+    res = copy.deepcopy(results)
+    res["differences"] = {"test": {"ldm": {"fvd": {"diff": 2.0, "lo": 1.25, "hi": 2.5, "se": 0.3, "bias": 0.1},
+                                           "cfvd": None, "sfvd": None}}}
+    res["claims"] = paper_claims(res, n_boot=20)
+    md = render_markdown(res)
+    part = md.split("## The paper's claims on this benchmark")[1].split("## ")[0]
+    assert "Rule: A claim is written as 'difference > 0'" in part
+    line = next(x for x in part.splitlines() if x.startswith("| LFDM generates better videos than LDM (FVD, test"))
+    cells = [c.strip() for c in line.strip("|").split("|")]
+    assert cells[1:] == ["FVD(LDM) - FVD(LFDM)", "2.000 [1.250, 2.500]", "confirmed"]
+    line = next(x for x in part.splitlines() if x.startswith("| More DDIM steps give worse FVD"))
+    cells = [c.strip() for c in line.strip("|").split("|")]
+    assert cells[1:3] == ["-", "-"] and cells[3].startswith("not measured (needs runs the default benchmark")

@@ -41,3 +41,22 @@ def test_scores_match_numpy_and_pooled_psnr_ignores_the_cap():
     # the exact copies (capped at 100 dB) lift copy-frame-0's mean PSNR, not its pooled PSNR
     assert s["copy-frame-0"]["psnr"] - s["copy-frame-0"]["psnr_pooled"] > 10
     assert "PSNR dB (pooled MSE)" in format_table(s)
+
+
+def test_per_subject_psnr_when_the_clips_carry_records():
+    g = torch.Generator().manual_seed(1)
+    videos = torch.rand(6, 5, 3, 12, 12, generator=g)
+    clips = _Clips(videos)
+    clips.records = [type("Rec", (), {"subject": s})() for s in ("b", "a", "b", "a", "c", "b")]
+
+    def reconstruct(v):
+        return {"noisy": (v + 0.03).clamp(0, 1)}
+
+    s = reconstruction_scores(reconstruct, clips, batch_size=4)["noisy"]
+    p, t = (videos[:, 1:] + 0.03).clamp(0, 1).double().numpy(), videos[:, 1:].double().numpy()
+    per_frame = 10 * np.log10(1 / ((p - t) ** 2).mean(axis=(2, 3, 4)))  # [6, 4]
+    subjects = np.array([r.subject for r in clips.records])
+    assert sorted(s["per_subject_psnr"]) == ["a", "b", "c"]
+    for k, v in s["per_subject_psnr"].items():
+        np.testing.assert_allclose(v, per_frame[subjects == k].mean(), rtol=1e-5)
+    assert "per_subject_psnr" not in reconstruction_scores(reconstruct, _Clips(videos))["noisy"]  # no records
