@@ -124,6 +124,9 @@ def _group_sizes(groups: Any) -> dict[str, int | None]:
     return med
 
 
+DIFFERENCES_PREFIX = "differences_"  # metrics/differences_<split>.json: not an evaluation record
+
+
 def write_feature_set(path: Path, gen: np.ndarray, gen_subjects: Sequence[str], real: np.ndarray,
                       real_records: Sequence[Any], gen_classes: Sequence[str] | None = None) -> None:
     """Per-video detector features, subjects and classes of one evaluation (generated [N, D], real reference
@@ -153,7 +156,7 @@ def fvd_differences(metrics_dir: Path, split: str, n_boot: int, seed: int, ddof:
         return None
     key = {"files": {m: [p.stat().st_size, p.stat().st_mtime_ns] for m, p in files.items()}, "n_boot": n_boot,
            "seed": seed, "ddof": ddof, "reference": reference}
-    cached = metrics_dir / f"differences_{split}.json"
+    cached = metrics_dir / f"{DIFFERENCES_PREFIX}{split}.json"
     if cached.is_file():
         try:
             old = read_json(cached)
@@ -233,6 +236,8 @@ def build_results(out: Path, bc: BenchConfig, cfg: LFDMConfig, runs: dict[str, P
     table_notes: dict[str, Any] = {}  # per split: what the reference rows are, interval, group sizes (captions)
     protocol = detector = None
     for path in sorted((out / "metrics").glob("*.json")):
+        if path.name.startswith(DIFFERENCES_PREFIX):  # the paired differences' cache, written by this stage
+            continue
         rec = read_json(path, f"restore it, or delete it and the eval:{path.stem.replace('_', ':', 1)} entry of "
                               f"{out / 'state.json'} (parts) to evaluate that set again")
         m, s = rec["method"], rec["split"]

@@ -129,6 +129,23 @@ def test_bench_resumes(bench_out):
         mp.undo()
     assert r.exit_code == 0
     assert r.output.count("done earlier, skipped") >= 10
+    # the tables stage again, over the metrics folder it wrote its paired differences' cache into
+    state_path = root / "bench_out" / "bench-tiny" / "state.json"
+    state = json.loads(state_path.read_text())
+    for part in ("tables", "report"):
+        del state["parts"][part]
+    state_path.write_text(json.dumps(state))
+    assert list((root / "bench_out" / "bench-tiny" / "metrics").glob("differences_*.json"))
+    mp = pytest.MonkeyPatch()
+    use_standin_detector(mp)
+    mp.chdir(root)
+    try:
+        r = CliRunner().invoke(main, ["bench", "--config", "bench-tiny", "--out", "bench_out/bench-tiny",
+                                      "--no-progress"], env=env, catch_exceptions=False)
+    finally:
+        mp.undo()
+    assert r.exit_code == 0, r.output
+    assert "[bench] tables ..." in r.output
 
 
 @pytest.mark.e2e
