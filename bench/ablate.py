@@ -200,6 +200,11 @@ def run_ablation(run_dir: str | Path, samplers: Sequence[str] = ("ddim",), steps
     wanted = parse_metrics(metrics)
     grid = build_grid(samplers, steps, guidance, etas, cfg.dm.diffusion.num_timesteps)
     detector, protocol_kwargs = split_detector(detector, protocol_kwargs)
+    if detector is None and not protocol_kwargs.get("detector"):
+        # like eval: an embedded dataset is scored with its shipped detector unless another is named
+        from metrics.vcnn.source import default_detector_for
+
+        protocol_kwargs["detector"] = default_detector_for(cfg.data.dataset)
     protocol_kwargs.setdefault("n_frames", cfg.data.n_frames)
     protocol_kwargs.setdefault("resolution", cfg.data.size)  # the size the run generates at (as bench's)
     protocol = EvalProtocol(dataset=cfg.data.dataset, root=cfg.data.root, dataset_options=dict(cfg.data.options),

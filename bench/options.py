@@ -28,7 +28,8 @@ def eval_options(default_metrics: str, out_help: str, splits: tuple[str, ...] = 
                      default=default_metrics.split(","), metavar="NAME",
                      help="Metric(s): fvd, cfvd, sfvd, kvd, psnr, ssim, acc, motion, expr, all; repeat or comma-separate."),
         click.option("--i3d", default=None, metavar="PATH|i3d-random",
-                     help="I3D weights [default: $LFDM_BENCH_I3D or the cache]; i3d-random = smoke tests only."),
+                     help="I3D weights [default: an embedded dataset's shipped VCNN, else $LFDM_BENCH_I3D or the "
+                          "cache]; i3d-random = smoke tests only."),
         click.option("--frames", type=click.IntRange(min=9), default=None,
                      help="Frames per clip [default: the run's]."),
         ddof_option,

@@ -174,6 +174,6 @@ def test_claims_section(results):
     line = next(x for x in part.splitlines() if x.startswith("| LFDM generates better videos than LDM (FVD, test"))
     cells = [c.strip() for c in line.strip("|").split("|")]
     assert cells[1:] == ["FVD(LDM) - FVD(LFDM)", "2.000 [1.250, 2.500]", "confirmed"]
-    line = next(x for x in part.splitlines() if x.startswith("| More DDIM steps give worse FVD"))
+    line = next(x for x in part.splitlines() if x.startswith("| More DDIM steps do not improve FVD"))
     cells = [c.strip() for c in line.strip("|").split("|")]
     assert cells[1:3] == ["-", "-"] and cells[3].startswith("not measured (needs runs the default benchmark")

@@ -49,7 +49,7 @@ def test_claims_table_verdicts_and_intervals():
     assert recon["verdict"] == "contradicted" and recon["ci"][1] < -15
     both = rows["LDM reconstructs better yet generates worse (its 3D U-Net must model appearance and motion)"]
     assert both["verdict"] == "contradicted"
-    assert rows["More DDIM steps give worse FVD"]["verdict"] == "not measured"
+    assert rows["More DDIM steps do not improve FVD"]["verdict"] == "not measured"
     # without per-subject reconstructions the reconstruction claim (and so the conjunction) is not measured
     rows = {r["claim"]: r for r in paper_claims(_results({}, {}), n_boot=50)}
     assert rows["LDM's autoencoder reconstructs better than LFDM's LFAE (PSNR, test frames)"]["verdict"] == "not measured"
