@@ -25,10 +25,10 @@ from __future__ import annotations
 from typing import Any, Hashable, Sequence
 
 import numpy as np
-import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from metrics.probe import videos_in_unit_range
 from metrics.video_features import FunctionDetector
 
 __all__ = ["EXPRESSION_GRID", "DEFINITION", "expression_features", "expression_source", "expression_change"]
@@ -46,12 +46,7 @@ def expression_features(videos: Tensor, grid: int = EXPRESSION_GRID) -> Tensor:
     mean of the last ``k = max(1, T // 4)`` frames, average-pooled to ``grid x grid`` per channel
     (``F.adaptive_avg_pool2d``), flattened in (channel, row, column) order. A static video gives zeros.
     """
-    if not isinstance(videos, Tensor) or videos.ndim != 5 or videos.shape[2] != 3:
-        shape = tuple(videos.shape) if isinstance(videos, Tensor) else type(videos).__name__
-        raise ValueError(f"expression_features expects videos [B, T, 3, H, W], got {shape}")
-    if videos.shape[1] < 2:
-        raise ValueError(f"expression_features needs at least 2 frames, got T={videos.shape[1]}")
-    x = videos.double() / 255.0 if videos.dtype == torch.uint8 else videos.double()
+    x = videos_in_unit_range(videos, "expression_features")
     b, t = x.shape[:2]
     k = max(1, t // 4)
     change = x[:, -k:].mean(dim=1) - x[:, 0]  # [B, 3, H, W]

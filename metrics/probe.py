@@ -40,18 +40,24 @@ PROBES = ("probe-i3d", "probe-motion", "probe-expression")
 MOTION_GRID = 8
 
 
+def videos_in_unit_range(videos: Tensor, who: str) -> Tensor:
+    """``videos`` [B, T >= 2, 3, H, W] (uint8, or float in [0, 1]) as float64 in [0, 1]; a clear ValueError naming
+    ``who`` otherwise (the input check of the hand-made video features)."""
+    if not isinstance(videos, Tensor) or videos.ndim != 5 or videos.shape[2] != 3:
+        shape = tuple(videos.shape) if isinstance(videos, Tensor) else type(videos).__name__
+        raise ValueError(f"{who} expects videos [B, T, 3, H, W], got {shape}")
+    if videos.shape[1] < 2:
+        raise ValueError(f"{who} needs at least 2 frames, got T={videos.shape[1]}")
+    return videos.double() / 255.0 if videos.dtype == torch.uint8 else videos.double()
+
+
 def motion_features(videos: Tensor, grid: int = MOTION_GRID) -> Tensor:
     """Coarse motion representation: float64 ``[B, (T - 1) * 3 * grid * grid]``.
 
     ``videos`` [B, T, 3, H, W] (uint8 or float in [0, 1]); ``|frame t - frame 0|`` for t >= 1, average-pooled to a
     ``grid x grid`` map per channel, flattened in (t, channel, row, column) order. A static video gives zeros.
     """
-    if not isinstance(videos, Tensor) or videos.ndim != 5 or videos.shape[2] != 3:
-        shape = tuple(videos.shape) if isinstance(videos, Tensor) else type(videos).__name__
-        raise ValueError(f"motion_features expects videos [B, T, 3, H, W], got {shape}")
-    if videos.shape[1] < 2:
-        raise ValueError(f"motion_features needs at least 2 frames, got T={videos.shape[1]}")
-    x = videos.double() / 255.0 if videos.dtype == torch.uint8 else videos.double()
+    x = videos_in_unit_range(videos, "motion_features")
     b, t, c, h, w = x.shape
     diff = (x[:, 1:] - x[:, :1]).abs().reshape(b * (t - 1), c, h, w)  # [B*(T-1), 3, H, W]
     pooled = F.adaptive_avg_pool2d(diff, grid)  # [B*(T-1), 3, grid, grid]

@@ -116,17 +116,22 @@ def test_bench_writes_tables_for_every_method(bench_out):
     assert "Sampler ablation (LDM, validation subjects)" in md and "LDM sampler (test / train videos)" in md
 
 
-@pytest.mark.e2e
-def test_bench_resumes(bench_out):
-    root, env, _ = bench_out
+def _bench_again(root, env):
+    """``lfdm-bench bench`` on the tiny config again, in the fixture's folder (resumes it)."""
     mp = pytest.MonkeyPatch()
     use_standin_detector(mp)
     mp.chdir(root)
     try:
-        r = CliRunner().invoke(main, ["bench", "--config", "bench-tiny", "--out", "bench_out/bench-tiny",
-                                      "--no-progress"], env=env, catch_exceptions=False)
+        return CliRunner().invoke(main, ["bench", "--config", "bench-tiny", "--out", "bench_out/bench-tiny",
+                                         "--no-progress"], env=env, catch_exceptions=False)
     finally:
         mp.undo()
+
+
+@pytest.mark.e2e
+def test_bench_resumes(bench_out):
+    root, env, _ = bench_out
+    r = _bench_again(root, env)
     assert r.exit_code == 0
     assert r.output.count("done earlier, skipped") >= 10
     # the tables stage again, over the metrics folder it wrote its paired differences' cache into
@@ -136,14 +141,7 @@ def test_bench_resumes(bench_out):
         del state["parts"][part]
     state_path.write_text(json.dumps(state))
     assert list((root / "bench_out" / "bench-tiny" / "metrics").glob("differences_*.json"))
-    mp = pytest.MonkeyPatch()
-    use_standin_detector(mp)
-    mp.chdir(root)
-    try:
-        r = CliRunner().invoke(main, ["bench", "--config", "bench-tiny", "--out", "bench_out/bench-tiny",
-                                      "--no-progress"], env=env, catch_exceptions=False)
-    finally:
-        mp.undo()
+    r = _bench_again(root, env)
     assert r.exit_code == 0, r.output
     assert "[bench] tables ..." in r.output
 
