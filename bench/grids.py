@@ -7,10 +7,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from lfdm_bench.data.dataset import ClipDataset
 from lfdm_bench.data.records import VideoRecord, first_per_pair, read_manifest
 from lfdm_bench.data.video_io import make_grid, read_video, to_uint8_frames, write_gif, write_png
+from lfdm_bench.lfdm.previews import occlusion_tiles
 from lfdm_bench.utils.io import atomic_write_text
 
 
@@ -93,3 +95,31 @@ def write_comparison_grids(folders: dict[str, Path], out: Path, n_subjects: int 
         atomic_write_text(out / "compare.md", "# Comparison grids (test subjects)\n\n" + "\n".join(legend) + "\n")
         paths.append(str(out / "compare.md"))
     return paths
+
+
+OCCLUSION_CLASSES = ("surprise", "happiness")  # the expressions whose real takes show new content (mouth, blush)
+
+
+def write_occlusion_figure(lfae, clips: ClipDataset, out: Path, classes=OCCLUSION_CLASSES) -> list[str]:
+    """``out/lfae_occlusion.png``: for the first subject of ``clips`` (test clips of the LFDM run's data), one row per
+    class of ``classes`` present (else the first two classes): source, driving (last frame), the LFAE's
+    reconstruction with its own flow, its occlusion map (:func:`~lfdm_bench.lfdm.previews.occlusion_tiles`)."""
+    recs = clips.records
+    if not recs:
+        return []
+    subject = sorted({r.subject for r in recs})[0]
+    first = {}
+    for i, r in enumerate(recs):
+        if r.subject == subject:
+            first.setdefault(r.class_name, i)
+    names = [c for c in classes if c in first] or sorted(first, key=lambda c: first[c])[:2]
+    video = torch.stack([clips.get(first[c]).video for c in names])  # [n, T, 3, H, W] in [0, 1]
+    tiles = occlusion_tiles(lfae, video)  # [n, 4, H', W', 3]
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / "lfae_occlusion.png"
+    write_png(path, make_grid(tiles.reshape(-1, 1, *tiles.shape[2:]), nrow=4)[0])
+    atomic_write_text(out / "lfae_occlusion.md", f"# LFAE occlusion (test subject {subject})\n\nRows: "
+                      f"{', '.join(names)} (the take whose frame 0 is the source). Columns: source frame, driving "
+                      "frame (the last), the LFAE's reconstruction from the source with its flow predictor's own flow, "
+                      "its occlusion map (white = keep the warped source, black = the decoder paints).\n")
+    return [str(path), str(out / "lfae_occlusion.md")]

@@ -226,6 +226,23 @@ def _expression_section(sources: Sequence[PageSource], split: str, markers: Mapp
     return data_table(rows, ["method"] + (["source"] if multi else []), caption=caption)
 
 
+def _occlusion_figures(sources: Sequence[PageSource], assets: Assets, markers: Mapping[str, Sequence[str]]) -> str:
+    """``grids/lfae_occlusion.png`` of each source (:func:`bench.grids.write_occlusion_figure`), with its legend."""
+    figs = []
+    for i, s in enumerate(sources):
+        f = Path(s.path) / "grids" / "lfae_occlusion.png"
+        if not f.is_file():
+            continue
+        rel = assets.rel(f, i, s)
+        label = f"{_source_name(s, markers)}: " if len(sources) > 1 else ""
+        figs.append(f'<figure><a href="{_href(rel)}"><img src="{_href(rel)}" alt="LFAE occlusion maps"></a>'
+                    f"<figcaption>{esc(label)}What the LFAE keeps and what it paints, first test subject: per row "
+                    "(surprise, happiness) the source frame, the driving frame (last), the reconstruction from the "
+                    "source with the flow predictor's own flow, and its occlusion map (white = the warped source is "
+                    "kept, black = the decoder paints).</figcaption></figure>")
+    return "".join(figs)
+
+
 def _claims_section(sources: Sequence[PageSource], markers: Mapping[str, Sequence[str]]) -> str:
     """The claims table of each source (:mod:`bench.claims`): claim, difference, estimate [95% CI], verdict."""
     blocks = []
@@ -447,7 +464,7 @@ def render_page(sources: Sequence[PageSource], assets: Assets, gifs: Sequence[tu
         ae_rows, ["autoencoder"] + (["source"] if multi else []),
         caption="Reconstruction of test-subject frames 1..T-1: from frame 0 for the LFAE (and its copy-frame-0 / "
                 "warp-only references), frame by frame for LDM's autoencoder. PSNR as the mean over frames "
-                "(identical frames capped) and of the pooled MSE.")))
+                "(identical frames capped) and of the pooled MSE.") + _occlusion_figures(sources, assets, markers)))
     sections.append(("claims", "The paper's claims on this benchmark", _claims_section(sources, markers)))
     sections.append(("ablation", "Sampler ablation", _ablation_section(sources, assets, markers)))
     sections.append(("facts", "Models and run facts", _facts_section(sources, markers)))

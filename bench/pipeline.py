@@ -32,14 +32,14 @@ from baselines.retrieval import sample_baseline
 from bench.ablate import run_ablation
 from bench.config import GENERATORS, METHODS, BenchConfig
 from bench.generators import open_trained_run
-from bench.grids import write_comparison_grids, write_method_grids
+from bench.grids import write_comparison_grids, write_method_grids, write_occlusion_figure
 from bench.html_report import write_html_report
 from bench.report import load_source
 from bench.results import ABLATION_DIRS, best_setting, build_results, write_feature_set
 from bench.state import ResumeState
 from bench.tables import write_tables
 from lfdm_bench.config import dump_yaml
-from lfdm_bench.data.loading import load_data
+from lfdm_bench.data.loading import clip_dataset, load_data
 from lfdm_bench.lfdm.config import LFDMConfig, load_lfdm_config
 from lfdm_bench.lfdm.load import lfdm_config
 from lfdm_bench.lfdm.reconstruction import evaluate_lfae_run
@@ -48,6 +48,7 @@ from metrics.evaluate import evaluate
 from metrics.protocol import EvalProtocol
 from metrics.uncertainty import fvd_interval, leave_take_out, real_floor
 from lfdm_bench.runs import Run
+from lfdm_bench.training.trained_models import load_lfae
 from lfdm_bench.sampling.generate import seconds_per_video
 from lfdm_bench.sampling.plugin import Generator, GeneratorError, sample_generator
 from lfdm_bench.utils.io import atomic_write_json, atomic_write_text, jsonable
@@ -243,7 +244,12 @@ class Benchmark:
         paths = write_method_grids({m: self.out / "samples" / f"{m}_test" for m in methods if m not in self.skipped()},
                                    self.out / "grids")
         generators = {m.upper(): self.out / "samples" / f"{m}_test" for m in ("lfdm", "ldm") if m in self.bc.methods}
-        return paths + write_comparison_grids(generators, self.out / "grids")
+        paths += write_comparison_grids(generators, self.out / "grids")
+        if "lfdm" in self.bc.methods:  # what the LFAE keeps and what it paints (issue 21)
+            info = load_data(self.lfdm_cfg.data, progress=False)
+            clips = clip_dataset(info, self.lfdm_cfg.data, "test", train=False)
+            paths += write_occlusion_figure(load_lfae(Run.open(self.lfdm_dir)), clips, self.out / "grids")
+        return paths
 
     def skipped(self) -> dict[str, str]:
         """Methods of the config that cannot run on this dataset -> why (stated in the log and the tables)."""

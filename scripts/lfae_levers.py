@@ -36,6 +36,7 @@ import torch
 
 from lfdm_bench.data.registry import get_dataset
 from lfdm_bench.data.video_io import make_grid, write_png
+from lfdm_bench.lfdm.previews import occlusion_tiles
 from lfdm_bench.runs import Run
 from lfdm_bench.training.trained_models import load_lfae
 from metrics.expression import expression_change, expression_features
@@ -72,7 +73,6 @@ def score_run(run_dir: str, refine: int, records, class_names, batch_size: int =
             "psnr": float(psnr.mean()), "n_clips": len(keys)}
 
 
-@torch.no_grad()
 def figure_rows(run_dir: str, records, class_names) -> list[np.ndarray]:
     """uint8 ``[4, H, W, 3]`` tiles (source, driving, reconstruction, occlusion) per surprise / happiness take 0."""
     lfae = load_lfae(Run.open(run_dir))
@@ -81,15 +81,7 @@ def figure_rows(run_dir: str, records, class_names) -> list[np.ndarray]:
              for name in ("surprise", "happiness")]
     spec = ClipSpec(n_frames=16, size=lfae.config.image_size, sampling="uniform")
     (_, v), = iter_clip_batches(picks, spec, len(picks))
-    x = v.float() / 255  # [2, T, 3, H, W]
-    source, driving = x[:, 0], x[:, -1]
-    out = lfae.eval()(source, driving)
-    size = tuple(source.shape[-2:])
-    occ = torch.nn.functional.interpolate(out["occlusion"], size=size, mode="nearest").expand(-1, 3, -1, -1)
-    tiles = torch.stack([source, driving, out["prediction"], occ], dim=1)  # [2, 4, 3, H, W]
-    tiles = torch.nn.functional.interpolate(tiles.flatten(0, 1), scale_factor=4, mode="nearest")
-    tiles = (tiles.clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()  # [8, 4H, 4W, 3]
-    return list(tiles.reshape(2, 4, *tiles.shape[1:]))
+    return list(occlusion_tiles(lfae, v.float() / 255))
 
 
 def main(argv: list[str] | None = None) -> int:

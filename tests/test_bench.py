@@ -172,6 +172,7 @@ def test_bench_writes_a_report_page_of_every_number(bench_out):
     assert len(gifs) == 7  # one per class
     assert {out / p for p in res["ablation"]["plots"]} <= set(files)
     text = "".join(page.text)
+    assert out / "grids" / "lfae_occlusion.png" in set(files)  # what the LFAE keeps and paints, in the page
     for s in ("source take", "LFDM", "LDM", "static (source image)", "retrieval (LFAE)", "real (other take)",
               "real, fresh takes", "LFAE (flows fitted to the target)",
               "14 vs 14; per class 2 vs 2; per subject 7 vs 7",

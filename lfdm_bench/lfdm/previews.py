@@ -4,6 +4,8 @@ how far a run has come: ``RUN/samples/progress/{lfae,dm}_stepXXXXXX.gif``.
 - LFAE: fixed test-subject clips, real (left) next to their reconstruction from frame 0 (right).
 - DM: one test subject's first frame animated with every class (DDIM 10 steps, fixed seeds), one tile per class.
 
+:func:`occlusion_tiles` shows what the LFAE keeps and what it paints (the benchmark's ``grids/lfae_occlusion.png``).
+
 Each ``on_sample`` returns the grid it wrote (uint8 ``[T, H, W, 3]``), which the engine sends to TensorBoard / W&B
 when the stage's ``train.log_with`` names them.
 """
@@ -43,6 +45,25 @@ def lfae_preview(run: Run, clips: ClipDataset, n: int = 4) -> Callable[[nn.Modul
         return _write(run, "lfae", step, pairs, nrow=2)
 
     return on_sample
+
+
+@torch.no_grad()
+def occlusion_tiles(lfae: nn.Module, videos: torch.Tensor, scale: int = 4) -> np.ndarray:
+    """uint8 ``[N, 4, scale * H, scale * W, 3]``: per clip of ``videos`` [N, T, 3, H, W] in [0, 1], its frame 0 (the
+    source), its last frame (the driving frame), the LFAE's reconstruction of that frame from the source with the flow
+    predictor's own flow, and the occlusion map (white = 1 = the warped source is kept, black = 0 = the decoder
+    paints), each enlarged ``scale`` times (nearest)."""
+    device = next(lfae.parameters()).device
+    source, driving = videos[:, 0].to(device), videos[:, -1].to(device)
+    was_training = lfae.training
+    out = lfae.eval()(source, driving)
+    lfae.train(was_training)
+    size = tuple(source.shape[-2:])
+    occ = torch.nn.functional.interpolate(out["occlusion"], size=size, mode="nearest").expand(-1, 3, -1, -1)
+    tiles = torch.stack([source, driving, out["prediction"], occ], dim=1).flatten(0, 1)  # [4N, 3, H, W]
+    tiles = torch.nn.functional.interpolate(tiles.float(), scale_factor=scale, mode="nearest")
+    tiles = (tiles.clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()  # [4N, sH, sW, 3]
+    return tiles.reshape(len(videos), 4, *tiles.shape[1:])
 
 
 def dm_preview(run: Run, lfae: nn.Module, source: torch.Tensor, n_classes: int, n_frames: int, *,
