@@ -2,9 +2,10 @@
 the sample folders), side by side.
 
 The page shows the protocol line (and the warning of a detector not comparable with published numbers), the main
-tables of every split with their intervals, the expression change per class of every split, the generalisation gap, the sample GIFs (per class: the source take,
-LFDM, LDM and the baselines for a few test subjects, :mod:`bench.sample_gifs`), the autoencoders, the
-sampler ablation with its plots, the models and the run facts, then every other key of ``results.json`` as a table
+tables of every split with their intervals, the expression change per class of every split, the generalisation gap,
+the sample GIFs (per class: the source take, LFDM, LDM and the baselines for a few test subjects,
+:mod:`bench.sample_gifs`), the autoencoders (with the LFAE's occlusion maps), the paper's claims, the sampler ablation
+with its plots, the models and the run facts, then every other key of ``results.json`` as a table
 of its own. Tables are generic over the keys of the results (:mod:`bench.html_tables`): a metric added to
 ``results.json`` later appears without a change here.
 
@@ -29,7 +30,8 @@ import yaml
 from bench.html_tables import Row, data_table, esc, kv_table
 from bench.sample_gifs import SOURCE_COLUMN, read_sample_gifs, sample_folders, write_sample_gifs
 from bench.claims import CLAIM_HEADERS, claim_rows
-from bench.tables import CLAIMS_CAPTION, EXPRESSION_NOTE, EXPRESSION_ORDER, METHOD_NAMES, claim_number
+from bench.tables import (CLAIMS_CAPTION, EXPRESSION_NOTE, EXPRESSION_ORDER, METHOD_NAMES, claim_number,
+                          expression_caption)
 from lfdm_bench.data.records import VideoRecord
 from metrics.format import protocol_header
 from lfdm_bench.utils.io import atomic_write_text
@@ -217,12 +219,7 @@ def _expression_section(sources: Sequence[PageSource], split: str, markers: Mapp
                 {c: v.get("ratio") for c, v in p[m].items()}, {"expr-method": m, "expr-split": split,
                                                                 "source": s.label})
             for m in methods for s, p in per if m in p]
-    why = next((v["why"] for _, p in per for d in p.values() for v in d.values()
-                if v.get("ratio") is None and v.get("why")), "")
-    caption = ("Per class, the mean over the class's videos of r = <d, D> / <D, D>: d the video's signed change of the "
-               "late frames against frame 0 (pooled 8x8), D the mean change of the real videos of the same subject "
-               "and class; 1 = as much of the expression's appearance change as the real takes show, 0 = none. Real, "
-               "fresh takes are the ceiling." + (f" '-': {why}." if why else ""))
+    caption = expression_caption([d for _, p in per for d in p.values()])
     return data_table(rows, ["method"] + (["source"] if multi else []), caption=caption)
 
 
@@ -251,10 +248,11 @@ def _claims_section(sources: Sequence[PageSource], markers: Mapping[str, Sequenc
         if not claims:
             continue
         head = "".join(f"<th>{esc(h)}</th>" for h in CLAIM_HEADERS)
-        body = "".join("<tr>" + f'<th scope="row">{esc(r[0])}</th>' + "".join(
-            f'<td class="verdict-{esc(c["verdict"].replace(" ", "-"))}">{esc(x)}</td>' if i == 2 else
-            f"<td>{esc(x)}</td>" for i, x in enumerate(r[1:])) + "</tr>"
-                       for r, c in zip(claim_rows(claims, claim_number), claims))
+        body = ""
+        for (claim, measure, estimate, verdict), c in zip(claim_rows(claims, claim_number), claims):
+            css = "verdict-" + c["verdict"].replace(" ", "-")
+            body += (f'<tr><th scope="row">{esc(claim)}</th><td>{esc(measure)}</td><td>{esc(estimate)}</td>'
+                     f'<td class="{esc(css)}">{esc(verdict)}</td></tr>')
         title = f"<h3>{esc(_source_name(s, markers))}</h3>" if len(sources) > 1 else ""
         blocks.append(f'{title}<p class="caption">{esc(CLAIMS_CAPTION)}</p>'
                       f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")

@@ -34,7 +34,8 @@ ORDER = ("point", "method", "sizes", "sampler", "steps", "guidance", "eta", "fvd
          "kvd", "acc",
          "acc_motion", "acc_i3d", "psnr", "psnr_pooled", "ssim", "motion_ratio", "expr_ratio", "acc_expr",
          "acc_expr_ratio", "frame0_psnr", "open_motion", "l1")
-TRAILING = ("acc_real", "acc_expr_real", "chance", "seconds_per_video", "nfe_per_video", "n_generated", "n_videos", "n_real", "frames")
+TRAILING = ("acc_real", "acc_expr_real", "chance", "seconds_per_video", "nfe_per_video", "n_generated", "n_videos",
+            "n_real", "frames")
 LABELS = METRIC_LABELS  # the toolkit's one metric -> label mapping
 G_KEYS = ("guidance", "eta")  # settings shown as %g
 LOWER_BETTER = ("fvd", "cfvd", "sfvd", "kvd", "l1")

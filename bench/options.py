@@ -26,7 +26,8 @@ def eval_options(default_metrics: str, out_help: str, splits: tuple[str, ...] = 
                      help="Evaluate at most N generated videos per row (class-stratified) [default: all]."),
         click.option("--metric", "metric_names", type=MetricNames(), multiple=True,
                      default=default_metrics.split(","), metavar="NAME",
-                     help="Metric(s): fvd, cfvd, sfvd, kvd, psnr, ssim, acc, motion, expr, all; repeat or comma-separate."),
+                     help="Metric(s): fvd, cfvd, sfvd, kvd, psnr, ssim, acc, motion, expr, all; repeat or "
+                          "comma-separate."),
         click.option("--i3d", default=None, metavar="PATH|i3d-random",
                      help="I3D weights [default: an embedded dataset's shipped VCNN, else $LFDM_BENCH_I3D or the "
                           "cache]; i3d-random = smoke tests only."),

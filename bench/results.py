@@ -288,7 +288,8 @@ def build_results(out: Path, bc: BenchConfig, cfg: LFDMConfig, runs: dict[str, P
                           "environment": facts["environment"]},
             "protocol": protocol, "detector": detector, "methods": methods, "table_notes": table_notes,
             "expression_per_class": expression,
-            "differences": differences, "autoencoders": autoencoders, "autoencoder_subject_psnr": ae_subjects, "ablation": ablations["lfdm"], "ablation_ldm": ablations["ldm"],
+            "differences": differences, "autoencoders": autoencoders, "autoencoder_subject_psnr": ae_subjects,
+            "ablation": ablations["lfdm"], "ablation_ldm": ablations["ldm"],
             "models": model_facts(runs), "facts": facts}
     results["claims"] = paper_claims(results, bc.eval.bootstrap, bc.eval.seed)
     return results

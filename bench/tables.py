@@ -100,14 +100,19 @@ def expression_table(results: dict, split: str) -> tuple[list[str], list[list[st
     return ["method", *classes], rows
 
 
+def expression_caption(per_class: Sequence[dict]) -> str:
+    """Caption of a per-class expression change table; ``per_class``: the tables' ``{class: {"ratio", "why", ...}}``
+    (one per method and source), whose first reason for a class without a value (neutral) is stated."""
+    why = next((v["why"] for d in per_class for v in d.values() if v.get("ratio") is None and v.get("why")), "")
+    return ("Per class: the mean over the class's videos of r = <d, D> / <D, D>, d the video's signed change of the "
+            "late frames against frame 0 (pooled 8x8), D the mean change of the real videos of the same subject and "
+            "class: 1 = as much of the expression's appearance change as the real takes show, 0 = none. Real, fresh "
+            "takes are the ceiling." + (f" '-': {why}." if why else ""))
+
+
 def _expression_caption(results: dict, split: str) -> str:
     per = (results.get("expression_per_class") or {}).get(split) or {}
-    why = next((v["why"] for d in per.values() for v in d.values() if v.get("ratio") is None and v.get("why")), "")
-    return (f"{split.capitalize()}-subject source images. Per class: the mean over the class's videos of "
-            "r = <d, D> / <D, D>, d the video's signed change of the late frames against frame 0 (pooled 8x8), D the "
-            "mean change of the real videos of the same subject and class: 1 = as much of the expression's "
-            "appearance change as the real takes show, 0 = none. Real, fresh takes are the ceiling."
-            + (f" '-': {why}." if why else ""))
+    return f"{split.capitalize()}-subject source images. " + expression_caption(list(per.values()))
 
 
 def _has_differences(results: dict, split: str) -> bool:
@@ -171,7 +176,8 @@ def _caption(results: dict, split: str) -> str:
             lines.append(f"{METHOD_NAMES[m]}: {what}.")
     lines += [f"{METHOD_NAMES.get(m, m)}: not run, {why}." for m, why in (results.get("skipped") or {}).items()]
     lines.append(f"Class accuracy by a linear probe on motion features of real training videos (chance "
-                 f"{100 * (chance or 0):.1f}%); expr. acc: a probe of the same kind on their expression-change features.")
+                 f"{100 * (chance or 0):.1f}%); expr. acc: a probe of the same kind on their expression-change "
+                 "features.")
     if any(split in v and v[split].get("expr_ratio") is not None for v in results["methods"].values()):
         lines.append(EXPRESSION_NOTE)
     return " ".join(lines)

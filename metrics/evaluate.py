@@ -1,6 +1,5 @@
 """``evaluate``: FVD, cFVD, sFVD, KVD, PSNR / SSIM, class accuracy, motion and expression change of generated videos
-under an
-:class:`~metrics.protocol.EvalProtocol` (what is compared with what: see that module).
+under an :class:`~metrics.protocol.EvalProtocol` (what is compared with what: see that module).
 
 Each video is decoded and passed through the detector ONCE; all groups index the per-video features. Real features
 are cached (:mod:`metrics.feature_cache`).

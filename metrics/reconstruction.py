@@ -33,15 +33,13 @@ def reconstruction_scores(reconstruct: ReconstructFn, clips, batch_size: int = 1
     subject-level values that a paired comparison of two autoencoders on the same clips resamples).
     """
     sums: dict[str, dict[str, list]] = {}
-    subjects: list[str] = []
+    records = getattr(clips, "records", None)  # clip collections without records get no per-subject values
+    subjects = [str(r.subject) for r in records] if records is not None else []
     for start in range(0, len(clips), batch_size):
         video = torch.stack([clips.get(i).video for i in range(start, min(len(clips), start + batch_size))])
         with torch.no_grad():
             preds = reconstruct(video)
         target = video[:, 1:]
-        records = getattr(clips, "records", None)  # clip collections without records get no per-subject values
-        subjects += [str(records[i].subject) if records is not None else "" for i in
-                     range(start, min(len(clips), start + batch_size))]
         for name, pred in preds.items():
             pred = pred[:, 1:].float().clamp(0, 1).cpu()
             fm = frame_metrics(pred, target, psnr_cap_db=100.0)
@@ -54,9 +52,9 @@ def reconstruction_scores(reconstruct: ReconstructFn, clips, batch_size: int = 1
     for name, d in sums.items():
         means = {k: float(np.concatenate(v).mean()) for k, v in d.items()}
         mse = means.pop("mse")
-        psnr = np.concatenate([x.reshape(-1) for x in d["psnr"]]).reshape(len(subjects), -1)  # [clips, T - 1]
+        psnr = np.concatenate([x.reshape(-1) for x in d["psnr"]]).reshape(len(clips), -1)  # [clips, T - 1]
         per_subject = {s: float(psnr[[i for i, x in enumerate(subjects) if x == s]].mean())
-                       for s in sorted(set(subjects)) if s}
+                       for s in sorted(set(subjects))}
         out[name] = means | {"psnr_pooled": float(10 * np.log10(1.0 / mse)) if mse > 0 else float("inf"),
                              "frames": int(sum(len(x) for x in d["l1"]))}
         if per_subject:

@@ -46,7 +46,8 @@ from metrics.groups import group_fvd, single_thread_blas, summarise_groups
 from metrics.kvd import kvd_from_features
 
 __all__ = ["INTERVAL_METHOD", "DIFFERENCE_METHOD", "fvd_of", "subject_bootstrap", "fvd_interval", "interval_of",
-           "paired_differences", "paired_group_differences", "paired_mean_difference", "resampled_scores", "pair_halves", "feature_scores", "real_floor", "leave_take_out"]
+           "paired_differences", "paired_group_differences", "paired_mean_difference", "resampled_scores",
+           "pair_halves", "feature_scores", "real_floor", "leave_take_out"]
 
 Z95 = 1.959963984540054
 INTERVAL_METHOD = ("subject-cluster bootstrap (subjects drawn with replacement, each bringing its generated and its "
