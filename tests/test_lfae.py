@@ -424,6 +424,13 @@ def test_occlusion_falls_where_the_driving_frame_shows_new_content():
     assert patch < 0.5 < 0.8 < min(elsewhere, clean), (float(patch), float(elsewhere), float(clean))
 
 
+def test_occlusion_loss_options_are_checked():
+    for bad in ({"decoder_weight": -1.0}, {"occlusion_weight": float("nan")}, {"occlusion_margin": -0.1},
+                {"occlusion_tau": 0.0}):
+        with pytest.raises(ValueError, match=f"LFAELossConfig: {next(iter(bad))}"):
+            LFAELossConfig(**bad)
+
+
 def test_occlusion_options_change_nothing_when_off():
     """The paper's LFAE is what the defaults build: no driving input to the occlusion, no extra loss terms."""
     model = make_model().train()

@@ -260,6 +260,11 @@ class LFAELossConfig:
                              "vgg19 state dict); set perceptual_weight=0 to use the pixel pyramid only")
         if not self.scales:
             raise ValueError("LFAELossConfig: scales must not be empty")
+        for name in ("decoder_weight", "occlusion_weight", "occlusion_margin"):
+            if not getattr(self, name) >= 0:
+                raise ValueError(f"LFAELossConfig: {name} must be >= 0, got {getattr(self, name)}")
+        if not self.occlusion_tau > 0:
+            raise ValueError(f"LFAELossConfig: occlusion_tau must be > 0, got {self.occlusion_tau}")
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "LFAELossConfig":
