@@ -25,7 +25,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from pathlib import Path
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import torch
 
@@ -40,6 +40,7 @@ from lfdm_bench.runs import Run
 from lfdm_bench.sampling.config import SampleConfig
 from lfdm_bench.sampling.eval_set import EvalSource, build_eval_set
 from lfdm_bench.sampling.generate import generate_eval_samples
+from lfdm_bench.training.dm_targets import cached_dm_targets
 from lfdm_bench.training.trained_models import fit_steps, load_lfae
 from lfdm_bench.utils.device import pick_device
 from lfdm_bench.utils.io import atomic_write_json
@@ -64,13 +65,19 @@ def retrieve(by_class: dict[int, list[VideoRecord]], source: EvalSource) -> Vide
 
 
 def _render_real_flows(lfae, recs: Sequence[VideoRecord], images: torch.Tensor, n_frames: int, size: int,
-                       sampling: str, crop, refine_steps: int | None = None) -> torch.Tensor:
+                       sampling: str, crop, refine_steps: int | None = None,
+                       known: Mapping[str, torch.Tensor] | None = None) -> torch.Tensor:
     """The flows of ``recs`` (frame 0 -> t, estimated by the LFAE; refined by ``refine_steps``, default the
-    config's) rendered on ``images`` -> ``[B, T, 3, H, W]``."""
+    config's) rendered on ``images`` -> ``[B, T, 3, H, W]``. ``known`` (video path -> ``[3, T, h, w]``) holds
+    targets computed earlier the same way (stage 2's precomputed training targets); they are used when every
+    video of the batch is in it."""
     device = next(lfae.parameters()).device
-    ds = ClipDataset(recs, n_frames=n_frames, size=size, sampling=sampling, crop=crop)
-    video = torch.stack([ds.get(i).video for i in range(len(recs))]).to(device)  # [B, T, 3, H, W]
-    target = lfae.dm_target_from_video(video.transpose(1, 2), refine_steps=refine_steps)  # [B, 3, T, h, w], 0 -> t
+    if known is not None and all(r.path in known for r in recs):
+        target = torch.stack([known[r.path] for r in recs]).to(device)
+    else:
+        ds = ClipDataset(recs, n_frames=n_frames, size=size, sampling=sampling, crop=crop)
+        video = torch.stack([ds.get(i).video for i in range(len(recs))]).to(device)  # [B, T, 3, H, W]
+        target = lfae.dm_target_from_video(video.transpose(1, 2), refine_steps=refine_steps)  # [B, 3, T, h, w]
     out = lfae.generate_from_dm(images.to(device), target)  # [B, 3, T, H, W]
     return out.transpose(1, 2)  # [B, T, 3, H, W]
 
@@ -87,12 +94,15 @@ def lfae_generator(lfae, n_frames: int, size: int, *, fit: bool = False, samplin
 
 
 def retrieval_generator(lfae, train_records: Sequence[VideoRecord], n_frames: int, size: int, *,
-                        sampling: str = "uniform", crop=None, chosen: dict[str, str] | None = None):
+                        sampling: str = "uniform", crop=None, chosen: dict[str, str] | None = None,
+                        known: Mapping[str, torch.Tensor] | None = None):
     """``generate_fn(images [B, 3, H, W] in [0, 1], sources) -> videos [B, T, 3, H, W] in [0, 1]``.
 
     ``lfae``: a trained :class:`~lfdm_bench.models.lfae.lfae.LFAE` (frozen); ``train_records``: the videos motion
     may be taken from (training split); the retrieved clip is read like training clips (``n_frames`` frames by
     ``sampling``, resized to ``size``). ``chosen`` (optional dict) receives ``sample_id -> retrieved video path``.
+    ``known``: the training videos' flow targets computed earlier (video path -> ``[3, T, h, w]``, as
+    :func:`~lfdm_bench.training.dm_targets.cached_dm_targets` gives them): read instead of computed again.
     """
     by_class = _by_class(train_records)
 
@@ -100,7 +110,7 @@ def retrieval_generator(lfae, train_records: Sequence[VideoRecord], n_frames: in
         recs = [retrieve(by_class, s) for s in sources]
         if chosen is not None:
             chosen.update({s.sample_id: r.path for s, r in zip(sources, recs)})
-        return _render_real_flows(lfae, recs, images, n_frames, size, sampling, crop)
+        return _render_real_flows(lfae, recs, images, n_frames, size, sampling, crop, known=known)
 
     return generate
 
@@ -150,7 +160,13 @@ def sample_baseline(run_dir: str | Path, kind: str, split: str = "test", out: st
                  if kind == "lfae_fit" else "the flow predictor's, from (frame 0, frame t)"}
     else:
         lfae = load_lfae(run, pick_device(record.config.get("device", "auto")))
-        gen = retrieval_generator(lfae, info.split("train"), n, size, chosen=chosen)
+        train = info.split("train")
+        # the DM's training targets are these videos' refined flows, computed in training: read, not recomputed
+        known = cached_dm_targets(run, lfae, train, n, size)
+        gen = retrieval_generator(lfae, train, n, size, chosen=chosen, known=known)
+        extra = {"flows": "the retrieved training video's flows, refined by the LFAE's own settings (stage 2's "
+                          "training targets)"}
+        run.log(f"retrieval: training flows {'read from the DM training cache' if known is not None else 'computed'}")
     folder = Path(out) if out else run.samples / f"{split}_{kind}"
     settings = {"baseline": kind, "per_pair": per_pair, "dataset": data.dataset, "dataset_options": dict(data.options),
                 "dataset_root": data.root, "size": size, "n_frames": n, "run": str(run.root.resolve()),

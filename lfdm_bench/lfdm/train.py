@@ -21,7 +21,6 @@ from torch import nn
 from lfdm_bench.checkpoints import run_info
 from lfdm_bench.config import dump_yaml
 from lfdm_bench.data.clip import collate
-from lfdm_bench.data.dataset import ClipDataset
 from lfdm_bench.data.loading import clip_dataset, load_data
 from lfdm_bench.lfdm.config import LFDMConfig
 from lfdm_bench.lfdm.previews import dm_preview, lfae_preview
@@ -31,6 +30,7 @@ from lfdm_bench.models.lfae.losses import LFAELoss
 from lfdm_bench.models.video_diffusion import VideoDiffusion, build_video_diffusion
 from lfdm_bench.runs import Run, open_training_run
 from lfdm_bench.text import ClassEmbeddingTable, class_table
+from lfdm_bench.training.dm_targets import DM_TARGETS, compute_dm_targets, dm_targets_key
 from lfdm_bench.training.engine import Trainer
 from lfdm_bench.training.items import TensorItems, cached_tensors, stack_collate, training_items
 from lfdm_bench.training.trained_models import load_lfae
@@ -81,22 +81,6 @@ def train_lfae(cfg: LFDMConfig, run: Run, progress: bool = True, stop_at: int | 
 
 # ------------------------------------------------------------------------------------------- stage 2: flow DM
 @torch.no_grad()
-def compute_dm_targets(lfae: LFAE, ds: ClipDataset, batch_size: int = 16, progress: bool = True) -> dict[str, torch.Tensor]:
-    """Flow targets ``[N, 3, T, h, w]``, z0 ``[N, C_z, h, w]`` and class indices ``[N]`` of every clip of ``ds``."""
-    from lfdm_bench.utils.progress import progress_bar
-
-    device = next(lfae.parameters()).device
-    targets, z0s, classes = [], [], []
-    for start in progress_bar(range(0, len(ds), batch_size), desc="LFAE targets", disable=not progress,
-                              dynamic_ncols=True):
-        clips = [ds.get(i) for i in range(start, min(len(ds), start + batch_size))]
-        video = torch.stack([c.video for c in clips]).to(device).transpose(1, 2)  # [B, 3, T, H, W]
-        targets.append(lfae.dm_target_from_video(video).cpu())
-        z0s.append(lfae.encode(video[:, :, 0]).z.cpu())
-        classes.append(torch.tensor([c.class_index for c in clips]))
-    return {"target": torch.cat(targets), "z0": torch.cat(z0s), "class_index": torch.cat(classes)}
-
-
 def build_dm(cfg: LFDMConfig, class_texts: Sequence[str], lfae_cfg: LFAEConfig,
              table: ClassEmbeddingTable | None = None) -> VideoDiffusion:
     """Stage 2's model: ``cfg.dm``'s U-Net over flow + occlusion (3 channels), conditioned on z0 and the class text
@@ -114,10 +98,8 @@ def train_dm(cfg: LFDMConfig, run: Run, progress: bool = True, stop_at: int | No
     clips = clip_dataset(info, cfg.data, "train", train=not cfg.dm.precompute_targets, seed=cfg.seed)
     codec = FlowTargetCodec(cfg.dm.flow_target)
     if cfg.dm.precompute_targets:
-        key = {"lfae": str((run.checkpoints / "lfae" / "last.pt").stat().st_mtime_ns),
-               "records": [r.path for r in clips.records], "n": cfg.data.n_frames, "size": cfg.data.size,
-               "refine": [lfae.config.refine_steps, lfae.config.refine_lr, lfae.config.refine_render]}
-        tensors = cached_tensors(run, "dm_targets", key, lambda: compute_dm_targets(lfae, clips, progress=progress),
+        key = dm_targets_key(run, lfae, clips.records, cfg.data.n_frames, cfg.data.size)
+        tensors = cached_tensors(run, DM_TARGETS, key, lambda: compute_dm_targets(lfae, clips, progress=progress),
                                  "LFAE targets")
         ds, collate_fn = TensorItems(tensors), stack_collate
 

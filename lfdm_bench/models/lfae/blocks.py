@@ -124,30 +124,56 @@ def gaussian_kernel_1d(sigma: float, dtype=torch.float32) -> Tensor:
     return (k / k.sum()).to(dtype)
 
 
+DOWNSAMPLE_IMPLS = ("conv", "matmul")
+
+
 class AntiAliasDownsample(nn.Module):
-    """Gaussian blur (sigma = (1/scale - 1) / 2, zero padding) then keep every (1/scale)-th pixel (computed as a
-    separable strided convolution: only the kept pixels are evaluated).
+    """Gaussian blur (sigma = (1/scale - 1) / 2, zero padding) then keep every (1/scale)-th pixel; only the kept
+    pixels are evaluated.
 
     ``[B, C, H, W] -> [B, C, H*scale, W*scale]``; ``1/scale`` must be an integer; ``scale == 1`` is the identity.
-    The kernel is a non-persistent buffer (derived from the config), so it is not part of state dicts.
+    ``impl``: ``conv`` (a separable strided depthwise convolution) or ``matmul`` (the same sums as two products with
+    banded ``[H*scale, H]`` / ``[W*scale, W]`` matrices that hold the kernel and the zero padding: ~10x faster
+    forward and backward on CPU at 32 px, equal to ``conv`` within float rounding, ~2e-7). Training keeps ``conv``
+    (its runs, and the shipped weights' retraining, stay bit-identical); the LFAE's inference-time flow refinement,
+    which evaluates the pyramid 20 times per frame, uses ``matmul``. The kernel is a non-persistent buffer (derived
+    from the config), so it is not part of state dicts.
     """
 
-    def __init__(self, channels: int, scale: float):
+    def __init__(self, channels: int, scale: float, impl: str = "conv"):
         super().__init__()
         inv = 1.0 / scale
         if scale <= 0 or scale > 1 or abs(inv - round(inv)) > 1e-6:
             raise ValueError(f"AntiAliasDownsample needs 1/scale to be an integer >= 1, got scale={scale}")
-        self.scale = scale
+        if impl not in DOWNSAMPLE_IMPLS:
+            raise ValueError(f"AntiAliasDownsample impl must be one of {DOWNSAMPLE_IMPLS}, got {impl!r}")
+        self.scale, self.impl = scale, impl
         self.step = int(round(inv))
         self.channels = channels
+        self._bands: dict[tuple, Tensor] = {}
         if self.step > 1:
             k1 = gaussian_kernel_1d((inv - 1.0) / 2.0)
             self.register_buffer("kernel", k1.expand(channels, 1, len(k1)).contiguous(), persistent=False)  # [C, 1, k]
             self.pad = len(k1) // 2
 
+    def _band(self, n: int, like: Tensor) -> Tensor:
+        """``[ceil(n / step), n]``: row ``i`` holds the kernel centred on pixel ``i * step`` (taps outside the
+        image dropped: the zero padding)."""
+        key = (n, like.dtype, like.device)
+        if key not in self._bands:
+            k = self.kernel[0, 0].to(torch.float64)
+            rows = torch.arange(0, n, self.step)
+            taps = torch.arange(n)[None, :] - rows[:, None] + self.pad  # [n_out, n]: kernel index of each pixel
+            inside = (taps >= 0) & (taps < len(k))
+            band = torch.where(inside, k[taps.clamp(0, len(k) - 1)], torch.zeros((), dtype=torch.float64))
+            self._bands[key] = band.to(device=like.device, dtype=like.dtype)
+        return self._bands[key]
+
     def forward(self, x: Tensor) -> Tensor:
         if self.step == 1:
             return x
+        if self.impl == "matmul":
+            return self._band(x.shape[-2], x) @ x @ self._band(x.shape[-1], x).T  # [B, C, H/s, W/s]
         x = F.pad(x, (self.pad, self.pad, self.pad, self.pad))
         k = self.kernel.to(x.dtype)  # [C, 1, k]
         # separable blur evaluated only at the kept pixels: vertical pass with stride (step, 1), then horizontal

@@ -247,7 +247,8 @@ class LFAE(nn.Module):
         lr = self.config.refine_lr if lr is None else float(lr)
         if steps <= 0:
             return flow
-        pyramid = ImagePyramid((1.0, 0.5, 0.25, 0.125), driving.shape[1]).to(driving.device)
+        # the banded-matmul pyramid: ~10x faster than the strided convolution on CPU, equal within float rounding
+        pyramid = ImagePyramid((1.0, 0.5, 0.25, 0.125), driving.shape[1], impl="matmul").to(driving.device)
         target = {s: t.detach() for s, t in pyramid(driving).items()}
         occlusion = occlusion.detach()
         with torch.enable_grad():

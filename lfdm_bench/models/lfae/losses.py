@@ -25,12 +25,13 @@ from .warp import apply_2x2, identity_grid, inverse_2x2, matmul_2x2, positive_ax
 
 
 class ImagePyramid(nn.Module):
-    """``[B, C, H, W] -> {scale: [B, C, H*scale, W*scale]}`` with anti-aliased downsampling (1/scale integer)."""
+    """``[B, C, H, W] -> {scale: [B, C, H*scale, W*scale]}`` with anti-aliased downsampling (1/scale integer;
+    ``impl``: :class:`~lfdm_bench.models.lfae.blocks.AntiAliasDownsample`'s)."""
 
-    def __init__(self, scales: Sequence[float], channels: int = 3):
+    def __init__(self, scales: Sequence[float], channels: int = 3, impl: str = "conv"):
         super().__init__()
         self.scales = tuple(float(s) for s in scales)
-        self.downs = nn.ModuleList(AntiAliasDownsample(channels, s) for s in self.scales)
+        self.downs = nn.ModuleList(AntiAliasDownsample(channels, s, impl) for s in self.scales)
 
     def forward(self, x: Tensor) -> dict[float, Tensor]:
         return {s: down(x) for s, down in zip(self.scales, self.downs)}
