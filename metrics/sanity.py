@@ -6,9 +6,9 @@ the same distribution (not 0 for finite sets, and large when the halves hold few
 dimensions). Then half B is distorted (:mod:`metrics.distortions`: Gaussian noise, Gaussian blur, temporal
 shuffling, frozen first frame, colour shift) at increasing strengths and FVD(A, distorted B) is computed. With one
 split (``test`` or ``train``) the set-level rows of :mod:`metrics.set_distortions` follow: another
-subject's appearance (videos of a fraction of B's subjects replaced by subjects of the other split: FVD and sFVD),
-another class's motion (class-collapse: FVD and cFVD), subject-swap (sFVD) and class-swap (cFVD). A working pipeline
-shows every row's target metric rising with every strength. A row passes only when the rise is a detection: its target
+subject's appearance (videos of a fraction of B's subjects replaced by subjects of the other split: sFVD, its FVD
+reported), another class's motion (class-collapse: FVD and cFVD), subject-swap (sFVD) and class-swap (cFVD). A
+working pipeline shows every row's target metric rising with every strength. A row passes only when the rise is a detection: its target
 metric exceeds the previous strength's (the halves' baseline for the first) by more than :data:`RISE_SE` (2) times
 the metric's SE at that setting, from the subject-cluster bootstrap of
 :func:`metrics.uncertainty.resampled_scores` (half A and the distorted half B resampled by subject,
@@ -44,7 +44,7 @@ from metrics.groups import group_fvd, single_thread_blas, summarise_groups
 from metrics.protocol import EvalProtocol
 from metrics.feature_cache import FeatureCache, cached_features
 from metrics.video_features import ClipSpec, FeatureSource, iter_clip_batches, video_ids
-from metrics.set_distortions import (SET_ROWS, collapse_classes, flatten, pair_index, replace_subjects,
+from metrics.set_distortions import (SET_INFO, SET_ROWS, collapse_classes, flatten, pair_index, replace_subjects,
                                                 swap_classes)
 from metrics.uncertainty import pair_halves, resampled_scores
 
@@ -104,7 +104,8 @@ class SanityResult:
         baseline: ``{"fvd", "kvd", "cfvd", "sfvd", "n_a", "n_b"}`` of half A vs untouched half B.
         rows: one dict per (distortion, strength): ``distortion, strength, fvd, kvd, cfvd, sfvd, targets, rises``
             (every target metric above the previous strength's, the baseline's for the first, by more than
-            :data:`RISE_SE` x its SE), ``rise`` and ``se`` (per target metric).
+            :data:`RISE_SE` x its SE), ``rise`` and ``se`` (per target metric, and per reported metric of ``info``:
+            :data:`metrics.set_distortions.SET_INFO`, shown but deciding nothing).
         non_monotone: labels (``"blur@2"``) of the rows that do not rise by more than 2 SE.
         beside: the same table with a second detector, or ``None``.
     """
@@ -163,13 +164,14 @@ RULE = (f"a row passes when each target metric rises over the previous strength 
 def _rise_text(row: dict[str, Any]) -> str:
     """``fvd +0.34 / 0.052 (0.01)`` per target: the rise over the previous strength, the SE at this setting (the
     rule's) and, in brackets, the SE of the rise itself (paired: the same resampled subjects at both strengths)."""
-    def one(t: str) -> str:
+    def one(t: str, info: bool = False) -> str:
         rise, se, paired = (row.get(k, {}).get(t) for k in ("rise", "se", "se_rise"))
+        name = f"[{t}, reported]" if info else t
         if rise is None or se is None:
-            return f"{t} -"
-        return f"{t} {rise:+.3g} / {se:.2g}" + (f" ({paired:.2g})" if paired is not None else "")
+            return f"{name} -"
+        return f"{name} {rise:+.3g} / {se:.2g}" + (f" ({paired:.2g})" if paired is not None else "")
 
-    return ", ".join(one(t) for t in row.get("targets", ["fvd"]))
+    return ", ".join([one(t) for t in row.get("targets", ["fvd"])] + [one(t, True) for t in row.get("info", [])])
 
 
 def _std(v: np.ndarray) -> float | None:
@@ -180,15 +182,17 @@ def _std(v: np.ndarray) -> float | None:
 def _score_rise(row: dict[str, Any], previous: dict[str, Any], scores: dict[str, np.ndarray],
                 prev_scores: dict[str, np.ndarray]) -> bool:
     """Fill ``row["rise"]``, ``row["se"]`` (the metric's SE at this setting) and ``row["se_rise"]`` (the paired SE of
-    the rise, for information) for the row's targets; True when every target rises by more than 2 SE."""
+    the rise, for information) for the row's targets and its reported metrics (``row["info"]``); True when every
+    target rises by more than 2 SE (the reported metrics decide nothing)."""
     row["rise"], row["se"], row["se_rise"] = {}, {}, {}
     ok = True
-    for t in row["targets"]:
+    for t in [*row["targets"], *row.get("info", [])]:
         se = _std(scores[t])
         rise = None if row.get(t) is None or previous.get(t) is None else float(row[t] - previous[t])
         row["rise"][t], row["se"][t] = rise, se
         row["se_rise"][t] = _std(scores[t] - prev_scores[t]) if t in prev_scores else None
-        ok = ok and rise is not None and se is not None and rise > RISE_SE * se
+        if t in row["targets"]:
+            ok = ok and rise is not None and se is not None and rise > RISE_SE * se
     return ok
 
 
@@ -355,7 +359,8 @@ def _set_rows(feats: np.ndarray, records: Sequence[VideoRecord], ib: Sequence[in
             row = {"distortion": name, "strength": float(strength), "fvd": _fvd(fa, fd, protocol.ddof),
                    "kvd": kvd_from_features(fa, fd),
                    "cfvd": _group_mean(fd, [class_name[c] for c in cls], fa, cls_a, protocol.ddof),
-                   "sfvd": _group_mean(fd, list(subj), fa, subj_a, protocol.ddof), "targets": list(targets)}
+                   "sfvd": _group_mean(fd, list(subj), fa, subj_a, protocol.ddof), "targets": list(targets),
+                   "info": list(SET_INFO.get(name, ()))}
             scores = resampled_scores(fd, list(subj), fa, subj_a, gen_classes=[class_name[c] for c in cls],
                                       real_classes=cls_a, n_boot=SANITY_BOOT, seed=protocol.seed, ddof=protocol.ddof)
             row["rises"] = _score_rise(row, previous, scores, prev_scores)

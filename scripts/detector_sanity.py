@@ -12,7 +12,8 @@ Rows (FD of the reference vs the distorted stand-in; overall, mean over classes,
 * ``none``: the real-vs-real floor (disjoint takes);
 * per-frame distortions of :mod:`metrics.distortions` (noise, blur, shuffle, freeze) and ``colour`` (hue
   rotation, :func:`metrics.set_distortions.colour_shift`): checked on FVD;
-* set-level rows of :mod:`metrics.set_distortions`: other-subject (train-split subjects; FVD and sFVD),
+* set-level rows of :mod:`metrics.set_distortions`: other-subject (train-split subjects; sFVD, as ``SET_ROWS`` says:
+  the shipped ``docs/detector`` files were written when its FVD was a target too),
   class-collapse (FVD and cFVD), subject-swap (sFVD), class-swap (cFVD).
 
 A row "rises" when its target metric exceeds the previous strength's (the floor for the first strength).

@@ -196,6 +196,9 @@ def test_sanity_set_level_rows(tiny4) -> None:
     assert by[("subject-swap", 1.0)]["sfvd"] > res.baseline["sfvd"]
     assert by[("class-swap", 1.0)]["cfvd"] > res.baseline["cfvd"]
     assert by[("other-subject", 1.0)]["fvd"] > res.baseline["fvd"]  # the train subjects look different
+    # other-subject's FVD is reported (rise and SE beside the row) but only its sFVD decides
+    assert all(set(r["rise"]) == {"sfvd", "fvd"} and r["info"] == ["fvd"] for r in res.rows
+               if r["distortion"] == "other-subject")
     assert res.baseline["cfvd"] is not None and res.baseline["sfvd"] is not None
     # both splits: no subject outside the reference set, so no set-level row (and a note says so)
     both = run_sanity(EvalProtocol(dataset=tiny4.name, split="both", n_frames=10), {}, dataset=tiny4,
@@ -215,3 +218,19 @@ def test_sanity_table_shows_a_second_detector_beside(tiny4) -> None:
     other = res.beside.rows[-1]  # class-swap at 1.0: its target is cFVD
     assert f"cfvd {format_value(other['cfvd'], 2)}" in text
     assert res.to_dict()["beside"]["detector"]["name"] == "tiny-features"
+
+
+def test_reported_metrics_decide_nothing():
+    """A row's verdict comes from its targets alone: a reported metric that falls (or has no SE) changes nothing,
+    and its rise is shown, marked as reported."""
+    from metrics.sanity import _rise_text, _score_rise
+
+    prev = {"fvd": 1.0, "sfvd": 1.0}
+    prev_scores = {"fvd": np.array([1.0, 1.1, 0.9]), "sfvd": np.array([1.0, 1.1, 0.9])}
+    scores = {"fvd": np.array([0.5, 0.6, 0.4]), "sfvd": np.array([5.0, 5.1, 4.9])}
+    row = {"fvd": 0.5, "sfvd": 5.0, "targets": ["sfvd"], "info": ["fvd"]}
+    assert _score_rise(row, prev, scores, prev_scores) is True  # sFVD +4 over SE 0.1; FVD fell by 0.5
+    assert row["rise"]["fvd"] == pytest.approx(-0.5) and row["se"]["fvd"] == pytest.approx(0.1)
+    assert _rise_text(row).startswith("sfvd +4 / 0.1") and "[fvd, reported] -0.5 / 0.1" in _rise_text(row)
+    row = {"fvd": 0.5, "sfvd": 5.0, "targets": ["sfvd", "fvd"]}
+    assert _score_rise(row, prev, scores, prev_scores) is False  # the same FVD as a target fails the row
