@@ -34,11 +34,15 @@ def _bench_errors() -> tuple[type[BaseException], ...]:
 @click.option("--out", type=click.Path(file_okay=False), default=None,
               help="Output folder (default bench_out/<name>). Rerun with the same folder to resume.")
 @set_option("Override a benchmark config value, e.g. --set eval.max_real=100 (repeatable).")
+@click.option("--seeds", type=CommaList(int, "integer"), default=None, metavar="S[,S...]",
+              help="After the benchmark, retrain LFDM with each seed (LFDM and retrieval, test subjects, each in "
+                   "OUT/seeds/seed<S>/) and write OUT/seeds.md / seeds.json: the spread over trainings that the "
+                   "intervals do not cover (~10 min per seed on 2 CPU cores).")
 @generator_option(many=True)
 @progress_option
 @cli_errors(usage=_bench_errors)
-def bench(config: str, out: str | None, overrides: tuple[str, ...], generators: tuple[str, ...],
-          progress: bool) -> None:
+def bench(config: str, out: str | None, overrides: tuple[str, ...], seeds: list[int] | None,
+          generators: tuple[str, ...], progress: bool) -> None:
     """Run the benchmark: data, train LFDM + LDM, sample every method on train and test subjects, evaluate FVD /
     cFVD / sFVD / KVD / class accuracy / PSNR / SSIM, write grids and paper-style tables. Resumable."""
     from bench.config import BenchConfig
@@ -50,10 +54,19 @@ def bench(config: str, out: str | None, overrides: tuple[str, ...], generators: 
     plugins = [load_generator(spec) for spec in generators or ()]  # before anything runs: a bad one stops here
     folder = Path(out or f"bench_out/{bc.name}")
     b = Benchmark(bc, folder, progress=progress, log=lambda m: click.echo(m, err=True), generators=plugins)
+    if seeds and ("lfdm" not in bc.methods or b.lfdm_cfg.seed in seeds or len(set(seeds)) != len(seeds)):
+        raise click.BadParameter(f"{seeds}: each seed once, none equal to the benchmark's own LFDM seed "
+                                 f"{b.lfdm_cfg.seed}, and lfdm among the methods", param_hint="--seeds")
     b.run()
     tables = folder / "tables.md"
     if tables.is_file():
         click.echo(tables.read_text())
+    if seeds:
+        from bench.seeds import run_seeds
+
+        run_seeds(bc, folder, seeds, main_seed=b.lfdm_cfg.seed, progress=progress,
+                  log=lambda m: click.echo(m, err=True))
+        click.echo((folder / "seeds.md").read_text())
     click.echo(f"results: {folder / 'results.json'}  tables: {tables}  grids: {folder / 'grids'}")
 
 

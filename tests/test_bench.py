@@ -146,6 +146,64 @@ def test_bench_resumes(bench_out):
     assert "[bench] tables ..." in r.output
 
 
+def _bench_seeds(root, env, seeds: str):
+    mp = pytest.MonkeyPatch()
+    use_standin_detector(mp)
+    mp.chdir(root)
+    try:
+        return CliRunner().invoke(main, ["bench", "--config", "bench-tiny", "--out", "bench_out/bench-tiny",
+                                         "--seeds", seeds, "--no-progress"], env=env, catch_exceptions=False)
+    finally:
+        mp.undo()
+
+
+@pytest.mark.e2e
+def test_bench_seeds_retrains_lfdm_and_writes_the_spread(bench_out):
+    """--seeds: the benchmark resumes, LFDM (and retrieval) are retrained per seed in OUT/seeds/seed<s>/, and
+    seeds.json holds each training's numbers as its results.json has them, with their mean and SD."""
+    import numpy as np
+
+    root, env, _ = bench_out
+    out = root / "bench_out" / "bench-tiny"
+    r = _bench_seeds(root, env, "0")  # the benchmark's own seed: refused before anything runs
+    assert r.exit_code == 2 and "--seeds" in r.output and not (out / "seeds").exists()
+    r = _bench_seeds(root, env, "1")
+    assert r.exit_code == 0, r.output
+    sub = out / "seeds" / "seed1"
+    sub_results = json.loads((sub / "results.json").read_text())
+    assert set(sub_results["methods"]) == {"lfdm", "retrieval"}  # no LDM, no train split
+    assert "seed=1" in (sub / "bench_config.yaml").read_text()
+    seeds = json.loads((out / "seeds.json").read_text())
+    main_results = json.loads((out / "results.json").read_text())
+    assert [row["seed"] for row in seeds["rows"]] == [0, 1]
+    fvds = [main_results["methods"]["lfdm"]["test"]["fvd"], sub_results["methods"]["lfdm"]["test"]["fvd"]]
+    assert [row["fvd"] for row in seeds["rows"]] == fvds
+    assert seeds["rows"][1]["retrieval_minus_lfdm"]["diff"] == \
+        sub_results["differences"]["test"]["retrieval"]["fvd"]["diff"]
+    assert seeds["summary"]["fvd_mean"] == pytest.approx(np.mean(fvds))
+    assert seeds["summary"]["fvd_sd"] == pytest.approx(np.std(fvds, ddof=1))
+    assert "LFDM FVD over 2 trainings" in (out / "seeds.md").read_text()
+    assert fvds[0] != fvds[1]  # another training, other videos
+
+
+def test_seed_summary_counts_and_spread():
+    from bench.seeds import seeds_markdown, summarise_seeds
+
+    rows = [{"seed": 0, "folder": ".", "fvd": 0.3, "fvd_ci": [0.2, 0.4],
+             "retrieval_minus_lfdm": {"diff": -0.1, "lo": -0.15, "hi": -0.05}},
+            {"seed": 1, "folder": "seeds/seed1", "fvd": 0.5, "fvd_ci": [0.3, 0.5],
+             "retrieval_minus_lfdm": {"diff": 0.01, "lo": -0.02, "hi": 0.04}},
+            {"seed": 2, "folder": "seeds/seed2", "fvd": 0.4, "fvd_ci": [0.35, 0.45],
+             "retrieval_minus_lfdm": {"diff": 0.1, "lo": 0.05, "hi": 0.15}}]
+    s = summarise_seeds(rows)
+    assert s["fvd_mean"] == pytest.approx(0.4) and s["fvd_sd"] == pytest.approx(0.1)
+    assert (s["fvd_min"], s["fvd_max"]) == (0.3, 0.5)
+    assert s["mean_interval_half_width"] == pytest.approx((0.2 + 0.2 + 0.1) / 3 / 2)
+    assert s["retrieval_vs_lfdm"] == {"ahead": 1, "not_decided": 1, "behind": 1}
+    md = seeds_markdown(rows, s)
+    assert "| 1 | `seeds/seed1` | - | 0.50 [0.30, 0.50] | 0.01 [-0.02, 0.04] |" in md
+
+
 @pytest.mark.e2e
 def test_report_on_a_benchmark_folder_includes_its_ablation(bench_out):
     root, _, _ = bench_out
