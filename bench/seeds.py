@@ -20,6 +20,7 @@ import numpy as np
 
 from bench.config import BenchConfig
 from lfdm_bench.utils.io import atomic_write_json, atomic_write_text
+from metrics.format import format_value
 
 __all__ = ["seed_config", "seed_row", "summarise_seeds", "seeds_markdown", "run_seeds"]
 
@@ -67,8 +68,8 @@ def summarise_seeds(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def _g(x: Any, digits: int = 2) -> str:
-    return "-" if x is None else f"{x:.{digits}g}" if abs(x) < 0.01 else f"{x:.{digits}f}"
+def _g(x: Any) -> str:
+    return format_value(x, 2, missing="-")  # as the benchmark's tables
 
 
 def seeds_markdown(rows: Sequence[dict[str, Any]], summary: dict[str, Any]) -> str:
