@@ -64,7 +64,7 @@ def bench(config: str, out: str | None, overrides: tuple[str, ...], seeds: list[
     if seeds:
         from bench.seeds import run_seeds
 
-        run_seeds(bc, folder, seeds, main_seed=b.lfdm_cfg.seed, progress=progress,
+        run_seeds(b, seeds, lambda c, f: Benchmark(c, f, progress=progress, log=lambda m: click.echo(m, err=True)),
                   log=lambda m: click.echo(m, err=True))
         click.echo((folder / "seeds.md").read_text())
     click.echo(f"results: {folder / 'results.json'}  tables: {tables}  grids: {folder / 'grids'}")

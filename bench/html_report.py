@@ -41,7 +41,7 @@ __all__ = ["PageSource", "write_html_report", "render_page"]
 SPLIT_TITLES = {"test": "Main table, test subjects", "train": "Main table, train subjects",
                 "gap": "Generalisation gap (test - train)"}
 KNOWN_KEYS = ("benchmark", "protocol", "detector", "methods", "autoencoders", "ablation", "ablation_ldm", "models",
-              "facts", "expression_per_class", "autoencoder_subject_psnr", "claims", "differences")
+              "facts", "expression_per_class", "autoencoder_subject_psnr", "claims", "differences", "training_seeds")
 DATA_FILES = ("results.json", "tables.md", "tables.tex", "main_test.csv", "main_train.csv", "bench_config.yaml",
               "state.json", "ablation.json", "ablation.md", "ablation.csv", "ablation/ablation.json",
               "ablation/ablation.md", "ablation/ablation.csv", "metrics/*.json", "grids/*.png", "grids/*.gif",
@@ -259,6 +259,26 @@ def _claims_section(sources: Sequence[PageSource], markers: Mapping[str, Sequenc
     return "".join(blocks)
 
 
+def _seeds_section(sources: Sequence[PageSource], markers: Mapping[str, Sequence[str]]) -> str:
+    """``bench --seeds`` (:mod:`bench.seeds`): per training, the chosen sampler, LFDM's FVD [CI], retrieval - LFDM
+    [CI], class accuracy and expression change; then the spread over the trainings."""
+    blocks = []
+    for s in sources:
+        seeds = (s.results or {}).get("training_seeds")
+        if not seeds or not seeds.get("rows"):
+            continue
+        rows = [Row([str(r["seed"])], {k: r[k] for k in ("sampler", "fvd", "fvd_ci", "retrieval_minus_lfdm", "acc",
+                                                          "expr_ratio", "expr_min") if r.get(k) is not None},
+                    {"seed": str(r["seed"])}) for r in seeds["rows"]]
+        title = f"<h3>{esc(_source_name(s, markers))}</h3>" if len(sources) > 1 else ""
+        blocks.append(title + data_table(rows, ["seed"], caption=(
+            "LFDM retrained from scratch with each seed (same data, sampler chosen by the same rule on the validation "
+            "subjects, same evaluation; the first row is this benchmark's own training). Each interval resamples "
+            "the subjects of its one training; the spread below is what those intervals do not cover."))
+            + kv_table(["over the trainings"], [seeds["summary"]]))
+    return "".join(blocks)
+
+
 def _splits(sources: Sequence[PageSource]) -> list[str]:
     seen: list[str] = []
     for s in sources:
@@ -464,6 +484,7 @@ def render_page(sources: Sequence[PageSource], assets: Assets, gifs: Sequence[tu
                 "warp-only references), frame by frame for LDM's autoencoder. PSNR as the mean over frames "
                 "(identical frames capped) and of the pooled MSE.") + _occlusion_figures(sources, assets, markers)))
     sections.append(("claims", "The paper's claims on this benchmark", _claims_section(sources, markers)))
+    sections.append(("seeds", "LFDM over training seeds", _seeds_section(sources, markers)))
     sections.append(("ablation", "Sampler ablation", _ablation_section(sources, assets, markers)))
     sections.append(("facts", "Models and run facts", _facts_section(sources, markers)))
     sections += [(f"extra-{_slug(k)}", k, html) for k, html in _other_sections(sources, markers)]

@@ -51,7 +51,7 @@ from lfdm_bench.runs import Run
 from lfdm_bench.training.trained_models import load_lfae
 from lfdm_bench.sampling.generate import seconds_per_video
 from lfdm_bench.sampling.plugin import Generator, GeneratorError, sample_generator
-from lfdm_bench.utils.io import atomic_write_json, atomic_write_text, jsonable
+from lfdm_bench.utils.io import atomic_write_json, atomic_write_text, jsonable, read_json
 
 
 def _lfdm_cfg(bc: BenchConfig) -> LFDMConfig:
@@ -264,6 +264,9 @@ class Benchmark:
         wall = {k: v["seconds"] for k, v in self.state.data["parts"].items()}
         results = build_results(self.out, self.bc, self.lfdm_cfg, {"LFDM": self.lfdm_dir, "LDM": self.ldm_dir}, wall)
         results["skipped"] = self.skipped()
+        seeds = self.out / "seeds.json"
+        if seeds.is_file():  # written by `bench --seeds` (bench.seeds), which then rewrites tables and report
+            results["training_seeds"] = read_json(seeds, "delete it, or run `lfdm-bench bench --seeds ...` again")
         if self.generators:  # only then: a benchmark without --generator writes the results it always did
             results["generators"] = {n: g.source for n, g in self.generators.items()}
         return {k: str(v) for k, v in write_tables(results, self.out).items()}
@@ -298,6 +301,15 @@ class Benchmark:
         steps.append(("tables", self._tables))
         steps.append(("report", self._report))
         return steps
+
+    def tables_and_report(self) -> None:
+        """Rewrite results.json, the tables and report.html of a finished benchmark (``bench --seeds`` adds its
+        training seeds to them)."""
+        for name, fn in (("tables", self._tables), ("report", self._report)):
+            t0 = time.time()
+            output = fn()
+            self.state.mark_timed(name, time.time() - t0, output)
+            self.say(f"[bench] {name}: rewritten")
 
     def run(self) -> dict:
         t0 = time.time()

@@ -99,13 +99,14 @@ def seeds_markdown(rows: Sequence[dict[str, Any]], summary: dict[str, Any]) -> s
     return "\n".join(lines) + "\n"
 
 
-def run_seeds(bc: BenchConfig, out: str | Path, seeds: Sequence[int], *, main_seed: int, progress: bool = True,
+def run_seeds(main: Any, seeds: Sequence[int], make_benchmark: Callable[[BenchConfig, Path], Any], *,
               log: Callable[[str], None] = print) -> dict[str, Any]:
-    """Run the sub-benchmark of every seed in ``seeds`` (``OUT/seeds/seed<s>/``, resumable) and write
-    ``OUT/seeds.json`` / ``OUT/seeds.md`` with the benchmark's own run (``OUT``, LFDM seed ``main_seed``) first."""
-    from bench.pipeline import Benchmark
-
-    out = Path(out)
+    """Run the sub-benchmark of every seed in ``seeds`` (``OUT/seeds/seed<s>/``, resumable) for the finished
+    :class:`~bench.pipeline.Benchmark` ``main``, write ``OUT/seeds.json`` / ``OUT/seeds.md`` with ``main``'s own
+    training first, then rewrite ``main``'s results, tables and report, which show them (results.json
+    ``training_seeds``). ``make_benchmark(config, folder)`` builds each sub-benchmark (the caller's ``Benchmark``:
+    this module sits below the pipeline, whose tables it formats)."""
+    bc, out, main_seed = main.bc, Path(main.out), main.lfdm_cfg.seed
     seeds = [int(s) for s in seeds]
     if main_seed in seeds or len(set(seeds)) != len(seeds):
         raise ValueError(f"--seeds {seeds}: give each seed once, none equal to the benchmark's own LFDM seed "
@@ -114,10 +115,11 @@ def run_seeds(bc: BenchConfig, out: str | Path, seeds: Sequence[int], *, main_se
     for s in seeds:
         folder = out / "seeds" / f"seed{s}"
         log(f"[bench] LFDM training seed {s} -> {folder}")
-        Benchmark(seed_config(bc, s), folder, progress=progress, log=log).run()
+        make_benchmark(seed_config(bc, s), folder).run()
         rows.append(seed_row(json.loads((folder / "results.json").read_text()), s, str(folder.relative_to(out))))
     summary = summarise_seeds(rows)
     atomic_write_json(out / "seeds.json", {"what": "LFDM retrained with each seed; test subjects", "rows": rows,
                                            "summary": summary})
     atomic_write_text(out / "seeds.md", seeds_markdown(rows, summary))
+    main.tables_and_report()
     return {"rows": rows, "summary": summary}

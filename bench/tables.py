@@ -269,6 +269,11 @@ def render_markdown(results: dict) -> str:
     if results.get("claims"):
         parts.append("## The paper's claims on this benchmark\n\n" + CLAIMS_CAPTION + "\n\n"
                      + to_markdown(claim_rows(results["claims"], claim_number), CLAIM_HEADERS))
+    seeds = results.get("training_seeds")
+    if seeds and seeds.get("rows"):
+        from bench.seeds import seeds_markdown
+
+        parts.append("## LFDM over training seeds" + seeds_markdown(seeds["rows"], seeds["summary"]).split("\n", 1)[1])
     for ab in (results.get("ablation"), results.get("ablation_ldm")):
         if ab and ab["rows"]:
             split = SPLIT_NAMES.get(ab.get("split") or "test", ab.get("split"))

@@ -184,6 +184,11 @@ def test_bench_seeds_retrains_lfdm_and_writes_the_spread(bench_out):
     assert seeds["summary"]["fvd_sd"] == pytest.approx(np.std(fvds, ddof=1))
     assert "LFDM FVD over 2 trainings" in (out / "seeds.md").read_text()
     assert fvds[0] != fvds[1]  # another training, other videos
+    # the benchmark's own results, tables and page now show them
+    assert json.loads((out / "results.json").read_text())["training_seeds"] == seeds
+    assert "## LFDM over training seeds" in (out / "tables.md").read_text()
+    page = (out / "report.html").read_text()
+    assert 'id="seeds"' in page and 'data-seed="1"' in page
 
 
 def test_seed_summary_counts_and_spread():
