@@ -30,6 +30,7 @@ import yaml
 from bench.html_tables import Row, data_table, esc, kv_table
 from bench.sample_gifs import SOURCE_COLUMN, read_sample_gifs, sample_folders, write_sample_gifs
 from bench.claims import CLAIM_HEADERS, claim_rows
+from bench.seeds import seed_cells
 from bench.tables import (CLAIMS_CAPTION, EXPRESSION_NOTE, EXPRESSION_ORDER, METHOD_NAMES, claim_number,
                           expression_caption)
 from lfdm_bench.data.records import VideoRecord
@@ -267,15 +268,18 @@ def _seeds_section(sources: Sequence[PageSource], markers: Mapping[str, Sequence
         seeds = (s.results or {}).get("training_seeds")
         if not seeds or not seeds.get("rows"):
             continue
-        rows = [Row([str(r["seed"])], {k: r[k] for k in ("sampler", "fvd", "fvd_ci", "retrieval_minus_lfdm", "acc",
-                                                          "expr_ratio", "expr_min") if r.get(k) is not None},
-                    {"seed": str(r["seed"])}) for r in seeds["rows"]]
+        heads = ["seed", "folder", *seed_cells(seeds["rows"][0])]
+        body = "".join(f'<tr data-seed="{esc(str(r["seed"]))}">'
+                       + "".join(f"<td>{esc(str(v))}</td>" for v in (r["seed"], r["folder"], *seed_cells(r).values()))
+                       + "</tr>" for r in seeds["rows"])
         title = f"<h3>{esc(_source_name(s, markers))}</h3>" if len(sources) > 1 else ""
-        blocks.append(title + data_table(rows, ["seed"], caption=(
+        table = ('<div class="table-wrap"><table class="data"><thead><tr>' + "".join(f"<th>{esc(h)}</th>" for h in heads)
+                 + "</tr></thead><tbody>" + body + "</tbody></table></div>")
+        blocks.append(title + '<p class="caption">' + esc((
             "LFDM retrained from scratch with each seed (same data, sampler chosen by the same rule on the validation "
             "subjects, same evaluation; the first row is this benchmark's own training). Each interval resamples "
-            "the subjects of its one training; the spread below is what those intervals do not cover."))
-            + kv_table(["over the trainings"], [seeds["summary"]]))
+            "the subjects of its one training; the spread below is what those intervals do not cover.")) + "</p>"
+            + table + kv_table(["over the trainings"], [seeds["summary"]]))
     return "".join(blocks)
 
 

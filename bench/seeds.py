@@ -22,7 +22,7 @@ from bench.config import BenchConfig
 from lfdm_bench.utils.io import atomic_write_json, atomic_write_text
 from metrics.format import format_value
 
-__all__ = ["seed_config", "seed_row", "summarise_seeds", "seeds_markdown", "run_seeds"]
+__all__ = ["seed_config", "seed_row", "seed_cells", "summarise_seeds", "seeds_markdown", "run_seeds"]
 
 SEED_METHODS = ("lfdm", "retrieval")
 
@@ -72,6 +72,19 @@ def _g(x: Any) -> str:
     return format_value(x, 2, missing="-")  # as the benchmark's tables
 
 
+def seed_cells(r: dict[str, Any]) -> dict[str, str]:
+    """A training's row as display texts (the Markdown table's and the report's columns after seed and folder)."""
+    s = r.get("sampler") or {}
+    sampler = f"{s.get('sampler', '?')} {s.get('steps', '?')} steps, g {s.get('guidance', '?')}" if s else "-"
+    ci = r.get("fvd_ci")
+    d = r.get("retrieval_minus_lfdm")
+    return {"sampler chosen on validation": sampler,
+            "LFDM FVD [95% CI]": f"{_g(r['fvd'])} [{_g(ci[0])}, {_g(ci[1])}]" if ci else _g(r["fvd"]),
+            "retrieval - LFDM [95% CI]": f"{_g(d['diff'])} [{_g(d['lo'])}, {_g(d['hi'])}]" if d else "-",
+            "class acc %": "-" if r.get("acc") is None else f"{100 * r['acc']:.1f}",
+            "expr. change (mean / worst)": f"{_g(r.get('expr_ratio'))} / {_g(r.get('expr_min'))}"}
+
+
 def seeds_markdown(rows: Sequence[dict[str, Any]], summary: dict[str, Any]) -> str:
     """The seeds table and its summary as Markdown."""
     lines = ["# LFDM over training seeds (test subjects)", "",
@@ -80,15 +93,8 @@ def seeds_markdown(rows: Sequence[dict[str, Any]], summary: dict[str, Any]) -> s
              "| seed | folder | sampler chosen on validation | LFDM FVD [95% CI] | retrieval - LFDM [95% CI] | "
              "class acc % | expr. change (mean / worst) |", "|---|---|---|---|---|---|---|"]
     for r in rows:
-        s = r.get("sampler") or {}
-        sampler = f"{s.get('sampler', '?')} {s.get('steps', '?')} steps, g {s.get('guidance', '?')}" if s else "-"
-        ci = r.get("fvd_ci")
-        fvd = f"{_g(r['fvd'])} [{_g(ci[0])}, {_g(ci[1])}]" if ci else _g(r["fvd"])
-        d = r.get("retrieval_minus_lfdm")
-        diff = f"{_g(d['diff'])} [{_g(d['lo'])}, {_g(d['hi'])}]" if d else "-"
-        acc = "-" if r.get("acc") is None else f"{100 * r['acc']:.1f}"
-        lines.append(f"| {r['seed']} | `{r['folder']}` | {sampler} | {fvd} | {diff} | {acc} | "
-                     f"{_g(r.get('expr_ratio'))} / {_g(r.get('expr_min'))} |")
+        c = seed_cells(r)
+        lines.append(f"| {r['seed']} | `{r['folder']}` | " + " | ".join(c.values()) + " |")
     lines += ["", f"LFDM FVD over {summary['n_trainings']} trainings: mean {_g(summary['fvd_mean'])}, SD "
               f"{_g(summary['fvd_sd'])}, range {_g(summary['fvd_min'])}-{_g(summary['fvd_max'])}; mean half-width "
               f"of one training's interval {_g(summary['mean_interval_half_width'])}."]
