@@ -15,6 +15,7 @@ from lfdm_bench.data.dataset import ClipDataset
 from lfdm_bench.data.records import VideoRecord
 from lfdm_bench.models.lfae.lfae import LFAE
 from lfdm_bench.runs import Run
+from lfdm_bench.training.items import cached_tensors_path
 
 __all__ = ["DM_TARGETS", "compute_dm_targets", "dm_targets_key", "cached_dm_targets"]
 
@@ -53,9 +54,7 @@ def cached_dm_targets(run: Run, lfae: LFAE, records: Sequence[VideoRecord], n_fr
     (``path -> [3, T, h, w]``), when training wrote them with this LFAE and these clip settings; else ``None``.
     They are what :meth:`LFAE.dm_target_from_video` gives these clips (refined with the LFAE's own settings, in
     batches of 16)."""
-    from lfdm_bench.utils.io import stable_hash
-
-    path = run.root / "cache" / f"{DM_TARGETS}_{stable_hash(dm_targets_key(run, lfae, records, n_frames, size))}.pt"
+    path = cached_tensors_path(run, DM_TARGETS, dm_targets_key(run, lfae, records, n_frames, size))
     if not path.is_file():
         return None
     try:

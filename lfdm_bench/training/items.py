@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Sequence
 
 import numpy as np
@@ -47,14 +48,21 @@ def stack_collate(items: Sequence[dict[str, torch.Tensor]]) -> dict[str, torch.T
     return {k: torch.stack([it[k] for it in items]) for k in items[0]}
 
 
+def cached_tensors_path(run, name: str, key: dict) -> Path:
+    """Where :func:`cached_tensors` keeps the outputs of ``key``: ``RUN/cache/<name>_<hash>.pt``."""
+    from lfdm_bench.utils.io import stable_hash
+
+    return run.root / "cache" / f"{name}_{stable_hash(key)}.pt"
+
+
 def cached_tensors(run, name: str, key: dict, compute, what: str) -> dict[str, torch.Tensor]:
     """Frozen-stage outputs computed once per ``key`` and kept in ``RUN/cache/<name>_<hash>.pt`` (atomic write);
     a later call (a resumed run) loads them instead of recomputing. With several processes, process 0 computes and
     writes them while the others wait, then every process loads the file."""
     from lfdm_bench.utils import dist
-    from lfdm_bench.utils.io import atomic_torch_save, stable_hash
+    from lfdm_bench.utils.io import atomic_torch_save
 
-    path = run.root / "cache" / f"{name}_{stable_hash(key)}.pt"
+    path = cached_tensors_path(run, name, key)
     if dist.world_size() > 1:
         if dist.is_main_process() and not path.is_file():
             atomic_torch_save(compute(), path)
