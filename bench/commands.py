@@ -53,10 +53,17 @@ def bench(config: str, out: str | None, overrides: tuple[str, ...], seeds: list[
     bc = load_config(BenchConfig, resolve_config_path(config), overrides)
     plugins = [load_generator(spec) for spec in generators or ()]  # before anything runs: a bad one stops here
     folder = Path(out or f"bench_out/{bc.name}")
-    b = Benchmark(bc, folder, progress=progress, log=lambda m: click.echo(m, err=True), generators=plugins)
-    if seeds and ("lfdm" not in bc.methods or b.lfdm_cfg.seed in seeds or len(set(seeds)) != len(seeds)):
-        raise click.BadParameter(f"{seeds}: each seed once, none equal to the benchmark's own LFDM seed "
-                                 f"{b.lfdm_cfg.seed}, and lfdm among the methods", param_hint="--seeds")
+
+    def say(message: str) -> None:
+        click.echo(message, err=True)
+
+    b = Benchmark(bc, folder, progress=progress, log=say, generators=plugins)
+    if seeds:
+        from bench.seeds import seeds_problem
+
+        problem = seeds_problem(bc, seeds, b.lfdm_cfg.seed)  # before anything runs
+        if problem:
+            raise click.BadParameter(problem, param_hint="--seeds")
     b.run()
     tables = folder / "tables.md"
     if tables.is_file():
@@ -64,8 +71,7 @@ def bench(config: str, out: str | None, overrides: tuple[str, ...], seeds: list[
     if seeds:
         from bench.seeds import run_seeds
 
-        run_seeds(b, seeds, lambda c, f: Benchmark(c, f, progress=progress, log=lambda m: click.echo(m, err=True)),
-                  log=lambda m: click.echo(m, err=True))
+        run_seeds(b, seeds, lambda c, f: Benchmark(c, f, progress=progress, log=say), log=say)
         click.echo((folder / "seeds.md").read_text())
     click.echo(f"results: {folder / 'results.json'}  tables: {tables}  grids: {folder / 'grids'}")
 

@@ -104,8 +104,9 @@ class Benchmark:
         self.lfdm_cfg = _lfdm_cfg(bc)
 
     # --- stage runner ------------------------------------------------------------------------------------------
-    def stage(self, name: str, fn: Callable[[], Any]) -> Any:
-        if self.state.done(name):
+    def stage(self, name: str, fn: Callable[[], Any], again: bool = False) -> Any:
+        """Run stage ``name`` unless the state says it is done (``again``: run it anyway), timed and recorded."""
+        if self.state.done(name) and not again:
             self.say(f"[bench] {name}: done earlier, skipped")
             return self.state.get(name)["output"]
         self.say(f"[bench] {name} ...")
@@ -306,10 +307,7 @@ class Benchmark:
         """Rewrite results.json, the tables and report.html of a finished benchmark (``bench --seeds`` adds its
         training seeds to them)."""
         for name, fn in (("tables", self._tables), ("report", self._report)):
-            t0 = time.time()
-            output = fn()
-            self.state.mark_timed(name, time.time() - t0, output)
-            self.say(f"[bench] {name}: rewritten")
+            self.stage(name, fn, again=True)
 
     def run(self) -> dict:
         t0 = time.time()

@@ -22,16 +22,24 @@ from bench.config import BenchConfig
 from lfdm_bench.utils.io import atomic_write_json, atomic_write_text
 from metrics.format import format_value
 
-__all__ = ["seed_config", "seed_row", "seed_cells", "summarise_seeds", "seeds_markdown", "run_seeds"]
+__all__ = ["seeds_problem", "seed_config", "seed_row", "seed_cells", "summarise_seeds", "seeds_markdown", "run_seeds"]
 
 SEED_METHODS = ("lfdm", "retrieval")
+
+
+def seeds_problem(bc: BenchConfig, seeds: Sequence[int], main_seed: int) -> str | None:
+    """Why ``seeds`` cannot be run for the benchmark ``bc`` (whose LFDM trains with ``main_seed``), or ``None``."""
+    if "lfdm" not in bc.methods:
+        return "--seeds retrains LFDM: the benchmark's methods must include lfdm"
+    if main_seed in seeds or len(set(seeds)) != len(seeds):
+        return (f"--seeds {list(seeds)}: give each seed once, none equal to the benchmark's own LFDM seed "
+                f"{main_seed} (its run is the first row)")
+    return None
 
 
 def seed_config(bc: BenchConfig, seed: int) -> BenchConfig:
     """The sub-benchmark of one training seed: LFDM (and retrieval when the benchmark has it) on test subjects, LFDM
     trained from scratch with ``seed``, no train-split rows, no grids."""
-    if "lfdm" not in bc.methods:
-        raise ValueError("--seeds retrains LFDM: the benchmark's methods must include lfdm")
     return dataclasses.replace(bc, lfdm_run=None, lfdm_overrides=(*bc.lfdm_overrides, f"seed={int(seed)}"),
                                methods=tuple(m for m in SEED_METHODS if m in bc.methods), train_split_methods=(),
                                grids=False)
@@ -114,9 +122,9 @@ def run_seeds(main: Any, seeds: Sequence[int], make_benchmark: Callable[[BenchCo
     this module sits below the pipeline, whose tables it formats)."""
     bc, out, main_seed = main.bc, Path(main.out), main.lfdm_cfg.seed
     seeds = [int(s) for s in seeds]
-    if main_seed in seeds or len(set(seeds)) != len(seeds):
-        raise ValueError(f"--seeds {seeds}: give each seed once, none equal to the benchmark's own LFDM seed "
-                         f"{main_seed} (its run is the first row)")
+    problem = seeds_problem(bc, seeds, main_seed)
+    if problem:
+        raise ValueError(problem)
     rows = [seed_row(json.loads((out / "results.json").read_text()), main_seed, ".")]
     for s in seeds:
         folder = out / "seeds" / f"seed{s}"
