@@ -9,7 +9,7 @@ verdict follows :data:`RULE` from the 95% interval of that difference:
 * the train-test gap: (LDM - LFDM on test subjects) - (LDM - LFDM on train subjects); the two splits hold disjoint
   subjects, so their bootstrap errors are independent: SE = sqrt(SE_test^2 + SE_train^2), centred on the
   bias-corrected estimates;
-* reconstruction: per-subject mean PSNR of LDM's autoencoder minus the LFAE's (predicted flows, no refinement) on the
+* reconstruction: per-subject pooled PSNR of LDM's autoencoder minus the LFAE's (predicted flows, no refinement) on the
   same test clips, subjects resampled (:func:`~metrics.uncertainty.paired_mean_difference`);
 * claims that need runs the default benchmark does not make (other generators, unconditional, new domain, text
   encoder, DDIM steps at >= 182 videos) are listed as ``not measured``, with what would measure them.
@@ -84,7 +84,8 @@ def paper_claims(results: Mapping[str, Any], n_boot: int = 200, seed: int = 0) -
     ae = paired_mean_difference(per.get(AE_LDM) or {}, per.get(AE_LFAE) or {}, n_boot, seed)
     recon = _row("LDM's autoencoder reconstructs better than LFDM's LFAE (PSNR, test frames)",
                  f"PSNR({AE_LDM}) - PSNR({AE_LFAE}), dB, mean over subjects", ae and ae["diff"],
-                 ae and [ae["lo"], ae["hi"]], "per-subject mean PSNR on the same clips; subjects resampled")
+                 ae and [ae["lo"], ae["hi"]],
+                 "per-subject pooled PSNR (of the subject's mean squared error) on the same clips; subjects resampled")
     rows.append(recon)
     gen = rows[0]
     both = ("confirmed" if recon["verdict"] == gen["verdict"] == "confirmed" else

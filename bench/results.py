@@ -272,7 +272,7 @@ def build_results(out: Path, bc: BenchConfig, cfg: LFDMConfig, runs: dict[str, P
         if d.get("test", {}).get("fvd") is not None and d.get("train", {}).get("fvd") is not None:
             d["gap"] = {"fvd": d["test"]["fvd"] - d["train"]["fvd"]}
     autoencoders: dict[str, Any] = {}
-    ae_subjects: dict[str, Any] = {}  # per-subject mean PSNR of each autoencoder (the claims' paired comparison)
+    ae_subjects: dict[str, Any] = {}  # per-subject pooled PSNR of each autoencoder (the claims' paired comparison)
     for name, file in (("LFDM", "lfae_reconstruction.json"), ("LDM", "ae_reconstruction.json")):
         p = Path(runs[name]) / "metrics" / file
         if p.is_file():

@@ -44,7 +44,7 @@ ABLATION_COLUMNS = ("point", "method", "sampler", "steps", "guidance", "eta", "f
 CLAIMS_CAPTION = ("Each claim of the paper that this run can test, as a difference between two methods that the claim "
                   "says is > 0, with its 95% interval (FVD / cFVD / sFVD: paired subject-cluster bootstrap against the "
                   "same real videos; gap: the two splits' paired differences, independent subjects; reconstruction: "
-                  "per-subject mean PSNR on the same clips, subjects resampled). The intervals resample the subjects "
+                  "per-subject pooled PSNR on the same clips, subjects resampled). The intervals resample the subjects "
                   "of this one training of each model, not the training itself: on the embedded default benchmark, LFDM "
                   "retrained with other seeds moved by more than its interval's half-width (README, \"Training "
                   "seeds\"), so a verdict between close methods needs several trainings. Rule: " + RULE)

@@ -29,8 +29,9 @@ def reconstruction_scores(reconstruct: ReconstructFn, clips, batch_size: int = 1
     Both PSNRs are reported because they rank differently here: the per-frame mean caps identical frames at 100 dB,
     so a method that copies frame 0 collects 100 dB on every frame before the motion starts (synth-faces clips hold
     still for a frame or two), which outweighs its errors elsewhere; the pooled PSNR is the error of all frames
-    together and has no such cap. ``per_subject_psnr``: the mean per-frame PSNR of each subject's clips (the
-    subject-level values that a paired comparison of two autoencoders on the same clips resamples).
+    together and has no such cap. ``per_subject_psnr``: the pooled PSNR of each subject's frames (the PSNR of their
+    mean squared error: the subject-level values that a paired comparison of two autoencoders on the same clips
+    resamples; pooled for the same reason, else a copy of frame 0 would outscore any lossy reconstruction).
     """
     sums: dict[str, dict[str, list]] = {}
     records = getattr(clips, "records", None)  # clip collections without records get no per-subject values
@@ -52,14 +53,20 @@ def reconstruction_scores(reconstruct: ReconstructFn, clips, batch_size: int = 1
     for name, d in sums.items():
         means = {k: float(np.concatenate(v).mean()) for k, v in d.items()}
         mse = means.pop("mse")
-        psnr = np.concatenate([x.reshape(-1) for x in d["psnr"]]).reshape(len(clips), -1)  # [clips, T - 1]
-        per_subject = {s: float(psnr[[i for i, x in enumerate(subjects) if x == s]].mean())
+        frame_mse = np.concatenate([x.reshape(-1) for x in d["mse"]]).reshape(len(clips), -1)  # [clips, T - 1]
+        per_subject = {s: _pooled_psnr(frame_mse[[i for i, x in enumerate(subjects) if x == s]])
                        for s in sorted(set(subjects))}
-        out[name] = means | {"psnr_pooled": float(10 * np.log10(1.0 / mse)) if mse > 0 else float("inf"),
+        out[name] = means | {"psnr_pooled": _pooled_psnr(np.asarray(mse)),
                              "frames": int(sum(len(x) for x in d["l1"]))}
         if per_subject:
             out[name]["per_subject_psnr"] = per_subject
     return out
+
+
+def _pooled_psnr(mse: np.ndarray) -> float:
+    """PSNR (dB, signal range 1) of the mean of squared errors ``mse`` (any shape); inf for an exact copy."""
+    m = float(np.mean(mse))
+    return float(10 * np.log10(1.0 / m)) if m > 0 else float("inf")
 
 
 RECON_COLUMNS = (("l1", "L1 (lower)"), ("psnr", "PSNR dB (mean of frames)"), ("psnr_pooled", "PSNR dB (pooled MSE)"),

@@ -66,6 +66,21 @@ def test_shapes_64_no_attention():
     assert ae.decode(post.mode()).shape == (1, 3, 64, 64)
 
 
+def test_two_levels_downsample_by_two():
+    """``channel_mult`` of 2 levels: one stride-2 downsampling (KL-f2), 32x32 frames -> 16x16 latents."""
+    cfg = KLAutoencoderConfig(image_size=32, base_channels=8, channel_mult=(1, 2), num_res_blocks=1,
+                              latent_channels=4, norm_groups=4)
+    assert cfg.downsample_factor == 2 and KLAutoencoderConfig.tiny().downsample_factor == 4
+    ae = KLAutoencoder(cfg)
+    post = ae.encode(torch.rand(2, 3, 32, 32))
+    assert post.mean.shape == (2, 4, 16, 16)
+    assert ae.decode(post.mode()).shape == (2, 3, 32, 32)
+    assert ae.decode_video(ae.encode_video(torch.rand(1, 3, 2, 32, 32))).shape == (1, 3, 2, 32, 32)
+    for bad in ((1,), (1, 2, 2, 2)):
+        with pytest.raises(ValueError, match="channel_mult"):
+            KLAutoencoderConfig(image_size=32, base_channels=8, channel_mult=bad, norm_groups=4)
+
+
 def test_video_equals_per_frame(tiny):
     torch.manual_seed(1)
     v = torch.rand(2, 3, 3, 32, 32)  # [B, 3, T, H, W]

@@ -139,7 +139,7 @@ def test_cpu_config_mirrors_lfdm():
     assert ldm.data == lfdm.data and ldm.sample == lfdm.sample and ldm.dm.text == lfdm.dm.text
     # stage 1: the LFAE trains 1000 steps and refines its flows at test time (issue 11); the LDM's autoencoder keeps
     # its 3000 steps, so the baseline's stage 1 is never weaker than LFDM's (with ae.pretrained=null; by default
-    # stage 1 is the shipped synth-faces-klae-v1, pretrained on a generic corpus: tests/test_ldm_pretrained.py)
+    # stage 1 is the shipped synth-faces-klae-v2, pretrained on a generic corpus: tests/test_ldm_pretrained.py)
     assert ldm.dm.train == lfdm.dm.train and ldm.ae.train.steps >= lfdm.lfae.train.steps
     skip = {"out_heads", "in_channels", "out_channels", "cond_channels", "text_dim"}
     assert {k: v for k, v in asdict(ldm.dm.unet).items() if k not in skip} == \

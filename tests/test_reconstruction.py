@@ -54,9 +54,9 @@ def test_per_subject_psnr_when_the_clips_carry_records():
 
     s = reconstruction_scores(reconstruct, clips, batch_size=4)["noisy"]
     p, t = (videos[:, 1:] + 0.03).clamp(0, 1).double().numpy(), videos[:, 1:].double().numpy()
-    per_frame = 10 * np.log10(1 / ((p - t) ** 2).mean(axis=(2, 3, 4)))  # [6, 4]
+    frame_mse = ((p - t) ** 2).mean(axis=(2, 3, 4))  # [6, 4]
     subjects = np.array([r.subject for r in clips.records])
     assert sorted(s["per_subject_psnr"]) == ["a", "b", "c"]
-    for k, v in s["per_subject_psnr"].items():
-        np.testing.assert_allclose(v, per_frame[subjects == k].mean(), rtol=1e-5)
+    for k, v in s["per_subject_psnr"].items():  # pooled over the subject's frames, not a mean of frame PSNRs
+        np.testing.assert_allclose(v, 10 * np.log10(1 / frame_mse[subjects == k].mean()), rtol=1e-5)
     assert "per_subject_psnr" not in reconstruction_scores(reconstruct, _Clips(videos))["noisy"]  # no records

@@ -1,18 +1,19 @@
-"""LDM baseline, stage 1: a KL-regularised image autoencoder with a 1/4-resolution latent grid.
+"""LDM baseline, stage 1: a KL-regularised image autoencoder with a 1/4- or 1/2-resolution latent grid.
 
 The paper's LDM baseline runs the same kind of 3D U-Net diffusion as LFDM, but over image-autoencoder latents of
 every frame instead of over latent flows. This module is that autoencoder, shaped like LDM's ``AutoencoderKL``
 (Rombach et al. 2022, "KL-f4"): a ResNet encoder with stride-2 convolutions, an optional single-head
 self-attention block in the middle, a diagonal Gaussian posterior, and a mirrored decoder with nearest-neighbour
-upsampling. With three channel levels the downsampling factor is 4, so 128x128 frames give 32x32 latents, the same
-grid as LFDM's latent flow.
+upsampling. With three channel levels the downsampling factor is 4 ("KL-f4"), so 128x128 frames give 32x32
+latents, the same grid as LFDM's latent flow; with two levels it is 2 ("KL-f2"), for small frames whose detail a
+4x-downsampled grid cannot keep (32x32 frames: 16x16 latents).
 
 Tensor contract (checked at the public entry points):
 
 - images ``[B, 3, H, W]`` float in [0, 1], ``H`` and ``W`` multiples of 4 (the model is fully convolutional;
   ``cfg.image_size`` is the training size and the presets' reference);
-- latents ``[B, c, H/4, W/4]`` with ``c = cfg.latent_channels``;
-- videos ``[B, 3, T, H, W]`` and video latents ``[B, c, T, H/4, W/4]`` (frames are coded independently);
+- latents ``[B, c, H/f, W/f]`` with ``c = cfg.latent_channels`` and ``f = cfg.downsample_factor`` (4 or 2);
+- videos ``[B, 3, T, H, W]`` and video latents ``[B, c, T, H/f, W/f]`` (frames are coded independently);
 - reconstructions pass through a **sigmoid**, so they lie in (0, 1) like the LFAE generator's output and keep
   gradients everywhere (a clamp would zero them outside the range).
 
@@ -35,7 +36,7 @@ from torch import nn
 
 from lfdm_bench.models.lfae.losses import MultiScaleReconstructionLoss, VGG19Perceptual
 
-DOWNSAMPLE_FACTOR = 4  # latent grid = image / 4, as in the paper (32x32 latents for 128x128 frames)
+SIZE_MULTIPLE = 4  # frame sides: multiples of the largest downsampling factor (4, as the paper's KL-f4)
 
 
 @dataclass
@@ -44,7 +45,7 @@ class KLAutoencoderConfig:
 
     image_size: training frame size (square), 32..128, a multiple of 4.
     base_channels: channels of the first level; level ``i`` has ``base_channels * channel_mult[i]``.
-    channel_mult: exactly 3 levels, so 2 stride-2 downsamplings: a downsampling factor of 4.
+    channel_mult: 3 levels (2 stride-2 downsamplings: factor 4) or 2 levels (factor 2).
     num_res_blocks: ResNet blocks per encoder level (the decoder has one more per level, as in LDM).
     latent_channels: channels ``c`` of the latent (LDM's KL-f4 uses 3; 4 is the default here).
     kl_weight: weight of the KL term; it has LDM's meaning because the KL is divided by the number of pixel
@@ -64,11 +65,11 @@ class KLAutoencoderConfig:
 
     def __post_init__(self) -> None:
         self.channel_mult = tuple(self.channel_mult)
-        if not (32 <= self.image_size <= 128) or self.image_size % DOWNSAMPLE_FACTOR:
-            raise ValueError(f"image_size: expected a multiple of {DOWNSAMPLE_FACTOR} in 32..128, got {self.image_size}")
-        if len(self.channel_mult) != 3 or any(m < 1 for m in self.channel_mult):
+        if not (32 <= self.image_size <= 128) or self.image_size % SIZE_MULTIPLE:
+            raise ValueError(f"image_size: expected a multiple of {SIZE_MULTIPLE} in 32..128, got {self.image_size}")
+        if len(self.channel_mult) not in (2, 3) or any(m < 1 for m in self.channel_mult):
             raise ValueError(
-                f"channel_mult: expected 3 positive multipliers (2 downsamplings = factor {DOWNSAMPLE_FACTOR}), "
+                f"channel_mult: expected 3 positive multipliers (downsampling factor 4) or 2 (factor 2), "
                 f"got {self.channel_mult}"
             )
         for name in ("base_channels", "num_res_blocks", "latent_channels", "norm_groups"):
@@ -85,6 +86,11 @@ class KLAutoencoderConfig:
         """CPU test size: 32x32 images -> 4x8x8 latents."""
         return cls(image_size=32, base_channels=16, channel_mult=(1, 2, 2), num_res_blocks=1, latent_channels=4,
                    mid_attention=True, norm_groups=8)
+
+    @property
+    def downsample_factor(self) -> int:
+        """Image size / latent grid size: ``2 ** (len(channel_mult) - 1)`` (4 or 2)."""
+        return 2 ** (len(self.channel_mult) - 1)
 
     @classmethod
     def paper(cls) -> "KLAutoencoderConfig":
@@ -167,7 +173,7 @@ def _mid(c: int, groups: int, attention: bool) -> nn.Sequential:
 
 
 class Encoder(nn.Module):
-    """``[B, 3, H, W]`` in [-1, 1] -> ``[B, 2c, H/4, W/4]`` (mean and logvar stacked on channels)."""
+    """``[B, 3, H, W]`` in [-1, 1] -> ``[B, 2c, H/f, W/f]`` (mean and logvar stacked on channels)."""
 
     def __init__(self, cfg: KLAutoencoderConfig):
         super().__init__()
@@ -190,7 +196,7 @@ class Encoder(nn.Module):
 
 
 class Decoder(nn.Module):
-    """``[B, c, h, w]`` -> ``[B, 3, 4h, 4w]`` pre-activation (logits of the sigmoid)."""
+    """``[B, c, h, w]`` -> ``[B, 3, f*h, f*w]`` pre-activation (logits of the sigmoid)."""
 
     def __init__(self, cfg: KLAutoencoderConfig):
         super().__init__()
@@ -217,8 +223,8 @@ def _check_images(x: torch.Tensor, name: str, ndim: int) -> None:
     if not isinstance(x, torch.Tensor) or not x.is_floating_point() or x.dim() != ndim or x.shape[1] != 3:
         got = f"{tuple(x.shape)} {x.dtype}" if isinstance(x, torch.Tensor) else type(x).__name__
         raise ValueError(f"{name}: expected a float tensor {layout} (RGB in [0, 1]), got {got}")
-    if x.shape[-1] % DOWNSAMPLE_FACTOR or x.shape[-2] % DOWNSAMPLE_FACTOR:
-        raise ValueError(f"{name}: H and W must be multiples of {DOWNSAMPLE_FACTOR}, got {tuple(x.shape[-2:])}")
+    if x.shape[-1] % SIZE_MULTIPLE or x.shape[-2] % SIZE_MULTIPLE:
+        raise ValueError(f"{name}: H and W must be multiples of {SIZE_MULTIPLE}, got {tuple(x.shape[-2:])}")
     lo, hi = (v.item() for v in torch.aminmax(x.detach()))  # one pass; tolerance for resampling overshoot
     if lo < -1e-3 or hi > 1 + 1e-3:
         raise ValueError(f"{name}: expected values in [0, 1], got [{lo:.3f}, {hi:.3f}] (for [-1, 1] use (x + 1) / 2)")
@@ -232,7 +238,7 @@ def _check_latents(z: torch.Tensor, name: str, ndim: int, channels: int) -> None
 
 
 class KLAutoencoder(nn.Module):
-    """LDM-style KL autoencoder, images ``[B, 3, H, W]`` in [0, 1] <-> latents ``[B, c, H/4, W/4]``.
+    """LDM-style KL autoencoder, images ``[B, 3, H, W]`` in [0, 1] <-> latents ``[B, c, H/f, W/f]``.
 
     ``scale_factor`` (a persistent buffer, so it is saved in the state dict) standardises latents for the
     diffusion stage: set it from data with :meth:`fit_scale_factor` (``1 / std`` of the latents of a batch, LDM's
@@ -254,18 +260,18 @@ class KLAutoencoder(nn.Module):
 
     # ---- images -------------------------------------------------------------------------------------------------
     def encode(self, x: torch.Tensor) -> DiagonalGaussian:
-        """``x [B, 3, H, W]`` in [0, 1] -> posterior with mean/logvar ``[B, c, H/4, W/4]``."""
+        """``x [B, 3, H, W]`` in [0, 1] -> posterior with mean/logvar ``[B, c, H/f, W/f]``."""
         _check_images(x, "encode(x)", 4)
         return self._encode(x)
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
-        """``z [B, c, h, w]`` (unscaled latents) -> ``[B, 3, 4h, 4w]`` in (0, 1) via a sigmoid."""
+        """``z [B, c, h, w]`` (unscaled latents) -> ``[B, 3, f*h, f*w]`` in (0, 1) via a sigmoid."""
         _check_latents(z, "decode(z)", 4, self.cfg.latent_channels)
         return self._decode(z)
 
     def _encode(self, x: torch.Tensor) -> DiagonalGaussian:
-        moments = self.quant_conv(self.encoder(x * 2.0 - 1.0))  # [B, 2c, H/4, W/4]
-        mean, logvar = moments.chunk(2, dim=1)  # 2 x [B, c, H/4, W/4]
+        moments = self.quant_conv(self.encoder(x * 2.0 - 1.0))  # [B, 2c, H/f, W/f]
+        mean, logvar = moments.chunk(2, dim=1)  # 2 x [B, c, H/f, W/f]
         return DiagonalGaussian(mean, logvar)
 
     def _decode(self, z: torch.Tensor) -> torch.Tensor:
@@ -284,7 +290,7 @@ class KLAutoencoder(nn.Module):
     # ---- videos (frames coded independently, batched as B*T images) ---------------------------------------------
     def encode_video(self, v: torch.Tensor, sample: bool = False, generator: torch.Generator | None = None,
                      chunk_size: int | None = None) -> torch.Tensor:
-        """``v [B, 3, T, H, W]`` in [0, 1] -> latents ``[B, c, T, H/4, W/4]`` (posterior mean, or a sample).
+        """``v [B, 3, T, H, W]`` in [0, 1] -> latents ``[B, c, T, H/f, W/f]`` (posterior mean, or a sample).
 
         Frames are flattened into one batch of ``B*T`` images; ``chunk_size`` caps how many go through the encoder
         at once (to bound memory on long clips), ``None`` = all at once.
@@ -299,7 +305,7 @@ class KLAutoencoder(nn.Module):
         return rearrange(torch.cat(zs), "(b t) c h w -> b c t h w", b=b)  # [B, c, T, h, w]
 
     def decode_video(self, z: torch.Tensor, chunk_size: int | None = None) -> torch.Tensor:
-        """``z [B, c, T, h, w]`` (unscaled latents) -> ``[B, 3, T, 4h, 4w]`` in (0, 1)."""
+        """``z [B, c, T, h, w]`` (unscaled latents) -> ``[B, 3, T, f*h, f*w]`` in (0, 1)."""
         _check_latents(z, "decode_video(z)", 5, self.cfg.latent_channels)
         b = z.shape[0]
         flat = rearrange(z, "b c t h w -> (b t) c h w")  # [B*T, c, h, w]

@@ -1,7 +1,7 @@
 """`lfdm-bench ldm-ae`: pretrain the LDM baseline's KL autoencoder on a generic corpus (deterministic on CPU) and
 describe the shipped ones.
 
-    lfdm-bench ldm-ae train --dataset synth-faces                  # -> ldm_ae_runs/synth-faces-klae-v1.{pt,json}
+    lfdm-bench ldm-ae train --dataset synth-faces                  # -> ldm_ae_runs/synth-faces-klae-v2.{pt,json}
     lfdm-bench ldm-ae train --dataset synth-faces --out baselines/ldm/weights   # refresh the shipped files
     lfdm-bench ldm-ae info                                         # every shipped autoencoder (sha256 verified)
 """
@@ -15,7 +15,7 @@ import click
 
 from lfdm_bench.options import cli_errors, group, progress_option
 
-DEFAULTS = {"steps": 1200, "batch_size": 16, "lr": 1e-3, "seed": 0, "threads": 1, "latent_channels": None}
+DEFAULTS = {"steps": 5000, "batch_size": 16, "lr": 1e-3, "seed": 0, "threads": 1, "latent_channels": None}
 BENCHMARK_CONFIGS = {"synth-faces": "ldm-synth-faces-cpu"}
 """The LDM config whose data the weights are validated on (its test subjects: the benchmark's)."""
 
@@ -43,9 +43,9 @@ def ldm_ae() -> None:
 @click.option("--threads", type=int, default=DEFAULTS["threads"],
               help="torch threads; 1 gives bit-identical weights on one machine.")
 @click.option("--latent-channels", type=int, default=None,
-              help="Latent channels c (latents c x H/4 x W/4) [default: the dataset's architecture's].")
+              help="Latent channels c (latents c x H/f x W/f) [default: the dataset's architecture's].")
 @click.option("--log-every", type=int, default=50, help="Steps per line of the loss log.")
-@click.option("--name", default=None, help="Weights name [default: <dataset>-klae-v1, plus non-default settings].")
+@click.option("--name", default=None, help="Weights name [default: <dataset>-klae-v2, plus non-default settings].")
 @click.option("--no-benchmark-check", is_flag=True,
               help="Skip the validation on the benchmark's test subjects (renders the benchmark data once).")
 @progress_option
@@ -56,8 +56,8 @@ def train(dataset, out, steps, batch_size, lr, seed, corpus_seed, corpus_subject
     from dataclasses import replace
 
     from baselines.ldm.config import load_ldm_config
-    from baselines.ldm.pretrained import (DEFAULT_ARCHITECTURES, DEFAULT_CORPORA, PretrainConfig,
-                                                     export_autoencoder, pretrain_autoencoder, video_scores)
+    from baselines.ldm.pretrained import (DEFAULT_ARCHITECTURES, DEFAULT_CORPORA, WEIGHTS_VERSION, PretrainConfig,
+                                          export_autoencoder, pretrain_autoencoder, video_scores)
     from lfdm_bench.data.loading import clip_dataset, load_data
     from lfdm_bench.data.records import spread
     from metrics.vcnn.corpus import load_corpus
@@ -72,7 +72,7 @@ def train(dataset, out, steps, batch_size, lr, seed, corpus_seed, corpus_subject
               if DEFAULTS[k] != v]
     suffix += [f"cs{corpus_seed}"] if corpus_seed is not None else []
     suffix += [f"n{corpus_subjects}"] if corpus_subjects is not None else []
-    default_name = "-".join([f"{dataset}-klae-v1", *suffix])
+    default_name = "-".join([f"{dataset}-klae-{WEIGHTS_VERSION}", *suffix])
     name = name or default_name
     cmd = ["lfdm-bench ldm-ae train", f"--dataset {dataset}"]
     cmd += [f"--{k.replace('_', '-')} {v}" for k, v in settings.items() if DEFAULTS[k] != v]
@@ -120,6 +120,7 @@ def train(dataset, out, steps, batch_size, lr, seed, corpus_seed, corpus_subject
 @cli_errors()
 def info(names) -> None:
     """Describe shipped autoencoders (or the given names / metadata paths): checksum check, corpus, validation."""
+    from baselines.ldm.autoencoder import KLAutoencoderConfig
     from baselines.ldm.pretrained import load_pretrained, resolve_metadata, shipped_autoencoders
 
     for n in names or shipped_autoencoders():
@@ -130,7 +131,7 @@ def info(names) -> None:
         click.echo(f"  {meta['note']}")
         click.echo(f"  weights {meta['weights']['file']} {meta['weights']['bytes'] / 1e6:.2f} MB, sha256 "
                    f"{meta['weights']['sha256'][:16]}... (verified), {meta['weights']['n_parameters']} parameters")
-        f = a["image_size"] // 4
+        f = a["image_size"] // KLAutoencoderConfig.from_dict(a).downsample_factor
         click.echo(f"  {a['image_size']}x{a['image_size']} RGB -> {a['latent_channels']}x{f}x{f} latents, channels "
                    f"{a['base_channels']} x {a['channel_mult']}")
         click.echo(f"  corpus {c['dataset']} seed {c['seed']}: {c['n_subjects']} + {c['n_heldout_subjects']} held-out "

@@ -27,7 +27,7 @@ from lfdm_bench.training.run_config import DMStageConfig, RunConfig
 @dataclass
 class AEStageConfig:
     """Stage 1: the KL image autoencoder, trained on single random frames of training-subject clips, or
-    ``pretrained``: the name of shipped weights (``synth-faces-klae-v1``, :mod:`baselines.ldm.pretrained`)
+    ``pretrained``: the name of shipped weights (``synth-faces-klae-v2``, :mod:`baselines.ldm.pretrained`)
     or the path of a metadata JSON written by ``lfdm-bench ldm-ae train``; then stage 1 is not trained (``train`` is
     unused), the weights are sha256-checked and copied into the run, and ``model`` must equal their architecture."""
 
@@ -36,6 +36,9 @@ class AEStageConfig:
                                                                    betas=(0.5, 0.9)))
     scale_clips: int = 64  # training clips (all their frames) whose latent std sets the scale factor
     pretrained: str | None = None
+    # the DM sees the latent grid in p x p patches stacked on channels ([c, h, w] -> [c*p*p, h/p, w/p], DiT's
+    # "patch size"): a KL-f2 latent (16x16 for 32x32 frames) then costs the U-Net what an 8x8 grid does
+    diffusion_patch: int = 1
 
 
 def _ldm_dm_stage() -> DMStageConfig:
@@ -62,6 +65,10 @@ class LDMConfig(RunConfig):
                              "variance, not to [-1, 1], so Imagen's thresholding would shrink them")
         if self.ae.scale_clips < 1:
             raise ValueError(f"ae.scale_clips must be >= 1, got {self.ae.scale_clips}")
+        grid = self.data.size // self.ae.model.downsample_factor
+        if self.ae.diffusion_patch < 1 or grid % self.ae.diffusion_patch:
+            raise ValueError(f"ae.diffusion_patch must be >= 1 and divide the latent grid ({grid} = data.size "
+                             f"{self.data.size} / {self.ae.model.downsample_factor}), got {self.ae.diffusion_patch}")
 
 
 def load_ldm_config(name_or_path: str | Path, overrides: Sequence[str] = ()) -> LDMConfig:

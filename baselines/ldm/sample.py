@@ -15,6 +15,7 @@ import torch
 
 from baselines.ldm.autoencoder import KLAutoencoder
 from baselines.ldm.config import LDMConfig
+from baselines.ldm.latent_patches import from_patches, to_patches
 from baselines.ldm.train import load_ae
 from lfdm_bench.checkpoints import run_record
 from lfdm_bench.config import from_dict
@@ -29,8 +30,9 @@ from lfdm_bench.utils.device import autocast, autocast_dtype
 
 def ldm_generator(ae: KLAutoencoder, dm: VideoDiffusion, n_frames: int, *, sampler: str = "ddim", steps: int = 10,
                   eta: float = 1.0, guidance: float = 1.0, unconditional: bool = False, stats: dict | None = None,
-                  decode_chunk: int | None = 256, precision: str = "fp32") -> GenerateFn:
+                  decode_chunk: int | None = 256, precision: str = "fp32", patch: int = 1) -> GenerateFn:
     """``generate_fn(images [B, 3, H, W] in [0, 1], sources) -> videos [B, T, 3, H, W] in [0, 1]``.
+    ``patch``: the run's ``ae.diffusion_patch`` (the DM's latent layout, :mod:`baselines.ldm.latent_patches`).
     ``precision``: ``fp32`` | ``bf16`` | ``auto`` (bf16 on CUDA): autocast of the U-Net and the autoencoder (the
     sampler's update stays float32)."""
     device = next(dm.parameters()).device
@@ -40,6 +42,7 @@ def ldm_generator(ae: KLAutoencoder, dm: VideoDiffusion, n_frames: int, *, sampl
         images = images.to(device)
         with autocast(device, dtype):
             cond = ae.to_diffusion(ae.encode(images).mode()).float()  # [B, c, h, w], scaled like training latents
+        cond = to_patches(cond, patch)  # [B, c*p*p, h/p, w/p]
         cls = None if unconditional else torch.tensor([s.class_index for s in sources], device=device)
         c, h, w = cond.shape[1:]
         noise = initial_noise(sources, (c, n_frames, h, w), device)  # [B, c, T, h, w]
@@ -49,7 +52,8 @@ def ldm_generator(ae: KLAutoencoder, dm: VideoDiffusion, n_frames: int, *, sampl
         if stats is not None:
             stats["nfe"] = out.nfe
         with autocast(device, dtype):
-            video = ae.decode_video(ae.from_diffusion(out.sample), chunk_size=decode_chunk)  # [B, 3, T, H, W]
+            z = ae.from_diffusion(from_patches(out.sample, patch))  # [B, c, T, h, w]
+            video = ae.decode_video(z, chunk_size=decode_chunk)  # [B, 3, T, H, W]
         return video.float().transpose(1, 2)  # [B, T, 3, H, W]
 
     return generate
@@ -69,6 +73,7 @@ def sample_ldm_run(run: Run, split: str = "test", **kwargs: Any) -> Path:
     cfg = ldm_config(run)
 
     def make(device: torch.device, **kw: Any) -> GenerateFn:
-        return ldm_generator(load_ae(run, device), load_dm(run, device), cfg.data.n_frames, **kw)
+        return ldm_generator(load_ae(run, device), load_dm(run, device), cfg.data.n_frames,
+                             patch=cfg.ae.diffusion_patch, **kw)
 
     return sample_run(run, cfg, "ldm", make, split, **kwargs)

@@ -27,6 +27,7 @@ from torch import nn
 
 from baselines.ldm.autoencoder import AutoencoderLoss, KLAutoencoder, KLAutoencoderConfig
 from baselines.ldm.config import LDMConfig
+from baselines.ldm.latent_patches import to_patches
 from baselines.ldm.pretrained import ae_reconstructor, load_pretrained, resolve_metadata
 from lfdm_bench.checkpoints import load_checkpoint, run_info
 from lfdm_bench.config import dump_yaml
@@ -194,8 +195,9 @@ def compute_dm_latents(ae: KLAutoencoder, ds: ClipDataset, batch_size: int = 16,
 
 
 def build_ldm_dm(cfg: LDMConfig, class_texts: Sequence[str], ae_cfg: KLAutoencoderConfig) -> VideoDiffusion:
-    """The 3D U-Net diffusion over ``c``-channel latents, conditioned on a ``c``-channel first-frame latent."""
-    c = ae_cfg.latent_channels
+    """The 3D U-Net diffusion over ``c*p*p``-channel latents (``p = cfg.ae.diffusion_patch``,
+    :mod:`baselines.ldm.latent_patches`), conditioned on the first frame's latent in the same layout."""
+    c = ae_cfg.latent_channels * cfg.ae.diffusion_patch ** 2
     table = class_table(cfg.dm.text, class_texts)
     return build_video_diffusion(cfg.dm.unet, cfg.dm.diffusion, table, class_texts, in_channels=c, out_channels=c,
                                  cond_channels=c, out_heads=())
@@ -229,6 +231,7 @@ def train_ldm_dm(cfg: LDMConfig, run: Run, progress: bool = True, stop_at: int |
 
     def loss_fn(m: nn.Module, batch) -> tuple[torch.Tensor, dict[str, float]]:
         x0, cls = (t.to(device) for t in get_batch(batch))  # [B, c, T, h, w], [B]
+        x0 = to_patches(x0, cfg.ae.diffusion_patch)  # [B, c*p*p, T, h/p, w/p]
         return m(x0, x0[:, :, 0], cls), {}  # forward = the diffusion loss (through DDP when several processes)
 
     trainer = Trainer(run, "dm", model, loss_fn, ds, collate_fn, cfg.dm.train,
@@ -236,10 +239,11 @@ def train_ldm_dm(cfg: LDMConfig, run: Run, progress: bool = True, stop_at: int |
                       compile_modules=[model.unet])
     out = trainer.fit(stop_at=stop_at)
     out["params"] = count_params(model.unet)
-    h = cfg.data.size // 4
+    p = cfg.ae.diffusion_patch
+    h = cfg.data.size // ae.cfg.downsample_factor // p
     try:  # FLOPs of one training step (forward + backward) of the U-Net, on the meta device
         out["train_flops_per_step"] = model.unet.flops_per_forward(
-            (cfg.dm.train.batch_size, ae.cfg.latent_channels, cfg.data.n_frames, h, h), backward=True)
+            (cfg.dm.train.batch_size, ae.cfg.latent_channels * p * p, cfg.data.n_frames, h, h), backward=True)
     except Exception as e:  # noqa: BLE001 -- an optional figure must never fail a finished training
         run.log(f"[dm] could not count FLOPs: {e!r}")
     return out
