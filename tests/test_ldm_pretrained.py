@@ -16,7 +16,8 @@ from baselines.ldm.autoencoder import KLAutoencoderConfig
 from metrics.vcnn.corpus import BENCHMARK_SEED, CorpusSpec, synthetic_fingerprints
 
 pytestmark = pytest.mark.usefixtures("one_thread")
-SHIPPED = "synth-faces-klae-v2"
+SHIPPED = "synth-faces-klae-v2"  # the best reconstruction (KL-f2); the LDM config's default is v1 (KL-f4)
+DEFAULT_V1 = "synth-faces-klae-v1"
 
 
 def _meta(name: str = SHIPPED) -> dict:
@@ -30,17 +31,28 @@ def test_shipped_weights_load_with_checksum_and_are_small():
     pt = P.WEIGHTS_DIR / meta["weights"]["file"]
     assert pt.stat().st_size < 4e6 and meta["weights"]["bytes"] == pt.stat().st_size
     assert all(v.dtype == torch.float16 for v in torch.load(pt, weights_only=True).values() if v.is_floating_point())
-    assert model.cfg == P.DEFAULT_ARCHITECTURES["synth-faces"] and not model.training
-    assert meta["command"].startswith("lfdm-bench ldm-ae train --dataset synth-faces")
-    # the LDM's CPU benchmark config uses these weights by default, with their architecture
+    assert model.cfg == P.DEFAULT_ARCHITECTURES["synth-faces"] == P.version_architecture("synth-faces", "v2")
+    assert not model.training and model.cfg.downsample_factor == 2
+    assert meta["command"] == "lfdm-bench ldm-ae train --dataset synth-faces --out DIR"
+    # v1 (KL-f4), the LDM CPU benchmark config's default, with its architecture; its command names its version
     from baselines.ldm.config import load_ldm_config
 
+    v1, meta1 = P.load_pretrained(DEFAULT_V1)
+    assert v1.cfg == P.version_architecture("synth-faces", "v1") and v1.cfg.downsample_factor == 4
+    assert meta1["command"] == "lfdm-bench ldm-ae train --dataset synth-faces --version v1 --out DIR"
+    assert meta1["training"]["steps"] == P.VERSION_STEPS["v1"] and meta["training"]["steps"] == P.VERSION_STEPS["v2"]
     cfg = load_ldm_config("ldm-synth-faces-cpu")
-    assert cfg.ae.pretrained == SHIPPED and cfg.ae.model == model.cfg
+    assert cfg.ae.pretrained == DEFAULT_V1 and cfg.ae.model == v1.cfg and cfg.ae.diffusion_patch == 1
+    # the override the config's comment gives for v2 is a valid config with v2's architecture
+    cfg2 = load_ldm_config("ldm-synth-faces-cpu", [f"ae.pretrained={SHIPPED}", "ae.model.channel_mult=[1,2]",
+                                                   "ae.diffusion_patch=2"])
+    assert cfg2.ae.model == model.cfg
     from cli import main
 
     r = CliRunner().invoke(main, ["ldm-ae", "info"])
-    assert r.exit_code == 0 and f"{SHIPPED}  (" in r.output and "(verified)" in r.output, r.output
+    assert r.exit_code == 0 and "(verified)" in r.output, r.output
+    assert f"{SHIPPED}  (" in r.output and f"{DEFAULT_V1}  (" in r.output
+    assert "8x16x16 latents" in r.output and "8x8x8 latents" in r.output
 
 
 def test_corrupt_or_incomplete_weights_are_refused(tmp_path):
@@ -64,7 +76,7 @@ def test_corrupt_or_incomplete_weights_are_refused(tmp_path):
     (tmp_path / f"{SHIPPED}.json").write_text(json.dumps(meta))
     with pytest.raises(RuntimeError, match="Missing key"):
         P.load_pretrained(tmp_path / f"{SHIPPED}.json")
-    with pytest.raises(FileNotFoundError, match="ae.pretrained.*synth-faces-klae-v2"):
+    with pytest.raises(FileNotFoundError, match="ae.pretrained.*synth-faces-klae-v1.*synth-faces-klae-v2"):
         P.load_pretrained("no-such-autoencoder")
 
 
@@ -74,7 +86,7 @@ def test_corpus_shares_no_subject_with_the_benchmark():
     bench = synthetic_fingerprints("synth-faces", BENCHMARK_SEED)
     assert spec.n_subjects >= 200 and len(bench) == 52 and not set(corpus.values()) & set(bench.values())
     meta = _meta()
-    assert meta["corpus"]["fingerprints"] == corpus
+    assert meta["corpus"]["fingerprints"] == corpus == _meta(DEFAULT_V1)["corpus"]["fingerprints"]
     # each benchmark subject's nearest corpus subject in appearance space, recomputed: what the metadata stores,
     # and at least the minimum distance
     from metrics.vcnn.corpus import MIN_APPEARANCE_DISTANCE, benchmark_nearest

@@ -15,7 +15,7 @@ import click
 
 from lfdm_bench.options import cli_errors, group, progress_option
 
-DEFAULTS = {"steps": 5000, "batch_size": 16, "lr": 1e-3, "seed": 0, "threads": 1, "latent_channels": None}
+DEFAULTS = {"steps": None, "batch_size": 16, "lr": 1e-3, "seed": 0, "threads": 1, "latent_channels": None}
 BENCHMARK_CONFIGS = {"synth-faces": "ldm-synth-faces-cpu"}
 """The LDM config whose data the weights are validated on (its test subjects: the benchmark's)."""
 
@@ -34,7 +34,9 @@ def ldm_ae() -> None:
 @click.option("--dataset", type=click.Choice(sorted(BENCHMARK_CONFIGS)), default="synth-faces")
 @click.option("--out", type=click.Path(file_okay=False), default="ldm_ae_runs",
               help="Folder for <name>.pt, <name>.json and <name>.log.jsonl (baselines/ldm/weights: the shipped files).")
-@click.option("--steps", type=int, default=DEFAULTS["steps"])
+@click.option("--version", "version", type=click.Choice(["v1", "v2"]), default="v2", show_default=True,
+              help="Architecture: v2 = KL-f2 (16x16 latents for 32x32 frames), v1 = KL-f4 (8x8, the first shipped).")
+@click.option("--steps", type=int, default=None, help="Training steps [default: 5000 for v2, 1200 for v1].")
 @click.option("--batch-size", type=int, default=DEFAULTS["batch_size"])
 @click.option("--lr", type=float, default=DEFAULTS["lr"])
 @click.option("--seed", type=int, default=DEFAULTS["seed"], help="Initialisation / batch seed.")
@@ -50,14 +52,15 @@ def ldm_ae() -> None:
               help="Skip the validation on the benchmark's test subjects (renders the benchmark data once).")
 @progress_option
 @cli_errors()
-def train(dataset, out, steps, batch_size, lr, seed, corpus_seed, corpus_subjects, threads, latent_channels, log_every,
-          name, no_benchmark_check, progress) -> None:
+def train(dataset, out, version, steps, batch_size, lr, seed, corpus_seed, corpus_subjects, threads, latent_channels,
+          log_every, name, no_benchmark_check, progress) -> None:
     """Render the corpus (once, cached), pretrain the autoencoder, validate it, write the weights and metadata."""
     from dataclasses import replace
 
     from baselines.ldm.config import load_ldm_config
-    from baselines.ldm.pretrained import (DEFAULT_ARCHITECTURES, DEFAULT_CORPORA, WEIGHTS_VERSION, PretrainConfig,
-                                          export_autoencoder, pretrain_autoencoder, video_scores)
+    from baselines.ldm.pretrained import (DEFAULT_CORPORA, VERSION_STEPS, WEIGHTS_VERSION, PretrainConfig,
+                                          export_autoencoder, pretrain_autoencoder, version_architecture,
+                                          video_scores)
     from lfdm_bench.data.loading import clip_dataset, load_data
     from lfdm_bench.data.records import spread
     from metrics.vcnn.corpus import load_corpus
@@ -72,14 +75,16 @@ def train(dataset, out, steps, batch_size, lr, seed, corpus_seed, corpus_subject
               if DEFAULTS[k] != v]
     suffix += [f"cs{corpus_seed}"] if corpus_seed is not None else []
     suffix += [f"n{corpus_subjects}"] if corpus_subjects is not None else []
-    default_name = "-".join([f"{dataset}-klae-{WEIGHTS_VERSION}", *suffix])
+    default_name = "-".join([f"{dataset}-klae-{version}", *suffix])
     name = name or default_name
-    cmd = ["lfdm-bench ldm-ae train", f"--dataset {dataset}"]
+    cmd = ["lfdm-bench ldm-ae train", f"--dataset {dataset}"] + ([f"--version {version}"] if version != WEIGHTS_VERSION
+                                                                else [])
     cmd += [f"--{k.replace('_', '-')} {v}" for k, v in settings.items() if DEFAULTS[k] != v]
     cmd += [f"--corpus-seed {corpus_seed}"] if corpus_seed is not None else []
     cmd += [f"--corpus-subjects {corpus_subjects}"] if corpus_subjects is not None else []
     cmd += [f"--name {name}"] if name != default_name else []
     cmd.append("--out DIR")
+    steps = steps if steps is not None else VERSION_STEPS[version]
     say = click.echo
     t0 = time.perf_counter()
     corpus = load_corpus(spec, progress=progress, log_fn=say)
@@ -87,7 +92,7 @@ def train(dataset, out, steps, batch_size, lr, seed, corpus_seed, corpus_subject
         f"/ decode); training on every frame of subjects 0..{spec.n_subjects - 1}")
     cfg = PretrainConfig(steps=steps, batch_size=batch_size, lr=lr, warmup_steps=min(50, max(1, steps // 10)),
                          seed=seed, threads=threads, log_every=log_every)
-    arch = DEFAULT_ARCHITECTURES[dataset]
+    arch = version_architecture(dataset, version)
     arch = replace(arch, latent_channels=latent_channels) if latent_channels is not None else arch
     trained = pretrain_autoencoder(corpus, arch, cfg, log_fn=say)
     say(f"trained {steps} steps in {trained.seconds:.0f} s ({threads} thread(s))")

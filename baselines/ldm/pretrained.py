@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, Callable
@@ -36,7 +36,8 @@ from metrics.vcnn.train import deterministic
 from lfdm_bench.utils.paths import resolve_shipped_json, shipped_names
 from lfdm_bench.utils.params import count_params
 
-__all__ = ["WEIGHTS_DIR", "DEFAULT_CORPORA", "DEFAULT_ARCHITECTURES", "WEIGHTS_VERSION", "AutoencoderChecksumError",
+__all__ = ["WEIGHTS_DIR", "DEFAULT_CORPORA", "DEFAULT_ARCHITECTURES", "WEIGHTS_VERSION",
+           "EARLIER_VERSIONS", "VERSION_STEPS", "version_architecture", "AutoencoderChecksumError",
            "PretrainConfig", "PretrainedAE", "pretrain_autoencoder", "ae_reconstructor", "video_scores", "export_autoencoder",
            "resolve_metadata", "load_pretrained", "shipped_autoencoders", "FORMAT_VERSION"]
 
@@ -58,7 +59,21 @@ DEFAULT_ARCHITECTURES: dict[str, KLAutoencoderConfig] = {
                                        latent_channels=8, kl_weight=1e-6, mid_attention=True, norm_groups=8),
 }
 WEIGHTS_VERSION = "v2"
-"""Version in the default weight names (``<dataset>-klae-v2``): v1 = KL-f4 8x8x8 (1200 steps), v2 = KL-f2 16x16x8."""
+"""Version of :data:`DEFAULT_ARCHITECTURES`, in the default weight names (``<dataset>-klae-v2``)."""
+EARLIER_VERSIONS: dict[str, tuple[dict[str, Any], int]] = {
+    # version -> (changes to the dataset's default architecture, default training steps)
+    "v1": ({"channel_mult": (1, 2, 2)}, 1200),  # KL-f4, 8x8x8 latents for 32x32 frames
+}
+VERSION_STEPS = {WEIGHTS_VERSION: 5000} | {v: steps for v, (_, steps) in EARLIER_VERSIONS.items()}
+
+
+def version_architecture(dataset: str, version: str = WEIGHTS_VERSION) -> KLAutoencoderConfig:
+    """The architecture of weights ``version`` for ``dataset`` (``v2``: :data:`DEFAULT_ARCHITECTURES`; ``v1``: KL-f4)."""
+    if version == WEIGHTS_VERSION:
+        return DEFAULT_ARCHITECTURES[dataset]
+    if version not in EARLIER_VERSIONS:
+        raise ValueError(f"unknown autoencoder version {version!r}; known: {sorted(VERSION_STEPS)}")
+    return replace(DEFAULT_ARCHITECTURES[dataset], **EARLIER_VERSIONS[version][0])
 
 
 class AutoencoderChecksumError(RuntimeError):
