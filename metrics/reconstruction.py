@@ -51,12 +51,11 @@ def reconstruction_scores(reconstruct: ReconstructFn, clips, batch_size: int = 1
             d["ssim"].append(fm.ssim.ravel())
     out = {}
     for name, d in sums.items():
-        means = {k: float(np.concatenate(v).mean()) for k, v in d.items()}
-        mse = means.pop("mse")
+        means = {k: float(np.concatenate(v).mean()) for k, v in d.items() if k != "mse"}
         frame_mse = np.concatenate([x.reshape(-1) for x in d["mse"]]).reshape(len(clips), -1)  # [clips, T - 1]
         per_subject = {s: _pooled_psnr(frame_mse[[i for i, x in enumerate(subjects) if x == s]])
                        for s in sorted(set(subjects))}
-        out[name] = means | {"psnr_pooled": _pooled_psnr(np.asarray(mse)),
+        out[name] = means | {"psnr_pooled": _pooled_psnr(frame_mse),
                              "frames": int(sum(len(x) for x in d["l1"]))}
         if per_subject:
             out[name]["per_subject_psnr"] = per_subject

@@ -41,6 +41,11 @@ def test_shipped_weights_load_with_checksum_and_are_small():
     assert v1.cfg == P.version_architecture("synth-faces", "v1") and v1.cfg.downsample_factor == 4
     assert meta1["command"] == "lfdm-bench ldm-ae train --dataset synth-faces --version v1 --out DIR"
     assert meta1["training"]["steps"] == P.VERSION_STEPS["v1"] and meta["training"]["steps"] == P.VERSION_STEPS["v2"]
+    from baselines.ldm.commands import train as train_command
+
+    version_option = next(p for p in train_command.params if p.name == "version")
+    assert sorted(version_option.type.choices) == sorted(P.VERSION_STEPS)
+    assert version_option.default == P.WEIGHTS_VERSION
     cfg = load_ldm_config("ldm-synth-faces-cpu")
     assert cfg.ae.pretrained == DEFAULT_V1 and cfg.ae.model == v1.cfg and cfg.ae.diffusion_patch == 1
     # the override the config's comment gives for v2 is a valid config with v2's architecture

@@ -36,7 +36,8 @@ def ldm_ae() -> None:
               help="Folder for <name>.pt, <name>.json and <name>.log.jsonl (baselines/ldm/weights: the shipped files).")
 @click.option("--version", "version", type=click.Choice(["v1", "v2"]), default="v2", show_default=True,
               help="Architecture: v2 = KL-f2 (16x16 latents for 32x32 frames), v1 = KL-f4 (8x8, the first shipped).")
-@click.option("--steps", type=int, default=None, help="Training steps [default: 5000 for v2, 1200 for v1].")
+@click.option("--steps", type=int, default=DEFAULTS["steps"],
+              help="Training steps [default: the version's: 5000 for v2, 1200 for v1].")
 @click.option("--batch-size", type=int, default=DEFAULTS["batch_size"])
 @click.option("--lr", type=float, default=DEFAULTS["lr"])
 @click.option("--seed", type=int, default=DEFAULTS["seed"], help="Initialisation / batch seed.")
@@ -77,8 +78,8 @@ def train(dataset, out, version, steps, batch_size, lr, seed, corpus_seed, corpu
     suffix += [f"n{corpus_subjects}"] if corpus_subjects is not None else []
     default_name = "-".join([f"{dataset}-klae-{version}", *suffix])
     name = name or default_name
-    cmd = ["lfdm-bench ldm-ae train", f"--dataset {dataset}"] + ([f"--version {version}"] if version != WEIGHTS_VERSION
-                                                                else [])
+    cmd = ["lfdm-bench ldm-ae train", f"--dataset {dataset}"]
+    cmd += [f"--version {version}"] if version != WEIGHTS_VERSION else []
     cmd += [f"--{k.replace('_', '-')} {v}" for k, v in settings.items() if DEFAULTS[k] != v]
     cmd += [f"--corpus-seed {corpus_seed}"] if corpus_seed is not None else []
     cmd += [f"--corpus-subjects {corpus_subjects}"] if corpus_subjects is not None else []

@@ -36,10 +36,10 @@ from metrics.vcnn.train import deterministic
 from lfdm_bench.utils.paths import resolve_shipped_json, shipped_names
 from lfdm_bench.utils.params import count_params
 
-__all__ = ["WEIGHTS_DIR", "DEFAULT_CORPORA", "DEFAULT_ARCHITECTURES", "WEIGHTS_VERSION",
-           "EARLIER_VERSIONS", "VERSION_STEPS", "version_architecture", "AutoencoderChecksumError",
-           "PretrainConfig", "PretrainedAE", "pretrain_autoencoder", "ae_reconstructor", "video_scores", "export_autoencoder",
-           "resolve_metadata", "load_pretrained", "shipped_autoencoders", "FORMAT_VERSION"]
+__all__ = ["WEIGHTS_DIR", "DEFAULT_CORPORA", "DEFAULT_ARCHITECTURES", "WEIGHTS_VERSION", "EARLIER_VERSIONS",
+           "VERSION_STEPS", "version_architecture", "AutoencoderChecksumError", "PretrainConfig", "PretrainedAE",
+           "pretrain_autoencoder", "ae_reconstructor", "video_scores", "export_autoencoder", "resolve_metadata",
+           "load_pretrained", "shipped_autoencoders", "FORMAT_VERSION"]
 
 FORMAT_VERSION = 1
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
@@ -86,7 +86,7 @@ class PretrainConfig:
     linear warm-up then cosine decay to ``lr * final_lr_ratio`` (the detector's schedule), loss
     :class:`AutoencoderLoss` (multi-scale L1 + ``kl_weight`` * KL, no perceptual term: no VGG weights here)."""
 
-    steps: int = 5000
+    steps: int = VERSION_STEPS[WEIGHTS_VERSION]
     batch_size: int = 16
     lr: float = 1e-3
     warmup_steps: int = 50
