@@ -45,9 +45,25 @@ def test_checkpoints_hold_scale_and_latent_unet(trained):
     from lfdm_bench.runs import Run
     from lfdm_bench.training.trained_models import load_dm
 
+    from baselines.ldm.config import load_ldm_config
+    from baselines.ldm.diffusion_target import fit_residual_scale
+    from baselines.ldm.train import compute_dm_latents, load_target
+    from lfdm_bench.data.loading import clip_dataset, load_data
+    from lfdm_bench.data.records import spread
+
     run = Run.open(trained[0])
     ae, dm = load_ae(run), load_dm(run)
     assert float(ae.scale_factor) != 1.0 and float(ae.scale_factor) > 0
+    # ldm-tiny diffuses the residual to the source frame; its scale is 1 / std of the residuals of the scale clips,
+    # recomputed here from the latents of those clips
+    cfg = load_ldm_config("ldm-tiny")
+    target = load_target(run, cfg)
+    clips = clip_dataset(load_data(cfg.data), cfg.data, "train", train=False, seed=cfg.seed)
+    clips.records = spread(clips.records, cfg.ae.scale_clips)
+    z = compute_dm_latents(ae, clips, progress=False)["target"]
+    assert target.kind == "residual" and target.residual_scale == pytest.approx(fit_residual_scale(z), rel=1e-4)
+    d = z[:, :, 1:] - z[:, :, :1]
+    assert target.residual_scale == pytest.approx(1 / d.std().item(), rel=1e-4)
     c = ae.cfg.latent_channels
     u = dm.cfg.unet
     assert (u.in_channels, u.out_channels, u.cond_channels, tuple(u.out_heads)) == (c, c, c, ())

@@ -31,6 +31,7 @@ def test_ldm_with_f2_autoencoder_and_patches():
     8x8 grid, the generator returns full-size videos, and a patch size that does not divide the grid is refused."""
     from baselines.ldm.autoencoder import KLAutoencoder
     from baselines.ldm.config import load_ldm_config
+    from baselines.ldm.diffusion_target import DiffusionTarget
     from baselines.ldm.sample import ldm_generator
     from baselines.ldm.train import build_ldm_dm
     from lfdm_bench.config import ConfigError
@@ -46,7 +47,7 @@ def test_ldm_with_f2_autoencoder_and_patches():
     sources = [SimpleNamespace(seed=s, class_index=s % 7) for s in (3, 4)]
     stats: dict = {}
     with torch.no_grad():
-        video = ldm_generator(ae, dm, 4, steps=2, patch=2, stats=stats)(images, sources)
+        video = ldm_generator(ae, dm, 4, steps=2, target=DiffusionTarget(patch=2), stats=stats)(images, sources)
     assert video.shape == (2, 4, 3, 32, 32) and stats["nfe"] >= 2
     assert torch.isfinite(video).all() and video.min() >= 0 and video.max() <= 1
     with pytest.raises((ValueError, ConfigError), match="diffusion_patch"):

@@ -16,8 +16,8 @@ from baselines.ldm.autoencoder import KLAutoencoderConfig
 from metrics.vcnn.corpus import BENCHMARK_SEED, CorpusSpec, synthetic_fingerprints
 
 pytestmark = pytest.mark.usefixtures("one_thread")
-SHIPPED = "synth-faces-klae-v2"  # the best reconstruction (KL-f2); the LDM config's default is v1 (KL-f4)
-DEFAULT_V1 = "synth-faces-klae-v1"
+SHIPPED = "synth-faces-klae-v2"  # the best reconstruction (KL-f2) and the LDM CPU config's default
+DEFAULT_V1 = "synth-faces-klae-v1"  # KL-f4, the earlier default
 
 
 def _meta(name: str = SHIPPED) -> dict:
@@ -34,7 +34,7 @@ def test_shipped_weights_load_with_checksum_and_are_small():
     assert model.cfg == P.DEFAULT_ARCHITECTURES["synth-faces"] == P.version_architecture("synth-faces", "v2")
     assert not model.training and model.cfg.downsample_factor == 2
     assert meta["command"] == "lfdm-bench ldm-ae train --dataset synth-faces --out DIR"
-    # v1 (KL-f4), the LDM CPU benchmark config's default, with its architecture; its command names its version
+    # v1 (KL-f4), the earlier default, with its architecture; its command names its version
     from baselines.ldm.config import load_ldm_config
 
     v1, meta1 = P.load_pretrained(DEFAULT_V1)
@@ -47,11 +47,12 @@ def test_shipped_weights_load_with_checksum_and_are_small():
     assert sorted(version_option.type.choices) == sorted(P.VERSION_STEPS)
     assert version_option.default == P.WEIGHTS_VERSION
     cfg = load_ldm_config("ldm-synth-faces-cpu")
-    assert cfg.ae.pretrained == DEFAULT_V1 and cfg.ae.model == v1.cfg and cfg.ae.diffusion_patch == 1
-    # the override the config's comment gives for v2 is a valid config with v2's architecture
-    cfg2 = load_ldm_config("ldm-synth-faces-cpu", [f"ae.pretrained={SHIPPED}", "ae.model.channel_mult=[1,2]",
-                                                   "ae.diffusion_patch=2"])
-    assert cfg2.ae.model == model.cfg
+    assert cfg.ae.pretrained == SHIPPED and cfg.ae.model == model.cfg and cfg.ae.diffusion_patch == 2
+    assert cfg.ae.diffusion_target == "residual"
+    # the override the config's comment gives for v1 is a valid config with v1's architecture
+    cfg1 = load_ldm_config("ldm-synth-faces-cpu", [f"ae.pretrained={DEFAULT_V1}", "ae.model.channel_mult=[1,2,2]",
+                                                   "ae.diffusion_patch=1", "ae.diffusion_target=latent"])
+    assert cfg1.ae.model == v1.cfg
     from cli import main
 
     r = CliRunner().invoke(main, ["ldm-ae", "info"])

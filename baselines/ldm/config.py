@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import ClassVar, Sequence
 
 from baselines.ldm.autoencoder import KLAutoencoderConfig
+from baselines.ldm.diffusion_target import TARGETS
 from lfdm_bench.config import load_config, resolve_config_path
 from lfdm_bench.diffusion.schedule import DiffusionConfig
 from lfdm_bench.models.unet3d import UNet3DConfig
@@ -39,6 +40,9 @@ class AEStageConfig:
     # the DM sees the latent grid in p x p patches stacked on channels ([c, h, w] -> [c*p*p, h/p, w/p], DiT's
     # "patch size"): a KL-f2 latent (16x16 for 32x32 frames) then costs the U-Net what an 8x8 grid does
     diffusion_patch: int = 1
+    # what the DM diffuses (baselines.ldm.diffusion_target): "latent" (the frames' latents, LDM's recipe) or
+    # "residual" (each frame's latent minus the source frame's, scaled to unit std on training clips)
+    diffusion_target: str = "latent"
 
 
 def _ldm_dm_stage() -> DMStageConfig:
@@ -65,6 +69,8 @@ class LDMConfig(RunConfig):
                              "variance, not to [-1, 1], so Imagen's thresholding would shrink them")
         if self.ae.scale_clips < 1:
             raise ValueError(f"ae.scale_clips must be >= 1, got {self.ae.scale_clips}")
+        if self.ae.diffusion_target not in TARGETS:
+            raise ValueError(f"ae.diffusion_target must be one of {', '.join(TARGETS)}, got {self.ae.diffusion_target!r}")
         grid = self.data.size // self.ae.model.downsample_factor
         if self.ae.diffusion_patch < 1 or grid % self.ae.diffusion_patch:
             raise ValueError(f"ae.diffusion_patch must be >= 1 and divide the latent grid ({grid} = data.size "

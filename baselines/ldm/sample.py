@@ -15,8 +15,8 @@ import torch
 
 from baselines.ldm.autoencoder import KLAutoencoder
 from baselines.ldm.config import LDMConfig
-from baselines.ldm.latent_patches import from_patches, to_patches
-from baselines.ldm.train import load_ae
+from baselines.ldm.diffusion_target import DiffusionTarget
+from baselines.ldm.train import load_ae, load_target
 from lfdm_bench.checkpoints import run_record
 from lfdm_bench.config import from_dict
 from lfdm_bench.models.video_diffusion import VideoDiffusion
@@ -30,9 +30,10 @@ from lfdm_bench.utils.device import autocast, autocast_dtype
 
 def ldm_generator(ae: KLAutoencoder, dm: VideoDiffusion, n_frames: int, *, sampler: str = "ddim", steps: int = 10,
                   eta: float = 1.0, guidance: float = 1.0, unconditional: bool = False, stats: dict | None = None,
-                  decode_chunk: int | None = 256, precision: str = "fp32", patch: int = 1) -> GenerateFn:
+                  decode_chunk: int | None = 256, precision: str = "fp32",
+                  target: DiffusionTarget = DiffusionTarget()) -> GenerateFn:
     """``generate_fn(images [B, 3, H, W] in [0, 1], sources) -> videos [B, T, 3, H, W] in [0, 1]``.
-    ``patch``: the run's ``ae.diffusion_patch`` (the DM's latent layout, :mod:`baselines.ldm.latent_patches`).
+    ``target``: what the run's DM diffuses and in which layout (:func:`baselines.ldm.train.load_target`).
     ``precision``: ``fp32`` | ``bf16`` | ``auto`` (bf16 on CUDA): autocast of the U-Net and the autoencoder (the
     sampler's update stays float32)."""
     device = next(dm.parameters()).device
@@ -41,8 +42,8 @@ def ldm_generator(ae: KLAutoencoder, dm: VideoDiffusion, n_frames: int, *, sampl
     def generate(images: torch.Tensor, sources: Sequence[EvalSource]) -> torch.Tensor:
         images = images.to(device)
         with autocast(device, dtype):
-            cond = ae.to_diffusion(ae.encode(images).mode()).float()  # [B, c, h, w], scaled like training latents
-        cond = to_patches(cond, patch)  # [B, c*p*p, h/p, w/p]
+            z0 = ae.to_diffusion(ae.encode(images).mode()).float()  # [B, c, h, w], scaled like training latents
+        cond = target.condition(z0)  # [B, c*p*p, h/p, w/p]
         cls = None if unconditional else torch.tensor([s.class_index for s in sources], device=device)
         c, h, w = cond.shape[1:]
         noise = initial_noise(sources, (c, n_frames, h, w), device)  # [B, c, T, h, w]
@@ -52,7 +53,7 @@ def ldm_generator(ae: KLAutoencoder, dm: VideoDiffusion, n_frames: int, *, sampl
         if stats is not None:
             stats["nfe"] = out.nfe
         with autocast(device, dtype):
-            z = ae.from_diffusion(from_patches(out.sample, patch))  # [B, c, T, h, w]
+            z = ae.from_diffusion(target.decode(out.sample, cond))  # [B, c, T, h, w]
             video = ae.decode_video(z, chunk_size=decode_chunk)  # [B, 3, T, H, W]
         return video.float().transpose(1, 2)  # [B, T, 3, H, W]
 
@@ -74,6 +75,6 @@ def sample_ldm_run(run: Run, split: str = "test", **kwargs: Any) -> Path:
 
     def make(device: torch.device, **kw: Any) -> GenerateFn:
         return ldm_generator(load_ae(run, device), load_dm(run, device), cfg.data.n_frames,
-                             patch=cfg.ae.diffusion_patch, **kw)
+                             target=load_target(run, cfg), **kw)
 
     return sample_run(run, cfg, "ldm", make, split, **kwargs)

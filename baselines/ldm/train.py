@@ -27,7 +27,7 @@ from torch import nn
 
 from baselines.ldm.autoencoder import AutoencoderLoss, KLAutoencoder, KLAutoencoderConfig
 from baselines.ldm.config import LDMConfig
-from baselines.ldm.latent_patches import to_patches
+from baselines.ldm.diffusion_target import DiffusionTarget, fit_residual_scale
 from baselines.ldm.pretrained import ae_reconstructor, load_pretrained, resolve_metadata
 from lfdm_bench.checkpoints import load_checkpoint, run_info
 from lfdm_bench.config import dump_yaml
@@ -132,10 +132,12 @@ def load_ae(run: Run, device: torch.device | str = "cpu", require_scale: bool = 
 
 
 def fit_scale(cfg: LDMConfig, run: Run, progress: bool = True) -> float:
-    """Fit ``scale_factor`` on uniform training clips once and store it in the stage-1 checkpoint."""
+    """Fit ``scale_factor`` (1 / std of the latents) and ``residual_scale`` (1 / std of each frame's scaled latent
+    minus its clip's first, :mod:`baselines.ldm.diffusion_target`) on uniform training clips, once, and store both
+    in the stage-1 checkpoint."""
     path = _ae_checkpoint(run)
     ck = load_checkpoint(path)
-    if "scale_factor" in ck:
+    if "scale_factor" in ck and "residual_scale" in ck:
         return float(ck["scale_factor"])
     if not ck.get("finished"):
         raise RuntimeError(f"{path} is not finished training; run stage 1 to the end before fitting the scale")
@@ -144,11 +146,24 @@ def fit_scale(cfg: LDMConfig, run: Run, progress: bool = True) -> float:
     clips = clip_dataset(load_data(cfg.data), cfg.data, "train", train=False, seed=cfg.seed)
     clips.records = spread(clips.records, cfg.ae.scale_clips)
     video = torch.stack([clips.get(i).video for i in range(len(clips))]).transpose(1, 2).to(device)  # [N, 3, T, H, W]
-    scale = ae.fit_scale_factor(video, chunk_size=256)
-    ck["scale_factor"] = scale
+    if "scale_factor" not in ck:
+        ck["scale_factor"] = ae.fit_scale_factor(video, chunk_size=256)
+    ae.scale_factor.fill_(float(ck["scale_factor"]))
+    with torch.no_grad():
+        ck["residual_scale"] = fit_residual_scale(ae.to_diffusion(ae.encode_video(video, chunk_size=256)))
     atomic_torch_save(ck, path)
-    run.log(f"[ae] latent scale factor {scale:.4f} (1 / std over {len(clips)} training clips)")
-    return scale
+    run.log(f"[ae] latent scale factor {ck['scale_factor']:.4f}, residual scale {ck['residual_scale']:.4f} "
+            f"(1 / std over {len(clips)} training clips)")
+    return float(ck["scale_factor"])
+
+
+def load_target(run: Run, cfg: LDMConfig) -> DiffusionTarget:
+    """What the run's DM diffuses (``ae.diffusion_target``, ``ae.diffusion_patch``, the fitted residual scale)."""
+    ck = load_checkpoint(_ae_checkpoint(run))
+    if cfg.ae.diffusion_target == "residual" and "residual_scale" not in ck:
+        raise ValueError(f"{_ae_checkpoint(run)} has no fitted residual scale; finish stage 1 with "
+                         f"`lfdm-bench train --model ldm --stage ae`")
+    return DiffusionTarget(cfg.ae.diffusion_target, cfg.ae.diffusion_patch, float(ck.get("residual_scale", 1.0)))
 
 
 def evaluate_ae_run(run: Run, cfg: LDMConfig, split: str = "test", max_videos: int | None = 128) -> str:
@@ -228,11 +243,12 @@ def train_ldm_dm(cfg: LDMConfig, run: Run, progress: bool = True, stop_at: int |
 
     torch.manual_seed(cfg.seed)
     model = build_ldm_dm(cfg, info.class_texts, ae.cfg)
+    target = load_target(run, cfg)
 
     def loss_fn(m: nn.Module, batch) -> tuple[torch.Tensor, dict[str, float]]:
-        x0, cls = (t.to(device) for t in get_batch(batch))  # [B, c, T, h, w], [B]
-        x0 = to_patches(x0, cfg.ae.diffusion_patch)  # [B, c*p*p, T, h/p, w/p]
-        return m(x0, x0[:, :, 0], cls), {}  # forward = the diffusion loss (through DDP when several processes)
+        z, cls = (t.to(device) for t in get_batch(batch))  # [B, c, T, h, w], [B]
+        x0, cond = target.encode(z)  # [B, c*p*p, T, h/p, w/p], [B, c*p*p, h/p, w/p]
+        return m(x0, cond, cls), {}  # forward = the diffusion loss (through DDP when several processes)
 
     trainer = Trainer(run, "dm", model, loss_fn, ds, collate_fn, cfg.dm.train,
                       model_config=model.cfg.to_dict(), progress=progress, run_info=run_info("ldm", cfg),
