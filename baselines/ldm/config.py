@@ -70,7 +70,8 @@ class LDMConfig(RunConfig):
         if self.ae.scale_clips < 1:
             raise ValueError(f"ae.scale_clips must be >= 1, got {self.ae.scale_clips}")
         if self.ae.diffusion_target not in TARGETS:
-            raise ValueError(f"ae.diffusion_target must be one of {', '.join(TARGETS)}, got {self.ae.diffusion_target!r}")
+            raise ValueError(f"ae.diffusion_target must be one of {', '.join(TARGETS)}, "
+                             f"got {self.ae.diffusion_target!r}")
         grid = self.data.size // self.ae.model.downsample_factor
         if self.ae.diffusion_patch < 1 or grid % self.ae.diffusion_patch:
             raise ValueError(f"ae.diffusion_patch must be >= 1 and divide the latent grid ({grid} = data.size "
