@@ -35,9 +35,10 @@ def _bench_errors() -> tuple[type[BaseException], ...]:
               help="Output folder (default bench_out/<name>). Rerun with the same folder to resume.")
 @set_option("Override a benchmark config value, e.g. --set eval.max_real=100 (repeatable).")
 @click.option("--seeds", type=CommaList(int, "integer"), default=None, metavar="S[,S...]",
-              help="After the benchmark, retrain LFDM with each seed (LFDM and retrieval, test subjects, each in "
-                   "OUT/seeds/seed<S>/) and write OUT/seeds.md / seeds.json: the spread over trainings that the "
-                   "intervals do not cover (~10 min per seed on 2 CPU cores).")
+              help="After the benchmark, retrain LFDM and LDM with each seed (LFDM, LDM and retrieval, test "
+                   "subjects, each in OUT/seeds/seed<S>/) and write OUT/seeds.md / seeds.json: the spread over "
+                   "trainings that the intervals do not cover, and each difference to LFDM over the trainings "
+                   "(~20 min per seed on 2 CPU cores).")
 @generator_option(many=True)
 @progress_option
 @cli_errors(usage=_bench_errors)

@@ -261,8 +261,8 @@ def _claims_section(sources: Sequence[PageSource], markers: Mapping[str, Sequenc
 
 
 def _seeds_section(sources: Sequence[PageSource], markers: Mapping[str, Sequence[str]]) -> str:
-    """``bench --seeds`` (:mod:`bench.seeds`): per training, the chosen sampler, LFDM's FVD [CI], retrieval - LFDM
-    [CI], class accuracy and expression change; then the spread over the trainings."""
+    """``bench --seeds`` (:mod:`bench.seeds`): per training, the chosen sampler, LFDM's and LDM's FVD [CI], LDM -
+    LFDM and retrieval - LFDM [CI], class accuracy and expression change; then the spread over the trainings."""
     blocks = []
     for s in sources:
         seeds = (s.results or {}).get("training_seeds")
@@ -276,9 +276,10 @@ def _seeds_section(sources: Sequence[PageSource], markers: Mapping[str, Sequence
         table = ('<div class="table-wrap"><table class="data"><thead><tr>' + "".join(f"<th>{esc(h)}</th>" for h in heads)
                  + "</tr></thead><tbody>" + body + "</tbody></table></div>")
         blocks.append(title + '<p class="caption">' + esc((
-            "LFDM retrained from scratch with each seed (same data, sampler chosen by the same rule on the validation "
-            "subjects, same evaluation; the first row is this benchmark's own training). Each interval resamples "
-            "the subjects of its one training; the spread below is what those intervals do not cover.")) + "</p>"
+            "LFDM and LDM retrained from scratch with each seed (same data, samplers chosen by the same rule on the "
+            "validation subjects, same evaluation; the first row is this benchmark's own training). Each interval "
+            "resamples the subjects of its one training; the spread below is what those intervals do not cover, and "
+            "the differences over the trainings take the training as the unit.")) + "</p>"
             + table + kv_table(["over the trainings"], [seeds["summary"]]))
     return "".join(blocks)
 
@@ -488,7 +489,7 @@ def render_page(sources: Sequence[PageSource], assets: Assets, gifs: Sequence[tu
                 "warp-only references), frame by frame for LDM's autoencoder. PSNR as the mean over frames "
                 "(identical frames capped) and of the pooled MSE.") + _occlusion_figures(sources, assets, markers)))
     sections.append(("claims", "The paper's claims on this benchmark", _claims_section(sources, markers)))
-    sections.append(("seeds", "LFDM over training seeds", _seeds_section(sources, markers)))
+    sections.append(("seeds", "LFDM and LDM over training seeds", _seeds_section(sources, markers)))
     sections.append(("ablation", "Sampler ablation", _ablation_section(sources, assets, markers)))
     sections.append(("facts", "Models and run facts", _facts_section(sources, markers)))
     sections += [(f"extra-{_slug(k)}", k, html) for k, html in _other_sections(sources, markers)]

@@ -1,12 +1,14 @@
 """Training seeds: what a benchmark's intervals do not cover.
 
-Every interval of a benchmark resamples the *subjects* of one trained model. :func:`run_seeds` retrains LFDM with
-other seeds (the same data, the same sampler-ablation rule on the validation subjects, the same evaluation), each as a
-sub-benchmark of LFDM and retrieval (retrieval's motion goes through the retrained LFAE) in ``OUT/seeds/seed<s>/``,
-and writes ``OUT/seeds.json`` and ``OUT/seeds.md``: per training, the sampler its ablation chose, LFDM's FVD with its
-interval, retrieval - LFDM with its paired interval, class accuracy and expression change; then the mean, SD and
-range of LFDM's FVD over the trainings (the benchmark's own run included). Each sub-benchmark resumes like any
-benchmark; the summary is rewritten from their ``results.json`` at the end.
+Every interval of a benchmark resamples the *subjects* of one trained model. :func:`run_seeds` retrains the
+benchmark's generators (LFDM, and LDM when the benchmark has it) with other seeds (the same data, the same
+sampler-ablation rule on the validation subjects, the same evaluation), each seed as a sub-benchmark of LFDM, LDM
+and retrieval (retrieval's motion goes through the retrained LFAE) in ``OUT/seeds/seed<s>/``, and writes
+``OUT/seeds.json`` and ``OUT/seeds.md``: per training, the sampler LFDM's ablation chose, LFDM's FVD with its
+interval, LDM's FVD, each other method minus LFDM with its paired interval, class accuracy and expression change;
+then the mean, SD and range of LFDM's (and LDM's) FVD over the trainings (the benchmark's own run included) and,
+with the training as the unit, the mean of each difference to LFDM over the trainings with a t interval. Each
+sub-benchmark resumes like any benchmark; the summary is rewritten from their ``results.json`` at the end.
 """
 
 from __future__ import annotations
@@ -24,7 +26,8 @@ from metrics.format import format_value
 
 __all__ = ["seeds_problem", "seed_config", "seed_row", "seed_cells", "summarise_seeds", "seeds_markdown", "run_seeds"]
 
-SEED_METHODS = ("lfdm", "retrieval")
+SEED_METHODS = ("lfdm", "ldm", "retrieval")
+COMPARED = ("ldm", "retrieval")  # each row holds <method>_fvd and <method>_minus_lfdm for these
 
 
 def seeds_problem(bc: BenchConfig, seeds: Sequence[int], main_seed: int) -> str | None:
@@ -38,9 +41,10 @@ def seeds_problem(bc: BenchConfig, seeds: Sequence[int], main_seed: int) -> str 
 
 
 def seed_config(bc: BenchConfig, seed: int) -> BenchConfig:
-    """The sub-benchmark of one training seed: LFDM (and retrieval when the benchmark has it) on test subjects, LFDM
-    trained from scratch with ``seed``, no train-split rows, no grids."""
+    """The sub-benchmark of one training seed: LFDM (and LDM and retrieval when the benchmark has them) on test
+    subjects, LFDM and LDM trained from scratch with ``seed``, no train-split rows, no grids."""
     return dataclasses.replace(bc, lfdm_run=None, lfdm_overrides=(*bc.lfdm_overrides, f"seed={int(seed)}"),
+                               ldm_run=None, ldm_overrides=(*bc.ldm_overrides, f"seed={int(seed)}"),
                                methods=tuple(m for m in SEED_METHODS if m in bc.methods), train_split_methods=(),
                                grids=False)
 
@@ -52,27 +56,52 @@ def seed_row(results: dict[str, Any], seed: int, folder: str) -> dict[str, Any]:
     row: dict[str, Any] = {"seed": int(seed), "folder": folder, "sampler": sampler,
                            "fvd": lfdm["fvd"], "fvd_ci": lfdm.get("fvd_ci"), "acc": lfdm.get("acc"),
                            "expr_ratio": lfdm.get("expr_ratio"), "expr_min": lfdm.get("expr_min")}
-    retrieval = results["methods"].get("retrieval", {}).get("test")
-    diff = results.get("differences", {}).get("test", {}).get("retrieval", {}).get("fvd")
-    row["retrieval_fvd"] = None if retrieval is None else retrieval["fvd"]
-    row["retrieval_minus_lfdm"] = None if diff is None else {k: diff[k] for k in ("diff", "lo", "hi")}
+    for m in COMPARED:
+        other = results["methods"].get(m, {}).get("test")
+        diff = results.get("differences", {}).get("test", {}).get(m, {}).get("fvd")
+        row[f"{m}_fvd"] = None if other is None else other["fvd"]
+        row[f"{m}_fvd_ci"] = None if other is None else other.get("fvd_ci")
+        row[f"{m}_minus_lfdm"] = None if diff is None else {k: diff[k] for k in ("diff", "lo", "hi")}
     return row
+
+
+def over_trainings(diffs: Sequence[float], level: float = 0.95) -> dict[str, Any]:
+    """The mean of per-training differences with its t interval (the training as the unit, ``n - 1`` degrees of
+    freedom): what a claim "A beats B" needs when a retraining moves a method by more than one run's interval."""
+    from scipy import stats
+
+    d = np.asarray(diffs, dtype=np.float64)
+    out: dict[str, Any] = {"n": int(d.size), "mean": float(d.mean())}
+    if d.size >= 2:
+        sd = float(d.std(ddof=1))
+        half = float(stats.t.ppf(0.5 + level / 2, d.size - 1)) * sd / np.sqrt(d.size)
+        out |= {"sd": sd, "lo": out["mean"] - half, "hi": out["mean"] + half, "level": level,
+                "interval": f"t interval, {d.size - 1} degrees of freedom, the training as the unit"}
+    return out
 
 
 def summarise_seeds(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """Mean, SD (ddof 1) and range of LFDM's FVD over the trainings; how many put retrieval ahead (its paired
     interval of retrieval - LFDM below 0), level with it (containing 0) or behind (above 0)."""
     fvd = np.array([r["fvd"] for r in rows], dtype=np.float64)
-    diffs = [r["retrieval_minus_lfdm"] for r in rows if r.get("retrieval_minus_lfdm")]
     out: dict[str, Any] = {"n_trainings": len(rows), "fvd_mean": float(fvd.mean()),
                            "fvd_sd": float(fvd.std(ddof=1)) if len(fvd) > 1 else None,
                            "fvd_min": float(fvd.min()), "fvd_max": float(fvd.max())}
     widths = [r["fvd_ci"][1] - r["fvd_ci"][0] for r in rows if r.get("fvd_ci")]
     out["mean_interval_half_width"] = float(np.mean(widths) / 2) if widths else None
-    if diffs:
-        out["retrieval_vs_lfdm"] = {"ahead": sum(d["hi"] < 0 for d in diffs),
-                                    "not_decided": sum(d["lo"] <= 0 <= d["hi"] for d in diffs),
-                                    "behind": sum(d["lo"] > 0 for d in diffs)}
+    for m in COMPARED:
+        diffs = [r[f"{m}_minus_lfdm"] for r in rows if r.get(f"{m}_minus_lfdm")]
+        if not diffs:
+            continue
+        out[f"{m}_vs_lfdm"] = {"ahead": sum(d["hi"] < 0 for d in diffs),
+                               "not_decided": sum(d["lo"] <= 0 <= d["hi"] for d in diffs),
+                               "behind": sum(d["lo"] > 0 for d in diffs)}
+        out[f"{m}_minus_lfdm_over_trainings"] = over_trainings([d["diff"] for d in diffs])
+        fv = [r[f"{m}_fvd"] for r in rows if r.get(f"{m}_fvd") is not None]
+        if fv:
+            out[f"{m}_fvd_mean"], out[f"{m}_fvd_min"], out[f"{m}_fvd_max"] = (float(np.mean(fv)), float(min(fv)),
+                                                                              float(max(fv)))
+            out[f"{m}_fvd_sd"] = float(np.std(fv, ddof=1)) if len(fv) > 1 else None
     return out
 
 
@@ -84,32 +113,49 @@ def seed_cells(r: dict[str, Any]) -> dict[str, str]:
     """A training's row as display texts (the Markdown table's and the report's columns after seed and folder)."""
     s = r.get("sampler") or {}
     sampler = f"{s.get('sampler', '?')} {s.get('steps', '?')} steps, g {s.get('guidance', '?')}" if s else "-"
-    ci = r.get("fvd_ci")
-    d = r.get("retrieval_minus_lfdm")
+    def with_ci(x: Any, ci: Any) -> str:
+        return f"{_g(x)} [{_g(ci[0])}, {_g(ci[1])}]" if ci else _g(x)
+
+    def diff(d: Any) -> str:
+        return f"{_g(d['diff'])} [{_g(d['lo'])}, {_g(d['hi'])}]" if d else "-"
+
     return {"sampler chosen on validation": sampler,
-            "LFDM FVD [95% CI]": f"{_g(r['fvd'])} [{_g(ci[0])}, {_g(ci[1])}]" if ci else _g(r["fvd"]),
-            "retrieval - LFDM [95% CI]": f"{_g(d['diff'])} [{_g(d['lo'])}, {_g(d['hi'])}]" if d else "-",
+            "LFDM FVD [95% CI]": with_ci(r["fvd"], r.get("fvd_ci")),
+            "LDM FVD [95% CI]": with_ci(r.get("ldm_fvd"), r.get("ldm_fvd_ci")),
+            "LDM - LFDM [95% CI]": diff(r.get("ldm_minus_lfdm")),
+            "retrieval - LFDM [95% CI]": diff(r.get("retrieval_minus_lfdm")),
             "class acc %": "-" if r.get("acc") is None else f"{100 * r['acc']:.1f}",
             "expr. change (mean / worst)": f"{_g(r.get('expr_ratio'))} / {_g(r.get('expr_min'))}"}
 
 
 def seeds_markdown(rows: Sequence[dict[str, Any]], summary: dict[str, Any]) -> str:
     """The seeds table and its summary as Markdown."""
-    lines = ["# LFDM over training seeds (test subjects)", "",
-             "Each row: LFDM trained from scratch with the seed (same data, sampler chosen by the same rule on the "
-             "validation subjects, same evaluation). Intervals resample subjects of that one training.", "",
-             "| seed | folder | sampler chosen on validation | LFDM FVD [95% CI] | retrieval - LFDM [95% CI] | "
-             "class acc % | expr. change (mean / worst) |", "|---|---|---|---|---|---|---|"]
+    heads = list(seed_cells(rows[0])) if rows else []
+    lines = ["# LFDM and LDM over training seeds (test subjects)", "",
+             "Each row: LFDM and LDM trained from scratch with the seed (same data, each one's sampler chosen by the "
+             "same rule on the validation subjects, same evaluation; the sampler column is LFDM's). Intervals "
+             "resample subjects of that one training; differences are paired within the row.", "",
+             "| seed | folder | " + " | ".join(heads) + " |", "|" + "---|" * (len(heads) + 2)]
     for r in rows:
         c = seed_cells(r)
         lines.append(f"| {r['seed']} | `{r['folder']}` | " + " | ".join(c.values()) + " |")
     lines += ["", f"LFDM FVD over {summary['n_trainings']} trainings: mean {_g(summary['fvd_mean'])}, SD "
               f"{_g(summary['fvd_sd'])}, range {_g(summary['fvd_min'])}-{_g(summary['fvd_max'])}; mean half-width "
               f"of one training's interval {_g(summary['mean_interval_half_width'])}."]
-    rv = summary.get("retrieval_vs_lfdm")
-    if rv:
-        lines.append(f"Retrieval - LFDM: retrieval ahead (interval below 0) in {rv['ahead']}, not decided in "
-                     f"{rv['not_decided']}, behind in {rv['behind']} of the trainings.")
+    if summary.get("ldm_fvd_mean") is not None:
+        lines.append(f"LDM FVD: mean {_g(summary['ldm_fvd_mean'])}, SD {_g(summary.get('ldm_fvd_sd'))}, range "
+                     f"{_g(summary['ldm_fvd_min'])}-{_g(summary['ldm_fvd_max'])}.")
+    for m, name in (("ldm", "LDM"), ("retrieval", "Retrieval")):
+        rv = summary.get(f"{m}_vs_lfdm")
+        if not rv:
+            continue
+        line = (f"{name} - LFDM: {m} ahead (interval below 0) in {rv['ahead']}, not decided in {rv['not_decided']}, "
+                f"behind in {rv['behind']} of the trainings")
+        ot = summary.get(f"{m}_minus_lfdm_over_trainings") or {}
+        if "lo" in ot:
+            line += (f"; over the trainings (the training as the unit): mean {_g(ot['mean'])} "
+                     f"[{_g(ot['lo'])}, {_g(ot['hi'])}] (95% t interval, {ot['n'] - 1} degrees of freedom)")
+        lines.append(line + ".")
     return "\n".join(lines) + "\n"
 
 
@@ -128,11 +174,11 @@ def run_seeds(main: Any, seeds: Sequence[int], make_benchmark: Callable[[BenchCo
     rows = [seed_row(json.loads((out / "results.json").read_text()), main_seed, ".")]
     for s in seeds:
         folder = out / "seeds" / f"seed{s}"
-        log(f"[bench] LFDM training seed {s} -> {folder}")
+        log(f"[bench] training seed {s} ({', '.join(m for m in SEED_METHODS if m in bc.methods)}) -> {folder}")
         make_benchmark(seed_config(bc, s), folder).run()
         rows.append(seed_row(json.loads((folder / "results.json").read_text()), s, str(folder.relative_to(out))))
     summary = summarise_seeds(rows)
-    atomic_write_json(out / "seeds.json", {"what": "LFDM retrained with each seed; test subjects", "rows": rows,
+    atomic_write_json(out / "seeds.json", {"what": "LFDM and LDM retrained with each seed; test subjects", "rows": rows,
                                            "summary": summary})
     atomic_write_text(out / "seeds.md", seeds_markdown(rows, summary))
     main.tables_and_report()

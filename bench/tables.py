@@ -273,7 +273,7 @@ def render_markdown(results: dict) -> str:
     if seeds and seeds.get("rows"):
         from bench.seeds import seeds_markdown
 
-        parts.append("## LFDM over training seeds\n" + seeds_markdown(seeds["rows"], seeds["summary"]).split("\n", 1)[1])
+        parts.append("## LFDM and LDM over training seeds\n" + seeds_markdown(seeds["rows"], seeds["summary"]).split("\n", 1)[1])
     for ab in (results.get("ablation"), results.get("ablation_ldm")):
         if ab and ab["rows"]:
             split = SPLIT_NAMES.get(ab.get("split") or "test", ab.get("split"))

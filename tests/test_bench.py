@@ -171,8 +171,9 @@ def test_bench_seeds_retrains_lfdm_and_writes_the_spread(bench_out):
     assert r.exit_code == 0, r.output
     sub = out / "seeds" / "seed1"
     sub_results = json.loads((sub / "results.json").read_text())
-    assert set(sub_results["methods"]) == {"lfdm", "retrieval"}  # no LDM, no train split
-    assert "seed=1" in (sub / "bench_config.yaml").read_text()
+    assert set(sub_results["methods"]) == {"lfdm", "ldm", "retrieval"}  # LDM retrained too; no train split
+    cfg_text = (sub / "bench_config.yaml").read_text()
+    assert cfg_text.count("seed=1") == 2  # in lfdm_overrides and ldm_overrides
     seeds = json.loads((out / "seeds.json").read_text())
     main_results = json.loads((out / "results.json").read_text())
     assert [row["seed"] for row in seeds["rows"]] == [0, 1]
@@ -182,16 +183,22 @@ def test_bench_seeds_retrains_lfdm_and_writes_the_spread(bench_out):
         sub_results["differences"]["test"]["retrieval"]["fvd"]["diff"]
     assert seeds["summary"]["fvd_mean"] == pytest.approx(np.mean(fvds))
     assert seeds["summary"]["fvd_sd"] == pytest.approx(np.std(fvds, ddof=1))
+    ldm = [main_results["methods"]["ldm"]["test"]["fvd"], sub_results["methods"]["ldm"]["test"]["fvd"]]
+    assert [row["ldm_fvd"] for row in seeds["rows"]] == ldm and ldm[0] != ldm[1]  # LDM retrained
+    d = [r["differences"]["test"]["ldm"]["fvd"]["diff"] for r in (main_results, sub_results)]
+    assert seeds["summary"]["ldm_minus_lfdm_over_trainings"]["mean"] == pytest.approx(np.mean(d))
     assert "LFDM FVD over 2 trainings" in (out / "seeds.md").read_text()
     assert fvds[0] != fvds[1]  # another training, other videos
     # the benchmark's own results, tables and page now show them
     assert json.loads((out / "results.json").read_text())["training_seeds"] == seeds
-    assert "## LFDM over training seeds" in (out / "tables.md").read_text()
+    assert "## LFDM and LDM over training seeds" in (out / "tables.md").read_text()
     page = (out / "report.html").read_text()
     assert 'id="seeds"' in page and 'data-seed="1"' in page
 
 
 def test_seed_summary_counts_and_spread():
+    import numpy as np
+
     from bench.seeds import seeds_markdown, summarise_seeds
 
     rows = [{"seed": 0, "folder": ".", "fvd": 0.3, "fvd_ci": [0.2, 0.4],
@@ -206,7 +213,22 @@ def test_seed_summary_counts_and_spread():
     assert s["mean_interval_half_width"] == pytest.approx((0.2 + 0.2 + 0.1) / 3 / 2)
     assert s["retrieval_vs_lfdm"] == {"ahead": 1, "not_decided": 1, "behind": 1}
     md = seeds_markdown(rows, s)
-    assert "| 1 | `seeds/seed1` | - | 0.50 [0.30, 0.50] | 0.01 [-0.02, 0.04] |" in md
+    assert "| 1 | `seeds/seed1` | - | 0.50 [0.30, 0.50] | - | - | 0.01 [-0.02, 0.04] |" in md
+    # over the trainings, the training as the unit: mean of the differences, t interval with n - 1 = 2 df
+    from scipy import stats
+
+    ot = s["retrieval_minus_lfdm_over_trainings"]
+    d = np.array([-0.1, 0.01, 0.1])
+    half = stats.t.ppf(0.975, 2) * d.std(ddof=1) / np.sqrt(3)
+    assert ot["mean"] == pytest.approx(d.mean()) and ot["n"] == 3
+    assert (ot["lo"], ot["hi"]) == (pytest.approx(d.mean() - half), pytest.approx(d.mean() + half))
+    assert "over the trainings (the training as the unit): mean 0.0033 [-0.25, 0.25] (95% t interval, 2 degrees" in md
+    for r, (lf, lo, hi) in zip(rows, [(0.5, 0.1, 0.3), (0.45, -0.2, 0.1), (0.6, 0.05, 0.25)]):
+        r["ldm_fvd"], r["ldm_minus_lfdm"] = lf, {"diff": (lo + hi) / 2, "lo": lo, "hi": hi}
+    s = summarise_seeds(rows)
+    assert s["ldm_vs_lfdm"] == {"ahead": 0, "not_decided": 1, "behind": 2}
+    assert s["ldm_fvd_mean"] == pytest.approx(np.mean([0.5, 0.45, 0.6]))
+    assert "LDM - LFDM: ldm ahead (interval below 0) in 0, not decided in 1, behind in 2" in seeds_markdown(rows, s)
 
 
 @pytest.mark.e2e
