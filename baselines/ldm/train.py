@@ -4,14 +4,16 @@ Mirrors :mod:`lfdm_bench.lfdm.train` (same data helpers, class table, device cho
 
 - stage 1 (``--stage ae``): :class:`KLAutoencoder` on one random frame of each training clip
   (``RUN/checkpoints/ae/last.pt``); then the latent scale factor (``1 / std`` of the latents of
-  ``ae.scale_clips`` training clips, LDM's recipe) is stored in that checkpoint as ``scale_factor``, and the
+  ``ae.scale_clips`` training clips, LDM's recipe) is stored in that checkpoint as ``scale_factor`` (with the
+  ``residual_scale`` of :mod:`baselines.ldm.diffusion_target`, fitted on the same clips), and the
   autoencoder is scored on the test-subject frames that ``evaluate_lfae_run`` scores
   (``RUN/metrics/ae_reconstruction.json`` + ``.md``). With ``ae.pretrained`` (the CPU benchmark's default) the
   autoencoder is not trained: the shipped weights (:mod:`baselines.ldm.pretrained`, pretrained on a
   generic corpus as the paper's LDM) are sha256-checked and written into the run as its finished stage-1
   checkpoint, which records their name and sha256 (``pretrained``); the scale factor and scores follow as above;
 - stage 2 (``--stage dm``): :class:`VideoDiffusion` over scaled latents ``[B, c, T, h, w]`` of uniform training
-  clips, conditioned on the first frame's latent ``[B, c, h, w]`` and the class text, with classifier-free
+  clips (or their change from the first frame: ``ae.diffusion_target``, :mod:`baselines.ldm.diffusion_target`),
+  conditioned on the first frame's latent ``[B, c, h, w]`` and the class text, with classifier-free
   guidance dropout as LFDM (``RUN/checkpoints/dm/last.pt``). With ``dm.precompute_targets`` the latents are
   computed once and cached in ``RUN/cache/``.
 """
