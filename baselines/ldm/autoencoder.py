@@ -322,6 +322,11 @@ class KLAutoencoder(nn.Module):
         else:
             _check_images(x, "fit_scale_factor(x)", 4)
             z = torch.cat([self._encode(part).mode() for part in _chunks(x, chunk_size)])  # [B, c, h, w]
+        return self.scale_from_latents(z)
+
+    @torch.no_grad()
+    def scale_from_latents(self, z: torch.Tensor) -> float:
+        """:meth:`fit_scale_factor` on latents already encoded (posterior means ``[B, c, (T,) h, w]``)."""
         std = z.float().std().item()
         if not std > 1e-8:
             raise ValueError(f"fit_scale_factor: latent std is {std}; pass a batch with more than one distinct image")

@@ -148,11 +148,12 @@ def fit_scale(cfg: LDMConfig, run: Run, progress: bool = True) -> float:
     clips = clip_dataset(load_data(cfg.data), cfg.data, "train", train=False, seed=cfg.seed)
     clips.records = spread(clips.records, cfg.ae.scale_clips)
     video = torch.stack([clips.get(i).video for i in range(len(clips))]).transpose(1, 2).to(device)  # [N, 3, T, H, W]
-    if "scale_factor" not in ck:
-        ck["scale_factor"] = ae.fit_scale_factor(video, chunk_size=256)
-    ae.scale_factor.fill_(float(ck["scale_factor"]))
     with torch.no_grad():
-        ck["residual_scale"] = fit_residual_scale(ae.to_diffusion(ae.encode_video(video, chunk_size=256)))
+        z = ae.encode_video(video, chunk_size=256)  # [N, c, T, h, w], encoded once for both scales
+    if "scale_factor" not in ck:
+        ck["scale_factor"] = ae.scale_from_latents(z)
+    ae.scale_factor.fill_(float(ck["scale_factor"]))
+    ck["residual_scale"] = fit_residual_scale(ae.to_diffusion(z))
     atomic_torch_save(ck, path)
     run.log(f"[ae] latent scale factor {ck['scale_factor']:.4f}, residual scale {ck['residual_scale']:.4f} "
             f"(1 / std over {len(clips)} training clips)")
