@@ -21,7 +21,8 @@ from lfdm_bench.options import CONTEXT
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "data": ("lfdm_bench.data.commands", "data", "Datasets: generate the synthetic ones, inspect any of them."),
     "train": ("lfdm_bench.commands", "train",
-              "Train LFDM (stage 1 LFAE, stage 2 flow DM) or the LDM baseline; resumes an interrupted run by itself."),
+              "Train LFDM (stage 1 LFAE, stage 2 flow DM) or the LDM or VDM baseline; resumes an interrupted run by "
+              "itself."),
     "sample": ("lfdm_bench.commands", "sample", "Generate the evaluation set of a trained run (every subject x class of a "
                "split) as mp4 + manifest."),
     "eval": ("metrics.commands", "eval_cmd", "Evaluate generated videos (FVD, cFVD, sFVD, KVD, PSNR, SSIM, "
@@ -30,7 +31,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "fvd": ("metrics.commands", "fvd_cmd", "FVD and KVD of two sets of videos, REAL and FAKE (folders of videos, "
             "folders of frame folders, or .npy arrays), under a protocol preset; cFVD / sFVD with --group-by or "
             "--groups."),
-    "bench": ("bench.commands", "bench", "Run the benchmark: data, train LFDM + LDM, sample every method on "
+    "bench": ("bench.commands", "bench", "Run the benchmark: data, train LFDM + LDM (+ VDM), sample every method on "
               "train and test subjects, evaluate FVD / cFVD / sFVD / KVD / class accuracy / PSNR / SSIM, write grids "
               "and paper-style tables."),
     "ablate": ("bench.commands", "ablate", "Sampler ablation of a trained run: FVD, class accuracy, seconds "

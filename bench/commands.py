@@ -44,8 +44,8 @@ def _bench_errors() -> tuple[type[BaseException], ...]:
 @cli_errors(usage=_bench_errors)
 def bench(config: str, out: str | None, overrides: tuple[str, ...], seeds: list[int] | None,
           generators: tuple[str, ...], progress: bool) -> None:
-    """Run the benchmark: data, train LFDM + LDM, sample every method on train and test subjects, evaluate FVD /
-    cFVD / sFVD / KVD / class accuracy / PSNR / SSIM, write grids and paper-style tables. Resumable."""
+    """Run the benchmark: data, train LFDM + LDM (+ VDM), sample every method on train and test subjects, evaluate
+    FVD / cFVD / sFVD / KVD / class accuracy / PSNR / SSIM, write grids and paper-style tables. Resumable."""
     from bench.config import BenchConfig
     from bench.pipeline import Benchmark
     from lfdm_bench.config import load_config, resolve_config_path
@@ -79,7 +79,7 @@ def bench(config: str, out: str | None, overrides: tuple[str, ...], seeds: list[
 
 @command("ablate")
 @click.option("--run", "run_dir", required=True, type=RUN_DIR, metavar="DIR",
-              help="A trained run directory (LFDM or LDM).")
+              help="A trained run directory (LFDM, LDM or VDM).")
 @click.option("--sampler", "samplers", type=SamplerName(many=True), default="ddim", metavar="NAME[,NAME...]",
               help="Samplers: ddpm, ddim, dpmsolver++, euler, unipc, diffusers-ddim, ...")
 @click.option("--steps", type=CommaList(int, "integer"), default="10", metavar="N[,N...]",

@@ -41,7 +41,7 @@ class BenchEvalConfig:
 
 @dataclass
 class BenchAblationConfig:
-    """Table 3: a sampler x steps x guidance grid of each trained generator (LFDM and LDM: ``lfdm-bench ablate``
+    """Table 3: a sampler x steps x guidance grid of each trained generator (LFDM, LDM, VDM: ``lfdm-bench ablate``
     inside the benchmark) on the first ``max_subjects`` VALIDATION subjects (every class; ``None``: all), against
     the real validation videos. Each generator's best setting by one rule
     (:func:`bench.results.best_setting`) then samples its test and train videos: no setting is chosen on
@@ -65,8 +65,11 @@ class BenchConfig:
     lfdm_overrides: tuple[str, ...] = ()
     ldm_config: str = "ldm-synth-faces-cpu"
     ldm_overrides: tuple[str, ...] = ()
+    vdm_config: str = "vdm-synth-faces-cpu"
+    vdm_overrides: tuple[str, ...] = ()
     lfdm_run: str | None = None  # reuse a trained LFDM run directory instead of training one
     ldm_run: str | None = None
+    vdm_run: str | None = None
     methods: tuple[str, ...] = METHODS
     train_split_methods: tuple[str, ...] = GENERATORS  # also sampled from train-subject images (generalisation gap)
     per_pair: int = 1  # videos per (subject, class) pair

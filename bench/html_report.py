@@ -41,7 +41,8 @@ __all__ = ["PageSource", "write_html_report", "render_page"]
 
 SPLIT_TITLES = {"test": "Main table, test subjects", "train": "Main table, train subjects",
                 "gap": "Generalisation gap (test - train)"}
-KNOWN_KEYS = ("benchmark", "protocol", "detector", "methods", "autoencoders", "ablation", "ablation_ldm", "models",
+KNOWN_KEYS = ("benchmark", "protocol", "detector", "methods", "autoencoders", "ablation", "ablation_ldm",
+              "ablation_vdm", "models",
               "facts", "expression_per_class", "autoencoder_subject_psnr", "claims", "differences", "training_seeds")
 DATA_FILES = ("results.json", "tables.md", "tables.tex", "main_test.csv", "main_train.csv", "bench_config.yaml",
               "state.json", "ablation.json", "ablation.md", "ablation.csv", "ablation/ablation.json",
@@ -363,7 +364,8 @@ def _ablation_section(sources: Sequence[PageSource], assets: Assets, markers: Ma
     rows, plots, found = [], [], []
     for i, s in enumerate(sources):
         res = s.results or {}
-        for ab in [res.get("ablation"), res.get("ablation_ldm")] if res.get("ablation") else [s.ablation]:
+        for ab in ([res.get("ablation"), res.get("ablation_ldm"), res.get("ablation_vdm")] if res.get("ablation")
+                   else [s.ablation]):
             if not ab:
                 continue
             found.append(ab)

@@ -1,4 +1,4 @@
-"""The benchmark pipeline: data -> train LFDM and LDM -> choose each generator's sampler on the validation subjects
+"""The benchmark pipeline: data -> train LFDM, LDM (and VDM when listed) -> choose each generator's sampler on the validation subjects
 (sampler ablation) -> sample every method on train and test subjects -> evaluate -> grids -> tables. The test split
 is scored once, at the end; no setting is chosen on it. One command, resumable: ``OUT/state.json`` records finished
 stages, which are not redone, and every stage itself resumes (training from its last checkpoint, sampling from its
@@ -9,12 +9,12 @@ Layout of ``OUT``::
     state.json                 finished stages, their wall times and outputs
     (:class:`~bench.state.ResumeState`)
     bench_config.yaml          the resolved benchmark config
-    runs/lfdm, runs/ldm        the training runs (unless given with lfdm_run / ldm_run)
+    runs/lfdm, runs/ldm, runs/vdm   the training runs (unless given with lfdm_run / ldm_run / vdm_run)
     samples/<method>_<split>/  sample folders (manifest.csv + videos)
     metrics/<method>_<split>.json   every number of one evaluation + its protocol
-    ablation/, ablation_ldm/   LFDM's / LDM's sampler x steps x guidance grid on the validation subjects:
+    ablation/, ablation_ldm/, ablation_vdm/   each generator's sampler x steps x guidance grid on the validation subjects:
                                ablation.json/.md/.csv, plots/*.png; its best setting samples that generator
-    grids/                     sample grids (PNG, GIF); compare_<subject>.png: real take vs LFDM vs LDM (compare.md)
+    grids/                     sample grids (PNG, GIF); compare_<subject>.png: real take vs the generators (compare.md)
     results.json, tables.md, tables.tex, *.csv
     report.html, report_files/ the page of it all (:mod:`bench.html_report`), per-class sample GIFs
 """
@@ -29,6 +29,8 @@ from typing import Any, Callable, Sequence
 from baselines.ldm.config import load_ldm_config
 from baselines.ldm.train import open_ldm_run, train_ldm_run
 from baselines.retrieval import sample_baseline
+from baselines.vdm.config import load_vdm_config
+from baselines.vdm.train import open_vdm_run, train_vdm_run
 from bench.ablate import run_ablation
 from bench.config import GENERATORS, METHODS, BenchConfig
 from bench.generators import open_trained_run
@@ -124,6 +126,14 @@ class Benchmark:
     def ldm_dir(self) -> Path:
         return Path(self.bc.ldm_run) if self.bc.ldm_run else self.out / "runs" / "ldm"
 
+    @property
+    def vdm_dir(self) -> Path:
+        return Path(self.bc.vdm_run) if self.bc.vdm_run else self.out / "runs" / "vdm"
+
+    def run_dir(self, generator: str) -> Path:
+        """The training run of a generator of :data:`bench.config.GENERATORS`."""
+        return {"lfdm": self.lfdm_dir, "ldm": self.ldm_dir, "vdm": self.vdm_dir}[generator]
+
     # --- stages -------------------------------------------------------------------------------------------------
     def _data(self) -> dict:
         info = load_data(self.lfdm_cfg.data, progress=self.progress)
@@ -142,6 +152,12 @@ class Benchmark:
         self.say(out["ae"]["table"])
         return {k: {"steps": v["steps"], "seconds": v["seconds"], "params": v["params"]} for k, v in out.items()}
 
+    def _train_vdm(self) -> dict:
+        cfg = load_vdm_config(self.bc.vdm_config, self.bc.vdm_overrides)
+        run = open_vdm_run(cfg, self.vdm_dir, self.bc.vdm_config, self.bc.vdm_overrides)
+        out = train_vdm_run(cfg, run, "all", self.progress)
+        return {k: {"steps": v["steps"], "seconds": v["seconds"], "params": v["params"]} for k, v in out.items()}
+
     def sampler(self, method: str) -> dict[str, Any]:
         """The sampler settings of generator ``method``: its validation ablation's best (``{}`` without an
         ablation: the run config's ``sample`` section)."""
@@ -156,8 +172,8 @@ class Benchmark:
             path = sample_generator(self.generators[method], load_data(cfg.data, progress=False), cfg.data, split,
                                     folder, per_pair=self.bc.per_pair, seed=cfg.sample.seed,
                                     batch_size=cfg.sample.batch_size, progress=self.progress)
-        elif method in ("lfdm", "ldm"):
-            trained = open_trained_run(self.lfdm_dir if method == "lfdm" else self.ldm_dir)
+        elif method in GENERATORS:
+            trained = open_trained_run(self.run_dir(method))
             path = trained.sample(split=split, per_pair=self.bc.per_pair, out=folder, progress=self.progress,
                                   **self.sampler(method))
         else:
@@ -231,7 +247,7 @@ class Benchmark:
         for key in ("dataset", "root", "dataset_options", "split", "max_generated", "overrides"):
             del protocol[key]
         out = self.out / ABLATION_DIRS[method]
-        rows = run_ablation(self.lfdm_dir if method == "lfdm" else self.ldm_dir, a.samplers, a.steps, a.guidance,
+        rows = run_ablation(self.run_dir(method), a.samplers, a.steps, a.guidance,
                             a.etas, split="val", per_pair=a.per_pair, metrics=a.metrics, out=out,
                             progress=self.progress, log_fn=self.say, max_subjects=a.max_subjects, **protocol)
         chosen = best_setting(rows)
@@ -244,7 +260,7 @@ class Benchmark:
         methods = (*self.bc.methods, *self.generators)
         paths = write_method_grids({m: self.out / "samples" / f"{m}_test" for m in methods if m not in self.skipped()},
                                    self.out / "grids")
-        generators = {m.upper(): self.out / "samples" / f"{m}_test" for m in ("lfdm", "ldm") if m in self.bc.methods}
+        generators = {m.upper(): self.out / "samples" / f"{m}_test" for m in GENERATORS if m in self.bc.methods}
         paths += write_comparison_grids(generators, self.out / "grids")
         if "lfdm" in self.bc.methods:  # what the LFAE keeps and what it paints (issue 21)
             info = load_data(self.lfdm_cfg.data, progress=False)
@@ -263,7 +279,9 @@ class Benchmark:
 
     def _tables(self) -> dict:
         wall = {k: v["seconds"] for k, v in self.state.data["parts"].items()}
-        results = build_results(self.out, self.bc, self.lfdm_cfg, {"LFDM": self.lfdm_dir, "LDM": self.ldm_dir}, wall)
+        runs = {m.upper(): self.run_dir(m) for m in GENERATORS if m == "lfdm" or m in self.bc.methods}
+        runs.setdefault("LDM", self.ldm_dir)  # its autoencoder table is read when the folder holds one
+        results = build_results(self.out, self.bc, self.lfdm_cfg, runs, wall)
         results["skipped"] = self.skipped()
         seeds = self.out / "seeds.json"
         if seeds.is_file():  # written by `bench --seeds` (bench.seeds), which then rewrites tables and report
@@ -284,6 +302,8 @@ class Benchmark:
             steps.append(("train:lfdm", self._train_lfdm))
         if "ldm" in bc.methods and not bc.ldm_run:
             steps.append(("train:ldm", self._train_ldm))
+        if "vdm" in bc.methods and not bc.vdm_run:
+            steps.append(("train:vdm", self._train_vdm))
         for m, why in self.skipped().items():
             self.say(f"[bench] {m}: skipped, {why}")
         # settings are chosen on the validation subjects before anything is sampled from the test subjects

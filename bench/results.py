@@ -43,7 +43,7 @@ def _ratio(a: float | None, b: float | None) -> float | None:
     return None if a is None or not b else a / b
 
 
-ABLATION_DIRS = {"lfdm": "ablation", "ldm": "ablation_ldm"}  # each generator's sampler ablation (validation subjects)
+ABLATION_DIRS = {"lfdm": "ablation", "ldm": "ablation_ldm", "vdm": "ablation_vdm"}  # each generator's sampler ablation (validation subjects)
 BEST_RULE = ("among the settings whose motion amplitude is within {tol:.0%} of real (all settings if none is), "
              "the highest class accuracy; settings within one video of it count as equal, and of those the fewest "
              "network evaluations per video, then the lowest FVD, win")
@@ -202,25 +202,27 @@ def run_facts(bc: BenchConfig, cfg: LFDMConfig, wall_seconds: dict[str, float]) 
 
 def model_facts(runs: dict[str, Path]) -> dict[str, Any]:
     """Parameters of both stages and U-Net training GFLOP per step (forward + backward at the training batch) of
-    LFDM and LDM (``{"LFDM": run folder, "LDM": run folder}``), side by side: the paper's efficiency argument,
-    measured on our configs. Models are built on the meta device (no weights are loaded)."""
+    the generators (``{"LFDM": run folder, "LDM": run folder, "VDM": run folder}``), side by side: the paper's
+    efficiency argument, measured on our configs (VDM has no stage 1: 0 parameters). Models are built on the meta
+    device (no weights are loaded)."""
     out: dict[str, Any] = {}
     for name, run_dir in runs.items():
-        stage1 = "lfae" if name == "LFDM" else "ae"
-        ck1, ck2 = Path(run_dir) / "checkpoints" / stage1 / "last.pt", Path(run_dir) / "checkpoints" / "dm" / "last.pt"
-        if not (ck1.is_file() and ck2.is_file()):
+        stage1 = {"LFDM": "lfae", "LDM": "ae"}.get(name)
+        ck1, ck2 = Path(run_dir) / "checkpoints" / str(stage1) / "last.pt", Path(run_dir) / "checkpoints" / "dm" / "last.pt"
+        if not ck2.is_file() or (stage1 and not ck1.is_file()):
             continue
-        s1, dm = load_checkpoint(ck1), load_checkpoint(ck2)
+        s1, dm = (load_checkpoint(ck1) if stage1 else None), load_checkpoint(ck2)
         vcfg = VideoDiffusionConfig.from_dict(dm["model_config"])
-        data = run_record(run_dir).config["data"]
-        h = data["size"] // 4
+        config = run_record(run_dir).config
+        data = config["data"]
+        h = data["size"] // (config["pixels"]["patch"] if stage1 is None else 4)  # the U-Net's grid (8x8 here)
         shape = (int((dm.get("train_config") or {}).get("batch_size", 1)), vcfg.unet.in_channels,
                  int(data["n_frames"]), h, h)
         with torch.device("meta"):
             unet = VideoDiffusion(vcfg).unet
             m1 = (LFAE(LFAEConfig.from_dict(s1["model_config"])) if stage1 == "lfae"
-                  else KLAutoencoder(KLAutoencoderConfig.from_dict(s1["model_config"])))
-        out[name] = {"stage1_params": count_params(m1),
+                  else KLAutoencoder(KLAutoencoderConfig.from_dict(s1["model_config"])) if stage1 else None)
+        out[name] = {"stage1_params": count_params(m1) if m1 is not None else 0,
                      "unet_params": count_params(unet),
                      "unet_train_gflop_per_step": unet.flops_per_forward(shape, backward=True) / 1e9,
                      "train_batch_shape": list(shape)}
@@ -290,6 +292,7 @@ def build_results(out: Path, bc: BenchConfig, cfg: LFDMConfig, runs: dict[str, P
             "expression_per_class": expression,
             "differences": differences, "autoencoders": autoencoders, "autoencoder_subject_psnr": ae_subjects,
             "ablation": ablations["lfdm"], "ablation_ldm": ablations["ldm"],
+            **({"ablation_vdm": ablations["vdm"]} if ablations["vdm"] else {}),
             "models": model_facts(runs), "facts": facts}
     results["claims"] = paper_claims(results, bc.eval.bootstrap, bc.eval.seed)
     return results

@@ -19,7 +19,7 @@ from metrics.format import (digits_of, display_rows, format_mean_std, format_val
                             protocol_header, to_markdown)
 from lfdm_bench.utils.io import atomic_write_json, atomic_write_text
 
-METHOD_NAMES = {"lfdm": "LFDM", "ldm": "LDM", "static": "static (source image)", "retrieval": "retrieval (LFAE)",
+METHOD_NAMES = {"lfdm": "LFDM", "ldm": "LDM", "vdm": "VDM (pixel space)", "static": "static (source image)", "retrieval": "retrieval (LFAE)",
                 "real": "real (other take)", "real_fresh": "real, fresh takes", "lfae": "LFAE (predicted flows)",
                 "lfae_fit": "LFAE (flows fitted to the target)", "floor": "real vs real (disjoint halves)"}
 # acc x real: class accuracy / the probe's accuracy on real test videos; motion x real: generated / real amplitude;
@@ -125,7 +125,7 @@ def _has_differences(results: dict, split: str) -> bool:
 def _group_size(results: dict, split: str, metric: str, side: str) -> int | None:
     """The typical (median) number of videos per cFVD / sFVD group on one side, from the generators' records."""
     sizes = (results.get("table_notes") or {}).get(split, {}).get("group_sizes", {})
-    for m in ("lfdm", "ldm", *sizes):
+    for m in ("lfdm", "ldm", "vdm", *sizes):
         n = (sizes.get(m) or {}).get(metric, {}).get(side)
         if n is not None:
             return n
@@ -274,7 +274,7 @@ def render_markdown(results: dict) -> str:
         from bench.seeds import seeds_markdown
 
         parts.append("## LFDM and LDM over training seeds\n" + seeds_markdown(seeds["rows"], seeds["summary"]).split("\n", 1)[1])
-    for ab in (results.get("ablation"), results.get("ablation_ldm")):
+    for ab in (results.get("ablation"), results.get("ablation_ldm"), results.get("ablation_vdm")):
         if ab and ab["rows"]:
             split = SPLIT_NAMES.get(ab.get("split") or "test", ab.get("split"))
             parts.append(f"## Sampler ablation ({ab.get('generator', 'LFDM')}, {split} subjects)\n\n"
@@ -294,7 +294,7 @@ def render_latex(results: dict) -> str:
         if expr:
             out.append(latex_table(heads, expr, "Expression change x real per class: "
                                    + _expression_caption(results, split)))
-    for ab in (results.get("ablation"), results.get("ablation_ldm")):
+    for ab in (results.get("ablation"), results.get("ablation_ldm"), results.get("ablation_vdm")):
         if ab and ab["rows"]:
             rows = ablation_table(ab["rows"])
             out.append(latex_table(list(rows[0].keys()), [list(r.values()) for r in rows],

@@ -1,4 +1,4 @@
-"""``lfdm-bench train`` and ``lfdm-bench sample``: the commands that drive either generator (LFDM or the LDM
+"""``lfdm-bench train`` and ``lfdm-bench sample``: the commands that drive every generator (LFDM, the LDM or VDM
 baseline), ``sample`` through the generator registry :mod:`bench.generators` (this module's layer is right above it;
 it lives in ``lfdm_bench``, not ``bench``, so that ``train --help`` imports no bench module), and the one sampler
 option type of the command line (:class:`SamplerName`, used by ``sample`` and ``ablate``). Heavy imports happen
@@ -50,9 +50,11 @@ def _train_errors() -> tuple[type[BaseException], ...]:
 @command()
 @click.option("--model", type=click.Choice(list(MODELS)), default="lfdm", help="Which generator to train.")
 @click.option("--stage", type=click.Choice(list(STAGE_CHOICES)), default="all",
-              help="LFDM: stage 1 (lfae), stage 2 (dm) or both. LDM: its image autoencoder (ae), dm or both.")
+              help="LFDM: stage 1 (lfae), stage 2 (dm) or both. LDM: its image autoencoder (ae), dm or both. "
+                   "VDM: dm (its one stage).")
 @click.option("--config", "config", default=None, metavar="NAME|PATH",
-              help="A YAML config or the name of one in configs/ [default: synth-faces-cpu, LDM: ldm-synth-faces-cpu].")
+              help="A YAML config or the name of one in configs/ [default: synth-faces-cpu, LDM: ldm-synth-faces-cpu, "
+                   "VDM: vdm-synth-faces-cpu].")
 @click.option("--out", "out", type=click.Path(file_okay=False), default=None,
               help="Run directory (default runs/<config name>-<model>). An existing run is resumed.")
 @set_option()
@@ -60,7 +62,8 @@ def _train_errors() -> tuple[type[BaseException], ...]:
 @cli_errors(usage=_train_errors)
 def train(model: str, stage: str, config: str | None, out: str | None, overrides: tuple[str, ...],
           progress: bool) -> None:
-    """Train LFDM (stage 1 LFAE, stage 2 flow DM) or the LDM baseline; resumes an interrupted run by itself."""
+    """Train LFDM (stage 1 LFAE, stage 2 flow DM) or the LDM or VDM baseline; resumes an interrupted run by
+    itself."""
     from lfdm_bench.data.video_io import BadVideoError
 
     if stage not in train_stages(model):
@@ -70,6 +73,8 @@ def train(model: str, stage: str, config: str | None, out: str | None, overrides
     try:
         if model == "ldm":
             _train_ldm(config or "ldm-synth-faces-cpu", overrides, out, stage, progress)
+        elif model == "vdm":
+            _train_vdm(config or "vdm-synth-faces-cpu", overrides, out, stage, progress)
         else:
             _train_lfdm(config or "synth-faces-cpu", overrides, out, stage, progress)
     except BadVideoError as e:  # met while training: the run's last checkpoint is kept; the message adds the cure
@@ -109,6 +114,19 @@ def _train_ldm(config: str, overrides: tuple[str, ...], out: str | None, stage: 
     if is_main_process():  # under accelerate launch: one process prints
         if "ae" in done:
             click.echo(done["ae"]["table"])
+        click.echo(f"run directory: {run.root}")
+
+
+def _train_vdm(config: str, overrides: tuple[str, ...], out: str | None, stage: str, progress: bool) -> None:
+    from baselines.vdm.config import load_vdm_config
+    from baselines.vdm.train import open_vdm_run, train_vdm_run
+    from lfdm_bench.utils.dist import is_main_process
+
+    cfg = load_vdm_config(config, overrides)
+    run = open_vdm_run(cfg, out, config, overrides)
+    run.log(f"train vdm stage={stage} config={config} overrides={list(overrides)}", echo=True)
+    train_vdm_run(cfg, run, stage, progress)
+    if is_main_process():
         click.echo(f"run directory: {run.root}")
 
 

@@ -33,8 +33,8 @@ def test_bench_writes_tables_for_every_method(bench_out):
     root, _, r = bench_out
     assert r.exit_code == 0, r.output
     res = json.loads((root / "out/results.json").read_text())
-    assert set(res["methods"]) == {"lfdm", "ldm", "static", "retrieval", "real", "real_fresh", "lfae", "lfae_fit",
-                                   "floor"}
+    assert set(res["methods"]) == {"lfdm", "ldm", "vdm", "static", "retrieval", "real", "real_fresh", "lfae",
+                                   "lfae_fit", "floor"}
     # every row states what it compares: the methods and the fresh real takes at the same sizes (14 vs 14, 2 vs 2
     # per class, 7 vs 7 per subject), the halves floor at half of them
     sizes = {m: d["test"]["sizes"] for m, d in res["methods"].items()}
@@ -49,12 +49,12 @@ def test_bench_writes_tables_for_every_method(bench_out):
     assert floor["n_generated"] + floor["n_real"] == res["methods"]["lfdm"]["test"]["n_real"]
     assert 0 <= floor["fvd_ci"][0] <= floor["fvd_ci"][1]
     assert "disjoint halves" in res["table_notes"]["test"]["what"]["floor"]
-    for m in ("lfdm", "ldm"):
+    for m in ("lfdm", "ldm", "vdm"):
         assert {"test", "train", "gap"} <= set(res["methods"][m])
     t = res["methods"]["lfdm"]["test"]
     assert t["fvd"] >= 0 and t["n_generated"] == 14 and 0 <= t["fvd_ci"][0] <= t["fvd_ci"][1]
     # differences to LFDM: paired over the same resampled subjects, from the features each evaluation wrote
-    for m in ("ldm", "static", "retrieval", "lfae"):
+    for m in ("ldm", "vdm", "static", "retrieval", "lfae"):
         d = res["methods"][m]["test"]
         assert d["fvd_diff_lfdm"] == pytest.approx(d["fvd"] - t["fvd"], rel=1e-6, abs=1e-9), m
         assert d["fvd_diff_lfdm_ci"][0] <= d["fvd_diff_lfdm_ci"][1]
@@ -65,8 +65,10 @@ def test_bench_writes_tables_for_every_method(bench_out):
     assert res["table_notes"]["test"]["interval"]["n_boot"] == 20
     assert set(res["autoencoders"]) >= {"LFAE (predicted flows)", "LFAE (flows fitted to the target)", "LDM-AE",
                                         "copy-frame-0", "warp-only (predicted flows)"}
-    for name in ("LFDM", "LDM"):  # parameters and training FLOPs side by side
+    for name in ("LFDM", "LDM", "VDM"):  # parameters and training FLOPs side by side
         assert res["models"][name]["unet_params"] > 0 and res["models"][name]["unet_train_gflop_per_step"] > 0
+    assert res["models"]["VDM"]["stage1_params"] == 0 and res["models"]["VDM"]["train_batch_shape"][1:] == [
+        48, 10, 8, 8]  # 4x4 pixel patches of 32x32 frames
     md = (root / "out/tables.md").read_text()
     assert "Main table, test subjects" in md and "LFDM" in md and "Generalisation" in md and "Run facts" in md
     assert "real vs real (disjoint halves)" in md and "subject-cluster bootstrap" in md and "per class: 2" in md
@@ -93,15 +95,15 @@ def test_bench_writes_tables_for_every_method(bench_out):
     assert per_class["lfdm"]["neutral"]["ratio"] is None and t_acc["expr_min_class"] in per_class["lfdm"]
     assert "Expression change x real per class, test subjects" in md and "expression change x real" in md
     assert "expr_ratio" in (root / "out/main_test.csv").read_text() and (root / "out/expression_test.csv").is_file()
-    # comparison grids: 2 test subjects, per class the real take, LFDM and LDM from the same source, 8 of 10 frames
+    # comparison grids: 2 test subjects, per class the real take, LFDM, LDM, VDM from the same source, 8 of 10 frames
     from lfdm_bench.data.records import read_manifest
     from PIL import Image
 
     subjects = sorted({r.subject for r in read_manifest(root / "out/samples/lfdm_test/manifest.csv")})[:2]
     for subject in subjects:
         img = Image.open(root / f"out/grids/compare_{subject}.png")
-        assert img.size == (8 * (32 + 2) + 2, 7 * 3 * (32 + 2) + 2)
-    assert "real take / LFDM / LDM" in (root / "out/grids/compare.md").read_text()
+        assert img.size == (8 * (32 + 2) + 2, 7 * 4 * (32 + 2) + 2)
+    assert "real take / LFDM / LDM / VDM" in (root / "out/grids/compare.md").read_text()
     # table 3: the sampler ablation of the trained LFDM, on the first subject's 7 classes, with plots
     ab = res["ablation"]
     assert [(r["sampler"], r["guidance"]) for r in ab["rows"]] == [
@@ -110,10 +112,17 @@ def test_bench_writes_tables_for_every_method(bench_out):
     assert [r["nfe_per_video"] for r in ab["rows"]] == [2, 4, 2, 4]
     assert ab["plots"] and all((root / "out" / p).is_file() for p in ab["plots"])
     assert "Sampler ablation" in md and "diffusers-dpmsolver++" in (root / "out/tables.tex").read_text()
-    # both generators tuned on the validation subjects; each one's best setting sampled its test and train videos
-    assert ab["split"] == res["ablation_ldm"]["split"] == "val" and res["ablation_ldm"]["rows"]
-    assert {m: s["chosen_on"] for m, s in res["facts"]["samplers"].items()} == {"LFDM": "val", "LDM": "val"}
+    # every generator tuned on the validation subjects; each one's best setting sampled its test and train videos
+    assert ab["split"] == res["ablation_ldm"]["split"] == res["ablation_vdm"]["split"] == "val"
+    assert res["ablation_ldm"]["rows"] and res["ablation_vdm"]["rows"]
+    assert {m: s["chosen_on"] for m, s in res["facts"]["samplers"].items()} == {"LFDM": "val", "LDM": "val",
+                                                                                "VDM": "val"}
     assert "Sampler ablation (LDM, validation subjects)" in md and "LDM sampler (test / train videos)" in md
+    assert "Sampler ablation (VDM, validation subjects)" in md and "VDM sampler (test / train videos)" in md
+    assert "VDM (pixel space)" in md
+    claims = {c["claim"]: c for c in res["claims"]}  # VDM's paired differences join the claims table
+    d = res["differences"]["test"]["vdm"]["fvd"]
+    assert claims["LFDM generates better videos than VDM (FVD, test subjects)"]["estimate"] == d["diff"]
 
 
 def _bench_again(root, env):

@@ -1,4 +1,4 @@
-"""Conditional vs unconditional generation of one trained run (LFDM or LDM): the same sources and seeds, sampled
+"""Conditional vs unconditional generation of one trained run (LFDM, LDM or VDM): the same sources and seeds, sampled
 with the class text and with the null condition, both scored under ONE protocol (FVD + class accuracy).
 
 The accuracy of unconditional videos is measured against the class of their source video: a generator that ignores
@@ -27,7 +27,7 @@ def run_unconditional(run_dir: str | Path, split: str = "test", per_pair: int = 
     """Conditional vs unconditional (null class) generation of one run, same sources and seeds, one protocol.
 
     Args:
-        run_dir: a trained LFDM or LDM run (its checkpoints name the model).
+        run_dir: a trained LFDM, LDM or VDM run (its checkpoints name the model).
         split: split of the source images (``test`` or ``train``).
         per_pair: videos per (subject, class) pair of the split.
         max_videos: evaluate at most this many generated videos (class-stratified, seeded; the same subset for both).

@@ -39,8 +39,8 @@ class DMStageConfig:
 
 @dataclass
 class RunConfig:
-    """What every run config shares (LFDM's and LDM's): name, seed, device, data; the stage-1 model (named by
-    ``STAGE1``) must work at the data's size."""
+    """What every run config shares (LFDM's, LDM's, VDM's): name, seed, device, data; the stage-1 model (named by
+    ``STAGE1``; none for VDM) must work at the data's size."""
 
     STAGE1: ClassVar[str] = ""
     name: str = "run"
@@ -49,6 +49,8 @@ class RunConfig:
     data: DataConfig = field(default_factory=DataConfig)
 
     def __post_init__(self) -> None:
+        if not self.STAGE1:  # a generator without a first stage (VDM)
+            return
         size = getattr(self, self.STAGE1).model.image_size
         if size != self.data.size:
             raise ValueError(f"{self.STAGE1}.model.image_size ({size}) must equal data.size ({self.data.size})")
