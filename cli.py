@@ -21,8 +21,8 @@ from lfdm_bench.options import CONTEXT
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "data": ("lfdm_bench.data.commands", "data", "Datasets: generate the synthetic ones, inspect any of them."),
     "train": ("lfdm_bench.commands", "train",
-              "Train LFDM (stage 1 LFAE, stage 2 flow DM) or the LDM or VDM baseline; resumes an interrupted run by "
-              "itself."),
+              "Train LFDM (stage 1 LFAE, stage 2 flow DM) or the LDM, VDM or ImaGINator baseline; resumes an "
+              "interrupted run by itself."),
     "sample": ("lfdm_bench.commands", "sample", "Generate the evaluation set of a trained run (every subject x class of a "
                "split) as mp4 + manifest."),
     "eval": ("metrics.commands", "eval_cmd", "Evaluate generated videos (FVD, cFVD, sFVD, KVD, PSNR, SSIM, "

@@ -4,7 +4,8 @@ Written from ``results.json`` alone (:func:`paper_claims`; the tables stage and 
 a sign of a difference between two methods (written so that the paper's claim is "the difference is > 0"); its
 verdict follows :data:`RULE` from the 95% interval of that difference:
 
-* FVD / cFVD / sFVD of LDM (and of VDM, when the run has it) minus LFDM: paired subject-cluster bootstrap against the same real videos
+* FVD / cFVD / sFVD of LDM (and of VDM and ImaGINator, when the run has them) minus LFDM: paired subject-cluster
+  bootstrap against the same real videos
   (:func:`metrics.uncertainty.paired_differences` / :func:`~metrics.uncertainty.paired_group_differences`);
 * the train-test gap: (LDM - LFDM on test subjects) - (LDM - LFDM on train subjects); the two splits hold disjoint
   subjects, so their bootstrap errors are independent: SE = sqrt(SE_test^2 + SE_train^2), centred on the
@@ -29,6 +30,8 @@ RULE = ("A claim is written as 'difference > 0'. confirmed: its 95% interval lie
 VERDICTS = ("confirmed", "contradicted", "not decided", "not measured")
 CLAIM_HEADERS = ["claim (paper)", "difference (> 0 supports the claim)", "estimate [95% CI]", "verdict"]
 AE_LFAE, AE_LDM = "LFAE (predicted flows)", "LDM-AE"
+# the paper's other generators: their rows (LFDM vs each, test subjects) when the benchmark ran them
+OTHER_GENERATORS = {"imaginator": "ImaGINator", "vdm": "VDM"}
 NOT_IN_DEFAULT = "needs runs the default benchmark does not make (`lfdm-bench bench --config bench-paper`, issue 22)"
 
 
@@ -76,11 +79,13 @@ def paper_claims(results: Mapping[str, Any], n_boot: int = 200, seed: int = 0) -
             rows.append(_row(f"LFDM generates better videos than LDM ({label}, {where})",
                              f"{label}(LDM) - {label}(LFDM)", d.get("diff"),
                              [d["lo"], d["hi"]] if d else None))
-    vdm = any(((results.get("differences") or {}).get(s) or {}).get("vdm") for s in ("test", "train"))
-    for metric, label in (("fvd", "FVD"), ("cfvd", "cFVD"), ("sfvd", "sFVD")) if vdm else ():
-        d = _difference(results, "vdm", "test", metric)
-        rows.append(_row(f"LFDM generates better videos than VDM ({label}, test subjects)",
-                         f"{label}(VDM) - {label}(LFDM)", d.get("diff"), [d["lo"], d["hi"]] if d else None))
+    others = {m: name for m, name in OTHER_GENERATORS.items() if ((results.get("differences") or {}).get("test")
+                                                                 or {}).get(m)}
+    for m, name in others.items():
+        for metric, label in (("fvd", "FVD"), ("cfvd", "cFVD"), ("sfvd", "sFVD")):
+            d = _difference(results, m, "test", metric)
+            rows.append(_row(f"LFDM generates better videos than {name} ({label}, test subjects)",
+                             f"{label}({name}) - {label}(LFDM)", d.get("diff"), [d["lo"], d["hi"]] if d else None))
     est, ci = _gap_difference(results)
     rows.append(_row("LFDM generalises better: a smaller test-train FVD gap than LDM",
                      "gap(LDM) - gap(LFDM), gap = FVD test - FVD train", est, ci,
@@ -99,12 +104,12 @@ def paper_claims(results: Mapping[str, Any], n_boot: int = 200, seed: int = 0) -
     rows.append({"claim": "LDM reconstructs better yet generates worse (its 3D U-Net must model appearance and motion)",
                  "measure": "both rows above (reconstruction, FVD test)", "estimate": None, "ci": None,
                  "verdict": both, "note": "confirmed only when both parts are; contradicted when either is"})
-    for claim in ("LFDM below ImaGINator on FVD, cFVD and sFVD" if vdm else
-                  "LFDM below ImaGINator and VDM on FVD, cFVD and sFVD",
+    missing = [name for m, name in OTHER_GENERATORS.items() if m not in others]
+    for claim in ([f"LFDM below {' and '.join(missing)} on FVD, cFVD and sFVD"] if missing else []) + [
                   "Unconditional LFDM below the other unconditional generators",
                   "Fine-tuning only the LFAE decoder suffices for a new domain",
                   "More DDIM steps do not improve FVD",
-                  "BERT class-name embeddings vs one-hot class codes (the paper uses BERT; asked in issue 22)"):
+                  "BERT class-name embeddings vs one-hot class codes (the paper uses BERT; asked in issue 22)"]:
         rows.append({"claim": claim, "measure": "-", "estimate": None, "ci": None, "verdict": "not measured",
                      "note": NOT_IN_DEFAULT})
     return rows

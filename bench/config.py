@@ -10,6 +10,7 @@ from lfdm_bench.kinds import MODELS
 # real_fresh ("real, fresh takes", the floor at the methods' sizes) exists for the embedded datasets only: the
 # benchmark skips it, saying so, on others; lfae / lfae_fit: the LFAE with predicted / target-fitted (oracle) flows
 GENERATORS = MODELS  # the trained generators (lfdm_bench.kinds), first among the methods
+LABELS = {"lfdm": "LFDM", "ldm": "LDM", "vdm": "VDM", "imaginator": "ImaGINator"}  # in grids, captions, run facts
 METHODS = (*GENERATORS, "static", "retrieval", "real", "real_fresh", "lfae", "lfae_fit")
 
 
@@ -41,7 +42,7 @@ class BenchEvalConfig:
 
 @dataclass
 class BenchAblationConfig:
-    """Table 3: a sampler x steps x guidance grid of each trained generator (LFDM, LDM, VDM: ``lfdm-bench ablate``
+    """Table 3: a sampler x steps x guidance grid of each diffusion generator (LFDM, LDM, VDM: ``lfdm-bench ablate``
     inside the benchmark) on the first ``max_subjects`` VALIDATION subjects (every class; ``None``: all), against
     the real validation videos. Each generator's best setting by one rule
     (:func:`bench.results.best_setting`) then samples its test and train videos: no setting is chosen on
@@ -67,9 +68,12 @@ class BenchConfig:
     ldm_overrides: tuple[str, ...] = ()
     vdm_config: str = "vdm-synth-faces-cpu"
     vdm_overrides: tuple[str, ...] = ()
+    imaginator_config: str = "imaginator-synth-faces-cpu"
+    imaginator_overrides: tuple[str, ...] = ()
     lfdm_run: str | None = None  # reuse a trained LFDM run directory instead of training one
     ldm_run: str | None = None
     vdm_run: str | None = None
+    imaginator_run: str | None = None
     methods: tuple[str, ...] = METHODS
     train_split_methods: tuple[str, ...] = GENERATORS  # also sampled from train-subject images (generalisation gap)
     per_pair: int = 1  # videos per (subject, class) pair

@@ -1,6 +1,7 @@
-"""The generator registry: the trained generators behind one interface, LFDM (:mod:`lfdm_bench.lfdm`) and the LDM
-and VDM baselines (:mod:`baselines.ldm`, :mod:`baselines.vdm`). It sits above both methods (which never import each other) and below the rest of
-the benchmark and the command line; the model kinds themselves are listed once, in :mod:`lfdm_bench.kinds`.
+"""The generator registry: the trained generators behind one interface, LFDM (:mod:`lfdm_bench.lfdm`) and the LDM,
+VDM and ImaGINator baselines (:mod:`baselines.ldm`, :mod:`baselines.vdm`, :mod:`baselines.imaginator`). It sits
+above the methods (which never import each other) and below the rest of the benchmark and the command line; the
+model kinds themselves are listed once, in :mod:`lfdm_bench.kinds`.
 
 :func:`open_trained_run` reads what a run folder holds from its checkpoints (:func:`lfdm_bench.checkpoints.run_record`)
 and returns a :class:`TrainedRun` whose ``sample`` runs that model's sampler: the one place that maps a run's model
@@ -14,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from baselines.imaginator.config import ImaGINatorRunConfig
+from baselines.imaginator.sample import sample_imaginator_run
 from baselines.ldm.config import LDMConfig
 from baselines.ldm.sample import sample_ldm_run
 from baselines.vdm.config import VDMConfig
@@ -30,7 +33,8 @@ from lfdm_bench.sampling.plugin import Generator, sample_generator
 # model kind -> (its config class, its sampler: sampler(run, split, **sample_run arguments) -> manifest path)
 _CODE: dict[str, tuple[type, Callable[..., Path]]] = {"lfdm": (LFDMConfig, sample_lfdm_run),
                                                       "ldm": (LDMConfig, sample_ldm_run),
-                                                      "vdm": (VDMConfig, sample_vdm_run)}
+                                                      "vdm": (VDMConfig, sample_vdm_run),
+                                                      "imaginator": (ImaGINatorRunConfig, sample_imaginator_run)}
 if set(_CODE) != set(MODELS):  # a kind added to lfdm_bench.kinds needs its code here
     raise ImportError(f"the generator registry covers {sorted(_CODE)}, lfdm_bench.kinds.MODELS is {list(MODELS)}")
 GENERATORS = {kind: _CODE[kind] for kind in MODELS}  # in the order of lfdm_bench.kinds.MODELS
@@ -38,12 +42,12 @@ GENERATORS = {kind: _CODE[kind] for kind in MODELS}  # in the order of lfdm_benc
 
 @dataclass(frozen=True)
 class TrainedRun:
-    """A trained run: its folder, model kind (``lfdm`` / ``ldm`` / ``vdm``) and resolved config (from its
-    checkpoints)."""
+    """A trained run: its folder, model kind (``lfdm`` / ``ldm`` / ``vdm`` / ``imaginator``) and resolved config
+    (from its checkpoints)."""
 
     run: Run
     model: str
-    config: LFDMConfig | LDMConfig | VDMConfig
+    config: LFDMConfig | LDMConfig | VDMConfig | ImaGINatorRunConfig
 
     def sample(self, split: str = "test", **kwargs: Any) -> Path:
         """Sample the evaluation set of ``split`` into a sample folder (arguments of
@@ -66,7 +70,7 @@ class TrainedRun:
 
 
 def open_trained_run(run_dir: str | os.PathLike | Run) -> TrainedRun:
-    """Open a trained LFDM, LDM or VDM run folder; errors name the folder and what is missing."""
+    """Open a trained LFDM, LDM, VDM or ImaGINator run folder; errors name the folder and what is missing."""
     run = run_dir if isinstance(run_dir, Run) else Run.open(run_dir)
     record = run_record(run)
     if record.model not in GENERATORS:

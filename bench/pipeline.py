@@ -1,18 +1,19 @@
-"""The benchmark pipeline: data -> train LFDM, LDM (and VDM when listed) -> choose each generator's sampler on the validation subjects
-(sampler ablation) -> sample every method on train and test subjects -> evaluate -> grids -> tables. The test split
-is scored once, at the end; no setting is chosen on it. One command, resumable: ``OUT/state.json`` records finished
-stages, which are not redone, and every stage itself resumes (training from its last checkpoint, sampling from its
-manifest, evaluation from the cached real features).
+"""The benchmark pipeline: data -> train LFDM, LDM (and VDM, ImaGINator when listed) -> choose each diffusion
+generator's sampler on the validation subjects (sampler ablation) -> sample every method on train and test
+subjects -> evaluate -> grids -> tables. The test split is scored once, at the end; no setting is chosen on it.
+One command, resumable: ``OUT/state.json`` records finished stages, which are not redone, and every stage itself
+resumes (training from its last checkpoint, sampling from its manifest, evaluation from the cached real features).
 
 Layout of ``OUT``::
 
     state.json                 finished stages, their wall times and outputs
     (:class:`~bench.state.ResumeState`)
     bench_config.yaml          the resolved benchmark config
-    runs/lfdm, runs/ldm, runs/vdm   the training runs (unless given with lfdm_run / ldm_run / vdm_run)
+    runs/<generator>/          the training runs: lfdm, ldm, vdm, imaginator (unless given with <generator>_run)
     samples/<method>_<split>/  sample folders (manifest.csv + videos)
     metrics/<method>_<split>.json   every number of one evaluation + its protocol
-    ablation/, ablation_ldm/, ablation_vdm/   each generator's sampler x steps x guidance grid on the validation subjects:
+    ablation/, ablation_ldm/, ablation_vdm/
+                               each generator's sampler x steps x guidance grid on the validation subjects:
                                ablation.json/.md/.csv, plots/*.png; its best setting samples that generator
     grids/                     sample grids (PNG, GIF); compare_<subject>.png: real take vs the generators (compare.md)
     results.json, tables.md, tables.tex, *.csv
@@ -26,13 +27,15 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+from baselines.imaginator.config import load_imaginator_config
+from baselines.imaginator.train import open_imaginator_run, train_imaginator_run
 from baselines.ldm.config import load_ldm_config
 from baselines.ldm.train import open_ldm_run, train_ldm_run
 from baselines.retrieval import sample_baseline
 from baselines.vdm.config import load_vdm_config
 from baselines.vdm.train import open_vdm_run, train_vdm_run
 from bench.ablate import run_ablation
-from bench.config import GENERATORS, METHODS, BenchConfig
+from bench.config import GENERATORS, LABELS, METHODS, BenchConfig
 from bench.generators import open_trained_run
 from bench.grids import write_comparison_grids, write_method_grids, write_occlusion_figure
 from bench.html_report import write_html_report
@@ -130,9 +133,14 @@ class Benchmark:
     def vdm_dir(self) -> Path:
         return Path(self.bc.vdm_run) if self.bc.vdm_run else self.out / "runs" / "vdm"
 
+    @property
+    def imaginator_dir(self) -> Path:
+        return Path(self.bc.imaginator_run) if self.bc.imaginator_run else self.out / "runs" / "imaginator"
+
     def run_dir(self, generator: str) -> Path:
         """The training run of a generator of :data:`bench.config.GENERATORS`."""
-        return {"lfdm": self.lfdm_dir, "ldm": self.ldm_dir, "vdm": self.vdm_dir}[generator]
+        return {"lfdm": self.lfdm_dir, "ldm": self.ldm_dir, "vdm": self.vdm_dir,
+                "imaginator": self.imaginator_dir}[generator]
 
     # --- stages -------------------------------------------------------------------------------------------------
     def _data(self) -> dict:
@@ -156,6 +164,12 @@ class Benchmark:
         cfg = load_vdm_config(self.bc.vdm_config, self.bc.vdm_overrides)
         run = open_vdm_run(cfg, self.vdm_dir, self.bc.vdm_config, self.bc.vdm_overrides)
         out = train_vdm_run(cfg, run, "all", self.progress)
+        return {k: {"steps": v["steps"], "seconds": v["seconds"], "params": v["params"]} for k, v in out.items()}
+
+    def _train_imaginator(self) -> dict:
+        cfg = load_imaginator_config(self.bc.imaginator_config, self.bc.imaginator_overrides)
+        run = open_imaginator_run(cfg, self.imaginator_dir, self.bc.imaginator_config, self.bc.imaginator_overrides)
+        out = train_imaginator_run(cfg, run, "all", self.progress)
         return {k: {"steps": v["steps"], "seconds": v["seconds"], "params": v["params"]} for k, v in out.items()}
 
     def sampler(self, method: str) -> dict[str, Any]:
@@ -260,7 +274,7 @@ class Benchmark:
         methods = (*self.bc.methods, *self.generators)
         paths = write_method_grids({m: self.out / "samples" / f"{m}_test" for m in methods if m not in self.skipped()},
                                    self.out / "grids")
-        generators = {m.upper(): self.out / "samples" / f"{m}_test" for m in GENERATORS if m in self.bc.methods}
+        generators = {LABELS[m]: self.out / "samples" / f"{m}_test" for m in GENERATORS if m in self.bc.methods}
         paths += write_comparison_grids(generators, self.out / "grids")
         if "lfdm" in self.bc.methods:  # what the LFAE keeps and what it paints (issue 21)
             info = load_data(self.lfdm_cfg.data, progress=False)
@@ -279,7 +293,7 @@ class Benchmark:
 
     def _tables(self) -> dict:
         wall = {k: v["seconds"] for k, v in self.state.data["parts"].items()}
-        runs = {m.upper(): self.run_dir(m) for m in GENERATORS if m == "lfdm" or m in self.bc.methods}
+        runs = {LABELS[m]: self.run_dir(m) for m in GENERATORS if m == "lfdm" or m in self.bc.methods}
         runs.setdefault("LDM", self.ldm_dir)  # its autoencoder table is read when the folder holds one
         results = build_results(self.out, self.bc, self.lfdm_cfg, runs, wall)
         results["skipped"] = self.skipped()
@@ -304,11 +318,14 @@ class Benchmark:
             steps.append(("train:ldm", self._train_ldm))
         if "vdm" in bc.methods and not bc.vdm_run:
             steps.append(("train:vdm", self._train_vdm))
+        if "imaginator" in bc.methods and not bc.imaginator_run:
+            steps.append(("train:imaginator", self._train_imaginator))
         for m, why in self.skipped().items():
             self.say(f"[bench] {m}: skipped, {why}")
         # settings are chosen on the validation subjects before anything is sampled from the test subjects
         if bc.ablation.samplers:
-            steps += [(f"ablate:{m}", (lambda m=m: self._ablate(m))) for m in GENERATORS if m in bc.methods]
+            # each diffusion generator's (ImaGINator, a GAN, has no sampler to choose)
+            steps += [(f"ablate:{m}", (lambda m=m: self._ablate(m))) for m in ABLATION_DIRS if m in bc.methods]
         pairs = [(m, "test") for m in bc.methods if m not in self.skipped()] + [
             (m, "train") for m in bc.train_split_methods if m not in self.skipped()]
         pairs += [(m, s) for s in ("test", "train") for m in self.generators]  # driven like LFDM and LDM

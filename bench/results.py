@@ -43,7 +43,8 @@ def _ratio(a: float | None, b: float | None) -> float | None:
     return None if a is None or not b else a / b
 
 
-ABLATION_DIRS = {"lfdm": "ablation", "ldm": "ablation_ldm", "vdm": "ablation_vdm"}  # each generator's sampler ablation (validation subjects)
+# each generator's sampler ablation (validation subjects)
+ABLATION_DIRS = {"lfdm": "ablation", "ldm": "ablation_ldm", "vdm": "ablation_vdm"}
 BEST_RULE = ("among the settings whose motion amplitude is within {tol:.0%} of real (all settings if none is), "
              "the highest class accuracy; settings within one video of it count as equal, and of those the fewest "
              "network evaluations per video, then the lowest FVD, win")
@@ -208,7 +209,8 @@ def model_facts(runs: dict[str, Path]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name, run_dir in runs.items():
         stage1 = {"LFDM": "lfae", "LDM": "ae"}.get(name)
-        ck1, ck2 = Path(run_dir) / "checkpoints" / str(stage1) / "last.pt", Path(run_dir) / "checkpoints" / "dm" / "last.pt"
+        ck1 = Path(run_dir) / "checkpoints" / str(stage1) / "last.pt"
+        ck2 = Path(run_dir) / "checkpoints" / "dm" / "last.pt"
         if not ck2.is_file() or (stage1 and not ck1.is_file()):
             continue
         s1, dm = (load_checkpoint(ck1) if stage1 else None), load_checkpoint(ck2)

@@ -19,7 +19,8 @@ from metrics.format import (digits_of, display_rows, format_mean_std, format_val
                             protocol_header, to_markdown)
 from lfdm_bench.utils.io import atomic_write_json, atomic_write_text
 
-METHOD_NAMES = {"lfdm": "LFDM", "ldm": "LDM", "vdm": "VDM (pixel space)", "static": "static (source image)", "retrieval": "retrieval (LFAE)",
+METHOD_NAMES = {"lfdm": "LFDM", "ldm": "LDM", "vdm": "VDM (pixel space)", "imaginator": "ImaGINator (GAN)",
+                "static": "static (source image)", "retrieval": "retrieval (LFAE)",
                 "real": "real (other take)", "real_fresh": "real, fresh takes", "lfae": "LFAE (predicted flows)",
                 "lfae_fit": "LFAE (flows fitted to the target)", "floor": "real vs real (disjoint halves)"}
 # acc x real: class accuracy / the probe's accuracy on real test videos; motion x real: generated / real amplitude;
@@ -125,7 +126,7 @@ def _has_differences(results: dict, split: str) -> bool:
 def _group_size(results: dict, split: str, metric: str, side: str) -> int | None:
     """The typical (median) number of videos per cFVD / sFVD group on one side, from the generators' records."""
     sizes = (results.get("table_notes") or {}).get(split, {}).get("group_sizes", {})
-    for m in ("lfdm", "ldm", "vdm", *sizes):
+    for m in ("lfdm", "ldm", "vdm", "imaginator", *sizes):
         n = (sizes.get(m) or {}).get(metric, {}).get(side)
         if n is not None:
             return n

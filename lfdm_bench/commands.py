@@ -1,8 +1,8 @@
-"""``lfdm-bench train`` and ``lfdm-bench sample``: the commands that drive every generator (LFDM, the LDM or VDM
-baseline), ``sample`` through the generator registry :mod:`bench.generators` (this module's layer is right above it;
-it lives in ``lfdm_bench``, not ``bench``, so that ``train --help`` imports no bench module), and the one sampler
-option type of the command line (:class:`SamplerName`, used by ``sample`` and ``ablate``). Heavy imports happen
-inside the commands, so their ``--help`` imports no torch.
+"""``lfdm-bench train`` and ``lfdm-bench sample``: the commands that drive every generator (LFDM, the LDM, VDM or
+ImaGINator baseline), ``sample`` through the generator registry :mod:`bench.generators` (this module's layer is right
+above it; it lives in ``lfdm_bench``, not ``bench``, so that ``train --help`` imports no bench module), and the one
+sampler option type of the command line (:class:`SamplerName`, used by ``sample`` and ``ablate``). Heavy imports
+happen inside the commands, so their ``--help`` imports no torch.
 """
 
 from __future__ import annotations
@@ -51,10 +51,10 @@ def _train_errors() -> tuple[type[BaseException], ...]:
 @click.option("--model", type=click.Choice(list(MODELS)), default="lfdm", help="Which generator to train.")
 @click.option("--stage", type=click.Choice(list(STAGE_CHOICES)), default="all",
               help="LFDM: stage 1 (lfae), stage 2 (dm) or both. LDM: its image autoencoder (ae), dm or both. "
-                   "VDM: dm (its one stage).")
+                   "VDM: dm (its one stage). ImaGINator: gan (its one stage).")
 @click.option("--config", "config", default=None, metavar="NAME|PATH",
               help="A YAML config or the name of one in configs/ [default: synth-faces-cpu, LDM: ldm-synth-faces-cpu, "
-                   "VDM: vdm-synth-faces-cpu].")
+                   "VDM: vdm-synth-faces-cpu, ImaGINator: imaginator-synth-faces-cpu].")
 @click.option("--out", "out", type=click.Path(file_okay=False), default=None,
               help="Run directory (default runs/<config name>-<model>). An existing run is resumed.")
 @set_option()
@@ -62,8 +62,8 @@ def _train_errors() -> tuple[type[BaseException], ...]:
 @cli_errors(usage=_train_errors)
 def train(model: str, stage: str, config: str | None, out: str | None, overrides: tuple[str, ...],
           progress: bool) -> None:
-    """Train LFDM (stage 1 LFAE, stage 2 flow DM) or the LDM or VDM baseline; resumes an interrupted run by
-    itself."""
+    """Train LFDM (stage 1 LFAE, stage 2 flow DM) or the LDM, VDM or ImaGINator baseline; resumes an interrupted
+    run by itself."""
     from lfdm_bench.data.video_io import BadVideoError
 
     if stage not in train_stages(model):
@@ -75,6 +75,8 @@ def train(model: str, stage: str, config: str | None, out: str | None, overrides
             _train_ldm(config or "ldm-synth-faces-cpu", overrides, out, stage, progress)
         elif model == "vdm":
             _train_vdm(config or "vdm-synth-faces-cpu", overrides, out, stage, progress)
+        elif model == "imaginator":
+            _train_imaginator(config or "imaginator-synth-faces-cpu", overrides, out, stage, progress)
         else:
             _train_lfdm(config or "synth-faces-cpu", overrides, out, stage, progress)
     except BadVideoError as e:  # met while training: the run's last checkpoint is kept; the message adds the cure
@@ -126,6 +128,19 @@ def _train_vdm(config: str, overrides: tuple[str, ...], out: str | None, stage: 
     run = open_vdm_run(cfg, out, config, overrides)
     run.log(f"train vdm stage={stage} config={config} overrides={list(overrides)}", echo=True)
     train_vdm_run(cfg, run, stage, progress)
+    if is_main_process():
+        click.echo(f"run directory: {run.root}")
+
+
+def _train_imaginator(config: str, overrides: tuple[str, ...], out: str | None, stage: str, progress: bool) -> None:
+    from baselines.imaginator.config import load_imaginator_config
+    from baselines.imaginator.train import open_imaginator_run, train_imaginator_run
+    from lfdm_bench.utils.dist import is_main_process
+
+    cfg = load_imaginator_config(config, overrides)
+    run = open_imaginator_run(cfg, out, config, overrides)
+    run.log(f"train imaginator stage={stage} config={config} overrides={list(overrides)}", echo=True)
+    train_imaginator_run(cfg, run, stage, progress)
     if is_main_process():
         click.echo(f"run directory: {run.root}")
 

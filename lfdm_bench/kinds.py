@@ -9,8 +9,9 @@ The generator registry (:mod:`bench.generators`) maps each kind to its code.
 from __future__ import annotations
 
 # model kind -> its training stages in order: stage 1 (LFDM's LFAE, LDM's image autoencoder), then the video DM
-# (VDM, pixel-space diffusion, has no stage 1)
-MODEL_STAGES: dict[str, tuple[str, ...]] = {"lfdm": ("lfae", "dm"), "ldm": ("ae", "dm"), "vdm": ("dm",)}
+# (VDM, pixel-space diffusion, has no stage 1; ImaGINator, a conditional video GAN, one stage "gan")
+MODEL_STAGES: dict[str, tuple[str, ...]] = {"lfdm": ("lfae", "dm"), "ldm": ("ae", "dm"), "vdm": ("dm",),
+                                            "imaginator": ("gan",)}
 MODELS: tuple[str, ...] = tuple(MODEL_STAGES)
 ALL_STAGES = "all"  # the --stage value that trains every stage of the model, in order
 

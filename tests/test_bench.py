@@ -33,8 +33,8 @@ def test_bench_writes_tables_for_every_method(bench_out):
     root, _, r = bench_out
     assert r.exit_code == 0, r.output
     res = json.loads((root / "out/results.json").read_text())
-    assert set(res["methods"]) == {"lfdm", "ldm", "vdm", "static", "retrieval", "real", "real_fresh", "lfae",
-                                   "lfae_fit", "floor"}
+    assert set(res["methods"]) == {"lfdm", "ldm", "vdm", "imaginator", "static", "retrieval", "real", "real_fresh",
+                                   "lfae", "lfae_fit", "floor"}
     # every row states what it compares: the methods and the fresh real takes at the same sizes (14 vs 14, 2 vs 2
     # per class, 7 vs 7 per subject), the halves floor at half of them
     sizes = {m: d["test"]["sizes"] for m, d in res["methods"].items()}
@@ -49,12 +49,12 @@ def test_bench_writes_tables_for_every_method(bench_out):
     assert floor["n_generated"] + floor["n_real"] == res["methods"]["lfdm"]["test"]["n_real"]
     assert 0 <= floor["fvd_ci"][0] <= floor["fvd_ci"][1]
     assert "disjoint halves" in res["table_notes"]["test"]["what"]["floor"]
-    for m in ("lfdm", "ldm", "vdm"):
+    for m in ("lfdm", "ldm", "vdm", "imaginator"):
         assert {"test", "train", "gap"} <= set(res["methods"][m])
     t = res["methods"]["lfdm"]["test"]
     assert t["fvd"] >= 0 and t["n_generated"] == 14 and 0 <= t["fvd_ci"][0] <= t["fvd_ci"][1]
     # differences to LFDM: paired over the same resampled subjects, from the features each evaluation wrote
-    for m in ("ldm", "vdm", "static", "retrieval", "lfae"):
+    for m in ("ldm", "vdm", "imaginator", "static", "retrieval", "lfae"):
         d = res["methods"][m]["test"]
         assert d["fvd_diff_lfdm"] == pytest.approx(d["fvd"] - t["fvd"], rel=1e-6, abs=1e-9), m
         assert d["fvd_diff_lfdm_ci"][0] <= d["fvd_diff_lfdm_ci"][1]
@@ -95,15 +95,16 @@ def test_bench_writes_tables_for_every_method(bench_out):
     assert per_class["lfdm"]["neutral"]["ratio"] is None and t_acc["expr_min_class"] in per_class["lfdm"]
     assert "Expression change x real per class, test subjects" in md and "expression change x real" in md
     assert "expr_ratio" in (root / "out/main_test.csv").read_text() and (root / "out/expression_test.csv").is_file()
-    # comparison grids: 2 test subjects, per class the real take, LFDM, LDM, VDM from the same source, 8 of 10 frames
+    # comparison grids: 2 test subjects, per class the real take and the 4 generators from the same source, 8 of 10
+    # frames
     from lfdm_bench.data.records import read_manifest
     from PIL import Image
 
     subjects = sorted({r.subject for r in read_manifest(root / "out/samples/lfdm_test/manifest.csv")})[:2]
     for subject in subjects:
         img = Image.open(root / f"out/grids/compare_{subject}.png")
-        assert img.size == (8 * (32 + 2) + 2, 7 * 4 * (32 + 2) + 2)
-    assert "real take / LFDM / LDM / VDM" in (root / "out/grids/compare.md").read_text()
+        assert img.size == (8 * (32 + 2) + 2, 7 * 5 * (32 + 2) + 2)
+    assert "real take / LFDM / LDM / VDM / ImaGINator" in (root / "out/grids/compare.md").read_text()
     # table 3: the sampler ablation of the trained LFDM, on the first subject's 7 classes, with plots
     ab = res["ablation"]
     assert [(r["sampler"], r["guidance"]) for r in ab["rows"]] == [
@@ -119,10 +120,17 @@ def test_bench_writes_tables_for_every_method(bench_out):
                                                                                 "VDM": "val"}
     assert "Sampler ablation (LDM, validation subjects)" in md and "LDM sampler (test / train videos)" in md
     assert "Sampler ablation (VDM, validation subjects)" in md and "VDM sampler (test / train videos)" in md
-    assert "VDM (pixel space)" in md
+    assert "VDM (pixel space)" in md and "ImaGINator (GAN)" in md
+    # the GAN has no sampler to choose: no ablation; its videos are one generator pass each
+    state = json.loads((root / "out/state.json").read_text())["parts"]
+    assert "ablate:imaginator" not in state and "train:imaginator" in state
+    assert json.loads((root / "out/samples/imaginator_test/settings.json").read_text())["sampler"] == "generator"
     claims = {c["claim"]: c for c in res["claims"]}  # VDM's paired differences join the claims table
     d = res["differences"]["test"]["vdm"]["fvd"]
     assert claims["LFDM generates better videos than VDM (FVD, test subjects)"]["estimate"] == d["diff"]
+    d = res["differences"]["test"]["imaginator"]["sfvd"]
+    assert claims["LFDM generates better videos than ImaGINator (sFVD, test subjects)"]["estimate"] == d["diff"]
+    assert not any(c["claim"].startswith("LFDM below") for c in res["claims"])  # both measured here
 
 
 def _bench_again(root, env):

@@ -22,6 +22,7 @@ def test_sampling_commands_take_per_pair(args):
     assert "(subject, class) pair" in r.output
 
 
-def test_train_help_names_the_ldm_stage():
+def test_train_help_names_every_stage():
     r = CliRunner().invoke(main, ["train", "--help"], terminal_width=200)
-    assert "[lfae|ae|dm|all]" in r.output and "LDM: its image autoencoder (ae), dm or both" in r.output
+    assert "[lfae|ae|dm|gan|all]" in r.output and "LDM: its image autoencoder (ae), dm or both" in r.output
+    assert "[lfdm|ldm|vdm|imaginator]" in r.output and "ImaGINator: gan" in r.output

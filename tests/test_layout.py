@@ -18,9 +18,10 @@ SOURCES = {"lfdm_bench": "lfdm_bench", "metrics": "metrics", "baselines": "basel
 # The layers, bottom first: a module may import only from lower layers, with no exception (its layer: layer_of;
 # every package or module directly in lfdm_bench/ must be placed here). Data flows one way: data -> text, diffusion
 # -> models -> training -> sampling -> metrics -> the methods, side by side (LFDM = lfdm_bench.lfdm, and baselines:
-# LDM and the calibration baselines; neither imports the other, what they share lies below both, in
-# lfdm_bench.training) -> the generator registry (bench.generators) -> the train / sample commands
-# (lfdm_bench.commands, outside bench so that `train --help` imports no bench module) -> benchmark -> CLI. The one CLI
+# LDM, VDM, ImaGINator and the calibration baselines; no generator imports another, what they share lies below
+# them, in lfdm_bench.training and lfdm_bench.diffusion) -> the generator registry (bench.generators) -> the train /
+# sample commands (lfdm_bench.commands, outside bench so that `train --help` imports no bench module) -> benchmark
+# -> CLI. The one CLI
 # convention (lfdm_bench.options) lies right above the config, so that every command, data's included, uses it.
 LAYERS = [
     ["lfdm_bench", "lfdm_bench.utils", "lfdm_bench.config", "lfdm_bench.kinds"],
@@ -131,6 +132,21 @@ def test_packages_only_import_from_lower_layers():
     upward = sorted(f"{m} -> {d}" for m, deps in graph.items() for d in deps
                     if layer_of(d) != layer_of(m) and rank[layer_of(d)] >= rank[layer_of(m)])
     assert not upward, "imports that reach up (or sideways) a layer:\n" + "\n".join(upward)
+
+
+def test_generators_import_no_other_generator():
+    """LFDM, LDM, VDM and ImaGINator sit side by side: what they share (the U-Net, the diffusion target's layout,
+    the trainer) lies below them, so none of their modules imports another generator's."""
+    graph = import_graph(project_modules())
+    packages = ("lfdm_bench.lfdm", "baselines.ldm", "baselines.vdm", "baselines.imaginator")
+
+    def owner(module: str) -> str | None:
+        return next((p for p in packages if module == p or module.startswith(p + ".")), None)
+
+    assert any(owner(m) == "baselines.vdm" for m in graph)
+    sideways = sorted(f"{m} -> {d}" for m, deps in graph.items() for d in deps
+                      if owner(m) and owner(d) and owner(m) != owner(d))
+    assert not sideways, "a generator imports another:\n" + "\n".join(sideways)
 
 
 def test_files_hold_one_job():

@@ -1,4 +1,4 @@
-"""What the LDM's DM diffuses (baselines.ldm.diffusion_target): the residual to the source frame, scaled, in patches;
+"""What the LDM's DM diffuses (lfdm_bench.diffusion.target): the residual to the source frame, scaled, in patches;
 its exact inverse; the fitted scale against a direct computation; and the config's validation."""
 
 from __future__ import annotations
@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from baselines.ldm.diffusion_target import DiffusionTarget, fit_residual_scale
-from baselines.ldm.latent_patches import to_patches
+from lfdm_bench.diffusion.target import DiffusionTarget, fit_residual_scale
+from lfdm_bench.diffusion.patches import to_patches
 
 
 def test_residual_target_is_the_scaled_change_from_the_source_frame():

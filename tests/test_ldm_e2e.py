@@ -46,7 +46,7 @@ def test_checkpoints_hold_scale_and_latent_unet(trained):
     from lfdm_bench.training.trained_models import load_dm
 
     from baselines.ldm.config import load_ldm_config
-    from baselines.ldm.diffusion_target import fit_residual_scale
+    from lfdm_bench.diffusion.target import fit_residual_scale
     from baselines.ldm.train import compute_dm_latents, load_target
     from lfdm_bench.data.loading import clip_dataset, load_data
     from lfdm_bench.data.records import spread

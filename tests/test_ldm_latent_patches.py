@@ -6,7 +6,7 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from baselines.ldm.latent_patches import from_patches, to_patches
+from lfdm_bench.diffusion.patches import from_patches, to_patches
 
 
 def test_patches_round_trip_and_layout():
@@ -31,7 +31,7 @@ def test_ldm_with_f2_autoencoder_and_patches():
     8x8 grid, the generator returns full-size videos, and a patch size that does not divide the grid is refused."""
     from baselines.ldm.autoencoder import KLAutoencoder
     from baselines.ldm.config import load_ldm_config
-    from baselines.ldm.diffusion_target import DiffusionTarget
+    from lfdm_bench.diffusion.target import DiffusionTarget
     from baselines.ldm.sample import ldm_generator
     from baselines.ldm.train import build_ldm_dm
     from lfdm_bench.config import ConfigError

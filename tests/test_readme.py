@@ -2,12 +2,12 @@
 
 The lines run in order in one working directory (they share ``runs/``), each through the real command line; only
 what cannot exist here is mapped: the CPU configs -> the tiny ones (``synth-faces-cpu`` -> ``tiny``, so the run folder
-``runs/synth-faces-cpu-lfdm`` -> ``runs/tiny-lfdm``), the embedded dataset -> its tiny variant (4 subjects; ``eval``
-``--option`` values),
-``/data/UTD-MHAD`` and ``/data/MUG`` -> tiny fake trees in the released layouts, ``/models/bert-base-cased`` -> the
-packaged MiniLM (a BERT), the paper config shrunk to seconds by extra ``--set`` values, the ablation grid to 2 steps
-on one subject's videos (same samplers and guidance scales), ``/weights/...pt`` -> random I3D weights in the
-checkpoint's layout, the two ``bench_out/`` folders -> copies of the ablation the tour made.
+``runs/synth-faces-cpu-lfdm`` -> ``runs/tiny-lfdm``; ``vdm-synth-faces-cpu`` -> ``vdm-tiny``), the embedded dataset
+-> its tiny variant (4 subjects; ``eval`` ``--option`` values), ``/data/UTD-MHAD`` and ``/data/MUG`` -> tiny fake
+trees in the released layouts, ``/models/bert-base-cased`` -> the packaged MiniLM (a BERT), the paper config shrunk
+to seconds by extra ``--set`` values, the ablation grid to 2 steps on one subject's videos (same samplers and
+guidance scales), ``/weights/...pt`` -> random I3D weights in the checkpoint's layout, the two ``bench_out/`` folders
+-> copies of the ablation the tour made.
 The default test scores with a cheap stand-in detector; the slow one runs the I3D itself.
 """
 
@@ -64,7 +64,8 @@ def mapped(line: str, env: dict) -> list[str]:
     from lfdm_bench.text.bert import resolve_model_dir
 
     args = shlex.split(line)[1:]
-    swap = {"synth-faces-cpu": "tiny", "ldm-synth-faces-cpu": "ldm-tiny", "runs/synth-faces-cpu-lfdm": "runs/tiny-lfdm",
+    swap = {"synth-faces-cpu": "tiny", "ldm-synth-faces-cpu": "ldm-tiny", "vdm-synth-faces-cpu": "vdm-tiny",
+            "runs/synth-faces-cpu-lfdm": "runs/tiny-lfdm",
             "/data/UTD-MHAD": str(env["mhad"]), "data.root=/data/MUG": f"data.root={env['mug']}",
             "dm.text.model=/models/bert-base-cased": f"dm.text.model={resolve_model_dir('minilm')[0]}",
             "/weights/i3d_pretrained_400.pt": str(env["i3d"])}
@@ -96,7 +97,7 @@ def run_tour(tmp_path: Path, monkeypatch) -> list[str]:
     torch.save(random_state_dict(), env["i3d"])
     monkeypatch.setenv("LFDM_BENCH_I3D", str(env["i3d"]))  # ablate / experiment without --i3d: the weights "installed"
     lines = tour_lines()
-    assert len(lines) == 12 and lines[0] == "lfdm-bench --help"
+    assert len(lines) == 13 and lines[0] == "lfdm-bench --help"
     ran = []
     for line in lines:
         args = mapped(line, env)
@@ -112,6 +113,7 @@ def check_outputs(tmp_path: Path) -> None:
     run = tmp_path / "runs" / "tiny-lfdm"
     assert (run / "checkpoints" / "dm" / "last.pt").is_file()
     assert (tmp_path / "runs" / "ldm-tiny-ldm" / "checkpoints" / "dm" / "last.pt").is_file()
+    assert (tmp_path / "runs" / "vdm-tiny-vdm" / "checkpoints" / "dm" / "last.pt").is_file()
     assert (tmp_path / "runs" / "paper-mug-lfdm" / "checkpoints" / "dm" / "last.pt").is_file()
     assert sorted(p.name for p in (run / "samples").glob("*_ddim4_eta1_g1")) == ["test_ddim4_eta1_g1",
                                                                                 "train_ddim4_eta1_g1"]
@@ -126,12 +128,12 @@ pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("one_thread")]
 
 def test_quick_tour_runs_as_written(tmp_path, monkeypatch):
     use_standin_detector(monkeypatch)
-    assert len(run_tour(tmp_path, monkeypatch)) == 12
+    assert len(run_tour(tmp_path, monkeypatch)) == 13
     check_outputs(tmp_path)
 
 
 @pytest.mark.slow
 def test_quick_tour_runs_as_written_with_the_i3d(tmp_path, monkeypatch):
     """The same with the I3D network itself (random weights in the pretrained layout): minutes on 2 CPU cores."""
-    assert len(run_tour(tmp_path, monkeypatch)) == 12
+    assert len(run_tour(tmp_path, monkeypatch)) == 13
     check_outputs(tmp_path)

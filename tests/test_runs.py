@@ -61,9 +61,11 @@ def test_model_kinds_and_stages_are_listed_once():
     from lfdm_bench.kinds import MODEL_STAGES, MODELS, RECORD_STAGES, STAGE_CHOICES, train_stages
     from lfdm_bench.runs import open_training_run
 
-    assert MODELS == ("lfdm", "ldm", "vdm") and RECORD_STAGES == ("dm", "lfae", "ae")  # newest checkpoint first
-    assert STAGE_CHOICES == ("lfae", "ae", "dm", "all") and train_stages("ldm") == ("ae", "dm", "all")
+    assert MODELS == ("lfdm", "ldm", "vdm", "imaginator")
+    assert RECORD_STAGES == ("dm", "lfae", "ae", "gan")  # newest checkpoint first
+    assert STAGE_CHOICES == ("lfae", "ae", "dm", "gan", "all") and train_stages("ldm") == ("ae", "dm", "all")
     assert train_stages("vdm") == ("dm", "all")  # VDM (pixel space) has no stage 1
+    assert train_stages("imaginator") == ("gan", "all")  # a GAN: one stage
     assert tuple(GENERATORS) == MODELS == BENCH_GENERATORS and (AE_STAGE, *MODEL_STAGES["ldm"][1:], "all") == STAGES
     params = {p.name: p for p in train.params}
     assert tuple(params["model"].type.choices) == MODELS and tuple(params["stage"].type.choices) == STAGE_CHOICES

@@ -14,7 +14,7 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_pixel_signal_and_patches_against_their_definition():
-    from baselines.ldm.diffusion_target import DiffusionTarget
+    from lfdm_bench.diffusion.target import DiffusionTarget
     from baselines.vdm.train import from_signal, to_signal
 
     g = torch.Generator().manual_seed(0)
@@ -130,7 +130,7 @@ def test_sample_evaluation_set_like_lfdm(trained):
 def test_training_lowers_the_diffusion_loss(tmp_path, monkeypatch):
     """60 steps on vdm-tiny lower the DM's loss on fixed training clips, noise and timesteps (same draws before and
     after) to below 0.8x the untrained model's."""
-    from baselines.ldm.diffusion_target import DiffusionTarget
+    from lfdm_bench.diffusion.target import DiffusionTarget
     from baselines.vdm.config import load_vdm_config
     from baselines.vdm.train import build_vdm_dm, load_target, open_vdm_run, to_signal, train_vdm_run
     from lfdm_bench.data.loading import clip_dataset, load_data

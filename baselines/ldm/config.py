@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import ClassVar, Sequence
 
 from baselines.ldm.autoencoder import KLAutoencoderConfig
-from baselines.ldm.diffusion_target import TARGETS
 from lfdm_bench.config import load_config, resolve_config_path
 from lfdm_bench.diffusion.schedule import DiffusionConfig
+from lfdm_bench.diffusion.target import TARGETS
 from lfdm_bench.models.unet3d import UNet3DConfig
 from lfdm_bench.sampling.config import SampleConfig
 from lfdm_bench.training.engine import TrainConfig
@@ -40,7 +40,7 @@ class AEStageConfig:
     # the DM sees the latent grid in p x p patches stacked on channels ([c, h, w] -> [c*p*p, h/p, w/p], DiT's
     # "patch size"): a KL-f2 latent (16x16 for 32x32 frames) then costs the U-Net what an 8x8 grid does
     diffusion_patch: int = 1
-    # what the DM diffuses (baselines.ldm.diffusion_target): "latent" (the frames' latents, LDM's recipe) or
+    # what the DM diffuses (lfdm_bench.diffusion.target): "latent" (the frames' latents, LDM's recipe) or
     # "residual" (each frame's latent minus the source frame's, scaled to unit std on training clips)
     diffusion_target: str = "latent"
 

@@ -15,10 +15,10 @@ import torch
 
 from baselines.ldm.autoencoder import KLAutoencoder
 from baselines.ldm.config import LDMConfig
-from baselines.ldm.diffusion_target import DiffusionTarget
 from baselines.ldm.train import load_ae, load_target
 from lfdm_bench.checkpoints import run_record
 from lfdm_bench.config import from_dict
+from lfdm_bench.diffusion.target import DiffusionTarget
 from lfdm_bench.models.video_diffusion import VideoDiffusion
 from lfdm_bench.runs import Run
 from lfdm_bench.sampling.eval_set import EvalSource

@@ -5,14 +5,14 @@ Mirrors :mod:`lfdm_bench.lfdm.train` (same data helpers, class table, device cho
 - stage 1 (``--stage ae``): :class:`KLAutoencoder` on one random frame of each training clip
   (``RUN/checkpoints/ae/last.pt``); then the latent scale factor (``1 / std`` of the latents of
   ``ae.scale_clips`` training clips, LDM's recipe) is stored in that checkpoint as ``scale_factor`` (with the
-  ``residual_scale`` of :mod:`baselines.ldm.diffusion_target`, fitted on the same clips), and the
+  ``residual_scale`` of :mod:`lfdm_bench.diffusion.target`, fitted on the same clips), and the
   autoencoder is scored on the test-subject frames that ``evaluate_lfae_run`` scores
   (``RUN/metrics/ae_reconstruction.json`` + ``.md``). With ``ae.pretrained`` (the CPU benchmark's default) the
   autoencoder is not trained: the shipped weights (:mod:`baselines.ldm.pretrained`, pretrained on a
   generic corpus as the paper's LDM) are sha256-checked and written into the run as its finished stage-1
   checkpoint, which records their name and sha256 (``pretrained``); the scale factor and scores follow as above;
 - stage 2 (``--stage dm``): :class:`VideoDiffusion` over scaled latents ``[B, c, T, h, w]`` of uniform training
-  clips (or their change from the first frame: ``ae.diffusion_target``, :mod:`baselines.ldm.diffusion_target`),
+  clips (or their change from the first frame: ``ae.diffusion_target``, :mod:`lfdm_bench.diffusion.target`),
   conditioned on the first frame's latent ``[B, c, h, w]`` and the class text, with classifier-free
   guidance dropout as LFDM (``RUN/checkpoints/dm/last.pt``). With ``dm.precompute_targets`` the latents are
   computed once and cached in ``RUN/cache/``.
@@ -29,7 +29,6 @@ from torch import nn
 
 from baselines.ldm.autoencoder import AutoencoderLoss, KLAutoencoder, KLAutoencoderConfig
 from baselines.ldm.config import LDMConfig
-from baselines.ldm.diffusion_target import DiffusionTarget, fit_residual_scale
 from baselines.ldm.pretrained import ae_reconstructor, load_pretrained, resolve_metadata
 from lfdm_bench.checkpoints import load_checkpoint, run_info
 from lfdm_bench.config import dump_yaml
@@ -37,8 +36,8 @@ from lfdm_bench.data.clip import collate
 from lfdm_bench.data.dataset import ClipDataset
 from lfdm_bench.data.loading import clip_dataset, load_data
 from lfdm_bench.data.records import spread
+from lfdm_bench.diffusion.target import DiffusionTarget, fit_residual_scale
 from lfdm_bench.kinds import MODEL_STAGES, train_stages
-from metrics.reconstruction import format_table, reconstruction_scores
 from lfdm_bench.models.video_diffusion import VideoDiffusion, build_video_diffusion
 from lfdm_bench.runs import Run, open_training_run
 from lfdm_bench.text import class_table
@@ -47,6 +46,7 @@ from lfdm_bench.training.items import TensorItems, cached_tensors, stack_collate
 from lfdm_bench.utils.device import pick_device
 from lfdm_bench.utils.io import atomic_torch_save
 from lfdm_bench.utils.params import count_params
+from metrics.reconstruction import format_table, reconstruction_scores
 
 AE_STAGE = MODEL_STAGES["ldm"][0]
 STAGES = train_stages("ldm")
@@ -135,7 +135,7 @@ def load_ae(run: Run, device: torch.device | str = "cpu", require_scale: bool = 
 
 def fit_scale(cfg: LDMConfig, run: Run, progress: bool = True) -> float:
     """Fit ``scale_factor`` (1 / std of the latents) and ``residual_scale`` (1 / std of each frame's scaled latent
-    minus its clip's first, :mod:`baselines.ldm.diffusion_target`) on uniform training clips, once, and store both
+    minus its clip's first, :mod:`lfdm_bench.diffusion.target`) on uniform training clips, once, and store both
     in the stage-1 checkpoint."""
     path = _ae_checkpoint(run)
     ck = load_checkpoint(path)
@@ -214,7 +214,7 @@ def compute_dm_latents(ae: KLAutoencoder, ds: ClipDataset, batch_size: int = 16,
 
 def build_ldm_dm(cfg: LDMConfig, class_texts: Sequence[str], ae_cfg: KLAutoencoderConfig) -> VideoDiffusion:
     """The 3D U-Net diffusion over ``c*p*p``-channel latents (``p = cfg.ae.diffusion_patch``,
-    :mod:`baselines.ldm.latent_patches`), conditioned on the first frame's latent in the same layout."""
+    :mod:`lfdm_bench.diffusion.patches`), conditioned on the first frame's latent in the same layout."""
     c = ae_cfg.latent_channels * cfg.ae.diffusion_patch ** 2
     table = class_table(cfg.dm.text, class_texts)
     return build_video_diffusion(cfg.dm.unet, cfg.dm.diffusion, table, class_texts, in_channels=c, out_channels=c,

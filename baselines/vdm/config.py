@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar, Sequence
 
-from baselines.ldm.diffusion_target import TARGETS
 from lfdm_bench.config import load_config, resolve_config_path
 from lfdm_bench.diffusion.schedule import DiffusionConfig
+from lfdm_bench.diffusion.target import TARGETS
 from lfdm_bench.models.unet3d import UNet3DConfig
 from lfdm_bench.sampling.config import SampleConfig
 from lfdm_bench.training.run_config import DMStageConfig, RunConfig

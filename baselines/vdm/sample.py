@@ -11,11 +11,11 @@ from typing import Any, Sequence
 
 import torch
 
-from baselines.ldm.diffusion_target import DiffusionTarget
 from baselines.vdm.config import VDMConfig
 from baselines.vdm.train import from_signal, load_target, to_signal
 from lfdm_bench.checkpoints import run_record
 from lfdm_bench.config import from_dict
+from lfdm_bench.diffusion.target import DiffusionTarget
 from lfdm_bench.models.video_diffusion import VideoDiffusion
 from lfdm_bench.runs import Run
 from lfdm_bench.sampling.eval_set import EvalSource

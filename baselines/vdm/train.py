@@ -2,7 +2,7 @@
 
 Mirrors LDM's stage 2 (:mod:`baselines.ldm.train`) with the frames themselves in place of latents: uniform
 training clips ``[B, 3, T, H, W]`` scaled to [-1, 1] (or their change from the first frame, ``pixels.target:
-residual``), in ``p x p`` pixel patches (:class:`~baselines.ldm.diffusion_target.DiffusionTarget`), conditioned on
+residual``), in ``p x p`` pixel patches (:class:`~lfdm_bench.diffusion.target.DiffusionTarget`), conditioned on
 the first frame in the same layout and on the class text, with classifier-free guidance dropout as LFDM
 (``RUN/checkpoints/dm/last.pt``). The residual scale (1 / std of each frame minus its clip's first, over
 ``pixels.scale_clips`` training clips) is fitted once and kept in ``RUN/vdm_target.json`` with the target's kind
@@ -17,13 +17,13 @@ from typing import Any, Sequence
 import torch
 from torch import nn
 
-from baselines.ldm.diffusion_target import DiffusionTarget, fit_residual_scale
 from baselines.vdm.config import VDMConfig
 from lfdm_bench.checkpoints import run_info
 from lfdm_bench.config import dump_yaml
 from lfdm_bench.data.clip import collate
 from lfdm_bench.data.loading import clip_dataset, load_data
 from lfdm_bench.data.records import spread
+from lfdm_bench.diffusion.target import DiffusionTarget, fit_residual_scale
 from lfdm_bench.models.video_diffusion import VideoDiffusion, build_video_diffusion
 from lfdm_bench.runs import Run, open_training_run
 from lfdm_bench.text import class_table

@@ -38,7 +38,8 @@ def experiment() -> None:
 
 
 @experiment.command("unconditional")
-@click.option("--run", "run_dir", required=True, type=RUN_DIR, metavar="DIR", help="A trained run (LFDM, LDM or VDM).")
+@click.option("--run", "run_dir", required=True, type=RUN_DIR, metavar="DIR",
+              help="A trained run (LFDM, LDM, VDM or ImaGINator).")
 @eval_options("fvd,acc", "Output folder [default: RUN/experiments/unconditional]; an existing one is resumed.")
 @cli_errors(usage=run_errors)
 def unconditional_cmd(run_dir: Path, **kw: Any) -> None:

@@ -1,5 +1,5 @@
-"""Conditional vs unconditional generation of one trained run (LFDM, LDM or VDM): the same sources and seeds, sampled
-with the class text and with the null condition, both scored under ONE protocol (FVD + class accuracy).
+"""Conditional vs unconditional generation of one trained run (LFDM, LDM, VDM or ImaGINator): the same sources and
+seeds, sampled with the class text and with the null condition, both scored under ONE protocol (FVD + class accuracy).
 
 The accuracy of unconditional videos is measured against the class of their source video: a generator that ignores
 the class scores about chance there, which is the point of the comparison.
@@ -20,6 +20,12 @@ UNCOND_COLUMNS = ("row", "method", "condition", "guidance", "fvd", "acc_motion",
                   "n_videos")
 
 
+def _sampler(s) -> dict:
+    """A run's sampler settings (a GAN's ``sample`` section has none: one generator pass)."""
+    return {"sampler": getattr(s, "sampler", "generator"), "steps": getattr(s, "steps", 1),
+            "eta": getattr(s, "eta", None), "guidance": getattr(s, "guidance", None)}
+
+
 def run_unconditional(run_dir: str | Path, split: str = "test", per_pair: int = 1, max_videos: int | None = None,
                       metrics: Iterable[str] = ("fvd", "acc"), out: str | Path | None = None, progress: bool = False,
                       *, detector: Any = None, cache: Any = True, log_fn: LogFn | None = None,
@@ -27,7 +33,7 @@ def run_unconditional(run_dir: str | Path, split: str = "test", per_pair: int = 
     """Conditional vs unconditional (null class) generation of one run, same sources and seeds, one protocol.
 
     Args:
-        run_dir: a trained LFDM, LDM or VDM run (its checkpoints name the model).
+        run_dir: a trained LFDM, LDM, VDM or ImaGINator run (its checkpoints name the model).
         split: split of the source images (``test`` or ``train``).
         per_pair: videos per (subject, class) pair of the split.
         max_videos: evaluate at most this many generated videos (class-stratified, seeded; the same subset for both).
@@ -50,7 +56,7 @@ def run_unconditional(run_dir: str | Path, split: str = "test", per_pair: int = 
         "run": str(run.root.resolve()), "method": method, "split": split, "per_pair": int(per_pair),
         "max_videos": max_videos, "metrics": list(wanted), "protocol": protocol.to_dict(),
         "detector_override": detector.info.to_dict() if detector is not None else None,
-        "sampler": {"sampler": s.sampler, "steps": s.steps, "eta": s.eta, "guidance": s.guidance, "seed": s.seed}})
+        "sampler": {**_sampler(s), "seed": s.seed}})
     for name, uncond in (("conditional", False), ("unconditional", True)):
         if state.row(name):
             say(f"[unconditional] {name}: done, skipped")
@@ -59,8 +65,8 @@ def run_unconditional(run_dir: str | Path, split: str = "test", per_pair: int = 
         say(f"[unconditional] {name}: sampling {split} set")
         trained.sample(split=split, per_pair=per_pair, unconditional=uncond, out=folder, progress=progress)
         row = {"row": name, "method": method, "condition": "null (class dropped)" if uncond else "class text",
-               "unconditional": uncond, "guidance": None if uncond else s.guidance, "sampler": s.sampler,
-               "steps": s.steps, "eta": s.eta, "sample_seed": s.seed, "split": split,
+               "unconditional": uncond, **_sampler(s), "guidance": None if uncond else _sampler(s)["guidance"],
+               "sample_seed": s.seed, "split": split,
                **score(protocol, folder, wanted, detector, cache, progress, say, state)}
         state.add_row(row)
         say(f"[unconditional] {name}: fvd {row['fvd']}, acc {row['acc_motion']}")

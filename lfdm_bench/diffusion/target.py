@@ -1,15 +1,17 @@
-"""What the LDM's DM diffuses, given the autoencoder's scaled latents of a video, and back.
+"""What a video DM over a per-frame signal diffuses (LDM: the autoencoder's scaled latents; VDM: the pixels in
+[-1, 1]), given the signal of a video, and back.
 
-- ``latent`` (LDM's recipe): the scaled latents ``z [B, c, T, h, w]`` themselves, conditioned on the source
-  frame's ``z[:, :, 0]``;
-- ``residual``: each frame's latent minus the source frame's, ``(z - z[:, :, :1]) * r``, with ``r`` = 1 / std of
-  those differences over training clips (frames 1..T-1; fitted with the latent scale factor and stored in the
-  stage-1 checkpoint as ``residual_scale``). Same condition. The DM then models only what changes in the video, as
-  LFDM's DM models the flow from the source image, and keeping the subject's appearance costs it nothing: with a
-  fine latent (KL-f2: 16x16x8 for 32x32 frames) a latent-space DM of the benchmark's width does not learn to copy
-  the condition in its training budget, and samples noise (``docs/ldm_autoencoder_v2.md``).
+- ``latent`` (LDM's and VDM's recipe): the signal ``z [B, c, T, h, w]`` itself, conditioned on the source frame's
+  ``z[:, :, 0]``;
+- ``residual``: each frame's signal minus the source frame's, ``(z - z[:, :, :1]) * r``, with ``r`` = 1 / std of
+  those differences over training clips (frames 1..T-1; LDM fits it with the latent scale factor and stores it in
+  the stage-1 checkpoint as ``residual_scale``, VDM in ``RUN/vdm_target.json``). Same condition. The DM then models
+  only what changes in the video, as LFDM's DM models the flow from the source image, and keeping the subject's
+  appearance costs it nothing: with a fine latent (KL-f2: 16x16x8 for 32x32 frames) or pixels, a DM of the
+  benchmark's width does not learn to copy the condition in its training budget, and samples noise
+  (``docs/ldm_autoencoder_v2.md``, ``configs/vdm-synth-faces-cpu.yaml``).
 
-Either is seen by the U-Net in ``p x p`` latent patches (:mod:`baselines.ldm.latent_patches`).
+Either is seen by the U-Net in ``p x p`` patches (:mod:`lfdm_bench.diffusion.patches`).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from dataclasses import dataclass
 
 import torch
 
-from baselines.ldm.latent_patches import from_patches, to_patches
+from lfdm_bench.diffusion.patches import from_patches, to_patches
 
 __all__ = ["TARGETS", "DiffusionTarget", "fit_residual_scale"]
 
@@ -40,11 +42,11 @@ class DiffusionTarget:
             raise ValueError(f"residual_scale must be > 0, got {self.residual_scale}")
 
     def condition(self, z0: torch.Tensor) -> torch.Tensor:
-        """The source frame's scaled latent ``[B, c, h, w]`` -> the DM's condition ``[B, c*p*p, h/p, w/p]``."""
+        """The source frame's signal ``[B, c, h, w]`` -> the DM's condition ``[B, c*p*p, h/p, w/p]``."""
         return to_patches(z0, self.patch)
 
     def encode(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Scaled latents ``z [B, c, T, h, w]`` (frame 0 = the source) -> the DM's target
+        """The signal ``z [B, c, T, h, w]`` (frame 0 = the source) -> the DM's target
         ``x [B, c*p*p, T, h/p, w/p]`` and its condition ``[B, c*p*p, h/p, w/p]``."""
         z0 = z[:, :, 0]
         x = (z - z0.unsqueeze(2)) * self.residual_scale if self.kind == "residual" else z
@@ -60,7 +62,7 @@ class DiffusionTarget:
 
 
 def fit_residual_scale(z: torch.Tensor) -> float:
-    """``1 / std`` of ``z[:, :, 1:] - z[:, :, :1]`` for scaled latents ``z [N, c, T, h, w]`` of training clips."""
+    """``1 / std`` of ``z[:, :, 1:] - z[:, :, :1]`` for the signal ``z [N, c, T, h, w]`` of training clips."""
     if z.dim() != 5 or z.shape[2] < 2:
         raise ValueError(f"fit_residual_scale needs latents [N, c, T >= 2, h, w], got {tuple(z.shape)}")
     std = (z[:, :, 1:] - z[:, :, :1]).float().std().item()

@@ -1,9 +1,10 @@
-"""The LDM's latent grid as its 3D U-Net sees it: ``p x p`` latent cells stacked on channels (DiT's patch size).
+"""A per-frame signal's grid as a 3D U-Net sees it: ``p x p`` cells stacked on channels (DiT's patch size).
 
 A KL-f2 autoencoder keeps the detail of small frames (32x32 frames -> 16x16 latents) that a 4x-downsampled grid
 loses, but a U-Net over a 16x16 grid costs about 4x one over 8x8. Folding each 2x2 block of latent cells into
-channels (``[c, h, w] -> [4c, h/2, w/2]``, a lossless reshape) gives the U-Net LFDM's 8x8 grid again; the DM then
-denoises all the autoencoder's values, only in another layout. ``p = 1`` is the identity.
+channels (``[c, h, w] -> [4c, h/2, w/2]``, a lossless reshape) gives the U-Net LFDM's 8x8 grid again (LDM); 4x4
+pixel patches do the same for 32x32 frames (VDM: ``[3, 32, 32] -> [48, 8, 8]``). The DM then denoises every value,
+only in another layout. ``p = 1`` is the identity.
 """
 
 from __future__ import annotations
