@@ -23,7 +23,7 @@ from typing import Any
 
 import torch
 
-from lfdm_bench.config import ConfigError, load_yaml, to_dict
+from lfdm_bench.config import ConfigError, from_dict, load_yaml, to_dict
 from lfdm_bench.kinds import MODELS, RECORD_STAGES
 from lfdm_bench.runs import Run
 from lfdm_bench.utils.io import atomic_save, atomic_torch_save
@@ -88,6 +88,15 @@ def run_record(run: Run | str | Path) -> RunRecord:
     raise FileNotFoundError(f"{run.root} holds no stage checkpoint "
                             f"(checkpoints/{{{','.join(RECORD_STAGES)}}}/last.pt); "
                             "train the run first (`lfdm-bench train`)")
+
+
+def run_config(run: Run, model: str, cls: type, label: str) -> Any:
+    """The resolved config (an instance of ``cls``) of a trained ``model`` run, as stored in its newest stage
+    checkpoint; a run of another model is refused (``label``: the model's name in the message, e.g. ``an LDM``)."""
+    record = run_record(run)
+    if record.model != model:
+        raise ValueError(f"{run.root} is an {record.model.upper()} run ({record.source}), not {label} run")
+    return from_dict(cls, record.config)
 
 
 def _legacy_record(run: Run, checkpoint: Path) -> RunRecord:

@@ -4,7 +4,6 @@ class) and a noise vector drawn from the source's seed."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -13,12 +12,12 @@ import torch
 from baselines.imaginator.config import ImaGINatorRunConfig
 from baselines.imaginator.model import ImaGINator
 from baselines.imaginator.train import load_imaginator
-from lfdm_bench.checkpoints import run_record, training_progress, unfinished_training
-from lfdm_bench.config import from_dict
+from lfdm_bench.checkpoints import run_config
 from lfdm_bench.data.loading import load_data
 from lfdm_bench.runs import Run
 from lfdm_bench.sampling.eval_set import EvalSource, build_eval_set
 from lfdm_bench.sampling.generate import GenerateFn, generate_eval_samples, initial_noise
+from lfdm_bench.sampling.run import training_state
 from lfdm_bench.utils.device import pick_device
 
 SAMPLER = "generator"  # what the sample folder's settings say instead of a diffusion sampler
@@ -38,10 +37,7 @@ def imaginator_generator(model: ImaGINator, unconditional: bool = False) -> Gene
 
 def imaginator_config(run: Run) -> ImaGINatorRunConfig:
     """The run's resolved config, as stored in its checkpoint; a run of another model is refused."""
-    record = run_record(run)
-    if record.model != "imaginator":
-        raise ValueError(f"{run.root} is an {record.model.upper()} run ({record.source}), not an ImaGINator run")
-    return from_dict(ImaGINatorRunConfig, record.config)
+    return run_config(run, "imaginator", ImaGINatorRunConfig, "an ImaGINator")
 
 
 def sample_imaginator_run(run: Run, split: str = "test", per_pair: int | None = None, unconditional: bool = False,
@@ -57,11 +53,7 @@ def sample_imaginator_run(run: Run, split: str = "test", per_pair: int | None = 
     s = cfg.sample
     per_pair = per_pair or s.per_pair
     unconditional = unconditional or s.unconditional
-    training = training_progress(run)
-    unfinished = unfinished_training(training)
-    if unfinished:
-        print(f"warning: the training of {run.root} did not finish ({unfinished}); sampling it anyway, and "
-              "settings.json of the sample folder says so", file=sys.stderr, flush=True)
+    training, unfinished = training_state(run)
     info = load_data(cfg.data)
     subjects = sorted({r.subject for r in info.split(split)})[: int(max_subjects)] if max_subjects else None
     sources = build_eval_set(info.records, split, per_pair=per_pair, seed=s.seed, subjects=subjects)

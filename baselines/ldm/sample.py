@@ -16,8 +16,7 @@ import torch
 from baselines.ldm.autoencoder import KLAutoencoder
 from baselines.ldm.config import LDMConfig
 from baselines.ldm.train import load_ae, load_target
-from lfdm_bench.checkpoints import run_record
-from lfdm_bench.config import from_dict
+from lfdm_bench.checkpoints import run_config
 from lfdm_bench.diffusion.target import DiffusionTarget
 from lfdm_bench.models.video_diffusion import VideoDiffusion
 from lfdm_bench.runs import Run
@@ -61,11 +60,8 @@ def ldm_generator(ae: KLAutoencoder, dm: VideoDiffusion, n_frames: int, *, sampl
 
 
 def ldm_config(run: Run) -> LDMConfig:
-    """The run's resolved config, as stored in its newest stage checkpoint; an LFDM run is refused."""
-    record = run_record(run)
-    if record.model != "ldm":
-        raise ValueError(f"{run.root} is an {record.model.upper()} run ({record.source}), not an LDM run")
-    return from_dict(LDMConfig, record.config)
+    """The run's resolved config, as stored in its newest stage checkpoint; another model's run is refused."""
+    return run_config(run, "ldm", LDMConfig, "an LDM")
 
 
 def sample_ldm_run(run: Run, split: str = "test", **kwargs: Any) -> Path:

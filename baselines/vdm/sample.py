@@ -13,8 +13,7 @@ import torch
 
 from baselines.vdm.config import VDMConfig
 from baselines.vdm.train import from_signal, load_target, to_signal
-from lfdm_bench.checkpoints import run_record
-from lfdm_bench.config import from_dict
+from lfdm_bench.checkpoints import run_config
 from lfdm_bench.diffusion.target import DiffusionTarget
 from lfdm_bench.models.video_diffusion import VideoDiffusion
 from lfdm_bench.runs import Run
@@ -48,10 +47,7 @@ def vdm_generator(dm: VideoDiffusion, target: DiffusionTarget, n_frames: int, *,
 
 def vdm_config(run: Run) -> VDMConfig:
     """The run's resolved config, as stored in its checkpoint; a run of another model is refused."""
-    record = run_record(run)
-    if record.model != "vdm":
-        raise ValueError(f"{run.root} is an {record.model.upper()} run ({record.source}), not a VDM run")
-    return from_dict(VDMConfig, record.config)
+    return run_config(run, "vdm", VDMConfig, "a VDM")
 
 
 def sample_vdm_run(run: Run, split: str = "test", **kwargs: Any) -> Path:

@@ -4,19 +4,15 @@ its models load with :func:`~lfdm_bench.training.trained_models.load_lfae` and
 
 from __future__ import annotations
 
-from lfdm_bench.checkpoints import run_record
-from lfdm_bench.config import from_dict
+from lfdm_bench.checkpoints import run_config
 from lfdm_bench.lfdm.config import LFDMConfig
 from lfdm_bench.models.flow_target import FlowTargetCodec
 from lfdm_bench.runs import Run
 
 
 def lfdm_config(run: Run) -> LFDMConfig:
-    """The run's resolved config, as stored in its newest stage checkpoint; an LDM run is refused."""
-    record = run_record(run)
-    if record.model != "lfdm":
-        raise ValueError(f"{run.root} is an {record.model.upper()} run ({record.source}), not an LFDM run")
-    return from_dict(LFDMConfig, record.config)
+    """The run's resolved config, as stored in its newest stage checkpoint; another model's run is refused."""
+    return run_config(run, "lfdm", LFDMConfig, "an LFDM")
 
 
 def flow_codec(cfg: LFDMConfig) -> FlowTargetCodec:

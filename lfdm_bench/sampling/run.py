@@ -27,6 +27,19 @@ def sample_folder_name(split: str, sampler: str, steps: int, eta: float, guidanc
     return f"{split}_{sampler}{steps}_eta{eta:g}_{cond}"
 
 
+def training_state(run: Run) -> tuple[dict, str | None]:
+    """The run's training progress per stage and what did not finish (``None``: all did); an unfinished run is
+    sampled anyway, with a warning on stderr and in the run's log (the sample folder's ``settings.json`` records
+    both)."""
+    training = training_progress(run)
+    unfinished = unfinished_training(training)
+    if unfinished:
+        print(f"warning: the training of {run.root} did not finish ({unfinished}); sampling it anyway, and "
+              "settings.json of the sample folder says so", file=sys.stderr, flush=True)
+        run.log(f"warning: sampling a run whose training did not finish ({unfinished})")
+    return training, unfinished
+
+
 def sample_run(run: Run, cfg: Any, method: str, make_generator: MakeGenerator, split: str = "test",
                per_pair: int | None = None, sampler: str | None = None, steps: int | None = None,
                eta: float | None = None, guidance: float | None = None, unconditional: bool = False,
@@ -49,12 +62,7 @@ def sample_run(run: Run, cfg: Any, method: str, make_generator: MakeGenerator, s
         raise ValueError(f"steps must be >= 1, got {steps}")
     per_pair = per_pair or s.per_pair
     unconditional = unconditional or s.unconditional
-    training = training_progress(run)
-    unfinished = unfinished_training(training)
-    if unfinished:
-        print(f"warning: the training of {run.root} did not finish ({unfinished}); sampling it anyway, and "
-              "settings.json of the sample folder says so", file=sys.stderr, flush=True)
-        run.log(f"warning: sampling a run whose training did not finish ({unfinished})")
+    training, unfinished = training_state(run)
     device = pick_device(cfg.device)
     info = load_data(cfg.data)
     subjects = None
