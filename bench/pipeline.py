@@ -121,26 +121,19 @@ class Benchmark:
         self.say(f"[bench] {name}: {time.time() - t0:.1f} s")
         return output
 
+    def run_dir(self, generator: str) -> Path:
+        """The training run of a generator of :data:`bench.config.GENERATORS`: the config's ``<generator>_run``
+        when given (reused), else ``OUT/runs/<generator>``."""
+        given = getattr(self.bc, f"{generator}_run")
+        return Path(given) if given else self.out / "runs" / generator
+
     @property
     def lfdm_dir(self) -> Path:
-        return Path(self.bc.lfdm_run) if self.bc.lfdm_run else self.out / "runs" / "lfdm"
+        return self.run_dir("lfdm")
 
     @property
     def ldm_dir(self) -> Path:
-        return Path(self.bc.ldm_run) if self.bc.ldm_run else self.out / "runs" / "ldm"
-
-    @property
-    def vdm_dir(self) -> Path:
-        return Path(self.bc.vdm_run) if self.bc.vdm_run else self.out / "runs" / "vdm"
-
-    @property
-    def imaginator_dir(self) -> Path:
-        return Path(self.bc.imaginator_run) if self.bc.imaginator_run else self.out / "runs" / "imaginator"
-
-    def run_dir(self, generator: str) -> Path:
-        """The training run of a generator of :data:`bench.config.GENERATORS`."""
-        return {"lfdm": self.lfdm_dir, "ldm": self.ldm_dir, "vdm": self.vdm_dir,
-                "imaginator": self.imaginator_dir}[generator]
+        return self.run_dir("ldm")
 
     # --- stages -------------------------------------------------------------------------------------------------
     def _data(self) -> dict:
@@ -160,16 +153,14 @@ class Benchmark:
         self.say(out["ae"]["table"])
         return {k: {"steps": v["steps"], "seconds": v["seconds"], "params": v["params"]} for k, v in out.items()}
 
-    def _train_vdm(self) -> dict:
-        cfg = load_vdm_config(self.bc.vdm_config, self.bc.vdm_overrides)
-        run = open_vdm_run(cfg, self.vdm_dir, self.bc.vdm_config, self.bc.vdm_overrides)
-        out = train_vdm_run(cfg, run, "all", self.progress)
-        return {k: {"steps": v["steps"], "seconds": v["seconds"], "params": v["params"]} for k, v in out.items()}
-
-    def _train_imaginator(self) -> dict:
-        cfg = load_imaginator_config(self.bc.imaginator_config, self.bc.imaginator_overrides)
-        run = open_imaginator_run(cfg, self.imaginator_dir, self.bc.imaginator_config, self.bc.imaginator_overrides)
-        out = train_imaginator_run(cfg, run, "all", self.progress)
+    def _train_one_stage(self, generator: str) -> dict:
+        """Train VDM or ImaGINator (one stage each) from the config's ``<generator>_config`` / ``_overrides``."""
+        load, open_run, train = {"vdm": (load_vdm_config, open_vdm_run, train_vdm_run),
+                                 "imaginator": (load_imaginator_config, open_imaginator_run,
+                                                train_imaginator_run)}[generator]
+        name, overrides = getattr(self.bc, f"{generator}_config"), getattr(self.bc, f"{generator}_overrides")
+        cfg = load(name, overrides)
+        out = train(cfg, open_run(cfg, self.run_dir(generator), name, overrides), "all", self.progress)
         return {k: {"steps": v["steps"], "seconds": v["seconds"], "params": v["params"]} for k, v in out.items()}
 
     def sampler(self, method: str) -> dict[str, Any]:
@@ -316,10 +307,8 @@ class Benchmark:
             steps.append(("train:lfdm", self._train_lfdm))
         if "ldm" in bc.methods and not bc.ldm_run:
             steps.append(("train:ldm", self._train_ldm))
-        if "vdm" in bc.methods and not bc.vdm_run:
-            steps.append(("train:vdm", self._train_vdm))
-        if "imaginator" in bc.methods and not bc.imaginator_run:
-            steps.append(("train:imaginator", self._train_imaginator))
+        steps += [(f"train:{g}", (lambda g=g: self._train_one_stage(g))) for g in ("vdm", "imaginator")
+                  if g in bc.methods and not getattr(bc, f"{g}_run")]
         for m, why in self.skipped().items():
             self.say(f"[bench] {m}: skipped, {why}")
         # settings are chosen on the validation subjects before anything is sampled from the test subjects

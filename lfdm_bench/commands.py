@@ -74,9 +74,9 @@ def train(model: str, stage: str, config: str | None, out: str | None, overrides
         if model == "ldm":
             _train_ldm(config or "ldm-synth-faces-cpu", overrides, out, stage, progress)
         elif model == "vdm":
-            _train_vdm(config or "vdm-synth-faces-cpu", overrides, out, stage, progress)
+            _train_one_stage(model, config or "vdm-synth-faces-cpu", overrides, out, stage, progress)
         elif model == "imaginator":
-            _train_imaginator(config or "imaginator-synth-faces-cpu", overrides, out, stage, progress)
+            _train_one_stage(model, config or "imaginator-synth-faces-cpu", overrides, out, stage, progress)
         else:
             _train_lfdm(config or "synth-faces-cpu", overrides, out, stage, progress)
     except BadVideoError as e:  # met while training: the run's last checkpoint is kept; the message adds the cure
@@ -119,28 +119,21 @@ def _train_ldm(config: str, overrides: tuple[str, ...], out: str | None, stage: 
         click.echo(f"run directory: {run.root}")
 
 
-def _train_vdm(config: str, overrides: tuple[str, ...], out: str | None, stage: str, progress: bool) -> None:
-    from baselines.vdm.config import load_vdm_config
-    from baselines.vdm.train import open_vdm_run, train_vdm_run
+def _train_one_stage(model: str, config: str, overrides: tuple[str, ...], out: str | None, stage: str,
+                     progress: bool) -> None:
+    """VDM or ImaGINator: one training stage each."""
     from lfdm_bench.utils.dist import is_main_process
 
-    cfg = load_vdm_config(config, overrides)
-    run = open_vdm_run(cfg, out, config, overrides)
-    run.log(f"train vdm stage={stage} config={config} overrides={list(overrides)}", echo=True)
-    train_vdm_run(cfg, run, stage, progress)
-    if is_main_process():
-        click.echo(f"run directory: {run.root}")
-
-
-def _train_imaginator(config: str, overrides: tuple[str, ...], out: str | None, stage: str, progress: bool) -> None:
-    from baselines.imaginator.config import load_imaginator_config
-    from baselines.imaginator.train import open_imaginator_run, train_imaginator_run
-    from lfdm_bench.utils.dist import is_main_process
-
-    cfg = load_imaginator_config(config, overrides)
-    run = open_imaginator_run(cfg, out, config, overrides)
-    run.log(f"train imaginator stage={stage} config={config} overrides={list(overrides)}", echo=True)
-    train_imaginator_run(cfg, run, stage, progress)
+    if model == "vdm":
+        from baselines.vdm.config import load_vdm_config as load
+        from baselines.vdm.train import open_vdm_run as open_run, train_vdm_run as train_run
+    else:
+        from baselines.imaginator.config import load_imaginator_config as load
+        from baselines.imaginator.train import open_imaginator_run as open_run, train_imaginator_run as train_run
+    cfg = load(config, overrides)
+    run = open_run(cfg, out, config, overrides)
+    run.log(f"train {model} stage={stage} config={config} overrides={list(overrides)}", echo=True)
+    train_run(cfg, run, stage, progress)
     if is_main_process():
         click.echo(f"run directory: {run.root}")
 
