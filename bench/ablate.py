@@ -131,15 +131,21 @@ def row_from_result(split: str, result: Any) -> dict[str, Any]:
     return row
 
 
-def split_detector(detector: Any, protocol_kwargs: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+def split_detector(detector: Any, protocol_kwargs: dict[str, Any],
+                   dataset: str | None = None) -> tuple[Any, dict[str, Any]]:
     """A weight path / ``"i3d-random"`` (also given as ``i3d=``) goes into the protocol's ``detector``; a
-    FeatureSource (tests) replaces the protocol's I3D and is returned apart."""
+    FeatureSource (tests) replaces the protocol's I3D and is returned apart. With none named, an embedded
+    ``dataset`` is scored with its shipped detector (as ``eval`` does)."""
     kw = dict(protocol_kwargs)
     if "i3d" in kw:
         kw["detector"] = kw.pop("i3d")
     if detector is None or isinstance(detector, (str, Path)):
         if detector is not None:
             kw["detector"] = str(detector)
+        if not kw.get("detector") and dataset is not None:
+            from metrics.vcnn.source import default_detector_for
+
+            kw["detector"] = default_detector_for(dataset)
         return None, kw
     return detector, kw
 
@@ -199,12 +205,7 @@ def run_ablation(run_dir: str | Path, samplers: Sequence[str] = ("ddim",), steps
         raise ValueError(f"per_pair must be >= 1, got {per_pair}")
     wanted = parse_metrics(metrics)
     grid = build_grid(samplers, steps, guidance, etas, cfg.dm.diffusion.num_timesteps)
-    detector, protocol_kwargs = split_detector(detector, protocol_kwargs)
-    if detector is None and not protocol_kwargs.get("detector"):
-        # like eval: an embedded dataset is scored with its shipped detector unless another is named
-        from metrics.vcnn.source import default_detector_for
-
-        protocol_kwargs["detector"] = default_detector_for(cfg.data.dataset)
+    detector, protocol_kwargs = split_detector(detector, protocol_kwargs, cfg.data.dataset)
     protocol_kwargs.setdefault("n_frames", cfg.data.n_frames)
     protocol_kwargs.setdefault("resolution", cfg.data.size)  # the size the run generates at (as bench's)
     protocol = EvalProtocol(dataset=cfg.data.dataset, root=cfg.data.root, dataset_options=dict(cfg.data.options),

@@ -57,6 +57,46 @@ class BenchAblationConfig:
     metrics: tuple[str, ...] = ("fvd", "acc", "motion", "expr")
 
 
+PAPER_STUDIES = ("unconditional", "text_encoder", "new_domain", "ddim_steps")
+
+
+@dataclass
+class BenchPaperConfig:
+    """The paper's other experiments, run by the benchmark on its own trained runs after the main tables
+    (:mod:`bench.paper`; ``lfdm-bench bench --config bench-paper``): each study samples the TEST subjects
+    (``per_pair`` videos per (subject, class) pair: 182 for synth-faces) with the sampler the validation ablation
+    chose for that generator, and scores them under the main tables' protocol, with subject-cluster intervals and
+    paired differences inside the study. ``studies: []`` (the default benchmark) runs none.
+
+    unconditional: every generator of ``methods`` with the null class (FVD against all real test videos).
+    text_encoder: LFDM's DM retrained with one-hot class codes (same LFAE, budget, seeds, sampler) vs the run's
+        BERT DM.
+    new_domain: LFDM's LFAE fine-tuned on a new appearance (``new_domain_style``), decoder only vs whole, for
+        ``new_domain_steps`` steps; reconstruction (``new_domain_recon`` clips) and generation with the run's DM.
+    ddim_steps: LFDM with DDIM at each of ``ddim_steps`` (the chosen guidance and eta), to answer "do more DDIM
+        steps make FVD worse?" with motion, class accuracy and expression beside FVD."""
+
+    studies: tuple[str, ...] = ()
+    per_pair: int = 1
+    metrics: tuple[str, ...] = ("fvd", "acc", "motion", "expr")
+    ddim_steps: tuple[int, ...] = (5, 10, 20, 50, 100)
+    new_domain_style: str = "sketch"
+    new_domain_steps: int | None = 500
+    new_domain_recon: int = 128
+
+    def __post_init__(self) -> None:
+        bad = [s for s in self.studies if s not in PAPER_STUDIES]
+        if bad:
+            raise ValueError(f"paper.studies: unknown {bad}; valid: {list(PAPER_STUDIES)}")
+        if self.per_pair < 1:
+            raise ValueError(f"paper.per_pair must be >= 1, got {self.per_pair}")
+        if "ddim_steps" in self.studies and (len(self.ddim_steps) < 2 or min(self.ddim_steps) < 1):
+            raise ValueError(f"paper.ddim_steps needs >= 2 step counts >= 1, got {list(self.ddim_steps)}")
+        if self.new_domain_steps is not None and self.new_domain_steps < 1:
+            raise ValueError(f"paper.new_domain_steps must be >= 1 (or null: the run's LFAE steps), got "
+                             f"{self.new_domain_steps}")
+
+
 @dataclass
 class BenchConfig:
     """``lfdm-bench bench --config configs/bench-*.yaml``; every stage is resumable."""
@@ -79,6 +119,7 @@ class BenchConfig:
     per_pair: int = 1  # videos per (subject, class) pair
     eval: BenchEvalConfig = field(default_factory=BenchEvalConfig)
     ablation: BenchAblationConfig = field(default_factory=BenchAblationConfig)
+    paper: BenchPaperConfig = field(default_factory=BenchPaperConfig)
     grids: bool = True
     notes: dict[str, Any] = field(default_factory=dict)
 
@@ -91,3 +132,7 @@ class BenchConfig:
             raise ValueError(f"train_split_methods {bad} are not in methods {list(self.methods)}")
         if self.per_pair < 1:
             raise ValueError(f"per_pair must be >= 1, got {self.per_pair}")
+        needs = {"unconditional": None, "text_encoder": "lfdm", "new_domain": "lfdm", "ddim_steps": "lfdm"}
+        bad = [s for s in self.paper.studies if needs[s] and needs[s] not in self.methods]
+        if bad:
+            raise ValueError(f"paper.studies {bad} need lfdm in methods")

@@ -31,7 +31,7 @@ from bench.html_tables import Row, data_table, esc, kv_table
 from bench.sample_gifs import SOURCE_COLUMN, read_sample_gifs, sample_folders, write_sample_gifs
 from bench.claims import CLAIM_HEADERS, claim_rows
 from bench.seeds import seed_cells
-from bench.tables import (CLAIMS_CAPTION, EXPRESSION_NOTE, EXPRESSION_ORDER, METHOD_NAMES, claim_number,
+from bench.tables import (CLAIMS_CAPTION, paper_sections, EXPRESSION_NOTE, EXPRESSION_ORDER, METHOD_NAMES, claim_number,
                           expression_caption)
 from lfdm_bench.data.records import VideoRecord
 from metrics.format import protocol_header
@@ -43,7 +43,8 @@ SPLIT_TITLES = {"test": "Main table, test subjects", "train": "Main table, train
                 "gap": "Generalisation gap (test - train)"}
 KNOWN_KEYS = ("benchmark", "protocol", "detector", "methods", "autoencoders", "ablation", "ablation_ldm",
               "ablation_vdm", "models",
-              "facts", "expression_per_class", "autoencoder_subject_psnr", "claims", "differences", "training_seeds")
+              "facts", "expression_per_class", "autoencoder_subject_psnr", "claims", "differences", "training_seeds",
+              "paper")
 DATA_FILES = ("results.json", "tables.md", "tables.tex", "main_test.csv", "main_train.csv", "bench_config.yaml",
               "state.json", "ablation.json", "ablation.md", "ablation.csv", "ablation/ablation.json",
               "ablation/ablation.md", "ablation/ablation.csv", "metrics/*.json", "grids/*.png", "grids/*.gif",
@@ -240,6 +241,21 @@ def _occlusion_figures(sources: Sequence[PageSource], assets: Assets, markers: M
                     "source with the flow predictor's own flow, and its occlusion map (white = the warped source is "
                     "kept, black = the decoder paints).</figcaption></figure>")
     return "".join(figs)
+
+
+def _paper_section(sources: Sequence[PageSource], markers: Mapping[str, Sequence[str]]) -> str:
+    """The paper's other experiments of each source (:func:`bench.tables.paper_sections`), one table per study."""
+    blocks = []
+    for s in sources:
+        tables = paper_sections(s.results or {})
+        if tables and len(sources) > 1:
+            blocks.append(f"<h3>{esc(_source_name(s, markers))}</h3>")
+        for title, caption, headers, rows in tables:
+            head = "".join(f"<th>{esc(h)}</th>" for h in headers)
+            body = "".join("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in r) + "</tr>" for r in rows)
+            blocks.append(f'<h3>{esc(title)}</h3><p class="caption">{esc(caption)}</p>'
+                          f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
+    return "".join(blocks)
 
 
 def _claims_section(sources: Sequence[PageSource], markers: Mapping[str, Sequence[str]]) -> str:
@@ -490,6 +506,7 @@ def render_page(sources: Sequence[PageSource], assets: Assets, gifs: Sequence[tu
         caption="Reconstruction of test-subject frames 1..T-1: from frame 0 for the LFAE (and its copy-frame-0 / "
                 "warp-only references), frame by frame for LDM's autoencoder. PSNR as the mean over frames "
                 "(identical frames capped) and of the pooled MSE.") + _occlusion_figures(sources, assets, markers)))
+    sections.append(("paper", "The paper's other experiments", _paper_section(sources, markers)))
     sections.append(("claims", "The paper's claims on this benchmark", _claims_section(sources, markers)))
     sections.append(("seeds", "LFDM and LDM over training seeds", _seeds_section(sources, markers)))
     sections.append(("ablation", "Sampler ablation", _ablation_section(sources, assets, markers)))

@@ -37,10 +37,12 @@ from baselines.vdm.train import open_vdm_run, train_vdm_run
 from bench.ablate import run_ablation
 from bench.config import GENERATORS, LABELS, METHODS, BenchConfig
 from bench.generators import open_trained_run
+from bench.claims import paper_claims
 from bench.grids import write_comparison_grids, write_method_grids, write_occlusion_figure
 from bench.html_report import write_html_report
+from bench.paper import paper_results, paper_steps
 from bench.report import load_source
-from bench.results import ABLATION_DIRS, best_setting, build_results, write_feature_set
+from bench.results import ABLATION_DIRS, best_setting, build_results, result_feature_set, write_feature_set
 from bench.state import ResumeState
 from bench.tables import write_tables
 from lfdm_bench.config import dump_yaml
@@ -82,6 +84,23 @@ def resolve_bench_detector(detector: str | None, dataset: str) -> str | None:
     return name
 
 
+def _same_but_paper(stored: str, bc: BenchConfig) -> bool:
+    """Whether the stored ``bench_config.yaml`` is ``bc`` but for its ``paper`` section (the paper's studies run
+    after the main stages, on the same runs and samplers, and change none of them)."""
+    import yaml
+
+    try:
+        old = yaml.safe_load(stored)
+    except yaml.YAMLError:
+        return False
+    new = yaml.safe_load(dump_yaml(bc))
+    if not isinstance(old, dict):
+        return False
+    old.pop("paper", None)
+    new.pop("paper", None)
+    return old == new
+
+
 class BenchConfigMismatch(ValueError):
     """The output folder holds a benchmark of another config."""
 
@@ -101,9 +120,10 @@ class Benchmark:
         self.out.mkdir(parents=True, exist_ok=True)
         resolved = dump_yaml(bc)
         cfg_path = self.out / "bench_config.yaml"
-        if cfg_path.is_file() and cfg_path.read_text() != resolved:
+        if cfg_path.is_file() and cfg_path.read_text() != resolved and not _same_but_paper(cfg_path.read_text(), bc):
             raise BenchConfigMismatch(f"{self.out} holds a benchmark with a different config; pass another --out or "
-                                      f"the same config to resume it")
+                                      f"the same config to resume it (only the paper section may change: a "
+                                      f"finished benchmark can be extended by the paper's studies)")
         atomic_write_text(cfg_path, resolved)
         self.state = ResumeState(self.out / "state.json", what="a benchmark")
         self.lfdm_cfg = _lfdm_cfg(bc)
@@ -195,26 +215,26 @@ class Benchmark:
                             precision=e.precision, allow_span_mismatch=e.allow_span_mismatch,
                             seed=e.seed, batch_size=e.batch_size)
 
-    def _eval(self, method: str, split: str) -> str:
-        samples = self.out / "samples" / f"{method}_{split}"
-        metrics = [m for m in self.bc.eval.metrics if not (method == "real" and m in ("psnr", "ssim"))]
+    def _eval(self, method: str, split: str, root: Path | None = None, metrics: Sequence[str] | None = None) -> str:
+        """Evaluate ``ROOT/samples/<method>_<split>`` (ROOT: the benchmark folder, or a paper study's) into
+        ``ROOT/metrics/<method>_<split>.json`` and its ``.features.npz`` (``metrics``: default the config's)."""
+        root = self.out if root is None else Path(root)
+        samples = root / "samples" / f"{method}_{split}"
+        metrics = [m for m in (metrics if metrics is not None else self.bc.eval.metrics)
+                   if not (method == "real" and m in ("psnr", "ssim"))]
         result = evaluate(self.protocol(split), samples, metrics, dataset=load_data(self.lfdm_cfg.data),
                           progress=self.progress, log_fn=self.say)
         record = result.to_dict()
-        feats, e = result.features, self.bc.eval
+        e = self.bc.eval
         ref = result.counts.get("real_split", {}).get(split, split)
         ddof = result.protocol["ddof"]
-        if "fvd" in metrics and "i3d" in feats.get("generated", {}) and f"real_{ref}" in feats:
-            rows = [i for i, r in enumerate(result.records["generated"]) if r.split == split]
-            real_feats, real_recs = feats[f"real_{ref}"]["i3d"], result.records[f"real_{ref}"]
-            gen_subjects = [result.records["generated"][i].subject for i in rows]
-            record["fvd_interval"] = fvd_interval(feats["generated"]["i3d"][rows], real_feats, e.bootstrap, e.seed,
-                                                  ddof, gen_groups=gen_subjects,
-                                                  real_groups=[r.subject for r in real_recs])
+        feature_set = result_feature_set(result, split) if "fvd" in metrics else None
+        if feature_set is not None:
+            gen_feats, gen_subjects, real_feats, real_recs, _ = feature_set
+            record["fvd_interval"] = fvd_interval(gen_feats, real_feats, e.bootstrap, e.seed, ddof,
+                                                  gen_groups=gen_subjects, real_groups=[r.subject for r in real_recs])
             if not (method == "real" and ref == split):  # the paired differences to LFDM (tables stage) read these
-                write_feature_set(self.out / "metrics" / f"{method}_{split}.features.npz",
-                                  feats["generated"]["i3d"][rows], gen_subjects, real_feats, real_recs,
-                                  [result.records["generated"][i].class_name for i in rows])
+                write_feature_set(root / "metrics" / f"{method}_{split}.features.npz", *feature_set)
             record["fvd_ci"] = record["fvd_interval"] and [record["fvd_interval"]["lo"], record["fvd_interval"]["hi"]]
             if method == "real" and ref == split:
                 # the copied takes belong to the reference: score each take slot against the pair's other takes
@@ -231,13 +251,13 @@ class Benchmark:
                 floor = real_floor(real_feats, real_recs, split, ddof=ddof, seed=e.seed, n_boot=e.bootstrap)
                 floor.update(protocol=record["protocol"], detector=record["detector"], method="floor", split=split,
                              seconds_per_video=None)
-                atomic_write_json(self.out / "metrics" / f"floor_{split}.json", jsonable(floor))
+                atomic_write_json(root / "metrics" / f"floor_{split}.json", jsonable(floor))
         if method == "real_fresh":
             record["what"] = (f"{self.bc.per_pair} fresh real take(s) of every (subject, class) pair (new motion draws "
                               "of the same subjects and classes, not in the reference), evaluated like a generator")
         record["seconds_per_video"] = seconds_per_video(samples / "manifest.csv")
         record["method"], record["split"] = method, split
-        path = self.out / "metrics" / f"{method}_{split}.json"
+        path = root / "metrics" / f"{method}_{split}.json"
         atomic_write_json(path, jsonable(record))
         return str(path)
 
@@ -288,6 +308,9 @@ class Benchmark:
         runs.setdefault("LDM", self.ldm_dir)  # its autoencoder table is read when the folder holds one
         results = build_results(self.out, self.bc, self.lfdm_cfg, runs, wall)
         results["skipped"] = self.skipped()
+        if self.bc.paper.studies:
+            results["paper"] = paper_results(self.out, self.bc, int((results.get("protocol") or {}).get("ddof", 1)))
+            results["claims"] = paper_claims(results, self.bc.eval.bootstrap, self.bc.eval.seed)
         seeds = self.out / "seeds.json"
         if seeds.is_file():  # written by `bench --seeds` (bench.seeds), which then rewrites tables and report
             results["training_seeds"] = read_json(seeds, "delete it, or run `lfdm-bench bench --seeds ...` again")
@@ -323,6 +346,11 @@ class Benchmark:
                 self.state.data["parts"].pop(part, None)
         steps += [(f"sample:{m}:{s}", (lambda m=m, s=s: self._sample(m, s))) for m, s in pairs]
         steps += [(f"eval:{m}:{s}", (lambda m=m, s=s: self._eval(m, s))) for m, s in pairs]
+        paper = paper_steps(self)  # the paper's other studies, after every main-table stage
+        if any(not self.state.done(name) for name, _ in paper):
+            for part in ("tables", "report"):  # studies new to this folder: their tables and claims join them
+                self.state.data["parts"].pop(part, None)
+        steps += paper
         if bc.grids:
             steps.append(("grids", self._grids))
         steps.append(("tables", self._tables))

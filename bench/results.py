@@ -145,6 +145,20 @@ def write_feature_set(path: Path, gen: np.ndarray, gen_subjects: Sequence[str], 
     atomic_save(path, write)
 
 
+def result_feature_set(result: Any, split: str) -> tuple | None:
+    """The arguments of :func:`write_feature_set` after ``path`` from one evaluation result
+    (:func:`metrics.evaluate.evaluate`): its generated videos of ``split`` (features, subjects, classes) and the real
+    reference they were scored against; ``None`` when it has no detector features."""
+    feats = result.features
+    ref = result.counts.get("real_split", {}).get(split, split)
+    if "i3d" not in feats.get("generated", {}) or f"real_{ref}" not in feats:
+        return None
+    recs = result.records["generated"]
+    rows = [i for i, r in enumerate(recs) if r.split == split]
+    return (feats["generated"]["i3d"][rows], [recs[i].subject for i in rows], feats[f"real_{ref}"]["i3d"],
+            result.records[f"real_{ref}"], [recs[i].class_name for i in rows])
+
+
 def fvd_differences(metrics_dir: Path, split: str, n_boot: int, seed: int, ddof: int,
                     reference: str = REFERENCE_METHOD) -> dict[str, Any] | None:
     """FVD of every method minus the reference's on ``split``, with paired subject-cluster intervals

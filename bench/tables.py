@@ -247,6 +247,71 @@ def fact_rows(results: dict) -> list[list[Any]]:
     return facts + [[f"wall time {k}", f"{v:.0f} s"] for k, v in f["wall_seconds"].items()]
 
 
+PAPER_HEADERS = ["row", "settings", "N", f"{metric_label('fvd')} [95% CI]", "FVD - reference [95% CI]",
+                 *map(metric_label, ("acc", "motion_ratio", "expr_change", "seconds_per_video"))]
+PAPER_RECON_HEADERS = ["LFAE", "flows", "fine-tuning steps", *map(metric_label, ("l1", "psnr", "ssim"))]
+
+
+def _settings_text(r: dict) -> str:
+    s = r.get("settings") or r.get("sampler") or {}
+    if not s:
+        return "-"
+    if s.get("sampler") is None and "steps" not in s:
+        return "one generator pass" + (", null class" if s.get("unconditional") else "")
+    text = f"{s.get('sampler')} {s.get('steps')} steps"
+    if s.get("unconditional"):
+        return text + ", null class"
+    if s.get("guidance") is not None:
+        text += f", g {s['guidance']:g}"
+    return text + (f", eta {s['eta']:g}" if s.get("eta") is not None else "")
+
+
+def _ci_text(x: Any, ci: Any, metric: str = "fvd") -> str:
+    if x is None:
+        return "-"
+    text = _v(x, metric)
+    if isinstance(ci, (list, tuple)) and len(ci) == 2 and None not in ci:
+        text += f" [{_v(ci[0], metric)}, {_v(ci[1], metric)}]"
+    return text
+
+
+def paper_sections(results: dict) -> list[tuple[str, str, list[str], list[list[str]]]]:
+    """The paper's other experiments (``results["paper"]``, :mod:`bench.paper`) as (title, caption, headers, rows)
+    tables: one per study, and the new domain's reconstruction table."""
+    out = []
+    for study, st in (results.get("paper") or {}).items():
+        ref, diffs, rows = st.get("reference"), st.get("differences") or {}, st.get("rows") or {}
+        order = sorted(rows, key=lambda r: int(rows[r].get("steps") or 0)) if study == "ddim_steps" else list(rows)
+        table = []
+        for name in order:
+            r = rows[name]
+            d = diffs.get(name) or {}
+            n = r.get("n_generated") or r.get("n_videos")
+            table.append([METHOD_NAMES.get(name, name), _settings_text(r),
+                          f"{n} vs {r.get('n_real')}" if r.get("n_real") else str(n or "-"),
+                          _ci_text(r.get("fvd"), r.get("fvd_ci")),
+                          "reference" if name == ref else _ci_text(d.get("diff"), [d.get("lo"), d.get("hi")]),
+                          _v(None if r.get("acc") is None else 100 * r["acc"], "acc_percent"),
+                          _v(r.get("motion_ratio"), "motion_ratio"), expression_cell(r),
+                          _v(r.get("seconds_per_video"), "seconds_per_video")])
+        caption = (f"Test subjects, {results['benchmark']['config']['paper']['per_pair']} video(s) per (subject, "
+                   "class) pair, the main tables' protocol and detector. FVD - reference: this row's FVD minus the "
+                   f"reference row's ({METHOD_NAMES.get(ref, ref)}), paired subject-cluster bootstrap (same subjects "
+                   "and real videos). Sampler: each generator's choice on the validation subjects.")
+        if study == "new_domain":
+            caption = (f"New domain: style {st.get('style')!r}; LFAE fine-tuned {st.get('finetune_steps')} steps on "
+                       "that domain's train subjects, decoder only or whole; generation with the benchmark's DM (not "
+                       "retrained; for 'whole' the encoder's z0 moved under it). " + caption)
+        out.append((st.get("title") or study, caption, PAPER_HEADERS, table))
+        if study == "new_domain" and st.get("reconstruction"):
+            rec = [[r.get("lfae"), r.get("flows") or "-", str(r.get("trained", "-")), _v(r.get("l1"), "l1"),
+                    _v(r.get("psnr"), "psnr"), _v(r.get("ssim"), "ssim")] for r in st["reconstruction"].values()]
+            out.append(("New domain: reconstruction of its test clips (frames 1..T-1 from frame 0)",
+                        "source = the benchmark's LFAE as is; flows predicted, or fitted to the target (an oracle).",
+                        PAPER_RECON_HEADERS, rec))
+    return out
+
+
 def render_markdown(results: dict) -> str:
     parts = [f"# Benchmark {results['benchmark']['name']}\n"]
     for split in ("test", "train"):
@@ -267,6 +332,8 @@ def render_markdown(results: dict) -> str:
         parts.append("## Autoencoders: reconstruction of test-subject frames 1..T-1\n\n"
                      "PSNR as the mean over frames (identical frames capped at 100 dB) and of the pooled MSE.\n\n"
                      + to_markdown(ae, AE_HEADERS))
+    for title, caption, headers, rows in paper_sections(results):
+        parts.append(f"## {title}\n\n{caption}\n\n" + to_markdown(rows, headers))
     if results.get("claims"):
         parts.append("## The paper's claims on this benchmark\n\n" + CLAIMS_CAPTION + "\n\n"
                      + to_markdown(claim_rows(results["claims"], claim_number), CLAIM_HEADERS))

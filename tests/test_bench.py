@@ -333,3 +333,95 @@ def test_fresh_takes_row_is_skipped_with_its_reason_on_a_real_dataset(tmp_path):
     assert "real_fresh: skipped, mug is not an embedded dataset" in said[0]
     results = {"methods": {}, "table_notes": {}, "skipped": b.skipped()}
     assert "real, fresh takes: not run, mug is not an embedded dataset" in _caption(results, "test")
+
+
+PAPER_SET = ["--set", "paper.studies=[unconditional,text_encoder,new_domain,ddim_steps]",
+             "--set", "paper.ddim_steps=[2,4]", "--set", "paper.new_domain_steps=5", "--set", "paper.new_domain_recon=8"]
+
+
+def _bench_paper(root, env, out: str):
+    mp = pytest.MonkeyPatch()
+    use_standin_detector(mp)
+    mp.chdir(root)
+    try:
+        return CliRunner().invoke(main, ["bench", "--config", "bench-tiny", "--out", out, "--no-progress", *PAPER_SET],
+                                  env=env, catch_exceptions=False)
+    finally:
+        mp.undo()
+
+
+def _frechet(x, y) -> float:
+    """Independent Fréchet distance of two feature sets (ddof 1), with scipy's sqrtm."""
+    import numpy as np
+    from scipy import linalg
+
+    c1, c2 = np.cov(x, rowvar=False), np.cov(y, rowvar=False)
+    return float(((x.mean(0) - y.mean(0)) ** 2).sum() + np.trace(c1 + c2 - 2 * linalg.sqrtm(c1 @ c2).real))
+
+
+@pytest.mark.e2e
+def test_bench_paper_studies_extend_a_finished_benchmark(bench_out):
+    """The paper's other experiments (bench.paper) on a finished benchmark folder (a copy of the module's):
+    only their stages run, each study's rows and paired differences land in results.json, tables.md, report.html
+    and the claims, and a rerun redoes nothing."""
+    import shutil
+
+    import numpy as np
+
+    root, env, _ = bench_out
+    shutil.copytree(root / "bench_out" / "bench-tiny", root / "bench_out" / "paper-tiny", symlinks=True)
+    out = root / "bench_out" / "paper-tiny"
+    r = _bench_paper(root, env, "bench_out/paper-tiny")
+    assert r.exit_code == 0, r.output
+    assert "[bench] train:lfdm: done earlier, skipped" in r.output and "[bench] ablate:ldm: done earlier" in r.output
+    state = json.loads((out / "state.json").read_text())
+    expected = ["paper:unconditional:lfdm", "paper:unconditional:ldm", "paper:unconditional:vdm",
+                "paper:unconditional:imaginator", "paper:text_encoder:train", "paper:text_encoder:bert",
+                "paper:text_encoder:onehot", "paper:new_domain", "paper:ddim_steps:2", "paper:ddim_steps:4"]
+    assert sorted(k for k in state["parts"] if k.startswith("paper:")) == sorted(expected)
+    ran = [r.output.index(f"[bench] {name} ...") for name in expected]  # in this order, before the tables
+    assert ran == sorted(ran) and ran[-1] < r.output.index("[bench] tables ...")
+    res = json.loads((out / "results.json").read_text())
+    paper = res["paper"]
+    unc = paper["unconditional"]
+    assert set(unc["rows"]) == {"lfdm", "ldm", "vdm", "imaginator"} and unc["reference"] == "lfdm"
+    for g, row in unc["rows"].items():
+        assert row["n_generated"] == 14, g
+        written = json.loads((out / "paper/unconditional/samples" / f"{g}_test" / "settings.json").read_text())
+        assert written["unconditional"] is True, g  # what the sampler itself recorded
+    # the paired difference is the difference of two FVDs against the same real videos (independent computation)
+    a = np.load(out / "paper/unconditional/metrics/ldm_test.features.npz")
+    b = np.load(out / "paper/unconditional/metrics/lfdm_test.features.npz")
+    assert np.array_equal(a["real"], b["real"])
+    d = unc["differences"]["ldm"]
+    assert d["diff"] == pytest.approx(_frechet(a["gen"], a["real"]) - _frechet(b["gen"], b["real"]), rel=1e-5)
+    assert d["lo"] <= d["hi"]
+    # text encoder: the tiny LFDM is one-hot, so the study retrains with BERT from the same LFAE
+    te = paper["text_encoder"]
+    assert set(te["rows"]) == {"bert", "onehot"} and te["rows"]["onehot"]["dm"] == "the benchmark's LFDM run"
+    bert_run = out / "paper/text_encoder/runs/bert"
+    assert (bert_run / "checkpoints/lfae/last.pt").read_bytes() == (out / "runs/lfdm/checkpoints/lfae/last.pt").read_bytes()
+    assert "kind: bert" in (bert_run / "config.yaml").read_text()
+    assert te["differences"]["onehot"]["diff"] != 0.0
+    nd = paper["new_domain"]
+    assert set(nd["rows"]) == {"source", "decoder", "whole"} and nd["finetune_steps"] == 5
+    assert {"recon:source", "recon:decoder", "recon:whole"} <= set(nd["reconstruction"])
+    assert set(nd["differences"]) == {"source", "whole"}
+    dd = paper["ddim_steps"]
+    assert dd["reference"] == "ddim_s2" and [dd["rows"][k]["settings"]["steps"] for k in ("ddim_s2", "ddim_s4")] == [2, 4]
+    assert all(dd["rows"][k]["settings"]["sampler"] == "ddim" for k in dd["rows"])
+    # every claim of the studies is measured, with the verdict of its interval
+    claims = {c["claim"]: c for c in res["claims"]}
+    assert not [c for c, v in claims.items() if v["verdict"] == "not measured"]
+    assert claims["More DDIM steps do not improve LFDM's FVD (4 vs 2 steps)"]["estimate"] == pytest.approx(
+        dd["differences"]["ddim_s4"]["diff"])
+    md = (out / "tables.md").read_text()
+    for title in ("Unconditional generation", "Class conditioning", "New domain: the LFAE", "New domain: reconstruction",
+                  "LFDM with DDIM"):
+        assert f"## {title}" in md, title
+    html = (out / "report.html").read_text()
+    assert 'id="paper"' in html and "Unconditional generation (null class)" in html and "LFDM with DDIM" in html
+    # resumable: a rerun redoes no study
+    r = _bench_paper(root, env, "bench_out/paper-tiny")
+    assert r.exit_code == 0 and "[bench] paper:new_domain: done earlier, skipped" in r.output
+    assert "[paper]" not in r.output

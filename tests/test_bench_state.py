@@ -199,3 +199,64 @@ def test_another_config_in_the_same_folder_is_refused(tmp_path):
     Benchmark(tiny_bench(), tmp_path, progress=False, log=lambda s: None)  # the same config: resumes
     with pytest.raises(BenchConfigMismatch, match="different config"):
         Benchmark(tiny_bench(per_pair=2), tmp_path, progress=False, log=lambda s: None)
+
+
+# ------------------------------------------------------------------------------------------- the paper's studies
+
+
+def test_paper_studies_are_stages_after_the_main_tables_and_may_be_added_to_a_finished_folder(tmp_path):
+    from bench.config import BenchPaperConfig
+
+    Benchmark(tiny_bench(), tmp_path, progress=False, log=lambda s: None)
+    paper = BenchPaperConfig(studies=("unconditional", "text_encoder", "new_domain", "ddim_steps"),
+                             ddim_steps=(10, 5))
+    b = Benchmark(tiny_bench(paper=paper), tmp_path, progress=False, log=lambda s: None)  # only `paper` changed
+    names = [name for name, _ in b.plan()]
+    main = names.index("eval:lfdm:train")
+    assert names[main + 1:] == ["paper:unconditional:lfdm", "paper:unconditional:ldm", "paper:text_encoder:train",
+                                "paper:text_encoder:bert", "paper:text_encoder:onehot", "paper:new_domain",
+                                "paper:ddim_steps:5", "paper:ddim_steps:10", "grids", "tables", "report"]
+    import yaml
+
+    stored = yaml.safe_load((tmp_path / "bench_config.yaml").read_text())
+    assert stored["paper"]["studies"] == ["unconditional", "text_encoder", "new_domain", "ddim_steps"]
+    # anything else changed along with it is still refused
+    with pytest.raises(BenchConfigMismatch, match="only the paper section"):
+        Benchmark(tiny_bench(paper=paper, per_pair=2), tmp_path, progress=False, log=lambda s: None)
+
+
+@pytest.mark.parametrize("kw, match", [
+    (dict(studies=("unconditional", "sampling")), "unknown"),
+    (dict(studies=("ddim_steps",), ddim_steps=(10,)), ">= 2 step counts"),
+    (dict(per_pair=0), "per_pair"),
+    (dict(new_domain_steps=0), "new_domain_steps"),
+])
+def test_paper_config_errors(kw, match):
+    from bench.config import BenchPaperConfig
+
+    with pytest.raises(ValueError, match=match):
+        BenchPaperConfig(**kw)
+
+
+def test_paper_studies_of_lfdm_need_lfdm_in_methods():
+    from bench.config import BenchPaperConfig
+
+    with pytest.raises(ValueError, match="need lfdm in methods"):
+        tiny_bench(methods=("ldm", "static"), train_split_methods=(),
+                   paper=BenchPaperConfig(studies=("ddim_steps",)))
+    tiny_bench(methods=("ldm", "static"), train_split_methods=(), paper=BenchPaperConfig(studies=("unconditional",)))
+
+
+def test_bench_paper_config_is_the_default_benchmark_with_four_generators_and_every_study():
+    from bench.config import GENERATORS, PAPER_STUDIES
+    from lfdm_bench.config import load_config, resolve_config_path, to_dict
+
+    default = to_dict(load_config(BenchConfig, resolve_config_path("bench-synth-faces-cpu")))
+    paper = load_config(BenchConfig, resolve_config_path("bench-paper"))
+    assert set(GENERATORS) <= set(paper.methods) and set(GENERATORS) == set(paper.train_split_methods)
+    assert paper.paper.studies == PAPER_STUDIES and paper.paper.per_pair == 1
+    same = to_dict(paper)
+    assert set(default["methods"]) < set(paper.methods)  # the default's rows, plus VDM and ImaGINator
+    for k in ("name", "methods", "train_split_methods", "paper"):
+        default.pop(k), same.pop(k)
+    assert same == default  # protocol, sizes, detector, ablation, run configs: the default benchmark's

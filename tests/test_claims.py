@@ -96,3 +96,30 @@ def test_paired_group_differences_points_and_pairing():
     plain = paired_group_differences({k: (v[0], v[1], None) for k, v in gens.items()}, real, subjects, None, "ref",
                                      n_boot=20, seed=0)
     assert plain["other"]["cfvd"] is None and plain["other"]["sfvd"]["diff"] == out["other"]["sfvd"]["diff"]
+
+
+def test_paper_study_claims_verdicts():
+    """The claims of the paper's other experiments (bench.paper) follow the same rule from each study's paired
+    difference: a confirmed, a contradicted and an undecided case, and 'not measured' for studies not run."""
+    from bench.claims import paper_study_claims
+
+    paper = {
+        "unconditional": {"reference": "lfdm", "rows": {"lfdm": {}, "ldm": {}, "vdm": {}},
+                          "differences": {"ldm": {"diff": 1.0, "lo": 0.2, "hi": 1.8},
+                                          "vdm": {"diff": -0.5, "lo": -0.9, "hi": -0.1}}},
+        "ddim_steps": {"reference": "ddim_s5", "rows": {"ddim_s5": {"steps": 5}, "ddim_s20": {"steps": 20},
+                                                        "ddim_s100": {"steps": 100}},
+                       "differences": {"ddim_s20": {"diff": 0.9, "lo": 0.5, "hi": 1.3},
+                                       "ddim_s100": {"diff": 0.1, "lo": -0.2, "hi": 0.4}}}}
+    rows = {r["claim"]: r for r in paper_study_claims(paper)}
+    ldm = rows["Unconditional LFDM generates better videos than unconditional LDM (FVD)"]
+    assert ldm["verdict"] == "confirmed" and ldm["estimate"] == 1.0 and ldm["ci"] == [0.2, 1.8]
+    assert rows["Unconditional LFDM generates better videos than unconditional VDM (FVD)"]["verdict"] == "contradicted"
+    ddim = rows["More DDIM steps do not improve LFDM's FVD (100 vs 5 steps)"]  # the most steps against the fewest
+    assert ddim["verdict"] == "not decided" and ddim["estimate"] == 0.1
+    assert rows["Fine-tuning only the LFAE decoder suffices for a new domain"]["verdict"] == "not measured"
+    assert any(c.startswith("BERT class-name embeddings vs one-hot") and r["verdict"] == "not measured"
+               for c, r in rows.items())
+    # and in the whole table, after the main comparisons
+    table = paper_claims({"paper": paper}, n_boot=10)
+    assert [r["claim"] for r in table[-len(rows):]] == list(rows)

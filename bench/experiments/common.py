@@ -11,6 +11,7 @@ from typing import Any, Callable, Sequence
 import pandas as pd
 
 from bench.ablate import num_or_none, row_from_result
+from bench.results import result_feature_set, write_feature_set
 from bench.state import ResumeState
 from lfdm_bench.data.config import DataConfig
 from lfdm_bench.data.registry import get_dataset
@@ -55,8 +56,10 @@ def experiment_state(out: Path, name: str, request: dict[str, Any]) -> ResumeSta
 
 
 def score(protocol: EvalProtocol, folder: Path, metrics: Sequence[str], detector: Any, cache: Any, progress: bool,
-          say: LogFn, state: ResumeState) -> dict[str, Any]:
-    """Evaluate one sample folder into the metric columns of a row; the protocol / detector used go into the state."""
+          say: LogFn, state: ResumeState, features: Path | None = None) -> dict[str, Any]:
+    """Evaluate one sample folder into the metric columns of a row; the protocol / detector used go into the state.
+    ``features``: also write the per-video detector features of the generated and real videos there
+    (:func:`bench.results.write_feature_set`: paired differences between rows scored against the same real set)."""
     dataset = get_dataset(protocol.dataset, root=protocol.root, **protocol.dataset_options)
     result = evaluate(protocol, folder, metrics, dataset=dataset, detector=detector, cache=cache, progress=progress,
                       log_fn=say)
@@ -64,6 +67,9 @@ def score(protocol: EvalProtocol, folder: Path, metrics: Sequence[str], detector
     for note in result.notes:
         if note not in state.data["notes"]:
             state.data["notes"].append(note)
+    feature_set = result_feature_set(result, protocol.split) if features is not None else None
+    if feature_set is not None:
+        write_feature_set(features, *feature_set)
     row = row_from_result(protocol.split, result)
     row["seconds_per_video"] = num_or_none(seconds_per_video(folder / "manifest.csv"))
     row["samples"] = str(folder)

@@ -73,7 +73,7 @@ def run_dm_variants(name: str, title: str, columns: Sequence[str], variants: Seq
     cfg, lfae_ck = resolve_lfae(config, overrides, lfae_run)
     check_split(split, per_pair)
     wanted = parse_metrics(metrics)
-    detector, protocol_kwargs = split_detector(detector, protocol_kwargs)
+    detector, protocol_kwargs = split_detector(detector, protocol_kwargs, cfg.data.dataset)
     protocol = experiment_protocol(cfg.data, split, max_videos, protocol_kwargs)
     out = Path(out) if out is not None else Path("experiments") / f"{cfg.name}-{tag}"
     state = experiment_state(out, name, {

@@ -108,6 +108,7 @@ def run_new_domain(run_dir: str | Path, style: str, steps: int | None = None, sp
                    per_pair: int = 1, max_videos: int | None = None, max_recon: int | None = 128,
                    metrics: Iterable[str] = ("fvd", "acc"), out: str | Path | None = None, progress: bool = False,
                    *, detector: Any = None, cache: Any = True, log_fn: LogFn | None = None,
+                   sampler: dict[str, Any] | None = None, features: bool = False,
                    **protocol_kwargs: Any) -> dict[str, Any]:
     """The LFAE of an LFDM run moved to a new appearance domain (the paper's FaceForensics experiment).
 
@@ -119,6 +120,10 @@ def run_new_domain(run_dir: str | Path, style: str, steps: int | None = None, sp
         max_recon: reconstruction scored on at most this many clips (an even cover of subjects and classes).
         per_pair, max_videos, metrics, detector, cache, **protocol_kwargs: as for
             :func:`bench.experiments.unconditional.run_unconditional`.
+        sampler: sampler settings of the generation rows (``sampler``, ``steps``, ``guidance``, ``eta``; default:
+            the run's ``sample`` section).
+        features: also write each generation row's per-video features to ``OUT/features/<variant>_<split>
+            .features.npz`` (paired differences between the variants: :func:`bench.results.fvd_differences`).
 
     Returns:
         the state written to ``OUT/new_domain.json``: rows ``recon:<variant>`` (predicted flows),
@@ -136,12 +141,13 @@ def run_new_domain(run_dir: str | Path, style: str, steps: int | None = None, sp
         raise ValueError(f"the run was trained on style {style!r} already; pick another style of {STYLES}")
     cfg = new_domain_config(src_cfg, style, steps)
     wanted = parse_metrics(metrics)
-    detector, protocol_kwargs = split_detector(detector, protocol_kwargs)
+    detector, protocol_kwargs = split_detector(detector, protocol_kwargs, cfg.data.dataset)
     protocol = experiment_protocol(cfg.data, split, max_videos, protocol_kwargs)
     out = Path(out) if out is not None else src.root / "experiments" / f"new_domain_{style}"
     state = experiment_state(out, "new_domain", {
         "run": str(src.root.resolve()), "style": style, "finetune_steps": cfg.lfae.train.steps, "split": split,
         "per_pair": int(per_pair), "max_videos": max_videos, "max_recon": max_recon, "metrics": list(wanted),
+        "sampler": dict(sampler or {}),
         "protocol": protocol.to_dict(), "data": to_dict(cfg.data),
         "detector_override": detector.info.to_dict() if detector is not None else None})
     device = pick_device(cfg.device)
@@ -201,10 +207,11 @@ def run_new_domain(run_dir: str | Path, style: str, steps: int | None = None, sp
             continue
         folder = out / "samples" / variant
         say(f"[new-domain] {name}: sampling {split} set of style {style}")
-        sample_lfdm_run(run, split=split, per_pair=per_pair, out=folder, progress=progress)
+        sample_lfdm_run(run, split=split, per_pair=per_pair, out=folder, progress=progress, **(sampler or {}))
+        feats = out / "features" / f"{variant}_{split}.features.npz" if features else None
         row = {"row": name, "part": "generation", "lfae": variant, "trained": state.get(f"train:{variant}")["steps"],
-               "z0": Z0_NOTE[variant], "dm": "source run's DM (not retrained)",
-               **score(protocol, folder, wanted, detector, cache, progress, say, state)}
+               "z0": Z0_NOTE[variant], "dm": "source run's DM (not retrained)", "sampler": dict(sampler or {}),
+               **score(protocol, folder, wanted, detector, cache, progress, say, state, features=feats)}
         state.add_row(row)
         say(f"[new-domain] {name}: fvd {row['fvd']}, acc {row['acc_motion']}")
     write_experiment_tables(

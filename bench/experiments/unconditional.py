@@ -49,7 +49,7 @@ def run_unconditional(run_dir: str | Path, split: str = "test", per_pair: int = 
     run, method, s = trained.run, trained.model, trained.config.sample
     check_split(split, per_pair)
     wanted = parse_metrics(metrics)
-    detector, protocol_kwargs = split_detector(detector, protocol_kwargs)
+    detector, protocol_kwargs = split_detector(detector, protocol_kwargs, trained.config.data.dataset)
     protocol = experiment_protocol(trained.config.data, split, max_videos, protocol_kwargs)
     out = Path(out) if out is not None else run.root / "experiments" / "unconditional"
     state = experiment_state(out, "unconditional", {
