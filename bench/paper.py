@@ -20,7 +20,6 @@ the study's reference row with a paired subject-cluster interval, which the clai
 from __future__ import annotations
 
 import shutil
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Callable
 
@@ -145,13 +144,11 @@ class PaperStudies:
     def new_domain(self) -> dict[str, Any]:
         from bench.experiments.new_domain import run_new_domain
 
-        protocol = asdict(self.b.protocol(SPLIT))
-        for key in ("dataset", "root", "dataset_options", "split", "max_generated", "overrides"):
-            del protocol[key]
         state = run_new_domain(self.b.lfdm_dir, self.pc.new_domain_style, self.pc.new_domain_steps, split=SPLIT,
                                per_pair=self.pc.per_pair, max_recon=self.pc.new_domain_recon,
                                metrics=self.pc.metrics, out=self.folder("new_domain"), progress=self.b.progress,
-                               log_fn=self.b.say, sampler=self.b.sampler("lfdm"), features=True, **protocol)
+                               log_fn=self.b.say, sampler=self.b.sampler("lfdm"), features=True,
+                               **self.b.protocol_kwargs(SPLIT))
         return {"state": str(self.folder("new_domain") / "new_domain.json"),
                 "rows": [r["row"] for r in state["rows"]]}
 

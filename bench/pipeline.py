@@ -215,6 +215,14 @@ class Benchmark:
                             precision=e.precision, allow_span_mismatch=e.allow_span_mismatch,
                             seed=e.seed, batch_size=e.batch_size)
 
+    def protocol_kwargs(self, split: str) -> dict[str, Any]:
+        """The main tables' protocol of ``split`` as keyword arguments of a run's ablation or experiment: without
+        the dataset (they take the run's) and the number of generated videos (they set their own)."""
+        protocol = asdict(self.protocol(split))
+        for key in ("dataset", "root", "dataset_options", "split", "max_generated", "overrides"):
+            del protocol[key]
+        return protocol
+
     def _eval(self, method: str, split: str, root: Path | None = None, metrics: Sequence[str] | None = None) -> str:
         """Evaluate ``ROOT/samples/<method>_<split>`` (ROOT: the benchmark folder, or a paper study's) into
         ``ROOT/metrics/<method>_<split>.json`` and its ``.features.npz`` (``metrics``: default the config's)."""
@@ -268,9 +276,7 @@ class Benchmark:
         load_data(self.lfdm_cfg.data, progress=False).split("val")  # a dataset without validation subjects: say so
         # the main tables' protocol on the validation split; the dataset comes from the run and the number of
         # generated videos from the grid
-        protocol = asdict(self.protocol("val"))
-        for key in ("dataset", "root", "dataset_options", "split", "max_generated", "overrides"):
-            del protocol[key]
+        protocol = self.protocol_kwargs("val")
         out = self.out / ABLATION_DIRS[method]
         rows = run_ablation(self.run_dir(method), a.samplers, a.steps, a.guidance,
                             a.etas, split="val", per_pair=a.per_pair, metrics=a.metrics, out=out,
