@@ -13,8 +13,9 @@ evaluation (its protocol, detector, subject-cluster intervals) into its own fold
                                                    (:mod:`bench.experiments.new_domain`), features in features/
 
 Each row is one benchmark stage (``paper:<study>:<row>``), so an interrupted run resumes where it stopped. The
-tables stage reads them back (:func:`paper_results`) into ``results.json["paper"]``: rows, and each row's FVD minus
-the study's reference row with a paired subject-cluster interval, which the claims table (:mod:`bench.claims`) reads.
+tables stage reads them back (:func:`bench.results.paper_results`) into ``results.json["paper"]``: rows, and each
+row's FVD minus the study's reference row with a paired subject-cluster interval, which the claims table
+(:mod:`bench.claims`) reads.
 """
 
 from __future__ import annotations
@@ -23,27 +24,19 @@ import shutil
 from pathlib import Path
 from typing import Any, Callable
 
-from bench.config import GENERATORS, LABELS, BenchConfig
+from bench.config import GENERATORS, LABELS
 from bench.generators import open_trained_run
-from bench.results import DIFFERENCES_PREFIX, fvd_differences, method_summary
+from bench.results import PAPER_DIR, PAPER_SPLIT, method_summary
 from lfdm_bench.checkpoints import copy_checkpoint
 from lfdm_bench.config import from_dict, to_dict
 from lfdm_bench.lfdm.config import LFDMConfig
-from lfdm_bench.lfdm.load import lfdm_config
 from lfdm_bench.lfdm.train import open_lfdm_run, train_dm
 from lfdm_bench.runs import Run
-from lfdm_bench.utils.io import atomic_write_json, jsonable, read_json
+from lfdm_bench.utils.io import read_json
 
-__all__ = ["PAPER_DIR", "REFERENCES", "paper_steps", "paper_results"]
+__all__ = ["paper_steps"]
 
-PAPER_DIR = "paper"
-SPLIT = "test"
-# each study's reference row: the paired differences are "row minus reference"
-REFERENCES = {"unconditional": "lfdm", "text_encoder": "bert", "new_domain": "decoder", "ddim_steps": None}
-TITLES = {"unconditional": "Unconditional generation (null class), test subjects",
-          "text_encoder": "Class conditioning: BERT class-name embeddings vs one-hot class codes (LFDM), test subjects",
-          "new_domain": "New domain: the LFAE fine-tuned to another appearance, test subjects of that domain",
-          "ddim_steps": "LFDM with DDIM at more and more steps, test subjects"}
+SPLIT = PAPER_SPLIT
 
 
 def ddim_row(steps: int) -> str:
@@ -84,11 +77,10 @@ class PaperStudies:
         folder = root / "samples" / f"{row}_{SPLIT}"
         open_trained_run(run_dir).sample(split=SPLIT, per_pair=self.pc.per_pair, out=folder,
                                          progress=self.b.progress, **settings)
-        path = self.b._eval(row, SPLIT, root=root, metrics=self.pc.metrics)
-        rec = read_json(Path(path))
-        rec["paper"] = {"study": study, "row": row, "run": str(run_dir), "settings": settings, **info}
-        atomic_write_json(Path(path), jsonable(rec))
-        s = method_summary(rec, SPLIT)
+        path = self.b._eval(row, SPLIT, root=root, metrics=self.pc.metrics,
+                            extra={"paper": {"study": study, "row": row, "run": str(run_dir), "settings": settings,
+                                             **info}})
+        s = method_summary(read_json(Path(path)), SPLIT)
         self.b.say(f"[paper] {study} {row}: fvd {s['fvd']}, acc {s['acc']}, motion x real {s['motion_ratio']}")
         return {"metrics": str(path), "fvd": s["fvd"], "n_videos": s["n_generated"]}
 
@@ -102,8 +94,7 @@ class PaperStudies:
 
     def text_kinds(self) -> tuple[str, str]:
         """(the benchmark LFDM run's class conditioning, the one the study retrains with)."""
-        cfg = lfdm_config(Run.open(self.b.lfdm_dir)) if (self.b.lfdm_dir / "config.yaml").is_file() else self.b.lfdm_cfg
-        return cfg.dm.text.kind, other_text_kind(cfg)
+        return self.b.lfdm_cfg.dm.text.kind, other_text_kind(self.b.lfdm_cfg)
 
     def text_run(self) -> Path:
         return self.folder("text_encoder") / "runs" / self.text_kinds()[1]
@@ -113,8 +104,8 @@ class PaperStudies:
         run's LFAE (same config, budget and seeds); the LFAE checkpoint is copied with its metadata, so the run's
         precomputed flow targets are reused."""
         src = Run.open(self.b.lfdm_dir)
-        kind = other_text_kind(lfdm_config(src))
-        cfg = _text_config(lfdm_config(src), kind)
+        kind = self.text_kinds()[1]
+        cfg = _text_config(self.b.lfdm_cfg, kind)
         run = open_lfdm_run(cfg, self.text_run(), self.bc.lfdm_config, [*self.bc.lfdm_overrides,
                                                                         f"dm.text.kind={kind}"])
         copy_checkpoint(src.checkpoints / "lfae" / "last.pt", run.checkpoints / "lfae" / "last.pt")
@@ -171,49 +162,3 @@ class PaperStudies:
 
 def paper_steps(b: Any) -> list[tuple[str, Callable[[], Any]]]:
     return PaperStudies(b).steps()
-
-
-def _study_rows(metrics_dir: Path) -> dict[str, Any]:
-    rows = {}
-    for path in sorted(metrics_dir.glob(f"*_{SPLIT}.json")):
-        if path.name.startswith(DIFFERENCES_PREFIX):  # the paired differences' cache
-            continue
-        rec = read_json(path)
-        rows[rec["method"]] = {**method_summary(rec, SPLIT), **(rec.get("paper") or {})}
-    return rows
-
-
-def _differences(features_dir: Path, reference: str, bc: BenchConfig, ddof: int) -> dict[str, Any]:
-    d = fvd_differences(features_dir, SPLIT, bc.eval.bootstrap, bc.eval.seed, ddof, reference=reference)
-    keep = ("diff", "lo", "hi", "se", "bias", "fvd", "reference_fvd", "n_subjects", "n_boot")
-    return {m: {k: v[k] for k in keep if k in v} for m, v in ((d or {}).get("per_method") or {}).items()}
-
-
-def paper_results(out: Path, bc: BenchConfig, ddof: int = 1) -> dict[str, Any]:
-    """``results.json["paper"]``: per study its rows (the main tables' summary of each evaluation + its settings),
-    the reference row and every other row's FVD minus the reference's with a paired subject-cluster interval."""
-    root, res = out / PAPER_DIR, {}
-    for study in bc.paper.studies:
-        folder = root / study
-        if study == "new_domain":
-            state_path = folder / "new_domain.json"
-            if not state_path.is_file():
-                continue
-            state = read_json(state_path)
-            rows = {r["row"]: r for r in state.get("rows", [])}
-            gen = {k.split(":", 1)[1]: {**v, "acc": v.get("acc_motion"), "n_generated": v.get("n_videos")}
-                   for k, v in rows.items() if k.startswith("gen:")}
-            res[study] = {"title": TITLES[study], "reference": "decoder", "style": bc.paper.new_domain_style,
-                          "finetune_steps": (state.get("request") or {}).get("finetune_steps"),
-                          "reconstruction": {k: v for k, v in rows.items() if k.startswith("recon:")},
-                          "rows": gen, "differences": _differences(folder / "features", "decoder", bc, ddof)}
-            continue
-        rows = _study_rows(folder / "metrics")
-        if not rows:
-            continue
-        ref = REFERENCES[study]
-        if study == "ddim_steps":  # the fewest steps
-            ref = min(rows, key=lambda r: int(rows[r].get("steps") or 0))
-        res[study] = {"title": TITLES[study], "reference": ref, "rows": rows,
-                      "differences": _differences(folder / "metrics", ref, bc, ddof) if ref in rows else {}}
-    return res

@@ -37,10 +37,9 @@ from baselines.vdm.train import open_vdm_run, train_vdm_run
 from bench.ablate import run_ablation
 from bench.config import GENERATORS, LABELS, METHODS, BenchConfig
 from bench.generators import open_trained_run
-from bench.claims import paper_claims
 from bench.grids import write_comparison_grids, write_method_grids, write_occlusion_figure
 from bench.html_report import write_html_report
-from bench.paper import paper_results, paper_steps
+from bench.paper import paper_steps
 from bench.report import load_source
 from bench.results import ABLATION_DIRS, best_setting, build_results, result_feature_set, write_feature_set
 from bench.state import ResumeState
@@ -84,16 +83,16 @@ def resolve_bench_detector(detector: str | None, dataset: str) -> str | None:
     return name
 
 
-def _same_but_paper(stored: str, bc: BenchConfig) -> bool:
-    """Whether the stored ``bench_config.yaml`` is ``bc`` but for its ``paper`` section (the paper's studies run
-    after the main stages, on the same runs and samplers, and change none of them)."""
+def _same_but_paper(stored: str, resolved: str) -> bool:
+    """Whether the stored ``bench_config.yaml`` is the ``resolved`` one but for its ``paper`` section (the paper's
+    studies run after the main stages, on the same runs and samplers, and change none of them)."""
     import yaml
 
     try:
         old = yaml.safe_load(stored)
     except yaml.YAMLError:
         return False
-    new = yaml.safe_load(dump_yaml(bc))
+    new = yaml.safe_load(resolved)
     if not isinstance(old, dict):
         return False
     old.pop("paper", None)
@@ -120,7 +119,8 @@ class Benchmark:
         self.out.mkdir(parents=True, exist_ok=True)
         resolved = dump_yaml(bc)
         cfg_path = self.out / "bench_config.yaml"
-        if cfg_path.is_file() and cfg_path.read_text() != resolved and not _same_but_paper(cfg_path.read_text(), bc):
+        stored = cfg_path.read_text() if cfg_path.is_file() else resolved
+        if stored != resolved and not _same_but_paper(stored, resolved):
             raise BenchConfigMismatch(f"{self.out} holds a benchmark with a different config; pass another --out or "
                                       f"the same config to resume it (only the paper section may change: a "
                                       f"finished benchmark can be extended by the paper's studies)")
@@ -223,9 +223,11 @@ class Benchmark:
             del protocol[key]
         return protocol
 
-    def _eval(self, method: str, split: str, root: Path | None = None, metrics: Sequence[str] | None = None) -> str:
+    def _eval(self, method: str, split: str, root: Path | None = None, metrics: Sequence[str] | None = None,
+              extra: dict[str, Any] | None = None) -> str:
         """Evaluate ``ROOT/samples/<method>_<split>`` (ROOT: the benchmark folder, or a paper study's) into
-        ``ROOT/metrics/<method>_<split>.json`` and its ``.features.npz`` (``metrics``: default the config's)."""
+        ``ROOT/metrics/<method>_<split>.json`` and its ``.features.npz`` (``metrics``: default the config's;
+        ``extra``: keys added to the record, e.g. a study's settings)."""
         root = self.out if root is None else Path(root)
         samples = root / "samples" / f"{method}_{split}"
         metrics = [m for m in (metrics if metrics is not None else self.bc.eval.metrics)
@@ -265,6 +267,7 @@ class Benchmark:
                               "of the same subjects and classes, not in the reference), evaluated like a generator")
         record["seconds_per_video"] = seconds_per_video(samples / "manifest.csv")
         record["method"], record["split"] = method, split
+        record.update(extra or {})
         path = root / "metrics" / f"{method}_{split}.json"
         atomic_write_json(path, jsonable(record))
         return str(path)
@@ -314,9 +317,6 @@ class Benchmark:
         runs.setdefault("LDM", self.ldm_dir)  # its autoencoder table is read when the folder holds one
         results = build_results(self.out, self.bc, self.lfdm_cfg, runs, wall)
         results["skipped"] = self.skipped()
-        if self.bc.paper.studies:
-            results["paper"] = paper_results(self.out, self.bc, int((results.get("protocol") or {}).get("ddof", 1)))
-            results["claims"] = paper_claims(results, self.bc.eval.bootstrap, self.bc.eval.seed)
         seeds = self.out / "seeds.json"
         if seeds.is_file():  # written by `bench --seeds` (bench.seeds), which then rewrites tables and report
             results["training_seeds"] = read_json(seeds, "delete it, or run `lfdm-bench bench --seeds ...` again")

@@ -126,6 +126,15 @@ def _group_sizes(groups: Any) -> dict[str, int | None]:
 
 
 DIFFERENCES_PREFIX = "differences_"  # metrics/differences_<split>.json: not an evaluation record
+# the paper's other studies (bench.paper): OUT/paper/<study>/, on the test subjects
+PAPER_DIR, PAPER_SPLIT = "paper", "test"
+# each study's reference row: the paired differences are "row minus reference" (ddim_steps: the fewest steps)
+PAPER_REFERENCES = {"unconditional": "lfdm", "text_encoder": "bert", "new_domain": "decoder", "ddim_steps": None}
+PAPER_TITLES = {
+    "unconditional": "Unconditional generation (null class), test subjects",
+    "text_encoder": "Class conditioning: BERT class-name embeddings vs one-hot class codes (LFDM), test subjects",
+    "new_domain": "New domain: the LFAE fine-tuned to another appearance, test subjects of that domain",
+    "ddim_steps": "LFDM with DDIM at more and more steps, test subjects"}
 
 
 def write_feature_set(path: Path, gen: np.ndarray, gen_subjects: Sequence[str], real: np.ndarray,
@@ -310,6 +319,8 @@ def build_results(out: Path, bc: BenchConfig, cfg: LFDMConfig, runs: dict[str, P
             "ablation": ablations["lfdm"], "ablation_ldm": ablations["ldm"],
             **({"ablation_vdm": ablations["vdm"]} if ablations["vdm"] else {}),
             "models": model_facts(runs), "facts": facts}
+    if bc.paper.studies:
+        results["paper"] = paper_results(out, bc, int((protocol or {}).get("ddof", 1)))
     results["claims"] = paper_claims(results, bc.eval.bootstrap, bc.eval.seed)
     return results
 
@@ -341,3 +352,49 @@ def samplers_used(out: Path, ablations: dict[str, Any]) -> dict[str, Any]:
             used[m.upper()] = {**{k: s.get(k) for k in ("sampler", "steps", "eta", "guidance")},
                                "chosen_on": ab["split"] if chosen else "config"}
     return used
+
+
+def _study_rows(metrics_dir: Path) -> dict[str, Any]:
+    rows = {}
+    for path in sorted(metrics_dir.glob(f"*_{PAPER_SPLIT}.json")):
+        if path.name.startswith(DIFFERENCES_PREFIX):  # the paired differences' cache
+            continue
+        rec = read_json(path)
+        rows[rec["method"]] = {**method_summary(rec, PAPER_SPLIT), **(rec.get("paper") or {})}
+    return rows
+
+
+def _differences(features_dir: Path, reference: str, bc: BenchConfig, ddof: int) -> dict[str, Any]:
+    d = fvd_differences(features_dir, PAPER_SPLIT, bc.eval.bootstrap, bc.eval.seed, ddof, reference=reference)
+    keep = ("diff", "lo", "hi", "se", "bias", "fvd", "reference_fvd", "n_subjects", "n_boot")
+    return {m: {k: v[k] for k in keep if k in v} for m, v in ((d or {}).get("per_method") or {}).items()}
+
+
+def paper_results(out: Path, bc: BenchConfig, ddof: int = 1) -> dict[str, Any]:
+    """``results.json["paper"]``: per study its rows (the main tables' summary of each evaluation + its settings),
+    the reference row and every other row's FVD minus the reference's with a paired subject-cluster interval."""
+    root, res = out / PAPER_DIR, {}
+    for study in bc.paper.studies:
+        folder = root / study
+        if study == "new_domain":
+            state_path = folder / "new_domain.json"
+            if not state_path.is_file():
+                continue
+            state = read_json(state_path)
+            rows = {r["row"]: r for r in state.get("rows", [])}
+            gen = {k.split(":", 1)[1]: {**v, "acc": v.get("acc_motion"), "n_generated": v.get("n_videos")}
+                   for k, v in rows.items() if k.startswith("gen:")}
+            res[study] = {"title": PAPER_TITLES[study], "reference": "decoder", "style": bc.paper.new_domain_style,
+                          "finetune_steps": (state.get("request") or {}).get("finetune_steps"),
+                          "reconstruction": {k: v for k, v in rows.items() if k.startswith("recon:")},
+                          "rows": gen, "differences": _differences(folder / "features", "decoder", bc, ddof)}
+            continue
+        rows = _study_rows(folder / "metrics")
+        if not rows:
+            continue
+        ref = PAPER_REFERENCES[study]
+        if study == "ddim_steps":  # the fewest steps
+            ref = min(rows, key=lambda r: int(rows[r].get("steps") or 0))
+        res[study] = {"title": PAPER_TITLES[study], "reference": ref, "rows": rows,
+                      "differences": _differences(folder / "metrics", ref, bc, ddof) if ref in rows else {}}
+    return res

@@ -50,13 +50,14 @@ def run_unconditional(run_dir: str | Path, split: str = "test", per_pair: int = 
     check_split(split, per_pair)
     wanted = parse_metrics(metrics)
     detector, protocol_kwargs = split_detector(detector, protocol_kwargs, trained.config.data.dataset)
+    sampler = _sampler(s)
     protocol = experiment_protocol(trained.config.data, split, max_videos, protocol_kwargs)
     out = Path(out) if out is not None else run.root / "experiments" / "unconditional"
     state = experiment_state(out, "unconditional", {
         "run": str(run.root.resolve()), "method": method, "split": split, "per_pair": int(per_pair),
         "max_videos": max_videos, "metrics": list(wanted), "protocol": protocol.to_dict(),
         "detector_override": detector.info.to_dict() if detector is not None else None,
-        "sampler": {**_sampler(s), "seed": s.seed}})
+        "sampler": {**sampler, "seed": s.seed}})
     for name, uncond in (("conditional", False), ("unconditional", True)):
         if state.row(name):
             say(f"[unconditional] {name}: done, skipped")
@@ -65,7 +66,7 @@ def run_unconditional(run_dir: str | Path, split: str = "test", per_pair: int = 
         say(f"[unconditional] {name}: sampling {split} set")
         trained.sample(split=split, per_pair=per_pair, unconditional=uncond, out=folder, progress=progress)
         row = {"row": name, "method": method, "condition": "null (class dropped)" if uncond else "class text",
-               "unconditional": uncond, **_sampler(s), "guidance": None if uncond else _sampler(s)["guidance"],
+               "unconditional": uncond, **sampler, "guidance": None if uncond else sampler["guidance"],
                "sample_seed": s.seed, "split": split,
                **score(protocol, folder, wanted, detector, cache, progress, say, state)}
         state.add_row(row)
