@@ -167,6 +167,19 @@ def ramp(t: int, h: int = 20, w: int = 32) -> np.ndarray:
 # ----------------------------------------------------------------------------------------------------------- CLI
 
 
+def train_tiny(root: Path, model: str, config: str) -> tuple[Path, dict[str, str], str]:
+    """``lfdm-bench train --model MODEL --config CONFIG`` into ``ROOT/run`` (cache in ``ROOT/cache``, one thread), as
+    the module-scoped ``trained`` fixtures of the end-to-end tests run it; asserts it succeeded and returns
+    ``(run folder, env, output)``."""
+    run = root / "run"
+    env = {"LFDM_BENCH_CACHE": str(root / "cache")}
+    torch.set_num_threads(1)
+    args = ["train", "--model", model, "--config", config, "--out", str(run), "--no-progress"]
+    r = CliRunner().invoke(main, args, env=env, catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    return run, env, r.output
+
+
 def cli(*args: str, **kw):
     return CliRunner().invoke(main, list(args), **kw)
 

@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from click.testing import CliRunner
 
 from cli import main
+from helpers import train_tiny
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -85,14 +86,7 @@ def test_imaginator_config_validation():
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    root = tmp_path_factory.mktemp("imaginator_e2e")
-    run = root / "run"
-    env = {"LFDM_BENCH_CACHE": str(root / "cache")}
-    torch.set_num_threads(1)
-    args = ["train", "--model", "imaginator", "--config", "imaginator-tiny", "--out", str(run), "--no-progress"]
-    r = CliRunner().invoke(main, args, env=env, catch_exceptions=False)
-    assert r.exit_code == 0, r.output
-    return run, env, r.output
+    return train_tiny(tmp_path_factory.mktemp("imaginator_e2e"), "imaginator", "imaginator-tiny")
 
 
 @pytest.mark.e2e

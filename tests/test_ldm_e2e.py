@@ -4,10 +4,10 @@ LFAE's frames, resume without retraining, sample the evaluation set."""
 import json
 
 import pytest
-import torch
 from click.testing import CliRunner
 
 from cli import main
+from helpers import train_tiny
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -15,14 +15,7 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    root = tmp_path_factory.mktemp("ldm_e2e")
-    run = root / "run"
-    env = {"LFDM_BENCH_CACHE": str(root / "cache")}
-    torch.set_num_threads(1)
-    args = ["train", "--model", "ldm", "--config", "ldm-tiny", "--out", str(run), "--no-progress"]
-    r = CliRunner().invoke(main, args, env=env, catch_exceptions=False)
-    assert r.exit_code == 0, r.output
-    return run, env, r.output
+    return train_tiny(tmp_path_factory.mktemp("ldm_e2e"), "ldm", "ldm-tiny")
 
 
 @pytest.mark.e2e

@@ -9,6 +9,7 @@ import torch
 from click.testing import CliRunner
 
 from cli import main
+from helpers import train_tiny
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -55,14 +56,7 @@ def test_vdm_config_validation():
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    root = tmp_path_factory.mktemp("vdm_e2e")
-    run = root / "run"
-    env = {"LFDM_BENCH_CACHE": str(root / "cache")}
-    torch.set_num_threads(1)
-    args = ["train", "--model", "vdm", "--config", "vdm-tiny", "--out", str(run), "--no-progress"]
-    r = CliRunner().invoke(main, args, env=env, catch_exceptions=False)
-    assert r.exit_code == 0, r.output
-    return run, env, r.output
+    return train_tiny(tmp_path_factory.mktemp("vdm_e2e"), "vdm", "vdm-tiny")
 
 
 @pytest.mark.e2e
