@@ -2,7 +2,7 @@
 
 The DM samples scaled latents ``[B, c, T, h, w]`` conditioned on the source image's latent; every frame is decoded
 by the autoencoder (one batch of ``B*T`` images). The initial noise of each video depends only on its source's
-seed (:func:`lfdm_bench.sampling.generate.initial_noise`), as for LFDM. Everything is read from the run's
+seed (:func:`lfdm_bench.sampling.generate.sample_dm`), as for LFDM. Everything is read from the run's
 checkpoints (:mod:`lfdm_bench.checkpoints`).
 """
 
@@ -21,7 +21,7 @@ from lfdm_bench.diffusion.target import DiffusionTarget
 from lfdm_bench.models.video_diffusion import VideoDiffusion
 from lfdm_bench.runs import Run
 from lfdm_bench.sampling.eval_set import EvalSource
-from lfdm_bench.sampling.generate import GenerateFn, initial_noise
+from lfdm_bench.sampling.generate import GenerateFn, sample_dm
 from lfdm_bench.sampling.run import sample_run
 from lfdm_bench.training.trained_models import load_dm
 from lfdm_bench.utils.device import autocast, autocast_dtype
@@ -43,16 +43,11 @@ def ldm_generator(ae: KLAutoencoder, dm: VideoDiffusion, n_frames: int, *, sampl
         with autocast(device, dtype):
             z0 = ae.to_diffusion(ae.encode(images).mode()).float()  # [B, c, h, w], scaled like training latents
         cond = target.condition(z0)  # [B, c*p*p, h/p, w/p]
-        cls = None if unconditional else torch.tensor([s.class_index for s in sources], device=device)
         c, h, w = cond.shape[1:]
-        noise = initial_noise(sources, (c, n_frames, h, w), device)  # [B, c, T, h, w]
-        gen = torch.Generator(device=device).manual_seed(sources[0].seed)  # per-step noise of stochastic samplers
-        out = dm.sample(cond, cls, n_frames, sampler=sampler, steps=steps, eta=eta, guidance=guidance,
-                        generator=gen, noise=noise, precision=precision)
-        if stats is not None:
-            stats["nfe"] = out.nfe
+        x = sample_dm(dm, cond, sources, (c, n_frames, h, w), unconditional=unconditional, stats=stats,
+                      sampler=sampler, steps=steps, eta=eta, guidance=guidance, precision=precision)
         with autocast(device, dtype):
-            z = ae.from_diffusion(target.decode(out.sample, cond))  # [B, c, T, h, w]
+            z = ae.from_diffusion(target.decode(x, cond))  # [B, c, T, h, w]
             video = ae.decode_video(z, chunk_size=decode_chunk)  # [B, 3, T, H, W]
         return video.float().transpose(1, 2)  # [B, T, 3, H, W]
 

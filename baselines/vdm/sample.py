@@ -18,7 +18,7 @@ from lfdm_bench.diffusion.target import DiffusionTarget
 from lfdm_bench.models.video_diffusion import VideoDiffusion
 from lfdm_bench.runs import Run
 from lfdm_bench.sampling.eval_set import EvalSource
-from lfdm_bench.sampling.generate import GenerateFn, initial_noise
+from lfdm_bench.sampling.generate import GenerateFn, sample_dm
 from lfdm_bench.sampling.run import sample_run
 from lfdm_bench.training.trained_models import load_dm
 
@@ -31,15 +31,10 @@ def vdm_generator(dm: VideoDiffusion, target: DiffusionTarget, n_frames: int, *,
 
     def generate(images: torch.Tensor, sources: Sequence[EvalSource]) -> torch.Tensor:
         cond = target.condition(to_signal(images.to(device).float()))  # [B, 3*p*p, H/p, W/p]
-        cls = None if unconditional else torch.tensor([s.class_index for s in sources], device=device)
         c, h, w = cond.shape[1:]
-        noise = initial_noise(sources, (c, n_frames, h, w), device)  # [B, c, T, h, w]
-        gen = torch.Generator(device=device).manual_seed(sources[0].seed)  # per-step noise of stochastic samplers
-        out = dm.sample(cond, cls, n_frames, sampler=sampler, steps=steps, eta=eta, guidance=guidance,
-                        generator=gen, noise=noise, precision=precision)
-        if stats is not None:
-            stats["nfe"] = out.nfe
-        video = from_signal(target.decode(out.sample.float(), cond))  # [B, 3, T, H, W]
+        x = sample_dm(dm, cond, sources, (c, n_frames, h, w), unconditional=unconditional, stats=stats,
+                      sampler=sampler, steps=steps, eta=eta, guidance=guidance, precision=precision)
+        video = from_signal(target.decode(x.float(), cond))  # [B, 3, T, H, W]
         return video.transpose(1, 2)  # [B, T, 3, H, W]
 
     return generate

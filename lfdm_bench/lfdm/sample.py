@@ -17,7 +17,7 @@ from lfdm_bench.models.lfae.lfae import LFAE
 from lfdm_bench.models.video_diffusion import VideoDiffusion
 from lfdm_bench.runs import Run
 from lfdm_bench.sampling.eval_set import EvalSource
-from lfdm_bench.sampling.generate import GenerateFn, initial_noise
+from lfdm_bench.sampling.generate import GenerateFn, sample_dm
 from lfdm_bench.sampling.run import sample_run
 from lfdm_bench.training.trained_models import load_dm, load_lfae
 from lfdm_bench.utils.device import autocast, autocast_dtype
@@ -42,17 +42,12 @@ def lfdm_generator(lfae: LFAE, dm: VideoDiffusion, n_frames: int, *, codec: Flow
         images = images.to(device)
         with autocast(device, dtype):
             features = lfae.encode(images)  # z0 [B, C_z, h, w], encoded once per source
-        cls = None if unconditional else torch.tensor([s.class_index for s in sources], device=device)
         h = lfae.config.latent_size
         frames = codec.dm_frames(n_frames)  # n_frames - 1 when frame 0 is not diffused (first_frame=identity)
-        noise = initial_noise(sources, (3, frames, h, h), device)
-        gen = torch.Generator(device=device).manual_seed(sources[0].seed)  # per-step noise of stochastic samplers
-        out = dm.sample(features.z.float(), cls, frames, sampler=sampler, steps=steps, eta=eta, guidance=guidance,
-                        generator=gen, noise=noise, precision=precision)
-        if stats is not None:
-            stats["nfe"] = out.nfe
+        x = sample_dm(dm, features.z.float(), sources, (3, frames, h, h), unconditional=unconditional, stats=stats,
+                      sampler=sampler, steps=steps, eta=eta, guidance=guidance, precision=precision)
         with autocast(device, dtype):
-            video = lfae.generate_from_dm(features, codec.decode(out.sample))  # [B, 3, T, H, W] (occlusion clamped)
+            video = lfae.generate_from_dm(features, codec.decode(x))  # [B, 3, T, H, W] (occlusion clamped)
         return video.float().transpose(1, 2)  # [B, T, 3, H, W]
 
     return generate

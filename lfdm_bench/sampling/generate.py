@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
@@ -78,6 +78,23 @@ def initial_noise(sources: Sequence[EvalSource], shape: tuple[int, ...], device:
     samples); shared by every diffusion generator."""
     noise = [torch.randn(shape, generator=torch.Generator().manual_seed(s.seed)) for s in sources]
     return torch.stack(noise).to(device)
+
+
+def sample_dm(dm: Any, cond: torch.Tensor, sources: Sequence[EvalSource], shape: tuple[int, ...], *,
+              unconditional: bool = False, stats: dict | None = None, **sampler: Any) -> torch.Tensor:
+    """A video DM's sample ``[B, *shape]`` (``shape = (C, T, h, w)``) for a batch of ``sources`` and the DM's image
+    condition ``cond`` ``[B, c, h, w]``, as every diffusion generator draws it: each source's class (none when
+    ``unconditional``), x_T from each source's own seed (:func:`initial_noise`), the stochastic samplers' per-step
+    noise from the first source's seed; ``sampler``: ``sampler``, ``steps``, ``eta``, ``guidance``, ``precision``
+    of ``dm.sample``. ``stats`` (optional dict) receives the network evaluations per video (``nfe``)."""
+    device = cond.device
+    cls = None if unconditional else torch.tensor([s.class_index for s in sources], device=device)
+    noise = initial_noise(sources, shape, device)
+    gen = torch.Generator(device=device).manual_seed(sources[0].seed)
+    out = dm.sample(cond, cls, shape[1], generator=gen, noise=noise, **sampler)
+    if stats is not None:
+        stats["nfe"] = out.nfe
+    return out.sample
 
 
 def source_images(sources: Sequence[EvalSource], size: int, crop=None) -> torch.Tensor:
